@@ -1,0 +1,36 @@
+/**
+ * Names of every stateful resource, per stage. The CDK stack and the local platform both use this,
+ * so `npm start` creates exactly what `cdk deploy` creates.
+ */
+export interface ResourceNames {
+  teamsTable: string;
+  recordsTable: string;
+  integrationLogTable: string;
+  ingestQueue: string;
+  ingestDlq: string;
+  backfillQueue: string;
+  backfillDlq: string;
+  /** Secrets Manager name prefix; a team's secret is `${teamSecretPrefix}${teamId}`. */
+  teamSecretPrefix: string;
+}
+
+export const STAGES = ['local', 'dev', 'prod'] as const;
+export type Stage = (typeof STAGES)[number];
+
+export function resourceNames(stage: string): ResourceNames {
+  const p = `drchrono-sync-${stage}`;
+  return {
+    teamsTable: `${p}-teams`,
+    recordsTable: `${p}-records`,
+    integrationLogTable: `${p}-integration-log`,
+    ingestQueue: `${p}-ingest`,
+    ingestDlq: `${p}-ingest-dlq`,
+    backfillQueue: `${p}-backfill`,
+    backfillDlq: `${p}-backfill-dlq`,
+    teamSecretPrefix: `drchrono-sync/${stage}/teams/`,
+  };
+}
+
+/** Index names, shared by the CDK tables and the local table definitions. */
+export const TEAMS_TOKEN_EXPIRY_INDEX = 'byTokenExpiry';
+export const RECORDS_CHART_ID_INDEX = 'byChartId';

@@ -1,0 +1,86 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { readTeamSecret, TeamSecretNotFoundError, type TeamSecret } from './team-secret';
+
+/**
+ * Per-container cache of team secrets with a bounded TTL, so a warm invocation makes no Secrets Manager
+ * call. Unknown teams are cached too (for a shorter time), so a flood of requests for random team ids
+ * cannot turn into a flood of Secrets Manager calls.
+ */
+export interface TeamSecretCacheOptions {
+  client: () => SecretsManagerClient;
+  prefix: string;
+  ttlMs?: number;
+  notFoundTtlMs?: number;
+  now?: () => number;
+}
+
+type Entry = { secret: TeamSecret | null; fetchedAt: number };
+
+export class TeamSecretCache {
+  private readonly entries = new Map<string, Entry>();
+  private readonly inflight = new Map<string, Promise<Entry>>();
+  private readonly ttlMs: number;
+  private readonly notFoundTtlMs: number;
+  private readonly now: () => number;
+
+  constructor(private readonly opts: TeamSecretCacheOptions) {
+    this.ttlMs = opts.ttlMs ?? 5 * 60_000;
+    this.notFoundTtlMs = opts.notFoundTtlMs ?? 30_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** The team's secret, or null when the team has none (unknown team). */
+  async get(teamId: string): Promise<TeamSecret | null> {
+    const cached = this.entries.get(teamId);
+    if (cached && !this.isStale(cached)) return cached.secret;
+    return (await this.load(teamId)).secret;
+  }
+
+  /**
+   * Re-read the secret unless the cached copy is younger than minAgeMs. Callers use this after an
+   * authentication failure, bounded so that repeated failures cost at most one read per minAgeMs.
+   */
+  async refresh(teamId: string, minAgeMs = 0): Promise<TeamSecret | null> {
+    const cached = this.entries.get(teamId);
+    if (cached && this.now() - cached.fetchedAt < minAgeMs) return cached.secret;
+    return (await this.load(teamId)).secret;
+  }
+
+  /** Age in ms of the cached entry, or undefined when nothing is cached. */
+  ageOf(teamId: string): number | undefined {
+    const cached = this.entries.get(teamId);
+    return cached ? this.now() - cached.fetchedAt : undefined;
+  }
+
+  invalidate(teamId?: string): void {
+    if (teamId === undefined) this.entries.clear();
+    else this.entries.delete(teamId);
+  }
+
+  private isStale(e: Entry): boolean {
+    const ttl = e.secret === null ? this.notFoundTtlMs : this.ttlMs;
+    return this.now() - e.fetchedAt >= ttl;
+  }
+
+  private load(teamId: string): Promise<Entry> {
+    const running = this.inflight.get(teamId);
+    if (running) return running;
+    const p = (async () => {
+      try {
+        const secret = await readTeamSecret(this.opts.client(), this.opts.prefix, teamId);
+        const entry = { secret, fetchedAt: this.now() };
+        this.entries.set(teamId, entry);
+        return entry;
+      } catch (err) {
+        if (err instanceof TeamSecretNotFoundError) {
+          const entry = { secret: null, fetchedAt: this.now() };
+          this.entries.set(teamId, entry);
+          return entry;
+        }
+        throw err;
+      }
+    })().finally(() => this.inflight.delete(teamId));
+    this.inflight.set(teamId, p);
+    return p;
+  }
+}

@@ -1,0 +1,82 @@
+import { z } from 'zod';
+import {
+  CreateSecretCommand,
+  GetSecretValueCommand,
+  PutSecretValueCommand,
+  ResourceNotFoundException,
+  type SecretsManagerClient,
+} from '@aws-sdk/client-secrets-manager';
+
+/**
+ * A team's secret: DrChrono app credentials, the webhook secret token and, once connected, the OAuth tokens.
+ * Stored as JSON in one Secrets Manager secret named `${prefix}${teamId}`.
+ */
+export const TeamSecretSchema = z.object({
+  clientId: z.string().min(1),
+  clientSecret: z.string().min(1),
+  webhookSecret: z.string().min(1),
+  accessToken: z.string().min(1).optional(),
+  refreshToken: z.string().min(1).optional(),
+  /** Absolute expiry of the access token, epoch milliseconds. */
+  accessTokenExpiresAt: z.number().int().optional(),
+  /** Bumped on every token write, so readers can tell a newer token from the one they hold. */
+  tokenVersion: z.number().int().nonnegative().optional(),
+});
+export type TeamSecret = z.infer<typeof TeamSecretSchema>;
+
+export class TeamSecretNotFoundError extends Error {
+  override name = 'TeamSecretNotFoundError';
+}
+export class TeamSecretInvalidError extends Error {
+  override name = 'TeamSecretInvalidError';
+}
+
+export function teamSecretName(prefix: string, teamId: string): string {
+  return `${prefix}${teamId}`;
+}
+
+export async function readTeamSecret(client: SecretsManagerClient, prefix: string, teamId: string): Promise<TeamSecret> {
+  let raw: string | undefined;
+  try {
+    const out = await client.send(new GetSecretValueCommand({ SecretId: teamSecretName(prefix, teamId) }));
+    raw = out.SecretString;
+  } catch (err) {
+    if (err instanceof ResourceNotFoundException) throw new TeamSecretNotFoundError(`no secret for team ${teamId}`);
+    throw err;
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(raw ?? '');
+  } catch {
+    throw new TeamSecretInvalidError(`secret for team ${teamId} is not JSON`);
+  }
+  const parsed = TeamSecretSchema.safeParse(json);
+  if (!parsed.success) throw new TeamSecretInvalidError(`secret for team ${teamId} has an unexpected shape`);
+  return parsed.data;
+}
+
+export async function createTeamSecret(
+  client: SecretsManagerClient,
+  prefix: string,
+  teamId: string,
+  secret: TeamSecret,
+  kmsKeyId?: string,
+): Promise<void> {
+  await client.send(
+    new CreateSecretCommand({
+      Name: teamSecretName(prefix, teamId),
+      SecretString: JSON.stringify(TeamSecretSchema.parse(secret)),
+      Description: `drchrono-sync team ${teamId}`,
+      ...(kmsKeyId ? { KmsKeyId: kmsKeyId } : {}),
+    }),
+  );
+}
+
+export async function writeTeamSecret(client: SecretsManagerClient, prefix: string, teamId: string, secret: TeamSecret): Promise<void> {
+  await client.send(
+    new PutSecretValueCommand({
+      SecretId: teamSecretName(prefix, teamId),
+      SecretString: JSON.stringify(TeamSecretSchema.parse(secret)),
+    }),
+  );
+}
