@@ -20,10 +20,12 @@ export const TeamItemSchema = z
     status: z.enum(TEAM_STATUSES),
     createdAt: z.string(),
     updatedAt: z.string(),
-    /** Webhook counters. */
-    webhooksQueued: z.number().optional(),
+    /**
+     * Webhook counters. The receiver writes nothing per queued delivery (cost floor); the sync worker adds
+     * processed deliveries once per team per batch. Ignored (unsynced) events are counted by the receiver.
+     */
+    webhooksProcessed: z.number().optional(),
     webhooksIgnored: z.number().optional(),
-    webhooksRejected: z.number().optional(),
     lastDeliveryAt: z.string().optional(),
     /** Connection, written by the OAuth callback and the refresher. Never tokens. */
     connectedAt: z.string().optional(),
@@ -60,9 +62,8 @@ export async function createTeamItem(
     status: 'registered',
     createdAt: now.toISOString(),
     updatedAt: now.toISOString(),
-    webhooksQueued: 0,
+    webhooksProcessed: 0,
     webhooksIgnored: 0,
-    webhooksRejected: 0,
   };
   try {
     await ddb.send(new PutCommand({ TableName: table, Item: item, ConditionExpression: 'attribute_not_exists(pk)' }));
@@ -104,15 +105,14 @@ export async function addWebhookCounts(
   ddb: DynamoDBDocumentClient,
   table: string,
   teamId: string,
-  counts: { queued?: number; ignored?: number; rejected?: number },
+  counts: { processed?: number; ignored?: number },
   lastDeliveryAt?: string,
 ): Promise<void> {
   const adds: string[] = [];
   const values: Record<string, unknown> = {};
   const counters: [keyof typeof counts, string][] = [
-    ['queued', 'webhooksQueued'],
+    ['processed', 'webhooksProcessed'],
     ['ignored', 'webhooksIgnored'],
-    ['rejected', 'webhooksRejected'],
   ];
   for (const [key, attr] of counters) {
     const n = counts[key];
