@@ -7,5 +7,5 @@ module.exports = {
   globalSetup: '<rootDir>/test/integration/setup/global-setup.ts',
   globalTeardown: '<rootDir>/test/integration/setup/global-teardown.ts',
   testTimeout: 60000,
-  maxWorkers: 2,
+  maxWorkers: 1,
 };
