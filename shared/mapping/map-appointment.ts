@@ -1,0 +1,104 @@
+import { z } from 'zod';
+import { AppointmentSchema, Timestamp, type Appointment } from '../drchrono/schemas';
+import { recordVersion } from '../store/record-version';
+import { apptProfileLabel, apptStatusLabel } from './choice-labels';
+import { APPOINTMENT_FIELDS } from './field-names';
+import {
+  FieldCollector,
+  MappingValidationError,
+  idValue,
+  labelled,
+  textValue,
+  type MappedRecord,
+  type MappingContext,
+} from './mapped-record';
+
+export const APPOINTMENT_DELETE_EVENT = 'APPOINTMENT_DELETE';
+
+/** A missing updated_at is versioned by observation time instead of failing the delivery. */
+const MappableAppointmentSchema = AppointmentSchema.extend({ updated_at: Timestamp.nullish() });
+
+/** What a deletion needs: DrChrono has not documented the APPOINTMENT_DELETE body, so a stub must do. */
+const AppointmentDeletionSchema = z.looseObject({
+  id: z.union([z.string().min(1), z.number().int()]).transform((v) => String(v)),
+  appt_is_break: z.boolean().nullish(),
+  updated_at: Timestamp.nullish(),
+});
+
+function isDeletion(obj: Record<string, unknown>, ctx: MappingContext): boolean {
+  return ctx.event === APPOINTMENT_DELETE_EVENT || obj.deleted_flag === true;
+}
+
+/**
+ * A DrChrono appointment → the Appointment record, keyed by Claim ID (the appointment id).
+ * Breaks come back with skipReason 'break' and nothing to write. Deletions (APPOINTMENT_DELETE, or
+ * `deleted_flag`) come back with deleted: true and only the key field: the store keeps a tombstone.
+ */
+export function mapAppointment(obj: Appointment | Record<string, unknown>, ctx: MappingContext): MappedRecord {
+  const observedAt = ctx.observedAt ?? new Date().toISOString();
+  const wanted = ctx.config.fields.appointment;
+  const c = new FieldCollector(wanted);
+  const raw = obj as Record<string, unknown>;
+
+  if (isDeletion(raw, ctx)) {
+    const parsed = AppointmentDeletionSchema.safeParse(obj);
+    if (!parsed.success) throw new MappingValidationError('appointment', parsed.error);
+    const a = parsed.data;
+    for (const name of APPOINTMENT_FIELDS) c.set(name, name === 'Claim ID' ? a.id : undefined);
+    return {
+      entity: 'appointment',
+      drchronoId: a.id,
+      key: a.id,
+      fields: c.fields,
+      fieldsWritten: c.written,
+      fieldsSkipped: c.skipped,
+      version: recordVersion(a.updated_at, observedAt),
+      deleted: true,
+      ...(a.appt_is_break === true ? { skipReason: 'break' as const } : {}),
+    };
+  }
+
+  const parsed = MappableAppointmentSchema.safeParse(obj);
+  if (!parsed.success) throw new MappingValidationError('appointment', parsed.error);
+  const a = parsed.data;
+  const version = recordVersion(a.updated_at, observedAt);
+
+  if (a.appt_is_break === true || a.patient === null) {
+    // A break blocks the calendar; it has no patient and is not a visit the team's app tracks.
+    return {
+      entity: 'appointment',
+      drchronoId: a.id,
+      key: a.id,
+      fields: {},
+      fieldsWritten: [],
+      fieldsSkipped: [...APPOINTMENT_FIELDS],
+      version,
+      skipReason: 'break',
+    };
+  }
+
+  const { choices } = ctx.config;
+  const profile =
+    a.profile === undefined || a.profile === null ? a.profile : apptProfileLabel(a.profile, ctx.profileNames.get(a.profile), choices);
+
+  c.set('Patient', ctx.patientChartIds?.get(a.patient));
+  c.set('Provider', idValue(a.doctor));
+  c.set('Appt Profile', profile);
+  c.set('Appt Status', labelled(a.status, (s) => apptStatusLabel(s, choices)));
+  c.set('Date of Service', a.scheduled_time);
+  c.set('Reason', textValue(a.reason));
+  c.set('Duration', a.duration);
+  c.set('Claim ID', a.id);
+
+  return {
+    entity: 'appointment',
+    drchronoId: a.id,
+    key: a.id,
+    fields: c.fields,
+    fieldsWritten: c.written,
+    fieldsSkipped: c.skipped,
+    version,
+    deleted: false,
+    patientDrchronoId: String(a.patient),
+  };
+}
