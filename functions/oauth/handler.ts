@@ -1,0 +1,70 @@
+import middy from '@middy/core';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { z } from 'zod';
+import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
+import { DrChronoClient } from '../../shared/drchrono/client';
+import { exchangeAuthorizationCode } from '../../shared/drchrono/token-client';
+import { OAUTH_CALLBACK_PATH } from '../../shared/http/routes';
+import { errorFields, logger } from '../../shared/logging/logger';
+import { completeAuthorization, startAuthorization, type OAuthFlowDeps } from '../../shared/oauth/oauth-flow';
+import { oauthPage } from '../../shared/oauth/oauth-pages';
+import { connectionUserFromProfile } from '../../shared/oauth/team-connection';
+import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
+
+const EnvSchema = z.object({
+  TEAMS_TABLE: z.string().min(1),
+  TEAM_SECRET_PREFIX: z.string().min(1),
+  DRCHRONO_BASE_URL: z.string().url().default('https://drchrono.com'),
+  OAUTH_REDIRECT_URI: z.string().url(),
+  BACKFILL_QUEUE_URL: z.string().min(1).optional(),
+});
+
+const AUTHORIZE_PREFIX = '/integration-oauth/authorize/';
+/**
+ * The admin waits on the callback page and API Gateway gives up at 30 s: one token exchange (never retried: the
+ * code is single-use) plus one user lookup, each bounded.
+ */
+const CALLBACK_HTTP_TIMEOUT_MS = 6_000;
+
+let deps: OAuthFlowDeps | undefined;
+
+function containerDeps(): OAuthFlowDeps {
+  if (deps) return deps;
+  const env = EnvSchema.parse(process.env);
+  const cache = new TeamSecretCache({ client: secretsClient, prefix: env.TEAM_SECRET_PREFIX });
+  deps = {
+    ddb: documentClient(),
+    secrets: secretsClient(),
+    sqs: sqsClient(),
+    teamsTable: env.TEAMS_TABLE,
+    teamSecretPrefix: env.TEAM_SECRET_PREFIX,
+    drchronoBaseUrl: env.DRCHRONO_BASE_URL,
+    redirectUri: env.OAUTH_REDIRECT_URI,
+    backfillQueueUrl: env.BACKFILL_QUEUE_URL,
+    readClientSecretCached: (teamId) => cache.get(teamId),
+    exchangeCode: (args) => exchangeAuthorizationCode({ ...args, timeoutMs: CALLBACK_HTTP_TIMEOUT_MS }),
+    fetchCurrentUser: async ({ baseUrl, accessToken }) => {
+      const client = new DrChronoClient({ baseUrl, accessToken: async () => accessToken, timeoutMs: CALLBACK_HTTP_TIMEOUT_MS, maxRetries: 1 });
+      return connectionUserFromProfile(await client.currentUser());
+    },
+  };
+  return deps;
+}
+
+async function oauth(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
+  try {
+    const path = event.rawPath ?? '';
+    if (path === OAUTH_CALLBACK_PATH) return await completeAuthorization(containerDeps(), event.queryStringParameters ?? {});
+    if (path.startsWith(AUTHORIZE_PREFIX)) {
+      return await startAuthorization(containerDeps(), event.pathParameters?.teamId ?? decodeURIComponent(path.slice(AUTHORIZE_PREFIX.length)));
+    }
+    return oauthPage('invalid');
+  } catch (err) {
+    // Class and message only: never the query (it holds the code and state) or a stack.
+    logger.error('oauth handler failed', errorFields(err));
+    return oauthPage('server_error');
+  }
+}
+
+export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().use(injectLambdaContext(logger)).handler(oauth);

@@ -1,0 +1,160 @@
+import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { InvalidGrantError } from '../drchrono/errors';
+import { errorFields, logger } from '../logging/logger';
+import { parseTeamId } from '../teams/team-id';
+import { readTeamSecret, TeamSecretNotFoundError, type TeamSecret } from '../teams/team-secret';
+import { getTeamItem } from '../teams/team-store';
+import { buildAuthorizeUrl } from './authorize-url';
+import { consumeOAuthState, createOAuthState } from './oauth-state';
+import { oauthPage, redirectResponse, type HtmlResponse, type OAuthPageKind } from './oauth-pages';
+import { markTeamConnected, type DrChronoConnectionUser } from './team-connection';
+import { secretWithTokens, writeIssuedTokens, type IssuedTokens } from './token-secret';
+
+/**
+ * The connect flow behind `GET /integration-oauth/authorize/{teamId}` and `GET /integration-oauth/callback`.
+ * Plain functions over injected clients: the Lambda handler only parses the event and wires the dependencies.
+ */
+export interface OAuthFlowDeps {
+  ddb: DynamoDBDocumentClient;
+  secrets: SecretsManagerClient;
+  sqs: SQSClient;
+  teamsTable: string;
+  teamSecretPrefix: string;
+  drchronoBaseUrl: string;
+  redirectUri: string;
+  backfillQueueUrl?: string;
+  /** The authorize route only needs the client id: a cached read (see TeamSecretCache). */
+  readClientSecretCached: (teamId: string) => Promise<TeamSecret | null>;
+  exchangeCode: (args: { baseUrl: string; clientId: string; clientSecret: string; code: string; redirectUri: string }) => Promise<IssuedTokens>;
+  fetchCurrentUser: (args: { baseUrl: string; accessToken: string }) => Promise<DrChronoConnectionUser>;
+  now?: () => Date;
+}
+
+/** The message the callback puts on the backfill queue once a team is connected. */
+export interface BackfillStartMessage {
+  type: 'start';
+  teamId: string;
+}
+
+export async function startAuthorization(deps: OAuthFlowDeps, rawTeamId: unknown): Promise<HtmlResponse> {
+  const teamId = parseTeamId(rawTeamId);
+  if (!teamId) return oauthPage('unknown_team');
+  const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId);
+  if (!team) return oauthPage('unknown_team');
+  if (team.status === 'disabled') return oauthPage('team_disabled');
+  const secret = await deps.readClientSecretCached(teamId);
+  if (!secret) {
+    logger.error('oauth authorize: team has no secret', { teamId });
+    return oauthPage('server_error');
+  }
+  const state = await createOAuthState(deps.ddb, deps.teamsTable, teamId, now(deps));
+  logger.info('oauth authorize: redirecting to DrChrono', { teamId });
+  return redirectResponse(
+    buildAuthorizeUrl({ baseUrl: deps.drchronoBaseUrl, clientId: secret.clientId, redirectUri: deps.redirectUri, state }),
+  );
+}
+
+const CallbackQuerySchema = z.object({
+  code: z.string().min(1).max(2048).optional(),
+  state: z.string().max(512).optional(),
+  error: z.string().max(256).optional(),
+});
+
+export async function completeAuthorization(deps: OAuthFlowDeps, rawQuery: unknown): Promise<HtmlResponse> {
+  const parsed = CallbackQuerySchema.safeParse(rawQuery ?? {});
+  if (!parsed.success) return oauthPage('invalid');
+  const query = parsed.data;
+
+  if (query.error !== undefined) {
+    // The user cancelled (access_denied) or DrChrono refused. Use up the state so the link cannot be replayed.
+    const consumed = query.state ? await consumeOAuthState(deps.ddb, deps.teamsTable, query.state, now(deps)) : undefined;
+    const teamId = consumed?.ok ? consumed.teamId : undefined;
+    const denied = query.error === 'access_denied';
+    logger.info('oauth callback: authorization not granted', { teamId, outcome: denied ? 'denied' : 'provider_error' });
+    return oauthPage(denied ? 'denied' : 'drchrono_error');
+  }
+  if (!query.code || !query.state) return oauthPage('invalid');
+
+  const consumed = await consumeOAuthState(deps.ddb, deps.teamsTable, query.state, now(deps));
+  if (!consumed.ok) {
+    logger.info('oauth callback: state rejected', { outcome: consumed.reason });
+    return oauthPage(consumed.reason);
+  }
+  const { teamId } = consumed;
+  const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
+  if (!team) return oauthPage('unknown_team');
+  if (team.status === 'disabled') return oauthPage('team_disabled');
+
+  let secret: TeamSecret;
+  try {
+    // A fresh read, not the cache: the whole secret is written back below, so it must be current.
+    secret = await readTeamSecret(deps.secrets, deps.teamSecretPrefix, teamId);
+  } catch (err) {
+    logger.error('oauth callback: cannot read team secret', { teamId, ...errorFields(err) });
+    return oauthPage(err instanceof TeamSecretNotFoundError ? 'unknown_team' : 'server_error');
+  }
+
+  // The code "expires extremely quickly": exchange it before anything slow.
+  let tokens: IssuedTokens;
+  try {
+    tokens = await deps.exchangeCode({
+      baseUrl: deps.drchronoBaseUrl,
+      clientId: secret.clientId,
+      clientSecret: secret.clientSecret,
+      code: query.code,
+      redirectUri: deps.redirectUri,
+    });
+  } catch (err) {
+    logger.warn('oauth callback: code exchange failed', { teamId, errorClass: errorFields(err).errorClass });
+    // An expired or reused code is the admin's to retry; anything else is DrChrono's or our configuration's.
+    return oauthPage(err instanceof InvalidGrantError ? 'expired' : 'drchrono_error');
+  }
+
+  // Store the tokens before anything else can fail: the code is spent, the tokens exist nowhere else.
+  const issuedAt = now(deps);
+  const withTokens = secretWithTokens(secret, tokens, issuedAt.getTime());
+  await writeIssuedTokens(deps.secrets, deps.teamSecretPrefix, teamId, withTokens);
+
+  let user: DrChronoConnectionUser;
+  try {
+    user = await deps.fetchCurrentUser({ baseUrl: deps.drchronoBaseUrl, accessToken: tokens.accessToken });
+  } catch (err) {
+    logger.warn('oauth callback: current user lookup failed', { teamId, errorClass: errorFields(err).errorClass });
+    return oauthPage('drchrono_error');
+  }
+
+  await markTeamConnected(deps.ddb, deps.teamsTable, teamId, {
+    user,
+    tokenExpiresAt: withTokens.accessTokenExpiresAt ?? issuedAt.getTime(),
+    now: issuedAt,
+  });
+  logger.info('oauth callback: team connected', { teamId, drchronoUserId: user.id, tokenVersion: withTokens.tokenVersion });
+  await enqueueBackfill(deps, teamId);
+  return oauthPage('connected', { username: user.username });
+}
+
+async function enqueueBackfill(deps: OAuthFlowDeps, teamId: string): Promise<void> {
+  if (!deps.backfillQueueUrl) return;
+  const message: BackfillStartMessage = { type: 'start', teamId };
+  try {
+    await deps.sqs.send(
+      new SendMessageCommand({
+        QueueUrl: deps.backfillQueueUrl,
+        MessageBody: JSON.stringify(message),
+        MessageAttributes: { teamId: { DataType: 'String', StringValue: teamId } },
+      }),
+    );
+  } catch (err) {
+    // The team is connected either way; the error is logged so an operator can start the backfill.
+    logger.error('oauth callback: backfill enqueue failed', { teamId, ...errorFields(err) });
+  }
+}
+
+function now(deps: OAuthFlowDeps): Date {
+  return deps.now ? deps.now() : new Date();
+}
+
+export type { OAuthPageKind };

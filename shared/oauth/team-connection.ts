@@ -1,0 +1,80 @@
+import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { teamKey } from '../teams/team-store';
+import { REFRESH_PARTITION_TOKENS } from './refresh-index';
+
+/** What the callback records about the DrChrono user who authorised the connection (ids only, no PHI). */
+export interface DrChronoConnectionUser {
+  id: number;
+  username: string;
+  doctor?: number | null;
+  practiceGroup?: number | string | null;
+}
+
+/** The subset of DrChrono's UserProfile (`/api/users/current`) the team item records. */
+export function connectionUserFromProfile(profile: {
+  id: string | number;
+  username: string;
+  doctor?: string | number | null;
+  practice_group?: string | number | null;
+}): DrChronoConnectionUser {
+  const id = Number(profile.id);
+  if (!Number.isSafeInteger(id)) throw new Error('DrChrono user id is not an integer');
+  const doctor = profile.doctor == null || profile.doctor === '' ? null : Number(profile.doctor);
+  return {
+    id,
+    username: profile.username,
+    doctor: doctor !== null && Number.isSafeInteger(doctor) ? doctor : null,
+    practiceGroup: profile.practice_group ?? null,
+  };
+}
+
+/**
+ * Mark a team connected after its tokens are stored: status, user, token expiry, and a place in the
+ * token-expiry index. Clears what a previous failure left (reauthorization flag, backoff, pending request).
+ * A refresh lease is left alone: its holder notices the new tokenVersion before it writes (refresh-team.ts).
+ */
+export async function markTeamConnected(
+  ddb: DynamoDBDocumentClient,
+  teamsTable: string,
+  teamId: string,
+  input: { user: DrChronoConnectionUser; tokenExpiresAt: number; now: Date },
+): Promise<void> {
+  const values: Record<string, unknown> = {
+    ':connected': 'connected',
+    ':now': input.now.toISOString(),
+    ':nowMs': input.now.getTime(),
+    ':uid': input.user.id,
+    ':uname': input.user.username,
+    ':exp': input.tokenExpiresAt,
+    ':part': REFRESH_PARTITION_TOKENS,
+  };
+  const sets = [
+    '#status = :connected',
+    'connectedAt = :now',
+    'updatedAt = :now',
+    'drchronoUserId = :uid',
+    'drchronoUsername = :uname',
+    'tokenExpiresAt = :exp',
+    'tokensWrittenAt = :nowMs',
+    'refreshPartition = :part',
+  ];
+  const removes = ['reauthRequiredAt', 'refreshFailures', 'refreshNotBefore', 'refreshRequestedAt', 'refreshRequestReason', 'refreshUncertainSince'];
+  if (input.user.doctor != null) {
+    sets.push('drchronoDoctorId = :doc');
+    values[':doc'] = input.user.doctor;
+  } else removes.push('drchronoDoctorId');
+  if (input.user.practiceGroup != null) {
+    sets.push('drchronoPracticeGroup = :pg');
+    values[':pg'] = input.user.practiceGroup;
+  } else removes.push('drchronoPracticeGroup');
+  await ddb.send(
+    new UpdateCommand({
+      TableName: teamsTable,
+      Key: teamKey(teamId),
+      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
+      ConditionExpression: 'attribute_exists(pk)',
+      ExpressionAttributeNames: { '#status': 'status' },
+      ExpressionAttributeValues: values,
+    }),
+  );
+}

@@ -1,0 +1,50 @@
+import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { writeTeamSecret, type TeamSecret } from '../teams/team-secret';
+
+/** The token-endpoint answer, as shared/drchrono/token-client.ts returns it. */
+export interface IssuedTokens {
+  accessToken: string;
+  refreshToken: string;
+  expiresIn: number;
+}
+
+/**
+ * The team secret with a newly issued token pair. Both tokens are replaced together: with rotation the old
+ * refresh token is dead once a refresh succeeded, so it must never be kept (or sent) again.
+ */
+export function secretWithTokens(current: TeamSecret, tokens: IssuedTokens, nowMs: number): TeamSecret {
+  return {
+    clientId: current.clientId,
+    clientSecret: current.clientSecret,
+    webhookSecret: current.webhookSecret,
+    accessToken: tokens.accessToken,
+    refreshToken: tokens.refreshToken,
+    accessTokenExpiresAt: nowMs + tokens.expiresIn * 1000,
+    tokenVersion: (current.tokenVersion ?? 0) + 1,
+  };
+}
+
+/**
+ * Write a secret holding freshly issued tokens. The tokens exist nowhere else (the old refresh token is already
+ * dead), so a failed write loses the grant: retry beyond the SDK's own retries (PutSecretValue has a low
+ * per-account rate quota) before giving up.
+ */
+export async function writeIssuedTokens(
+  secrets: SecretsManagerClient,
+  prefix: string,
+  teamId: string,
+  secret: TeamSecret,
+  opts: { attempts?: number; baseDelayMs?: number } = {},
+): Promise<void> {
+  const attempts = opts.attempts ?? 5;
+  const baseDelayMs = opts.baseDelayMs ?? 200;
+  for (let attempt = 1; ; attempt++) {
+    try {
+      await writeTeamSecret(secrets, prefix, teamId, secret);
+      return;
+    } catch (err) {
+      if (attempt >= attempts) throw err;
+      await new Promise((r) => setTimeout(r, baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random())));
+    }
+  }
+}

@@ -1,0 +1,90 @@
+import { randomBytes, randomUUID } from 'node:crypto';
+import { documentClient, secretsClient } from '../../../shared/aws/clients';
+import { registerTeam } from '../../../shared/teams/register-team';
+import { getTeamItem } from '../../../shared/teams/team-store';
+import { httpJson } from './http';
+import { apiUrl, platform } from './platform';
+
+/**
+ * Connects a team the way a clinic does: register it, create its DrChrono app in the sandbox, then run the real
+ * OAuth flow through the local API (authorize → sandbox approve, no browser → callback). Each call gets its own
+ * sandbox app, so teams never invalidate each other's tokens.
+ */
+export interface ConnectedTeam {
+  teamId: string;
+  clientId: string;
+  clientSecret: string;
+  webhookSecret: string;
+  /** The sandbox user who approved (DrChrono user id recorded on the team). */
+  userId: number;
+}
+
+export interface SandboxAppOptions {
+  /** Refresh-token rotation in the sandbox app: a refresh kills the old refresh token. */
+  rotation?: boolean;
+}
+
+function sandboxUrl(path: string): string {
+  const base = platform().sandboxUrl;
+  if (!base) throw new Error('the local platform runs without the DrChrono sandbox');
+  return `${base}${path}`;
+}
+
+/** Creates a sandbox app (a DrChrono API application) whose redirect URI is the local callback. */
+export async function createSandboxApp(opts: SandboxAppOptions = {}): Promise<{ clientId: string; clientSecret: string }> {
+  const clientId = `it-${randomBytes(6).toString('hex')}`;
+  const clientSecret = randomBytes(16).toString('hex');
+  await httpJson(
+    'POST',
+    sandboxUrl('/_sandbox/apps'),
+    { clientId, clientSecret, redirectUris: [platform().oauthRedirectUri], rotateRefreshTokens: opts.rotation ?? false },
+    201,
+  );
+  return { clientId, clientSecret };
+}
+
+/** Registers a team (secret + item) for the given app, as `drchrono-sync team add` does. */
+export async function registerTestTeam(app: { clientId: string; clientSecret: string }): Promise<{ teamId: string; webhookSecret: string }> {
+  const teamId = randomUUID();
+  const { webhookSecret } = await registerTeam(
+    { teamId, clientId: app.clientId, clientSecret: app.clientSecret },
+    { ddb: documentClient(), secrets: secretsClient(), teamsTable: platform().resources.teamsTable, teamSecretPrefix: platform().resources.teamSecretPrefix },
+  );
+  return { teamId, webhookSecret };
+}
+
+/** GET /integration-oauth/authorize/{teamId} without following the redirect. */
+export async function startAuthorize(teamId: string): Promise<{ status: number; location: string | null; text: string }> {
+  const res = await fetch(apiUrl(`/integration-oauth/authorize/${teamId}`), { redirect: 'manual' });
+  return { status: res.status, location: res.headers.get('location'), text: await res.text() };
+}
+
+/** The sandbox user's decision on DrChrono's authorize page; returns where DrChrono redirects the browser. */
+export async function decideInSandbox(authorizeUrl: string, decision: 'approve' | 'deny' = 'approve', userId?: number): Promise<string> {
+  const { body } = await httpJson<{ location: string }>(
+    'POST',
+    sandboxUrl('/_sandbox/oauth/approve'),
+    { url: authorizeUrl, decision, ...(userId === undefined ? {} : { user_id: userId }) },
+    200,
+  );
+  return body.location;
+}
+
+/** Follows DrChrono's redirect to our callback, as the browser would. */
+export async function followCallback(location: string): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(location, { redirect: 'manual' });
+  return { status: res.status, headers: res.headers, text: await res.text() };
+}
+
+/** Runs the whole connect flow for a new team and returns its ids and credentials. */
+export async function connectTeam(opts: SandboxAppOptions & { userId?: number } = {}): Promise<ConnectedTeam> {
+  const app = await createSandboxApp(opts);
+  const { teamId, webhookSecret } = await registerTestTeam(app);
+  const authorize = await startAuthorize(teamId);
+  if (authorize.status !== 302 || !authorize.location) throw new Error(`authorize answered ${authorize.status}`);
+  const callback = await followCallback(await decideInSandbox(authorize.location, 'approve', opts.userId));
+  if (callback.status !== 200) throw new Error(`callback answered ${callback.status}`);
+  const team = await getTeamItem(documentClient(), platform().resources.teamsTable, teamId, true);
+  if (team?.status !== 'connected' || team.drchronoUserId === undefined) throw new Error('team not connected after the callback');
+  return { teamId, ...app, webhookSecret, userId: team.drchronoUserId };
+}

@@ -1,0 +1,217 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { InvalidGrantError, DrChronoServerError } from '../../../shared/drchrono/errors';
+import { completeAuthorization, startAuthorization, type OAuthFlowDeps } from '../../../shared/oauth/oauth-flow';
+import { SYNC_SCOPES } from '../../../shared/oauth/authorize-url';
+
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const secrets = new SecretsManagerClient({ region: 'us-east-1' });
+const sqs = new SQSClient({ region: 'us-east-1' });
+const ddbMock = mockClient(ddb);
+const smMock = mockClient(secrets);
+const sqsMock = mockClient(sqs);
+
+const TEAM = '0b7c43a2-6d55-4a0e-9a51-7c1a1d3b9e10';
+const NOW = new Date('2026-11-21T10:00:00.000Z');
+const STATE = 'S'.repeat(43);
+const CODE = 'code-7f3a9c1e';
+const ACCESS = 'access-11aa22bb33cc';
+const REFRESH = 'refresh-44dd55ee66ff';
+const BASE_SECRET = { clientId: 'cid', clientSecret: 'csecret', webhookSecret: 'whs' };
+const TEAM_ITEM = { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'registered', createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() };
+
+function deps(over: Partial<OAuthFlowDeps> = {}): OAuthFlowDeps {
+  return {
+    ddb,
+    secrets,
+    sqs,
+    teamsTable: 'teams',
+    teamSecretPrefix: 'p/',
+    drchronoBaseUrl: 'https://drchrono.example',
+    redirectUri: 'https://api.example/integration-oauth/callback',
+    backfillQueueUrl: 'https://sqs.example/backfill',
+    readClientSecretCached: async () => BASE_SECRET,
+    exchangeCode: jest.fn(async () => ({ accessToken: ACCESS, refreshToken: REFRESH, expiresIn: 172800 })),
+    fetchCurrentUser: jest.fn(async () => ({ id: 9001, username: 'dr.sandbox', doctor: 314, practiceGroup: 77 })),
+    now: () => NOW,
+    ...over,
+  };
+}
+
+function consumableState(): void {
+  ddbMock.on(DeleteCommand).resolves({ Attributes: { pk: `STATE#${STATE}`, sk: 'STATE', teamId: TEAM } });
+  ddbMock.on(GetCommand).resolves({ Item: TEAM_ITEM });
+  smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(BASE_SECRET) });
+  smMock.on(PutSecretValueCommand).resolves({});
+  ddbMock.on(UpdateCommand).resolves({});
+  sqsMock.on(SendMessageCommand).resolves({});
+}
+
+function expectNothingStored(): void {
+  expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+  expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(0);
+}
+
+beforeEach(() => {
+  ddbMock.reset();
+  smMock.reset();
+  sqsMock.reset();
+});
+
+describe('startAuthorization', () => {
+  it('redirects to DrChrono with client id, redirect URI, code response type, the sync scopes and a stored state', async () => {
+    ddbMock.on(GetCommand).resolves({ Item: TEAM_ITEM });
+    ddbMock.on(PutCommand).resolves({});
+    const res = await startAuthorization(deps(), TEAM.toUpperCase());
+    expect(res.statusCode).toBe(302);
+    const url = new URL(res.headers.location!);
+    expect(`${url.origin}${url.pathname}`).toBe('https://drchrono.example/o/authorize/');
+    expect(url.searchParams.get('client_id')).toBe('cid');
+    expect(url.searchParams.get('redirect_uri')).toBe('https://api.example/integration-oauth/callback');
+    expect(url.searchParams.get('response_type')).toBe('code');
+    expect(url.searchParams.get('scope')).toBe(SYNC_SCOPES.join(' '));
+    const put = ddbMock.commandCalls(PutCommand)[0]!.args[0].input;
+    expect(put.Item).toMatchObject({ pk: `STATE#${url.searchParams.get('state')}`, teamId: TEAM });
+    expect(res.headers['cache-control']).toBe('no-store');
+  });
+
+  it('answers 404 for an unknown team and stores no state', async () => {
+    ddbMock.on(GetCommand).resolves({});
+    const res = await startAuthorization(deps(), TEAM);
+    expect(res.statusCode).toBe(404);
+    expect(ddbMock.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('answers 404 for a team id that is not a UUID without reading anything', async () => {
+    const res = await startAuthorization(deps(), '../../etc');
+    expect(res.statusCode).toBe(404);
+    expect(ddbMock.calls()).toHaveLength(0);
+  });
+
+  it('refuses a disabled team', async () => {
+    ddbMock.on(GetCommand).resolves({ Item: { ...TEAM_ITEM, status: 'disabled' } });
+    expect((await startAuthorization(deps(), TEAM)).statusCode).toBe(403);
+  });
+});
+
+describe('completeAuthorization', () => {
+  it('exchanges the code, stores both tokens and the absolute expiry in the secret, then marks the team connected', async () => {
+    consumableState();
+    const d = deps();
+    const res = await completeAuthorization(d, { code: CODE, state: STATE });
+    expect(res.statusCode).toBe(200);
+    expect(d.exchangeCode).toHaveBeenCalledWith(expect.objectContaining({ code: CODE, clientId: 'cid', clientSecret: 'csecret', redirectUri: d.redirectUri }));
+    expect(d.fetchCurrentUser).toHaveBeenCalledWith({ baseUrl: d.drchronoBaseUrl, accessToken: ACCESS });
+
+    const stored = JSON.parse(smMock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.SecretString!);
+    expect(stored).toEqual({ ...BASE_SECRET, accessToken: ACCESS, refreshToken: REFRESH, accessTokenExpiresAt: NOW.getTime() + 172800_000, tokenVersion: 1 });
+
+    const update = ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(update.ExpressionAttributeValues).toMatchObject({
+      ':connected': 'connected',
+      ':uid': 9001,
+      ':uname': 'dr.sandbox',
+      ':doc': 314,
+      ':pg': 77,
+      ':exp': NOW.getTime() + 172800_000,
+      ':part': 'tokens',
+    });
+    expect(update.UpdateExpression).toContain('REMOVE reauthRequiredAt');
+  });
+
+  it('writes the secret before the team item, so a connected team always has tokens', async () => {
+    consumableState();
+    const order: string[] = [];
+    smMock.on(PutSecretValueCommand).callsFake(() => (order.push('secret'), {}));
+    ddbMock.on(UpdateCommand).callsFake(() => (order.push('team'), {}));
+    await completeAuthorization(deps(), { code: CODE, state: STATE });
+    expect(order).toEqual(['secret', 'team']);
+  });
+
+  it('enqueues one backfill start message for the team', async () => {
+    consumableState();
+    await completeAuthorization(deps(), { code: CODE, state: STATE });
+    const sent = sqsMock.commandCalls(SendMessageCommand);
+    expect(sent).toHaveLength(1);
+    expect(JSON.parse(sent[0]!.args[0].input.MessageBody!)).toEqual({ type: 'start', teamId: TEAM });
+  });
+
+  it('never echoes the code or a token in the page', async () => {
+    consumableState();
+    const res = await completeAuthorization(deps(), { code: CODE, state: STATE });
+    for (const secret of [CODE, ACCESS, REFRESH, STATE]) expect(res.body).not.toContain(secret);
+  });
+
+  it('rejects a tampered state with 400 and stores nothing', async () => {
+    consumableState();
+    const d = deps();
+    const res = await completeAuthorization(d, { code: CODE, state: `${STATE.slice(0, 42)}!` });
+    expect(res.statusCode).toBe(400);
+    expect(d.exchangeCode).not.toHaveBeenCalled();
+    expectNothingStored();
+  });
+
+  it('rejects a reused state with 400 and stores nothing', async () => {
+    consumableState();
+    ddbMock.on(DeleteCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
+    const d = deps();
+    const res = await completeAuthorization(d, { code: CODE, state: STATE });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('Invalid link');
+    expect(d.exchangeCode).not.toHaveBeenCalled();
+    expectNothingStored();
+  });
+
+  it('rejects an expired state with a "link expired" page and stores nothing', async () => {
+    consumableState();
+    ddbMock.on(DeleteCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: { pk: { S: 'x' } } }));
+    const res = await completeAuthorization(deps(), { code: CODE, state: STATE });
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('Link expired');
+    expectNothingStored();
+  });
+
+  it('shows a clear page on access_denied, uses up the state and stores nothing', async () => {
+    consumableState();
+    const d = deps();
+    const res = await completeAuthorization(d, { error: 'access_denied', state: STATE });
+    expect(res.statusCode).toBe(200);
+    expect(res.body).toContain('Connection cancelled');
+    expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(1);
+    expect(d.exchangeCode).not.toHaveBeenCalled();
+    expectNothingStored();
+  });
+
+  it('answers 400 when the code or state is missing', async () => {
+    consumableState();
+    expect((await completeAuthorization(deps(), { state: STATE })).statusCode).toBe(400);
+    expect((await completeAuthorization(deps(), { code: CODE })).statusCode).toBe(400);
+    expect((await completeAuthorization(deps(), undefined)).statusCode).toBe(400);
+  });
+
+  it('treats a code DrChrono rejects (invalid_grant) as an expired link and stores nothing', async () => {
+    consumableState();
+    const res = await completeAuthorization(deps({ exchangeCode: async () => Promise.reject(new InvalidGrantError({ status: 400 })) }), { code: CODE, state: STATE });
+    expect(res.statusCode).toBe(400);
+    expectNothingStored();
+  });
+
+  it('answers 502 when DrChrono fails the exchange', async () => {
+    consumableState();
+    const res = await completeAuthorization(deps({ exchangeCode: async () => Promise.reject(new DrChronoServerError({ status: 503 })) }), { code: CODE, state: STATE });
+    expect(res.statusCode).toBe(502);
+    expectNothingStored();
+  });
+
+  it('keeps the exchanged tokens when the user lookup fails, but does not mark the team connected', async () => {
+    consumableState();
+    const res = await completeAuthorization(deps({ fetchCurrentUser: async () => Promise.reject(new DrChronoServerError({ status: 500 })) }), { code: CODE, state: STATE });
+    expect(res.statusCode).toBe(502);
+    expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(1);
+    expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(res.body).not.toContain(ACCESS);
+  });
+});
