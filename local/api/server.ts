@@ -1,0 +1,110 @@
+import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import type { RouteDef } from '../../shared/http/routes';
+import { matchRoute, toApiGatewayEvent } from './http-event';
+import { jsonResponse, toHttpResponse, type HttpResponse } from './http-response';
+
+/**
+ * The local stand-in for the HTTP API: the same routes as the CDK stack (shared/http/routes.ts), each
+ * request turned into a payload 2.0 event for the real handler. Paths under /_local/ are the platform's
+ * own control routes and exist only here.
+ */
+export const MAX_PAYLOAD_BYTES = 10 * 1024 * 1024;
+export const CONTROL_PREFIX = '/_local/';
+
+export interface LocalApiDeps {
+  routes: readonly RouteDef[];
+  invoke(fn: RouteDef['fn'], event: APIGatewayProxyEventV2): Promise<unknown>;
+  control?(method: string, path: string): Promise<HttpResponse>;
+  /** Called when an invocation fails; must log ids/classes only. */
+  onError?(fn: string, err: unknown): HttpResponse | undefined;
+  log(line: string): void;
+}
+
+export interface LocalApi {
+  url: string;
+  port: number;
+  close(): Promise<void>;
+}
+
+/** Reads the body; past the limit it keeps draining (so the client can read our 413) but stores nothing. */
+async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
+  const declared = Number(req.headers['content-length'] ?? '0');
+  let tooLarge = declared > MAX_PAYLOAD_BYTES;
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_PAYLOAD_BYTES) tooLarge = true;
+    if (!tooLarge) chunks.push(chunk as Buffer);
+  }
+  return tooLarge ? 'too-large' : Buffer.concat(chunks);
+}
+
+function send(res: ServerResponse, r: HttpResponse): void {
+  res.statusCode = r.statusCode;
+  for (const [k, v] of Object.entries(r.headers)) res.setHeader(k, v);
+  if (r.cookies.length > 0) res.setHeader('set-cookie', r.cookies);
+  res.end(r.body);
+}
+
+export async function startLocalApi(opts: { port: number; host?: string }, deps: LocalApiDeps): Promise<LocalApi> {
+  const host = opts.host ?? '127.0.0.1';
+
+  async function handle(req: IncomingMessage): Promise<{ response: HttpResponse; label: string }> {
+    const method = req.method ?? 'GET';
+    const url = req.url ?? '/';
+    const rawPath = url.split('?')[0]!;
+    const body = await readBody(req);
+    if (body === 'too-large') return { response: jsonResponse(413, { message: 'Request Entity Too Large' }), label: '(too large)' };
+    if (rawPath.startsWith(CONTROL_PREFIX) && deps.control) {
+      return { response: await deps.control(method, rawPath), label: rawPath.split('/').slice(0, 3).join('/') };
+    }
+    const match = matchRoute(deps.routes, method, rawPath);
+    if (!match) return { response: jsonResponse(404, { message: 'Not Found' }), label: '(no route)' };
+    const event = toApiGatewayEvent(
+      {
+        method,
+        url,
+        rawHeaders: req.rawHeaders,
+        body,
+        sourceIp: req.socket.remoteAddress?.replace(/^::ffff:/, '') ?? '127.0.0.1',
+        protocol: `HTTP/${req.httpVersion}`,
+      },
+      match,
+    );
+    try {
+      return { response: toHttpResponse(await deps.invoke(match.route.fn, event)), label: match.route.path };
+    } catch (err) {
+      const custom = deps.onError?.(match.route.fn, err);
+      return { response: custom ?? jsonResponse(500, { message: 'Internal Server Error' }), label: match.route.path };
+    }
+  }
+
+  const server = createServer((req, res) => {
+    const started = Date.now();
+    void handle(req)
+      .catch(() => ({ response: jsonResponse(500, { message: 'Internal Server Error' }), label: '(error)' }))
+      .then(({ response, label }) => {
+        send(res, response);
+        // Route templates only: raw paths and query strings can carry OAuth codes and ids we do not log.
+        deps.log(`${req.method ?? '?'} ${label} ${response.statusCode} ${Date.now() - started}ms`);
+      });
+  });
+
+  await new Promise<void>((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(opts.port, host, () => resolve());
+  });
+  const port = (server.address() as AddressInfo).port;
+  return {
+    url: `http://${host}:${port}`,
+    port,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

@@ -1,0 +1,80 @@
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { ROUTES } from '../../../shared/http/routes';
+import { MAX_PAYLOAD_BYTES, startLocalApi, type LocalApi } from '../../../local/api/server';
+import { jsonResponse } from '../../../local/api/http-response';
+
+let api: LocalApi;
+let invoked: { fn: string; event: APIGatewayProxyEventV2 }[];
+let result: () => Promise<unknown>;
+let logLines: string[];
+
+beforeEach(async () => {
+  invoked = [];
+  logLines = [];
+  result = async () => ({ statusCode: 204 });
+  api = await startLocalApi(
+    { port: 0 },
+    {
+      routes: ROUTES,
+      invoke: async (fn, event) => {
+        invoked.push({ fn, event });
+        return result();
+      },
+      control: async (method, path) => jsonResponse(200, { method, path }),
+      log: (l) => logLines.push(l),
+    },
+  );
+});
+
+afterEach(() => api.close());
+
+describe('local API server', () => {
+  it('invokes the route function with the event built from the request', async () => {
+    const res = await fetch(`${api.url}/drchronowebhook/t-1?msg=hello`, { method: 'GET' });
+    expect(res.status).toBe(204);
+    expect(invoked).toHaveLength(1);
+    expect(invoked[0]!.fn).toBe('webhook');
+    expect(invoked[0]!.event.pathParameters).toEqual({ teamId: 't-1' });
+    expect(invoked[0]!.event.queryStringParameters).toEqual({ msg: 'hello' });
+  });
+
+  it('answers 404 JSON for an unknown route without invoking anything', async () => {
+    const res = await fetch(`${api.url}/nope`);
+    expect(res.status).toBe(404);
+    expect(await res.json()).toEqual({ message: 'Not Found' });
+    expect(invoked).toHaveLength(0);
+  });
+
+  it('answers 413 for a payload over 10 MB without invoking anything', async () => {
+    const res = await fetch(`${api.url}/drchronowebhook/t-1`, { method: 'POST', body: Buffer.alloc(MAX_PAYLOAD_BYTES + 1) });
+    expect(res.status).toBe(413);
+    expect(invoked).toHaveLength(0);
+  });
+
+  it('answers 500 Internal Server Error when the handler throws, without leaking the error', async () => {
+    result = async () => {
+      throw new Error('secret detail');
+    };
+    const res = await fetch(`${api.url}/integration-oauth/callback?code=abc`);
+    expect(res.status).toBe(500);
+    expect(await res.text()).toBe('{"message":"Internal Server Error"}');
+  });
+
+  it('answers 500 when the handler returns an invalid proxy response', async () => {
+    result = async () => ({ statusCode: 'teapot' });
+    expect((await fetch(`${api.url}/integration-oauth/callback`)).status).toBe(500);
+  });
+
+  it('routes /_local/ paths to the control routes', async () => {
+    const res = await fetch(`${api.url}/_local/health`);
+    expect(await res.json()).toEqual({ method: 'GET', path: '/_local/health' });
+  });
+
+  it('logs method, route template, status and duration, never the raw path or query', async () => {
+    await fetch(`${api.url}/integration-oauth/callback?code=SECRETCODE&state=xyz`);
+    await fetch(`${api.url}/drchronowebhook/team-42`);
+    expect(logLines[0]).toMatch(/^GET \/integration-oauth\/callback 204 \d+ms$/);
+    expect(logLines[1]).toMatch(/^GET \/drchronowebhook\/\{teamId\} 204 \d+ms$/);
+    expect(logLines.join('\n')).not.toMatch(/SECRETCODE|team-42/);
+  });
+});
