@@ -1,0 +1,220 @@
+import { parseArgs } from 'node:util';
+import { ResourceExistsException } from '@aws-sdk/client-secrets-manager';
+import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { SYNCED_EVENTS } from '../../shared/ingest/ingest-message';
+import { registerTeam } from '../../shared/teams/register-team';
+import { parseTeamId } from '../../shared/teams/team-id';
+import { getTeamItem, listTeamItems, TeamExistsError, type TeamItem } from '../../shared/teams/team-store';
+import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
+
+export const TEAM_USAGE = `Usage:
+  drchrono-sync team add <teamId> --client-id X --client-secret Y [--webhook-secret S]
+      (or DRCHRONO_CLIENT_ID / DRCHRONO_CLIENT_SECRET in the environment, to keep them out of shell history)
+  drchrono-sync team list [--json]
+  drchrono-sync team show <teamId> [--json]`;
+
+/** Item sort key of a team's backfill job (progress counters and cursor). */
+export const BACKFILL_SK = 'BACKFILL';
+
+/** DrChrono asks for a high-entropy token; its own example is 20 random bytes as hex. */
+const MIN_WEBHOOK_SECRET_LENGTH = 20;
+
+/** Attributes that must never be printed, whatever writes them to the team item. */
+const NEVER_PRINT = /token(?!ExpiresAt$)|secret|password|lease/i;
+
+export async function run(argv: string[], ctx: CliContext): Promise<number> {
+  const [sub, ...args] = argv;
+  switch (sub) {
+    case 'add':
+      return add(args, ctx);
+    case 'list':
+      return list(args, ctx);
+    case 'show':
+      return show(args, ctx);
+    case undefined:
+    case 'help':
+    case '--help':
+      ctx.out(TEAM_USAGE);
+      return sub === undefined ? 2 : 0;
+    default:
+      throw new CliError(`unknown team command "${sub}"\n\n${TEAM_USAGE}`, 2);
+  }
+}
+
+/** Run parseArgs, turning its errors (unknown option, missing value) into usage errors. */
+function parsed<T>(parse: () => T): T {
+  try {
+    return parse();
+  } catch (err) {
+    throw new CliError(`${err instanceof Error ? err.message : String(err)}\n\n${TEAM_USAGE}`, 2);
+  }
+}
+
+function teamIdArg(positionals: string[]): string {
+  const raw = positionals[0];
+  if (raw === undefined) throw new CliError(`a team id is required\n\n${TEAM_USAGE}`, 2);
+  if (positionals.length > 1) throw new CliError(`unexpected argument "${positionals[1]}"`, 2);
+  const teamId = parseTeamId(raw);
+  if (teamId === undefined) throw new CliError(`team id must be a UUID (e.g. 3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c), got "${raw}"`, 2);
+  return teamId;
+}
+
+async function add(args: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parsed(() =>
+    parseArgs({
+      args,
+      options: { 'client-id': { type: 'string' }, 'client-secret': { type: 'string' }, 'webhook-secret': { type: 'string' } },
+      allowPositionals: true,
+    }),
+  );
+  const teamId = teamIdArg(positionals);
+  const env = process.env;
+  const clientId = values['client-id'] ?? env.DRCHRONO_CLIENT_ID;
+  const clientSecret = values['client-secret'] ?? env.DRCHRONO_CLIENT_SECRET;
+  if (!clientId) throw new CliError('--client-id is required (the DrChrono API application\'s client id)', 2);
+  if (!clientSecret) throw new CliError('--client-secret is required (the DrChrono API application\'s client secret)', 2);
+  const webhookSecret = values['webhook-secret'];
+  if (webhookSecret !== undefined && !/^[\x21-\x7e]+$/.test(webhookSecret)) {
+    throw new CliError('--webhook-secret must be printable ASCII without spaces', 2);
+  }
+  if (webhookSecret !== undefined && webhookSecret.length < MIN_WEBHOOK_SECRET_LENGTH) {
+    throw new CliError(`--webhook-secret must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters; omit it to generate one`, 2);
+  }
+
+  let result;
+  try {
+    result = await registerTeam(
+      { teamId, clientId, clientSecret, webhookSecret },
+      {
+        ddb: ctx.ddb,
+        secrets: ctx.secrets,
+        teamsTable: ctx.resources.teamsTable,
+        teamSecretPrefix: ctx.resources.teamSecretPrefix,
+        kmsKeyId: ctx.resources.kmsKeyId,
+      },
+    );
+  } catch (err) {
+    if (err instanceof TeamExistsError || err instanceof ResourceExistsException) {
+      throw new CliError(`team ${teamId} is already registered (see \`drchrono-sync team show ${teamId}\`)`);
+    }
+    throw err;
+  }
+
+  const na = '(unknown: the target has no API address; see docs/cli.md)';
+  const lines = [
+    `Team ${teamId} registered (status: ${result.team.status}).`,
+    '',
+    'In DrChrono, open Account > API, select the API application, and set:',
+    '',
+    `  Redirect URI      ${redirectUri(ctx.resources) ?? na}`,
+    '',
+    '  Webhook:',
+    `    Callback URL    ${teamWebhookUrl(ctx.resources, teamId) ?? na}`,
+    `    Secret Token    ${result.webhookSecret}`,
+    `    Events          ${SYNCED_EVENTS.join(', ')}`,
+    '',
+    'Then save, click "Verify webhook", and connect the account (OAuth):',
+    `  ${ctx.resources.apiBaseUrl ? `${ctx.resources.apiBaseUrl.replace(/\/$/, '')}/integration-oauth/authorize/${teamId}` : na}`,
+    '',
+    'The secret token is stored in Secrets Manager and is not shown again.',
+  ];
+  for (const line of lines) ctx.out(line);
+  return 0;
+}
+
+async function list(args: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parsed(() => parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true }));
+  if (positionals.length) throw new CliError(`unexpected argument "${positionals[0]}"`, 2);
+  const teams = await listTeamItems(ctx.ddb, ctx.resources.teamsTable);
+  if (values.json) {
+    ctx.out(JSON.stringify(teams.map(teamSummary), null, 2));
+    return 0;
+  }
+  if (!teams.length) {
+    ctx.out('No teams registered. Add one with `drchrono-sync team add <teamId> --client-id X --client-secret Y`.');
+    return 0;
+  }
+  const header = ['TEAM ID', 'STATUS', 'CREATED', 'PROCESSED', 'IGNORED', 'LAST DELIVERY', 'DRCHRONO USER'];
+  const rows = teams.map((t) => [
+    t.teamId,
+    t.status,
+    t.createdAt,
+    String(t.webhooksProcessed ?? 0),
+    String(t.webhooksIgnored ?? 0),
+    t.lastDeliveryAt ?? '-',
+    t.drchronoUsername ?? '-',
+  ]);
+  for (const line of formatTable([header, ...rows])) ctx.out(line);
+  return 0;
+}
+
+async function show(args: string[], ctx: CliContext): Promise<number> {
+  const { values, positionals } = parsed(() => parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true }));
+  const teamId = teamIdArg(positionals);
+  const team = await getTeamItem(ctx.ddb, ctx.resources.teamsTable, teamId, true);
+  if (!team) throw new CliError(`team ${teamId} is not registered`);
+  const backfillOut = await ctx.ddb.send(
+    new GetCommand({ TableName: ctx.resources.teamsTable, Key: { pk: teamId, sk: BACKFILL_SK }, ConsistentRead: true }),
+  );
+  const backfill = backfillOut.Item ? printable(backfillOut.Item) : undefined;
+
+  if (values.json) {
+    ctx.out(JSON.stringify({ team: printable(team), webhookUrl: teamWebhookUrl(ctx.resources, teamId), backfill }, null, 2));
+    return 0;
+  }
+  const rows: [string, unknown][] = [
+    ['Team', team.teamId],
+    ['Status', team.status],
+    ['Created', team.createdAt],
+    ['Updated', team.updatedAt],
+    ['Webhook URL', teamWebhookUrl(ctx.resources, teamId)],
+    ['Webhooks processed', team.webhooksProcessed ?? 0],
+    ['Webhooks ignored', team.webhooksIgnored ?? 0],
+    ['Last delivery', team.lastDeliveryAt ?? 'never'],
+    ['Connected', team.connectedAt],
+    ['DrChrono user', team.drchronoUserId],
+    ['DrChrono username', team.drchronoUsername],
+    ['DrChrono doctor', team.drchronoDoctorId],
+    ['DrChrono practice group', team.drchronoPracticeGroup],
+    ['Token expires', team.tokenExpiresAt !== undefined ? new Date(team.tokenExpiresAt).toISOString() : undefined],
+    ['Last token refresh', team.lastRefreshAt],
+    ['Last refresh outcome', team.lastRefreshOutcome],
+  ];
+  for (const line of formatPairs(rows)) ctx.out(line);
+  if (backfill) {
+    ctx.out('');
+    ctx.out('Backfill:');
+    const pairs = Object.entries(backfill).filter(([k, v]) => k !== 'pk' && k !== 'sk' && (v === null || typeof v !== 'object'));
+    for (const line of formatPairs(pairs.sort(([a], [b]) => a.localeCompare(b)))) ctx.out(`  ${line}`);
+  }
+  return 0;
+}
+
+/** The item without anything that looks like a credential: DrChrono tokens live in the secret, never here. */
+function printable(item: Record<string, unknown>): Record<string, unknown> {
+  return Object.fromEntries(Object.entries(item).filter(([k]) => !NEVER_PRINT.test(k)));
+}
+
+function teamSummary(t: TeamItem) {
+  return {
+    teamId: t.teamId,
+    status: t.status,
+    createdAt: t.createdAt,
+    updatedAt: t.updatedAt,
+    webhooksProcessed: t.webhooksProcessed ?? 0,
+    webhooksIgnored: t.webhooksIgnored ?? 0,
+    lastDeliveryAt: t.lastDeliveryAt ?? null,
+    drchronoUsername: t.drchronoUsername ?? null,
+  };
+}
+
+function formatPairs(rows: [string, unknown][]): string[] {
+  const shown = rows.filter(([, v]) => v !== undefined && v !== null && v !== '');
+  const width = Math.max(...shown.map(([k]) => k.length));
+  return shown.map(([k, v]) => `${`${k}:`.padEnd(width + 2)}${String(v)}`);
+}
+
+function formatTable(rows: string[][]): string[] {
+  const widths = rows[0]!.map((_, i) => Math.max(...rows.map((r) => (r[i] ?? '').length)));
+  return rows.map((r) => r.map((cell, i) => cell.padEnd(widths[i]!)).join('  ').trimEnd());
+}

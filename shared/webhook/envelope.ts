@@ -1,0 +1,31 @@
+import { z } from 'zod';
+
+/**
+ * A DrChrono webhook body: `receiver` (the webhook's own config) and `object` (the affected object, serialised
+ * like the REST API). Only what routing needs is checked; `object` is kept whole, unknown keys included.
+ */
+export const WebhookEnvelopeSchema = z.looseObject({
+  receiver: z.unknown().refine((v) => v !== null && v !== undefined, 'receiver is required'),
+  object: z.looseObject({ id: z.union([z.string().min(1), z.number()]) }),
+  /** Reported by one third-party adapter on live deliveries; optional. */
+  practice_group_id: z.union([z.number(), z.string()]).optional(),
+});
+export type WebhookEnvelope = z.infer<typeof WebhookEnvelopeSchema>;
+
+export type EnvelopeResult = { ok: true; envelope: WebhookEnvelope } | { ok: false; error: string };
+
+/** Parse and validate a raw body. Error messages name the failing field, never a value from the body. */
+export function parseWebhookEnvelope(rawBody: Buffer): EnvelopeResult {
+  let json: unknown;
+  try {
+    json = JSON.parse(rawBody.toString('utf8'));
+  } catch {
+    return { ok: false, error: 'body is not valid JSON' };
+  }
+  const parsed = WebhookEnvelopeSchema.safeParse(json);
+  if (!parsed.success) {
+    const paths = [...new Set(parsed.error.issues.map((i) => (i.path.length ? i.path.join('.') : '(body)')))];
+    return { ok: false, error: `invalid webhook envelope: ${paths.join(', ')}` };
+  }
+  return { ok: true, envelope: parsed.data };
+}

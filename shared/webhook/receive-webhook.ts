@@ -1,0 +1,176 @@
+import { z } from 'zod';
+import { errorFields, logger } from '../logging/logger';
+import { isSyncedEvent } from '../ingest/ingest-message';
+import type { IngestMessageInput } from '../ingest/ingest-queue';
+import type { TeamSecret } from '../teams/team-secret';
+import { parseTeamId } from '../teams/team-id';
+import { parseWebhookEnvelope } from './envelope';
+import { handshakeToken } from './handshake';
+import { isValidDeliverySignature } from './signature';
+
+/**
+ * Largest accepted body, in bytes after base64 decoding. DrChrono objects are a few KB (a verbose patient is
+ * ~5 KB); 128 KiB leaves room for the ingest message's own fields and JSON escaping under SQS's classic
+ * 256 KiB message limit, so anything we accept can also be queued.
+ */
+export const MAX_WEBHOOK_BODY_BYTES = 128 * 1024;
+
+/** A signature mismatch re-reads the team secret (to pick up a rotated token) at most this often per team. */
+export const SECRET_REFRESH_MIN_AGE_MS = 30_000;
+
+export const PING_EVENT = 'PING';
+
+export interface WebhookRequest {
+  /** The raw path parameter, not yet validated. */
+  teamId: string | undefined;
+  method: string;
+  query: Readonly<Record<string, string | undefined>>;
+  /** Header names lower-cased. */
+  headers: Readonly<Record<string, string | undefined>>;
+  rawBody: Buffer;
+}
+
+export interface WebhookDeps {
+  secrets: {
+    get(teamId: string): Promise<TeamSecret | null>;
+    refresh(teamId: string, minAgeMs?: number): Promise<TeamSecret | null>;
+  };
+  /** Resolves once the queue has accepted the message; rejects otherwise. */
+  enqueue(msg: IngestMessageInput): Promise<unknown>;
+  /** Count one delivery of an event the product does not sync. */
+  countIgnored(teamId: string, receivedAt: string): Promise<void>;
+  now(): Date;
+}
+
+export type WebhookOutcome =
+  | 'handshake'
+  | 'ping'
+  | 'queued'
+  | 'ignored'
+  | 'unknown_team'
+  | 'too_large'
+  | 'bad_request'
+  | 'unauthorized'
+  | 'method_not_allowed'
+  | 'secret_unavailable'
+  | 'queue_unavailable';
+
+export interface WebhookResponse {
+  statusCode: number;
+  body: string;
+  outcome: WebhookOutcome;
+}
+
+/** Events are upper-case names such as PATIENT_MODIFY; anything else is not a DrChrono event. */
+const EventSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/);
+/** Delivery ids are opaque; accept printable ASCII so they are safe to log and to store. */
+const DeliveryIdSchema = z.string().regex(/^[\x21-\x7e]{1,200}$/);
+
+/**
+ * Handle one request to /drchronowebhook/{teamId}: the GET verification handshake or a POST delivery.
+ * Checks run cheapest first and nothing is queued unless every check passes. Logs carry ids and the
+ * outcome only: never the body, headers or secrets.
+ */
+export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
+  const log: { teamId?: string; event?: string; deliveryId?: string; method: string } = { method: req.method };
+  const done = (outcome: WebhookOutcome, statusCode: number, body: Record<string, unknown>): WebhookResponse => {
+    const level = statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
+    logger[level]('webhook request', { ...log, outcome, statusCode });
+    return { statusCode, body: JSON.stringify(body), outcome };
+  };
+
+  // An id that is not a UUID names no team; the raw value is never logged.
+  const teamId = parseTeamId(req.teamId);
+  if (teamId === undefined) return done('unknown_team', 404, { error: 'unknown team' });
+  log.teamId = teamId;
+
+  if (req.method !== 'GET' && req.method !== 'POST') return done('method_not_allowed', 405, { error: 'method not allowed' });
+  if (req.rawBody.length > MAX_WEBHOOK_BODY_BYTES) {
+    return done('too_large', 413, { error: `body larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` });
+  }
+
+  let secret: TeamSecret | null;
+  try {
+    // The handshake happens right after a token is set or changed in DrChrono, so it reads a fresher copy.
+    secret = req.method === 'GET' ? await deps.secrets.refresh(teamId, SECRET_REFRESH_MIN_AGE_MS) : await deps.secrets.get(teamId);
+  } catch (err) {
+    logger.error('team secret unavailable', { teamId, ...errorFields(err) });
+    return done('secret_unavailable', 503, { error: 'temporarily unavailable' });
+  }
+  if (secret === null) return done('unknown_team', 404, { error: 'unknown team' });
+
+  if (req.method === 'GET') {
+    const msg = req.query.msg;
+    if (msg === undefined || msg === '') return done('bad_request', 400, { error: 'missing msg query parameter' });
+    return done('handshake', 200, { secret_token: handshakeToken(secret.webhookSecret, msg) });
+  }
+
+  const signature = req.headers['x-drchrono-signature'];
+  if (!isValidDeliverySignature(signature, secret.webhookSecret, req.rawBody)) {
+    if (!(await signatureMatchesRefreshedSecret(teamId, secret, signature, req.rawBody, deps))) {
+      return done('unauthorized', 401, { error: 'invalid signature' });
+    }
+  }
+
+  const event = EventSchema.safeParse(req.headers['x-drchrono-event']);
+  if (!event.success) return done('bad_request', 400, { error: 'missing or invalid X-drchrono-event header' });
+  log.event = event.data;
+  if (event.data === PING_EVENT) return done('ping', 200, { ok: true, queued: false });
+
+  const deliveryId = DeliveryIdSchema.safeParse(req.headers['x-drchrono-delivery']);
+  if (!deliveryId.success) return done('bad_request', 400, { error: 'missing or invalid X-drchrono-delivery header' });
+  log.deliveryId = deliveryId.data;
+
+  const parsed = parseWebhookEnvelope(req.rawBody);
+  if (!parsed.ok) return done('bad_request', 400, { error: parsed.error });
+
+  const receivedAt = deps.now().toISOString();
+  if (!isSyncedEvent(event.data)) {
+    try {
+      await deps.countIgnored(teamId, receivedAt);
+    } catch (err) {
+      // A lost counter increment is not worth a redelivery of an event we would ignore again.
+      logger.warn('ignored-event counter not updated', { teamId, ...errorFields(err) });
+    }
+    return done('ignored', 200, { ok: true, queued: false });
+  }
+
+  try {
+    await deps.enqueue({
+      v: 1,
+      teamId,
+      event: event.data,
+      deliveryId: deliveryId.data,
+      receivedAt,
+      source: 'webhook',
+      object: parsed.envelope.object,
+    });
+  } catch (err) {
+    // 5xx makes DrChrono redeliver (at +1 h, +3 h, +7 h).
+    logger.error('ingest queue rejected delivery', { ...log, ...errorFields(err) });
+    return done('queue_unavailable', 503, { error: 'temporarily unavailable' });
+  }
+  return done('queued', 202, { ok: true, queued: true });
+}
+
+/**
+ * On a mismatch, re-read the secret once in case the token was rotated, at most once per
+ * SECRET_REFRESH_MIN_AGE_MS per team, so a flood of forged deliveries costs at most that many reads.
+ */
+async function signatureMatchesRefreshedSecret(
+  teamId: string,
+  cached: TeamSecret,
+  signature: string | undefined,
+  rawBody: Buffer,
+  deps: WebhookDeps,
+): Promise<boolean> {
+  let fresh: TeamSecret | null;
+  try {
+    fresh = await deps.secrets.refresh(teamId, SECRET_REFRESH_MIN_AGE_MS);
+  } catch (err) {
+    logger.warn('team secret refresh failed', { teamId, ...errorFields(err) });
+    return false;
+  }
+  if (fresh === null || fresh.webhookSecret === cached.webhookSecret) return false;
+  return isValidDeliverySignature(signature, fresh.webhookSecret, rawBody);
+}

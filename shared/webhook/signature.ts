@@ -1,0 +1,22 @@
+import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
+
+/**
+ * Checks `X-drchrono-signature`. DrChrono documents it as the webhook's secret token itself; some receivers
+ * report a hex HMAC-SHA256 of the raw body keyed by the token instead. Either form is accepted.
+ *
+ * Both sides are hashed to SHA-256 before timingSafeEqual, so the comparison is constant-time and never
+ * leaks the token's length. Both candidates are always compared (no short-circuit).
+ */
+export function isValidDeliverySignature(signature: string | undefined, secretToken: string, rawBody: Buffer): boolean {
+  if (signature === undefined || signature.length === 0 || secretToken.length === 0) return false;
+  const given = digest(signature.trim());
+  const givenLower = digest(signature.trim().toLowerCase());
+  const bodyHmac = createHmac('sha256', secretToken).update(rawBody).digest('hex');
+  const matchesToken = timingSafeEqual(given, digest(secretToken));
+  const matchesHmac = timingSafeEqual(givenLower, digest(bodyHmac));
+  return matchesToken || matchesHmac;
+}
+
+function digest(value: string): Buffer {
+  return createHash('sha256').update(value, 'utf8').digest();
+}

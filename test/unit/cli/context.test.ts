@@ -1,0 +1,164 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import {
+  CliError,
+  createCliContext,
+  redirectUri,
+  resolveTarget,
+  resourcesFromEnv,
+  resourcesFromPlatformInfo,
+  resourcesFromStackOutputs,
+  teamWebhookUrl,
+} from '../../../cli/context';
+
+const TEAM = '3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c';
+const platformInfo = {
+  stage: 'local',
+  region: 'us-east-1',
+  apiBaseUrl: 'http://127.0.0.1:3000',
+  webhookUrlTemplate: 'http://127.0.0.1:3000/drchronowebhook/{teamId}',
+  oauthRedirectUri: 'http://127.0.0.1:3000/integration-oauth/callback',
+  sandboxUrl: 'http://127.0.0.1:3100',
+  endpoints: { dynamodb: 'http://127.0.0.1:8000', sqs: 'http://127.0.0.1:4566', secretsManager: 'http://127.0.0.1:4584' },
+  resources: {
+    teamsTable: 'custom-teams',
+    recordsTable: 'custom-records',
+    integrationLogTable: 'custom-log',
+    teamSecretPrefix: 'custom/teams/',
+  },
+  queueUrls: {
+    ingest: 'http://127.0.0.1:4566/000000000000/drchrono-sync-local-ingest',
+    backfill: 'http://127.0.0.1:4566/000000000000/drchrono-sync-local-backfill',
+  },
+};
+
+describe('resolveTarget', () => {
+  it('defaults to local', () => expect(resolveTarget({}, {})).toBe('local'));
+  it('reads DRCHRONO_SYNC_TARGET', () => expect(resolveTarget({}, { DRCHRONO_SYNC_TARGET: 'aws' })).toBe('aws'));
+  it('prefers --target over the environment', () => expect(resolveTarget({ target: 'local' }, { DRCHRONO_SYNC_TARGET: 'aws' })).toBe('local'));
+  it('rejects an unknown target', () => expect(() => resolveTarget({ target: 'gcp' }, {})).toThrow(CliError));
+});
+
+describe('resourcesFromPlatformInfo', () => {
+  it('reads resource names, queue URLs and addresses from the platform info', () => {
+    expect(resourcesFromPlatformInfo(platformInfo).resources).toEqual({
+      stage: 'local',
+      teamsTable: 'custom-teams',
+      recordsTable: 'custom-records',
+      integrationLogTable: 'custom-log',
+      teamSecretPrefix: 'custom/teams/',
+      ingestQueueUrl: platformInfo.queueUrls.ingest,
+      backfillQueueUrl: platformInfo.queueUrls.backfill,
+      apiBaseUrl: 'http://127.0.0.1:3000',
+      oauthRedirectUri: platformInfo.oauthRedirectUri,
+      webhookUrlTemplate: platformInfo.webhookUrlTemplate,
+      sandboxUrl: 'http://127.0.0.1:3100',
+    });
+  });
+
+  it('treats a platform without a sandbox (sandboxUrl null) as having none', () => {
+    expect(resourcesFromPlatformInfo({ ...platformInfo, sandboxUrl: null }).resources.sandboxUrl).toBeUndefined();
+  });
+
+  it('rejects a file without endpoints, naming the missing field', () => {
+    const { endpoints: _omit, ...rest } = platformInfo;
+    expect(() => resourcesFromPlatformInfo(rest)).toThrow(/incomplete \(endpoints\)/);
+  });
+});
+
+describe('resourcesFromStackOutputs', () => {
+  const outputs = {
+    TeamsTableName: 'drchrono-sync-dev-teams',
+    RecordsTableName: 'drchrono-sync-dev-records',
+    IntegrationLogTableName: 'drchrono-sync-dev-integration-log',
+    IngestQueueUrl: 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-ingest',
+    BackfillQueueUrl: 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-backfill',
+    TeamSecretPrefix: 'drchrono-sync/dev/teams/',
+    ApiBaseUrl: 'https://abc.execute-api.us-east-1.amazonaws.com',
+    OAuthRedirectUri: 'https://abc.execute-api.us-east-1.amazonaws.com/integration-oauth/callback',
+    WebhookUrlTemplate: 'https://abc.execute-api.us-east-1.amazonaws.com/drchronowebhook/{teamId}',
+    TeamSecretsKmsKeyArn: 'arn:aws:kms:us-east-1:1:key/k',
+  };
+
+  it('maps every output key', () => {
+    expect(resourcesFromStackOutputs(outputs, 'dev')).toEqual({
+      stage: 'dev',
+      teamsTable: outputs.TeamsTableName,
+      recordsTable: outputs.RecordsTableName,
+      integrationLogTable: outputs.IntegrationLogTableName,
+      teamSecretPrefix: outputs.TeamSecretPrefix,
+      ingestQueueUrl: outputs.IngestQueueUrl,
+      backfillQueueUrl: outputs.BackfillQueueUrl,
+      apiBaseUrl: outputs.ApiBaseUrl,
+      oauthRedirectUri: outputs.OAuthRedirectUri,
+      webhookUrlTemplate: outputs.WebhookUrlTemplate,
+      kmsKeyId: outputs.TeamSecretsKmsKeyArn,
+    });
+  });
+
+  it('rejects a stack without the teams table output', () => {
+    const { TeamsTableName: _omit, ...rest } = outputs;
+    expect(() => resourcesFromStackOutputs(rest, 'dev')).toThrow('TeamsTableName');
+  });
+});
+
+describe('resourcesFromEnv', () => {
+  it('derives names from STAGE', () => {
+    expect(resourcesFromEnv({ STAGE: 'dev' })).toMatchObject({ teamsTable: 'drchrono-sync-dev-teams', teamSecretPrefix: 'drchrono-sync/dev/teams/' });
+  });
+
+  it('prefers explicit names over STAGE', () => {
+    expect(resourcesFromEnv({ STAGE: 'dev', TEAMS_TABLE: 't', TEAM_SECRET_PREFIX: 'p/', INGEST_QUEUE_URL: 'q' })).toMatchObject({
+      teamsTable: 't',
+      teamSecretPrefix: 'p/',
+      ingestQueueUrl: 'q',
+    });
+  });
+
+  it('explains what is missing when neither STAGE nor names are set', () => {
+    expect(() => resourcesFromEnv({})).toThrow(/--stack/);
+  });
+});
+
+describe('createCliContext (local)', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'cli-ctx-'));
+
+  it('tells the user to run npm start when the platform file is absent', async () => {
+    await expect(createCliContext({ cwd: dir, env: {} })).rejects.toThrow(/npm start/);
+  });
+
+  it('builds clients pointed at the platform endpoints', async () => {
+    const file = join(dir, 'platform.json');
+    writeFileSync(file, JSON.stringify(platformInfo));
+    const ctx = await createCliContext({ cwd: dir, env: { DRCHRONO_SYNC_PLATFORM_FILE: file } });
+    expect(ctx.target).toBe('local');
+    const endpoint = await ctx.secrets.config.endpoint?.();
+    expect(endpoint?.hostname).toBe('127.0.0.1');
+    expect(endpoint?.port).toBe(4584);
+  });
+
+  it('rejects a platform file that is not JSON', async () => {
+    const file = join(dir, 'broken.json');
+    writeFileSync(file, '{');
+    await expect(createCliContext({ cwd: dir, platformFile: file, env: {} })).rejects.toThrow(/not valid JSON/);
+  });
+});
+
+describe('URLs to paste into DrChrono', () => {
+  it('fills the webhook template with the team id', () => {
+    expect(teamWebhookUrl({ ...resourcesFromEnv({ STAGE: 'dev' }), webhookUrlTemplate: 'https://h/drchronowebhook/{teamId}' }, TEAM)).toBe(
+      `https://h/drchronowebhook/${TEAM}`,
+    );
+  });
+
+  it('derives the webhook URL and redirect URI from the API base URL when there is no template', () => {
+    const r = { ...resourcesFromEnv({ STAGE: 'dev' }), apiBaseUrl: 'https://h/' };
+    expect(teamWebhookUrl(r, TEAM)).toBe(`https://h/drchronowebhook/${TEAM}`);
+    expect(redirectUri(r)).toBe('https://h/integration-oauth/callback');
+  });
+
+  it('gives no URL when the target does not know its API address', () => {
+    expect(teamWebhookUrl(resourcesFromEnv({ STAGE: 'dev' }), TEAM)).toBeUndefined();
+  });
+});

@@ -1,0 +1,184 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import { handler } from '../../../functions/webhook/handler';
+
+// The handler reads its env on first invocation, as a Lambda container does.
+process.env.TEAMS_TABLE = 'drchrono-sync-test-teams';
+process.env.INGEST_QUEUE_URL = 'http://sqs.local/000000000000/drchrono-sync-test-ingest';
+process.env.TEAM_SECRET_PREFIX = 'drchrono-sync/test/teams/';
+process.env.AWS_REGION = 'us-east-1';
+
+const sqsMock = mockClient(SQSClient);
+const secretsMock = mockClient(SecretsManagerClient);
+const ddbMock = mockClient(DynamoDBDocumentClient);
+
+const TOKEN = 'f0e1d2c3b4a5968778695a4b3c2d1e0f12345678';
+const CLIENT_SECRET = 'client-secret-value-xyz';
+const PATIENT = { id: 90210, chart_id: 'WXYZ0009', first_name: 'Philomena', last_name: 'Quartermaine', email: 'pq@example.test' };
+const BODY = JSON.stringify({ receiver: { id: 5 }, object: PATIENT });
+
+/** A distinct team per test: the handler's secret cache lives for the module, as it does in a container. */
+let seq = 0;
+function newTeam(): string {
+  seq++;
+  return `3f2c1b0a-9d8e-4f7a-8b6c-${seq.toString(16).padStart(12, '0')}`;
+}
+
+function seedSecret(teamId: string): void {
+  secretsMock
+    .on(GetSecretValueCommand, { SecretId: `drchrono-sync/test/teams/${teamId}` })
+    .resolves({ SecretString: JSON.stringify({ clientId: 'cid', clientSecret: CLIENT_SECRET, webhookSecret: TOKEN }) });
+}
+
+function event(teamId: string, opts: { method?: string; body?: string; base64?: boolean; headers?: Record<string, string>; query?: Record<string, string> } = {}): APIGatewayProxyEventV2 {
+  const body = opts.body ?? BODY;
+  return {
+    version: '2.0',
+    routeKey: `${opts.method ?? 'POST'} /drchronowebhook/{teamId}`,
+    rawPath: `/drchronowebhook/${teamId}`,
+    rawQueryString: '',
+    headers: {
+      'X-Drchrono-Signature': TOKEN,
+      'X-Drchrono-Event': 'PATIENT_MODIFY',
+      'X-Drchrono-Delivery': 'dlv-777',
+      'content-type': 'application/json',
+      ...opts.headers,
+    },
+    queryStringParameters: opts.query,
+    pathParameters: { teamId },
+    isBase64Encoded: opts.base64 ?? false,
+    body: opts.base64 ? Buffer.from(body).toString('base64') : body,
+    requestContext: { http: { method: opts.method ?? 'POST', path: `/drchronowebhook/${teamId}` } },
+  } as unknown as APIGatewayProxyEventV2;
+}
+
+const context = {
+  functionName: 'webhook',
+  awsRequestId: 'req-1',
+  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:webhook',
+  getRemainingTimeInMillis: () => 10_000,
+} as unknown as Context;
+
+const invoke = (e: APIGatewayProxyEventV2) => handler(e, context) as Promise<APIGatewayProxyStructuredResultV2>;
+
+let output: string[];
+beforeEach(() => {
+  sqsMock.reset();
+  secretsMock.reset();
+  ddbMock.reset();
+  secretsMock.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
+  sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+  output = [];
+  const capture = (chunk: unknown) => {
+    output.push(String(chunk));
+    return true;
+  };
+  jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+  jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+});
+afterEach(() => jest.restoreAllMocks());
+
+describe('webhook handler', () => {
+  it('queues an authenticated delivery and answers 202 with a JSON content type', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    const res = await invoke(event(teamId));
+    expect(res).toEqual({ statusCode: 202, headers: { 'content-type': 'application/json' }, body: JSON.stringify({ ok: true, queued: true }) });
+    const sent = sqsMock.commandCalls(SendMessageCommand);
+    expect(sent).toHaveLength(1);
+    const msg = JSON.parse(sent[0]!.args[0].input.MessageBody!);
+    expect(msg).toMatchObject({ teamId, event: 'PATIENT_MODIFY', deliveryId: 'dlv-777', object: PATIENT });
+  });
+
+  it('answers 503 when SQS rejects the message', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    sqsMock.on(SendMessageCommand).rejects(new Error('ServiceUnavailable'));
+    const res = await invoke(event(teamId));
+    expect(res.statusCode).toBe(503);
+    expect(res.body).not.toContain('ServiceUnavailable');
+  });
+
+  it('reads the team secret once across two warm invocations', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    expect((await invoke(event(teamId))).statusCode).toBe(202);
+    expect((await invoke(event(teamId, { headers: { 'X-Drchrono-Delivery': 'dlv-778' } }))).statusCode).toBe(202);
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('decodes a base64-encoded body before checking and queueing it', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    const res = await invoke(event(teamId, { base64: true }));
+    expect(res.statusCode).toBe(202);
+    const msg = JSON.parse(sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody!);
+    expect(msg.object).toEqual(PATIENT);
+  });
+
+  it('answers 413 for an oversized body and queues nothing', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    const res = await invoke(event(teamId, { body: JSON.stringify({ receiver: {}, object: { id: 1, pad: 'x'.repeat(200 * 1024) } }) }));
+    expect(res.statusCode).toBe(413);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('answers 401 for a forged signature and queues nothing', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    const res = await invoke(event(teamId, { headers: { 'X-Drchrono-Signature': 'forged' } }));
+    expect(res.statusCode).toBe(401);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('answers 404 for a team without a secret', async () => {
+    const res = await invoke(event(newTeam()));
+    expect(res.statusCode).toBe(404);
+  });
+
+  it('answers the GET handshake', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    const res = await invoke(event(teamId, { method: 'GET', body: '', query: { msg: 'abc' } }));
+    expect(res.statusCode).toBe(200);
+    expect(JSON.parse(res.body!)).toHaveProperty('secret_token');
+  });
+
+  it('counts an unsynced event on the team item and answers 200', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    ddbMock.on(UpdateCommand).resolves({});
+    const res = await invoke(event(teamId, { headers: { 'X-Drchrono-Event': 'TASK_MODIFY' } }));
+    expect(res.statusCode).toBe(200);
+    const update = ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(update.Key).toEqual({ pk: teamId, sk: 'TEAM' });
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':ignored': 1 });
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('answers 503 without a stack trace when the secret store fails', async () => {
+    const teamId = newTeam();
+    secretsMock.on(GetSecretValueCommand, { SecretId: `drchrono-sync/test/teams/${teamId}` }).rejects(new Error('socket hang up'));
+    const res = await invoke(event(teamId));
+    expect(res.statusCode).toBe(503);
+    expect(res.body).not.toMatch(/at .*\.ts|socket hang up/);
+  });
+
+  it('logs team id, delivery id, event and outcome, and never the body, headers or secrets', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    await invoke(event(teamId));
+    await invoke(event(teamId, { headers: { 'X-Drchrono-Signature': 'forged-signature-value' } }));
+    await invoke(event(teamId, { body: '{"receiver":{},"object":{"first_name":"Philomena"}}' }));
+    const logs = output.join('');
+    const queued = logs.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.outcome === 'queued');
+    expect(queued).toMatchObject({ teamId, deliveryId: 'dlv-777', event: 'PATIENT_MODIFY', outcome: 'queued' });
+    for (const value of [...Object.values(PATIENT).map(String), TOKEN, CLIENT_SECRET, 'forged-signature-value', 'application/json']) {
+      expect(logs).not.toContain(value);
+    }
+  });
+});

@@ -1,0 +1,43 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { enqueueIngestMessage } from '../../../shared/ingest/ingest-queue';
+
+const sqsMock = mockClient(SQSClient);
+const queueUrl = 'http://sqs.local/000000000000/drchrono-sync-local-ingest';
+const msg = {
+  v: 1 as const,
+  teamId: '3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c',
+  event: 'PATIENT_MODIFY',
+  deliveryId: 'd-1',
+  receivedAt: '2026-11-21T16:00:00.000Z',
+  object: { id: 42, chart_id: 'ABCD0001' },
+};
+
+beforeEach(() => sqsMock.reset());
+
+describe('enqueueIngestMessage', () => {
+  it('sends one message with the validated body and id-only attributes', async () => {
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
+    await expect(enqueueIngestMessage(new SQSClient({}), queueUrl, msg)).resolves.toBe('m-1');
+    const calls = sqsMock.commandCalls(SendMessageCommand);
+    expect(calls).toHaveLength(1);
+    const input = calls[0]!.args[0].input;
+    expect(input.QueueUrl).toBe(queueUrl);
+    expect(JSON.parse(input.MessageBody!)).toEqual({ ...msg, source: 'webhook' });
+    expect(input.MessageAttributes).toEqual({
+      teamId: { DataType: 'String', StringValue: msg.teamId },
+      event: { DataType: 'String', StringValue: 'PATIENT_MODIFY' },
+    });
+  });
+
+  it('rejects an invalid message without calling SQS', async () => {
+    const bad = { ...msg, object: { chart_id: 'no id' } } as unknown as typeof msg;
+    await expect(enqueueIngestMessage(new SQSClient({}), queueUrl, bad)).rejects.toThrow();
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('propagates an SQS failure', async () => {
+    sqsMock.on(SendMessageCommand).rejects(new Error('throttled'));
+    await expect(enqueueIngestMessage(new SQSClient({}), queueUrl, msg)).rejects.toThrow('throttled');
+  });
+});

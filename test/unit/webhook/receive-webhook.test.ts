@@ -1,0 +1,258 @@
+import { createHmac } from 'node:crypto';
+import type { IngestMessageInput } from '../../../shared/ingest/ingest-queue';
+import type { TeamSecret } from '../../../shared/teams/team-secret';
+import {
+  MAX_WEBHOOK_BODY_BYTES,
+  receiveWebhook,
+  SECRET_REFRESH_MIN_AGE_MS,
+  type WebhookDeps,
+  type WebhookRequest,
+} from '../../../shared/webhook/receive-webhook';
+
+const TEAM = '3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c';
+const TOKEN = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a0';
+const NOW = new Date('2026-11-21T16:30:00.000Z');
+const secretOf = (webhookSecret: string): TeamSecret => ({ clientId: 'cid', clientSecret: 'csecret', webhookSecret });
+
+/** Fake deps: a secret store whose refresh() can return a newer secret, plus recorded enqueues and counts. */
+function fakeDeps(opts: { secret?: TeamSecret | null; refreshed?: TeamSecret | null; enqueueError?: Error; getError?: Error } = {}) {
+  const enqueued: IngestMessageInput[] = [];
+  const ignored: { teamId: string; receivedAt: string }[] = [];
+  const calls = { get: 0, refresh: [] as (number | undefined)[] };
+  const current = opts.secret === undefined ? secretOf(TOKEN) : opts.secret;
+  const deps: WebhookDeps = {
+    secrets: {
+      get: async () => {
+        calls.get++;
+        if (opts.getError) throw opts.getError;
+        return current;
+      },
+      refresh: async (_teamId, minAgeMs) => {
+        calls.refresh.push(minAgeMs);
+        if (opts.getError) throw opts.getError;
+        return opts.refreshed === undefined ? current : opts.refreshed;
+      },
+    },
+    enqueue: async (msg) => {
+      if (opts.enqueueError) throw opts.enqueueError;
+      enqueued.push(msg);
+    },
+    countIgnored: async (teamId, receivedAt) => {
+      ignored.push({ teamId, receivedAt });
+    },
+    now: () => NOW,
+  };
+  return { deps, enqueued, ignored, calls };
+}
+
+const envelope = { receiver: { id: 11, url: 'https://example.test' }, object: { id: 4242, chart_id: 'ABCD0001', first_name: 'Zed' } };
+
+function post(overrides: Partial<WebhookRequest> & { body?: unknown; headerOverrides?: Record<string, string | undefined> } = {}): WebhookRequest {
+  const raw = overrides.rawBody ?? Buffer.from(typeof overrides.body === 'string' ? overrides.body : JSON.stringify(overrides.body ?? envelope));
+  return {
+    teamId: overrides.teamId ?? TEAM,
+    method: overrides.method ?? 'POST',
+    query: overrides.query ?? {},
+    headers: {
+      'x-drchrono-signature': TOKEN,
+      'x-drchrono-event': 'PATIENT_MODIFY',
+      'x-drchrono-delivery': 'delivery-1',
+      ...overrides.headerOverrides,
+    },
+    rawBody: raw,
+  };
+}
+
+const get = (query: Record<string, string | undefined>, teamId: string = TEAM): WebhookRequest => ({
+  teamId,
+  method: 'GET',
+  query,
+  headers: {},
+  rawBody: Buffer.alloc(0),
+});
+
+const bodyOf = (r: { body: string }) => JSON.parse(r.body) as Record<string, unknown>;
+
+describe('receiveWebhook: GET verification handshake', () => {
+  it('answers 200 with the hex HMAC-SHA256 of msg keyed by the team token', async () => {
+    const { deps } = fakeDeps();
+    const r = await receiveWebhook(get({ msg: 'challenge' }), deps);
+    expect(r.statusCode).toBe(200);
+    expect(bodyOf(r)).toEqual({ secret_token: createHmac('sha256', TOKEN).update('challenge').digest('hex') });
+  });
+
+  it('answers 400 when msg is missing', async () => {
+    const r = await receiveWebhook(get({}), fakeDeps().deps);
+    expect(r.statusCode).toBe(400);
+  });
+
+  it('answers 404 for a team with no secret', async () => {
+    const r = await receiveWebhook(get({ msg: 'x' }), fakeDeps({ secret: null }).deps);
+    expect(r.statusCode).toBe(404);
+  });
+
+  it('answers 404 for a team id that is not a UUID, without reading any secret', async () => {
+    const { deps, calls } = fakeDeps();
+    const r = await receiveWebhook(get({ msg: 'x' }, 'not-a-uuid'), deps);
+    expect(r.statusCode).toBe(404);
+    expect(calls.get + calls.refresh.length).toBe(0);
+  });
+
+  it('reads the secret through the bounded refresh, so a just-rotated token verifies', async () => {
+    const { deps, calls } = fakeDeps({ refreshed: secretOf('rotated-token') });
+    const r = await receiveWebhook(get({ msg: 'm' }), deps);
+    expect(bodyOf(r).secret_token).toBe(createHmac('sha256', 'rotated-token').update('m').digest('hex'));
+    expect(calls.refresh).toEqual([SECRET_REFRESH_MIN_AGE_MS]);
+  });
+
+  it('treats an upper-case team id as the same team', async () => {
+    const r = await receiveWebhook(get({ msg: 'x' }, TEAM.toUpperCase()), fakeDeps().deps);
+    expect(r.statusCode).toBe(200);
+  });
+});
+
+describe('receiveWebhook: POST deliveries', () => {
+  it('queues a synced event with team, event, delivery id, received-at and the whole object, then answers 202', async () => {
+    const { deps, enqueued } = fakeDeps();
+    const r = await receiveWebhook(post(), deps);
+    expect(r.statusCode).toBe(202);
+    expect(bodyOf(r)).toEqual({ ok: true, queued: true });
+    expect(enqueued).toEqual([
+      { v: 1, teamId: TEAM, event: 'PATIENT_MODIFY', deliveryId: 'delivery-1', receivedAt: NOW.toISOString(), source: 'webhook', object: envelope.object },
+    ]);
+  });
+
+  it('accepts a hex HMAC of the raw body as the signature', async () => {
+    const req = post();
+    const hmac = createHmac('sha256', TOKEN).update(req.rawBody).digest('hex');
+    const { deps, enqueued } = fakeDeps();
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': hmac } }), deps);
+    expect(r.statusCode).toBe(202);
+    expect(enqueued).toHaveLength(1);
+  });
+
+  it('answers 401 and queues nothing for a wrong signature', async () => {
+    const { deps, enqueued } = fakeDeps();
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': 'forged' } }), deps);
+    expect(r.statusCode).toBe(401);
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 401 for a missing signature header', async () => {
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': undefined } }), fakeDeps().deps);
+    expect(r.statusCode).toBe(401);
+  });
+
+  it('re-reads the secret once, bounded by the minimum age, when the signature does not match the cached token', async () => {
+    const { deps, enqueued, calls } = fakeDeps({ refreshed: secretOf('rotated-token') });
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': 'rotated-token' } }), deps);
+    expect(r.statusCode).toBe(202);
+    expect(enqueued).toHaveLength(1);
+    expect(calls.refresh).toEqual([SECRET_REFRESH_MIN_AGE_MS]);
+  });
+
+  it('does not re-read the secret when the signature matches', async () => {
+    const { deps, calls } = fakeDeps();
+    await receiveWebhook(post(), deps);
+    expect(calls.refresh).toEqual([]);
+  });
+
+  it('answers 404 for an unknown team and queues nothing', async () => {
+    const { deps, enqueued } = fakeDeps({ secret: null });
+    const r = await receiveWebhook(post(), deps);
+    expect(r.statusCode).toBe(404);
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 200 to PING and queues nothing', async () => {
+    const { deps, enqueued } = fakeDeps();
+    const r = await receiveWebhook(post({ body: '', headerOverrides: { 'x-drchrono-event': 'PING', 'x-drchrono-delivery': undefined } }), deps);
+    expect(r.statusCode).toBe(200);
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 401 to a PING with a wrong signature', async () => {
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-event': 'PING', 'x-drchrono-signature': 'nope' } }), fakeDeps().deps);
+    expect(r.statusCode).toBe(401);
+  });
+
+  it('answers 400 when the event header is missing', async () => {
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-event': undefined } }), fakeDeps().deps);
+    expect(r.statusCode).toBe(400);
+  });
+
+  it('answers 400 when the event header is not an event name', async () => {
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-event': 'patient modify; drop' } }), fakeDeps().deps);
+    expect(r.statusCode).toBe(400);
+  });
+
+  it('answers 400 when the delivery header is missing', async () => {
+    const { deps, enqueued } = fakeDeps();
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-delivery': undefined } }), deps);
+    expect(r.statusCode).toBe(400);
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 400 for malformed JSON and queues nothing', async () => {
+    const { deps, enqueued } = fakeDeps();
+    const r = await receiveWebhook(post({ body: '{"receiver": {' }), deps);
+    expect(r.statusCode).toBe(400);
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 400 for an envelope whose object has no id', async () => {
+    const { deps, enqueued } = fakeDeps();
+    const r = await receiveWebhook(post({ body: { receiver: {}, object: { chart_id: 'X' } } }), deps);
+    expect(r.statusCode).toBe(400);
+    expect(bodyOf(r).error).toContain('object.id');
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 413 for a body over the limit, before reading any secret', async () => {
+    const { deps, calls, enqueued } = fakeDeps();
+    const r = await receiveWebhook(post({ rawBody: Buffer.alloc(MAX_WEBHOOK_BODY_BYTES + 1, 0x20) }), deps);
+    expect(r.statusCode).toBe(413);
+    expect(calls.get).toBe(0);
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('accepts a body of exactly the limit', async () => {
+    const json = JSON.stringify(envelope);
+    const padded = Buffer.from(json + ' '.repeat(MAX_WEBHOOK_BODY_BYTES - Buffer.byteLength(json)));
+    const r = await receiveWebhook(post({ rawBody: padded }), fakeDeps().deps);
+    expect(r.statusCode).toBe(202);
+  });
+
+  it('acknowledges an event the product does not sync with 200, counts it and queues nothing', async () => {
+    const { deps, enqueued, ignored } = fakeDeps();
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-event': 'TASK_CREATE' } }), deps);
+    expect(r.statusCode).toBe(200);
+    expect(bodyOf(r)).toEqual({ ok: true, queued: false });
+    expect(enqueued).toHaveLength(0);
+    expect(ignored).toEqual([{ teamId: TEAM, receivedAt: NOW.toISOString() }]);
+  });
+
+  it('still acknowledges an ignored event when the counter update fails', async () => {
+    const { deps } = fakeDeps();
+    deps.countIgnored = async () => {
+      throw new Error('ddb down');
+    };
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-event': 'TASK_CREATE' } }), deps);
+    expect(r.statusCode).toBe(200);
+  });
+
+  it('answers 503 when the queue rejects the message, so DrChrono redelivers', async () => {
+    const r = await receiveWebhook(post(), fakeDeps({ enqueueError: new Error('sqs down') }).deps);
+    expect(r.statusCode).toBe(503);
+  });
+
+  it('answers 503 when the secret cannot be read', async () => {
+    const r = await receiveWebhook(post(), fakeDeps({ getError: new Error('secrets manager down') }).deps);
+    expect(r.statusCode).toBe(503);
+  });
+
+  it('answers 405 for other methods', async () => {
+    const r = await receiveWebhook(post({ method: 'PUT' }), fakeDeps().deps);
+    expect(r.statusCode).toBe(405);
+  });
+});

@@ -1,0 +1,48 @@
+import { createHmac } from 'node:crypto';
+import { isValidDeliverySignature } from '../../../shared/webhook/signature';
+
+const token = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a0';
+const body = Buffer.from('{"receiver":{"id":1},"object":{"id":42}}');
+const hmacHex = (key: string, data: Buffer) => createHmac('sha256', key).update(data).digest('hex');
+
+describe('isValidDeliverySignature', () => {
+  it('accepts the raw secret token, as DrChrono documents the header', () => {
+    expect(isValidDeliverySignature(token, token, body)).toBe(true);
+  });
+
+  it('accepts a hex HMAC-SHA256 of the raw body keyed by the token', () => {
+    expect(isValidDeliverySignature(hmacHex(token, body), token, body)).toBe(true);
+  });
+
+  it('accepts the HMAC in upper-case hex', () => {
+    expect(isValidDeliverySignature(hmacHex(token, body).toUpperCase(), token, body)).toBe(true);
+  });
+
+  it('rejects a missing header', () => {
+    expect(isValidDeliverySignature(undefined, token, body)).toBe(false);
+  });
+
+  it('rejects an empty header', () => {
+    expect(isValidDeliverySignature('', token, body)).toBe(false);
+  });
+
+  it('rejects a different token', () => {
+    expect(isValidDeliverySignature('b'.repeat(40), token, body)).toBe(false);
+  });
+
+  it('rejects a prefix of the token', () => {
+    expect(isValidDeliverySignature(token.slice(0, 39), token, body)).toBe(false);
+  });
+
+  it('rejects an HMAC computed over a different body', () => {
+    expect(isValidDeliverySignature(hmacHex(token, Buffer.from('{}')), token, body)).toBe(false);
+  });
+
+  it('rejects an HMAC keyed by a different token', () => {
+    expect(isValidDeliverySignature(hmacHex('other-token', body), token, body)).toBe(false);
+  });
+
+  it('rejects an empty header when the stored token is empty', () => {
+    expect(isValidDeliverySignature('', '', body)).toBe(false);
+  });
+});
