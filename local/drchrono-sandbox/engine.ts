@@ -1,0 +1,426 @@
+import { randomBytes } from 'node:crypto';
+import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { AppointmentSchema, PatientSchema } from '../../shared/drchrono/schemas';
+import { SandboxClock, practiceTimestamp } from './clock';
+import { buildAppointment, buildPatient, seedData } from './seed';
+import type { Fault, FaultKind, Json, RateCounter, SandboxApp, SandboxState, TokenPair } from './types';
+
+/** Errors the HTTP layer turns into a response: status plus a JSON body shaped like DrChrono's. */
+export class SandboxHttpError extends Error {
+  constructor(
+    readonly status: number,
+    readonly body: Json,
+  ) {
+    super(`HTTP ${status}`);
+  }
+}
+
+export const ACCESS_TOKEN_SECONDS = 172_800;
+export const DEFAULT_HOURLY_BUDGET = 500;
+export const ALL_SCOPES = [
+  'billing:patient-payment:read', 'billing:patient-payment:write', 'billing:read', 'billing:write', 'calendar:read',
+  'calendar:write', 'clinical:read', 'clinical:write', 'labs:read', 'labs:write', 'messages:read', 'messages:write',
+  'patients:read', 'patients:write', 'patients:summary:read', 'patients:summary:write', 'settings:read', 'settings:write',
+  'tasks:read', 'tasks:write', 'user:read', 'user:write',
+];
+
+export const DEFAULT_APP = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' } as const;
+
+export type ChangeListener = (event: string, objectType: 'patient' | 'appointment', object: Json) => void;
+
+export interface EngineOptions {
+  statePath?: string;
+  seed?: boolean;
+  /** Seconds an authorization code lives. DrChrono: "expires extremely quickly". */
+  codeTtlSeconds?: number;
+}
+
+const randomToken = (bytes = 20) => randomBytes(bytes).toString('hex');
+
+export function newApp(clientId: string, clientSecret: string): SandboxApp {
+  return {
+    clientId,
+    clientSecret,
+    redirectUris: [],
+    rotateRefreshTokens: false,
+    invalidClient: false,
+    latencyMs: 0,
+    hourlyBudget: DEFAULT_HOURLY_BUDGET,
+    sendRetryAfter: false,
+    defaultUserId: 9001,
+    webhook: { callbackUrl: null, secretToken: randomToken(), events: [], active: true, signatureMode: 'token', verboseObjects: true, verifiedUrl: null },
+    quirks: { duplicateNext: 0, delayMs: 0, holding: false },
+  };
+}
+
+/**
+ * The sandbox's model of one DrChrono practice: data, API apps, OAuth grants and tokens, hourly rate counters
+ * and injected faults. Pure state and rules; HTTP lives in server.ts, webhook delivery in webhooks.ts.
+ */
+export class SandboxEngine {
+  readonly clock = new SandboxClock();
+  state: SandboxState;
+  private readonly faults: Fault[] = [];
+  private nextFaultId = 1;
+  private readonly listeners: ChangeListener[] = [];
+  private persistTimer: NodeJS.Timeout | undefined;
+  private readonly codeTtlMs: number;
+
+  constructor(private readonly opts: EngineOptions = {}) {
+    this.codeTtlMs = (opts.codeTtlSeconds ?? 60) * 1000;
+    const loaded = opts.statePath && existsSync(opts.statePath) ? (JSON.parse(readFileSync(opts.statePath, 'utf8')) as SandboxState) : undefined;
+    this.state = loaded ?? this.freshState(opts.seed ?? true);
+    this.clock.offsetMs = this.state.clockOffsetMs ?? 0;
+  }
+
+  private freshState(seed: boolean): SandboxState {
+    const data = seed
+      ? seedData(Date.now())
+      : { doctors: [], users: [], profiles: [], flagTypes: [], patients: [], appointments: [], nextPatientId: 104857601, nextAppointmentId: 246813579 };
+    return {
+      data,
+      apps: { [DEFAULT_APP.clientId]: newApp(DEFAULT_APP.clientId, DEFAULT_APP.clientSecret) },
+      grants: {},
+      tokens: [],
+      deliveries: [],
+      nextDeliveryId: 700000001,
+      counters: {},
+      clockOffsetMs: 0,
+    };
+  }
+
+  onChange(l: ChangeListener): void {
+    this.listeners.push(l);
+  }
+
+  reset(seed = true): void {
+    this.state = this.freshState(seed);
+    this.clock.offsetMs = 0;
+    this.faults.length = 0;
+    this.persist();
+  }
+
+  advanceClock(ms: number): void {
+    this.clock.advance(ms);
+    this.state.clockOffsetMs = this.clock.offsetMs;
+    this.persist();
+  }
+
+  /** Debounced write of the whole state; the file is replaced atomically. */
+  persist(): void {
+    if (!this.opts.statePath || this.persistTimer) return;
+    this.persistTimer = setTimeout(() => this.flush(), 50);
+    this.persistTimer.unref();
+  }
+
+  flush(): void {
+    if (this.persistTimer) clearTimeout(this.persistTimer);
+    this.persistTimer = undefined;
+    if (!this.opts.statePath) return;
+    mkdirSync(dirname(this.opts.statePath), { recursive: true });
+    const tmp = `${this.opts.statePath}.tmp`;
+    writeFileSync(tmp, JSON.stringify(this.state));
+    renameSync(tmp, this.opts.statePath);
+  }
+
+  // ---------------------------------------------------------------- apps
+
+  app(clientId: string): SandboxApp {
+    const a = this.state.apps[clientId];
+    if (!a) throw new SandboxHttpError(404, { detail: `unknown app ${clientId}` });
+    return a;
+  }
+
+  upsertApp(clientId: string, patch: Partial<Omit<SandboxApp, 'clientId' | 'webhook' | 'quirks'>> & { clientSecret?: string }): SandboxApp {
+    const existing = this.state.apps[clientId];
+    const a = existing ?? newApp(clientId, patch.clientSecret ?? randomToken(16));
+    Object.assign(a, patch);
+    this.state.apps[clientId] = a;
+    this.persist();
+    return a;
+  }
+
+  // ---------------------------------------------------------------- OAuth
+
+  private redirectAllowed(a: SandboxApp, uri: string): boolean {
+    if (a.redirectUris.length > 0) return a.redirectUris.includes(uri);
+    try {
+      const u = new URL(uri);
+      return (u.protocol === 'http:' || u.protocol === 'https:') && ['127.0.0.1', 'localhost', '[::1]'].includes(u.hostname);
+    } catch {
+      return false;
+    }
+  }
+
+  /** Checks an authorization request; errors here are shown to the user, never redirected (RFC 6749 §4.1.2.1). */
+  checkAuthorizeRequest(q: { clientId?: string; redirectUri?: string; responseType?: string }): SandboxApp {
+    if (!q.clientId || !this.state.apps[q.clientId]) throw new SandboxHttpError(400, { error: 'invalid_client', detail: 'unknown client_id' });
+    const a = this.app(q.clientId);
+    if (!q.redirectUri || !this.redirectAllowed(a, q.redirectUri)) throw new SandboxHttpError(400, { error: 'invalid_request', detail: 'redirect_uri not registered for this app' });
+    if (q.responseType !== undefined && q.responseType !== 'code') throw new SandboxHttpError(400, { error: 'unsupported_response_type' });
+    return a;
+  }
+
+  /** The user's decision on the approve/deny page; returns the redirect Location. */
+  decide(q: { clientId: string; redirectUri: string; scope?: string; state?: string; approve: boolean; userId?: number }): string {
+    const a = this.checkAuthorizeRequest(q);
+    const loc = new URL(q.redirectUri);
+    if (!q.approve) {
+      loc.searchParams.set('error', 'access_denied');
+    } else {
+      const scope = q.scope && q.scope.trim() ? q.scope.trim().split(/\s+/).join(' ') : ALL_SCOPES.join(' ');
+      const userId = q.userId ?? a.defaultUserId;
+      if (!this.state.data.users.some((u) => u.id === userId)) throw new SandboxHttpError(400, { detail: `unknown user ${userId}` });
+      const code = randomToken(15);
+      this.state.grants[code] = { code, clientId: a.clientId, redirectUri: q.redirectUri, scope, userId, expiresAt: this.clock.now() + this.codeTtlMs, used: false };
+      loc.searchParams.set('code', code);
+    }
+    if (q.state !== undefined) loc.searchParams.set('state', q.state);
+    this.persist();
+    return loc.toString();
+  }
+
+  /** `POST /o/token/`. Returns the JSON body or throws a SandboxHttpError shaped as DrChrono's. */
+  token(form: URLSearchParams, basic?: { id: string; secret: string }): Json {
+    const clientId = form.get('client_id') ?? basic?.id;
+    const clientSecret = form.get('client_secret') ?? basic?.secret;
+    const a = clientId ? this.state.apps[clientId] : undefined;
+    if (!a || a.invalidClient || a.clientSecret !== clientSecret) throw new SandboxHttpError(401, { error: 'invalid_client' });
+    const grantType = form.get('grant_type');
+    if (grantType === 'authorization_code') {
+      const g = this.state.grants[form.get('code') ?? ''];
+      if (!g || g.used || g.clientId !== a.clientId || g.expiresAt < this.clock.now() || g.redirectUri !== form.get('redirect_uri')) {
+        throw new SandboxHttpError(401, { error: 'invalid_grant' });
+      }
+      g.used = true;
+      // Re-running the OAuth flow for the same DrChrono user invalidates that user's earlier tokens (SUP-ERR).
+      for (const t of this.state.tokens) if (t.clientId === a.clientId && t.userId === g.userId) t.accessValid = t.refreshValid = false;
+      return this.issue(a, g.userId, g.scope, randomToken());
+    }
+    if (grantType === 'refresh_token') {
+      const t = this.state.tokens.find((x) => x.refreshToken === form.get('refresh_token') && x.clientId === a.clientId && x.refreshValid);
+      if (!t) throw new SandboxHttpError(401, { error: 'invalid_grant' });
+      // After a refresh the prior access token stops working; with rotation the old refresh token dies too.
+      t.accessValid = false;
+      t.refreshValid = false;
+      return this.issue(a, t.userId, t.scope, a.rotateRefreshTokens ? randomToken() : t.refreshToken);
+    }
+    throw new SandboxHttpError(400, { error: 'unsupported_grant_type' });
+  }
+
+  private issue(a: SandboxApp, userId: number, scope: string, refreshToken: string): Json {
+    const pair: TokenPair = {
+      accessToken: randomToken(),
+      refreshToken,
+      clientId: a.clientId,
+      userId,
+      scope,
+      accessExpiresAt: this.clock.now() + ACCESS_TOKEN_SECONDS * 1000,
+      accessValid: true,
+      refreshValid: true,
+    };
+    this.state.tokens = this.state.tokens.filter((t) => t.accessValid || t.refreshValid);
+    this.state.tokens.push(pair);
+    this.persist();
+    return { access_token: pair.accessToken, token_type: 'Bearer', expires_in: ACCESS_TOKEN_SECONDS, refresh_token: refreshToken, scope };
+  }
+
+  /** The token pair behind a live access token, or undefined (unknown, expired, superseded, revoked). */
+  authenticate(accessToken: string): TokenPair | undefined {
+    const t = this.state.tokens.find((x) => x.accessToken === accessToken);
+    if (!t || !t.accessValid || t.accessExpiresAt <= this.clock.now()) return undefined;
+    return t;
+  }
+
+  /** Force tokens to expire now (all of an app's, or one). */
+  expireTokens(sel: { clientId?: string; accessToken?: string }): number {
+    let n = 0;
+    for (const t of this.state.tokens) {
+      if ((sel.accessToken && t.accessToken === sel.accessToken) || (sel.clientId && t.clientId === sel.clientId)) {
+        t.accessExpiresAt = this.clock.now() - 1;
+        n++;
+      }
+    }
+    this.persist();
+    return n;
+  }
+
+  // ---------------------------------------------------------------- rate limit
+
+  private hourKey(now = this.clock.now()): string {
+    return new Date(now).toISOString().slice(0, 13);
+  }
+
+  counter(clientId: string): RateCounter {
+    const hour = this.hourKey();
+    let c = this.state.counters[clientId];
+    if (!c) c = this.state.counters[clientId] = { hour, calls: 0, throttled: 0, total: 0, byPath: {} };
+    if (c.hour !== hour) Object.assign(c, { hour, calls: 0, throttled: 0 });
+    return c;
+  }
+
+  secondsToNextHour(): number {
+    const now = this.clock.now();
+    const next = Math.floor(now / 3_600_000) * 3_600_000 + 3_600_000;
+    return Math.max(1, Math.ceil((next - now) / 1000));
+  }
+
+  /** Counts one call against the app's clock-hour budget; returns the wait in seconds when over budget. */
+  charge(clientId: string, pathTemplate: string): { ok: true } | { ok: false; waitSeconds: number } {
+    const a = this.state.apps[clientId];
+    if (!a) return { ok: true };
+    const c = this.counter(clientId);
+    if (c.calls >= a.hourlyBudget) {
+      c.throttled++;
+      return { ok: false, waitSeconds: this.secondsToNextHour() };
+    }
+    c.calls++;
+    c.total++;
+    c.byPath[pathTemplate] = (c.byPath[pathTemplate] ?? 0) + 1;
+    this.persist();
+    return { ok: true };
+  }
+
+  rateLimitView(clientId: string): Json {
+    const a = this.app(clientId);
+    const c = this.counter(clientId);
+    return {
+      clientId,
+      hour: c.hour,
+      budget: a.hourlyBudget,
+      calls: c.calls,
+      remaining: Math.max(0, a.hourlyBudget - c.calls),
+      throttled: c.throttled,
+      total: c.total,
+      byPath: c.byPath,
+      resetInSeconds: this.secondsToNextHour(),
+    };
+  }
+
+  // ---------------------------------------------------------------- faults
+
+  addFault(f: { path: string; method?: string; kind: FaultKind; count?: number; retryAfterSeconds?: number; retryAfterHeader?: boolean }): Fault {
+    const { count, ...rest } = f;
+    const fault: Fault = { ...rest, id: this.nextFaultId++, method: f.method?.toUpperCase(), remaining: count ?? 1 };
+    this.faults.push(fault);
+    return fault;
+  }
+
+  listFaults(): Fault[] {
+    return [...this.faults];
+  }
+
+  clearFaults(): void {
+    this.faults.length = 0;
+  }
+
+  /** Consumes one matching injected fault, if any. */
+  takeFault(method: string, path: string): Fault | undefined {
+    const f = this.faults.find((x) => x.remaining > 0 && path.startsWith(x.path) && (!x.method || x.method === method));
+    if (!f) return undefined;
+    f.remaining--;
+    if (f.remaining <= 0) this.faults.splice(this.faults.indexOf(f), 1);
+    return f;
+  }
+
+  // ---------------------------------------------------------------- data
+
+  private stamp(): string {
+    return practiceTimestamp(this.clock.now());
+  }
+
+  private emit(event: string, type: 'patient' | 'appointment', obj: Json): void {
+    this.persist();
+    for (const l of this.listeners) l(event, type, structuredClone(obj));
+  }
+
+  patient(id: number): Json {
+    const p = this.state.data.patients.find((x) => x.id === id);
+    if (!p) throw new SandboxHttpError(404, { detail: 'Not found.' });
+    return p;
+  }
+
+  appointment(id: string): Json {
+    const a = this.state.data.appointments.find((x) => x.id === id);
+    if (!a) throw new SandboxHttpError(404, { detail: 'Not found.' });
+    return a;
+  }
+
+  createPatient(fields: Json): Json {
+    const id = this.state.data.nextPatientId++;
+    const p = buildPatient(id, id % 997, this.clock.now(), { ...writable(fields), updated_at: this.stamp() });
+    this.checkPatient(p);
+    this.state.data.patients.push(p);
+    this.emit('PATIENT_CREATE', 'patient', p);
+    return p;
+  }
+
+  modifyPatient(id: number, fields: Json): Json {
+    const p = this.patient(id);
+    const next = { ...p, ...writable(fields), updated_at: this.stamp() };
+    this.checkPatient(next);
+    Object.assign(p, next);
+    this.emit('PATIENT_MODIFY', 'patient', p);
+    return p;
+  }
+
+  /** DrChrono has no PATIENT_DELETE webhook: the patient just disappears. */
+  deletePatient(id: number): void {
+    this.patient(id);
+    this.state.data.patients = this.state.data.patients.filter((x) => x.id !== id);
+    this.persist();
+  }
+
+  createAppointment(fields: Json): Json {
+    const id = String(this.state.data.nextAppointmentId++);
+    const base = buildAppointment(id, Number(id) % 97, this.clock.now(), null, { status: 'Confirmed' });
+    const a = { ...base, ...writable(fields), id, deleted_flag: false, created_at: this.stamp(), updated_at: this.stamp(), extended_updated_at: this.stamp() };
+    this.checkAppointment(a);
+    this.state.data.appointments.push(a);
+    this.emit('APPOINTMENT_CREATE', 'appointment', a);
+    return a;
+  }
+
+  modifyAppointment(id: string, fields: Json): Json {
+    const a = this.appointment(id);
+    const next = { ...a, ...writable(fields), updated_at: this.stamp(), extended_updated_at: this.stamp() };
+    this.checkAppointment(next);
+    Object.assign(a, next);
+    this.emit('APPOINTMENT_MODIFY', 'appointment', a);
+    return a;
+  }
+
+  /**
+   * Soft delete: the appointment stays readable with deleted_flag true, and APPOINTMENT_DELETE carries it
+   * (our assumption; DrChrono does not document the delete payload).
+   */
+  deleteAppointment(id: string): Json {
+    const a = this.appointment(id);
+    Object.assign(a, { deleted_flag: true, updated_at: this.stamp(), extended_updated_at: this.stamp() });
+    this.emit('APPOINTMENT_DELETE', 'appointment', a);
+    return a;
+  }
+
+  private checkPatient(p: Json): void {
+    const r = PatientSchema.safeParse(p);
+    if (!r.success) throw new SandboxHttpError(400, { detail: 'invalid patient fields', fields: r.error.issues.map((i) => i.path.join('.')) });
+    if (!this.state.data.doctors.some((d) => d.id === p.doctor)) throw new SandboxHttpError(400, { doctor: ['Invalid pk - object does not exist.'] });
+  }
+
+  private checkAppointment(a: Json): void {
+    const r = AppointmentSchema.safeParse(a);
+    if (!r.success) throw new SandboxHttpError(400, { detail: 'invalid appointment fields', fields: r.error.issues.map((i) => i.path.join('.')) });
+    const d = this.state.data;
+    if (!d.doctors.some((x) => x.id === a.doctor)) throw new SandboxHttpError(400, { doctor: ['Invalid pk - object does not exist.'] });
+    if (a.patient === null && a.appt_is_break !== true) throw new SandboxHttpError(400, { patient: ['This field is required unless appt_is_break.'] });
+    if (a.patient !== null && !d.patients.some((x) => x.id === a.patient)) throw new SandboxHttpError(400, { patient: ['Invalid pk - object does not exist.'] });
+    if (a.profile != null && !d.profiles.some((x) => x.id === a.profile)) throw new SandboxHttpError(400, { profile: ['Invalid pk - object does not exist.'] });
+  }
+}
+
+const READ_ONLY = new Set(['id', 'updated_at', 'created_at', 'extended_updated_at', 'deleted_flag']);
+function writable(fields: Json): Json {
+  return Object.fromEntries(Object.entries(fields).filter(([k]) => !READ_ONLY.has(k)));
+}
+

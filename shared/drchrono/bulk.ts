@@ -1,0 +1,154 @@
+import type { AxiosInstance, AxiosResponse } from 'axios';
+import { z } from 'zod';
+import { logger } from '../logging/logger';
+import type { CallInfo, DrChronoClientOptions } from './client';
+import { DrChronoError, DrChronoServerError } from './errors';
+import { DEFAULT_TIMEOUT_MS, backoffDelayMs, createHttp, errorForStatus, parseBody, resolveBaseUrl, sleep, toNetworkError } from './transport';
+
+/**
+ * DrChrono's bulk list endpoints (`/api/patients_list`, `/api/appointments_list`), made for backfills:
+ * up to 1000 objects per page. Asynchronous: POST with the filters and `page=N` answers 201 with a `uuid`;
+ * GET `?uuid=` answers "In progress" until the page is generated, then `{status:"Complete", pagination, results}`.
+ * A generated list is cached for 1 h; after that the uuid is "Invalid uuid specified" (BulkListExpiredError).
+ *
+ * Every request (POST, each poll, each retry) goes through `beforeCall`, so the team budget sees all of them.
+ */
+export type BulkListKind = 'patients' | 'appointments';
+
+export const BULK_PAGE_SIZE_MAX = 1000;
+
+const PATHS: Record<BulkListKind, string> = { patients: '/api/patients_list', appointments: '/api/appointments_list' };
+
+export interface BulkListRequest {
+  /** 1-based. */
+  page: number;
+  pageSize: number;
+  verbose?: boolean;
+  /** Updated since (DrChrono `since`): a date or a timestamp without offset. */
+  since?: string;
+  /** Appointments: inclusive YYYY-MM-DD dates, sent as `date_range=start/end`. */
+  dateRange?: { start: string; end: string };
+}
+
+const CreatedSchema = z.looseObject({ uuid: z.string().min(1), status: z.string().optional() });
+
+const PollSchema = z.looseObject({
+  status: z.string(),
+  uuid: z.string().optional(),
+  pagination: z
+    .looseObject({ count: z.number().int().min(0), pages: z.number().int().min(0), page_size: z.number().int().optional(), page: z.number().int().optional() })
+    .optional(),
+  results: z.array(z.looseObject({ id: z.union([z.string(), z.number()]) })).optional(),
+});
+
+export type BulkPoll =
+  | { status: 'in-progress' }
+  | { status: 'complete'; count: number; pages: number; results: BulkObject[] };
+
+/** One object of a page, as DrChrono sent it (PHI: never logged). */
+export type BulkObject = { id: string | number } & Record<string, unknown>;
+
+/** The uuid is unknown or its cached list expired (1 h): generate the page again. */
+export class BulkListExpiredError extends DrChronoError {
+  constructor(info: CallInfo) {
+    super(`${info.method} ${info.path}: bulk list uuid invalid or expired`, info);
+    this.name = 'BulkListExpiredError';
+  }
+}
+
+export function bulkListQuery(req: BulkListRequest): URLSearchParams {
+  if (!Number.isInteger(req.page) || req.page < 1) throw new TypeError('page must be a positive integer');
+  if (!Number.isInteger(req.pageSize) || req.pageSize < 1 || req.pageSize > BULK_PAGE_SIZE_MAX) {
+    throw new TypeError(`pageSize must be an integer from 1 to ${BULK_PAGE_SIZE_MAX}`);
+  }
+  const q = new URLSearchParams();
+  if (req.verbose) q.set('verbose', 'true');
+  if (req.since !== undefined) q.set('since', req.since);
+  if (req.dateRange) q.set('date_range', `${req.dateRange.start}/${req.dateRange.end}`);
+  q.set('page', String(req.page));
+  q.set('page_size', String(req.pageSize));
+  // DrChrono's own bulk example orders by updated_at; pages of one generated list stay consistent for 1 h.
+  q.set('order_by', 'updated_at');
+  return q;
+}
+
+export class DrChronoBulkClient {
+  private readonly baseUrl: string;
+  private readonly http: AxiosInstance;
+  private readonly maxRetries: number;
+
+  constructor(private readonly opts: DrChronoClientOptions) {
+    this.baseUrl = resolveBaseUrl(opts.baseUrl);
+    this.http = createHttp(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.maxRetries = opts.maxRetries ?? 2;
+  }
+
+  /** Ask DrChrono to generate one page; returns the uuid to poll. */
+  async create(kind: BulkListKind, req: BulkListRequest): Promise<string> {
+    const info = { method: 'POST', path: PATHS[kind] };
+    const res = await this.send(info, `${this.baseUrl}${PATHS[kind]}?${bulkListQuery(req).toString()}`);
+    return parseBody(CreatedSchema, res.data, info).uuid;
+  }
+
+  /** One poll of a generated page. */
+  async poll(kind: BulkListKind, uuid: string): Promise<BulkPoll> {
+    const info = { method: 'GET', path: PATHS[kind] };
+    const res = await this.send(info, `${this.baseUrl}${PATHS[kind]}?${new URLSearchParams({ uuid }).toString()}`);
+    const body = parseBody(PollSchema, res.data, info);
+    if (body.status.toLowerCase() !== 'complete') return { status: 'in-progress' };
+    if (!body.pagination || !body.results) throw new DrChronoError(`${info.method} ${info.path}: complete bulk page without pagination or results`, info);
+    return { status: 'complete', count: body.pagination.count, pages: body.pagination.pages, results: body.results };
+  }
+
+  /**
+   * Polls until complete, waiting `delaysMs[i]` before poll i. Resolves 'in-progress' when the schedule is used
+   * up, so the caller can park the uuid and come back later instead of holding a Lambda open.
+   */
+  async waitForPage(kind: BulkListKind, uuid: string, delaysMs: readonly number[]): Promise<BulkPoll> {
+    for (const delay of delaysMs) {
+      await sleep(delay);
+      const out = await this.poll(kind, uuid);
+      if (out.status === 'complete') return out;
+    }
+    return { status: 'in-progress' };
+  }
+
+  /** Both calls are safe to repeat (a POST only generates a list), so 5xx and network failures are retried. */
+  private async send(info: CallInfo, url: string): Promise<AxiosResponse> {
+    for (let attempt = 0; ; attempt++) {
+      await this.opts.beforeCall?.(info);
+      const token = await this.opts.accessToken();
+      const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+      let res: AxiosResponse;
+      try {
+        res = info.method === 'POST' ? await this.http.post(url, undefined, { headers }) : await this.http.get(url, { headers });
+      } catch (err) {
+        const e = toNetworkError(err, info);
+        if (attempt < this.maxRetries) {
+          await this.pause(attempt, info, e.code ?? 'network');
+          continue;
+        }
+        throw e;
+      }
+      if (res.status >= 200 && res.status < 300) return res;
+      if (info.method === 'GET' && (res.status === 400 || res.status === 404) && isInvalidUuid(res.data)) throw new BulkListExpiredError(info);
+      const e = errorForStatus(res, info);
+      if (e instanceof DrChronoServerError && attempt < this.maxRetries) {
+        await this.pause(attempt, info, String(res.status));
+        continue;
+      }
+      throw e;
+    }
+  }
+
+  private async pause(attempt: number, info: CallInfo, reason: string): Promise<void> {
+    const delayMs = backoffDelayMs(attempt, { baseDelayMs: this.opts.retryBaseDelayMs ?? 250, maxDelayMs: this.opts.retryMaxDelayMs ?? 4000 });
+    logger.warn('DrChrono bulk call retrying', { method: info.method, path: info.path, reason, attempt: attempt + 1, delayMs });
+    await sleep(delayMs);
+  }
+}
+
+function isInvalidUuid(body: unknown): boolean {
+  const detail = body && typeof body === 'object' && 'detail' in body ? (body as { detail: unknown }).detail : undefined;
+  return typeof detail === 'string' && /invalid uuid/i.test(detail);
+}

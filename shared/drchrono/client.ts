@@ -1,0 +1,255 @@
+import type { AxiosInstance, AxiosResponse } from 'axios';
+import type { z } from 'zod';
+import { logger } from '../logging/logger';
+import { DrChronoError, DrChronoServerError } from './errors';
+import {
+  AppointmentProfileSchema,
+  AppointmentSchema,
+  DoctorSchema,
+  PageSchema,
+  PatientFlagTypeSchema,
+  PatientSchema,
+  UserProfileSchema,
+  type Appointment,
+  type AppointmentProfile,
+  type Doctor,
+  type Patient,
+  type PatientFlagType,
+  type UserProfile,
+} from './schemas';
+import {
+  DEFAULT_TIMEOUT_MS,
+  backoffDelayMs,
+  createHttp,
+  errorForStatus,
+  parseBody,
+  resolveBaseUrl,
+  sleep,
+  toNetworkError,
+} from './transport';
+
+export interface CallInfo {
+  method: string;
+  /** Path template, e.g. `/api/patients/{id}`. */
+  path: string;
+}
+
+export interface DrChronoClientOptions {
+  /** Defaults to env DRCHRONO_BASE_URL, then https://drchrono.com. */
+  baseUrl?: string;
+  /** Asked before every request, so a token refreshed elsewhere is picked up. */
+  accessToken: () => Promise<string>;
+  /** Per request. Default 10 s. */
+  timeoutMs?: number;
+  /** Extra tries after a 5xx or network failure. Default 2 (3 tries in all). */
+  maxRetries?: number;
+  /** Backoff tuning (full jitter). Defaults 250 ms base, 4 s cap. */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Runs before EVERY HTTP request (each page, each retry, the redirect follow). If it throws, no request is made. */
+  beforeCall?: (info: CallInfo) => Promise<void>;
+}
+
+export interface ListPatientsOptions {
+  /** Only patients updated since this date or timestamp (DrChrono `since`). */
+  since?: string;
+  verbose?: boolean;
+  pageSize?: number;
+}
+
+export interface ListAppointmentsOptions {
+  since?: string;
+  /** Inclusive dates, YYYY-MM-DD; sent as DrChrono's `date_range=start/end`. */
+  dateRange?: { start: string; end: string };
+  verbose?: boolean;
+  pageSize?: number;
+}
+
+/**
+ * Page-size ceilings from DrChrono's docs: 250 for most lists, 20 for appointments, and `verbose=true`
+ * lowers any list to at most 50. We always send an explicit page_size within those ceilings.
+ */
+export const PAGE_SIZE_MAX = { default: 250, appointments: 20, verbose: 50 } as const;
+
+export function effectivePageSize(endpointMax: number, verbose: boolean, requested?: number): number {
+  const max = verbose ? Math.min(endpointMax, PAGE_SIZE_MAX.verbose) : endpointMax;
+  if (requested === undefined) return max;
+  if (!Number.isInteger(requested) || requested < 1) throw new TypeError('pageSize must be a positive integer');
+  return Math.min(requested, max);
+}
+
+const SINCE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/;
+const DATE = /^\d{4}-\d{2}-\d{2}$/;
+const REDIRECTS = new Set([301, 302, 303, 307, 308]);
+
+export class DrChronoClient {
+  private readonly baseUrl: string;
+  private readonly origin: string;
+  private readonly http: AxiosInstance;
+  private readonly maxRetries: number;
+  private readonly backoff: { baseDelayMs: number; maxDelayMs: number };
+
+  constructor(private readonly opts: DrChronoClientOptions) {
+    this.baseUrl = resolveBaseUrl(opts.baseUrl);
+    this.origin = new URL(this.baseUrl).origin;
+    this.http = createHttp(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.maxRetries = opts.maxRetries ?? 2;
+    this.backoff = { baseDelayMs: opts.retryBaseDelayMs ?? 250, maxDelayMs: opts.retryMaxDelayMs ?? 4000 };
+  }
+
+  /**
+   * DrChrono answers `/api/users/current` with a 302 to `/api/users/{id}`. The follow is ours: same origin only,
+   * same method, Authorization kept.
+   */
+  async currentUser(): Promise<UserProfile> {
+    const first = await this.send(`${this.baseUrl}/api/users/current`, { method: 'GET', path: '/api/users/current' }, true);
+    if (!REDIRECTS.has(first.status)) return parseBody(UserProfileSchema, first.data, { method: 'GET', path: '/api/users/current' });
+    const info = { method: 'GET', path: '/api/users/{id}' };
+    const location = first.headers.location;
+    if (typeof location !== 'string' || location === '') {
+      throw new DrChronoError('GET /api/users/current: redirect without Location', { ...info, status: first.status });
+    }
+    const target = this.sameOrigin(new URL(location, `${this.baseUrl}/api/users/current`).toString(), info);
+    const res = await this.send(target, info);
+    return parseBody(UserProfileSchema, res.data, info);
+  }
+
+  getPatient(id: number | string, o: { verbose?: boolean } = {}): Promise<Patient> {
+    return this.getOne(`/api/patients/${encodeId(id)}`, '/api/patients/{id}', PatientSchema, verboseQuery(o.verbose));
+  }
+
+  listPatients(o: ListPatientsOptions = {}): AsyncIterable<Patient> {
+    const q = new URLSearchParams();
+    if (o.since !== undefined) q.set('since', checkSince(o.since));
+    if (o.verbose) q.set('verbose', 'true');
+    q.set('page_size', String(effectivePageSize(PAGE_SIZE_MAX.default, !!o.verbose, o.pageSize)));
+    return this.list('/api/patients', PatientSchema, q);
+  }
+
+  getAppointment(id: number | string, o: { verbose?: boolean } = {}): Promise<Appointment> {
+    return this.getOne(`/api/appointments/${encodeId(id)}`, '/api/appointments/{id}', AppointmentSchema, verboseQuery(o.verbose));
+  }
+
+  /** DrChrono requires `since` or `date_range` (or `date`) on this list. */
+  listAppointments(o: ListAppointmentsOptions): AsyncIterable<Appointment> {
+    if (o.since === undefined && o.dateRange === undefined) throw new TypeError('listAppointments needs since or dateRange');
+    const q = new URLSearchParams();
+    if (o.since !== undefined) q.set('since', checkSince(o.since));
+    if (o.dateRange !== undefined) {
+      const { start, end } = o.dateRange;
+      if (!DATE.test(start) || !DATE.test(end) || start > end) throw new TypeError('dateRange needs YYYY-MM-DD start <= end');
+      q.set('date_range', `${start}/${end}`);
+    }
+    if (o.verbose) q.set('verbose', 'true');
+    q.set('page_size', String(effectivePageSize(PAGE_SIZE_MAX.appointments, !!o.verbose, o.pageSize)));
+    return this.list('/api/appointments', AppointmentSchema, q);
+  }
+
+  getDoctor(id: number | string): Promise<Doctor> {
+    return this.getOne(`/api/doctors/${encodeId(id)}`, '/api/doctors/{id}', DoctorSchema);
+  }
+
+  listDoctors(): AsyncIterable<Doctor> {
+    return this.list('/api/doctors', DoctorSchema, pageSizeQuery());
+  }
+
+  listAppointmentProfiles(): AsyncIterable<AppointmentProfile> {
+    return this.list('/api/appointment_profiles', AppointmentProfileSchema, pageSizeQuery());
+  }
+
+  listPatientFlagTypes(): AsyncIterable<PatientFlagType> {
+    return this.list('/api/patient_flag_types', PatientFlagTypeSchema, pageSizeQuery());
+  }
+
+  private async getOne<S extends z.ZodType>(path: string, template: string, schema: S, q?: URLSearchParams): Promise<z.infer<S>> {
+    const info = { method: 'GET', path: template };
+    const qs = q && q.size > 0 ? `?${q.toString()}` : '';
+    const res = await this.send(`${this.baseUrl}${path}${qs}`, info);
+    return parseBody(schema, res.data, info);
+  }
+
+  /** Follows `next` until it is null. Each item is validated; a bad item fails the iteration with its index path. */
+  private list<S extends z.ZodType>(path: string, schema: S, q: URLSearchParams): AsyncIterable<z.infer<S>> {
+    const info = { method: 'GET', path };
+    const first = `${this.baseUrl}${path}?${q.toString()}`;
+    return {
+      [Symbol.asyncIterator]: async function* (this: DrChronoClient) {
+        const seen = new Set<string>();
+        let url: string | null | undefined = first;
+        while (url) {
+          if (seen.has(url)) throw new DrChronoError(`GET ${path}: pagination loops`, info);
+          seen.add(url);
+          const res = await this.send(url, info);
+          const page = parseBody(PageSchema, res.data, info);
+          for (let i = 0; i < page.results.length; i++) {
+            yield parseBody(schema, page.results[i], { ...info }) as z.infer<S>;
+          }
+          url = page.next ? this.sameOrigin(new URL(page.next, first).toString(), info) : null;
+        }
+      }.bind(this),
+    };
+  }
+
+  /** Our token only ever goes to the configured DrChrono origin. */
+  private sameOrigin(url: string, info: CallInfo): string {
+    if (new URL(url).origin !== this.origin) {
+      throw new DrChronoError(`${info.method} ${info.path}: refusing to follow a link to another origin`, info);
+    }
+    return url;
+  }
+
+  /**
+   * One logical request: beforeCall → HTTP → typed error, retrying 5xx and network failures with jittered
+   * backoff. GETs are idempotent, so retrying them is safe.
+   */
+  private async send(url: string, info: CallInfo, acceptRedirect = false): Promise<AxiosResponse> {
+    for (let attempt = 0; ; attempt++) {
+      await this.opts.beforeCall?.(info);
+      const token = await this.opts.accessToken();
+      let res: AxiosResponse;
+      try {
+        res = await this.http.get(url, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } });
+      } catch (err) {
+        const e = toNetworkError(err, info);
+        if (attempt < this.maxRetries) {
+          await this.pause(attempt, info, e.code ?? 'network');
+          continue;
+        }
+        throw e;
+      }
+      if (res.status >= 200 && res.status < 300) return res;
+      if (acceptRedirect && REDIRECTS.has(res.status)) return res;
+      const e = errorForStatus(res, info);
+      if (e instanceof DrChronoServerError && attempt < this.maxRetries) {
+        await this.pause(attempt, info, String(res.status));
+        continue;
+      }
+      throw e;
+    }
+  }
+
+  private async pause(attempt: number, info: CallInfo, reason: string): Promise<void> {
+    const delayMs = backoffDelayMs(attempt, this.backoff);
+    logger.warn('DrChrono call retrying', { method: info.method, path: info.path, reason, attempt: attempt + 1, delayMs });
+    await sleep(delayMs);
+  }
+}
+
+function encodeId(id: number | string): string {
+  const s = String(id);
+  if (s === '' || s.includes('/')) throw new TypeError('invalid DrChrono id');
+  return encodeURIComponent(s);
+}
+
+function verboseQuery(verbose?: boolean): URLSearchParams | undefined {
+  return verbose ? new URLSearchParams({ verbose: 'true' }) : undefined;
+}
+
+function pageSizeQuery(): URLSearchParams {
+  return new URLSearchParams({ page_size: String(PAGE_SIZE_MAX.default) });
+}
+
+function checkSince(since: string): string {
+  if (!SINCE.test(since)) throw new TypeError('since must be YYYY-MM-DD or a timestamp without offset');
+  return since;
+}

@@ -1,0 +1,124 @@
+import http from 'node:http';
+import https from 'node:https';
+import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { z } from 'zod';
+import {
+  DrChronoError,
+  DrChronoForbiddenError,
+  DrChronoNetworkError,
+  DrChronoNotFoundError,
+  DrChronoRateLimitedError,
+  DrChronoResponseValidationError,
+  DrChronoServerError,
+  DrChronoUnauthorizedError,
+  type DrChronoErrorDetails,
+} from './errors';
+
+/** Plumbing shared by the API client and the token client: one axios instance, status → typed error, backoff. */
+
+export const DEFAULT_BASE_URL = 'https://drchrono.com';
+export const DEFAULT_TIMEOUT_MS = 10_000;
+
+export function resolveBaseUrl(baseUrl?: string): string {
+  const url = baseUrl ?? process.env.DRCHRONO_BASE_URL ?? DEFAULT_BASE_URL;
+  return url.replace(/\/+$/, '');
+}
+
+/**
+ * Every status is handed back to us (no axios throw, no automatic redirects) so that each request, including
+ * a redirect follow, passes through our own accounting and error mapping.
+ */
+export function createHttp(timeoutMs: number): AxiosInstance {
+  return axios.create({
+    timeout: timeoutMs,
+    maxRedirects: 0,
+    validateStatus: () => true,
+    httpAgent: new http.Agent({ keepAlive: true }),
+    httpsAgent: new https.Agent({ keepAlive: true }),
+    // Keep axios from attaching request config (with our Authorization header) to anything we might rethrow.
+    transitional: { clarifyTimeoutError: true },
+  });
+}
+
+/** Network failure codes meaning the request never reached the server, so even a non-idempotent call may be repeated. */
+const NOT_SENT_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN']);
+
+export function networkCode(err: unknown): string | undefined {
+  if (axios.isAxiosError(err)) return err.code ?? 'ERR_NETWORK';
+  if (err && typeof err === 'object' && 'code' in err && typeof err.code === 'string') return err.code;
+  return undefined;
+}
+
+export function neverReachedServer(code: string | undefined): boolean {
+  return code !== undefined && NOT_SENT_CODES.has(code);
+}
+
+/** Translate a transport exception into our error without carrying axios' config (headers, URL) along. */
+export function toNetworkError(err: unknown, details: DrChronoErrorDetails): DrChronoNetworkError {
+  return new DrChronoNetworkError(networkCode(err), details);
+}
+
+const WAIT_IN_BODY = /Expected available in (\d+(?:\.\d+)?) seconds?/i;
+
+/**
+ * Seconds to wait after a 429: the larger of DrChrono's body text ("Expected available in X seconds") and a
+ * Retry-After header (seconds or HTTP date), if either is present; otherwise `fallbackSeconds`.
+ */
+export function rateLimitWaitSeconds(body: unknown, retryAfterHeader: unknown, now = Date.now(), fallbackSeconds = 60): number {
+  const candidates: number[] = [];
+  const detail = body && typeof body === 'object' && 'detail' in body ? (body as { detail: unknown }).detail : body;
+  if (typeof detail === 'string') {
+    const m = WAIT_IN_BODY.exec(detail);
+    if (m?.[1]) candidates.push(Math.ceil(Number(m[1])));
+  }
+  if (typeof retryAfterHeader === 'string' && retryAfterHeader.trim() !== '') {
+    const v = retryAfterHeader.trim();
+    if (/^\d+$/.test(v)) candidates.push(Number(v));
+    else {
+      const at = Date.parse(v);
+      if (!Number.isNaN(at)) candidates.push(Math.max(0, Math.ceil((at - now) / 1000)));
+    }
+  }
+  return candidates.length > 0 ? Math.max(...candidates) : fallbackSeconds;
+}
+
+/** The typed error for a non-2xx API answer. */
+export function errorForStatus(res: AxiosResponse, details: DrChronoErrorDetails): DrChronoError {
+  const d = { ...details, status: res.status };
+  switch (res.status) {
+    case 401:
+      return new DrChronoUnauthorizedError(d);
+    case 403:
+      return new DrChronoForbiddenError(d);
+    case 404:
+      return new DrChronoNotFoundError(d);
+    case 429:
+      return new DrChronoRateLimitedError(rateLimitWaitSeconds(res.data, res.headers['retry-after']), d);
+    default:
+      if (res.status >= 500) return new DrChronoServerError(d);
+      return new DrChronoError(`${details.method} ${details.path}: unexpected HTTP ${res.status}`, d);
+  }
+}
+
+export interface BackoffOptions {
+  baseDelayMs: number;
+  maxDelayMs: number;
+}
+
+/** Full-jitter exponential backoff: uniform in [0, min(max, base * 2^attempt)]. */
+export function backoffDelayMs(attempt: number, o: BackoffOptions, random: () => number = Math.random): number {
+  const cap = Math.min(o.maxDelayMs, o.baseDelayMs * 2 ** attempt);
+  return Math.floor(random() * cap);
+}
+
+export function sleep(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms));
+}
+
+/** Validate a 2xx body; on failure report field paths and issue codes only (values may be PHI). */
+export function parseBody<S extends z.ZodType>(schema: S, body: unknown, details: DrChronoErrorDetails): z.infer<S> {
+  const r = schema.safeParse(body);
+  if (r.success) return r.data;
+  const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}:${i.code}`);
+  throw new DrChronoResponseValidationError(issues, details);
+}

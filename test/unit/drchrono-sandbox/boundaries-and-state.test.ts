@@ -1,0 +1,53 @@
+import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { startSandbox } from '../../../local/drchrono-sandbox/index';
+import { api, connect, control } from './helpers';
+
+const ROOT = join(__dirname, '..', '..', '..');
+
+function sourceFiles(dir: string): string[] {
+  return readdirSync(dir).flatMap((name) => {
+    const p = join(dir, name);
+    return statSync(p).isDirectory() ? sourceFiles(p) : p.endsWith('.ts') ? [p] : [];
+  });
+}
+
+describe('sandbox boundaries', () => {
+  it('no Lambda code (functions/, shared/) imports the sandbox', () => {
+    const offenders = ['functions', 'shared']
+      .flatMap((d) => {
+        try {
+          return sourceFiles(join(ROOT, d));
+        } catch {
+          return [];
+        }
+      })
+      .filter((f) => /from ['"][^'"]*drchrono-sandbox/.test(readFileSync(f, 'utf8')));
+    expect(offenders).toEqual([]);
+  });
+});
+
+describe('sandbox state file', () => {
+  it('keeps data, apps and tokens across a restart', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'drchrono-sandbox-'));
+    const statePath = join(dir, 'state.json');
+    try {
+      const first = await startSandbox({ port: 0, statePath });
+      const token = (await connect(first)).access_token;
+      await control(first, 'PATCH', '/apps/sandbox-client', { hourlyBudget: 77 });
+      const created = (await control(first, 'POST', '/patients', { first_name: 'Persisted' })).body;
+      await first.close();
+
+      const second = await startSandbox({ port: 0, statePath });
+      try {
+        expect((await api(second, token, `/api/patients/${created.id}`)).body.first_name).toBe('Persisted');
+        expect((await control(second, 'GET', '/apps/sandbox-client')).body.hourlyBudget).toBe(77);
+      } finally {
+        await second.close();
+      }
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
