@@ -1,0 +1,261 @@
+import { CfnOutput, Duration, Stack, Tags, type StackProps } from 'aws-cdk-lib';
+import { Rule, Schedule } from 'aws-cdk-lib/aws-events';
+import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
+import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
+import type { Construct } from 'constructs';
+import * as path from 'node:path';
+import { BACKFILL_QUEUE, INGEST_QUEUE } from '../shared/config/queue-settings';
+import { resourceNames, type ResourceNames } from '../shared/config/resource-names';
+import { oauthRedirectUri, WEBHOOK_PATH_TEMPLATE } from '../shared/http/routes';
+import { PipelineAlarms } from './alarms';
+import { AppFunction } from './app-function';
+import { PipelineDashboard } from './dashboard';
+import { DataTables } from './data-tables';
+import { EncryptionKey } from './encryption-key';
+import { WebhookApi } from './http-api';
+import { LogDataProtection } from './log-data-protection';
+import { acknowledgeNagFindings, type NagAcknowledgement } from './nag';
+import {
+  BACKFILL_CONCURRENCY,
+  BACKFILL_MAX_AGE,
+  DRCHRONO_BASE_URL,
+  INGEST_MAX_AGE,
+  INTEGRATION_LOG_TTL_DAYS,
+  OAUTH_CONCURRENCY,
+  RECONCILE_RATE,
+  SCHEDULED_CONCURRENCY,
+  stageSettings,
+  SYNC_CONCURRENCY,
+  TOKEN_REFRESH_RATE,
+  TOKEN_REFRESH_WINDOW_MINUTES,
+  type DeployStage,
+  type FunctionName,
+} from './secure-defaults';
+import { WorkQueue } from './work-queue';
+
+export interface DrChronoSyncStackProps extends StackProps {
+  stage: DeployStage;
+  /** Repository root (esbuild project root, lock file). */
+  repoRoot: string;
+  /** Directory holding `<function>/handler.ts`; defaults to `<repoRoot>/functions`. */
+  functionsDir?: string;
+}
+
+/** The whole product in one stack: HTTP API -> webhook -> ingest queue -> sync -> DynamoDB, plus OAuth and jobs. */
+export class DrChronoSyncStack extends Stack {
+  readonly stage: DeployStage;
+  readonly names: ResourceNames;
+  readonly encryptionKey: EncryptionKey;
+  readonly tables: DataTables;
+  readonly ingest: WorkQueue;
+  readonly backfillQueue: WorkQueue;
+  readonly functions: Record<FunctionName, AppFunction>;
+  readonly httpApi: WebhookApi;
+  readonly logDataProtection: LogDataProtection;
+  readonly alarms: PipelineAlarms;
+  readonly dashboard: PipelineDashboard;
+  readonly schedules: { tokenRefresh: Rule; reconcile: Rule };
+  /** Accepted cdk-nag findings, one per resource and rule (lib/nag.ts). */
+  readonly nagAcknowledgements: NagAcknowledgement[];
+
+  constructor(scope: Construct, id: string, props: DrChronoSyncStackProps) {
+    super(scope, id, props);
+    this.stage = props.stage;
+    this.names = resourceNames(props.stage);
+    const settings = stageSettings(props.stage);
+    const functionsDir = props.functionsDir ?? path.join(props.repoRoot, 'functions');
+    Tags.of(this).add('project', 'drchrono-sync');
+    Tags.of(this).add('stage', props.stage);
+    Tags.of(this).add('data-classification', 'phi');
+
+    this.encryptionKey = new EncryptionKey(this, 'Encryption', { stage: props.stage, removalPolicy: settings.removalPolicy });
+    const key = this.encryptionKey.key;
+    const stateful = { key, removalPolicy: settings.removalPolicy };
+
+    this.logDataProtection = new LogDataProtection(this, 'LogDataProtection', {
+      ...stateful,
+      stage: props.stage,
+      logRetention: settings.logRetention,
+    });
+    this.tables = new DataTables(this, 'Tables', {
+      ...stateful,
+      names: this.names,
+      deletionProtection: settings.deletionProtection,
+    });
+    this.ingest = new WorkQueue(this, 'Ingest', {
+      ...stateful,
+      queueName: this.names.ingestQueue,
+      dlqName: this.names.ingestDlq,
+      settings: INGEST_QUEUE,
+    });
+    this.backfillQueue = new WorkQueue(this, 'Backfill', {
+      ...stateful,
+      queueName: this.names.backfillQueue,
+      dlqName: this.names.backfillDlq,
+      settings: BACKFILL_QUEUE,
+    });
+
+    // The API exists before the functions so the OAuth redirect URI can be an env var; routes come after.
+    this.httpApi = new WebhookApi(this, 'Http', {
+      ...stateful,
+      stage: props.stage,
+      logRetention: settings.logRetention,
+      dataProtectionPolicy: this.logDataProtection.policy,
+      rateLimit: settings.apiRateLimit,
+      burstLimit: settings.apiBurstLimit,
+    });
+    const baseUrl = this.httpApi.baseUrl;
+
+    const make = (name: FunctionName, id: string, reservedConcurrency: number, environment: Record<string, string>) =>
+      new AppFunction(this, id, {
+        ...stateful,
+        name,
+        stage: props.stage,
+        functionsDir,
+        repoRoot: props.repoRoot,
+        logRetention: settings.logRetention,
+        dataProtectionPolicy: this.logDataProtection.policy,
+        reservedConcurrency,
+        environment: { TEAMS_TABLE: this.names.teamsTable, ...environment },
+      });
+
+    const secretPrefix = this.names.teamSecretPrefix;
+    const webhook = make('webhook', 'Webhook', settings.webhookConcurrency, {
+      INGEST_QUEUE_URL: this.ingest.queue.queueUrl,
+      TEAM_SECRET_PREFIX: secretPrefix,
+    });
+    webhook.allowTable(this.tables.teams, 'readWrite');
+    webhook.allowTeamSecrets(secretPrefix, 'read');
+    webhook.allowSendTo(this.ingest.queue);
+
+    const oauth = make('oauth', 'OAuth', OAUTH_CONCURRENCY, {
+      BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
+      TEAM_SECRET_PREFIX: secretPrefix,
+      DRCHRONO_BASE_URL,
+      OAUTH_REDIRECT_URI: oauthRedirectUri(baseUrl),
+    });
+    oauth.allowTable(this.tables.teams, 'readWrite');
+    oauth.allowTeamSecrets(secretPrefix, 'readWrite');
+    oauth.allowSendTo(this.backfillQueue.queue);
+    this.httpApi.addRoutes({ webhook: webhook.fn, oauth: oauth.fn });
+
+    const tokenRefresh = make('token-refresh', 'TokenRefresh', SCHEDULED_CONCURRENCY, {
+      INTEGRATION_LOG_TABLE: this.names.integrationLogTable,
+      TEAM_SECRET_PREFIX: secretPrefix,
+      DRCHRONO_BASE_URL,
+      TOKEN_REFRESH_WINDOW_MINUTES: String(TOKEN_REFRESH_WINDOW_MINUTES),
+      INTEGRATION_LOG_TTL_DAYS: String(INTEGRATION_LOG_TTL_DAYS),
+    });
+    tokenRefresh.allowTable(this.tables.teams, 'readWrite');
+    tokenRefresh.allowTable(this.tables.integrationLog, 'readWrite');
+    tokenRefresh.allowTeamSecrets(secretPrefix, 'readWrite');
+
+    const dataEnv = {
+      RECORDS_TABLE: this.names.recordsTable,
+      INTEGRATION_LOG_TABLE: this.names.integrationLogTable,
+      DRCHRONO_BASE_URL,
+      INTEGRATION_LOG_TTL_DAYS: String(INTEGRATION_LOG_TTL_DAYS),
+      INGEST_QUEUE_URL: this.ingest.queue.queueUrl,
+    };
+
+    const sync = make('sync', 'Sync', SYNC_CONCURRENCY, { ...dataEnv, TEAM_SECRET_PREFIX: secretPrefix });
+    for (const t of this.tables.all) sync.allowTable(t, 'readWrite');
+    sync.allowTeamSecrets(secretPrefix, 'read');
+    // A deferred message is re-sent as a copy when its receive count nears the DLQ limit (shared/sync/deferral).
+    sync.allowSendTo(this.ingest.queue);
+    sync.fn.addEventSource(
+      new SqsEventSource(this.ingest.queue, {
+        batchSize: INGEST_QUEUE.batchSize,
+        maxBatchingWindow: Duration.seconds(INGEST_QUEUE.maxBatchingWindowSeconds),
+        reportBatchItemFailures: true,
+        maxConcurrency: SYNC_CONCURRENCY,
+      }),
+    );
+
+    const backfill = make('backfill', 'BackfillWorker', BACKFILL_CONCURRENCY, {
+      ...dataEnv,
+      BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
+      TEAM_SECRET_PREFIX: secretPrefix,
+    });
+    for (const t of this.tables.all) backfill.allowTable(t, 'readWrite');
+    backfill.allowTeamSecrets(secretPrefix, 'read');
+    backfill.allowSendTo(this.ingest.queue);
+    backfill.allowSendTo(this.backfillQueue.queue);
+    backfill.fn.addEventSource(
+      new SqsEventSource(this.backfillQueue.queue, {
+        batchSize: BACKFILL_QUEUE.batchSize,
+        ...(BACKFILL_QUEUE.maxBatchingWindowSeconds > 0
+          ? { maxBatchingWindow: Duration.seconds(BACKFILL_QUEUE.maxBatchingWindowSeconds) }
+          : {}),
+        reportBatchItemFailures: true,
+        maxConcurrency: BACKFILL_CONCURRENCY,
+      }),
+    );
+
+    const reconcile = make('reconcile', 'Reconcile', SCHEDULED_CONCURRENCY, {
+      ...dataEnv,
+      BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
+    });
+    for (const t of this.tables.all) reconcile.allowTable(t, 'readWrite');
+    reconcile.allowSendTo(this.ingest.queue);
+    reconcile.allowSendTo(this.backfillQueue.queue);
+
+    this.schedules = {
+      tokenRefresh: new Rule(this, 'TokenRefreshSchedule', {
+        ruleName: `drchrono-sync-${props.stage}-token-refresh`,
+        description: 'Refresh DrChrono tokens that expire within the window',
+        schedule: Schedule.rate(TOKEN_REFRESH_RATE),
+        targets: [new LambdaFunction(tokenRefresh.fn, { retryAttempts: 2 })],
+      }),
+      reconcile: new Rule(this, 'ReconcileSchedule', {
+        ruleName: `drchrono-sync-${props.stage}-reconcile`,
+        description: 'Catch changes whose webhooks never arrived',
+        schedule: Schedule.rate(RECONCILE_RATE),
+        targets: [new LambdaFunction(reconcile.fn, { retryAttempts: 2 })],
+      }),
+    };
+
+    this.functions = { webhook, oauth, 'token-refresh': tokenRefresh, sync, backfill, reconcile };
+    const functionList = Object.values(this.functions);
+
+    const queues = [
+      { name: 'Ingest', queue: this.ingest, maxAge: INGEST_MAX_AGE },
+      { name: 'Backfill', queue: this.backfillQueue, maxAge: BACKFILL_MAX_AGE },
+    ];
+    this.alarms = new PipelineAlarms(this, 'Alarms', {
+      stage: props.stage,
+      key,
+      queues,
+      functions: functionList,
+      api: this.httpApi.api,
+    });
+    this.dashboard = new PipelineDashboard(this, 'Dashboard', {
+      stage: props.stage,
+      api: this.httpApi.api,
+      queues,
+      functions: functionList,
+      alarms: this.alarms.alarms,
+    });
+
+    const outputs: Record<string, { value: string; description: string }> = {
+      ApiBaseUrl: { value: baseUrl, description: 'Base URL of the HTTP API' },
+      WebhookUrlTemplate: {
+        value: `${baseUrl}${WEBHOOK_PATH_TEMPLATE}`,
+        description: 'Webhook URL to register in DrChrono; replace {teamId}',
+      },
+      OAuthRedirectUri: { value: oauthRedirectUri(baseUrl), description: 'Redirect URI to register in the DrChrono API app' },
+      TeamsTableName: { value: this.tables.teams.table.tableName, description: 'Teams table' },
+      RecordsTableName: { value: this.tables.records.table.tableName, description: 'Synced records table' },
+      IntegrationLogTableName: { value: this.tables.integrationLog.table.tableName, description: 'Integration log table' },
+      IngestQueueUrl: { value: this.ingest.queue.queueUrl, description: 'Ingest queue (webhook -> sync)' },
+      BackfillQueueUrl: { value: this.backfillQueue.queue.queueUrl, description: 'Backfill work queue' },
+      TeamSecretPrefix: { value: secretPrefix, description: 'Secrets Manager name prefix of team secrets' },
+      TeamSecretsKmsKeyArn: { value: key.keyArn, description: 'KMS key the CLI must create team secrets with' },
+      AlarmTopicArn: { value: this.alarms.topic.topicArn, description: 'SNS topic of every alarm; subscribe on-call here' },
+      DashboardName: { value: this.dashboard.dashboardName, description: 'CloudWatch dashboard of the pipeline' },
+    };
+    for (const [name, o] of Object.entries(outputs)) new CfnOutput(this, name, o);
+
+    this.nagAcknowledgements = acknowledgeNagFindings(this);
+  }
+}

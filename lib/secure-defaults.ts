@@ -1,0 +1,162 @@
+import { Duration, RemovalPolicy } from 'aws-cdk-lib';
+import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
+import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
+import { RetentionDays } from 'aws-cdk-lib/aws-logs';
+import { BACKFILL_QUEUE, INGEST_QUEUE } from '../shared/config/queue-settings';
+
+/**
+ * Every security- and operations-relevant default of the stack, in one reviewed place.
+ * Constructs in lib/ read from here; none of them hard-codes a retention, a size or a runtime.
+ */
+
+export const DEPLOY_STAGES = ['dev', 'prod'] as const;
+export type DeployStage = (typeof DEPLOY_STAGES)[number];
+
+/** The stage comes from `-c stage=...`; anything but dev|prod is a typo we refuse to deploy. */
+export function parseDeployStage(value: unknown): DeployStage {
+  const stage = value ?? 'dev';
+  if (typeof stage === 'string' && (DEPLOY_STAGES as readonly string[]).includes(stage)) return stage as DeployStage;
+  throw new Error(`Unknown stage ${JSON.stringify(stage)}: pass -c stage=dev or -c stage=prod`);
+}
+
+export interface StageSettings {
+  /** Stateful resources: tables, key, queues, log groups. */
+  removalPolicy: RemovalPolicy;
+  deletionProtection: boolean;
+  logRetention: RetentionDays;
+  /** HTTP API stage throttling, requests/s and burst. */
+  apiRateLimit: number;
+  apiBurstLimit: number;
+  /** Reserved concurrency of the webhook receiver: DrChrono delivery bursts must not starve the account. */
+  webhookConcurrency: number;
+}
+
+export function stageSettings(stage: DeployStage): StageSettings {
+  return stage === 'prod'
+    ? {
+        removalPolicy: RemovalPolicy.RETAIN,
+        deletionProtection: true,
+        // HIPAA asks for six years of audit records; CloudWatch's nearest step is 6 years (2192 days).
+        logRetention: RetentionDays.SIX_YEARS,
+        apiRateLimit: 100,
+        apiBurstLimit: 200,
+        webhookConcurrency: 50,
+      }
+    : {
+        removalPolicy: RemovalPolicy.DESTROY,
+        deletionProtection: false,
+        logRetention: RetentionDays.TWO_WEEKS,
+        apiRateLimit: 20,
+        apiBurstLimit: 40,
+        webhookConcurrency: 10,
+      };
+}
+
+/**
+ * Runtime: Node.js 24, the newest LTS Lambda runtime. middy 7 needs >= 22, our handlers are async (Node 24 drops
+ * callback handlers, which we never use), Lambda supports 24 a year longer than 22, and cdk-nag AwsSolutions-L1
+ * passes without an acknowledgement. The bundle targets node22 syntax so the same artefact runs on 22 if we
+ * ever have to roll the runtime back.
+ */
+export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
+/** Graviton: ~20 % cheaper per GB-s for the same code. */
+export const LAMBDA_ARCHITECTURE = Architecture.ARM_64;
+
+export const BUNDLING: BundlingOptions = {
+  format: OutputFormat.CJS,
+  target: 'node22',
+  minify: true,
+  // Source maps are emitted but not enabled at run time: --enable-source-maps costs cold-start time on every
+  // stack trace we would never log anyway (we log error class and message, not stacks).
+  sourceMap: true,
+  // Maps without embedded sources: enough to decode a stack offline, a third of the size in the zip.
+  sourcesContent: false,
+  // Bundle SDK v3 instead of the runtime copy: pinned versions and ~25-50 % faster INIT.
+  bundleAwsSDK: true,
+};
+
+export type FunctionName = 'webhook' | 'oauth' | 'token-refresh' | 'sync' | 'backfill' | 'reconcile';
+
+export interface FunctionSizing {
+  memoryMb: number;
+  timeout: Duration;
+  /** Why these numbers: rendered into docs/deploy.md. */
+  why: string;
+}
+
+export const FUNCTION_SIZING: Record<FunctionName, FunctionSizing> = {
+  webhook: {
+    memoryMb: 256,
+    timeout: Duration.seconds(10),
+    why: 'verify header secret (cached), validate, one SendMessage; DrChrono waits on the response',
+  },
+  oauth: {
+    memoryMb: 256,
+    timeout: Duration.seconds(15),
+    why: 'one token exchange plus /api/users/current, each bounded by the client timeout',
+  },
+  'token-refresh': {
+    memoryMb: 512,
+    timeout: Duration.minutes(5),
+    why: 'one sweep over teams expiring within the window, bounded parallelism, a DynamoDB lease per team',
+  },
+  sync: {
+    memoryMb: 512,
+    // SQS consumers take their timeout from shared/config/queue-settings, which also sizes the visibility timeout.
+    timeout: Duration.seconds(INGEST_QUEUE.functionTimeoutSeconds),
+    why: 'batch of 10 messages, at most one DrChrono call each; 512 MB buys CPU for JSON mapping',
+  },
+  backfill: {
+    memoryMb: 512,
+    timeout: Duration.seconds(BACKFILL_QUEUE.functionTimeoutSeconds),
+    why: 'one message = one page of DrChrono fetches into the ingest queue; re-enqueues its cursor',
+  },
+  reconcile: {
+    memoryMb: 256,
+    timeout: Duration.minutes(2),
+    why: 'per team, lists recently updated objects and enqueues what is missing',
+  },
+};
+
+
+/**
+ * DrChrono allows 500 calls per hour per app by default. The sync function's concurrency is sized so that the
+ * calls it can have in flight at once (concurrency x batch size, one call per message at most) never exceed 10 %
+ * of an hour's budget: floor(500 * 0.10 / 10) = 5. The per-team hourly counter (shared/budget) is what enforces
+ * the budget; concurrency keeps a retry storm from spending it before the counter reacts.
+ */
+export const DRCHRONO_HOURLY_BUDGET = 500;
+export const BURST_SHARE_OF_BUDGET = 0.1;
+/** The SQS event source cannot go below 2 concurrent invocations. */
+const SQS_MIN_CONCURRENCY = 2;
+export const SYNC_CONCURRENCY = Math.max(
+  SQS_MIN_CONCURRENCY,
+  Math.floor((DRCHRONO_HOURLY_BUDGET * BURST_SHARE_OF_BUDGET) / INGEST_QUEUE.batchSize),
+);
+/** Backfill pages whole lists; two workers (the SQS event-source minimum) keep it from eating the budget. */
+export const BACKFILL_CONCURRENCY = SQS_MIN_CONCURRENCY;
+/** Scheduled jobs run one at a time: overlapping refreshers would race on refresh tokens. */
+export const SCHEDULED_CONCURRENCY = 1;
+export const OAUTH_CONCURRENCY = 5;
+
+export const TOKEN_REFRESH_RATE = Duration.minutes(15);
+export const RECONCILE_RATE = Duration.hours(1);
+
+export const TRACING = Tracing.ACTIVE;
+
+/**
+ * Custom metrics (Powertools Metrics). Each function's POWERTOOLS_SERVICE_NAME is its own name, which Powertools
+ * puts in the `service` dimension; alarms select the emitting function by it.
+ */
+export const METRICS_NAMESPACE = 'DrChronoSync';
+export const METRIC_TOKEN_REFRESH_FAILED = 'TokenRefreshFailed';
+export const METRIC_TEAMS_REAUTH_REQUIRED = 'TeamsReauthorizationRequired';
+export const METRIC_DELIVERIES_FAILED = 'DeliveriesFailed';
+
+/** Alarm thresholds: an ingest message older than this means the sync worker is stuck or starved. */
+export const INGEST_MAX_AGE = Duration.minutes(15);
+export const BACKFILL_MAX_AGE = Duration.hours(2);
+
+export const DRCHRONO_BASE_URL = 'https://drchrono.com';
+export const TOKEN_REFRESH_WINDOW_MINUTES = 1440;
+export const INTEGRATION_LOG_TTL_DAYS = 90;

@@ -1,0 +1,171 @@
+import { Match } from 'aws-cdk-lib/assertions';
+import { resourceNames } from '../../shared/config/resource-names';
+import { logicalIdOf, resourcesOfType, synthStack, type SynthesizedStack } from './synth-stack';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+function statementsByPolicy(s: SynthesizedStack): Record<string, Statement[]> {
+  const out: Record<string, Statement[]> = {};
+  for (const [id, policy] of Object.entries(resourcesOfType(s.template, 'AWS::IAM::Policy'))) {
+    const doc = (policy.Properties as { PolicyDocument: { Statement: Statement[] } }).PolicyDocument;
+    out[id] = doc.Statement;
+  }
+  return out;
+}
+const actionsOf = (st: Statement): string[] => (Array.isArray(st.Action) ? st.Action : [st.Action]);
+const resourcesOf = (st: Statement): unknown[] => (Array.isArray(st.Resource) ? st.Resource : [st.Resource]);
+
+describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
+  let s: SynthesizedStack;
+  let keyArn: unknown;
+  beforeAll(() => {
+    s = synthStack(stage);
+    keyArn = { 'Fn::GetAtt': [logicalIdOf(s.stack, s.stack.encryptionKey.key), 'Arn'] };
+  });
+
+  it('has exactly one customer-managed KMS key, with rotation on', () => {
+    s.template.resourceCountIs('AWS::KMS::Key', 1);
+    s.template.hasResourceProperties('AWS::KMS::Key', { EnableKeyRotation: true });
+  });
+
+  it('lets CloudWatch Logs use the key only for this account\'s log groups', () => {
+    s.template.hasResourceProperties('AWS::KMS::Key', {
+      KeyPolicy: {
+        Statement: Match.arrayWith([
+          Match.objectLike({
+            Principal: { Service: { 'Fn::Join': ['', ['logs.', { Ref: 'AWS::Region' }, '.amazonaws.com']] } },
+            Condition: {
+              ArnLike: {
+                'kms:EncryptionContext:aws:logs:arn': {
+                  'Fn::Join': ['', Match.arrayWith([Match.stringLikeRegexp(':logs:'), Match.stringLikeRegexp(':log-group:\\*$')])],
+                },
+              },
+            },
+          }),
+        ]),
+      },
+    });
+  });
+
+  it('encrypts every table with the CMK and keeps point-in-time recovery on', () => {
+    const tables = Object.values(resourcesOfType(s.template, 'AWS::DynamoDB::Table'));
+    expect(tables).toHaveLength(3);
+    for (const t of tables) {
+      expect(t.Properties).toMatchObject({
+        SSESpecification: { SSEEnabled: true, SSEType: 'KMS', KMSMasterKeyId: keyArn },
+        PointInTimeRecoverySpecification: { PointInTimeRecoveryEnabled: true },
+        BillingMode: 'PAY_PER_REQUEST',
+      });
+    }
+  });
+
+  it('encrypts every queue, DLQs included, with the CMK', () => {
+    const queues = Object.values(resourcesOfType(s.template, 'AWS::SQS::Queue'));
+    expect(queues).toHaveLength(4);
+    for (const q of queues) expect(q.Properties?.KmsMasterKeyId).toEqual(keyArn);
+  });
+
+  it('encrypts every log group with the CMK and sets a retention', () => {
+    const groups = Object.values(resourcesOfType(s.template, 'AWS::Logs::LogGroup'));
+    // 6 functions, the API access log and the data protection audit log.
+    expect(groups).toHaveLength(8);
+    for (const g of groups) {
+      expect(g.Properties?.KmsKeyId).toEqual(keyArn);
+      expect(g.Properties?.RetentionInDays).toEqual(stage === 'prod' ? 2192 : 14);
+    }
+  });
+
+  it('encrypts the alarm topic with the CMK and refuses non-TLS publishing', () => {
+    s.template.hasResourceProperties('AWS::SNS::Topic', { KmsMasterKeyId: keyArn });
+    s.template.hasResourceProperties('AWS::SNS::TopicPolicy', {
+      PolicyDocument: {
+        Statement: Match.arrayWith([
+          Match.objectLike({ Effect: 'Deny', Condition: { Bool: { 'aws:SecureTransport': 'false' } } }),
+        ]),
+      },
+    });
+  });
+
+  it('gives every queue an SSL-only policy', () => {
+    const queueIds = Object.keys(resourcesOfType(s.template, 'AWS::SQS::Queue'));
+    const policies = Object.values(resourcesOfType(s.template, 'AWS::SQS::QueuePolicy'));
+    const covered = new Set<string>();
+    for (const p of policies) {
+      const props = p.Properties as { Queues: { Ref: string }[]; PolicyDocument: { Statement: Statement[] } };
+      const denyPlainHttp = props.PolicyDocument.Statement.some(
+        (st) => st.Effect === 'Deny' && JSON.stringify(st.Condition) === JSON.stringify({ Bool: { 'aws:SecureTransport': 'false' } }),
+      );
+      if (denyPlainHttp) for (const q of props.Queues) covered.add(q.Ref);
+    }
+    expect([...covered].sort()).toEqual(queueIds.sort());
+  });
+
+  it('grants team secrets only by this stage\'s name prefix, never "*"', () => {
+    const prefix = resourceNames(stage).teamSecretPrefix;
+    const secretStatements = Object.values(statementsByPolicy(s)).flatMap((sts) =>
+      sts.filter((st) => actionsOf(st).some((a) => a.startsWith('secretsmanager:'))),
+    );
+    expect(secretStatements.length).toBeGreaterThan(0);
+    for (const st of secretStatements) {
+      const resources = resourcesOf(st);
+      expect(resources).toHaveLength(1);
+      const arn = JSON.stringify(resources[0]);
+      expect(arn).toContain(':secretsmanager:');
+      expect(arn).toContain(`:secret:${prefix}*`);
+      expect(resources[0]).not.toEqual('*');
+    }
+  });
+
+  it('lets only oauth and token-refresh write team secrets, and reconcile not read them', () => {
+    const byPolicy = statementsByPolicy(s);
+    const secretActions = (fn: keyof typeof s.stack.functions): string[] => {
+      const policyId = logicalIdOf(s.stack, s.stack.functions[fn].role.node.findChild('DefaultPolicy'));
+      return (byPolicy[policyId] ?? []).flatMap(actionsOf).filter((a) => a.startsWith('secretsmanager:')).sort();
+    };
+    const writer = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'];
+    expect(secretActions('oauth')).toEqual(writer);
+    expect(secretActions('token-refresh')).toEqual(writer);
+    for (const reader of ['webhook', 'sync', 'backfill'] as const) expect(secretActions(reader)).toEqual(['secretsmanager:GetSecretValue']);
+    expect(secretActions('reconcile')).toEqual([]);
+  });
+
+  it('uses "*" as an IAM resource only for X-Ray, which has no resource-level permissions', () => {
+    const starStatements = Object.values(statementsByPolicy(s))
+      .flat()
+      .filter((st) => resourcesOf(st).includes('*'));
+    for (const st of starStatements) expect(actionsOf(st).every((a) => a.startsWith('xray:'))).toBe(true);
+    // No wildcard actions either (kms:*, dynamodb:*, index/* and the like).
+    const actions = Object.values(statementsByPolicy(s)).flat().flatMap(actionsOf);
+    expect(actions.filter((a) => a.includes('*'))).toEqual([]);
+    const indexWildcards = JSON.stringify(statementsByPolicy(s)).match(/index\/\*/g);
+    expect(indexWildcards).toBeNull();
+  });
+
+  it('attaches no AWS managed policies to function roles', () => {
+    for (const role of Object.values(resourcesOfType(s.template, 'AWS::IAM::Role'))) {
+      expect(role.Properties?.ManagedPolicyArns).toBeUndefined();
+    }
+  });
+
+  if (stage === 'prod') {
+    it('retains tables, key, queues and log groups, with deletion protection on the tables', () => {
+      for (const t of Object.values(resourcesOfType(s.template, 'AWS::DynamoDB::Table'))) {
+        expect(t).toMatchObject({ DeletionPolicy: 'Retain', UpdateReplacePolicy: 'Retain' });
+        expect(t.Properties?.DeletionProtectionEnabled).toBe(true);
+      }
+      for (const type of ['AWS::KMS::Key', 'AWS::SQS::Queue', 'AWS::Logs::LogGroup']) {
+        for (const r of Object.values(resourcesOfType(s.template, type))) expect(r.DeletionPolicy).toBe('Retain');
+      }
+    });
+  } else {
+    it('destroys tables, key, queues and log groups with the stack, and leaves deletion protection off', () => {
+      for (const t of Object.values(resourcesOfType(s.template, 'AWS::DynamoDB::Table'))) {
+        expect(t.DeletionPolicy).toBe('Delete');
+        expect(t.Properties?.DeletionProtectionEnabled).toBe(false);
+      }
+      for (const type of ['AWS::KMS::Key', 'AWS::SQS::Queue', 'AWS::Logs::LogGroup']) {
+        for (const r of Object.values(resourcesOfType(s.template, type))) expect(r.DeletionPolicy).toBe('Delete');
+      }
+    });
+  }
+});
