@@ -2,7 +2,8 @@ import { Duration, RemovalPolicy } from 'aws-cdk-lib';
 import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
-import { BACKFILL_QUEUE, INGEST_QUEUE } from '../shared/config/queue-settings';
+import { INGEST_QUEUE } from '../shared/config/queue-settings';
+import { FUNCTION_NAMES, FUNCTION_SETTINGS, type LambdaFunctionName } from '../shared/config/function-settings';
 
 /**
  * Every security- and operations-relevant default of the stack, in one reviewed place.
@@ -75,7 +76,7 @@ export const BUNDLING: BundlingOptions = {
   bundleAwsSDK: true,
 };
 
-export type FunctionName = 'webhook' | 'oauth' | 'token-refresh' | 'sync' | 'backfill' | 'reconcile';
+export type FunctionName = LambdaFunctionName;
 
 export interface FunctionSizing {
   memoryMb: number;
@@ -84,40 +85,12 @@ export interface FunctionSizing {
   why: string;
 }
 
-export const FUNCTION_SIZING: Record<FunctionName, FunctionSizing> = {
-  webhook: {
-    memoryMb: 256,
-    timeout: Duration.seconds(10),
-    why: 'verify header secret (cached), validate, one SendMessage; DrChrono waits on the response',
-  },
-  oauth: {
-    memoryMb: 256,
-    timeout: Duration.seconds(15),
-    why: 'one token exchange plus /api/users/current, each bounded by the client timeout',
-  },
-  'token-refresh': {
-    memoryMb: 512,
-    timeout: Duration.minutes(5),
-    why: 'one sweep over teams expiring within the window, bounded parallelism, a DynamoDB lease per team',
-  },
-  sync: {
-    memoryMb: 512,
-    // SQS consumers take their timeout from shared/config/queue-settings, which also sizes the visibility timeout.
-    timeout: Duration.seconds(INGEST_QUEUE.functionTimeoutSeconds),
-    why: 'batch of 10 messages, at most one DrChrono call each; 512 MB buys CPU for JSON mapping',
-  },
-  backfill: {
-    memoryMb: 512,
-    timeout: Duration.seconds(BACKFILL_QUEUE.functionTimeoutSeconds),
-    why: 'one message = one page of DrChrono fetches into the ingest queue; re-enqueues its cursor',
-  },
-  reconcile: {
-    memoryMb: 256,
-    timeout: Duration.minutes(2),
-    why: 'per team, lists recently updated objects and enqueues what is missing',
-  },
-};
-
+export const FUNCTION_SIZING = Object.fromEntries(
+  FUNCTION_NAMES.map((name) => {
+    const { memoryMb, timeoutSeconds, why } = FUNCTION_SETTINGS[name];
+    return [name, { memoryMb, timeout: Duration.seconds(timeoutSeconds), why }];
+  }),
+) as Record<FunctionName, FunctionSizing>;
 
 /**
  * DrChrono allows 500 calls per hour per app by default. The sync function's concurrency is sized so that the
@@ -139,8 +112,8 @@ export const BACKFILL_CONCURRENCY = SQS_MIN_CONCURRENCY;
 export const SCHEDULED_CONCURRENCY = 1;
 export const OAUTH_CONCURRENCY = 5;
 
-export const TOKEN_REFRESH_RATE = Duration.minutes(15);
-export const RECONCILE_RATE = Duration.hours(1);
+export const TOKEN_REFRESH_RATE = Duration.minutes(FUNCTION_SETTINGS['token-refresh'].everyMinutes ?? 15);
+export const RECONCILE_RATE = Duration.minutes(FUNCTION_SETTINGS.reconcile.everyMinutes ?? 60);
 
 export const TRACING = Tracing.ACTIVE;
 

@@ -3,6 +3,7 @@ import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
 import { BACKFILL_QUEUE, INGEST_QUEUE, type QueueSettings } from '../shared/config/queue-settings';
+import { FUNCTION_SETTINGS } from '../shared/config/function-settings';
 import { TEST_CONSUMER_QUEUE } from './test-functions/settings';
 
 /**
@@ -30,13 +31,13 @@ export interface LocalFunction {
 export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 
 export const FUNCTIONS: readonly LocalFunction[] = [
-  { name: 'webhook', entry: 'functions/webhook/handler.ts', timeoutSeconds: 10, trigger: { kind: 'http' } },
-  { name: 'oauth', entry: 'functions/oauth/handler.ts', timeoutSeconds: 15, trigger: { kind: 'http' } },
+  { name: 'webhook', entry: 'functions/webhook/handler.ts', timeoutSeconds: FUNCTION_SETTINGS.webhook.timeoutSeconds, trigger: { kind: 'http' } },
+  { name: 'oauth', entry: 'functions/oauth/handler.ts', timeoutSeconds: FUNCTION_SETTINGS.oauth.timeoutSeconds, trigger: { kind: 'http' } },
   {
     name: 'token-refresh',
     entry: 'functions/token-refresh/handler.ts',
-    timeoutSeconds: 300,
-    trigger: { kind: 'schedule', everySeconds: 15 * 60, intervalEnv: 'LOCAL_TOKEN_REFRESH_INTERVAL_SECONDS' },
+    timeoutSeconds: FUNCTION_SETTINGS['token-refresh'].timeoutSeconds,
+    trigger: { kind: 'schedule', everySeconds: (FUNCTION_SETTINGS['token-refresh'].everyMinutes ?? 15) * 60, intervalEnv: 'LOCAL_TOKEN_REFRESH_INTERVAL_SECONDS' },
   },
   {
     name: 'sync',
@@ -53,8 +54,8 @@ export const FUNCTIONS: readonly LocalFunction[] = [
   {
     name: 'reconcile',
     entry: 'functions/reconcile/handler.ts',
-    timeoutSeconds: 120,
-    trigger: { kind: 'schedule', everySeconds: 60 * 60, intervalEnv: 'LOCAL_RECONCILE_INTERVAL_SECONDS' },
+    timeoutSeconds: FUNCTION_SETTINGS.reconcile.timeoutSeconds,
+    trigger: { kind: 'schedule', everySeconds: (FUNCTION_SETTINGS.reconcile.everyMinutes ?? 60) * 60, intervalEnv: 'LOCAL_RECONCILE_INTERVAL_SECONDS' },
   },
 ];
 

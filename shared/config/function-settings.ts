@@ -1,0 +1,53 @@
+import { BACKFILL_QUEUE, INGEST_QUEUE } from './queue-settings';
+
+/**
+ * Memory, timeout and schedule of every function, as plain data. The CDK stack (lib/secure-defaults.ts) and the
+ * local platform (local/functions.ts) both read this, so local runs time out and fire like the deployed ones.
+ */
+export const FUNCTION_NAMES = ['webhook', 'oauth', 'token-refresh', 'sync', 'backfill', 'reconcile'] as const;
+export type LambdaFunctionName = (typeof FUNCTION_NAMES)[number];
+
+export interface FunctionSettings {
+  memoryMb: number;
+  timeoutSeconds: number;
+  /** Scheduled functions only: how often EventBridge (or the local scheduler) runs them. */
+  everyMinutes?: number;
+  /** Why these numbers: rendered into docs/deploy.md. */
+  why: string;
+}
+
+export const FUNCTION_SETTINGS: Record<LambdaFunctionName, FunctionSettings> = {
+  webhook: {
+    memoryMb: 256,
+    timeoutSeconds: 10,
+    why: 'verify header secret (cached), validate, one SendMessage; DrChrono waits on the response',
+  },
+  oauth: {
+    memoryMb: 256,
+    timeoutSeconds: 15,
+    why: 'one token exchange plus /api/users/current, each bounded by the client timeout',
+  },
+  'token-refresh': {
+    memoryMb: 512,
+    timeoutSeconds: 300,
+    everyMinutes: 15,
+    why: 'one sweep over teams expiring within the window, bounded parallelism, a DynamoDB lease per team',
+  },
+  sync: {
+    memoryMb: 512,
+    // SQS consumers take their timeout from queue-settings, which also sizes the visibility timeout.
+    timeoutSeconds: INGEST_QUEUE.functionTimeoutSeconds,
+    why: 'batch of 10 messages, at most one DrChrono call each; 512 MB buys CPU for JSON mapping',
+  },
+  backfill: {
+    memoryMb: 512,
+    timeoutSeconds: BACKFILL_QUEUE.functionTimeoutSeconds,
+    why: 'one message = one page of DrChrono fetches into the ingest queue; re-enqueues its cursor',
+  },
+  reconcile: {
+    memoryMb: 256,
+    timeoutSeconds: 120,
+    everyMinutes: 60,
+    why: 'lists connected teams and enqueues one reconcile work item per team',
+  },
+};
