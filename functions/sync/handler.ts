@@ -1,0 +1,66 @@
+import middy from '@middy/core';
+import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
+import { INGEST_QUEUE } from '../../shared/config/queue-settings';
+import { DrChronoClient } from '../../shared/drchrono/client';
+import { logger } from '../../shared/logging/logger';
+import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../../shared/store/integration-log';
+import { processIngestMessage, type ProcessDeps } from '../../shared/sync/process-ingest-message';
+import { SyncBatch } from '../../shared/sync/sync-batch';
+import { SyncContextCache } from '../../shared/sync/sync-context';
+import { TeamLimiter } from '../../shared/sync/team-limiter';
+import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
+
+const EnvSchema = z.object({
+  TEAMS_TABLE: z.string().min(1),
+  RECORDS_TABLE: z.string().min(1),
+  INTEGRATION_LOG_TABLE: z.string().min(1),
+  TEAM_SECRET_PREFIX: z.string().min(1),
+  INGEST_QUEUE_URL: z.string().min(1),
+  DRCHRONO_BASE_URL: z.string().url().optional(),
+  INTEGRATION_LOG_TTL_DAYS: z.coerce.number().positive().default(DEFAULT_INTEGRATION_LOG_TTL_DAYS),
+});
+type Env = z.infer<typeof EnvSchema>;
+
+/** Built on first use and kept for the container's life: secrets, team config, profile names, known doctors. */
+let container: { env: Env; deps: ProcessDeps; limiter: TeamLimiter } | undefined;
+
+function containerState(): NonNullable<typeof container> {
+  if (container) return container;
+  const env = EnvSchema.parse(process.env);
+  const secrets = new TeamSecretCache({ client: secretsClient, prefix: env.TEAM_SECRET_PREFIX });
+  const deps: ProcessDeps = {
+    ddb: documentClient(),
+    teamsTable: env.TEAMS_TABLE,
+    recordsTable: env.RECORDS_TABLE,
+    secrets,
+    context: new SyncContextCache({ ddb: documentClient, teamsTable: env.TEAMS_TABLE }),
+    drchrono: (o) => new DrChronoClient({ baseUrl: env.DRCHRONO_BASE_URL, accessToken: o.accessToken, beforeCall: o.beforeCall }),
+  };
+  container = { env, deps, limiter: new TeamLimiter() };
+  return container;
+}
+
+async function sync(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  const { env, deps, limiter } = containerState();
+  const batch = new SyncBatch({
+    ddb: deps.ddb,
+    sqs: sqsClient(),
+    teamsTable: env.TEAMS_TABLE,
+    integrationLogTable: env.INTEGRATION_LOG_TABLE,
+    ingestQueueUrl: env.INGEST_QUEUE_URL,
+    maxReceiveCount: INGEST_QUEUE.maxReceiveCount,
+    integrationLogTtlDays: env.INTEGRATION_LOG_TTL_DAYS,
+    process: (msg) => limiter.run(msg.teamId, () => processIngestMessage(msg, deps)),
+  });
+  const processor = new BatchProcessor(EventType.SQS);
+  // A batch where every record failed or was deferred is still a normal answer, not an invocation error.
+  const response = await processPartialResponse(event, batch.handleRecord, processor, { context, throwOnFullBatchFailure: false });
+  await batch.flush(context.awsRequestId);
+  return response;
+}
+
+export const handler = middy<SQSEvent, SQSBatchResponse>().use(injectLambdaContext(logger)).handler(sync);

@@ -1,0 +1,287 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { consumeApiBudget, budgetLimitOf } from '../budget/api-budget';
+import type { AppointmentProfile, Doctor, Patient, PatientFlagType } from '../drchrono/schemas';
+import {
+  ApiBudgetExhaustedError,
+  DrChronoNotFoundError,
+  DrChronoRateLimitedError,
+  DrChronoUnauthorizedError,
+} from '../drchrono/errors';
+import { isSyncedEvent, type IngestMessage } from '../ingest/ingest-message';
+import { errorFields, logger } from '../logging/logger';
+import {
+  mapAppointment,
+  mapEmployee,
+  mapPatient,
+  needsProfileNames,
+  patientNeedsVerbose,
+  readTeamSyncConfig,
+  referencedDoctorIds,
+  unresolvedFlagTypeIds,
+  type MappedRecord,
+  type MappingContext,
+  type TeamSyncConfig,
+} from '../mapping';
+import { requestTokenRefresh } from '../oauth/refresh-request';
+import type { IntegrationLogEntry } from '../store/integration-log';
+import { getRecord, writeRecord } from '../store/records';
+import type { TeamSecret } from '../teams/team-secret';
+import type { TeamItem } from '../teams/team-store';
+import type { SyncContextCache } from './sync-context';
+
+/**
+ * One ingest message → one outcome. The domain core of the sync worker: decides what to fetch from DrChrono
+ * (only what the team's fields need), maps, writes the record under its order guard, and classifies every
+ * failure as done / defer / retry. It never touches SQS; sync-batch.ts turns the result into SQS semantics.
+ */
+export type ProcessResult =
+  /** Acknowledge. entries: the delivery's entry, plus one per referenced doctor fetched on the way. */
+  | { status: 'done'; entries: IntegrationLogEntry[] }
+  /** Come back later (budget, 429, token being refreshed, team not connected). Not a failure. */
+  | { status: 'defer'; delaySeconds: number; entry: IntegrationLogEntry }
+  /** Fail this receive; SQS retries and moves the message to the DLQ after maxReceiveCount. */
+  | { status: 'retry'; entry: IntegrationLogEntry; error: unknown };
+
+/** What the worker calls on DrChrono: a subset of DrChronoClient. */
+export interface SyncDrChronoApi {
+  getPatient(id: number | string, o?: { verbose?: boolean }): Promise<Patient>;
+  getDoctor(id: number | string): Promise<Doctor>;
+  listAppointmentProfiles(): AsyncIterable<AppointmentProfile>;
+  listPatientFlagTypes(): AsyncIterable<PatientFlagType>;
+}
+
+export interface ProcessDeps {
+  ddb: DynamoDBDocumentClient;
+  teamsTable: string;
+  recordsTable: string;
+  secrets: { get(teamId: string): Promise<TeamSecret | null>; refresh(teamId: string, minAgeMs?: number): Promise<TeamSecret | null> };
+  context: SyncContextCache;
+  /** Builds a DrChrono client; the worker supplies the token source and the budget hook. */
+  drchrono: (o: { accessToken: () => Promise<string>; beforeCall: () => Promise<void> }) => SyncDrChronoApi;
+  now?: () => Date;
+}
+
+/** After a 401 that a re-read secret did not fix: the refresher runs every 15 min and on request. */
+export const TOKEN_REFRESH_DEFER_SECONDS = 5 * 60;
+/** A team that is registered but not (or no longer) connected: wait for the customer to (re)authorise. */
+export const NOT_CONNECTED_DEFER_SECONDS = 60 * 60;
+/** Secret re-reads after 401s are bounded to one per this many ms per team. */
+const SECRET_REREAD_MIN_AGE_MS = 5_000;
+/** Budget deferrals land a little after the top of the hour, spread so deferred messages do not stampede. */
+const BUDGET_RESET_SPREAD_SECONDS = 60;
+
+type Entity = 'patient' | 'appointment';
+
+function entityOf(event: string): Entity | undefined {
+  if (event.startsWith('PATIENT_')) return 'patient';
+  if (event.startsWith('APPOINTMENT_')) return 'appointment';
+  return undefined;
+}
+
+export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps): Promise<ProcessResult> {
+  const now = deps.now ?? (() => new Date());
+  const entity = entityOf(msg.event);
+  const base = (): IntegrationLogEntry => ({
+    at: now().toISOString(),
+    event: msg.event,
+    deliveryId: msg.deliveryId,
+    ...(entity ? { entity } : {}),
+    drchronoId: String(msg.object.id),
+    outcome: 'info',
+  });
+
+  if (!isSyncedEvent(msg.event) || !entity) return done({ ...base(), outcome: 'ignored', detail: 'event is not synced' });
+
+  const team = await deps.context.team(msg.teamId);
+  if (!team) return done({ ...base(), outcome: 'ignored', detail: 'unknown team' });
+  if (team.status === 'disabled') return done({ ...base(), outcome: 'ignored', detail: 'team is disabled' });
+
+  let config: TeamSyncConfig;
+  try {
+    config = readTeamSyncConfig(team);
+  } catch (err) {
+    return { status: 'retry', entry: { ...base(), outcome: 'failed', ...errorFields(err) }, error: err };
+  }
+
+  const secret = await deps.secrets.get(msg.teamId);
+  if (team.status !== 'connected' || !secret?.accessToken) {
+    return {
+      status: 'defer',
+      delaySeconds: NOT_CONNECTED_DEFER_SECONDS,
+      entry: { ...base(), outcome: 'deferred', errorClass: 'TeamNotConnected', errorMessage: `team status is ${team.status}`, detail: 'waiting for the team to connect' },
+    };
+  }
+
+  const attempt = (token: string) => syncObject(msg, entity, team, config, token, deps, now);
+  try {
+    return await attempt(secret.accessToken);
+  } catch (err) {
+    if (!(err instanceof DrChronoUnauthorizedError)) return classify(err, base(), now());
+    // The token may have been refreshed by the refresher since we cached it: re-read once, retry once.
+    try {
+      const fresh = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
+      const freshToken = fresh?.accessToken;
+      const rotated = freshToken !== undefined && freshToken !== secret.accessToken;
+      logger.info('sync: DrChrono answered 401, team secret re-read', { teamId: msg.teamId, deliveryId: msg.deliveryId, rotated });
+      if (rotated) return await attempt(freshToken);
+    } catch (err2) {
+      if (!(err2 instanceof DrChronoUnauthorizedError)) return classify(err2, base(), now());
+    }
+    // Never refresh inline: ask the refresher, and come back once it has had a chance to run.
+    await requestTokenRefresh(deps.ddb, deps.teamsTable, msg.teamId, 'sync: DrChrono answered 401', now());
+    return {
+      status: 'defer',
+      delaySeconds: TOKEN_REFRESH_DEFER_SECONDS,
+      entry: { ...base(), outcome: 'deferred', ...errorFields(err), detail: 'token refresh requested' },
+    };
+  }
+}
+
+function done(...entries: IntegrationLogEntry[]): ProcessResult {
+  return { status: 'done', entries };
+}
+
+function classify(err: unknown, entry: IntegrationLogEntry, now: Date): ProcessResult {
+  if (err instanceof ApiBudgetExhaustedError) {
+    const wait = Math.ceil((err.resetAt.getTime() - now.getTime()) / 1000) + Math.floor(Math.random() * BUDGET_RESET_SPREAD_SECONDS);
+    return { status: 'defer', delaySeconds: Math.max(1, wait), entry: { ...entry, outcome: 'deferred', ...errorFields(err), detail: 'team API budget exhausted' } };
+  }
+  if (err instanceof DrChronoRateLimitedError) {
+    return {
+      status: 'defer',
+      delaySeconds: Math.max(1, err.retryAfterSeconds),
+      entry: { ...entry, outcome: 'deferred', ...errorFields(err), detail: 'DrChrono rate limit' },
+    };
+  }
+  return { status: 'retry', entry: { ...entry, outcome: 'failed', ...errorFields(err) }, error: err };
+}
+
+async function syncObject(
+  msg: IngestMessage,
+  entity: Entity,
+  team: TeamItem,
+  config: TeamSyncConfig,
+  accessToken: string,
+  deps: ProcessDeps,
+  now: () => Date,
+): Promise<ProcessResult> {
+  const { teamId } = msg;
+  const priority = msg.source === 'webhook' ? 'webhook' : 'backfill';
+  const limit = budgetLimitOf(team);
+  const client = deps.drchrono({
+    accessToken: async () => accessToken,
+    beforeCall: async () => {
+      await consumeApiBudget(deps.ddb, deps.teamsTable, teamId, { limit, priority, now: now() });
+    },
+  });
+  const ctx: MappingContext = { config, profileNames: new Map(), flagTypeNames: new Map(), observedAt: msg.receivedAt, event: msg.event };
+  const notes: string[] = [];
+
+  let record: MappedRecord;
+  if (entity === 'patient') {
+    let obj: Record<string, unknown> = msg.object;
+    if (patientNeedsVerbose(obj, config)) {
+      try {
+        obj = await client.getPatient(String(msg.object.id), { verbose: true });
+        ctx.observedAt = now().toISOString();
+        notes.push('verbose patient fetched');
+      } catch (err) {
+        // Gone in DrChrono since the webhook: map what the webhook carried; verbose-only fields stay as stored.
+        if (!(err instanceof DrChronoNotFoundError)) throw err;
+        notes.push('verbose fetch: patient not found, webhook object used');
+      }
+    }
+    const missingFlagTypes = unresolvedFlagTypeIds(obj, config, new Map());
+    if (missingFlagTypes.length > 0) {
+      ctx.flagTypeNames = await deps.context.nameList(teamId, 'FLAG_TYPES', () => client.listPatientFlagTypes(), missingFlagTypes[0]);
+    }
+    record = mapPatient(obj, ctx);
+  } else {
+    const obj = msg.object;
+    const deleting = msg.event === 'APPOINTMENT_DELETE' || obj.deleted_flag === true;
+    if (!deleting && needsProfileNames(config) && typeof obj.profile === 'number') {
+      ctx.profileNames = await deps.context.nameList(teamId, 'PROFILES', () => client.listAppointmentProfiles(), obj.profile);
+    }
+    if (!deleting && config.fields.appointment.includes('Patient') && typeof obj.patient === 'number') {
+      const chartId = await patientChartId(teamId, obj.patient, client, deps);
+      if (chartId) ctx.patientChartIds = new Map([[obj.patient, chartId]]);
+      else notes.push('patient Chart ID unknown');
+    }
+    record = mapAppointment(obj, ctx);
+    if (record.skipReason === 'break' && !record.deleted) {
+      return done(entryFor(msg, record, 'ignored', now(), 'break (no patient): not synced'));
+    }
+  }
+
+  const entries: IntegrationLogEntry[] = [];
+  if (!record.deleted) {
+    for (const doctorId of referencedDoctorIds(record, config)) {
+      const e = await ensureDoctor(msg, doctorId, config, client, deps, now);
+      if (e) entries.push(e);
+    }
+  }
+
+  const outcome = await writeRecord(deps.ddb, deps.recordsTable, { teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
+  entries.unshift(entryFor(msg, record, outcome, now(), notes.join('; ') || undefined));
+  return { status: 'done', entries };
+}
+
+function entryFor(msg: IngestMessage, record: MappedRecord, outcome: IntegrationLogEntry['outcome'], at: Date, detail?: string): IntegrationLogEntry {
+  const wrote = outcome === 'created' || outcome === 'updated' || outcome === 'deleted';
+  return {
+    at: at.toISOString(),
+    event: msg.event,
+    deliveryId: msg.deliveryId,
+    entity: record.entity,
+    drchronoId: record.drchronoId,
+    outcome,
+    fieldsWritten: wrote ? record.fieldsWritten : [],
+    fieldsSkipped: record.fieldsSkipped,
+    ...(detail ? { detail } : {}),
+  };
+}
+
+/** The Chart ID of a patient for an appointment's "Patient" reference: the store first, else DrChrono. */
+async function patientChartId(teamId: string, patientId: number, client: SyncDrChronoApi, deps: ProcessDeps): Promise<string | undefined> {
+  const stored = await getRecord(deps.ddb, deps.recordsTable, teamId, 'patient', String(patientId));
+  const known = stored?.chartId ?? (typeof stored?.fields['Chart ID'] === 'string' ? stored.fields['Chart ID'] : undefined);
+  if (known) return known;
+  try {
+    const p = await client.getPatient(patientId);
+    return p.chart_id ?? undefined;
+  } catch (err) {
+    if (err instanceof DrChronoNotFoundError) return undefined;
+    throw err;
+  }
+}
+
+/**
+ * DrChrono sends no doctor webhooks: a doctor the store does not hold is fetched and upserted. Known doctor
+ * ids are remembered per container, so the store is read once per doctor per container.
+ */
+async function ensureDoctor(
+  msg: IngestMessage,
+  doctorId: string,
+  config: TeamSyncConfig,
+  client: SyncDrChronoApi,
+  deps: ProcessDeps,
+  now: () => Date,
+): Promise<IntegrationLogEntry | undefined> {
+  const { teamId } = msg;
+  if (deps.context.knowsDoctor(teamId, doctorId)) return undefined;
+  if (await getRecord(deps.ddb, deps.recordsTable, teamId, 'employee', doctorId)) {
+    deps.context.rememberDoctor(teamId, doctorId);
+    return undefined;
+  }
+  let doctor: Doctor;
+  try {
+    doctor = await client.getDoctor(doctorId);
+  } catch (err) {
+    if (!(err instanceof DrChronoNotFoundError)) throw err;
+    return { at: now().toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'employee', drchronoId: doctorId, outcome: 'info', ...errorFields(err), detail: 'referenced doctor not found in DrChrono' };
+  }
+  const record = mapEmployee(doctor, { config, profileNames: new Map(), flagTypeNames: new Map(), observedAt: now().toISOString() });
+  const outcome = await writeRecord(deps.ddb, deps.recordsTable, { teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
+  deps.context.rememberDoctor(teamId, doctorId);
+  return entryFor(msg, record, outcome, now(), 'referenced doctor fetched');
+}

@@ -1,0 +1,188 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import { IngestMessageSchema, type IngestMessage } from '../ingest/ingest-message';
+import { errorFields, logger } from '../logging/logger';
+import { writeIntegrationLog, type IntegrationLogEntry } from '../store/integration-log';
+import { addWebhookCounts } from '../teams/team-store';
+import { parseTeamId } from '../teams/team-id';
+import { applyDeferral, deferralsOf, planDeferral, receiveCountOf } from './deferral';
+import type { ProcessResult } from './process-ingest-message';
+
+/**
+ * One SQS batch of the sync worker: turns each record's ProcessResult into SQS semantics (acknowledge, keep
+ * for a retry, defer) and collects the integration log entries, which are written once per team per batch
+ * together with the team's webhook counters.
+ */
+export interface SyncBatchDeps {
+  ddb: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  teamsTable: string;
+  integrationLogTable: string;
+  ingestQueueUrl: string;
+  maxReceiveCount: number;
+  integrationLogTtlDays: number;
+  process: (msg: IngestMessage) => Promise<ProcessResult>;
+  now?: () => Date;
+}
+
+/** Thrown to make Powertools report a record as a batch item failure; carries no PHI. */
+export class SyncRecordFailure extends Error {
+  override name = 'SyncRecordFailure';
+}
+
+export class InvalidIngestMessageError extends Error {
+  override name = 'InvalidIngestMessageError';
+}
+
+interface TeamTally {
+  entries: IntegrationLogEntry[];
+  processed: number;
+  lastReceivedAt?: string;
+}
+
+export class SyncBatch {
+  private readonly teams = new Map<string, TeamTally>();
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: SyncBatchDeps) {
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  /** The Powertools record handler: resolves to acknowledge, throws to keep the message. */
+  readonly handleRecord = async (record: SQSRecord): Promise<void> => {
+    const receiveCount = receiveCountOf(record);
+    const finalAttempt = receiveCount >= this.deps.maxReceiveCount;
+    const msg = this.parse(record);
+    if (!msg) {
+      const teamId = parseTeamId(record.messageAttributes?.teamId?.stringValue);
+      logger.error('sync: invalid ingest message', { messageId: record.messageId, teamId, receiveCount });
+      if (teamId && finalAttempt) {
+        this.add(teamId, {
+          at: this.now().toISOString(),
+          event: record.messageAttributes?.event?.stringValue ?? 'UNKNOWN',
+          outcome: 'failed',
+          errorClass: 'InvalidIngestMessageError',
+          errorMessage: 'message body does not match the ingest message schema',
+          detail: `moving to the DLQ after ${receiveCount} receives`,
+        });
+      }
+      throw new InvalidIngestMessageError(`message ${record.messageId} does not match the ingest message schema`);
+    }
+    const ids = { teamId: msg.teamId, deliveryId: msg.deliveryId, event: msg.event, messageId: record.messageId };
+
+    let result: ProcessResult;
+    try {
+      result = await this.deps.process(msg);
+    } catch (err) {
+      // Anything process() did not classify (DynamoDB errors, bugs): retry, DLQ after maxReceiveCount.
+      result = { status: 'retry', entry: failedEntry(msg, this.now(), err), error: err };
+    }
+
+    if (result.status === 'done') {
+      for (const e of result.entries) this.add(msg.teamId, e);
+      this.count(msg);
+      logger.info('sync: processed', { ...ids, outcomes: result.entries.map((e) => e.outcome) });
+      return;
+    }
+
+    if (result.status === 'defer') {
+      const plan = planDeferral({
+        delaySeconds: result.delaySeconds,
+        receiveCount,
+        maxReceiveCount: this.deps.maxReceiveCount,
+        deferrals: deferralsOf(record),
+      });
+      if (plan.action !== 'give-up') {
+        const keep = await applyDeferral(this.deps.sqs, this.deps.ingestQueueUrl, record, plan);
+        this.add(msg.teamId, { ...result.entry, detail: `${result.entry.detail ?? 'deferred'}; ${describePlan(plan)}` });
+        logger.info('sync: deferred', { ...ids, reason: result.entry.errorClass, plan: plan.action, seconds: result.delaySeconds });
+        if (keep) throw new SyncRecordFailure(`message ${record.messageId} deferred`);
+        return;
+      }
+      // Deferred too many times: fail for real so the message reaches the DLQ with its reason logged.
+      result = { status: 'retry', entry: { ...result.entry, outcome: 'failed' }, error: new Error('deferred too many times') };
+    }
+
+    logger.warn('sync: failed', { ...ids, receiveCount, ...errorFields(result.error) });
+    // Only the last attempt is logged as 'failed' (one entry per delivery); earlier ones go to the logger.
+    if (finalAttempt) {
+      this.add(msg.teamId, { ...result.entry, outcome: 'failed', detail: joinDetail(result.entry.detail, `moving to the DLQ after ${receiveCount} receives`) });
+      this.count(msg);
+    }
+    throw new SyncRecordFailure(`message ${record.messageId} failed`);
+  };
+
+  /** Write the collected log entries and counters: one log write and one counter update per team. */
+  async flush(groupId: string): Promise<void> {
+    const jobs = [...this.teams].map(async ([teamId, tally]) => {
+      try {
+        await writeIntegrationLog(this.deps.ddb, this.deps.integrationLogTable, teamId, tally.entries, {
+          ttlDays: this.deps.integrationLogTtlDays,
+          now: this.now(),
+          groupId,
+        });
+        if (tally.processed > 0) {
+          await addWebhookCounts(this.deps.ddb, this.deps.teamsTable, teamId, { processed: tally.processed }, tally.lastReceivedAt);
+        }
+      } catch (err) {
+        // The records are written; losing a log group must not make SQS redeliver the whole batch.
+        logger.error('sync: could not write integration log or counters', { teamId, entries: tally.entries.length, ...errorFields(err) });
+      }
+    });
+    await Promise.all(jobs);
+    this.teams.clear();
+  }
+
+  private parse(record: SQSRecord): IngestMessage | undefined {
+    let json: unknown;
+    try {
+      json = JSON.parse(record.body);
+    } catch {
+      return undefined;
+    }
+    const parsed = IngestMessageSchema.safeParse(json);
+    if (!parsed.success) return undefined;
+    const teamId = parseTeamId(parsed.data.teamId);
+    return teamId ? { ...parsed.data, teamId } : undefined;
+  }
+
+  private tally(teamId: string): TeamTally {
+    let t = this.teams.get(teamId);
+    if (!t) this.teams.set(teamId, (t = { entries: [], processed: 0 }));
+    return t;
+  }
+
+  private add(teamId: string, entry: IntegrationLogEntry): void {
+    this.tally(teamId).entries.push(entry);
+  }
+
+  /** The team's webhook counters count webhook deliveries only, not backfill or reconcile fetches. */
+  private count(msg: IngestMessage): void {
+    if (msg.source !== 'webhook') return;
+    const t = this.tally(msg.teamId);
+    t.processed += 1;
+    if (!t.lastReceivedAt || t.lastReceivedAt < msg.receivedAt) t.lastReceivedAt = msg.receivedAt;
+  }
+}
+
+function describePlan(plan: ReturnType<typeof planDeferral>): string {
+  if (plan.action === 'change-visibility') return `retry in ${plan.seconds}s`;
+  if (plan.action === 'requeue') return `re-enqueued (generation ${plan.deferrals}) with delay ${plan.delaySeconds}s`;
+  return 'gave up';
+}
+
+function joinDetail(a: string | undefined, b: string): string {
+  return a ? `${a}; ${b}` : b;
+}
+
+export function failedEntry(msg: IngestMessage, now: Date, err: unknown): IntegrationLogEntry {
+  return {
+    at: now.toISOString(),
+    event: msg.event,
+    deliveryId: msg.deliveryId,
+    drchronoId: String(msg.object.id),
+    outcome: 'failed',
+    ...errorFields(err),
+  };
+}

@@ -1,0 +1,61 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
+import { message, TEAM, teamItem } from './helpers';
+
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const sqsMock = mockClient(SQSClient);
+const secretsMock = mockClient(SecretsManagerClient);
+
+Object.assign(process.env, {
+  AWS_REGION: 'us-east-1',
+  TEAMS_TABLE: 'teams',
+  RECORDS_TABLE: 'records',
+  INTEGRATION_LOG_TABLE: 'log',
+  TEAM_SECRET_PREFIX: 'p/',
+  INGEST_QUEUE_URL: 'queue-url',
+  DRCHRONO_BASE_URL: 'http://127.0.0.1:9',
+});
+
+function record(id: string, body: unknown): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `rh-${id}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: '1' } as SQSRecord['attributes'],
+    messageAttributes: {},
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn',
+    awsRegion: 'us-east-1',
+  };
+}
+
+const context = { awsRequestId: 'req-1', functionName: 'sync' } as Context;
+
+it('reports only the poison message as a batch item failure and writes one log item for the team', async () => {
+  ddbMock.on(GetCommand).resolves({});
+  ddbMock.on(GetCommand, { TableName: 'teams' }).resolves({ Item: teamItem() });
+  ddbMock.on(PutCommand).resolves({});
+  ddbMock.on(UpdateCommand).resolves({});
+  secretsMock
+    .on(GetSecretValueCommand)
+    .resolves({ SecretString: JSON.stringify({ clientId: 'c', clientSecret: 's', webhookSecret: 'w', accessToken: 'a' }) });
+  const { handler } = await import('../../../functions/sync/handler');
+  const event: SQSEvent = {
+    Records: [
+      record('ok-delete', message('APPOINTMENT_DELETE', { id: '99' })),
+      record('ok-ignored', message('TASK_CREATE', { id: 3 })),
+      record('poison', '{"v":1,"teamId":"nope"}'),
+    ],
+  };
+  const out = await handler(event, context);
+  expect(out).toEqual({ batchItemFailures: [{ itemIdentifier: 'poison' }] });
+  const logs = ddbMock.commandCalls(PutCommand, { TableName: 'log' });
+  expect(logs).toHaveLength(1);
+  expect(logs[0]!.args[0].input.Item).toMatchObject({ pk: TEAM });
+  expect((logs[0]!.args[0].input.Item!.entries as { outcome: string }[]).map((e) => e.outcome).sort()).toEqual(['deleted', 'ignored']);
+  expect(sqsMock.calls()).toHaveLength(0);
+});

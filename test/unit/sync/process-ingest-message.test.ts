@@ -1,0 +1,239 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import {
+  DrChronoNotFoundError,
+  DrChronoRateLimitedError,
+  DrChronoServerError,
+  DrChronoUnauthorizedError,
+} from '../../../shared/drchrono/errors';
+import {
+  NOT_CONNECTED_DEFER_SECONDS,
+  processIngestMessage,
+  TOKEN_REFRESH_DEFER_SECONDS,
+  type ProcessResult,
+} from '../../../shared/sync/process-ingest-message';
+import { appointmentObj, harness, message, NOW, patientObj, TEAM, teamItem } from './helpers';
+
+function entries(r: ProcessResult) {
+  if (r.status !== 'done') throw new Error(`expected done, got ${r.status}`);
+  return r.entries;
+}
+
+/** Record writes (UpdateCommand/PutCommand on the records table), as [command, key]. */
+function recordWrites(h: ReturnType<typeof harness>) {
+  return h.ddbMock
+    .calls()
+    .map((c) => c.args[0])
+    .filter((cmd) => (cmd.input as { TableName?: string }).TableName === 'records' && (cmd instanceof UpdateCommand || cmd instanceof PutCommand))
+    .map((cmd) => (cmd.input as { Key?: { pk: string; sk: string }; Item?: { pk: string; sk: string } }).Key ?? (cmd.input as { Item: { pk: string; sk: string } }).Item);
+}
+
+describe('processIngestMessage: what is not synced', () => {
+  it('logs an unsynced event as ignored without touching DrChrono or the records', async () => {
+    const h = harness();
+    const r = await processIngestMessage(message('TASK_CREATE', { id: 5 }), h.deps);
+    expect(entries(r)).toEqual([expect.objectContaining({ outcome: 'ignored', event: 'TASK_CREATE', drchronoId: '5' })]);
+    expect(h.fake.calls).toEqual([]);
+    expect(recordWrites(h)).toEqual([]);
+  });
+
+  it('ignores deliveries for an unknown team', async () => {
+    const h = harness(null);
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'ignored', detail: 'unknown team' });
+  });
+
+  it('ignores deliveries for a disabled team', async () => {
+    const h = harness(teamItem({ status: 'disabled' }));
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'ignored', detail: 'team is disabled' });
+  });
+
+  it('skips and logs an appointment break without writing it', async () => {
+    const h = harness();
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj({ appt_is_break: true, patient: null })), h.deps);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'ignored', entity: 'appointment' });
+    expect(recordWrites(h)).toEqual([]);
+  });
+});
+
+describe('processIngestMessage: patients', () => {
+  it('writes a full webhook patient without any DrChrono call when the store knows its doctor', async () => {
+    const h = harness();
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#employee`, sk: '263812' } }).resolves({ Item: { pk: `${TEAM}#employee`, sk: '263812' } });
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    const [entry] = entries(r);
+    expect(entry).toMatchObject({ outcome: 'created', entity: 'patient', drchronoId: '104857601', deliveryId: 'delivery-1' });
+    expect(entry!.fieldsWritten).toEqual(expect.arrayContaining(['Chart ID', 'Insurance Company', 'Patient Flags']));
+    expect(h.fake.calls).toEqual([]);
+    expect(recordWrites(h)).toEqual([{ pk: `${TEAM}#patient`, sk: '104857601' }]);
+  });
+
+  it('fetches the verbose patient when the team maps insurance and the webhook object lacks it', async () => {
+    const h = harness();
+    const slim = patientObj();
+    delete slim.primary_insurance;
+    delete slim.secondary_insurance;
+    const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
+    expect(h.fake.calls).toContain('getPatient(verbose)');
+    expect(entries(r)[0]!.fieldsWritten).toContain('Insurance Company');
+  });
+
+  it('does not fetch verbose data for a team that maps no insurance or flag fields', async () => {
+    const h = harness(teamItem({ syncFields: { patient: ['Chart ID', 'First Name'] } }));
+    const slim = patientObj();
+    delete slim.primary_insurance;
+    delete slim.patient_flags_attached;
+    const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
+    expect(h.fake.calls).toEqual([]);
+    expect(entries(r)[0]).toMatchObject({ fieldsWritten: ['Chart ID', 'First Name'] });
+    expect(entries(r)[0]!.fieldsSkipped).toContain('Patient SSN');
+  });
+
+  it('fetches and upserts an unknown Primary Provider once per container', async () => {
+    const h = harness();
+    const first = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(entries(first).map((e) => [e.entity, e.outcome])).toEqual([
+      ['patient', 'created'],
+      ['employee', 'created'],
+    ]);
+    expect(recordWrites(h)).toContainEqual({ pk: `${TEAM}#employee`, sk: '263812' });
+    await processIngestMessage(message('PATIENT_MODIFY', patientObj(), { deliveryId: 'delivery-2' }), h.deps);
+    expect(h.fake.calls.filter((c) => c === 'getDoctor')).toHaveLength(1);
+  });
+
+  it('still writes the patient when its doctor is gone from DrChrono', async () => {
+    const h = harness();
+    h.fake.failures.push(new DrChronoNotFoundError({ method: 'GET', path: '/api/doctors/{id}' }));
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(entries(r).map((e) => e.outcome)).toEqual(['created', 'info']);
+  });
+
+  it('fails a patient that does not have the documented shape, for a retry and the DLQ', async () => {
+    const h = harness();
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj({ doctor: 'not-a-number' })), h.deps);
+    expect(r.status).toBe('retry');
+    if (r.status === 'retry') expect(r.entry).toMatchObject({ outcome: 'failed', errorClass: 'MappingValidationError' });
+  });
+});
+
+describe('processIngestMessage: appointments', () => {
+  it('resolves the profile name once and caches it per team in memory and in the teams table', async () => {
+    const h = harness();
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'created', entity: 'appointment', drchronoId: '246813579' });
+    const putProfiles = h.ddbMock.commandCalls(PutCommand, { TableName: 'teams' });
+    expect(putProfiles[0]!.args[0].input.Item).toMatchObject({ pk: TEAM, sk: 'PROFILES', names: { '447201': 'Annual Physical' } });
+    await processIngestMessage(message('APPOINTMENT_MODIFY', appointmentObj(), { deliveryId: 'd2' }), h.deps);
+    expect(h.fake.calls.filter((c) => c === 'listAppointmentProfiles')).toHaveLength(1);
+  });
+
+  it("uses the stored patient's Chart ID for the Patient reference without a DrChrono call", async () => {
+    const h = harness();
+    h.ddbMock
+      .on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '104857601' } })
+      .resolves({ Item: { pk: `${TEAM}#patient`, sk: '104857601', chartKey: `${TEAM}#DOJA000001` } });
+    await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(h.fake.calls).not.toContain('getPatient');
+    const update = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'records', Key: { pk: `${TEAM}#appointment`, sk: '246813579' } });
+    expect(Object.values(update[0]!.args[0].input.ExpressionAttributeValues!)).toContain('DOJA000001');
+  });
+
+  it('writes APPOINTMENT_DELETE as a deletion without fetching anything', async () => {
+    const h = harness();
+    const r = await processIngestMessage(message('APPOINTMENT_DELETE', { id: '246813579' }), h.deps);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'deleted', entity: 'appointment' });
+    expect(h.fake.calls).toEqual([]);
+  });
+});
+
+describe('processIngestMessage: DrChrono budget, limits and failures', () => {
+  it('defers until the budget resets when the team budget is spent', async () => {
+    const h = harness();
+    h.ddbMock.on(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'BUDGET#2026-11-21T10' } }).rejects(
+      new ConditionalCheckFailedException({ message: 'spent', $metadata: {} }),
+    );
+    const slim = patientObj();
+    delete slim.primary_insurance;
+    const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
+    expect(r.status).toBe('defer');
+    if (r.status !== 'defer') return;
+    expect(r.delaySeconds).toBeGreaterThanOrEqual(45 * 60);
+    expect(r.delaySeconds).toBeLessThanOrEqual(46 * 60);
+    expect(r.entry).toMatchObject({ outcome: 'deferred', errorClass: 'ApiBudgetExhaustedError' });
+    expect(h.fake.calls).toEqual([]);
+  });
+
+  it('uses the team apiBudgetPerHour as the limit', async () => {
+    const h = harness(teamItem({ apiBudgetPerHour: 7 }));
+    const slim = patientObj();
+    delete slim.primary_insurance;
+    await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
+    const budget = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'BUDGET#2026-11-21T10' } });
+    expect(budget[0]!.args[0].input.ExpressionAttributeValues![':max']).toBe(6);
+  });
+
+  it('defers by the wait DrChrono states on a 429', async () => {
+    const h = harness();
+    h.fake.failures.push(new DrChronoRateLimitedError(37));
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(r).toMatchObject({ status: 'defer', delaySeconds: 37, entry: { outcome: 'deferred', errorClass: 'DrChronoRateLimitedError' } });
+  });
+
+  it('fails for an SQS retry on a DrChrono server error', async () => {
+    const h = harness();
+    h.fake.failures.push(new DrChronoServerError({ method: 'GET', path: '/api/appointment_profiles', status: 502 }));
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(r).toMatchObject({ status: 'retry', entry: { outcome: 'failed', errorClass: 'DrChronoServerError' } });
+  });
+
+  it('defers a team that is not connected', async () => {
+    const h = harness(teamItem({ status: 'reauthorization_required' }));
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(r).toMatchObject({ status: 'defer', delaySeconds: NOT_CONNECTED_DEFER_SECONDS, entry: { errorClass: 'TeamNotConnected' } });
+  });
+});
+
+describe('processIngestMessage: 401 handling', () => {
+  it('re-reads the secret after a 401 and retries once with the newer token', async () => {
+    const h = harness();
+    h.fake.validTokens = new Set(['token-2']);
+    h.fake.unauthorized = () => new DrChronoUnauthorizedError();
+    h.deps.secrets.refresh = async () => {
+      h.secret.reads += 1;
+      return { ...h.secret.current!, accessToken: 'token-2' };
+    };
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(r.status).toBe('done');
+    expect(h.secret.reads).toBe(1);
+    expect(h.fake.tokens[0]).toBe('token-1');
+    expect(h.fake.tokens.at(-1)).toBe('token-2');
+  });
+
+  it('requests a token refresh and defers when the re-read secret holds the same token', async () => {
+    const h = harness();
+    h.fake.validTokens = new Set();
+    h.fake.unauthorized = () => new DrChronoUnauthorizedError();
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(r).toMatchObject({ status: 'defer', delaySeconds: TOKEN_REFRESH_DEFER_SECONDS, entry: { errorClass: 'DrChronoUnauthorizedError' } });
+    const refresh = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'TEAM' } });
+    expect(refresh).toHaveLength(1);
+    expect(refresh[0]!.args[0].input.UpdateExpression).toContain('refreshPartition');
+  });
+
+  it('requests a refresh when the newer token is rejected too', async () => {
+    const h = harness();
+    h.fake.validTokens = new Set();
+    h.fake.unauthorized = () => new DrChronoUnauthorizedError();
+    h.deps.secrets.refresh = async () => ({ ...h.secret.current!, accessToken: 'token-2' });
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(r.status).toBe('defer');
+    expect(h.fake.tokens).toEqual(['token-1', 'token-2']);
+  });
+});
+
+it('stamps entries with the injected clock', async () => {
+  const h = harness();
+  const r = await processIngestMessage(message('TASK_CREATE', { id: 1 }), h.deps);
+  expect(entries(r)[0]!.at).toBe(NOW.toISOString());
+});

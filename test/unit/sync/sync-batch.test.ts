@@ -1,0 +1,138 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { SQSRecord } from 'aws-lambda';
+import type { IngestMessage } from '../../../shared/ingest/ingest-message';
+import type { ProcessResult } from '../../../shared/sync/process-ingest-message';
+import { SyncBatch, type SyncBatchDeps } from '../../../shared/sync/sync-batch';
+import { message, NOW, TEAM } from './helpers';
+
+const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+const ddbMock = mockClient(ddb);
+const sqs = new SQSClient({ region: 'us-east-1' });
+const sqsMock = mockClient(sqs);
+
+beforeEach(() => {
+  ddbMock.reset();
+  sqsMock.reset();
+  ddbMock.on(PutCommand).resolves({});
+  ddbMock.on(UpdateCommand).resolves({});
+  sqsMock.on(ChangeMessageVisibilityCommand).resolves({});
+  sqsMock.on(SendMessageCommand).resolves({});
+});
+
+function sqsRecord(body: unknown, receiveCount = 1, id = 'm1'): SQSRecord {
+  return {
+    messageId: id,
+    receiptHandle: `rh-${id}`,
+    body: typeof body === 'string' ? body : JSON.stringify(body),
+    attributes: { ApproximateReceiveCount: String(receiveCount) } as SQSRecord['attributes'],
+    messageAttributes: { teamId: { dataType: 'String', stringValue: TEAM } as SQSRecord['messageAttributes'][string] },
+    md5OfBody: '',
+    eventSource: 'aws:sqs',
+    eventSourceARN: 'arn',
+    awsRegion: 'us-east-1',
+  };
+}
+
+function batch(process: (msg: IngestMessage) => Promise<ProcessResult>): SyncBatch {
+  const deps: SyncBatchDeps = {
+    ddb,
+    sqs,
+    teamsTable: 'teams',
+    integrationLogTable: 'log',
+    ingestQueueUrl: 'queue-url',
+    maxReceiveCount: 5,
+    integrationLogTtlDays: 30,
+    process,
+    now: () => NOW,
+  };
+  return new SyncBatch(deps);
+}
+
+const entry = { at: NOW.toISOString(), event: 'PATIENT_MODIFY', deliveryId: 'delivery-1', drchronoId: '1' };
+const msg = message('PATIENT_MODIFY', { id: 1 });
+
+function loggedEntries(): Record<string, unknown>[] {
+  return ddbMock.commandCalls(PutCommand, { TableName: 'log' }).flatMap((c) => c.args[0].input.Item!.entries as Record<string, unknown>[]);
+}
+
+describe('SyncBatch', () => {
+  it('acknowledges a processed message and writes its entries and counters once per team per batch', async () => {
+    const b = batch(async () => ({ status: 'done', entries: [{ ...entry, outcome: 'updated' }] }));
+    await b.handleRecord(sqsRecord(msg, 1, 'a'));
+    await b.handleRecord(sqsRecord({ ...msg, receivedAt: '2026-11-21T10:14:30.000Z' }, 1, 'b'));
+    await b.flush('req-1');
+    expect(ddbMock.commandCalls(PutCommand, { TableName: 'log' })).toHaveLength(1);
+    expect(loggedEntries()).toHaveLength(2);
+    const counters = ddbMock.commandCalls(UpdateCommand, { TableName: 'teams' });
+    expect(counters).toHaveLength(1);
+    expect(counters[0]!.args[0].input.ExpressionAttributeValues).toMatchObject({ ':processed': 2, ':ld': '2026-11-21T10:14:30.000Z' });
+  });
+
+  it('fails a message whose body is not an ingest message, and logs it as failed on the last receive', async () => {
+    const b = batch(async () => {
+      throw new Error('must not be called');
+    });
+    await expect(b.handleRecord(sqsRecord('{"not":"ingest"}', 1))).rejects.toThrow('does not match');
+    await expect(b.handleRecord(sqsRecord('not json', 5))).rejects.toThrow('does not match');
+    await b.flush('req');
+    expect(loggedEntries()).toEqual([expect.objectContaining({ outcome: 'failed', errorClass: 'InvalidIngestMessageError' })]);
+  });
+
+  it('defers by changing the visibility and keeps the message while the receive count is low', async () => {
+    const b = batch(async () => ({ status: 'defer', delaySeconds: 600, entry: { ...entry, outcome: 'deferred', errorClass: 'ApiBudgetExhaustedError' } }));
+    await expect(b.handleRecord(sqsRecord(msg, 1))).rejects.toThrow('deferred');
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)[0]!.args[0].input).toMatchObject({ ReceiptHandle: 'rh-m1', VisibilityTimeout: 600 });
+    await b.flush('req');
+    expect(loggedEntries()).toEqual([expect.objectContaining({ outcome: 'deferred', detail: expect.stringContaining('retry in 600s') })]);
+  });
+
+  it('re-enqueues a copy and acknowledges the original when another receive could reach the DLQ', async () => {
+    const b = batch(async () => ({ status: 'defer', delaySeconds: 3000, entry: { ...entry, outcome: 'deferred' } }));
+    await expect(b.handleRecord(sqsRecord(msg, 4))).resolves.toBeUndefined();
+    expect(sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input).toMatchObject({ QueueUrl: 'queue-url', DelaySeconds: 900 });
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityCommand)).toHaveLength(0);
+  });
+
+  it('fails a retryable error without a log entry before the last receive', async () => {
+    const b = batch(async () => ({ status: 'retry', entry: { ...entry, outcome: 'failed', errorClass: 'DrChronoServerError' }, error: new Error('502') }));
+    await expect(b.handleRecord(sqsRecord(msg, 2))).rejects.toThrow('failed');
+    await b.flush('req');
+    expect(loggedEntries()).toEqual([]);
+  });
+
+  it('logs the reason as failed on the last receive, before SQS moves the message to the DLQ', async () => {
+    const b = batch(async () => ({ status: 'retry', entry: { ...entry, outcome: 'failed', errorClass: 'DrChronoServerError' }, error: new Error('502') }));
+    await expect(b.handleRecord(sqsRecord(msg, 5))).rejects.toThrow('failed');
+    await b.flush('req');
+    expect(loggedEntries()).toEqual([
+      expect.objectContaining({ outcome: 'failed', errorClass: 'DrChronoServerError', detail: expect.stringContaining('DLQ') }),
+    ]);
+  });
+
+  it('treats an unexpected exception as a retryable failure with its class logged on the last receive', async () => {
+    const b = batch(async () => {
+      throw new TypeError('boom');
+    });
+    await expect(b.handleRecord(sqsRecord(msg, 5))).rejects.toThrow('failed');
+    await b.flush('req');
+    expect(loggedEntries()).toEqual([expect.objectContaining({ outcome: 'failed', errorClass: 'TypeError', errorMessage: 'boom' })]);
+  });
+
+  it('does not fail the batch when the log write fails', async () => {
+    ddbMock.on(PutCommand, { TableName: 'log' }).rejects(new Error('throttled'));
+    const b = batch(async () => ({ status: 'done', entries: [{ ...entry, outcome: 'updated' }] }));
+    await b.handleRecord(sqsRecord(msg));
+    await expect(b.flush('req')).resolves.toBeUndefined();
+  });
+});
+
+it('does not count backfill messages as webhook deliveries', async () => {
+  const b = batch(async () => ({ status: 'done', entries: [{ ...entry, outcome: 'created' }] }));
+  await b.handleRecord(sqsRecord({ ...msg, source: 'backfill' }));
+  await b.flush('req');
+  expect(ddbMock.commandCalls(PutCommand, { TableName: 'log' })).toHaveLength(1);
+  expect(ddbMock.commandCalls(UpdateCommand, { TableName: 'teams' })).toHaveLength(0);
+});
