@@ -46,7 +46,8 @@ export class Scheduler {
             this.log(`${fn.name}: previous run still going, tick skipped`);
             return;
           }
-          void this.runNow(fn.name).catch(() => undefined);
+          // The class only: a message can carry data. The next tick runs regardless.
+          void this.runNow(fn.name).catch((err: unknown) => this.log(`${fn.name}: run failed (${err instanceof Error ? err.name : 'UnknownError'})`));
         }, fn.everySeconds * 1000),
       );
     }

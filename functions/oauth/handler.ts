@@ -57,7 +57,8 @@ async function oauth(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
     const path = event.rawPath ?? '';
     if (path === OAUTH_CALLBACK_PATH) return await completeAuthorization(containerDeps(), event.queryStringParameters ?? {});
     if (path.startsWith(AUTHORIZE_PREFIX)) {
-      return await startAuthorization(containerDeps(), event.pathParameters?.teamId ?? decodeURIComponent(path.slice(AUTHORIZE_PREFIX.length)));
+      // No decoding of the raw path: a malformed escape would throw; an undecoded id simply fails the UUID check.
+      return await startAuthorization(containerDeps(), event.pathParameters?.teamId ?? path.slice(AUTHORIZE_PREFIX.length));
     }
     return oauthPage('invalid');
   } catch (err) {

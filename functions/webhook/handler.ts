@@ -17,7 +17,7 @@ const EnvSchema = z.object({
   TEAM_SECRET_PREFIX: z.string().min(1),
 });
 
-const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'drchrono-sync', serviceName: 'webhook' });
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DrChronoSync', serviceName: 'webhook' });
 
 /** Built on first use and kept for the container's life: the secret cache is what makes warm deliveries free. */
 let deps: WebhookDeps | undefined;

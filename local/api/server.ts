@@ -49,6 +49,22 @@ function send(res: ServerResponse, r: HttpResponse): void {
   res.end(r.body);
 }
 
+/** Sends `r`, or a plain 500 when node refuses it (a header name or value a handler built badly); never throws. */
+function sendSafely(res: ServerResponse, r: HttpResponse): HttpResponse {
+  try {
+    send(res, r);
+    return r;
+  } catch {
+    const fallback = jsonResponse(500, { message: 'Internal Server Error' });
+    if (res.headersSent) res.destroy();
+    else {
+      for (const name of res.getHeaderNames()) res.removeHeader(name);
+      send(res, fallback);
+    }
+    return fallback;
+  }
+}
+
 export async function startLocalApi(opts: { port: number; host?: string }, deps: LocalApiDeps): Promise<LocalApi> {
   const host = opts.host ?? '127.0.0.1';
 
@@ -87,9 +103,9 @@ export async function startLocalApi(opts: { port: number; host?: string }, deps:
     void handle(req)
       .catch(() => ({ response: jsonResponse(500, { message: 'Internal Server Error' }), label: '(error)' }))
       .then(({ response, label }) => {
-        send(res, response);
+        const sent = sendSafely(res, response);
         // Route templates only: raw paths and query strings can carry OAuth codes and ids we do not log.
-        deps.log(`${req.method ?? '?'} ${label} ${response.statusCode} ${Date.now() - started}ms`);
+        deps.log(`${req.method ?? '?'} ${label} ${sent.statusCode} ${Date.now() - started}ms`);
       });
   });
 

@@ -99,7 +99,10 @@ export async function startSecretsManagerEmulator(opts: SecretsManagerEmulatorOp
         if (err instanceof SecretsManagerFault) fault(res, err.code, err.message);
         else fault(res, 'InternalServiceError', 'The local Secrets Manager emulator failed.', 500);
       }
-    })();
+    })().catch(() => {
+      // The client went away mid-request (aborted body): nothing to answer, and the emulator must not crash.
+      res.destroy();
+    });
   });
 
   await new Promise<void>((resolve, reject) => {

@@ -35,7 +35,8 @@ export function createHttp(timeoutMs: number): AxiosInstance {
     validateStatus: () => true,
     httpAgent: new http.Agent({ keepAlive: true }),
     httpsAgent: new https.Agent({ keepAlive: true }),
-    // Keep axios from attaching request config (with our Authorization header) to anything we might rethrow.
+    // Timeouts surface as ETIMEDOUT rather than ECONNABORTED. (Axios errors still carry the request config with
+    // our Authorization header: callers map them through toNetworkError and never rethrow or log them raw.)
     transitional: { clarifyTimeoutError: true },
   });
 }

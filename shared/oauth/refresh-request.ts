@@ -10,6 +10,10 @@ import { REFRESH_PARTITION_REQUESTED } from './refresh-index';
  * Moves the team into the `refresh-requested` partition of the token-expiry index, so the next sweep refreshes it
  * (subject to the lease and any transient-error backoff). One UpdateItem; idempotent: repeated requests keep the
  * first request time. A team that is not connected (no refreshPartition) is left alone and `false` is returned.
+ *
+ * `rejectedTokenVersion`: the secret's tokenVersion of the access token DrChrono rejected. Pass it: a worker
+ * holding a token cached from before the last refresh would otherwise trigger a refresh of the new token, whose
+ * rotation makes the other workers' tokens stale in turn. The sweep ignores a request older than the stored tokens.
  */
 export async function requestTokenRefresh(
   ddb: DynamoDBDocumentClient,
@@ -17,16 +21,24 @@ export async function requestTokenRefresh(
   teamId: string,
   reason: string,
   now: Date = new Date(),
+  rejectedTokenVersion?: number,
 ): Promise<boolean> {
+  const withVersion = rejectedTokenVersion !== undefined;
   try {
     await ddb.send(
       new UpdateCommand({
         TableName: teamsTable,
         Key: teamKey(teamId),
         UpdateExpression:
-          'SET refreshPartition = :requested, refreshRequestedAt = if_not_exists(refreshRequestedAt, :now), refreshRequestReason = :reason',
+          'SET refreshPartition = :requested, refreshRequestedAt = if_not_exists(refreshRequestedAt, :now), refreshRequestReason = :reason' +
+          (withVersion ? ', refreshRequestedTokenVersion = :tv' : ''),
         ConditionExpression: 'attribute_exists(refreshPartition)',
-        ExpressionAttributeValues: { ':requested': REFRESH_PARTITION_REQUESTED, ':now': now.getTime(), ':reason': reason.slice(0, 200) },
+        ExpressionAttributeValues: {
+          ':requested': REFRESH_PARTITION_REQUESTED,
+          ':now': now.getTime(),
+          ':reason': reason.slice(0, 200),
+          ...(withVersion ? { ':tv': rejectedTokenVersion } : {}),
+        },
       }),
     );
     return true;

@@ -24,6 +24,10 @@ import { secretWithTokens, writeIssuedTokens, type IssuedTokens } from './token-
  *   `refreshNotBefore` = now + min(2^(n-1) min, 1 h) (at least DrChrono's stated wait for a 429).
  *   A timeout or 5xx may have been processed by DrChrono, rotating the refresh token we still hold; we never
  *   retry it inline, and we record `refreshUncertainSince` so a later invalid_grant is explained in the log.
+ * - Refresh succeeded but the secret write failed after its retries: the new tokens are lost (nothing else holds
+ *   them, and they are never logged). Outcome `error`, `lastRefreshOutcome: tokens_not_stored`, backoff,
+ *   `refreshUncertainSince`, log entry. A crash between the secret write and the release needs nothing: the lease
+ *   expires, and the next sweep finds fresh tokens in the secret and mirrors them onto the team item (`not_due`).
  */
 export type RefreshOutcome =
   | 'refreshed'
@@ -70,11 +74,16 @@ export function refreshBackoffMs(failures: number): number {
   return Math.min(MINUTE_MS * 2 ** Math.max(0, failures - 1), MAX_BACKOFF_MS);
 }
 
-/** Due when the access token expires within the window, or when a refresh was requested after the last token write. */
+/**
+ * Due when the access token expires within the window, or when a refresh was requested after the last token write
+ * about the token now stored (a request naming an older tokenVersion came from a stale cache and is ignored).
+ */
 export function isRefreshDue(secret: TeamSecret, team: TeamItem, nowMs: number, windowMs: number): boolean {
   const requestedAt = numberAttr(team, 'refreshRequestedAt');
   const writtenAt = numberAttr(team, 'tokensWrittenAt') ?? 0;
-  if (requestedAt !== undefined && writtenAt <= requestedAt) return true;
+  const rejectedVersion = numberAttr(team, 'refreshRequestedTokenVersion');
+  const aboutStoredToken = rejectedVersion === undefined || rejectedVersion >= (secret.tokenVersion ?? 0);
+  if (requestedAt !== undefined && writtenAt <= requestedAt && aboutStoredToken) return true;
   return (secret.accessTokenExpiresAt ?? 0) <= nowMs + windowMs;
 }
 
@@ -128,7 +137,11 @@ async function refreshUnderLease(deps: RefreshTeamDeps, lease: Lease, now: () =>
   }
   const written = secretWithTokens(latest, tokens, now());
   await deps.beforeSecretWrite?.();
-  await writeIssuedTokens(deps.secrets, deps.teamSecretPrefix, teamId, written);
+  try {
+    await writeIssuedTokens(deps.secrets, deps.teamSecretPrefix, teamId, written);
+  } catch (err) {
+    return recordTokensNotStored(deps, lease, err, now());
+  }
   const at = now();
   const released = await release(deps, lease, {
     set: {
@@ -140,7 +153,7 @@ async function refreshUnderLease(deps: RefreshTeamDeps, lease: Lease, now: () =>
       refreshPartition: REFRESH_PARTITION_TOKENS,
       updatedAt: new Date(at).toISOString(),
     },
-    remove: ['refreshNotBefore', 'refreshRequestedAt', 'refreshRequestReason', 'refreshUncertainSince'],
+    remove: ['refreshNotBefore', 'refreshRequestedAt', 'refreshRequestReason', 'refreshRequestedTokenVersion', 'refreshUncertainSince'],
   });
   deps.countMetric?.('TokensRefreshed');
   logger.info('token refresh: refreshed', { teamId, tokenVersion: written.tokenVersion, leaseKept: released });
@@ -203,6 +216,39 @@ async function handleRefreshFailure(
   return outcome;
 }
 
+/**
+ * DrChrono issued new tokens but every secret write failed: they are gone. If DrChrono rotated the refresh token
+ * the grant is now dead and the next attempt will get invalid_grant. Record why (refreshUncertainSince makes that
+ * invalid_grant explain itself), back off, and tell the operator now rather than at the next sweep.
+ */
+async function recordTokensNotStored(deps: RefreshTeamDeps, lease: Lease, err: unknown, at: number): Promise<RefreshOutcome> {
+  const { teamId, team } = lease;
+  const failures = (numberAttr(team, 'refreshFailures') ?? 0) + 1;
+  const iso = new Date(at).toISOString();
+  const set: Record<string, unknown> = {
+    lastRefreshAt: iso,
+    lastRefreshOutcome: 'tokens_not_stored',
+    refreshFailures: failures,
+    refreshNotBefore: at + refreshBackoffMs(failures),
+    updatedAt: iso,
+  };
+  if (numberAttr(team, 'refreshUncertainSince') === undefined) set.refreshUncertainSince = at;
+  await release(deps, lease, { set });
+  deps.countMetric?.('TokenRefreshFailed');
+  const f = errorFields(err);
+  logger.error('token refresh: new tokens could not be stored and are lost', { teamId, errorClass: f.errorClass, failures });
+  await writeLog(deps, teamId, {
+    at: iso,
+    event: 'token_refresh',
+    entity: 'team',
+    outcome: 'failed',
+    errorClass: 'TokensNotStoredError',
+    errorMessage: `secret write failed after a successful refresh (${f.errorClass})`,
+    detail: 'if DrChrono rotated the refresh token, the next refresh fails with invalid_grant and the clinic must reconnect',
+  });
+  return 'error';
+}
+
 async function markReauthorizationRequired(
   deps: RefreshTeamDeps,
   lease: Lease,
@@ -214,7 +260,7 @@ async function markReauthorizationRequired(
   await release(deps, lease, {
     set: { status: 'reauthorization_required', reauthRequiredAt: iso, lastRefreshAt: iso, lastRefreshOutcome: 'invalid_grant', updatedAt: iso },
     // Out of the token-expiry index: no more attempts until the team reconnects.
-    remove: ['refreshPartition', 'refreshNotBefore', 'refreshRequestedAt', 'refreshRequestReason'],
+    remove: ['refreshPartition', 'refreshNotBefore', 'refreshRequestedAt', 'refreshRequestReason', 'refreshRequestedTokenVersion'],
   });
   deps.countMetric?.('TeamsReauthorizationRequired');
   logger.warn('token refresh: team needs reauthorization', { teamId: lease.teamId, errorClass });
@@ -234,7 +280,7 @@ async function markReauthorizationRequired(
 function adoptSecret(secret: TeamSecret): { set: Record<string, unknown>; remove: string[] } {
   return {
     set: { ...(secret.accessTokenExpiresAt !== undefined ? { tokenExpiresAt: secret.accessTokenExpiresAt } : {}), refreshPartition: REFRESH_PARTITION_TOKENS },
-    remove: ['refreshRequestedAt', 'refreshRequestReason'],
+    remove: ['refreshRequestedAt', 'refreshRequestReason', 'refreshRequestedTokenVersion'],
   };
 }
 

@@ -58,7 +58,15 @@ export async function markTeamConnected(
     'tokensWrittenAt = :nowMs',
     'refreshPartition = :part',
   ];
-  const removes = ['reauthRequiredAt', 'refreshFailures', 'refreshNotBefore', 'refreshRequestedAt', 'refreshRequestReason', 'refreshUncertainSince'];
+  const removes = [
+    'reauthRequiredAt',
+    'refreshFailures',
+    'refreshNotBefore',
+    'refreshRequestedAt',
+    'refreshRequestReason',
+    'refreshRequestedTokenVersion',
+    'refreshUncertainSince',
+  ];
   if (input.user.doctor != null) {
     sets.push('drchronoDoctorId = :doc');
     values[':doc'] = input.user.doctor;

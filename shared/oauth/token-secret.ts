@@ -19,7 +19,8 @@ export function secretWithTokens(current: TeamSecret, tokens: IssuedTokens, nowM
     webhookSecret: current.webhookSecret,
     accessToken: tokens.accessToken,
     refreshToken: tokens.refreshToken,
-    accessTokenExpiresAt: nowMs + tokens.expiresIn * 1000,
+    // Whole milliseconds: the secret schema requires an integer, and a rejected write would lose the tokens.
+    accessTokenExpiresAt: Math.floor(nowMs + tokens.expiresIn * 1000),
     tokenVersion: (current.tokenVersion ?? 0) + 1,
   };
 }

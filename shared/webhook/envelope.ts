@@ -1,12 +1,21 @@
 import { z } from 'zod';
 
 /**
+ * A DrChrono object id: a non-negative integer, or (appointments) a string that is "usually numeric but not
+ * always". Bounded here so that whatever is queued can become a record sort key and a DrChrono URL segment.
+ */
+export const DrChronoObjectIdSchema = z.union([
+  z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/),
+  z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+]);
+
+/**
  * A DrChrono webhook body: `receiver` (the webhook's own config) and `object` (the affected object, serialised
  * like the REST API). Only what routing needs is checked; `object` is kept whole, unknown keys included.
  */
 export const WebhookEnvelopeSchema = z.looseObject({
   receiver: z.unknown().refine((v) => v !== null && v !== undefined, 'receiver is required'),
-  object: z.looseObject({ id: z.union([z.string().min(1), z.number()]) }),
+  object: z.looseObject({ id: DrChronoObjectIdSchema }),
   /** Reported by one third-party adapter on live deliveries; optional. */
   practice_group_id: z.union([z.number(), z.string()]).optional(),
 });

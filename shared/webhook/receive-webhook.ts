@@ -63,6 +63,12 @@ export interface WebhookResponse {
 
 /** Events are upper-case names such as PATIENT_MODIFY; anything else is not a DrChrono event. */
 const EventSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/);
+/**
+ * The handshake challenge. Deliveries may be signed with the hex HMAC of the body under the same key the handshake
+ * uses, so the handshake must never sign something that could be a body: every accepted body is a JSON object and
+ * contains '{', so a msg with '{' is refused. Without this, GET ?msg=<forged body> would mint a valid signature.
+ */
+const HandshakeMsgSchema = z.string().regex(/^[^{]{1,1024}$/);
 /** Delivery ids are opaque; accept printable ASCII so they are safe to log and to store. */
 const DeliveryIdSchema = z.string().regex(/^[\x21-\x7e]{1,200}$/);
 
@@ -100,9 +106,9 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   if (secret === null) return done('unknown_team', 404, { error: 'unknown team' });
 
   if (req.method === 'GET') {
-    const msg = req.query.msg;
-    if (msg === undefined || msg === '') return done('bad_request', 400, { error: 'missing msg query parameter' });
-    return done('handshake', 200, { secret_token: handshakeToken(secret.webhookSecret, msg) });
+    const msg = HandshakeMsgSchema.safeParse(req.query.msg);
+    if (!msg.success) return done('bad_request', 400, { error: 'missing or invalid msg query parameter' });
+    return done('handshake', 200, { secret_token: handshakeToken(secret.webhookSecret, msg.data) });
   }
 
   const signature = req.headers['x-drchrono-signature'];

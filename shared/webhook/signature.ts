@@ -2,7 +2,8 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 
 /**
  * Checks `X-drchrono-signature`. DrChrono documents it as the webhook's secret token itself; some receivers
- * report a hex HMAC-SHA256 of the raw body keyed by the token instead. Either form is accepted.
+ * report a hex HMAC-SHA256 of the raw body keyed by the token instead. Either form is accepted. The HMAC form is
+ * only safe because the GET handshake (same key) refuses to sign anything that could be a body (receive-webhook.ts).
  *
  * Both sides are hashed to SHA-256 before timingSafeEqual, so the comparison is constant-time and never
  * leaks the token's length. Both candidates are always compared (no short-circuit).

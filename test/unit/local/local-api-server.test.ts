@@ -77,4 +77,27 @@ describe('local API server', () => {
     expect(logLines[1]).toMatch(/^GET \/drchronowebhook\/\{teamId\} 204 \d+ms$/);
     expect(logLines.join('\n')).not.toMatch(/SECRETCODE|team-42/);
   });
+
+  it('answers 500 and keeps serving when the handler returns a header value node cannot send', async () => {
+    result = async () => ({ statusCode: 200, headers: { 'x-bad': 'line\nbreak' }, body: 'ok' });
+    const res = await fetch(`${api.url}/drchronowebhook/t-1`);
+    expect(res.status).toBe(500);
+    result = async () => ({ statusCode: 204 });
+    expect((await fetch(`${api.url}/drchronowebhook/t-1`)).status).toBe(204);
+  });
+
+  it('keeps serving after a client aborts while sending its body', async () => {
+    const { request } = await import('node:http');
+    await new Promise<void>((resolve) => {
+      const req = request(`${api.url}/drchronowebhook/t-1`, { method: 'POST', headers: { 'content-length': '1000' } });
+      req.on('error', () => resolve());
+      req.write('{"partial":');
+      setTimeout(() => {
+        req.destroy();
+        resolve();
+      }, 50);
+    });
+    await new Promise((r) => setTimeout(r, 50));
+    expect((await fetch(`${api.url}/drchronowebhook/t-1`)).status).toBe(204);
+  });
 });

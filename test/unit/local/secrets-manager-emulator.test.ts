@@ -180,6 +180,29 @@ describe('Secrets Manager emulator with the real SDK client', () => {
     expect(err.headers.get('x-amzn-errortype')).toBe('SerializationException');
   });
 
+  it('keeps serving (and the process alive) after a client aborts while sending its body', async () => {
+    const { request } = await import('node:http');
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown) => unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    try {
+      await new Promise<void>((resolve) => {
+        const req = request(emulator.url, { method: 'POST', headers: { 'x-amz-target': 'secretsmanager.ListSecrets', 'content-length': '1000' } });
+        req.on('error', () => resolve());
+        req.write('{"Max');
+        setTimeout(() => {
+          req.destroy();
+          resolve();
+        }, 50);
+      });
+      await new Promise((r) => setTimeout(r, 100));
+      expect(unhandled).toEqual([]);
+      await expect(sm.send(new ListSecretsCommand({}))).resolves.toBeDefined();
+    } finally {
+      process.off('unhandledRejection', onUnhandled);
+    }
+  });
+
   it('keeps secrets and their versions across a restart when persisting to a file', async () => {
     const file = join(dir, 'secrets.json');
     const first = await startSecretsManagerEmulator({ port: 0, persistPath: file });

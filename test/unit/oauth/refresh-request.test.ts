@@ -29,4 +29,12 @@ describe('requestTokenRefresh', () => {
     mock.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
     await expect(requestTokenRefresh(ddb, 'teams', TEAM, 'sync', NOW)).resolves.toBe(false);
   });
+
+  it('records the version of the token the request path saw rejected, so the sweep can tell a stale request', async () => {
+    mock.on(UpdateCommand).resolves({});
+    await requestTokenRefresh(ddb, 'teams', TEAM, 'sync: DrChrono answered 401', NOW, 7);
+    const input = mock.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(input.UpdateExpression).toContain('refreshRequestedTokenVersion = :tv');
+    expect(input.ExpressionAttributeValues).toMatchObject({ ':tv': 7 });
+  });
 });

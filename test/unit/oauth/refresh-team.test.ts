@@ -185,6 +185,23 @@ describe('refreshTeam: success and rotation', () => {
     expect(d.refreshAccessToken).toHaveBeenCalledTimes(1);
   });
 
+  it('skips a requested refresh when the rejected token is older than the stored one, and clears the stale request', async () => {
+    leaseGranted({ ...TEAM_ITEM, refreshPartition: 'refresh-requested', refreshRequestedAt: NOW - 1000, refreshRequestedTokenVersion: 2, tokensWrittenAt: NOW - 5000 });
+    secretReads({ ...SECRET, accessTokenExpiresAt: NOW + 47 * HOUR, tokenVersion: 3 });
+    const d = deps();
+    await expect(refreshTeam(d, TEAM)).resolves.toBe('not_due');
+    expect(d.refreshAccessToken).not.toHaveBeenCalled();
+    const { set, removed } = releaseWrite();
+    expect(set.refreshPartition).toBe('tokens');
+    expect(removed).toEqual(expect.arrayContaining(['refreshRequestedAt', 'refreshRequestedTokenVersion']));
+  });
+
+  it('still refreshes when the rejected token is the stored one', async () => {
+    leaseGranted({ ...TEAM_ITEM, refreshPartition: 'refresh-requested', refreshRequestedAt: NOW - 1000, refreshRequestedTokenVersion: 3, tokensWrittenAt: NOW - 5000 });
+    secretReads({ ...SECRET, accessTokenExpiresAt: NOW + 47 * HOUR, tokenVersion: 3 });
+    await expect(refreshTeam(deps(), TEAM)).resolves.toBe('refreshed');
+  });
+
   it('drops its own result when a reconnect stored newer tokens during the request', async () => {
     leaseGranted();
     const reconnected = { ...SECRET, accessToken: 'access-reconnect', refreshToken: 'refresh-reconnect', accessTokenExpiresAt: NOW + 48 * HOUR, tokenVersion: 9 };
@@ -199,6 +216,34 @@ describe('refreshTeam: success and rotation', () => {
     smMock.on(PutSecretValueCommand).rejectsOnce(new Error('throttled')).resolves({});
     await expect(refreshTeam(deps(), TEAM)).resolves.toBe('refreshed');
     expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(2);
+  });
+});
+
+describe('refreshTeam: tokens issued but not stored', () => {
+  afterEach(() => jest.useRealTimers());
+
+  it('records the lost tokens on the team item, counts and logs it when every secret write fails', async () => {
+    jest.useFakeTimers({ now: NOW });
+    leaseGranted();
+    secretReads(SECRET);
+    smMock.on(PutSecretValueCommand).rejects(new Error('ThrottlingException'));
+    const d = deps();
+    const outcome = refreshTeam(d, TEAM);
+    await jest.runAllTimersAsync();
+    await expect(outcome).resolves.toBe('error');
+    const { set } = releaseWrite();
+    expect(set).toMatchObject({ lastRefreshOutcome: 'tokens_not_stored', refreshUncertainSince: NOW, refreshFailures: 1, refreshNotBefore: NOW + 60_000 });
+    expect(d.countMetric).toHaveBeenCalledWith('TokenRefreshFailed');
+    expect(d.writeLog).toHaveBeenCalledWith(TEAM, expect.objectContaining({ outcome: 'failed', errorClass: 'TokensNotStoredError' }));
+    expect(JSON.stringify(d.writeLog.mock.calls)).not.toMatch(/access-new|refresh-new/);
+  });
+
+  it('stores a whole-millisecond expiry when DrChrono answers with a fractional expires_in', async () => {
+    leaseGranted();
+    secretReads(SECRET);
+    const d = deps({ refreshAccessToken: jest.fn(async () => ({ accessToken: 'access-new', refreshToken: 'refresh-new', expiresIn: 172799.9996 })) });
+    await expect(refreshTeam(d, TEAM)).resolves.toBe('refreshed');
+    expect(Number.isInteger(storedSecrets()[0]!.accessTokenExpiresAt)).toBe(true);
   });
 });
 

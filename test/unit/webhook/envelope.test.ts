@@ -48,4 +48,34 @@ describe('parseWebhookEnvelope', () => {
     expect(r.ok).toBe(false);
     expect(JSON.stringify(r)).not.toContain('Zelda-Unique-Name');
   });
+
+  it('rejects a string object id longer than a record sort key should be', () => {
+    expect(parse({ receiver: {}, object: { id: '1'.repeat(2000) } })).toEqual({ ok: false, error: 'invalid webhook envelope: object.id' });
+  });
+
+  it('rejects a string object id with a slash or whitespace, which would change the DrChrono URL it is fetched from', () => {
+    expect(parse({ receiver: {}, object: { id: '12/../34' } }).ok).toBe(false);
+    expect(parse({ receiver: {}, object: { id: ' 12' } }).ok).toBe(false);
+  });
+
+  it('rejects a negative, fractional or unsafe numeric object id', () => {
+    for (const id of [-1, 1.5, 2 ** 60]) expect(parse({ receiver: {}, object: { id } }).ok).toBe(false);
+  });
+
+  it('rejects null, number and string bodies', () => {
+    for (const body of ['null', '42', '"text"']) expect(parse(body).ok).toBe(false);
+  });
+
+  it('drops a __proto__ key instead of turning it into a prototype', () => {
+    const r = parse('{"receiver":{},"object":{"id":1,"__proto__":{"polluted":true}},"__proto__":{"polluted":true}}');
+    expect(r.ok).toBe(true);
+    if (!r.ok) return;
+    expect(Object.getPrototypeOf(r.envelope.object)).toBe(Object.prototype);
+    expect(({} as Record<string, unknown>).polluted).toBeUndefined();
+    expect(JSON.stringify(r.envelope)).not.toContain('polluted');
+  });
+
+  it('rejects a body that is not UTF-8 text', () => {
+    expect(parseWebhookEnvelope(Buffer.from([0xff, 0xfe, 0x7b, 0x00]))).toEqual({ ok: false, error: 'body is not valid JSON' });
+  });
 });

@@ -109,6 +109,23 @@ describe('receiveWebhook: GET verification handshake', () => {
     const r = await receiveWebhook(get({ msg: 'x' }, TEAM.toUpperCase()), fakeDeps().deps);
     expect(r.statusCode).toBe(200);
   });
+
+  it('refuses to sign a msg that could be a delivery body, so the handshake cannot mint a body-HMAC signature', async () => {
+    const forged = JSON.stringify({ receiver: { id: 1 }, object: { id: 4242, first_name: 'Forged' } });
+    const { deps, enqueued } = fakeDeps();
+    const handshake = await receiveWebhook(get({ msg: forged }), deps);
+    expect(handshake.statusCode).toBe(400);
+    expect(handshake.body).not.toContain('secret_token');
+    const oracle = typeof bodyOf(handshake).secret_token === 'string' ? String(bodyOf(handshake).secret_token) : 'none';
+    const delivery = await receiveWebhook(post({ body: forged, headerOverrides: { 'x-drchrono-signature': oracle } }), deps);
+    expect(delivery.statusCode).toBe(401);
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 400 for a msg longer than any challenge', async () => {
+    const r = await receiveWebhook(get({ msg: 'a'.repeat(5000) }), fakeDeps().deps);
+    expect(r.statusCode).toBe(400);
+  });
 });
 
 describe('receiveWebhook: POST deliveries', () => {
