@@ -118,17 +118,23 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
   } catch (err) {
     if (!(err instanceof DrChronoUnauthorizedError)) return classify(err, base(), now());
     // The token may have been refreshed by the refresher since we cached it: re-read once, retry once.
+    // Track which token version DrChrono rejected last, so the refresher can ignore a request about a token
+    // it has already replaced.
+    let rejectedTokenVersion = secret.tokenVersion;
     try {
       const fresh = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
       const freshToken = fresh?.accessToken;
       const rotated = freshToken !== undefined && freshToken !== secret.accessToken;
       logger.info('sync: DrChrono answered 401, team secret re-read', { teamId: msg.teamId, deliveryId: msg.deliveryId, rotated });
-      if (rotated) return await attempt(freshToken);
+      if (rotated) {
+        rejectedTokenVersion = fresh?.tokenVersion;
+        return await attempt(freshToken);
+      }
     } catch (err2) {
       if (!(err2 instanceof DrChronoUnauthorizedError)) return classify(err2, base(), now());
     }
     // Never refresh inline: ask the refresher, and come back once it has had a chance to run.
-    await requestTokenRefresh(deps.ddb, deps.teamsTable, msg.teamId, 'sync: DrChrono answered 401', now());
+    await requestTokenRefresh(deps.ddb, deps.teamsTable, msg.teamId, 'sync: DrChrono answered 401', now(), rejectedTokenVersion);
     return {
       status: 'defer',
       delaySeconds: TOKEN_REFRESH_DEFER_SECONDS,

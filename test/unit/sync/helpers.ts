@@ -107,7 +107,7 @@ export function harness(team: Record<string, unknown> | null = teamItem()): Harn
   ddbMock.on(UpdateCommand, { TableName: 'teams' }).resolves({ Attributes: { calls: 1 } });
   ddbMock.on(PutCommand).resolves({});
   ddbMock.on(QueryCommand).resolves({ Items: [] });
-  const secret = { current: { clientId: 'c', clientSecret: 's', webhookSecret: 'w', accessToken: 'token-1' } as TeamSecret | null, reads: 0 };
+  const secret = { current: { clientId: 'c', clientSecret: 's', webhookSecret: 'w', accessToken: 'token-1', tokenVersion: 7 } as TeamSecret | null, reads: 0 };
   const fakeRef: { fake?: FakeDrChrono } = {};
   const shared = new FakeDrChrono();
   const deps: ProcessDeps = {

@@ -219,16 +219,20 @@ describe('processIngestMessage: 401 handling', () => {
     const refresh = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'TEAM' } });
     expect(refresh).toHaveLength(1);
     expect(refresh[0]!.args[0].input.UpdateExpression).toContain('refreshPartition');
+    expect(refresh[0]!.args[0].input.ExpressionAttributeValues?.[':tv']).toBe(7);
   });
 
   it('requests a refresh when the newer token is rejected too', async () => {
     const h = harness();
     h.fake.validTokens = new Set();
     h.fake.unauthorized = () => new DrChronoUnauthorizedError();
-    h.deps.secrets.refresh = async () => ({ ...h.secret.current!, accessToken: 'token-2' });
+    h.deps.secrets.refresh = async () => ({ ...h.secret.current!, accessToken: 'token-2', tokenVersion: 8 });
     const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
     expect(r.status).toBe('defer');
     expect(h.fake.tokens).toEqual(['token-1', 'token-2']);
+    // The refresher must hear about the token it issued last, not the one it already replaced.
+    const refresh = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'TEAM' } });
+    expect(refresh[0]!.args[0].input.ExpressionAttributeValues?.[':tv']).toBe(8);
   });
 });
 
