@@ -8,7 +8,7 @@ import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clien
 import { enqueueIngestMessage } from '../../shared/ingest/ingest-queue';
 import { errorFields, logger } from '../../shared/logging/logger';
 import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
-import { addWebhookCounts } from '../../shared/teams/team-store';
+import { addWebhookCounts, teamItemExists } from '../../shared/teams/team-store';
 import { receiveWebhook, type WebhookDeps } from '../../shared/webhook/receive-webhook';
 
 const EnvSchema = z.object({
@@ -25,7 +25,12 @@ let deps: WebhookDeps | undefined;
 function containerDeps(): WebhookDeps {
   if (deps) return deps;
   const env = EnvSchema.parse(process.env);
-  const secrets = new TeamSecretCache({ client: secretsClient, prefix: env.TEAM_SECRET_PREFIX, ttlMs: 5 * 60_000 });
+  const secrets = new TeamSecretCache({
+    client: secretsClient,
+    prefix: env.TEAM_SECRET_PREFIX,
+    ttlMs: 5 * 60_000,
+    teamExists: (teamId) => teamItemExists(documentClient(), env.TEAMS_TABLE, teamId),
+  });
   deps = {
     secrets,
     enqueue: (msg) => enqueueIngestMessage(sqsClient(), env.INGEST_QUEUE_URL, msg),

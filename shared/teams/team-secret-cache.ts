@@ -12,6 +12,12 @@ export interface TeamSecretCacheOptions {
   ttlMs?: number;
   notFoundTtlMs?: number;
   now?: () => number;
+  /**
+   * Optional cheap existence check consulted before Secrets Manager on a cache miss. A request for a random
+   * team id then costs an eventually consistent DynamoDB read (about 1/80 of a GetSecretValue, with no KMS
+   * call) instead of a Secrets Manager call.
+   */
+  teamExists?: (teamId: string) => Promise<boolean>;
 }
 
 type Entry = { secret: TeamSecret | null; fetchedAt: number };
@@ -67,6 +73,11 @@ export class TeamSecretCache {
     if (running) return running;
     const p = (async () => {
       try {
+        if (this.opts.teamExists && !(await this.opts.teamExists(teamId))) {
+          const entry = { secret: null, fetchedAt: this.now() };
+          this.entries.set(teamId, entry);
+          return entry;
+        }
         const secret = await readTeamSecret(this.opts.client(), this.opts.prefix, teamId);
         const entry = { secret, fetchedAt: this.now() };
         this.entries.set(teamId, entry);

@@ -79,6 +79,12 @@ export async function getTeamItem(ddb: DynamoDBDocumentClient, table: string, te
   return out.Item ? TeamItemSchema.parse(out.Item) : undefined;
 }
 
+/** Whether the team item exists: one eventually consistent GetItem that reads only the key. */
+export async function teamItemExists(ddb: DynamoDBDocumentClient, table: string, teamId: string): Promise<boolean> {
+  const out = await ddb.send(new GetCommand({ TableName: table, Key: teamKey(teamId), ProjectionExpression: 'pk' }));
+  return out.Item !== undefined;
+}
+
 export async function listTeamItems(ddb: DynamoDBDocumentClient, table: string): Promise<TeamItem[]> {
   const teams: TeamItem[] = [];
   let start: Record<string, unknown> | undefined;

@@ -1,7 +1,7 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
 import { handler } from '../../../functions/webhook/handler';
 
@@ -70,6 +70,8 @@ beforeEach(() => {
   secretsMock.reset();
   ddbMock.reset();
   secretsMock.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'not found', $metadata: {} }));
+  // Every team the tests use has a team item, unless a test says otherwise.
+  ddbMock.on(GetCommand).resolves({ Item: { pk: 'team' } });
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
   output = [];
   const capture = (chunk: unknown) => {
@@ -138,6 +140,13 @@ describe('webhook handler', () => {
   it('answers 404 for a team without a secret', async () => {
     const res = await invoke(event(newTeam()));
     expect(res.statusCode).toBe(404);
+  });
+
+  it('answers 404 for a team without a team item and makes no Secrets Manager call', async () => {
+    ddbMock.on(GetCommand).resolves({});
+    const res = await invoke(event(newTeam()));
+    expect(res.statusCode).toBe(404);
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
 
   it('answers the GET handshake', async () => {

@@ -1,0 +1,51 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { CreateSecretCommand, DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { generateWebhookSecret, registerTeam } from '../../../shared/teams/register-team';
+import { TeamExistsError } from '../../../shared/teams/team-store';
+
+const TEAM = '3f1c2b4e-8a7d-4c1e-9b2a-5d6e7f8a9b0c';
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const smMock = mockClient(SecretsManagerClient);
+const deps = {
+  ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+  secrets: new SecretsManagerClient({ region: 'us-east-1' }),
+  teamsTable: 'teams',
+  teamSecretPrefix: 'drchrono-sync/test/teams/',
+};
+
+afterEach(() => {
+  ddbMock.reset();
+  smMock.reset();
+});
+
+describe('registerTeam', () => {
+  it('generates a 40-hex-character webhook token, as DrChrono suggests', () => {
+    expect(generateWebhookSecret()).toMatch(/^[0-9a-f]{40}$/);
+    expect(generateWebhookSecret()).not.toBe(generateWebhookSecret());
+  });
+
+  it('writes the secret (with the KMS key when given) before the team item', async () => {
+    smMock.on(CreateSecretCommand).resolves({});
+    ddbMock.on(PutCommand).resolves({});
+    const { webhookSecret } = await registerTeam({ teamId: TEAM, clientId: 'cid', clientSecret: 'cs' }, { ...deps, kmsKeyId: 'arn:aws:kms:key' });
+    const create = smMock.commandCalls(CreateSecretCommand)[0]!.args[0].input;
+    expect(create).toMatchObject({ Name: `drchrono-sync/test/teams/${TEAM}`, KmsKeyId: 'arn:aws:kms:key' });
+    expect(JSON.parse(create.SecretString!)).toEqual({ clientId: 'cid', clientSecret: 'cs', webhookSecret });
+    expect(ddbMock.commandCalls(PutCommand)).toHaveLength(1);
+  });
+
+  it('removes the secret again when the team item cannot be written', async () => {
+    smMock.on(CreateSecretCommand).resolves({});
+    smMock.on(DeleteSecretCommand).resolves({});
+    ddbMock.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
+    await expect(registerTeam({ teamId: TEAM, clientId: 'cid', clientSecret: 'cs' }, deps)).rejects.toBeInstanceOf(TeamExistsError);
+    expect(smMock.commandCalls(DeleteSecretCommand)[0]!.args[0].input).toMatchObject({ ForceDeleteWithoutRecovery: true });
+  });
+
+  it('rejects a team id that is not a UUID before touching AWS', async () => {
+    await expect(registerTeam({ teamId: 'clinic-1', clientId: 'cid', clientSecret: 'cs' }, deps)).rejects.toThrow('UUID');
+    expect(smMock.calls()).toHaveLength(0);
+  });
+});

@@ -1,0 +1,96 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { TeamSecretCache } from '../../../shared/teams/team-secret-cache';
+
+const TEAM = '3f1c2b4e-8a7d-4c1e-9b2a-5d6e7f8a9b0c';
+const SECRET = { clientId: 'cid', clientSecret: 'csecret', webhookSecret: 'w'.repeat(40) };
+
+function setup(opts: { exists?: boolean } = {}) {
+  const sm = mockClient(SecretsManagerClient);
+  sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(SECRET) });
+  const client = new SecretsManagerClient({ region: 'us-east-1' });
+  let now = 1_000_000;
+  const existsCalls: string[] = [];
+  const cache = new TeamSecretCache({
+    client: () => client,
+    prefix: 'drchrono-sync/test/teams/',
+    ttlMs: 60_000,
+    notFoundTtlMs: 10_000,
+    now: () => now,
+    ...(opts.exists === undefined
+      ? {}
+      : {
+          teamExists: async (id: string) => {
+            existsCalls.push(id);
+            return opts.exists!;
+          },
+        }),
+  });
+  return { sm, cache, existsCalls, advance: (ms: number) => (now += ms) };
+}
+
+describe('TeamSecretCache', () => {
+  it('serves warm reads from memory: two gets cost one Secrets Manager call', async () => {
+    const { sm, cache } = setup();
+    expect(await cache.get(TEAM)).toEqual(SECRET);
+    expect(await cache.get(TEAM)).toEqual(SECRET);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    expect(sm.commandCalls(GetSecretValueCommand)[0]!.args[0].input.SecretId).toBe(`drchrono-sync/test/teams/${TEAM}`);
+  });
+
+  it('reads the secret again once the TTL has passed', async () => {
+    const { sm, cache, advance } = setup();
+    await cache.get(TEAM);
+    advance(60_000);
+    await cache.get(TEAM);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('coalesces concurrent misses into one read', async () => {
+    const { sm, cache } = setup();
+    await Promise.all([cache.get(TEAM), cache.get(TEAM), cache.get(TEAM)]);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('caches an unknown team as null for the shorter not-found TTL', async () => {
+    const { sm, cache, advance } = setup();
+    sm.on(GetSecretValueCommand).rejects(new ResourceNotFoundException({ message: 'nope', $metadata: {} }));
+    expect(await cache.get(TEAM)).toBeNull();
+    expect(await cache.get(TEAM)).toBeNull();
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    advance(10_000);
+    await cache.get(TEAM);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('answers an unknown team from the existence check without calling Secrets Manager', async () => {
+    const { sm, cache, existsCalls } = setup({ exists: false });
+    expect(await cache.get(TEAM)).toBeNull();
+    expect(await cache.get(TEAM)).toBeNull();
+    expect(existsCalls).toEqual([TEAM]);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+  });
+
+  it('reads the secret of a team the existence check knows', async () => {
+    const { sm, cache } = setup({ exists: true });
+    expect(await cache.get(TEAM)).toEqual(SECRET);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+  });
+
+  it('refresh(minAge) re-reads only when the cached copy is at least minAge old', async () => {
+    const { sm, cache, advance } = setup();
+    await cache.get(TEAM);
+    await cache.refresh(TEAM, 30_000);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    advance(30_000);
+    await cache.refresh(TEAM, 30_000);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('propagates Secrets Manager failures other than not-found and caches nothing', async () => {
+    const { sm, cache } = setup();
+    sm.on(GetSecretValueCommand).rejectsOnce(new Error('throttled')).resolves({ SecretString: JSON.stringify(SECRET) });
+    await expect(cache.get(TEAM)).rejects.toThrow('throttled');
+    expect(await cache.get(TEAM)).toEqual(SECRET);
+  });
+});
