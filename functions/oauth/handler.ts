@@ -55,7 +55,7 @@ function containerDeps(): OAuthFlowDeps {
 async function oauth(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
   try {
     const path = event.rawPath ?? '';
-    if (path === OAUTH_CALLBACK_PATH) return await completeAuthorization(containerDeps(), event.queryStringParameters ?? {});
+    if (path === OAUTH_CALLBACK_PATH) return await completeAuthorization(containerDeps(), event.queryStringParameters ?? {}, event.cookies);
     if (path.startsWith(AUTHORIZE_PREFIX)) {
       // No decoding of the raw path: a malformed escape would throw; an undecoded id simply fails the UUID check.
       return await startAuthorization(containerDeps(), event.pathParameters?.teamId ?? path.slice(AUTHORIZE_PREFIX.length));

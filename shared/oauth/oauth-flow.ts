@@ -10,6 +10,7 @@ import { getTeamItem } from '../teams/team-store';
 import { buildAuthorizeUrl } from './authorize-url';
 import { consumeOAuthState, createOAuthState } from './oauth-state';
 import { oauthPage, redirectResponse, type HtmlResponse, type OAuthPageKind } from './oauth-pages';
+import { clearedStateCookie, stateCookie, stateFromCookies, stateMatchesCookie } from './state-cookie';
 import { markTeamConnected, type DrChronoConnectionUser } from './team-connection';
 import { secretWithTokens, writeIssuedTokens, type IssuedTokens } from './token-secret';
 
@@ -54,6 +55,7 @@ export async function startAuthorization(deps: OAuthFlowDeps, rawTeamId: unknown
   logger.info('oauth authorize: redirecting to DrChrono', { teamId });
   return redirectResponse(
     buildAuthorizeUrl({ baseUrl: deps.drchronoBaseUrl, clientId: secret.clientId, redirectUri: deps.redirectUri, state }),
+    [stateCookie(state)],
   );
 }
 
@@ -63,10 +65,24 @@ const CallbackQuerySchema = z.object({
   error: z.string().max(256).optional(),
 });
 
-export async function completeAuthorization(deps: OAuthFlowDeps, rawQuery: unknown): Promise<HtmlResponse> {
+/**
+ * `cookies` are the request's cookies (API Gateway v2 `event.cookies`): the state is accepted only from the
+ * browser that started the flow (see state-cookie.ts). Every answer clears the state cookie.
+ */
+export async function completeAuthorization(deps: OAuthFlowDeps, rawQuery: unknown, cookies?: readonly string[]): Promise<HtmlResponse> {
+  const page = await callback(deps, rawQuery, stateFromCookies(cookies));
+  return { ...page, cookies: [...(page.cookies ?? []), clearedStateCookie()] };
+}
+
+async function callback(deps: OAuthFlowDeps, rawQuery: unknown, cookieState: string | undefined): Promise<HtmlResponse> {
   const parsed = CallbackQuerySchema.safeParse(rawQuery ?? {});
   if (!parsed.success) return oauthPage('invalid');
   const query = parsed.data;
+  // A state from another browser is refused before it is consumed, so a forged callback cannot burn the real one.
+  if (query.state !== undefined && !stateMatchesCookie(query.state, cookieState)) {
+    logger.info('oauth callback: state not bound to this browser', { outcome: 'wrong_browser' });
+    return oauthPage('wrong_browser');
+  }
 
   if (query.error !== undefined) {
     // The user cancelled (access_denied) or DrChrono refused. Use up the state so the link cannot be replayed.

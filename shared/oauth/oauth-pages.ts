@@ -7,6 +7,7 @@ export type OAuthPageKind =
   | 'denied'
   | 'expired'
   | 'invalid'
+  | 'wrong_browser'
   | 'unknown_team'
   | 'team_disabled'
   | 'drchrono_error'
@@ -16,6 +17,8 @@ export interface HtmlResponse {
   statusCode: number;
   headers: Record<string, string>;
   body: string;
+  /** API Gateway v2 turns these into Set-Cookie headers. */
+  cookies?: string[];
 }
 
 const PAGES: Record<OAuthPageKind, { status: number; title: string; message: string }> = {
@@ -38,6 +41,11 @@ const PAGES: Record<OAuthPageKind, { status: number; title: string; message: str
     status: 400,
     title: 'Invalid link',
     message: 'This connection link is not valid or has already been used. Please start again from the link you were given.',
+  },
+  wrong_browser: {
+    status: 400,
+    title: 'Open the link in the same browser',
+    message: 'This connection was started in a different browser, or its session has ended. Please start again from the link you were given, in this browser.',
   },
   unknown_team: {
     status: 404,
@@ -87,10 +95,11 @@ export function oauthPage(kind: OAuthPageKind, detail?: { username?: string }): 
   return { statusCode: page.status, headers: { ...HTML_HEADERS }, body };
 }
 
-export function redirectResponse(location: string): HtmlResponse {
+export function redirectResponse(location: string, cookies?: string[]): HtmlResponse {
   return {
     statusCode: 302,
     headers: { location, 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' },
     body: '',
+    ...(cookies ? { cookies } : {}),
   };
 }

@@ -48,7 +48,8 @@ describe('OAuth connect through the local API and the DrChrono sandbox', () => {
 
     const location = await decideInSandbox(authorize.location!, 'approve');
     const code = new URL(location).searchParams.get('code')!;
-    const page = await followCallback(location);
+    expect(authorize.setCookie).toMatch(/; HttpOnly; Secure; SameSite=Lax$/);
+    const page = await followCallback(location, authorize.cookie);
     expect(page.status).toBe(200);
     expect(page.text).toContain('DrChrono connected');
     expect(page.headers.get('cache-control')).toBe('no-store');
@@ -88,21 +89,35 @@ describe('OAuth connect through the local API and the DrChrono sandbox', () => {
     const authorize = await startAuthorize(teamId);
     const location = new URL(await decideInSandbox(authorize.location!, 'approve'));
     const state = location.searchParams.get('state')!;
-    location.searchParams.set('state', `${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`);
-    const page = await followCallback(location.toString());
+    const tampered = `${state.slice(0, -1)}${state.endsWith('A') ? 'B' : 'A'}`;
+    location.searchParams.set('state', tampered);
+    // Even a browser whose cookie was tampered to match finds no such state in the store.
+    const page = await followCallback(location.toString(), `drchrono_sync_oauth_state=${tampered}`);
     expect(page.status).toBe(400);
     expect(page.text).toContain('Invalid link');
     await expectNothingStored(teamId);
+  });
+
+  it('rejects a callback from a browser that did not start the flow, and stores nothing', async () => {
+    const { teamId } = await newTeam();
+    const authorize = await startAuthorize(teamId);
+    const location = await decideInSandbox(authorize.location!, 'approve');
+    const page = await followCallback(location, null);
+    expect(page.status).toBe(400);
+    expect(page.text).toContain('same browser');
+    await expectNothingStored(teamId);
+    // The state was not used up: the browser that started the flow can still finish it.
+    expect((await followCallback(location, authorize.cookie)).status).toBe(200);
   });
 
   it('rejects a reused state with 400 and keeps the tokens from the first use', async () => {
     const { teamId } = await newTeam();
     const authorize = await startAuthorize(teamId);
     const location = await decideInSandbox(authorize.location!, 'approve');
-    expect((await followCallback(location)).status).toBe(200);
+    expect((await followCallback(location, authorize.cookie)).status).toBe(200);
     const first = await secretOf(teamId);
 
-    const replay = await followCallback(location);
+    const replay = await followCallback(location, authorize.cookie);
     expect(replay.status).toBe(400);
     expect(replay.text).toContain('Invalid link');
     expect(await secretOf(teamId)).toEqual(first);
@@ -115,7 +130,7 @@ describe('OAuth connect through the local API and the DrChrono sandbox', () => {
     const oldState = await createOAuthState(ddb(), teamsTable(), teamId, new Date(Date.now() - 11 * 60_000));
     const url = new URL(authorize.location!);
     url.searchParams.set('state', oldState);
-    const page = await followCallback(await decideInSandbox(url.toString(), 'approve'));
+    const page = await followCallback(await decideInSandbox(url.toString(), 'approve'), `drchrono_sync_oauth_state=${oldState}`);
     expect(page.status).toBe(400);
     expect(page.text).toContain('Link expired');
     await expectNothingStored(teamId);
@@ -126,7 +141,7 @@ describe('OAuth connect through the local API and the DrChrono sandbox', () => {
     const authorize = await startAuthorize(teamId);
     const location = await decideInSandbox(authorize.location!, 'deny');
     expect(new URL(location).searchParams.get('error')).toBe('access_denied');
-    const page = await followCallback(location);
+    const page = await followCallback(location, authorize.cookie);
     expect(page.status).toBe(200);
     expect(page.text).toContain('Connection cancelled');
     await expectNothingStored(teamId);

@@ -53,10 +53,17 @@ export async function registerTestTeam(app: { clientId: string; clientSecret: st
   return { teamId, webhookSecret };
 }
 
-/** GET /integration-oauth/authorize/{teamId} without following the redirect. */
-export async function startAuthorize(teamId: string): Promise<{ status: number; location: string | null; text: string }> {
+/**
+ * GET /integration-oauth/authorize/{teamId} without following the redirect. `cookie` is the state cookie
+ * ("name=value") a browser would keep and send back to the callback.
+ */
+export async function startAuthorize(
+  teamId: string,
+): Promise<{ status: number; location: string | null; text: string; setCookie: string | null; cookie: string | null }> {
   const res = await fetch(apiUrl(`/integration-oauth/authorize/${teamId}`), { redirect: 'manual' });
-  return { status: res.status, location: res.headers.get('location'), text: await res.text() };
+  const setCookie = res.headers.get('set-cookie');
+  const cookie = setCookie ? (setCookie.split(';')[0] ?? null) : null;
+  return { status: res.status, location: res.headers.get('location'), text: await res.text(), setCookie, cookie };
 }
 
 /** The sandbox user's decision on DrChrono's authorize page; returns where DrChrono redirects the browser. */
@@ -70,9 +77,9 @@ export async function decideInSandbox(authorizeUrl: string, decision: 'approve' 
   return body.location;
 }
 
-/** Follows DrChrono's redirect to our callback, as the browser would. */
-export async function followCallback(location: string): Promise<{ status: number; headers: Headers; text: string }> {
-  const res = await fetch(location, { redirect: 'manual' });
+/** Follows DrChrono's redirect to our callback, as the browser would: with the state cookie it was given. */
+export async function followCallback(location: string, cookie: string | null): Promise<{ status: number; headers: Headers; text: string }> {
+  const res = await fetch(location, { redirect: 'manual', headers: cookie ? { cookie } : {} });
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
@@ -82,7 +89,7 @@ export async function connectTeam(opts: SandboxAppOptions & { userId?: number } 
   const { teamId, webhookSecret } = await registerTestTeam(app);
   const authorize = await startAuthorize(teamId);
   if (authorize.status !== 302 || !authorize.location) throw new Error(`authorize answered ${authorize.status}`);
-  const callback = await followCallback(await decideInSandbox(authorize.location, 'approve', opts.userId));
+  const callback = await followCallback(await decideInSandbox(authorize.location, 'approve', opts.userId), authorize.cookie);
   if (callback.status !== 200) throw new Error(`callback answered ${callback.status}`);
   const team = await getTeamItem(documentClient(), platform().resources.teamsTable, teamId, true);
   if (team?.status !== 'connected' || team.drchronoUserId === undefined) throw new Error('team not connected after the callback');

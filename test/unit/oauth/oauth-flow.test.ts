@@ -4,6 +4,7 @@ import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCo
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { InvalidGrantError, DrChronoServerError } from '../../../shared/drchrono/errors';
+import { STATE_COOKIE_NAME } from '../../../shared/oauth/state-cookie';
 import { completeAuthorization, startAuthorization, type OAuthFlowDeps } from '../../../shared/oauth/oauth-flow';
 import { SYNC_SCOPES } from '../../../shared/oauth/authorize-url';
 
@@ -76,6 +77,10 @@ describe('startAuthorization', () => {
     const put = ddbMock.commandCalls(PutCommand)[0]!.args[0].input;
     expect(put.Item).toMatchObject({ pk: `STATE#${url.searchParams.get('state')}`, teamId: TEAM });
     expect(res.headers['cache-control']).toBe('no-store');
+    // The state is bound to this browser: HttpOnly, Secure, Lax, scoped to the callback, as long-lived as the state.
+    expect(res.cookies).toEqual([
+      `${STATE_COOKIE_NAME}=${url.searchParams.get('state')}; Max-Age=600; Path=/integration-oauth/callback; HttpOnly; Secure; SameSite=Lax`,
+    ]);
   });
 
   it('answers 404 for an unknown team and stores no state', async () => {
@@ -97,11 +102,40 @@ describe('startAuthorization', () => {
   });
 });
 
+/** The cookies of the browser that started the flow for `state`. */
+const sameBrowser = (state: string) => [`other=1`, `${STATE_COOKIE_NAME}=${state}`];
+
 describe('completeAuthorization', () => {
+  it('refuses a state from a browser without the state cookie, and leaves the state unused', async () => {
+    consumableState();
+    const d = deps();
+    const res = await completeAuthorization(d, { code: CODE, state: STATE }, ['other=1']);
+    expect(res.statusCode).toBe(400);
+    expect(res.body).toContain('same browser');
+    expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(0);
+    expect(d.exchangeCode).not.toHaveBeenCalled();
+    expectNothingStored();
+  });
+
+  it('refuses a state whose cookie belongs to another flow', async () => {
+    consumableState();
+    const d = deps();
+    const res = await completeAuthorization(d, { code: CODE, state: STATE }, sameBrowser('B'.repeat(43)));
+    expect(res.statusCode).toBe(400);
+    expect(d.exchangeCode).not.toHaveBeenCalled();
+  });
+
+  it('clears the state cookie on every answer', async () => {
+    consumableState();
+    const ok = await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
+    const bad = await completeAuthorization(deps(), { code: CODE, state: STATE }, []);
+    for (const res of [ok, bad]) expect(res.cookies).toContain(`${STATE_COOKIE_NAME}=; Max-Age=0; Path=/integration-oauth/callback; HttpOnly; Secure; SameSite=Lax`);
+  });
+
   it('exchanges the code, stores both tokens and the absolute expiry in the secret, then marks the team connected', async () => {
     consumableState();
     const d = deps();
-    const res = await completeAuthorization(d, { code: CODE, state: STATE });
+    const res = await completeAuthorization(d, { code: CODE, state: STATE }, sameBrowser(STATE));
     expect(res.statusCode).toBe(200);
     expect(d.exchangeCode).toHaveBeenCalledWith(expect.objectContaining({ code: CODE, clientId: 'cid', clientSecret: 'csecret', redirectUri: d.redirectUri }));
     expect(d.fetchCurrentUser).toHaveBeenCalledWith({ baseUrl: d.drchronoBaseUrl, accessToken: ACCESS });
@@ -127,13 +161,13 @@ describe('completeAuthorization', () => {
     const order: string[] = [];
     smMock.on(PutSecretValueCommand).callsFake(() => (order.push('secret'), {}));
     ddbMock.on(UpdateCommand).callsFake(() => (order.push('team'), {}));
-    await completeAuthorization(deps(), { code: CODE, state: STATE });
+    await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
     expect(order).toEqual(['secret', 'team']);
   });
 
   it('enqueues one backfill start message for the team', async () => {
     consumableState();
-    await completeAuthorization(deps(), { code: CODE, state: STATE });
+    await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
     const sent = sqsMock.commandCalls(SendMessageCommand);
     expect(sent).toHaveLength(1);
     expect(JSON.parse(sent[0]!.args[0].input.MessageBody!)).toEqual({ type: 'start', teamId: TEAM });
@@ -141,14 +175,14 @@ describe('completeAuthorization', () => {
 
   it('never echoes the code or a token in the page', async () => {
     consumableState();
-    const res = await completeAuthorization(deps(), { code: CODE, state: STATE });
+    const res = await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
     for (const secret of [CODE, ACCESS, REFRESH, STATE]) expect(res.body).not.toContain(secret);
   });
 
   it('rejects a tampered state with 400 and stores nothing', async () => {
     consumableState();
     const d = deps();
-    const res = await completeAuthorization(d, { code: CODE, state: `${STATE.slice(0, 42)}!` });
+    const res = await completeAuthorization(d, { code: CODE, state: `${STATE.slice(0, 42)}!` }, sameBrowser(`${STATE.slice(0, 42)}!`));
     expect(res.statusCode).toBe(400);
     expect(d.exchangeCode).not.toHaveBeenCalled();
     expectNothingStored();
@@ -158,7 +192,7 @@ describe('completeAuthorization', () => {
     consumableState();
     ddbMock.on(DeleteCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
     const d = deps();
-    const res = await completeAuthorization(d, { code: CODE, state: STATE });
+    const res = await completeAuthorization(d, { code: CODE, state: STATE }, sameBrowser(STATE));
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain('Invalid link');
     expect(d.exchangeCode).not.toHaveBeenCalled();
@@ -168,7 +202,7 @@ describe('completeAuthorization', () => {
   it('rejects an expired state with a "link expired" page and stores nothing', async () => {
     consumableState();
     ddbMock.on(DeleteCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {}, Item: { pk: { S: 'x' } } }));
-    const res = await completeAuthorization(deps(), { code: CODE, state: STATE });
+    const res = await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
     expect(res.statusCode).toBe(400);
     expect(res.body).toContain('Link expired');
     expectNothingStored();
@@ -177,7 +211,7 @@ describe('completeAuthorization', () => {
   it('shows a clear page on access_denied, uses up the state and stores nothing', async () => {
     consumableState();
     const d = deps();
-    const res = await completeAuthorization(d, { error: 'access_denied', state: STATE });
+    const res = await completeAuthorization(d, { error: 'access_denied', state: STATE }, sameBrowser(STATE));
     expect(res.statusCode).toBe(200);
     expect(res.body).toContain('Connection cancelled');
     expect(ddbMock.commandCalls(DeleteCommand)).toHaveLength(1);
@@ -187,28 +221,28 @@ describe('completeAuthorization', () => {
 
   it('answers 400 when the code or state is missing', async () => {
     consumableState();
-    expect((await completeAuthorization(deps(), { state: STATE })).statusCode).toBe(400);
+    expect((await completeAuthorization(deps(), { state: STATE }, sameBrowser(STATE))).statusCode).toBe(400);
     expect((await completeAuthorization(deps(), { code: CODE })).statusCode).toBe(400);
     expect((await completeAuthorization(deps(), undefined)).statusCode).toBe(400);
   });
 
   it('treats a code DrChrono rejects (invalid_grant) as an expired link and stores nothing', async () => {
     consumableState();
-    const res = await completeAuthorization(deps({ exchangeCode: async () => Promise.reject(new InvalidGrantError({ status: 400 })) }), { code: CODE, state: STATE });
+    const res = await completeAuthorization(deps({ exchangeCode: async () => Promise.reject(new InvalidGrantError({ status: 400 })) }), { code: CODE, state: STATE }, sameBrowser(STATE));
     expect(res.statusCode).toBe(400);
     expectNothingStored();
   });
 
   it('answers 502 when DrChrono fails the exchange', async () => {
     consumableState();
-    const res = await completeAuthorization(deps({ exchangeCode: async () => Promise.reject(new DrChronoServerError({ status: 503 })) }), { code: CODE, state: STATE });
+    const res = await completeAuthorization(deps({ exchangeCode: async () => Promise.reject(new DrChronoServerError({ status: 503 })) }), { code: CODE, state: STATE }, sameBrowser(STATE));
     expect(res.statusCode).toBe(502);
     expectNothingStored();
   });
 
   it('keeps the exchanged tokens when the user lookup fails, but does not mark the team connected', async () => {
     consumableState();
-    const res = await completeAuthorization(deps({ fetchCurrentUser: async () => Promise.reject(new DrChronoServerError({ status: 500 })) }), { code: CODE, state: STATE });
+    const res = await completeAuthorization(deps({ fetchCurrentUser: async () => Promise.reject(new DrChronoServerError({ status: 500 })) }), { code: CODE, state: STATE }, sameBrowser(STATE));
     expect(res.statusCode).toBe(502);
     expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(1);
     expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(0);
