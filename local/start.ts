@@ -11,6 +11,10 @@ import type { PlatformInfo } from './platform-info';
  *   --ready-file F     write the platform info JSON to F once everything is up
  *   --exit-with-parent stop when the parent process goes away (test harness)
  */
+// Development machines run Node 20; the SDK's notice that it will need Node 22 from 2027 is not actionable here
+// (Lambda runs Node 24) and would repeat in every log. The README says when to move dev machines to Node 22.
+process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
+
 const { values } = parseArgs({
   options: {
     clean: { type: 'boolean', default: false },
