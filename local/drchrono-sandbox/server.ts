@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { bulkList, clearBulkLists, isBulkArea } from './bulk';
 import { SandboxHttpError, type SandboxEngine } from './engine';
 import { decodeCursor, paginate, pageSizeFor, serialize } from './serializer';
 import type { Delivery, Json, SandboxApp, TokenPair } from './types';
@@ -19,6 +20,8 @@ const SCOPES: Record<string, string[]> = {
   doctors: ['user:read', 'user:write'],
   appointment_profiles: ['calendar:read', 'calendar:write', 'settings:read', 'settings:write'],
   patient_flag_types: ['patients:read', 'patients:write', 'settings:read', 'settings:write'],
+  patients_list: ['patients:read', 'patients:write'],
+  appointments_list: ['calendar:read', 'calendar:write', 'clinical:read', 'clinical:write'],
 };
 
 interface Ctx {
@@ -155,6 +158,11 @@ export class SandboxRouter {
     const q = ctx.url.searchParams;
     const verbose = q.get('verbose') === 'true';
     const d = this.engine.state.data;
+    // Bulk lists (bulk.ts): POST generates, GET polls; both are reads, so this precedes the write-scope check.
+    if (isBulkArea(area) && id === undefined) {
+      const out = bulkList(area, ctx.method, q, d, tok.clientId, this.engine.clock.now());
+      return send(ctx.res, out.status, out.body);
+    }
     const write = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(ctx.method);
     if (write && !hasScope(tok, [`${area === 'appointments' ? 'calendar' : 'patients'}:write`, ...(area === 'appointments' ? ['clinical:write'] : [])])) {
       return send(ctx.res, 403, FORBIDDEN);
@@ -269,6 +277,7 @@ export class SandboxRouter {
       this.hooks.cancelScheduled();
       await this.hooks.idle();
       e.reset(o.seed);
+      clearBulkLists();
       return r(200, { ok: true });
     }
     if (a === 'clock' && method === 'POST') {

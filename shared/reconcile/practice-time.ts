@@ -1,0 +1,49 @@
+/**
+ * DrChrono timestamps (and the `since` filter) are the practice's wall-clock time without an offset, so a
+ * watermark we keep in UTC must be turned into the practice's local time before it is sent as `since`.
+ * The practice's zone comes from its doctors (`timezone`, e.g. "US/Pacific").
+ */
+export const UNKNOWN_ZONE_MARGIN_HOURS = 12;
+
+export function isValidTimeZone(tz: unknown): tz is string {
+  if (typeof tz !== 'string' || tz === '') return false;
+  try {
+    new Intl.DateTimeFormat('en-CA', { timeZone: tz });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** `YYYY-MM-DDTHH:mm:ss` of instant `at` on a wall clock in `timeZone`. */
+export function wallClock(at: Date, timeZone: string): string {
+  const fmt = new Intl.DateTimeFormat('en-CA', {
+    timeZone,
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+    hour: '2-digit',
+    minute: '2-digit',
+    second: '2-digit',
+    hourCycle: 'h23',
+  });
+  const p = Object.fromEntries(fmt.formatToParts(at).map((x) => [x.type, x.value]));
+  return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
+}
+
+/**
+ * The `since` value for "changed after instant `from`". Without a known zone, the UTC wall clock minus 12 h:
+ * no practice's local time is more than 12 h behind UTC, so nothing is missed (a few extra objects are
+ * re-read, which the order-safe writes turn into 'unchanged').
+ */
+export function sinceParam(from: Date, timeZone: string | undefined): string {
+  if (isValidTimeZone(timeZone)) return wallClock(from, timeZone);
+  return wallClock(new Date(from.getTime() - UNKNOWN_ZONE_MARGIN_HOURS * 3_600_000), 'UTC');
+}
+
+/** The practice's zone: the connected user's doctor's, else the first doctor with a valid zone. */
+export function practiceTimeZoneOf(doctors: readonly { id: number; timezone?: unknown }[], preferredDoctorId?: number): string | undefined {
+  const preferred = doctors.find((d) => d.id === preferredDoctorId);
+  if (preferred && isValidTimeZone(preferred.timezone)) return preferred.timezone;
+  return doctors.map((d) => d.timezone).find(isValidTimeZone);
+}

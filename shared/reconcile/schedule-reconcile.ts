@@ -1,0 +1,71 @@
+import type { SQSClient } from '@aws-sdk/client-sqs';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { budgetCeiling, budgetLimitOf, readApiBudgetUsage } from '../budget/api-budget';
+import type { BackfillJob } from '../backfill/backfill-job';
+import { getBackfillJob } from '../backfill/job-store';
+import { sendWorkItem, sendWorkItems, type WorkItem } from '../backfill/work-item';
+import { errorFields, logger } from '../logging/logger';
+import { listTeamItems, type TeamItem } from '../teams/team-store';
+
+/**
+ * The hourly tick (functions/reconcile): one reconcile work item per connected team on the backfill queue, so
+ * per-team work is bounded, budgeted and retried by the backfill worker rather than done in this invocation.
+ *
+ * It is also the backfill's watchdog: a paused backfill whose pause is over, or whose team has budget again,
+ * and a running backfill that has not moved for STALLED_MINUTES (its work item died in the DLQ), get their
+ * current step re-enqueued. A duplicate step item is harmless: only one worker can commit a step.
+ */
+export const STALLED_MINUTES = 60;
+
+export interface ScheduleReconcileDeps {
+  ddb: DynamoDBDocumentClient;
+  sqs: SQSClient;
+  teamsTable: string;
+  backfillQueueUrl: string;
+  now?: () => Date;
+}
+
+export interface ScheduleReconcileResult {
+  teams: number;
+  enqueued: number;
+  failedToEnqueue: number;
+  backfillsResumed: number;
+}
+
+/** Why a backfill's current step should be put back on the queue now, or undefined. */
+export function backfillNeedsNudge(job: BackfillJob, team: TeamItem, usedThisHour: number, now: Date): string | undefined {
+  if (job.status === 'paused') {
+    if (job.pausedUntil && Date.parse(job.pausedUntil) <= now.getTime()) return 'pause over';
+    const budgetPause = job.pauseReason === 'team API budget exhausted';
+    if (budgetPause && usedThisHour < budgetCeiling(budgetLimitOf(team), 'backfill')) return 'budget available';
+    return undefined;
+  }
+  if (job.status === 'running' && now.getTime() - Date.parse(job.updatedAt) >= STALLED_MINUTES * 60_000) return 'stalled';
+  return undefined;
+}
+
+export async function scheduleReconcile(deps: ScheduleReconcileDeps): Promise<ScheduleReconcileResult> {
+  const now = (deps.now ?? (() => new Date()))();
+  const teams = (await listTeamItems(deps.ddb, deps.teamsTable)).filter((t) => t.status === 'connected');
+  const runAt = now.toISOString();
+  const items: WorkItem[] = teams.map((t) => ({ type: 'reconcile', teamId: t.teamId, runAt }));
+  const failedToEnqueue = await sendWorkItems(deps.sqs, deps.backfillQueueUrl, items);
+
+  let backfillsResumed = 0;
+  for (const team of teams) {
+    try {
+      const job = await getBackfillJob(deps.ddb, deps.teamsTable, team.teamId);
+      if (!job || (job.status !== 'paused' && job.status !== 'running')) continue;
+      const used = job.status === 'paused' ? await readApiBudgetUsage(deps.ddb, deps.teamsTable, team.teamId, now) : 0;
+      const why = backfillNeedsNudge(job, team, used, now);
+      if (!why) continue;
+      await sendWorkItem(deps.sqs, deps.backfillQueueUrl, { type: 'step', teamId: team.teamId, jobId: job.jobId, step: job.step });
+      backfillsResumed++;
+      logger.info('reconcile: backfill step re-enqueued', { teamId: team.teamId, jobId: job.jobId, step: job.step, why });
+    } catch (err) {
+      logger.error('reconcile: backfill check failed', { teamId: team.teamId, ...errorFields(err) });
+    }
+  }
+  logger.info('reconcile: scheduled', { teams: teams.length, enqueued: items.length - failedToEnqueue, failedToEnqueue, backfillsResumed });
+  return { teams: teams.length, enqueued: items.length - failedToEnqueue, failedToEnqueue, backfillsResumed };
+}

@@ -1,0 +1,81 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import type { AwsClientStub } from 'aws-sdk-client-mock';
+
+/**
+ * A small in-memory teams table behind aws-sdk-client-mock, understanding exactly the conditions the backfill
+ * job store and the budget counter use. Enough to test the work-item state machine against real conditional
+ * semantics (who wins a step) without DynamoDB.
+ */
+export class FakeTeamsTable {
+  readonly items = new Map<string, Record<string, unknown>>();
+  /** Every Put, in order (integration log groups included). */
+  readonly puts: Record<string, unknown>[] = [];
+  budgetCalls = 0;
+  budgetMax = Number.POSITIVE_INFINITY;
+
+  constructor(mock: AwsClientStub<DynamoDBDocumentClient>) {
+    mock.on(GetCommand).callsFake((input: { Key: { pk: string; sk: string } }) => {
+      const item = this.items.get(this.key(input.Key));
+      return { Item: item ? structuredClone(item) : undefined };
+    });
+    mock.on(PutCommand).callsFake((input: { Item: Record<string, unknown>; ConditionExpression?: string; ExpressionAttributeValues?: Record<string, unknown> }) => {
+      const k = this.key(input.Item as { pk: string; sk: string });
+      const current = this.items.get(k);
+      if (!this.holds(input.ConditionExpression, current, input.ExpressionAttributeValues ?? {})) this.fail();
+      this.items.set(k, structuredClone(input.Item));
+      this.puts.push(structuredClone(input.Item));
+      return {};
+    });
+    mock.on(UpdateCommand).callsFake((input: { Key: { pk: string; sk: string }; UpdateExpression: string; ConditionExpression?: string; ExpressionAttributeValues?: Record<string, unknown> }) => {
+      const values = input.ExpressionAttributeValues ?? {};
+      if (input.Key.sk.startsWith('BUDGET#')) {
+        const n = Number(values[':n']);
+        if (this.budgetCalls + n > this.budgetMax) this.fail();
+        this.budgetCalls += n;
+        return { Attributes: { calls: this.budgetCalls } };
+      }
+      const k = this.key(input.Key);
+      const current = this.items.get(k);
+      if (!this.holds(input.ConditionExpression, current, values)) this.fail();
+      if (input.UpdateExpression === 'SET enqueuedStep = :s' && current) current.enqueuedStep = values[':s'];
+      return {};
+    });
+  }
+
+  key(k: { pk: string; sk: string }): string {
+    return `${k.pk}|${k.sk}`;
+  }
+
+  get(pk: string, sk: string): Record<string, unknown> | undefined {
+    return this.items.get(`${pk}|${sk}`);
+  }
+
+  put(item: Record<string, unknown>): void {
+    this.items.set(this.key(item as { pk: string; sk: string }), structuredClone(item));
+  }
+
+  private fail(): never {
+    throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+  }
+
+  private holds(cond: string | undefined, cur: Record<string, unknown> | undefined, v: Record<string, unknown>): boolean {
+    switch (cond) {
+      case undefined:
+        return true;
+      case 'attribute_not_exists(pk)':
+        return cur === undefined;
+      case 'jobId = :old':
+        return cur?.jobId === v[':old'];
+      case 'jobId = :j AND step = :s':
+        return cur?.jobId === v[':j'] && cur?.step === v[':s'];
+      case 'jobId = :j AND enqueuedStep < :s':
+        return cur?.jobId === v[':j'] && Number(cur?.enqueuedStep) < Number(v[':s']);
+      case 'attribute_not_exists(watermark) OR watermark <= :w':
+        return cur?.watermark === undefined || String(cur.watermark) <= String(v[':w']);
+      default:
+        throw new Error(`FakeTeamsTable does not understand condition ${cond}`);
+    }
+  }
+}

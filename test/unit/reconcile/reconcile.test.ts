@@ -1,0 +1,194 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { newJob } from '../../../shared/backfill/backfill-job';
+import type { BackfillDrChronoApi } from '../../../shared/backfill/backfill-worker';
+import type { IngestMessage } from '../../../shared/ingest/ingest-message';
+import { practiceTimeZoneOf, sinceParam, wallClock } from '../../../shared/reconcile/practice-time';
+import { doctorsDue, reconcileFrom, runReconcileItem, type ReconcileDeps } from '../../../shared/reconcile/reconcile-team';
+import { backfillNeedsNudge, scheduleReconcile } from '../../../shared/reconcile/schedule-reconcile';
+import type { TeamItem } from '../../../shared/teams/team-store';
+import { FakeTeamsTable } from '../backfill/fake-teams-table';
+
+const TEAM = '6f1c2b1e-0d55-4b43-9d2a-1f0b7a1c0e11';
+const TEAM2 = '7a2d3c2f-1e66-4c54-8e3b-2a1c8b2d1f22';
+const NOW = new Date('2026-11-21T12:20:00Z');
+
+const ddbMock = mockClient(DynamoDBDocumentClient);
+const sqsMock = mockClient(SQSClient);
+let table: FakeTeamsTable;
+let listCalls: { what: string; since?: string; verbose?: boolean }[];
+let processed: IngestMessage[];
+let changedPatients: { id: number }[];
+
+function teamItem(o: Record<string, unknown> = {}) {
+  return { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x', connectedAt: '2026-11-20T08:00:00.000Z', ...o };
+}
+
+async function* gen<T>(items: T[], beforeCall: () => Promise<void>): AsyncGenerator<T> {
+  await beforeCall();
+  for (const i of items) yield i;
+}
+
+function deps(o: Partial<ReconcileDeps> = {}): ReconcileDeps {
+  const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+  return {
+    ddb,
+    teamsTable: 'teams',
+    recordsTable: 'records',
+    integrationLogTable: 'log',
+    integrationLogTtlDays: 90,
+    secrets: { get: async () => ({ clientId: 'c', clientSecret: 's', webhookSecret: 'w', accessToken: 'tok' }), refresh: async () => null },
+    process: async (msg) => {
+      processed.push(msg);
+      return { status: 'done', entries: [{ at: NOW.toISOString(), event: msg.event, deliveryId: msg.deliveryId, outcome: 'updated' }] };
+    },
+    drchrono: ({ beforeCall }) => ({
+      api: {
+        listDoctors: () => {
+          listCalls.push({ what: 'doctors' });
+          return gen([], beforeCall);
+        },
+        listAppointmentProfiles: () => gen([], beforeCall),
+        listPatients: (q: { since?: string; verbose?: boolean }) => {
+          listCalls.push({ what: 'patients', ...q });
+          return gen(changedPatients, beforeCall);
+        },
+        listAppointments: (q: { since?: string; verbose?: boolean }) => {
+          listCalls.push({ what: 'appointments', ...q });
+          return gen([], beforeCall);
+        },
+      } as unknown as BackfillDrChronoApi,
+      bulk: { create: async () => 'u', waitForPage: async () => ({ status: 'in-progress' }) },
+    }),
+    now: () => NOW,
+    ...o,
+  };
+}
+
+const ctx = { messageId: 'm', groupId: 'g', finalAttempt: false };
+const item = { type: 'reconcile' as const, teamId: TEAM, runAt: NOW.toISOString() };
+
+beforeEach(() => {
+  ddbMock.reset();
+  sqsMock.reset();
+  table = new FakeTeamsTable(ddbMock);
+  table.put(teamItem());
+  listCalls = [];
+  processed = [];
+  changedPatients = [];
+});
+
+describe('practice time', () => {
+  it('expresses an instant on the practice wall clock, as DrChrono timestamps are', () => {
+    expect(wallClock(new Date('2026-11-21T12:20:00Z'), 'US/Pacific')).toBe('2026-11-21T04:20:00');
+    expect(sinceParam(new Date('2026-07-01T12:00:00Z'), 'America/New_York')).toBe('2026-07-01T08:00:00');
+  });
+
+  it('without a known zone reaches 12 h further back so no practice zone misses a change', () => {
+    expect(sinceParam(new Date('2026-11-21T12:20:00Z'), undefined)).toBe('2026-11-21T00:20:00');
+    expect(sinceParam(new Date('2026-11-21T12:20:00Z'), 'Not/AZone')).toBe('2026-11-21T00:20:00');
+  });
+
+  it("prefers the connected user's doctor's zone", () => {
+    const doctors = [{ id: 1, timezone: 'US/Eastern' }, { id: 2, timezone: 'US/Pacific' }, { id: 3, timezone: 'bogus' }];
+    expect(practiceTimeZoneOf(doctors, 2)).toBe('US/Pacific');
+    expect(practiceTimeZoneOf(doctors, 3)).toBe('US/Eastern');
+    expect(practiceTimeZoneOf([{ id: 1 }])).toBeUndefined();
+  });
+});
+
+describe('reconcile window', () => {
+  it('starts from the watermark, else the backfill start, else the connect, minus 15 minutes', () => {
+    const state = { watermark: '2026-11-21T11:00:00.000Z', lastRunAt: 'x', lastRunId: 'x' };
+    expect(reconcileFrom(state, '2026-11-20T00:00:00.000Z', undefined, NOW).toISOString()).toBe('2026-11-21T10:45:00.000Z');
+    expect(reconcileFrom(undefined, '2026-11-20T00:00:00.000Z', '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-19T23:45:00.000Z');
+    expect(reconcileFrom(undefined, undefined, '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-18T23:45:00.000Z');
+  });
+
+  it('refreshes doctors once a day', () => {
+    expect(doctorsDue(undefined, NOW)).toBe(true);
+    expect(doctorsDue({ watermark: 'x', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T00:00:00.000Z' }, NOW)).toBe(false);
+    expect(doctorsDue({ watermark: 'x', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-20T12:20:00.000Z' }, NOW)).toBe(true);
+  });
+});
+
+describe('reconcile work item', () => {
+  it('feeds changed patients through the sync path with source reconcile and moves the watermark', async () => {
+    table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-21T11:20:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z', practiceTimeZone: 'US/Pacific' });
+    changedPatients = [{ id: 7 }];
+    expect(await runReconcileItem(item, ctx, deps())).toEqual({ status: 'done' });
+    expect(listCalls).toEqual([
+      { what: 'patients', since: '2026-11-21T03:05:00', verbose: true },
+      { what: 'appointments', since: '2026-11-21T03:05:00' },
+    ]);
+    expect(processed.map((m) => [m.source, m.event, m.deliveryId])).toEqual([['reconcile', 'PATIENT_MODIFY', `reconcile:${NOW.toISOString()}:patient:7`]]);
+    expect(table.get(TEAM, 'RECONCILE')).toMatchObject({ watermark: NOW.toISOString(), lastPatients: 1, lastChanged: 1 });
+    const log = table.puts.flatMap((p) => (Array.isArray(p.entries) ? (p.entries as { event: string }[]) : []));
+    expect(log.map((e) => e.event)).toEqual(['RECONCILE_PATIENT', 'RECONCILE']);
+  });
+
+  it('keeps the watermark when the budget runs out, and defers', async () => {
+    table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-21T11:20:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z' });
+    table.budgetMax = 0;
+    const result = await runReconcileItem(item, ctx, deps());
+    expect(result.status).toBe('defer');
+    expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe('2026-11-21T11:20:00.000Z');
+  });
+
+  it('refreshes doctors on the first run and writes no log when nothing changed', async () => {
+    await runReconcileItem(item, ctx, deps());
+    expect(listCalls.map((c) => c.what)).toEqual(['doctors', 'patients', 'appointments']);
+    expect(table.get(TEAM, 'RECONCILE')).toMatchObject({ doctorsRefreshedAt: NOW.toISOString() });
+    expect(table.puts.some((p) => Array.isArray(p.entries))).toBe(false);
+  });
+
+  it('skips a team whose backfill is still running', async () => {
+    table.put({ ...newJob({ teamId: TEAM, jobId: 'j', reason: 'connect', now: NOW }), pk: TEAM, sk: 'BACKFILL' });
+    await runReconcileItem(item, ctx, deps());
+    expect(listCalls).toEqual([]);
+  });
+
+  it('skips a team that is not connected', async () => {
+    table.put(teamItem({ status: 'reauthorization_required' }));
+    expect(await runReconcileItem(item, ctx, deps())).toEqual({ status: 'done' });
+    expect(listCalls).toEqual([]);
+  });
+});
+
+describe('hourly schedule', () => {
+  const team = teamItem({ apiBudgetPerHour: 10 }) as unknown as TeamItem;
+  const job = (o: Record<string, unknown>) => ({ ...newJob({ teamId: TEAM, jobId: 'j', reason: 'connect', now: NOW }), ...o });
+
+  it('nudges a budget-paused backfill once the team has budget again, not before', () => {
+    const paused = job({ status: 'paused', pausedUntil: '2026-11-21T13:00:00.000Z', pauseReason: 'team API budget exhausted' });
+    expect(backfillNeedsNudge(paused, team, 8, NOW)).toBeUndefined();
+    expect(backfillNeedsNudge(paused, team, 7, NOW)).toBe('budget available');
+    expect(backfillNeedsNudge(paused, team, 8, new Date('2026-11-21T13:00:01Z'))).toBe('pause over');
+  });
+
+  it('nudges a running backfill that has not moved for an hour', () => {
+    expect(backfillNeedsNudge(job({ updatedAt: '2026-11-21T11:00:00.000Z' }), team, 0, NOW)).toBe('stalled');
+    expect(backfillNeedsNudge(job({ updatedAt: '2026-11-21T12:00:00.000Z' }), team, 0, NOW)).toBeUndefined();
+  });
+
+  it('enqueues one reconcile item per connected team and re-enqueues a resumable backfill step', async () => {
+    ddbMock.on(ScanCommand).resolves({ Items: [teamItem(), { ...teamItem(), pk: TEAM2, teamId: TEAM2, status: 'registered' }] });
+    table.put({ ...job({ status: 'paused', step: 4, pausedUntil: '2026-11-21T12:00:00.000Z', pauseReason: 'team API budget exhausted' }), pk: TEAM, sk: 'BACKFILL' });
+    const batches: unknown[] = [];
+    const singles: unknown[] = [];
+    sqsMock.on(SendMessageBatchCommand).callsFake((i: { Entries: { MessageBody: string }[] }) => {
+      batches.push(...i.Entries.map((e) => JSON.parse(e.MessageBody)));
+      return { Successful: [], Failed: [] };
+    });
+    sqsMock.on(SendMessageCommand).callsFake((i: { MessageBody: string }) => {
+      singles.push(JSON.parse(i.MessageBody));
+      return {};
+    });
+    const out = await scheduleReconcile({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), sqs: new SQSClient({ region: 'us-east-1' }), teamsTable: 'teams', backfillQueueUrl: 'q', now: () => NOW });
+    expect(out).toEqual({ teams: 1, enqueued: 1, failedToEnqueue: 0, backfillsResumed: 1 });
+    expect(batches).toEqual([{ type: 'reconcile', teamId: TEAM, runAt: NOW.toISOString() }]);
+    expect(singles).toEqual([{ type: 'step', teamId: TEAM, jobId: 'j', step: 4 }]);
+  });
+});
