@@ -49,14 +49,17 @@ export async function withTeamToken<T>(teamId: string, deps: TeamTokenDeps, who:
   } catch (err) {
     if (!(err instanceof DrChronoUnauthorizedError)) throw err;
     const fresh = await deps.secrets.refresh(teamId, SECRET_REREAD_MIN_AGE_MS);
+    // The version of the token DrChrono rejected last: the refresher ignores requests about tokens it replaced.
+    let rejectedTokenVersion = secret.tokenVersion;
     if (fresh?.accessToken && fresh.accessToken !== secret.accessToken) {
+      rejectedTokenVersion = fresh.tokenVersion;
       try {
         return await fn(fresh.accessToken);
       } catch (err2) {
         if (!(err2 instanceof DrChronoUnauthorizedError)) throw err2;
       }
     }
-    await requestTokenRefresh(deps.ddb, deps.teamsTable, teamId, `${who}: DrChrono answered 401`, deps.now());
+    await requestTokenRefresh(deps.ddb, deps.teamsTable, teamId, `${who}: DrChrono answered 401`, deps.now(), rejectedTokenVersion);
     throw new TokenRefreshRequestedError('token refresh requested');
   }
 }

@@ -2,8 +2,10 @@ import { randomBytes, randomUUID } from 'node:crypto';
 import { documentClient, secretsClient } from '../../../shared/aws/clients';
 import { registerTeam } from '../../../shared/teams/register-team';
 import { getTeamItem } from '../../../shared/teams/team-store';
+import { getBackfillJob } from '../../../shared/backfill/job-store';
 import { httpJson } from './http';
 import { apiUrl, platform } from './platform';
+import { waitFor } from './wait-for';
 
 /**
  * Connects a team the way a clinic does: register it, create its DrChrono app in the sandbox, then run the real
@@ -83,8 +85,12 @@ export async function followCallback(location: string, cookie: string | null): P
   return { status: res.status, headers: res.headers, text: await res.text() };
 }
 
-/** Runs the whole connect flow for a new team and returns its ids and credentials. */
-export async function connectTeam(opts: SandboxAppOptions & { userId?: number } = {}): Promise<ConnectedTeam> {
+/**
+ * Runs the whole connect flow for a new team and returns its ids and credentials. Connecting starts a backfill;
+ * by default this waits until it has completed, so a test's own changes never race the import of the seed data.
+ * Pass `waitForBackfill: false` to observe the backfill itself.
+ */
+export async function connectTeam(opts: SandboxAppOptions & { userId?: number; waitForBackfill?: boolean } = {}): Promise<ConnectedTeam> {
   const app = await createSandboxApp(opts);
   const { teamId, webhookSecret } = await registerTestTeam(app);
   const authorize = await startAuthorize(teamId);
@@ -93,5 +99,11 @@ export async function connectTeam(opts: SandboxAppOptions & { userId?: number } 
   if (callback.status !== 200) throw new Error(`callback answered ${callback.status}`);
   const team = await getTeamItem(documentClient(), platform().resources.teamsTable, teamId, true);
   if (team?.status !== 'connected' || team.drchronoUserId === undefined) throw new Error('team not connected after the callback');
+  if (opts.waitForBackfill ?? true) {
+    await waitFor(
+      async () => (await getBackfillJob(documentClient(), platform().resources.teamsTable, teamId))?.status === 'completed',
+      { timeoutMs: 60_000, intervalMs: 200, description: 'the connect backfill to complete' },
+    );
+  }
   return { teamId, ...app, webhookSecret, userId: team.drchronoUserId };
 }
