@@ -155,10 +155,13 @@ export class DrChronoSyncStack extends Stack {
       INTEGRATION_LOG_TABLE: this.names.integrationLogTable,
       DRCHRONO_BASE_URL,
       INTEGRATION_LOG_TTL_DAYS: String(INTEGRATION_LOG_TTL_DAYS),
-      INGEST_QUEUE_URL: this.ingest.queue.queueUrl,
     };
 
-    const sync = make('sync', 'Sync', SYNC_CONCURRENCY, { ...dataEnv, TEAM_SECRET_PREFIX: secretPrefix });
+    const sync = make('sync', 'Sync', SYNC_CONCURRENCY, {
+      ...dataEnv,
+      TEAM_SECRET_PREFIX: secretPrefix,
+      INGEST_QUEUE_URL: this.ingest.queue.queueUrl,
+    });
     for (const t of this.tables.all) sync.allowTable(t, 'readWrite');
     sync.allowTeamSecrets(secretPrefix, 'read');
     // A deferred message is re-sent as a copy when its receive count nears the DLQ limit (shared/sync/deferral).
@@ -179,7 +182,7 @@ export class DrChronoSyncStack extends Stack {
     });
     for (const t of this.tables.all) backfill.allowTable(t, 'readWrite');
     backfill.allowTeamSecrets(secretPrefix, 'read');
-    backfill.allowSendTo(this.ingest.queue);
+    // Objects go through the sync path in-process (shared/backfill/import-objects), not the ingest queue.
     backfill.allowSendTo(this.backfillQueue.queue);
     backfill.fn.addEventSource(
       new SqsEventSource(this.backfillQueue.queue, {
@@ -192,12 +195,11 @@ export class DrChronoSyncStack extends Stack {
       }),
     );
 
+    // Reconcile only lists connected teams and enqueues one work item each; the backfill worker does the fetching.
     const reconcile = make('reconcile', 'Reconcile', SCHEDULED_CONCURRENCY, {
-      ...dataEnv,
       BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
     });
-    for (const t of this.tables.all) reconcile.allowTable(t, 'readWrite');
-    reconcile.allowSendTo(this.ingest.queue);
+    reconcile.allowTable(this.tables.teams, 'read');
     reconcile.allowSendTo(this.backfillQueue.queue);
 
     this.schedules = {

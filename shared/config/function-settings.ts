@@ -42,12 +42,12 @@ export const FUNCTION_SETTINGS: Record<LambdaFunctionName, FunctionSettings> = {
   backfill: {
     memoryMb: 512,
     timeoutSeconds: BACKFILL_QUEUE.functionTimeoutSeconds,
-    why: 'one message = one page of DrChrono fetches into the ingest queue; re-enqueues its cursor',
+    why: 'one message = one list or bulk page, written through the sync path in-process; enqueues the next step',
   },
   reconcile: {
     memoryMb: 256,
     timeoutSeconds: 120,
     everyMinutes: 60,
-    why: 'lists connected teams and enqueues one reconcile work item per team',
+    why: 'lists connected teams, enqueues one reconcile work item each, restarts paused or stalled backfills',
   },
 };

@@ -129,6 +129,20 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
     expect(secretActions('reconcile')).toEqual([]);
   });
 
+  it('gives reconcile read access to the teams table and send access to the backfill queue, nothing more', () => {
+    const byPolicy = statementsByPolicy(s);
+    const policyId = logicalIdOf(s.stack, s.stack.functions.reconcile.role.node.findChild('DefaultPolicy'));
+    const actions = [...new Set((byPolicy[policyId] ?? []).flatMap(actionsOf))];
+    const dynamoWrites = actions.filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a));
+    expect(dynamoWrites).toEqual([]);
+    const sendTargets = (byPolicy[policyId] ?? [])
+      .filter((st) => actionsOf(st).includes('sqs:SendMessage'))
+      .flatMap(resourcesOf)
+      .map((r) => JSON.stringify(r));
+    expect(sendTargets).toHaveLength(1);
+    expect(sendTargets[0]).toContain(logicalIdOf(s.stack, s.stack.backfillQueue.queue));
+  });
+
   it('uses "*" as an IAM resource only for X-Ray, which has no resource-level permissions', () => {
     const starStatements = Object.values(statementsByPolicy(s))
       .flat()
