@@ -52,7 +52,7 @@ export function mapAppointment(obj: Appointment | Record<string, unknown>, ctx: 
       fields: c.fields,
       fieldsWritten: c.written,
       fieldsSkipped: c.skipped,
-      version: recordVersion(a.updated_at, observedAt),
+      version: recordVersion(a.updated_at, observedAt, ctx.authority),
       deleted: true,
       ...(a.appt_is_break === true ? { skipReason: 'break' as const } : {}),
     };
@@ -61,7 +61,7 @@ export function mapAppointment(obj: Appointment | Record<string, unknown>, ctx: 
   const parsed = MappableAppointmentSchema.safeParse(obj);
   if (!parsed.success) throw new MappingValidationError('appointment', parsed.error);
   const a = parsed.data;
-  const version = recordVersion(a.updated_at, observedAt);
+  const version = recordVersion(a.updated_at, observedAt, ctx.authority);
 
   if (a.appt_is_break === true || a.patient === null) {
     // A break blocks the calendar; it has no patient and is not a visit the team's app tracks.

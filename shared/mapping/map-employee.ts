@@ -33,6 +33,6 @@ export function mapEmployee(doctorObj: Doctor | Record<string, unknown>, ctx: Ma
     fields: c.fields,
     fieldsWritten: c.written,
     fieldsSkipped: c.skipped,
-    version: recordVersion(undefined, ctx.observedAt ?? new Date().toISOString()),
+    version: recordVersion(undefined, ctx.observedAt ?? new Date().toISOString(), ctx.authority ?? 'fetched'),
   };
 }

@@ -117,7 +117,7 @@ export function mapPatient(obj: Patient | Record<string, unknown>, ctx: MappingC
     fields: c.fields,
     fieldsWritten: c.written,
     fieldsSkipped: c.skipped,
-    version: recordVersion(p.updated_at, ctx.observedAt ?? new Date().toISOString()),
+    version: recordVersion(p.updated_at, ctx.observedAt ?? new Date().toISOString(), ctx.authority),
   };
 }
 

@@ -1,5 +1,5 @@
 import type { z } from 'zod';
-import type { RecordVersion } from '../store/record-version';
+import type { RecordVersion, VersionAuthority } from '../store/record-version';
 import type { Entity } from './field-names';
 import type { TeamSyncConfig } from './team-sync-config';
 
@@ -37,8 +37,10 @@ export interface MappingContext {
    * The sync worker resolves it (store, else a patient fetch) before mapping; unresolved → "Patient" skipped.
    */
   patientChartIds?: ReadonlyMap<number, string>;
-  /** When this state was observed (webhook receivedAt or fetch time, ISO UTC). Versions objects without updated_at. */
+  /** When this state was observed (ISO UTC): webhook receivedAt / list time, or when the fetch request was sent. */
   observedAt?: string;
+  /** 'fetched' when the object was fetched by id at observedAt; default 'delivered' (webhook or list). */
+  authority?: VersionAuthority;
   /** The delivery's event: APPOINTMENT_DELETE maps the appointment to a deletion. */
   event?: string;
 }

@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocum
 import { RECORDS_CHART_ID_INDEX } from '../config/resource-names';
 import type { Entity } from '../mapping/field-names';
 import type { FieldValue, MappedRecord } from '../mapping/mapped-record';
-import { contentHash, decideWrite, versionKey, type StoredVersionState, type WriteOutcome } from './record-version';
+import { contentHash, decideWrite, supersededKeys, versionKey, type StoredVersionState, type WriteOutcome } from './record-version';
 
 /**
  * The records table: one item per DrChrono object, pk `<teamId>#<entity>`, sk the DrChrono id. Attributes are
@@ -78,7 +78,9 @@ function storedStateFromAttributeValues(item: Record<string, AttributeValue> | u
 /**
  * Write one mapped record under the order guard. Returns what happened:
  * created / updated / unchanged (duplicate, or newer state with the same content) / stale-skipped (older or
- * after deletion) / deleted. Fields not in record.fieldsWritten keep their stored values.
+ * after deletion) / deleted / tie (incomparable with the stored state and different: nothing written; the
+ * caller resolves it by fetching the object, see record-version.ts). Fields not in record.fieldsWritten keep
+ * their stored values.
  */
 export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, input: WriteRecordInput): Promise<WriteOutcome> {
   const { teamId, record, deliveryId, syncedAt } = input;
@@ -110,7 +112,9 @@ export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, in
       return 'deleted';
     }
     const out = await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...upsertExpression(teamId, record, incoming.contentHash, deliveryId, syncedAt) }));
-    return decideWrite(storedState(out.Attributes), incoming).outcome;
+    // The condition held, so this is a write whatever the old version was.
+    if (!out.Attributes) return 'created';
+    return storedState(out.Attributes)?.contentHash === incoming.contentHash ? 'unchanged' : 'updated';
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
     return decideWrite(storedStateFromAttributeValues(err.Item), incoming).outcome;
@@ -119,8 +123,10 @@ export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, in
 
 function upsertExpression(teamId: string, record: MappedRecord, hash: string, deliveryId: string, syncedAt: string) {
   const names: Record<string, string> = { '#version': 'version', '#deleted': 'deleted', '#contentHash': 'contentHash' };
+  const superseded = supersededKeys(record.version);
   const values: Record<string, unknown> = {
     ':v': versionKey(record.version),
+    ':below': superseded.below,
     ':true': true,
     ':h': hash,
     ':entity': record.entity,
@@ -149,10 +155,16 @@ function upsertExpression(teamId: string, record: MappedRecord, hash: string, de
       removes.push('chartKey');
     }
   }
+  // Mirrors decideWrite: a new record, or a live one whose version this one supersedes (record-version.ts).
+  let supersedes = '#version < :below';
+  if (superseded.fetchedAfter !== undefined && superseded.fetchedBefore !== undefined) {
+    supersedes = '(#version < :below OR (#version > :fetchedAfter AND #version < :fetchedBefore))';
+    values[':fetchedAfter'] = superseded.fetchedAfter;
+    values[':fetchedBefore'] = superseded.fetchedBefore;
+  }
   return {
     UpdateExpression: `SET ${sets.join(', ')}${removes.length ? ` REMOVE ${removes.join(', ')}` : ''}`,
-    // Mirrors decideWrite: a new record, or a newer version of a live one.
-    ConditionExpression: 'attribute_not_exists(pk) OR (NOT (#deleted = :true) AND #version < :v)',
+    ConditionExpression: `attribute_not_exists(pk) OR (NOT (#deleted = :true) AND ${supersedes})`,
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: values,
     ReturnValues: 'ALL_OLD' as const,

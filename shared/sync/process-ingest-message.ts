@@ -1,6 +1,6 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { consumeApiBudget, budgetLimitOf } from '../budget/api-budget';
-import type { AppointmentProfile, Doctor, Patient, PatientFlagType } from '../drchrono/schemas';
+import type { Appointment, AppointmentProfile, Doctor, Patient, PatientFlagType } from '../drchrono/schemas';
 import {
   ApiBudgetExhaustedError,
   DrChronoNotFoundError,
@@ -10,6 +10,7 @@ import {
 import { isSyncedEvent, type IngestMessage } from '../ingest/ingest-message';
 import { errorFields, logger } from '../logging/logger';
 import {
+  APPOINTMENT_DELETE_EVENT,
   mapAppointment,
   mapEmployee,
   mapPatient,
@@ -24,6 +25,7 @@ import {
 } from '../mapping';
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { IntegrationLogEntry } from '../store/integration-log';
+import type { WriteOutcome } from '../store/record-version';
 import { getRecord, writeRecord } from '../store/records';
 import type { TeamSecret } from '../teams/team-secret';
 import type { TeamItem } from '../teams/team-store';
@@ -45,6 +47,7 @@ export type ProcessResult =
 /** What the worker calls on DrChrono: a subset of DrChronoClient. */
 export interface SyncDrChronoApi {
   getPatient(id: number | string, o?: { verbose?: boolean }): Promise<Patient>;
+  getAppointment(id: number | string, o?: { verbose?: boolean }): Promise<Appointment>;
   getDoctor(id: number | string): Promise<Doctor>;
   listAppointmentProfiles(): AsyncIterable<AppointmentProfile>;
   listPatientFlagTypes(): AsyncIterable<PatientFlagType>;
@@ -65,6 +68,9 @@ export interface ProcessDeps {
 export const TOKEN_REFRESH_DEFER_SECONDS = 5 * 60;
 /** A team that is registered but not (or no longer) connected: wait for the customer to (re)authorise. */
 export const NOT_CONNECTED_DEFER_SECONDS = 60 * 60;
+/** Ties resolved by fetching per delivery; more means other same-second states keep landing meanwhile. */
+export const MAX_TIE_FETCHES = 2;
+
 /** Secret re-reads after 401s are bounded to one per this many ms per team. */
 const SECRET_REREAD_MIN_AGE_MS = 5_000;
 /** Budget deferrals land a little after the top of the hour, spread so deferred messages do not stampede. */
@@ -183,53 +189,128 @@ async function syncObject(
   const ctx: MappingContext = { config, profileNames: new Map(), flagTypeNames: new Map(), observedAt: msg.receivedAt, event: msg.event };
   const notes: string[] = [];
 
-  let record: MappedRecord;
-  if (entity === 'patient') {
-    let obj: Record<string, unknown> = msg.object;
-    if (patientNeedsVerbose(obj, config)) {
-      try {
-        obj = await client.getPatient(String(msg.object.id), { verbose: true });
-        ctx.observedAt = now().toISOString();
-        notes.push('verbose patient fetched');
-      } catch (err) {
-        // Gone in DrChrono since the webhook: map what the webhook carried; verbose-only fields stay as stored.
-        if (!(err instanceof DrChronoNotFoundError)) throw err;
-        notes.push('verbose fetch: patient not found, webhook object used');
-      }
+  let obj: Record<string, unknown> = msg.object;
+  if (entity === 'patient' && patientNeedsVerbose(obj, config)) {
+    const sentAt = now().toISOString();
+    try {
+      obj = await client.getPatient(String(msg.object.id), { verbose: true });
+      ctx.observedAt = sentAt;
+      ctx.authority = 'fetched';
+      notes.push('verbose patient fetched');
+    } catch (err) {
+      // Gone in DrChrono since the webhook: map what the webhook carried; verbose-only fields stay as stored.
+      if (!(err instanceof DrChronoNotFoundError)) throw err;
+      notes.push('verbose fetch: patient not found, webhook object used');
     }
+  }
+  let record = await mapState(msg, entity, obj, ctx, client, deps, notes);
+  if (record.skipReason === 'break' && !record.deleted) {
+    return done(entryFor(msg, record, 'ignored', now(), 'break (no patient): not synced'));
+  }
+
+  const entries: IntegrationLogEntry[] = [];
+  let outcome = await writeMapped(msg, record, config, client, deps, now, entries);
+  // A tie: the stored state and this one share updated_at and neither is known to be newer. DrChrono's
+  // current state settles it (one more call, only now); a fetch supersedes both unless yet another state of
+  // that second was stored meanwhile, hence the bound.
+  for (let fetches = 1; outcome === 'tie'; fetches++) {
+    if (fetches > MAX_TIE_FETCHES) {
+      notes.push(`version tie still open after ${MAX_TIE_FETCHES} fetches: stored state kept`);
+      outcome = 'stale-skipped';
+      break;
+    }
+    const current = await fetchCurrentState(msg, entity, config, client, now);
+    if (!current) {
+      notes.push(`version tie: ${entity} not found in DrChrono, stored state kept`);
+      outcome = 'stale-skipped';
+      break;
+    }
+    const fetchedCtx: MappingContext = { ...ctx, observedAt: current.sentAt, authority: 'fetched', event: undefined };
+    const fetched = await mapState(msg, entity, current.obj, fetchedCtx, client, deps, notes);
+    if (fetched.skipReason) {
+      notes.push('version tie: DrChrono now shows a break, stored state kept');
+      outcome = 'stale-skipped';
+      break;
+    }
+    record = fetched;
+    notes.push('version tie resolved by fetching the current state');
+    outcome = await writeMapped(msg, record, config, client, deps, now, entries);
+  }
+  entries.unshift(entryFor(msg, record, outcome, now(), notes.join('; ') || undefined));
+  return { status: 'done', entries };
+}
+
+/** Map one DrChrono state, loading the names and references the team's fields need. */
+async function mapState(
+  msg: IngestMessage,
+  entity: Entity,
+  obj: Record<string, unknown>,
+  ctx: MappingContext,
+  client: SyncDrChronoApi,
+  deps: ProcessDeps,
+  notes: string[],
+): Promise<MappedRecord> {
+  const { teamId } = msg;
+  const { config } = ctx;
+  if (entity === 'patient') {
     const missingFlagTypes = unresolvedFlagTypeIds(obj, config, new Map());
     if (missingFlagTypes.length > 0) {
       ctx.flagTypeNames = await deps.context.nameList(teamId, 'FLAG_TYPES', () => client.listPatientFlagTypes(), missingFlagTypes[0]);
     }
-    record = mapPatient(obj, ctx);
-  } else {
-    const obj = msg.object;
-    const deleting = msg.event === 'APPOINTMENT_DELETE' || obj.deleted_flag === true;
-    if (!deleting && needsProfileNames(config) && typeof obj.profile === 'number') {
-      ctx.profileNames = await deps.context.nameList(teamId, 'PROFILES', () => client.listAppointmentProfiles(), obj.profile);
-    }
-    if (!deleting && config.fields.appointment.includes('Patient') && typeof obj.patient === 'number') {
-      const chartId = await patientChartId(teamId, obj.patient, client, deps);
-      if (chartId) ctx.patientChartIds = new Map([[obj.patient, chartId]]);
-      else notes.push('patient Chart ID unknown');
-    }
-    record = mapAppointment(obj, ctx);
-    if (record.skipReason === 'break' && !record.deleted) {
-      return done(entryFor(msg, record, 'ignored', now(), 'break (no patient): not synced'));
-    }
+    return mapPatient(obj, ctx);
   }
+  const deleting = ctx.event === APPOINTMENT_DELETE_EVENT || obj.deleted_flag === true;
+  if (!deleting && needsProfileNames(config) && typeof obj.profile === 'number') {
+    ctx.profileNames = await deps.context.nameList(teamId, 'PROFILES', () => client.listAppointmentProfiles(), obj.profile);
+  }
+  if (!deleting && config.fields.appointment.includes('Patient') && typeof obj.patient === 'number') {
+    const chartId = await patientChartId(teamId, obj.patient, client, deps);
+    if (chartId) ctx.patientChartIds = new Map([[obj.patient, chartId]]);
+    else notes.push('patient Chart ID unknown');
+  }
+  return mapAppointment(obj, ctx);
+}
 
-  const entries: IntegrationLogEntry[] = [];
+/** Upsert the doctors a live record references, then the record itself under its order guard. */
+async function writeMapped(
+  msg: IngestMessage,
+  record: MappedRecord,
+  config: TeamSyncConfig,
+  client: SyncDrChronoApi,
+  deps: ProcessDeps,
+  now: () => Date,
+  entries: IntegrationLogEntry[],
+): Promise<WriteOutcome> {
   if (!record.deleted) {
     for (const doctorId of referencedDoctorIds(record, config)) {
       const e = await ensureDoctor(msg, doctorId, config, client, deps, now);
       if (e) entries.push(e);
     }
   }
+  return writeRecord(deps.ddb, deps.recordsTable, { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
+}
 
-  const outcome = await writeRecord(deps.ddb, deps.recordsTable, { teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
-  entries.unshift(entryFor(msg, record, outcome, now(), notes.join('; ') || undefined));
-  return { status: 'done', entries };
+/**
+ * The object as DrChrono has it now, with the time the request was sent (its version's observation time).
+ * Patients come verbose when the team maps verbose-only fields. undefined: DrChrono answers 404.
+ */
+async function fetchCurrentState(
+  msg: IngestMessage,
+  entity: Entity,
+  config: TeamSyncConfig,
+  client: SyncDrChronoApi,
+  now: () => Date,
+): Promise<{ obj: Record<string, unknown>; sentAt: string } | undefined> {
+  const id = String(msg.object.id);
+  const sentAt = now().toISOString();
+  try {
+    // An empty object lacks every verbose-only source: this asks whether the team maps any of them.
+    const obj = entity === 'patient' ? await client.getPatient(id, { verbose: patientNeedsVerbose({}, config) }) : await client.getAppointment(id);
+    return { obj, sentAt };
+  } catch (err) {
+    if (err instanceof DrChronoNotFoundError) return undefined;
+    throw err;
+  }
 }
 
 function entryFor(msg: IngestMessage, record: MappedRecord, outcome: IntegrationLogEntry['outcome'], at: Date, detail?: string): IntegrationLogEntry {
@@ -280,14 +361,17 @@ async function ensureDoctor(
     return undefined;
   }
   let doctor: Doctor;
+  const sentAt = now().toISOString();
   try {
     doctor = await client.getDoctor(doctorId);
   } catch (err) {
     if (!(err instanceof DrChronoNotFoundError)) throw err;
     return { at: now().toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'employee', drchronoId: doctorId, outcome: 'info', ...errorFields(err), detail: 'referenced doctor not found in DrChrono' };
   }
-  const record = mapEmployee(doctor, { config, profileNames: new Map(), flagTypeNames: new Map(), observedAt: now().toISOString() });
-  const outcome = await writeRecord(deps.ddb, deps.recordsTable, { teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
+  const record = mapEmployee(doctor, { config, profileNames: new Map(), flagTypeNames: new Map(), observedAt: sentAt, authority: 'fetched' });
+  const written = await writeRecord(deps.ddb, deps.recordsTable, { teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
   deps.context.rememberDoctor(teamId, doctorId);
+  // Doctors carry no updated_at: a tie is two fetches in the same millisecond; either is current.
+  const outcome = written === 'tie' ? 'stale-skipped' : written;
   return entryFor(msg, record, outcome, now(), 'referenced doctor fetched');
 }

@@ -4,7 +4,7 @@ import { documentClient } from '../../shared/aws/clients';
 import { mapAppointment, mapPatient, type MappedRecord } from '../../shared/mapping';
 import { findPatientByChartId, getRecord, listRecords, writeRecord } from '../../shared/store/records';
 import { appointment, context, patient, withoutKeys } from '../unit/mapping/fixtures';
-import { deliveryHistoryArb } from '../unit/mapping/record-deliveries';
+import { deliveryHistoryArb, processDeliveries, type DeliveryHistory, type StoredState } from '../unit/mapping/record-deliveries';
 
 /**
  * The records store against DynamoDB Local (started by the integration global setup, which exports
@@ -85,22 +85,44 @@ describe('records store on DynamoDB', () => {
     expect(stored).toMatchObject({ deleted: true, fields: { 'Claim ID': '246813579' } });
   });
 
-  it('ends in the in-order state for any permutation and duplication of the deliveries', async () => {
-    const finalState = async (teamId: string, records: MappedRecord[]) => {
-      for (const r of records) await writer(teamId)(r);
-      const ids = [...new Set(records.map((r) => `${r.entity}|${r.drchronoId}`))].sort();
-      return Promise.all(
-        ids.map(async (id) => {
-          const [entity, drchronoId] = id.split('|') as [MappedRecord['entity'], string];
-          const stored = await getRecord(ddb, table(), teamId, entity, drchronoId, { consistent: true });
-          return { id, deleted: stored?.deleted, fields: stored?.fields };
-        }),
-      );
+  it('resolves two same-second states through a tie and a fetch, in one conditional write each', async () => {
+    const teamId = randomUUID();
+    const write = writer(teamId);
+    const sameSecond = { updated_at: '2024-01-15T10:30:00' };
+    const older = mapPatient(patient({ ...sameSecond, email: 'older@example.com' }), context({ observedAt: '2024-01-16T12:00:00.000Z' }));
+    const newer = mapPatient(patient({ ...sameSecond, email: 'newer@example.com' }), context({ observedAt: '2024-01-16T12:00:01.000Z' }));
+    const fetched = (sentAt: string) => mapPatient(patient({ ...sameSecond, email: 'newer@example.com' }), context({ observedAt: sentAt, authority: 'fetched' }));
+
+    expect(await write(older)).toBe('created');
+    expect(await write(newer)).toBe('tie');
+    expect(await write(older)).toBe('unchanged');
+    expect(await write(fetched('2024-01-16T12:00:02.000Z'))).toBe('updated');
+    // Received before that fetch was sent: the fetch is at least as new.
+    expect(await write(older)).toBe('stale-skipped');
+    // Received after it: may be a later change of the same second, so it ties again.
+    expect(await write(mapPatient(patient({ ...sameSecond, email: 'older@example.com' }), context({ observedAt: '2024-01-16T12:00:03.000Z' })))).toBe('tie');
+    expect(await write(fetched('2024-01-16T12:00:01.500Z'))).toBe('stale-skipped');
+    expect(await write(fetched('2024-01-16T12:00:04.000Z'))).toBe('unchanged');
+
+    const stored = await getRecord(ddb, table(), teamId, 'patient', '104857601', { consistent: true });
+    expect(stored?.fields.Email).toBe('newer@example.com');
+    expect(stored?.version).toBe('u#2024-01-15T10:30:00.000000000#1#2024-01-16T12:00:04.000Z');
+  });
+
+  it("ends in DrChrono's current state for any permutation and duplication of the deliveries, same-second changes included", async () => {
+    const finalState = async (teamId: string, history: DeliveryHistory) => {
+      await processDeliveries(history, writer(teamId));
+      const state = new Map<string, StoredState>();
+      for (const id of history.expected.keys()) {
+        const [entity, drchronoId] = id.split('#') as [MappedRecord['entity'], string];
+        const stored = await getRecord(ddb, table(), teamId, entity, drchronoId, { consistent: true });
+        if (stored) state.set(id, { deleted: stored.deleted, fields: stored.fields });
+      }
+      return state;
     };
     await fc.assert(
-      fc.asyncProperty(deliveryHistoryArb, async ({ deliveries, shuffled }) => {
-        const inOrder = await finalState(randomUUID(), deliveries);
-        expect(await finalState(randomUUID(), shuffled)).toEqual(inOrder);
+      fc.asyncProperty(deliveryHistoryArb, async (history) => {
+        expect(await finalState(randomUUID(), history)).toEqual(history.expected);
       }),
       { numRuns: 25 },
     );

@@ -38,6 +38,7 @@ describe('mapEmployee', () => {
     expect(mapEmployee(doctor(), context({ observedAt: '2024-03-01T00:00:00Z' })).version).toEqual({
       updatedAt: null,
       observedAt: '2024-03-01T00:00:00.000Z',
+      authority: 'fetched',
     });
   });
 

@@ -56,16 +56,21 @@ describe('mapPatient', () => {
     expect(record).toMatchObject({ entity: 'patient', key: 'NEW-CHART', drchronoId: '104857601' });
   });
 
-  it('versions the record by updated_at, normalised to a fixed width', () => {
+  it('versions the record by updated_at, normalised to a fixed width, as a delivered state', () => {
     expect(mapPatient(patient(), context()).version).toEqual({
       updatedAt: '2024-01-15T10:30:00.000000000',
       observedAt: '2024-01-16T12:00:00.000Z',
+      authority: 'delivered',
     });
+  });
+
+  it('versions a patient fetched by id with the fetch authority', () => {
+    expect(mapPatient(patient(), context({ authority: 'fetched' })).version.authority).toBe('fetched');
   });
 
   it('falls back to the observation time when updated_at is missing', () => {
     const record = mapPatient(withoutKeys(patient(), 'updated_at'), context({ observedAt: '2024-02-01T08:00:00Z' }));
-    expect(record.version).toEqual({ updatedAt: null, observedAt: '2024-02-01T08:00:00.000Z' });
+    expect(record.version).toEqual({ updatedAt: null, observedAt: '2024-02-01T08:00:00.000Z', authority: 'delivered' });
   });
 
   it.each([

@@ -4,18 +4,23 @@ import {
   contentHash,
   decideWrite,
   normalizeUpdatedAt,
+  parseVersionKey,
   recordVersion,
+  supersededKeys,
   versionKey,
   type IncomingVersionState,
   type RecordVersion,
   type StoredVersionState,
+  type VersionAuthority,
 } from '../../../shared/store/record-version';
 
 const OBSERVED = '2024-01-16T12:00:00.000Z';
-const v = (updatedAt: string | null, observedAt = OBSERVED): RecordVersion => ({
+const v = (updatedAt: string | null, observedAt = OBSERVED, authority: VersionAuthority = 'delivered'): RecordVersion => ({
   updatedAt: updatedAt === null ? null : normalizeUpdatedAt(updatedAt),
   observedAt,
+  authority,
 });
+const fetched = (updatedAt: string, sentAt: string) => v(updatedAt, sentAt, 'fetched');
 const stored = (version: RecordVersion, hash = 'h1', deleted = false): StoredVersionState => ({ version: versionKey(version), contentHash: hash, deleted });
 const incoming = (version: RecordVersion, hash = 'h1', deleted = false): IncomingVersionState => ({ version, contentHash: hash, deleted });
 
@@ -40,6 +45,11 @@ describe('recordVersion', () => {
     expect(recordVersion(undefined, '2024-01-16T13:00:00+01:00').observedAt).toBe(OBSERVED);
   });
 
+  it('marks a state as delivered unless it was fetched', () => {
+    expect(recordVersion('2024-01-15T10:30:00', OBSERVED).authority).toBe('delivered');
+    expect(recordVersion('2024-01-15T10:30:00', OBSERVED, 'fetched').authority).toBe('fetched');
+  });
+
   it('rejects an observation time that is not a time', () => {
     expect(() => recordVersion(undefined, 'soon')).toThrow(RangeError);
   });
@@ -51,7 +61,28 @@ describe('compareVersions', () => {
     expect(compareVersions(v('2024-01-15T10:31:00'), v('2024-01-15T10:30:00'))).toBe(1);
   });
 
-  it('ignores the observation time when both carry updated_at', () => {
+  it('lets a newer updated_at win whatever the authorities and times', () => {
+    expect(compareVersions(v('2024-01-15T10:30:01', '2024-01-01T00:00:00.000Z'), fetched('2024-01-15T10:30:00', '2024-05-01T00:00:00.000Z'))).toBe(1);
+  });
+
+  it('ranks a fetch of the same second above a state delivered before the fetch was sent', () => {
+    const delivered = v('2024-01-15T10:30:00', '2024-01-16T12:00:00.000Z');
+    const fetch = fetched('2024-01-15T10:30:00', '2024-01-16T12:00:00.001Z');
+    expect(compareVersions(fetch, delivered)).toBe(1);
+    expect(compareVersions(delivered, fetch)).toBe(-1);
+  });
+
+  it('cannot order a fetch and a same-second state delivered after it was sent', () => {
+    const fetch = fetched('2024-01-15T10:30:00', '2024-01-16T12:00:00.000Z');
+    expect(compareVersions(fetch, v('2024-01-15T10:30:00', '2024-01-16T12:00:00.000Z'))).toBe(0);
+    expect(compareVersions(v('2024-01-15T10:30:00', '2024-01-16T12:00:05.000Z'), fetch)).toBe(0);
+  });
+
+  it('lets the later of two fetches of the same second win', () => {
+    expect(compareVersions(fetched('2024-01-15T10:30:00', '2024-01-16T12:00:01.000Z'), fetched('2024-01-15T10:30:00', OBSERVED))).toBe(1);
+  });
+
+  it('cannot order two delivered states of the same second, whenever they were received', () => {
     expect(compareVersions(v('2024-01-15T10:30:00', '2024-05-01T00:00:00.000Z'), v('2024-01-15T10:30:00'))).toBe(0);
   });
 
@@ -60,21 +91,46 @@ describe('compareVersions', () => {
   });
 
   it('ranks any updated_at version above any observation-only version', () => {
-    expect(compareVersions(v(null, '2099-01-01T00:00:00.000Z'), v('2000-01-01T00:00:00'))).toBe(-1);
+    expect(compareVersions(v(null, '2099-01-01T00:00:00.000Z', 'fetched'), v('2000-01-01T00:00:00'))).toBe(-1);
   });
 
-  it('agrees with the string order of versionKey, which the DynamoDB condition uses', () => {
-    const arb = fc.record({
-      updatedAt: fc.option(fc.date({ noInvalidDate: true }).map((d) => d.toISOString().slice(0, 19)), { nil: null }),
-      observedAt: fc.date({ noInvalidDate: true, min: new Date(0), max: new Date('2999-01-01') }).map((d) => d.toISOString()),
-    });
+  const versionArb = fc.record({
+    // A few seconds and instants, so equal updated_at and close times are common.
+    updatedAt: fc.option(fc.constantFrom('2024-01-15T10:30:00', '2024-01-15T10:30:01', '2024-01-15T10:30:01.5'), { nil: null }),
+    observedAt: fc.integer({ min: 0, max: 4 }).map((ms) => new Date(Date.UTC(2024, 0, 16, 12, 0, 0, ms)).toISOString()),
+    authority: fc.constantFrom<VersionAuthority>('delivered', 'fetched'),
+  }).map((a) => recordVersion(a.updatedAt, a.observedAt, a.authority));
+
+  it('is antisymmetric and transitive (a strict partial order)', () => {
     fc.assert(
-      fc.property(arb, arb, (a, b) => {
-        const va = recordVersion(a.updatedAt, a.observedAt);
-        const vb = recordVersion(b.updatedAt, b.observedAt);
-        const ka = versionKey(va);
-        const kb = versionKey(vb);
-        expect(compareVersions(va, vb)).toBe(ka < kb ? -1 : ka > kb ? 1 : 0);
+      fc.property(versionArb, versionArb, versionArb, (a, b, c) => {
+        expect(compareVersions(a, b)).toBe(-compareVersions(b, a) || 0);
+        if (compareVersions(a, b) > 0 && compareVersions(b, c) > 0) expect(compareVersions(a, c)).toBe(1);
+      }),
+    );
+  });
+
+  it('agrees with the string ranges the DynamoDB condition uses', () => {
+    // The condition in records.ts: stored < below OR (fetchedAfter < stored < fetchedBefore).
+    const conditionHolds = (incoming: RecordVersion, storedKey: string) => {
+      const r = supersededKeys(incoming);
+      const inFetchedRange = r.fetchedAfter !== undefined && r.fetchedBefore !== undefined && storedKey > r.fetchedAfter && storedKey < r.fetchedBefore;
+      return storedKey < r.below || inFetchedRange;
+    };
+    fc.assert(
+      fc.property(versionArb, versionArb, (incoming, stored) => {
+        expect(conditionHolds(incoming, versionKey(stored))).toBe(compareVersions(incoming, stored) === 1);
+      }),
+      { numRuns: 500 },
+    );
+  });
+
+  it('reads back every version key it writes', () => {
+    fc.assert(
+      fc.property(versionArb, (a) => {
+        const parsed = parseVersionKey(versionKey(a));
+        expect(parsed && compareVersions(parsed, a)).toBe(0);
+        expect(parsed && versionKey(parsed)).toBe(versionKey(a));
       }),
     );
   });
@@ -106,12 +162,26 @@ describe('decideWrite', () => {
     expect(decideWrite(stored(older, 'h1'), incoming(newer, 'h1'))).toEqual({ write: true, outcome: 'unchanged' });
   });
 
-  it('writes nothing for a duplicate delivery', () => {
-    expect(decideWrite(stored(newer, 'h1'), incoming(newer, 'h1'))).toEqual({ write: false, outcome: 'unchanged' });
+  it('writes nothing for a duplicate delivery, even one received later', () => {
+    expect(decideWrite(stored(newer, 'h1'), incoming(v('2024-01-15T11:00:00', '2024-01-17T00:00:00.000Z'), 'h1'))).toEqual({ write: false, outcome: 'unchanged' });
   });
 
-  it('keeps the stored state on a version tie with different content', () => {
-    expect(decideWrite(stored(newer, 'h1'), incoming(newer, 'h2'))).toEqual({ write: false, outcome: 'stale-skipped' });
+  it('reports a tie for a different state delivered with the same updated_at', () => {
+    expect(decideWrite(stored(newer, 'h1'), incoming(v('2024-01-15T11:00:00', '2024-01-17T00:00:00.000Z'), 'h2'))).toEqual({ write: false, outcome: 'tie' });
+  });
+
+  it('writes a fetched state over a same-second state delivered before the fetch', () => {
+    expect(decideWrite(stored(newer, 'h1'), incoming(fetched('2024-01-15T11:00:00', '2024-01-16T12:00:01.000Z'), 'h2'))).toEqual({ write: true, outcome: 'updated' });
+  });
+
+  it('skips a same-second state delivered before the stored fetch was sent', () => {
+    const storedFetch = stored(fetched('2024-01-15T11:00:00', '2024-01-16T12:00:01.000Z'), 'h1');
+    expect(decideWrite(storedFetch, incoming(v('2024-01-15T11:00:00', OBSERVED), 'h2'))).toEqual({ write: false, outcome: 'stale-skipped' });
+  });
+
+  it('reports a tie for a same-second state delivered after the stored fetch was sent', () => {
+    const storedFetch = stored(fetched('2024-01-15T11:00:00', OBSERVED), 'h1');
+    expect(decideWrite(storedFetch, incoming(v('2024-01-15T11:00:00', '2024-01-16T12:00:02.000Z'), 'h2'))).toEqual({ write: false, outcome: 'tie' });
   });
 
   it('skips an older state arriving after a newer one', () => {

@@ -30,9 +30,28 @@ describe('writeRecord', () => {
     expect(ddbMock.calls()).toHaveLength(1);
     const input = ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input;
     expect(input.Key).toEqual({ pk: `${TEAM}#patient`, sk: '104857601' });
-    expect(input.ConditionExpression).toBe('attribute_not_exists(pk) OR (NOT (#deleted = :true) AND #version < :v)');
+    expect(input.ConditionExpression).toBe('attribute_not_exists(pk) OR (NOT (#deleted = :true) AND #version < :below)');
+    // A delivered state supersedes only states of earlier seconds.
+    expect(input.ExpressionAttributeValues?.[':below']).toBe('u#2024-01-15T10:30:00.000000000#');
     expect(input.ExpressionAttributeValues?.[':v']).toBe(versionKey(record.version));
     expect(input.ReturnValuesOnConditionCheckFailure).toBe('ALL_OLD');
+  });
+
+  it('lets a fetched state also replace earlier fetches and earlier deliveries of its second', async () => {
+    ddbMock.on(UpdateCommand).resolves({});
+    const fetchedRecord = mapPatient(patient(), context({ authority: 'fetched', observedAt: '2024-01-16T12:00:05.000Z' }));
+
+    await write(fetchedRecord);
+
+    const input = ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(input.ConditionExpression).toBe(
+      'attribute_not_exists(pk) OR (NOT (#deleted = :true) AND (#version < :below OR (#version > :fetchedAfter AND #version < :fetchedBefore)))',
+    );
+    expect(input.ExpressionAttributeValues).toMatchObject({
+      ':below': 'u#2024-01-15T10:30:00.000000000#0#2024-01-16T12:00:05.000Z',
+      ':fetchedAfter': 'u#2024-01-15T10:30:00.000000000#1#',
+      ':fetchedBefore': 'u#2024-01-15T10:30:00.000000000#1#2024-01-16T12:00:05.000Z',
+    });
   });
 
   it('writes each field under its user-facing name, and the Chart ID index key', async () => {
@@ -93,6 +112,19 @@ describe('writeRecord', () => {
 
   it('reports unchanged when the condition fails on the same delivery already stored', async () => {
     ddbMock.on(UpdateCommand).rejects(conditionFailed({ version: { S: versionKey(record.version) }, contentHash: { S: contentHash(record.fields) } }));
+    await expect(write(record)).resolves.toBe('unchanged');
+  });
+
+  it('reports a tie when the condition fails on a different state with the same updated_at', async () => {
+    const sameSecond = versionKey({ ...record.version, observedAt: '2024-01-16T11:59:00.000Z' });
+    ddbMock.on(UpdateCommand).rejects(conditionFailed({ version: { S: sameSecond }, contentHash: { S: 'other' } }));
+    await expect(write(record)).resolves.toBe('tie');
+    expect(ddbMock.calls()).toHaveLength(1);
+  });
+
+  it('reports unchanged when the condition fails on the same content with the same updated_at', async () => {
+    const sameSecond = versionKey({ ...record.version, observedAt: '2024-01-16T11:59:00.000Z' });
+    ddbMock.on(UpdateCommand).rejects(conditionFailed({ version: { S: sameSecond }, contentHash: { S: contentHash(record.fields) } }));
     await expect(write(record)).resolves.toBe('unchanged');
   });
 

@@ -4,7 +4,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCom
 import appointmentJson from '../../fixtures/drchrono/appointment.json';
 import doctorJson from '../../fixtures/drchrono/doctor.json';
 import patientJson from '../../fixtures/drchrono/patient.json';
-import type { Doctor, Patient } from '../../../shared/drchrono/schemas';
+import type { Appointment, Doctor, Patient } from '../../../shared/drchrono/schemas';
 import type { IngestMessage } from '../../../shared/ingest/ingest-message';
 import type { ProcessDeps, SyncDrChronoApi } from '../../../shared/sync/process-ingest-message';
 import { SyncContextCache } from '../../../shared/sync/sync-context';
@@ -39,6 +39,7 @@ export class FakeDrChrono implements SyncDrChronoApi {
   calls: string[] = [];
   tokens: string[] = [];
   patient: Record<string, unknown> = patientObj();
+  appointment: Record<string, unknown> = appointmentObj();
   doctor: Record<string, unknown> = doctorObj();
   profiles = [{ id: 447201, name: 'Annual Physical' }];
   flagTypes = [{ id: 5521, name: 'VIP' }];
@@ -65,6 +66,10 @@ export class FakeDrChrono implements SyncDrChronoApi {
   async getPatient(_id: number | string, o: { verbose?: boolean } = {}): Promise<Patient> {
     await this.call(o.verbose ? 'getPatient(verbose)' : 'getPatient');
     return this.patient as Patient;
+  }
+  async getAppointment(): Promise<Appointment> {
+    await this.call('getAppointment');
+    return this.appointment as Appointment;
   }
   async getDoctor(): Promise<Doctor> {
     await this.call('getDoctor');
@@ -126,6 +131,7 @@ export function harness(team: Record<string, unknown> | null = teamItem()): Harn
       // One fake per message, sharing the scripted state of `shared` so tests can prepare it up front.
       const f = Object.assign(new FakeDrChrono(o.accessToken, o.beforeCall), {
         patient: shared.patient,
+        appointment: shared.appointment,
         doctor: shared.doctor,
         profiles: shared.profiles,
         flagTypes: shared.flagTypes,

@@ -7,6 +7,7 @@ import {
   DrChronoUnauthorizedError,
 } from '../../../shared/drchrono/errors';
 import {
+  MAX_TIE_FETCHES,
   NOT_CONNECTED_DEFER_SECONDS,
   processIngestMessage,
   TOKEN_REFRESH_DEFER_SECONDS,
@@ -240,4 +241,113 @@ it('stamps entries with the injected clock', async () => {
   const h = harness();
   const r = await processIngestMessage(message('TASK_CREATE', { id: 1 }), h.deps);
   expect(entries(r)[0]!.at).toBe(NOW.toISOString());
+});
+
+describe('processIngestMessage: a version tie (two DrChrono states in one updated_at second)', () => {
+  const PATIENT_KEY = { pk: `${TEAM}#patient`, sk: '104857601' };
+  const APPOINTMENT_KEY = { pk: `${TEAM}#appointment`, sk: '246813579' };
+  /** The stored item: another state delivered with the same updated_at as the fixtures, before this one. */
+  const storedSameSecond = () =>
+    new ConditionalCheckFailedException({
+      message: 'The conditional request failed',
+      $metadata: {},
+      Item: { version: { S: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:13:00.000Z' }, contentHash: { S: 'other' } },
+    });
+
+  /** A team whose doctor is already stored, so the only DrChrono call left is the tie's fetch. */
+  function tieHarness(key: { pk: string; sk: string }) {
+    const h = harness();
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#employee`, sk: '263812' } }).resolves({ Item: { pk: `${TEAM}#employee`, sk: '263812' } });
+    h.ddbMock
+      .on(UpdateCommand, { TableName: 'records', Key: key })
+      .rejectsOnce(storedSameSecond())
+      .resolves({ Attributes: { version: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:13:00.000Z', contentHash: 'other' } });
+    return h;
+  }
+
+  const recordUpdates = (h: ReturnType<typeof harness>, key: { pk: string; sk: string }) =>
+    h.ddbMock.commandCalls(UpdateCommand, { TableName: 'records', Key: key }).map((c) => c.args[0].input);
+
+  it('fetches the patient and writes the fetched state with the fetch authority', async () => {
+    const h = tieHarness(PATIENT_KEY);
+    h.fake.patient = patientObj({ email: 'current@example.com' });
+    const r = await processIngestMessage(message('PATIENT_MODIFY', patientObj({ email: 'older@example.com' })), h.deps);
+
+    expect(h.fake.calls).toEqual(['getPatient(verbose)']);
+    const [delivered, fetched] = recordUpdates(h, PATIENT_KEY);
+    expect(delivered!.ExpressionAttributeValues?.[':v']).toBe('u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:14:00.000Z');
+    expect(fetched!.ExpressionAttributeValues?.[':v']).toBe(`u#2024-01-15T10:30:00.000000000#1#${NOW.toISOString()}`);
+    expect(Object.values(fetched!.ExpressionAttributeValues!)).toContain('current@example.com');
+    expect(entries(r)).toEqual([expect.objectContaining({ outcome: 'updated', entity: 'patient', detail: expect.stringContaining('tie resolved by fetching') })]);
+  });
+
+  it('fetches the appointment by id on a tie', async () => {
+    const h = tieHarness(APPOINTMENT_KEY);
+    h.ddbMock
+      .on(GetCommand, { TableName: 'records', Key: PATIENT_KEY })
+      .resolves({ Item: { ...PATIENT_KEY, chartKey: `${TEAM}#DOJA000001` } });
+    h.fake.appointment = appointmentObj({ reason: 'Current reason' });
+    const r = await processIngestMessage(message('APPOINTMENT_MODIFY', appointmentObj({ reason: 'Older reason' })), h.deps);
+
+    expect(h.fake.calls.filter((c) => c === 'getAppointment')).toHaveLength(1);
+    expect(Object.values(recordUpdates(h, APPOINTMENT_KEY)[1]!.ExpressionAttributeValues!)).toContain('Current reason');
+    expect(entries(r)[0]).toMatchObject({ outcome: 'updated', entity: 'appointment' });
+  });
+
+  it('keeps the stored state when the patient is gone from DrChrono', async () => {
+    const h = tieHarness(PATIENT_KEY);
+    h.fake.failures.push(new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' }));
+    const r = await processIngestMessage(message('PATIENT_MODIFY', patientObj()), h.deps);
+
+    expect(recordUpdates(h, PATIENT_KEY)).toHaveLength(1);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'stale-skipped', detail: expect.stringContaining('not found in DrChrono') });
+  });
+
+  it('defers the delivery when the team budget is spent before the tie fetch', async () => {
+    const h = tieHarness(PATIENT_KEY);
+    h.ddbMock.on(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'BUDGET#2026-11-21T10' } }).rejects(
+      new ConditionalCheckFailedException({ message: 'spent', $metadata: {} }),
+    );
+    const r = await processIngestMessage(message('PATIENT_MODIFY', patientObj()), h.deps);
+
+    expect(r).toMatchObject({ status: 'defer', entry: { outcome: 'deferred', errorClass: 'ApiBudgetExhaustedError' } });
+    expect(h.fake.calls).toEqual([]);
+    expect(recordUpdates(h, PATIENT_KEY)).toHaveLength(1);
+  });
+
+  it('gives up after a bounded number of fetches while newer same-second states keep landing', async () => {
+    const h = tieHarness(PATIENT_KEY);
+    // Stored: a state of that second received after any fetch this worker sends (NOW), so no fetch settles it.
+    h.ddbMock.on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY }).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: { version: { S: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:16:00.000Z' }, contentHash: { S: 'other' } },
+      }),
+    );
+    const r = await processIngestMessage(message('PATIENT_MODIFY', patientObj()), h.deps);
+
+    expect(h.fake.calls).toHaveLength(MAX_TIE_FETCHES);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'stale-skipped', detail: expect.stringContaining('still open') });
+  });
+
+  it('makes no DrChrono call for a duplicate of the stored state', async () => {
+    const h = harness();
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#employee`, sk: '263812' } }).resolves({ Item: { pk: `${TEAM}#employee`, sk: '263812' } });
+    const delivery = message('PATIENT_MODIFY', patientObj());
+    await processIngestMessage(delivery, h.deps);
+    const stored = recordUpdates(h, PATIENT_KEY)[0]!;
+    h.ddbMock.on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY }).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: { version: { S: String(stored.ExpressionAttributeValues![':v']) }, contentHash: { S: String(stored.ExpressionAttributeValues![':h']) } },
+      }),
+    );
+
+    const r = await processIngestMessage({ ...delivery, receivedAt: '2026-11-21T10:15:00.000Z' }, h.deps);
+
+    expect(entries(r)[0]).toMatchObject({ outcome: 'unchanged' });
+    expect(h.fake.calls).toEqual([]);
+  });
 });
