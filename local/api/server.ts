@@ -1,7 +1,8 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { RouteDef } from '../../shared/http/routes';
+import { listen, type ListeningServer } from '../http/listen';
+import { readRequestBody } from '../http/read-body';
 import { matchRoute, toApiGatewayEvent } from './http-event';
 import { jsonResponse, toHttpResponse, type HttpResponse } from './http-response';
 
@@ -22,25 +23,7 @@ export interface LocalApiDeps {
   log(line: string): void;
 }
 
-export interface LocalApi {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
-
-/** Reads the body; past the limit it keeps draining (so the client can read our 413) but stores nothing. */
-async function readBody(req: IncomingMessage): Promise<Buffer | 'too-large'> {
-  const declared = Number(req.headers['content-length'] ?? '0');
-  let tooLarge = declared > MAX_PAYLOAD_BYTES;
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_PAYLOAD_BYTES) tooLarge = true;
-    if (!tooLarge) chunks.push(chunk as Buffer);
-  }
-  return tooLarge ? 'too-large' : Buffer.concat(chunks);
-}
+export type LocalApi = ListeningServer;
 
 function send(res: ServerResponse, r: HttpResponse): void {
   res.statusCode = r.statusCode;
@@ -68,12 +51,15 @@ function sendSafely(res: ServerResponse, r: HttpResponse): HttpResponse {
 export async function startLocalApi(opts: { port: number; host?: string }, deps: LocalApiDeps): Promise<LocalApi> {
   const host = opts.host ?? '127.0.0.1';
 
-  async function handle(req: IncomingMessage): Promise<{ response: HttpResponse; label: string }> {
+  /** Undefined when the client went away mid-body: nobody to answer. */
+  async function handle(req: IncomingMessage): Promise<{ response: HttpResponse; label: string } | undefined> {
     const method = req.method ?? 'GET';
     const url = req.url ?? '/';
     const rawPath = url.split('?')[0]!;
-    const body = await readBody(req);
-    if (body === 'too-large') return { response: jsonResponse(413, { message: 'Request Entity Too Large' }), label: '(too large)' };
+    const read = await readRequestBody(req, MAX_PAYLOAD_BYTES);
+    if (read.kind === 'aborted') return undefined;
+    if (read.kind === 'too-large') return { response: jsonResponse(413, { message: 'Request Entity Too Large' }), label: '(too large)' };
+    const body = read.body;
     if (rawPath.startsWith(CONTROL_PREFIX) && deps.control) {
       return { response: await deps.control(method, rawPath), label: rawPath.split('/').slice(0, 3).join('/') };
     }
@@ -102,25 +88,18 @@ export async function startLocalApi(opts: { port: number; host?: string }, deps:
     const started = Date.now();
     void handle(req)
       .catch(() => ({ response: jsonResponse(500, { message: 'Internal Server Error' }), label: '(error)' }))
-      .then(({ response, label }) => {
+      .then((out) => {
+        if (!out) {
+          res.destroy();
+          deps.log(`${req.method ?? '?'} (aborted) - ${Date.now() - started}ms`);
+          return;
+        }
+        const { response, label } = out;
         const sent = sendSafely(res, response);
         // Route templates only: raw paths and query strings can carry OAuth codes and ids we do not log.
         deps.log(`${req.method ?? '?'} ${label} ${sent.statusCode} ${Date.now() - started}ms`);
       });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listen(server, opts.port, host);
 }

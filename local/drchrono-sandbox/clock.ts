@@ -1,24 +1,15 @@
+import { wallClock } from '../../shared/reconcile/practice-time';
+
 /**
  * The sandbox clock. DrChrono timestamps carry no offset: they are the practice's wall-clock time. The sandbox
- * renders its clock in PRACTICE_TIME_ZONE. `offsetMs` lets tests move time forward (token expiry, hour resets).
+ * renders its clock in PRACTICE_TIME_ZONE with the same formatting reconcile uses to build `since`.
+ * `offsetMs` lets tests move time forward (token expiry, hour resets).
  */
 export const PRACTICE_TIME_ZONE = 'America/Los_Angeles';
 
-const fmt = new Intl.DateTimeFormat('en-CA', {
-  timeZone: PRACTICE_TIME_ZONE,
-  year: 'numeric',
-  month: '2-digit',
-  day: '2-digit',
-  hour: '2-digit',
-  minute: '2-digit',
-  second: '2-digit',
-  hourCycle: 'h23',
-});
-
 /** "YYYY-MM-DDTHH:mm:ss" in practice-local time, no offset, as DrChrono sends it. */
 export function practiceTimestamp(ms: number): string {
-  const parts = Object.fromEntries(fmt.formatToParts(new Date(ms)).map((p) => [p.type, p.value]));
-  return `${parts.year}-${parts.month}-${parts.day}T${parts.hour}:${parts.minute}:${parts.second}`;
+  return wallClock(new Date(ms), PRACTICE_TIME_ZONE);
 }
 
 export function practiceDate(ms: number): string {

@@ -1,5 +1,5 @@
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listen } from '../http/listen';
 import { SandboxEngine } from './engine';
 import { SandboxRouter } from './server';
 import { WebhookDispatcher } from './webhooks';
@@ -42,12 +42,8 @@ export async function startSandbox(opts: StartSandboxOptions): Promise<RunningSa
   const router = new SandboxRouter(engine, webhooks, () => url);
   const server = createServer((req, res) => void router.handle(req, res));
   server.keepAliveTimeout = 5_000;
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
-  url = `http://${host.includes(':') ? `[${host}]` : host}:${port}`;
+  const listening = await listen(server, opts.port, host);
+  url = listening.url;
 
   return {
     url,
@@ -57,8 +53,7 @@ export async function startSandbox(opts: StartSandboxOptions): Promise<RunningSa
     async close() {
       webhooks.close();
       for (const res of router.hanging) res.destroy();
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await listening.close();
       await webhooks.idle();
       engine.flush();
     },

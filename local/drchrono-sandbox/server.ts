@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
+import { readRequestBody } from '../http/read-body';
 import { bulkList, clearBulkLists, isBulkArea } from './bulk';
 import { SandboxHttpError, type SandboxEngine } from './engine';
 import { decodeCursor, paginate, pageSizeFor, serialize } from './serializer';
@@ -46,7 +47,13 @@ export class SandboxRouter {
     try {
       const url = new URL(req.url ?? '/', this.baseUrl());
       const method = (req.method ?? 'GET').toUpperCase();
-      const body = await readBody(req);
+      const read = await readRequestBody(req, MAX_BODY);
+      if (read.kind === 'aborted') {
+        res.destroy();
+        return;
+      }
+      if (read.kind === 'too-large') return send(res, 413, { detail: 'Request body too large.' });
+      const body = read.body;
       const ctx: Ctx = { req, res, url, method, body };
       if (url.pathname.startsWith('/_sandbox/')) return await this.control(ctx);
 
@@ -493,22 +500,21 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
+/**
+ * HTTP Basic client credentials (RFC 6749 2.3.1: each part form-encoded, the secret may hold colons).
+ * Credentials that do not decode are bad credentials: 401 invalid_client, as DrChrono answers.
+ */
 function parseBasic(h: string | undefined): { id: string; secret: string } | undefined {
   const m = /^Basic (.+)$/i.exec(h ?? '');
   if (!m?.[1]) return undefined;
-  const [id, secret] = Buffer.from(m[1], 'base64').toString().split(':');
-  return id && secret !== undefined ? { id: decodeURIComponent(id), secret: decodeURIComponent(secret) } : undefined;
-}
-
-async function readBody(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new SandboxHttpError(413, { detail: 'Request body too large.' });
-    chunks.push(chunk as Buffer);
+  const decoded = Buffer.from(m[1], 'base64').toString();
+  const colon = decoded.indexOf(':');
+  if (colon <= 0) return undefined;
+  try {
+    return { id: decodeURIComponent(decoded.slice(0, colon)), secret: decodeURIComponent(decoded.slice(colon + 1)) };
+  } catch {
+    throw new SandboxHttpError(401, { error: 'invalid_client' });
   }
-  return Buffer.concat(chunks);
 }
 
 function send(res: ServerResponse, status: number, body: unknown, headers: Record<string, string> = {}): void {

@@ -1,7 +1,8 @@
-import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
+import { createServer, type ServerResponse } from 'node:http';
 import { mkdirSync, readFileSync, renameSync, writeFileSync, existsSync } from 'node:fs';
 import { dirname } from 'node:path';
-import type { AddressInfo } from 'node:net';
+import { listen, type ListeningServer } from '../http/listen';
+import { readRequestBody } from '../http/read-body';
 import { SecretsManagerFault, SecretsManagerStore, type StoredSecret } from './secrets-manager-store';
 
 /**
@@ -16,11 +17,7 @@ export interface SecretsManagerEmulatorOptions {
   persistPath?: string;
 }
 
-export interface SecretsManagerEmulator {
-  url: string;
-  port: number;
-  close(): Promise<void>;
-}
+export type SecretsManagerEmulator = ListeningServer;
 
 const TARGET_PREFIX = 'secretsmanager.';
 const MAX_REQUEST_BYTES = 1024 * 1024;
@@ -52,17 +49,6 @@ function fault(res: ServerResponse, code: string, message: string, status = 400)
   reply(res, status, { __type: code, message }, code);
 }
 
-async function readBody(req: IncomingMessage): Promise<Buffer | undefined> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_REQUEST_BYTES) return undefined;
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
 export async function startSecretsManagerEmulator(opts: SecretsManagerEmulatorOptions): Promise<SecretsManagerEmulator> {
   const host = opts.host ?? '127.0.0.1';
   const persistPath = opts.persistPath;
@@ -77,14 +63,18 @@ export async function startSecretsManagerEmulator(opts: SecretsManagerEmulatorOp
         fault(res, 'UnknownOperationException', 'Expected POST / with X-Amz-Target: secretsmanager.<Operation>.');
         return;
       }
-      const raw = await readBody(req);
-      if (raw === undefined) {
+      const read = await readRequestBody(req, MAX_REQUEST_BYTES);
+      if (read.kind === 'aborted') {
+        res.destroy();
+        return;
+      }
+      if (read.kind === 'too-large') {
         fault(res, 'InvalidRequestException', 'Request body too large.', 413);
         return;
       }
       let body: unknown;
       try {
-        body = raw.length === 0 ? {} : JSON.parse(raw.toString('utf8'));
+        body = read.body.length === 0 ? {} : JSON.parse(read.body.toString('utf8'));
       } catch {
         fault(res, 'SerializationException', 'Request body is not valid JSON.');
         return;
@@ -100,23 +90,10 @@ export async function startSecretsManagerEmulator(opts: SecretsManagerEmulatorOp
         else fault(res, 'InternalServiceError', 'The local Secrets Manager emulator failed.', 500);
       }
     })().catch(() => {
-      // The client went away mid-request (aborted body): nothing to answer, and the emulator must not crash.
+      // Nothing left to answer (the socket failed while replying); the emulator must not crash.
       res.destroy();
     });
   });
 
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port, host, () => resolve());
-  });
-  const port = (server.address() as AddressInfo).port;
-  return {
-    url: `http://${host}:${port}`,
-    port,
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
-  };
+  return listen(server, opts.port, host);
 }

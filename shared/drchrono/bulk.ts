@@ -1,9 +1,9 @@
-import type { AxiosInstance, AxiosResponse } from 'axios';
+import type { AxiosResponse } from 'axios';
 import { z } from 'zod';
-import { logger } from '../logging/logger';
-import type { CallInfo, DrChronoClientOptions } from './client';
-import { DrChronoError, DrChronoServerError } from './errors';
-import { DEFAULT_TIMEOUT_MS, backoffDelayMs, createHttp, errorForStatus, parseBody, resolveBaseUrl, sleep, toNetworkError } from './transport';
+import type { DrChronoClientOptions } from './client';
+import { DrChronoError } from './errors';
+import { checkSince, dateRangeValue } from './list-filters';
+import { AuthorizedRequester, parseBody, resolveBaseUrl, sleep, type CallInfo } from './transport';
 
 /**
  * DrChrono's bulk list endpoints (`/api/patients_list`, `/api/appointments_list`), made for backfills:
@@ -63,8 +63,9 @@ export function bulkListQuery(req: BulkListRequest): URLSearchParams {
   }
   const q = new URLSearchParams();
   if (req.verbose) q.set('verbose', 'true');
-  if (req.since !== undefined) q.set('since', req.since);
-  if (req.dateRange) q.set('date_range', `${req.dateRange.start}/${req.dateRange.end}`);
+  // The same filter checks as the paged lists: a malformed `since` must not silently widen a backfill.
+  if (req.since !== undefined) q.set('since', checkSince(req.since));
+  if (req.dateRange !== undefined) q.set('date_range', dateRangeValue(req.dateRange));
   q.set('page', String(req.page));
   q.set('page_size', String(req.pageSize));
   // DrChrono's own bulk example orders by updated_at; pages of one generated list stay consistent for 1 h.
@@ -74,26 +75,29 @@ export function bulkListQuery(req: BulkListRequest): URLSearchParams {
 
 export class DrChronoBulkClient {
   private readonly baseUrl: string;
-  private readonly http: AxiosInstance;
-  private readonly maxRetries: number;
+  private readonly requester: AuthorizedRequester;
 
-  constructor(private readonly opts: DrChronoClientOptions) {
+  constructor(opts: DrChronoClientOptions) {
     this.baseUrl = resolveBaseUrl(opts.baseUrl);
-    this.http = createHttp(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    this.maxRetries = opts.maxRetries ?? 2;
+    this.requester = new AuthorizedRequester(opts);
   }
 
-  /** Ask DrChrono to generate one page; returns the uuid to poll. */
+  /** Ask DrChrono to generate one page; returns the uuid to poll. Appointments need `since` or `dateRange`, as in the paged list. */
   async create(kind: BulkListKind, req: BulkListRequest): Promise<string> {
+    if (kind === 'appointments' && req.since === undefined && req.dateRange === undefined) {
+      throw new TypeError('appointments bulk list needs since or dateRange');
+    }
     const info = { method: 'POST', path: PATHS[kind] };
-    const res = await this.send(info, `${this.baseUrl}${PATHS[kind]}?${bulkListQuery(req).toString()}`);
+    // A POST here only generates a list, so it is as safe to retry as a GET.
+    const res = await this.requester.send('POST', `${this.baseUrl}${PATHS[kind]}?${bulkListQuery(req).toString()}`, info);
     return parseBody(CreatedSchema, res.data, info).uuid;
   }
 
   /** One poll of a generated page. */
   async poll(kind: BulkListKind, uuid: string): Promise<BulkPoll> {
     const info = { method: 'GET', path: PATHS[kind] };
-    const res = await this.send(info, `${this.baseUrl}${PATHS[kind]}?${new URLSearchParams({ uuid }).toString()}`);
+    const url = `${this.baseUrl}${PATHS[kind]}?${new URLSearchParams({ uuid }).toString()}`;
+    const res = await this.requester.send('GET', url, info, { errorFor: (r) => (isExpiredUuid(r) ? new BulkListExpiredError(info) : undefined) });
     const body = parseBody(PollSchema, res.data, info);
     if (body.status.toLowerCase() !== 'complete') return { status: 'in-progress' };
     if (!body.pagination || !body.results) throw new DrChronoError(`${info.method} ${info.path}: complete bulk page without pagination or results`, info);
@@ -112,43 +116,12 @@ export class DrChronoBulkClient {
     }
     return { status: 'in-progress' };
   }
-
-  /** Both calls are safe to repeat (a POST only generates a list), so 5xx and network failures are retried. */
-  private async send(info: CallInfo, url: string): Promise<AxiosResponse> {
-    for (let attempt = 0; ; attempt++) {
-      await this.opts.beforeCall?.(info);
-      const token = await this.opts.accessToken();
-      const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
-      let res: AxiosResponse;
-      try {
-        res = info.method === 'POST' ? await this.http.post(url, undefined, { headers }) : await this.http.get(url, { headers });
-      } catch (err) {
-        const e = toNetworkError(err, info);
-        if (attempt < this.maxRetries) {
-          await this.pause(attempt, info, e.code ?? 'network');
-          continue;
-        }
-        throw e;
-      }
-      if (res.status >= 200 && res.status < 300) return res;
-      if (info.method === 'GET' && (res.status === 400 || res.status === 404) && isInvalidUuid(res.data)) throw new BulkListExpiredError(info);
-      const e = errorForStatus(res, info);
-      if (e instanceof DrChronoServerError && attempt < this.maxRetries) {
-        await this.pause(attempt, info, String(res.status));
-        continue;
-      }
-      throw e;
-    }
-  }
-
-  private async pause(attempt: number, info: CallInfo, reason: string): Promise<void> {
-    const delayMs = backoffDelayMs(attempt, { baseDelayMs: this.opts.retryBaseDelayMs ?? 250, maxDelayMs: this.opts.retryMaxDelayMs ?? 4000 });
-    logger.warn('DrChrono bulk call retrying', { method: info.method, path: info.path, reason, attempt: attempt + 1, delayMs });
-    await sleep(delayMs);
-  }
 }
 
-function isInvalidUuid(body: unknown): boolean {
+/** DrChrono's answer to a poll of an unknown or expired uuid. */
+function isExpiredUuid(res: AxiosResponse): boolean {
+  if (res.status !== 400 && res.status !== 404) return false;
+  const body: unknown = res.data;
   const detail = body && typeof body === 'object' && 'detail' in body ? (body as { detail: unknown }).detail : undefined;
   return typeof detail === 'string' && /invalid uuid/i.test(detail);
 }

@@ -1,7 +1,7 @@
-import type { AxiosInstance, AxiosResponse } from 'axios';
+import type { AxiosResponse } from 'axios';
 import type { z } from 'zod';
-import { logger } from '../logging/logger';
-import { DrChronoError, DrChronoServerError } from './errors';
+import { DrChronoError } from './errors';
+import { checkSince, dateRangeValue } from './list-filters';
 import {
   AppointmentProfileSchema,
   AppointmentSchema,
@@ -17,37 +17,13 @@ import {
   type PatientFlagType,
   type UserProfile,
 } from './schemas';
-import {
-  DEFAULT_TIMEOUT_MS,
-  backoffDelayMs,
-  createHttp,
-  errorForStatus,
-  parseBody,
-  resolveBaseUrl,
-  sleep,
-  toNetworkError,
-} from './transport';
+import { AuthorizedRequester, parseBody, resolveBaseUrl, type CallInfo, type RequestOptions } from './transport';
 
-export interface CallInfo {
-  method: string;
-  /** Path template, e.g. `/api/patients/{id}`. */
-  path: string;
-}
+export type { CallInfo };
 
-export interface DrChronoClientOptions {
+export interface DrChronoClientOptions extends RequestOptions {
   /** Defaults to env DRCHRONO_BASE_URL, then https://drchrono.com. */
   baseUrl?: string;
-  /** Asked before every request, so a token refreshed elsewhere is picked up. */
-  accessToken: () => Promise<string>;
-  /** Per request. Default 10 s. */
-  timeoutMs?: number;
-  /** Extra tries after a 5xx or network failure. Default 2 (3 tries in all). */
-  maxRetries?: number;
-  /** Backoff tuning (full jitter). Defaults 250 ms base, 4 s cap. */
-  retryBaseDelayMs?: number;
-  retryMaxDelayMs?: number;
-  /** Runs before EVERY HTTP request (each page, each retry, the redirect follow). If it throws, no request is made. */
-  beforeCall?: (info: CallInfo) => Promise<void>;
 }
 
 export interface ListPatientsOptions {
@@ -78,23 +54,17 @@ export function effectivePageSize(endpointMax: number, verbose: boolean, request
   return Math.min(requested, max);
 }
 
-const SINCE = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d+)?)?)?$/;
-const DATE = /^\d{4}-\d{2}-\d{2}$/;
 const REDIRECTS = new Set([301, 302, 303, 307, 308]);
 
 export class DrChronoClient {
   private readonly baseUrl: string;
   private readonly origin: string;
-  private readonly http: AxiosInstance;
-  private readonly maxRetries: number;
-  private readonly backoff: { baseDelayMs: number; maxDelayMs: number };
+  private readonly requester: AuthorizedRequester;
 
-  constructor(private readonly opts: DrChronoClientOptions) {
+  constructor(opts: DrChronoClientOptions) {
     this.baseUrl = resolveBaseUrl(opts.baseUrl);
     this.origin = new URL(this.baseUrl).origin;
-    this.http = createHttp(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
-    this.maxRetries = opts.maxRetries ?? 2;
-    this.backoff = { baseDelayMs: opts.retryBaseDelayMs ?? 250, maxDelayMs: opts.retryMaxDelayMs ?? 4000 };
+    this.requester = new AuthorizedRequester(opts);
   }
 
   /**
@@ -135,11 +105,7 @@ export class DrChronoClient {
     if (o.since === undefined && o.dateRange === undefined) throw new TypeError('listAppointments needs since or dateRange');
     const q = new URLSearchParams();
     if (o.since !== undefined) q.set('since', checkSince(o.since));
-    if (o.dateRange !== undefined) {
-      const { start, end } = o.dateRange;
-      if (!DATE.test(start) || !DATE.test(end) || start > end) throw new TypeError('dateRange needs YYYY-MM-DD start <= end');
-      q.set('date_range', `${start}/${end}`);
-    }
+    if (o.dateRange !== undefined) q.set('date_range', dateRangeValue(o.dateRange));
     if (o.verbose) q.set('verbose', 'true');
     q.set('page_size', String(effectivePageSize(PAGE_SIZE_MAX.appointments, !!o.verbose, o.pageSize)));
     return this.list('/api/appointments', AppointmentSchema, q);
@@ -198,40 +164,9 @@ export class DrChronoClient {
     return url;
   }
 
-  /**
-   * One logical request: beforeCall → HTTP → typed error, retrying 5xx and network failures with jittered
-   * backoff. GETs are idempotent, so retrying them is safe.
-   */
-  private async send(url: string, info: CallInfo, acceptRedirect = false): Promise<AxiosResponse> {
-    for (let attempt = 0; ; attempt++) {
-      await this.opts.beforeCall?.(info);
-      const token = await this.opts.accessToken();
-      let res: AxiosResponse;
-      try {
-        res = await this.http.get(url, { headers: { Authorization: `Bearer ${token}`, Accept: 'application/json' } });
-      } catch (err) {
-        const e = toNetworkError(err, info);
-        if (attempt < this.maxRetries) {
-          await this.pause(attempt, info, e.code ?? 'network');
-          continue;
-        }
-        throw e;
-      }
-      if (res.status >= 200 && res.status < 300) return res;
-      if (acceptRedirect && REDIRECTS.has(res.status)) return res;
-      const e = errorForStatus(res, info);
-      if (e instanceof DrChronoServerError && attempt < this.maxRetries) {
-        await this.pause(attempt, info, String(res.status));
-        continue;
-      }
-      throw e;
-    }
-  }
-
-  private async pause(attempt: number, info: CallInfo, reason: string): Promise<void> {
-    const delayMs = backoffDelayMs(attempt, this.backoff);
-    logger.warn('DrChrono call retrying', { method: info.method, path: info.path, reason, attempt: attempt + 1, delayMs });
-    await sleep(delayMs);
+  /** GETs are idempotent, so the requester may retry them. */
+  private send(url: string, info: CallInfo, acceptRedirect = false): Promise<AxiosResponse> {
+    return this.requester.send('GET', url, info, acceptRedirect ? { accept: (res) => REDIRECTS.has(res.status) } : {});
   }
 }
 
@@ -247,9 +182,4 @@ function verboseQuery(verbose?: boolean): URLSearchParams | undefined {
 
 function pageSizeQuery(): URLSearchParams {
   return new URLSearchParams({ page_size: String(PAGE_SIZE_MAX.default) });
-}
-
-function checkSince(since: string): string {
-  if (!SINCE.test(since)) throw new TypeError('since must be YYYY-MM-DD or a timestamp without offset');
-  return since;
 }

@@ -2,6 +2,7 @@ import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
 import type { z } from 'zod';
+import { logger } from '../logging/logger';
 import {
   DrChronoError,
   DrChronoForbiddenError,
@@ -14,7 +15,16 @@ import {
   type DrChronoErrorDetails,
 } from './errors';
 
-/** Plumbing shared by the API client and the token client: one axios instance, status → typed error, backoff. */
+/**
+ * Plumbing shared by the API clients (plain and bulk) and the token client: one axios instance, status → typed
+ * error, backoff, and the authorized request loop.
+ */
+
+export interface CallInfo {
+  method: string;
+  /** Path template, e.g. `/api/patients/{id}`. */
+  path: string;
+}
 
 export const DEFAULT_BASE_URL = 'https://drchrono.com';
 export const DEFAULT_TIMEOUT_MS = 10_000;
@@ -122,4 +132,77 @@ export function parseBody<S extends z.ZodType>(schema: S, body: unknown, details
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}:${i.code}`);
   throw new DrChronoResponseValidationError(issues, details);
+}
+
+/** What the authorized request loop needs from a client's options. */
+export interface RequestOptions {
+  /** Asked before every request, so a token refreshed elsewhere is picked up. */
+  accessToken: () => Promise<string>;
+  /** Per request. Default 10 s. */
+  timeoutMs?: number;
+  /** Extra tries after a 5xx or network failure. Default 2 (3 tries in all). */
+  maxRetries?: number;
+  /** Backoff tuning (full jitter). Defaults 250 ms base, 4 s cap. */
+  retryBaseDelayMs?: number;
+  retryMaxDelayMs?: number;
+  /** Runs before EVERY HTTP request (each page, each retry, the redirect follow). If it throws, no request is made. */
+  beforeCall?: (info: CallInfo) => Promise<void>;
+}
+
+export interface SendOptions {
+  /** A non-2xx answer handed back as it is rather than as an error (e.g. a redirect the caller follows itself). */
+  accept?: (res: AxiosResponse) => boolean;
+  /** A caller-specific error for a non-2xx answer, checked before the status mapping; never retried. */
+  errorFor?: (res: AxiosResponse) => DrChronoError | undefined;
+}
+
+/**
+ * One logical authorized request: beforeCall → bearer token → HTTP → typed error, retrying 5xx and network
+ * failures with jittered backoff. Only for calls that are safe to repeat (GETs, and bulk-list POSTs).
+ */
+export class AuthorizedRequester {
+  private readonly http: AxiosInstance;
+  private readonly maxRetries: number;
+  private readonly backoff: BackoffOptions;
+
+  constructor(private readonly opts: RequestOptions) {
+    this.http = createHttp(opts.timeoutMs ?? DEFAULT_TIMEOUT_MS);
+    this.maxRetries = opts.maxRetries ?? 2;
+    this.backoff = { baseDelayMs: opts.retryBaseDelayMs ?? 250, maxDelayMs: opts.retryMaxDelayMs ?? 4000 };
+  }
+
+  async send(method: 'GET' | 'POST', url: string, info: CallInfo, o: SendOptions = {}): Promise<AxiosResponse> {
+    for (let attempt = 0; ; attempt++) {
+      await this.opts.beforeCall?.(info);
+      const token = await this.opts.accessToken();
+      const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+      let res: AxiosResponse;
+      try {
+        res = method === 'POST' ? await this.http.post(url, undefined, { headers }) : await this.http.get(url, { headers });
+      } catch (err) {
+        const e = toNetworkError(err, info);
+        if (attempt < this.maxRetries) {
+          await this.pause(attempt, info, e.code ?? 'network');
+          continue;
+        }
+        throw e;
+      }
+      if (res.status >= 200 && res.status < 300) return res;
+      if (o.accept?.(res)) return res;
+      const own = o.errorFor?.(res);
+      if (own) throw own;
+      const e = errorForStatus(res, info);
+      if (e instanceof DrChronoServerError && attempt < this.maxRetries) {
+        await this.pause(attempt, info, String(res.status));
+        continue;
+      }
+      throw e;
+    }
+  }
+
+  private async pause(attempt: number, info: CallInfo, reason: string): Promise<void> {
+    const delayMs = backoffDelayMs(attempt, this.backoff);
+    logger.warn('DrChrono call retrying', { method: info.method, path: info.path, reason, attempt: attempt + 1, delayMs });
+    await sleep(delayMs);
+  }
 }

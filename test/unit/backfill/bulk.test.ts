@@ -11,6 +11,13 @@ describe('bulk list query', () => {
     expect(Object.fromEntries(q)).toEqual({ verbose: 'true', since: '2026-01-01', date_range: '2026-01-01/2026-03-31', page: '2', page_size: '1000', order_by: 'updated_at' });
   });
 
+  it('refuses a since or dateRange that the paged lists refuse', () => {
+    expect(() => bulkListQuery({ page: 1, pageSize: 10, since: '2026-01-01T10:00:00+02:00' })).toThrow(TypeError);
+    expect(() => bulkListQuery({ page: 1, pageSize: 10, since: 'yesterday' })).toThrow(TypeError);
+    expect(() => bulkListQuery({ page: 1, pageSize: 10, dateRange: { start: '2026-03-31', end: '2026-01-01' } })).toThrow(TypeError);
+    expect(() => bulkListQuery({ page: 1, pageSize: 10, dateRange: { start: '2026-1-1', end: '2026-01-31' } })).toThrow(TypeError);
+  });
+
   it('refuses page sizes DrChrono does not allow', () => {
     expect(() => bulkListQuery({ page: 1, pageSize: 1001 })).toThrow(TypeError);
     expect(() => bulkListQuery({ page: 0, pageSize: 10 })).toThrow(TypeError);
@@ -68,6 +75,30 @@ describe('DrChronoBulkClient against an HTTP server', () => {
     answer = () => ({ status: 400, body: { detail: 'Invalid uuid specified' } });
     const client = new DrChronoBulkClient({ baseUrl, accessToken: async () => 'tok' });
     await expect(client.waitForPage('patients', 'gone', [0])).rejects.toBeInstanceOf(BulkListExpiredError);
+  });
+
+  it('refuses an appointments list without since or dateRange before any request', async () => {
+    answer = () => ({ status: 201, body: { uuid: 'u' } });
+    const client = new DrChronoBulkClient({ baseUrl, accessToken: async () => 'tok' });
+    await expect(client.create('appointments', { page: 1, pageSize: 10 })).rejects.toBeInstanceOf(TypeError);
+    expect(requests).toHaveLength(0);
+  });
+
+  it('retries a 5xx on the POST, charging the budget hook for every try', async () => {
+    let posts = 0;
+    answer = () => (++posts < 3 ? { status: 503, body: { detail: 'busy' } } : { status: 201, body: { uuid: 'u-3' } });
+    let charged = 0;
+    const client = new DrChronoBulkClient({ baseUrl, accessToken: async () => 'tok', retryBaseDelayMs: 1, beforeCall: async () => void charged++ });
+    expect(await client.create('patients', { page: 1, pageSize: 10 })).toBe('u-3');
+    expect(requests.map((r) => r.method)).toEqual(['POST', 'POST', 'POST']);
+    expect(charged).toBe(3);
+  });
+
+  it('does not retry an expired uuid', async () => {
+    answer = () => ({ status: 404, body: { detail: 'Invalid uuid specified' } });
+    const client = new DrChronoBulkClient({ baseUrl, accessToken: async () => 'tok', retryBaseDelayMs: 1 });
+    await expect(client.poll('appointments', 'gone')).rejects.toBeInstanceOf(BulkListExpiredError);
+    expect(requests).toHaveLength(1);
   });
 
   it('makes no request when the budget hook refuses', async () => {

@@ -96,6 +96,12 @@ describe('sandbox API shapes', () => {
     expect(r.status).toBe(400);
   });
 
+  it('answers 413 to a request body over 1 MB and keeps serving', async () => {
+    const r = await api(sb, token, '/api/patients', { method: 'POST', body: JSON.stringify({ notes: 'x'.repeat(1_000_001) }) });
+    expect(r).toMatchObject({ status: 413, body: { detail: 'Request body too large.' } });
+    expect((await api(sb, token, '/api/doctors')).status).toBe(200);
+  });
+
   it('refuses an unauthenticated call with 401', async () => {
     expect((await api(sb, 'not-a-token', '/api/doctors')).status).toBe(401);
   });

@@ -82,6 +82,35 @@ describe('sandbox /o/token/', () => {
     expect(r).toEqual({ status: 401, body: { error: 'invalid_client' } });
   });
 
+  async function basicTokenRequest(credentials: string, form: Record<string, string>) {
+    const res = await fetch(`${sb.url}/o/token/`, {
+      method: 'POST',
+      body: new URLSearchParams(form),
+      headers: { 'content-type': 'application/x-www-form-urlencoded', authorization: `Basic ${Buffer.from(credentials).toString('base64')}` },
+    });
+    return { status: res.status, body: (await res.json()) as unknown };
+  }
+
+  it('accepts client credentials sent with HTTP Basic', async () => {
+    const code = (await approve()).searchParams.get('code')!;
+    const r = await basicTokenRequest(`${APP.client_id}:${APP.client_secret}`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
+    expect(r.status).toBe(200);
+  });
+
+  it('a malformed percent-escape in HTTP Basic credentials is invalid_client, not a server error', async () => {
+    const code = (await approve()).searchParams.get('code')!;
+    const r = await basicTokenRequest(`${APP.client_id}:%E0%A4%A`, { grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
+    expect(r).toEqual({ status: 401, body: { error: 'invalid_client' } });
+  });
+
+  it('an HTTP Basic client secret may contain a colon', async () => {
+    await control(sb, 'POST', '/apps', { clientId: 'colon-app', clientSecret: 'se:cret', redirectUris: [REDIRECT] });
+    const { body } = await control(sb, 'POST', '/oauth/approve', { client_id: 'colon-app', redirect_uri: REDIRECT, state: 's' });
+    const code = new URL(body.location).searchParams.get('code')!;
+    const r = await basicTokenRequest('colon-app:se:cret', { grant_type: 'authorization_code', code, redirect_uri: REDIRECT });
+    expect(r.status).toBe(200);
+  });
+
   it('an app configured for invalid_client refuses even correct credentials', async () => {
     const t = await connect(sb);
     await control(sb, 'PATCH', '/apps/sandbox-client', { invalidClient: true });
