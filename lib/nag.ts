@@ -45,9 +45,9 @@ const ROUTE_WITHOUT_AUTHORIZER: Record<string, string> = {
   'POST /drchronowebhook/{teamId}':
     'DrChrono authenticates each delivery with the per-team secret in X-drchrono-signature, which the handler checks in constant time before anything else; an authorizer cannot read that secret without a per-request Secrets Manager call.',
   'GET /integration-oauth/authorize/{teamId}':
-    'Browser entry point of the OAuth connect flow: it only redirects to DrChrono\'s consent page with a single-use state; the grant needs the clinic\'s own DrChrono login.',
+    'Browser entry point of the OAuth connect flow: it only redirects to DrChrono\'s consent page with a single-use, browser-bound state; the grant needs the clinic\'s own DrChrono login.',
   'GET /integration-oauth/callback':
-    'OAuth redirect target called by the user\'s browser from DrChrono; it is authenticated by the single-use state nonce and the code exchange with the team\'s client secret.',
+    'OAuth redirect target called by the user\'s browser from DrChrono; it is authenticated by the single-use state nonce, bound to the starting browser by an HttpOnly cookie, and the code exchange with the team\'s client secret.',
 };
 
 /**
