@@ -1,0 +1,97 @@
+import type { CostSection } from './sections/cost';
+import type { ColdStartSection } from './sections/cold-start';
+import type { E2eSection } from './sections/e2e-latency';
+import type { RefreshSweepSection } from './sections/refresh-sweep';
+import type { WebhookCpuSection } from './sections/webhook-cpu';
+import type { Summary } from './stats';
+
+/** Renders the benchmark results as Markdown tables (printed, stored in latest.json, pasted into the docs). */
+export interface BenchResults {
+  cost?: CostSection;
+  webhookCpu?: WebhookCpuSection;
+  coldStart?: ColdStartSection;
+  e2e?: E2eSection;
+  refreshSweep?: RefreshSweepSection;
+}
+
+const fmt = (v: number, digits: number): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
+const mmm = (s: Summary, digits: number, unit = ''): [string, string] => [`${fmt(s.median, digits)}${unit}`, `${fmt(s.min, digits)} – ${fmt(s.max, digits)}${unit}`];
+const kb = (bytes: number): string => `${fmt(bytes / 1024, 0)} KB`;
+
+function table(head: string[], rows: string[][]): string {
+  return [`| ${head.join(' | ')} |`, `| ${head.map(() => '---').join(' | ')} |`, ...rows.map((r) => `| ${r.join(' | ')} |`)].join('\n');
+}
+
+export function summaryTable(r: BenchResults): string {
+  const rows: string[][] = [];
+  if (r.cost) {
+    const c = r.cost;
+    rows.push(['Cost per 1M webhook events', `$${fmt(c.usdPerMillion.median, 2)}`, `$${fmt(c.usdPerMillion.min, 2)} – $${fmt(c.usdPerMillion.max, 2)}`, `$${fmt(c.floorUsdPerMillion, 2)}`, `×${fmt(c.ratioToFloor.median, 2)}`]);
+    rows.push(['DynamoDB WRU per event', ...mmm(c.dynamoDbWriteUnitsPerEvent, 2), '1.00', `×${fmt(c.dynamoDbWriteUnitsPerEvent.median, 2)}`]);
+    rows.push(['SQS billed requests per event', ...mmm(c.sqsRequestsPerEvent, 2), '1.20', `×${fmt(c.sqsRequestsPerEvent.median / 1.2, 2)}`]);
+    rows.push(['Secrets Manager calls per event', ...mmm(c.secretsManagerCallsPerEvent, 4), '0', '–']);
+    rows.push(['Events per sync invocation', ...mmm(c.eventsPerSyncInvocation, 1), '10', `×${fmt(10 / Math.max(c.eventsPerSyncInvocation.median, 1e-9), 2)} invokes`]);
+    rows.push(['DrChrono calls per event', ...mmm(c.drchronoCallsPerEvent, 3), '0', '–']);
+    if (c.eventsPerTeamHourWithinBudget !== null) {
+      rows.push(['Webhook events per team-hour within the 500-call DrChrono budget', fmt(c.eventsPerTeamHourWithinBudget, 0), '–', '–', '–']);
+    }
+    rows.push(['Largest share of a team’s hourly budget used by one run', ...mmm({ ...c.maxTeamBudgetShare, median: c.maxTeamBudgetShare.median * 100, min: c.maxTeamBudgetShare.min * 100, max: c.maxTeamBudgetShare.max * 100 }, 1, ' %'), '–', '–']);
+  }
+  if (r.webhookCpu) {
+    const w = r.webhookCpu;
+    rows.push(['Webhook handler CPU per event', ...mmm(w.handlerCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorCpuUsPerEvent.median, 1)} µs`, `×${fmt(w.ratioToFloor.median, 1)}`]);
+    rows.push(['Webhook handler CPU vs floor + one SDK SendMessage', ...mmm(w.handlerCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorWithSendCpuUsPerEvent.median, 0)} µs`, `×${fmt(w.ratioToFloorWithSend.median, 2)}`]);
+    rows.push(['Webhook events/s, one core, in process', ...mmm(w.handlerEventsPerSecond, 0), '–', '–']);
+  }
+  if (r.coldStart) {
+    for (const f of r.coldStart.functions) {
+      rows.push([`Bundle \`${f.fn}\``, kb(f.bundle.bytes), `(${kb(f.bundle.deflatedBytes)} deflated)`, kb(f.floor.bytes), `×${fmt(f.sizeRatio, 2)}`]);
+      rows.push([`Module init \`${f.fn}\` (median of ${r.coldStart.samples})`, ...mmm(f.bundle.initMs, 0, ' ms'), `${fmt(f.floor.initMs.median, 0)} ms`, `×${fmt(f.initRatio, 2)}`]);
+    }
+  }
+  if (r.e2e) {
+    const e = r.e2e;
+    const label = `${e.eventsPerSecond}/s for ${e.seconds} s`;
+    rows.push([`End-to-end p50, ${label}`, ...mmm(e.p50Ms, 0, ' ms'), '–', '–']);
+    rows.push([`End-to-end p95, ${label}`, ...mmm(e.p95Ms, 0, ' ms'), '–', '–']);
+    rows.push([`End-to-end p99, ${label}`, ...mmm(e.p99Ms, 0, ' ms'), '–', '–']);
+    rows.push([`Webhook response p99, ${label}`, ...mmm(e.webhookResponseP99Ms, 0, ' ms'), '–', '–']);
+  }
+  if (r.refreshSweep) {
+    for (const s of r.refreshSweep.sizes) {
+      const ideal = Math.max(s.concurrencyBoundMs, s.pacingBoundMs);
+      rows.push([
+        `Token refresh sweep, ${fmt(s.teams, 0)} teams (${s.runs.length} run${s.runs.length > 1 ? 's' : ''})`,
+        `${fmt(s.wallMs.median / 1000, 1)} s`,
+        `${fmt(s.wallMs.min / 1000, 1)} – ${fmt(s.wallMs.max / 1000, 1)} s`,
+        `${fmt(ideal / 1000, 1)} s (concurrency ${fmt(s.concurrencyBoundMs / 1000, 1)} s, pacing ${fmt(s.pacingBoundMs / 1000, 1)} s)`,
+        `×${fmt(s.ratioToIdeal.median, 2)}`,
+      ]);
+    }
+  }
+  return table(['Figure', 'Median', 'Min – max', 'Floor / bound', 'Ratio'], rows);
+}
+
+export function costTable(c: CostSection): string {
+  const floor = new Map(c.floorLinesPerMillion.map((l) => [l.item, l.usd]));
+  const rows = c.linesPerMillion.map((l) => [l.item, fmt(l.quantity.median, 0), `$${fmt(l.usd.median, 4)}`, `$${fmt(floor.get(l.item) ?? 0, 4)}`]);
+  rows.push(['**Total**', '', `**$${fmt(c.usdPerMillion.median, 2)}**`, `**$${fmt(c.floorUsdPerMillion, 2)}**`]);
+  return table(['Line (per 1M events, median run)', 'Quantity', 'Measured', 'Floor'], rows);
+}
+
+export function requestsTable(c: CostSection): string {
+  const rows = Object.entries(c.requestsPerEvent).map(([op, s]) => [
+    `\`${op}\``,
+    fmt(s.median, 3),
+    `${fmt(s.min, 3)} – ${fmt(s.max, 3)}`,
+    fmt(c.writeUnitsPerEvent[op]?.median ?? 0, 3),
+    fmt(c.readUnitsPerEvent[op]?.median ?? 0, 3),
+  ]);
+  return table(['AWS request (service.operation[table])', 'Requests per event (median)', 'Min – max', 'WRU per event', 'RRU per event'], rows);
+}
+
+export function markdown(r: BenchResults): string {
+  const parts = [summaryTable(r)];
+  if (r.cost) parts.push(costTable(r.cost), requestsTable(r.cost));
+  return parts.join('\n\n');
+}

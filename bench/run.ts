@@ -1,0 +1,153 @@
+import { execFileSync } from 'node:child_process';
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { cpus } from 'node:os';
+import { parseArgs } from 'node:util';
+import { handlerEnvironment } from '../local/platform-info';
+import { PRICES } from './prices';
+import { FLOOR_ASSUMPTIONS } from './cost-model';
+import type { BenchPlatform } from './platform-process';
+import { markdown, type BenchResults } from './report';
+
+/**
+ * `npm run bench` (not part of `npm test`): cost per million webhook events and DrChrono calls per event, webhook
+ * CPU, cold start, end-to-end latency and the token refresh sweep, each beside its floor. Prints Markdown tables
+ * and writes bench/results/latest.json.
+ *   npm run bench -- --only cost,coldstart     sections: cost, cpu, coldstart, e2e, sweep
+ *   npm run bench -- --quick                   small sizes, for iterating (figures are not for the README)
+ * BENCH_E2E_SECONDS (default 60) and BENCH_E2E_RATE (default 10 events/s) size the latency run.
+ */
+const SECTIONS = ['cpu', 'coldstart', 'cost', 'e2e', 'sweep'] as const;
+type Section = (typeof SECTIONS)[number];
+
+const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean', default: false } } });
+const only = values.only?.split(',').map((s) => s.trim()).filter(Boolean);
+const unknown = only?.filter((s) => !(SECTIONS as readonly string[]).includes(s)) ?? [];
+if (unknown.length > 0) {
+  console.error(`unknown section(s): ${unknown.join(', ')}; choose from ${SECTIONS.join(', ')}`);
+  process.exit(2);
+}
+const wanted = (s: Section): boolean => !only || only.includes(s);
+const quick = values.quick;
+
+const envNumber = (name: string, fallback: number): number => {
+  const v = Number(process.env[name]);
+  return Number.isFinite(v) && v > 0 ? v : fallback;
+};
+const settings = {
+  cost: quick ? { events: 300, teams: 2, runs: 2, inFlight: 2 } : { events: 1500, teams: 4, runs: 3, inFlight: 2 },
+  cpu: quick ? { events: 1000, runs: 3 } : { events: 5000, runs: 5 },
+  coldstart: { samples: quick ? 5 : 20 },
+  e2e: {
+    seconds: envNumber('BENCH_E2E_SECONDS', quick ? 10 : 60),
+    eventsPerSecond: envNumber('BENCH_E2E_RATE', 10),
+    runs: quick ? 1 : 3,
+    teams: 4,
+  },
+  sweep: quick ? [{ teams: 200, runs: 1 }] : [{ teams: 1000, runs: 3 }, { teams: 10_000, runs: 1 }],
+};
+
+// This process's own logs (team set-up, the sweep run in-process) are not what is measured.
+process.env.POWERTOOLS_LOG_LEVEL = 'SILENT';
+const log = (line: string): void => console.log(line);
+const results: BenchResults = {};
+const errors: Record<string, string> = {};
+const started = Date.now();
+
+/** One failing section is reported and the others still run; the exit code says something failed. */
+async function section(name: Section, fn: () => Promise<void>): Promise<void> {
+  try {
+    await fn();
+  } catch (err) {
+    errors[name] = err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+    log(`  section ${name} failed: ${errors[name]}`);
+  }
+}
+
+if (wanted('cpu')) {
+  await section('cpu', async () => {
+    log('webhook CPU per event (fresh process, AWS answered in memory at the HTTP handler)...');
+    const { runWebhookCpuSection } = await import('./sections/webhook-cpu');
+    results.webhookCpu = await runWebhookCpuSection(settings.cpu);
+  });
+}
+if (wanted('coldstart')) {
+  await section('coldstart', async () => {
+    log('cold start: bundles as the stack builds them, module init in fresh processes...');
+    const { runColdStartSection } = await import('./sections/cold-start');
+    results.coldStart = await runColdStartSection(settings.coldstart);
+  });
+}
+
+let platform: BenchPlatform | undefined;
+const stop = async (): Promise<void> => {
+  await platform?.stop();
+  platform = undefined;
+};
+process.on('SIGINT', () => void stop().then(() => process.exit(130)));
+try {
+  if (wanted('cost') || wanted('e2e') || wanted('sweep')) {
+    log('starting the local platform (ephemeral, AWS requests counted)...');
+    const { startBenchPlatform } = await import('./platform-process');
+    platform = await startBenchPlatform();
+    Object.assign(process.env, handlerEnvironment(platform.info), { POWERTOOLS_LOG_LEVEL: 'SILENT' });
+    log(`  platform log: ${platform.logFile}`);
+  }
+  const p = platform;
+  if (p && wanted('cost')) {
+    await section('cost', async () => {
+      log('cost per 1M events and DrChrono calls per event...');
+      const { runCostSection } = await import('./sections/cost');
+      results.cost = await runCostSection(p, settings.cost, log);
+    });
+  }
+  if (p && wanted('e2e')) {
+    await section('e2e', async () => {
+      log(`end-to-end latency, ${settings.e2e.eventsPerSecond}/s for ${settings.e2e.seconds} s...`);
+      const { connectTeams } = await import('./sections/cost');
+      const { runE2eSection } = await import('./sections/e2e-latency');
+      const { httpJson } = await import('./sandbox');
+      await httpJson('POST', `${p.info.apiBaseUrl}/_local/pollers/backfill/pause`, undefined);
+      const teams = await connectTeams(p, settings.e2e.teams);
+      results.e2e = await runE2eSection(p, teams, settings.e2e, log);
+    });
+  }
+  if (p && wanted('sweep')) {
+    await section('sweep', async () => {
+      log('token refresh sweep (300 ms token endpoint)...');
+      const { runRefreshSweepSection } = await import('./sections/refresh-sweep');
+      results.refreshSweep = await runRefreshSweepSection(p.info, settings.sweep, log);
+    });
+  }
+} finally {
+  await stop();
+}
+
+let commit = 'unknown';
+try {
+  commit = execFileSync('git', ['rev-parse', '--short', 'HEAD'], { encoding: 'utf8' }).trim();
+} catch {
+  // not a git checkout
+}
+const md = markdown(results);
+const output = {
+  generatedAt: new Date().toISOString(),
+  commit,
+  mode: quick ? 'quick' : 'full',
+  sections: only ?? [...SECTIONS],
+  machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown' },
+  durationSeconds: Math.round((Date.now() - started) / 1000),
+  settings,
+  floorAssumptions: FLOOR_ASSUMPTIONS,
+  prices: PRICES,
+  results,
+  errors,
+  markdown: md,
+};
+mkdirSync('bench/results', { recursive: true });
+writeFileSync('bench/results/latest.json', `${JSON.stringify(output, null, 2)}\n`);
+log(`\n${md}\n`);
+log(`wrote bench/results/latest.json (${output.durationSeconds} s)`);
+if (Object.keys(errors).length > 0) {
+  log(`failed sections: ${Object.keys(errors).join(', ')}`);
+  process.exitCode = 1;
+}

@@ -1,0 +1,161 @@
+import { execFileSync } from 'node:child_process';
+import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { deflateRawSync } from 'node:zlib';
+import { build, type Metafile } from 'esbuild';
+import { BUNDLING } from '../../lib/secure-defaults';
+import { summarize, type Summary } from '../stats';
+
+/**
+ * Section 4: each function's bundle as the stack builds it (NodejsFunction's esbuild arguments with lib/'s
+ * BUNDLING options), its size, and module init time in fresh processes, beside a floor bundle that imports only
+ * the AWS SDK clients the function's bundle contains.
+ */
+export interface BundleFigures {
+  bytes: number;
+  deflatedBytes: number;
+  initMs: Summary;
+}
+
+export interface ColdStartFunction {
+  fn: string;
+  sdkPackages: string[];
+  bundle: BundleFigures;
+  floor: BundleFigures;
+  sizeRatio: number;
+  initRatio: number;
+  /** Largest contributors to the bundle, by package, in bytes of output. */
+  topPackages: { pkg: string; bytes: number }[];
+}
+
+export interface ColdStartSection {
+  samples: number;
+  nodeVersion: string;
+  functions: ColdStartFunction[];
+}
+
+const FUNCTIONS_DIR = 'functions';
+/** Packages whose clients a floor bundle imports, with the class to import. */
+const SDK_CLIENTS: Record<string, string> = {
+  '@aws-sdk/client-dynamodb': 'DynamoDBClient',
+  '@aws-sdk/lib-dynamodb': 'DynamoDBDocumentClient',
+  '@aws-sdk/client-sqs': 'SQSClient',
+  '@aws-sdk/client-secrets-manager': 'SecretsManagerClient',
+};
+
+/** Same arguments NodejsFunction passes to esbuild (aws-cdk-lib/aws-lambda-nodejs bundling.js) for our BUNDLING. */
+async function bundle(entry: string, outfile: string): Promise<Metafile> {
+  const out = await build({
+    entryPoints: [entry],
+    bundle: true,
+    platform: 'node',
+    target: BUNDLING.target ?? 'node22',
+    format: BUNDLING.format === 'esm' ? 'esm' : 'cjs',
+    minify: BUNDLING.minify ?? false,
+    sourcemap: BUNDLING.sourceMap ?? false,
+    // bundleAwsSDK: true → no externals at all.
+    external: BUNDLING.bundleAwsSDK ? [] : ['@aws-sdk/*'],
+    outfile,
+    metafile: true,
+    logLevel: 'silent',
+  });
+  return out.metafile;
+}
+
+function packageOf(input: string): string | undefined {
+  const m = /node_modules\/((?:@[^/]+\/)?[^/]+)/.exec(input);
+  return m?.[1];
+}
+
+/** Bytes each package contributes to the output; tree-shaken inputs contribute 0. */
+function outputBytesByPackage(meta: Metafile, outfile: string): Map<string, number> {
+  const key = Object.keys(meta.outputs).find((k) => resolve(k) === resolve(outfile));
+  const inputs = key ? meta.outputs[key]!.inputs : {};
+  const byPkg = new Map<string, number>();
+  for (const [file, info] of Object.entries(inputs)) {
+    const pkg = packageOf(file) ?? '(project)';
+    byPkg.set(pkg, (byPkg.get(pkg) ?? 0) + info.bytesInOutput);
+  }
+  return byPkg;
+}
+
+function topPackages(meta: Metafile, outfile: string, n: number): { pkg: string; bytes: number }[] {
+  return [...outputBytesByPackage(meta, outfile)]
+    .map(([pkg, bytes]) => ({ pkg, bytes }))
+    .sort((a, b) => b.bytes - a.bytes)
+    .slice(0, n);
+}
+
+/** Module init: require() of the bundle in a fresh node process, in ms. */
+function initTimes(file: string, samples: number): number[] {
+  const script = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`;
+  const env = {
+    PATH: process.env.PATH ?? '',
+    AWS_REGION: 'us-east-1',
+    STAGE: 'bench',
+    TEAMS_TABLE: 't',
+    RECORDS_TABLE: 'r',
+    INTEGRATION_LOG_TABLE: 'l',
+    INGEST_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/q',
+    BACKFILL_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/b',
+    TEAM_SECRET_PREFIX: 'p/',
+    POWERTOOLS_SERVICE_NAME: 'bench',
+    POWERTOOLS_LOG_LEVEL: 'INFO',
+  };
+  return Array.from({ length: samples }, () => Number(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8' })));
+}
+
+function figures(file: string, samples: number): BundleFigures {
+  const code = readFileSync(file);
+  return { bytes: code.length, deflatedBytes: deflateRawSync(code, { level: 9 }).length, initMs: summarize(initTimes(file, samples)) };
+}
+
+export async function runColdStartSection(opts: { samples: number }): Promise<ColdStartSection> {
+  const dir = mkdtempSync(join(tmpdir(), 'drchrono-bench-bundles-'));
+  try {
+    const fns = ['webhook', 'oauth', 'token-refresh', 'sync', 'backfill', 'reconcile'].filter((f) => existsSync(join(FUNCTIONS_DIR, f, 'handler.ts')));
+    const out: ColdStartFunction[] = [];
+    for (const fn of fns) {
+      const outfile = join(dir, fn, 'index.js');
+      mkdirSync(join(dir, fn), { recursive: true });
+      const meta = await bundle(join(FUNCTIONS_DIR, fn, 'handler.ts'), outfile);
+      const inOutput = outputBytesByPackage(meta, outfile);
+      const sdkPackages = Object.keys(SDK_CLIENTS).filter((pkg) => (inOutput.get(pkg) ?? 0) > 0);
+      // The floor: the same SDK clients, nothing else.
+      const floorEntry = join(dir, `${fn}-floor.ts`);
+      writeFileSync(
+        floorEntry,
+        sdkPackages.map((pkg, i) => `import { ${SDK_CLIENTS[pkg]} as C${i} } from '${pkg}';`).join('\n') +
+          `\nexport const clients = [${sdkPackages.map((_, i) => `C${i}`).join(', ')}];\nexport const handler = async () => clients.length;\n`,
+      );
+      const floorOut = join(dir, `${fn}-floor`, 'index.js');
+      await build({
+        entryPoints: [floorEntry],
+        bundle: true,
+        platform: 'node',
+        target: BUNDLING.target ?? 'node22',
+        format: 'cjs',
+        minify: true,
+        outfile: floorOut,
+        absWorkingDir: process.cwd(),
+        nodePaths: [join(process.cwd(), 'node_modules')],
+        logLevel: 'silent',
+      });
+      const b = figures(outfile, opts.samples);
+      const f = figures(floorOut, opts.samples);
+      out.push({
+        fn,
+        sdkPackages,
+        bundle: b,
+        floor: f,
+        sizeRatio: b.bytes / f.bytes,
+        initRatio: b.initMs.median / f.initMs.median,
+        topPackages: topPackages(meta, outfile, 6),
+      });
+    }
+    return { samples: opts.samples, nodeVersion: process.version, functions: out };
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

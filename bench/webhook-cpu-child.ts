@@ -1,0 +1,158 @@
+import { createHash, randomUUID, timingSafeEqual } from 'node:crypto';
+import { createRequire } from 'node:module';
+import { Readable } from 'node:stream';
+import type { APIGatewayProxyEventV2 } from 'aws-lambda';
+import { buildAppointment, buildPatient } from '../local/drchrono-sandbox/seed';
+import { serialize } from '../local/drchrono-sandbox/serializer';
+import { lambdaContext } from '../local/lambda-context';
+
+/**
+ * Section 3, run in a fresh process (stdout discarded, result over IPC): CPU per webhook delivery of the real
+ * handler, with the real SDK clients (serialise, sign, parse, MD5 check) but SQS, Secrets Manager and DynamoDB
+ * answered in memory at the HTTP handler, so no socket is involved: SendMessage lands in an array. The team secret is
+ * cached after the warm-up, as in a warm container. The floor: checking the signature header and parsing
+ * the body, nothing else.
+ */
+export interface WebhookCpuRun {
+  events: number;
+  handlerCpuUs: number;
+  floorCpuUs: number;
+  /** The floor plus the one SendMessage any design needs, through the same SDK client and in-memory sink. */
+  floorWithSendCpuUs: number;
+  ratio: number;
+  ratioToFloorWithSend: number;
+  handlerEventsPerSecond: number;
+  queued: number;
+}
+
+const EVENTS = Number(process.env.BENCH_CPU_EVENTS ?? 5000);
+const RUNS = Number(process.env.BENCH_CPU_RUNS ?? 5);
+const WARMUP = 500;
+const teamId = randomUUID();
+const webhookSecret = 'a'.repeat(40);
+
+Object.assign(process.env, {
+  AWS_REGION: 'us-east-1',
+  AWS_ACCESS_KEY_ID: 'bench',
+  AWS_SECRET_ACCESS_KEY: 'bench',
+  TEAMS_TABLE: 'drchrono-sync-bench-teams',
+  INGEST_QUEUE_URL: 'https://sqs.us-east-1.amazonaws.com/000000000000/drchrono-sync-bench-ingest',
+  TEAM_SECRET_PREFIX: 'drchrono-sync/bench/teams/',
+});
+
+const sink: string[] = [];
+const secretString = JSON.stringify({ clientId: 'bench', clientSecret: 'bench-secret', webhookSecret, accessToken: 'x', refreshToken: 'y', accessTokenExpiresAt: Date.now() + 3_600_000, tokenVersion: 1 });
+
+function answer(target: string, body: string): unknown {
+  if (target === 'AmazonSQS.SendMessage') {
+    const msg = JSON.parse(body) as { MessageBody: string };
+    sink.push(msg.MessageBody);
+    return { MessageId: randomUUID(), MD5OfMessageBody: createHash('md5').update(msg.MessageBody).digest('hex') };
+  }
+  if (target === 'secretsmanager.GetSecretValue') return { Name: 'bench', SecretString: secretString, VersionId: 'v1' };
+  // The secret cache checks that the team item exists before its first secret read.
+  if (target === 'DynamoDB_20120810.GetItem') return { Item: { pk: { S: teamId } } };
+  throw new Error(`unexpected AWS call ${target}`);
+}
+
+{
+  const require = createRequire(import.meta.url);
+  const { NodeHttpHandler } = require('@smithy/node-http-handler') as { NodeHttpHandler: { prototype: { handle: unknown } } };
+  NodeHttpHandler.prototype.handle = async (request: { headers: Record<string, string>; body?: unknown }) => {
+    const raw = request.body;
+    const text = typeof raw === 'string' ? raw : raw instanceof Uint8Array ? Buffer.from(raw.buffer, raw.byteOffset, raw.byteLength).toString('utf8') : '';
+    const out = Buffer.from(JSON.stringify(answer(request.headers['x-amz-target'] ?? '', text)));
+    return { response: { statusCode: 200, headers: { 'content-type': 'application/x-amz-json-1.0', 'content-length': String(out.length) }, body: Readable.from([out]) } };
+  };
+}
+
+const { SQSClient, SendMessageCommand } = await import('@aws-sdk/client-sqs');
+const floorSqs = new SQSClient({ useQueueUrlAsEndpoint: false });
+const { handler } = (await import('../functions/webhook/handler')) as { handler: (e: APIGatewayProxyEventV2, c: unknown) => Promise<{ statusCode: number }> };
+
+function events(n: number): APIGatewayProxyEventV2[] {
+  const now = Date.now();
+  return Array.from({ length: n }, (_, i) => {
+    const patient = i % 2 === 0;
+    const object = patient ? serialize('patient', buildPatient(10_000 + i, i % 997, now), true) : serialize('appointment', buildAppointment(String(20_000 + i), i % 97, now, 10_000 + i - 1), true);
+    const body = JSON.stringify({ receiver: { id: 123456, callback_url: 'https://example.invalid/hook', events: [], active: true }, object });
+    const path = `/drchronowebhook/${teamId}`;
+    return {
+      version: '2.0',
+      routeKey: 'POST /drchronowebhook/{teamId}',
+      rawPath: path,
+      rawQueryString: '',
+      headers: {
+        'content-type': 'application/json',
+        'x-drchrono-event': patient ? 'PATIENT_MODIFY' : 'APPOINTMENT_MODIFY',
+        'x-drchrono-signature': webhookSecret,
+        'x-drchrono-delivery': `cpu-${i}`,
+      },
+      pathParameters: { teamId },
+      requestContext: {
+        accountId: '000000000000',
+        apiId: 'bench',
+        domainName: 'bench.invalid',
+        domainPrefix: 'bench',
+        http: { method: 'POST', path, protocol: 'HTTP/1.1', sourceIp: '127.0.0.1', userAgent: 'bench' },
+        requestId: `r${i}`,
+        routeKey: 'POST /drchronowebhook/{teamId}',
+        stage: '$default',
+        time: new Date(now).toISOString(),
+        timeEpoch: now,
+      },
+      body,
+      isBase64Encoded: false,
+    };
+  });
+}
+
+/** The floor: a constant-time check of the signature header and a JSON parse of the body, nothing else. */
+function floor(e: APIGatewayProxyEventV2, expected: Buffer): unknown {
+  const given = Buffer.from(e.headers['x-drchrono-signature'] ?? '');
+  if (given.length !== expected.length || !timingSafeEqual(given, expected)) throw new Error('bad signature');
+  return JSON.parse(e.body ?? '');
+}
+
+const cpuUs = (u: NodeJS.CpuUsage): number => u.user + u.system;
+
+async function measure(): Promise<WebhookCpuRun> {
+  const list = events(EVENTS);
+  const context = lambdaContext({ functionName: 'drchrono-sync-bench-webhook', timeoutSeconds: 10 });
+  sink.length = 0;
+  const c0 = process.cpuUsage();
+  const t0 = performance.now();
+  for (const e of list) {
+    const res = await handler(e, context);
+    if (res.statusCode !== 202) throw new Error(`handler answered ${res.statusCode}`);
+  }
+  const wallMs = performance.now() - t0;
+  const handlerCpu = cpuUs(process.cpuUsage(c0)) / list.length;
+  const queued = sink.length;
+  const expected = Buffer.from(webhookSecret);
+  const f0 = process.cpuUsage();
+  for (const e of list) floor(e, expected);
+  const floorCpu = cpuUs(process.cpuUsage(f0)) / list.length;
+  const s0 = process.cpuUsage();
+  for (const e of list) {
+    floor(e, expected);
+    await floorSqs.send(new SendMessageCommand({ QueueUrl: process.env.INGEST_QUEUE_URL, MessageBody: e.body ?? '' }));
+  }
+  const floorWithSend = cpuUs(process.cpuUsage(s0)) / list.length;
+  return {
+    events: list.length,
+    handlerCpuUs: handlerCpu,
+    floorCpuUs: floorCpu,
+    floorWithSendCpuUs: floorWithSend,
+    ratio: handlerCpu / floorCpu,
+    ratioToFloorWithSend: handlerCpu / floorWithSend,
+    handlerEventsPerSecond: list.length / (wallMs / 1000),
+    queued,
+  };
+}
+
+const context = lambdaContext({ functionName: 'drchrono-sync-bench-webhook', timeoutSeconds: 10 });
+for (const e of events(WARMUP)) await handler(e, context);
+const runs: WebhookCpuRun[] = [];
+for (let r = 0; r < RUNS; r++) runs.push(await measure());
+process.send?.({ runs }, () => process.exit(0));
