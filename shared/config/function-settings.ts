@@ -29,9 +29,12 @@ export const FUNCTION_SETTINGS: Record<LambdaFunctionName, FunctionSettings> = {
   },
   'token-refresh': {
     memoryMb: 512,
-    timeoutSeconds: 300,
+    // Just under the 15-minute schedule (reserved concurrency 1 keeps runs from overlapping): secret writes are
+    // paced at 40/s under Secrets Manager's 50/s PutSecretValue quota, so 10,000 due teams need about 250 s and a
+    // 5-minute timeout would leave no headroom (npm run bench, refresh sweep).
+    timeoutSeconds: 14 * 60,
     everyMinutes: 15,
-    why: 'one sweep over teams expiring within the window, bounded parallelism, a DynamoDB lease per team',
+    why: 'one sweep over teams expiring within the window, bounded parallelism, a DynamoDB lease per team; secret writes paced under the 50/s quota',
   },
   sync: {
     memoryMb: 512,

@@ -179,3 +179,12 @@ describe.each(['dev', 'prod'] as const)('topology (%s)', (stage) => {
     s.template.hasOutput('DashboardName', { Value: `drchrono-sync-${stage}` });
   });
 });
+
+describe('token refresh capacity', () => {
+  it('gives one refresh run time for 10,000 teams at the paced secret-write rate, and ends before the next run', () => {
+    const timeout = FUNCTION_SIZING['token-refresh'].timeout.toSeconds();
+    // shared/oauth/refresh-sweep paces PutSecretValue at 40/s; 10,000 writes need 250 s plus the handler's 30 s stop margin.
+    expect(timeout).toBeGreaterThanOrEqual(10_000 / 40 + 30);
+    expect(timeout).toBeLessThan(15 * 60);
+  });
+});
