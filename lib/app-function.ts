@@ -37,6 +37,19 @@ const DATA_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamod
 const DATA_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
 
 /**
+ * Table access levels. `items`: single items by key (GetItem, PutItem, UpdateItem), no Scan, Query, batch or
+ * delete, so a function that works on one team's items cannot list a whole table of PHI. `append`: PutItem only
+ * (the integration log's writers never read it back).
+ */
+export type TableAccess = 'read' | 'readWrite' | 'items' | 'append';
+const TABLE_ACTIONS: Record<TableAccess, string[]> = {
+  read: DATA_READ_ACTIONS,
+  readWrite: [...DATA_READ_ACTIONS, ...DATA_WRITE_ACTIONS],
+  items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  append: ['dynamodb:PutItem'],
+};
+
+/**
  * A Lambda function with the project's defaults: Node.js on arm64, locally bundled with esbuild, X-Ray tracing,
  * JSON logs into its own KMS-encrypted log group with retention and the PHI data protection policy, reserved
  * concurrency, and a role of its own that starts empty. Permissions are added with the `allow*` methods, each
@@ -109,11 +122,11 @@ export class AppFunction extends Construct {
     );
   }
 
-  /** Item-level access to a table and, for queries, to its named indexes (never `index/*`). */
-  allowTable(table: SchemaTable, access: 'read' | 'readWrite'): void {
-    const actions = access === 'read' ? DATA_READ_ACTIONS : [...DATA_READ_ACTIONS, ...DATA_WRITE_ACTIONS];
+  /** Access to a table and, for the levels that query, to its named indexes (never `index/*`). */
+  allowTable(table: SchemaTable, access: TableAccess): void {
+    const actions = TABLE_ACTIONS[access];
     this.role.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [table.table.tableArn] }));
-    if (table.indexNames.length > 0) {
+    if (actions.includes('dynamodb:Query') && table.indexNames.length > 0) {
       this.role.addToPrincipalPolicy(
         new PolicyStatement({
           actions: ['dynamodb:Query'],

@@ -147,7 +147,7 @@ export class DrChronoSyncStack extends Stack {
       INTEGRATION_LOG_TTL_DAYS: String(INTEGRATION_LOG_TTL_DAYS),
     });
     tokenRefresh.allowTable(this.tables.teams, 'readWrite');
-    tokenRefresh.allowTable(this.tables.integrationLog, 'readWrite');
+    tokenRefresh.allowTable(this.tables.integrationLog, 'append');
     tokenRefresh.allowTeamSecrets(secretPrefix, 'readWrite');
 
     const dataEnv = {
@@ -162,7 +162,10 @@ export class DrChronoSyncStack extends Stack {
       TEAM_SECRET_PREFIX: secretPrefix,
       INGEST_QUEUE_URL: this.ingest.queue.queueUrl,
     });
-    for (const t of this.tables.all) sync.allowTable(t, 'readWrite');
+    // One team's items by key: no Scan or Query of the PHI tables, and the log is written, never read.
+    sync.allowTable(this.tables.teams, 'items');
+    sync.allowTable(this.tables.records, 'items');
+    sync.allowTable(this.tables.integrationLog, 'append');
     sync.allowTeamSecrets(secretPrefix, 'read');
     // A deferred message is re-sent as a copy when its receive count nears the DLQ limit (shared/sync/deferral).
     sync.allowSendTo(this.ingest.queue);
@@ -180,7 +183,9 @@ export class DrChronoSyncStack extends Stack {
       BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
       TEAM_SECRET_PREFIX: secretPrefix,
     });
-    for (const t of this.tables.all) backfill.allowTable(t, 'readWrite');
+    backfill.allowTable(this.tables.teams, 'items');
+    backfill.allowTable(this.tables.records, 'items');
+    backfill.allowTable(this.tables.integrationLog, 'append');
     backfill.allowTeamSecrets(secretPrefix, 'read');
     // Objects go through the sync path in-process (shared/backfill/import-objects), not the ingest queue.
     backfill.allowSendTo(this.backfillQueue.queue);

@@ -4,6 +4,8 @@ import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodej
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { INGEST_QUEUE } from '../shared/config/queue-settings';
 import { FUNCTION_NAMES, FUNCTION_SETTINGS, type LambdaFunctionName } from '../shared/config/function-settings';
+import type { RefreshMetricName } from '../shared/oauth/refresh-team';
+import { DELIVERIES_FAILED_METRIC } from '../shared/sync/sync-metrics';
 
 /**
  * Every security- and operations-relevant default of the stack, in one reviewed place.
@@ -122,9 +124,10 @@ export const TRACING = Tracing.ACTIVE;
  * puts in the `service` dimension; alarms select the emitting function by it.
  */
 export const METRICS_NAMESPACE = 'DrChronoSync';
-export const METRIC_TOKEN_REFRESH_FAILED = 'TokenRefreshFailed';
-export const METRIC_TEAMS_REAUTH_REQUIRED = 'TeamsReauthorizationRequired';
-export const METRIC_DELIVERIES_FAILED = 'DeliveriesFailed';
+// Typed by (or taken from) what the emitting code declares, so an alarm cannot watch a name nobody emits.
+export const METRIC_TOKEN_REFRESH_FAILED: RefreshMetricName = 'TokenRefreshFailed';
+export const METRIC_TEAMS_REAUTH_REQUIRED: RefreshMetricName = 'TeamsReauthorizationRequired';
+export const METRIC_DELIVERIES_FAILED = DELIVERIES_FAILED_METRIC;
 
 /** Alarm thresholds: an ingest message older than this means the sync worker is stuck or starved. */
 export const INGEST_MAX_AGE = Duration.minutes(15);

@@ -71,7 +71,7 @@ function containerDeps(): BackfillWorkerDeps {
   return built;
 }
 
-async function handleRecord(record: SQSRecord, requestId: string): Promise<void> {
+async function handleRecord(record: SQSRecord, context: Context): Promise<void> {
   const d = containerDeps();
   const receiveCount = receiveCountOf(record);
   const item = parseWorkItem(record.body);
@@ -81,7 +81,8 @@ async function handleRecord(record: SQSRecord, requestId: string): Promise<void>
   }
   const ids = { teamId: item.teamId, type: item.type, messageId: record.messageId };
   const finalAttempt = receiveCount >= BACKFILL_QUEUE.maxReceiveCount;
-  const result = await runWorkItem(item, { messageId: record.messageId, groupId: `${requestId}-${record.messageId}`, finalAttempt }, d);
+  const remainingMs = typeof context.getRemainingTimeInMillis === 'function' ? () => context.getRemainingTimeInMillis() : undefined;
+  const result = await runWorkItem(item, { messageId: record.messageId, groupId: `${context.awsRequestId}-${record.messageId}`, finalAttempt, remainingMs }, d);
   if (result.status === 'done') return;
   if (result.status === 'defer') {
     const plan = planDeferral({ delaySeconds: result.delaySeconds, receiveCount, maxReceiveCount: BACKFILL_QUEUE.maxReceiveCount, deferrals: deferralsOf(record) });
@@ -97,7 +98,7 @@ async function handleRecord(record: SQSRecord, requestId: string): Promise<void>
 
 async function backfill(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
   const processor = new BatchProcessor(EventType.SQS);
-  return processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context.awsRequestId), processor, {
+  return processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), processor, {
     context,
     throwOnFullBatchFailure: false,
   });

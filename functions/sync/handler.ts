@@ -1,6 +1,8 @@
 import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import { z } from 'zod';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
@@ -9,7 +11,8 @@ import { DrChronoClient } from '../../shared/drchrono/client';
 import { logger } from '../../shared/logging/logger';
 import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../../shared/store/integration-log';
 import { processIngestMessage, type ProcessDeps } from '../../shared/sync/process-ingest-message';
-import { SyncBatch } from '../../shared/sync/sync-batch';
+import { SyncBatch, SyncDeadlineExceededError } from '../../shared/sync/sync-batch';
+import { DELIVERIES_FAILED_METRIC } from '../../shared/sync/sync-metrics';
 import { SyncContextCache } from '../../shared/sync/sync-context';
 import { TeamLimiter } from '../../shared/sync/team-limiter';
 import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
@@ -24,6 +27,8 @@ const EnvSchema = z.object({
   INTEGRATION_LOG_TTL_DAYS: z.coerce.number().positive().default(DEFAULT_INTEGRATION_LOG_TTL_DAYS),
 });
 type Env = z.infer<typeof EnvSchema>;
+
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DrChronoSync', serviceName: 'sync' });
 
 /** Built on first use and kept for the container's life: secrets, team config, profile names, known doctors. */
 let container: { env: Env; deps: ProcessDeps; limiter: TeamLimiter } | undefined;
@@ -54,13 +59,23 @@ async function sync(event: SQSEvent, context: Context): Promise<SQSBatchResponse
     ingestQueueUrl: env.INGEST_QUEUE_URL,
     maxReceiveCount: INGEST_QUEUE.maxReceiveCount,
     integrationLogTtlDays: env.INTEGRATION_LOG_TTL_DAYS,
-    process: (msg) => limiter.run(msg.teamId, () => processIngestMessage(msg, deps)),
+    // A message still waiting for its team's slot when the deadline passes must not start in a later invocation.
+    process: (msg, signal) =>
+      limiter.run(msg.teamId, async () => {
+        if (signal.aborted) throw new SyncDeadlineExceededError();
+        return processIngestMessage(msg, deps);
+      }),
+    remainingMs: typeof context.getRemainingTimeInMillis === 'function' ? () => context.getRemainingTimeInMillis() : undefined,
   });
   const processor = new BatchProcessor(EventType.SQS);
   // A batch where every record failed or was deferred is still a normal answer, not an invocation error.
   const response = await processPartialResponse(event, batch.handleRecord, processor, { context, throwOnFullBatchFailure: false });
   await batch.flush(context.awsRequestId);
+  if (batch.failedDeliveries > 0) metrics.addMetric(DELIVERIES_FAILED_METRIC, MetricUnit.Count, batch.failedDeliveries);
   return response;
 }
 
-export const handler = middy<SQSEvent, SQSBatchResponse>().use(injectLambdaContext(logger)).handler(sync);
+export const handler = middy<SQSEvent, SQSBatchResponse>()
+  .use(injectLambdaContext(logger))
+  .use(logMetrics(metrics))
+  .handler(sync);

@@ -16,7 +16,8 @@ import { applyStep, failJob, newJob, pauseJob, decideStep, emptyTally, type Back
 import { importDoctors, importObjects } from './import-objects';
 import { commitJob, getBackfillJob, markEnqueued, putNewJob } from './job-store';
 import { practiceTimeZoneOf } from '../reconcile/practice-time';
-import { DeferredByWorker, pauseFor, TeamNotConnectedError, withTeamToken } from './team-api';
+import { InvocationDeadline } from '../sync/invocation-deadline';
+import { DeferredByWorker, pauseFor, TeamNotConnectedError, WorkDeadlineExceededError, withTeamToken } from './team-api';
 import { sendWorkItem, type ReconcileItem, type StartItem, type StepItem, type WorkItem } from './work-item';
 
 /**
@@ -63,7 +64,16 @@ export interface WorkContext {
   groupId: string;
   /** The receive after which SQS moves the message to the DLQ. */
   finalAttempt: boolean;
+  /** Milliseconds left in the invocation (Lambda's getRemainingTimeInMillis); no deadline when omitted. */
+  remainingMs?: () => number;
 }
+
+/**
+ * Kept back from the invocation for committing the step, writing the log and enqueueing the next item. A step
+ * still running then fails like any other error (retried, the job marked failed on the last receive) instead
+ * of dying in Lambda's timeout with nothing recorded.
+ */
+export const WORK_RESERVE_MS = 10_000;
 
 export const DEFAULT_BULK_POLL_DELAYS_MS = [500, 1000, 2000, 4000] as const;
 /** A parked bulk page is re-polled after this long. */
@@ -163,9 +173,13 @@ async function step(item: StepItem, ctx: WorkContext, deps: BackfillWorkerDeps):
   let outcome: StepOutcome;
   let entries: IntegrationLogEntry[] = [];
   let extra: Partial<BackfillJob> = {};
+  const deadline = new InvocationDeadline(ctx.remainingMs, WORK_RESERVE_MS);
   try {
     if (team.status !== 'connected') throw new TeamNotConnectedError(`team status is ${team.status}`);
-    const ran = await withTeamToken(teamId, { ...deps, now }, 'backfill', (token) => runStep(job, team, token, deps));
+    const ran = await deadline.race(
+      withTeamToken(teamId, { ...deps, now }, 'backfill', (token) => runStep(job, team, token, deps, deadline.signal)),
+      () => new WorkDeadlineExceededError(),
+    );
     outcome = ran.outcome;
     entries = ran.entries;
     extra = ran.extra ?? {};
@@ -189,6 +203,8 @@ async function step(item: StepItem, ctx: WorkContext, deps: BackfillWorkerDeps):
       }
     }
     return { status: 'retry', error: err };
+  } finally {
+    deadline.dispose();
   }
 
   const next: BackfillJob = { ...applyStep(job, outcome, now()), ...extra };
@@ -207,7 +223,7 @@ async function step(item: StepItem, ctx: WorkContext, deps: BackfillWorkerDeps):
 }
 
 /** One bounded unit of work for the job's cursor. Throws DrChrono/budget errors for the caller to classify. */
-async function runStep(job: BackfillJob, team: TeamItem, token: string, deps: BackfillWorkerDeps): Promise<{ outcome: StepOutcome; entries: IntegrationLogEntry[]; extra?: Partial<BackfillJob> }> {
+async function runStep(job: BackfillJob, team: TeamItem, token: string, deps: BackfillWorkerDeps, signal?: AbortSignal): Promise<{ outcome: StepOutcome; entries: IntegrationLogEntry[]; extra?: Partial<BackfillJob> }> {
   const now = clock(deps);
   const limit = budgetLimitOf(team);
   const { api, bulk } = deps.drchrono({
@@ -267,7 +283,7 @@ async function runStep(job: BackfillJob, team: TeamItem, token: string, deps: Ba
   if (!page || page.status === 'in-progress') return { outcome: { kind: 'waiting', uuid, uuidCreatedAt: createdAt! }, entries: [] };
 
   const entity = kind === 'patients' ? 'patient' : 'appointment';
-  const r = await importObjects(job.teamId, 'backfill', job.jobId, entity, page.results, { process: deps.process, now });
+  const r = await importObjects(job.teamId, 'backfill', job.jobId, entity, page.results, { process: deps.process, now, signal });
   if (r.kind === 'defer') throw new DeferredByWorker(r.delaySeconds, r.entry.errorClass ?? 'Deferred', r.entry.detail ?? 'deferred by the sync path');
   return { outcome: { kind: 'page', processed: r.processed, outcomes: r.outcomes, total: page.count, pages: page.pages }, entries: r.entries };
 }

@@ -27,6 +27,8 @@ export interface ImportDeps {
   now?: () => Date;
   /** Objects processed at once; default 8 (DynamoDB writes dominate). */
   concurrency?: number;
+  /** Aborted at the invocation deadline: start no more objects (the page is redone). */
+  signal?: AbortSignal;
 }
 
 export type ImportResult =
@@ -88,7 +90,7 @@ export async function importObjects(
   let processed = 0;
 
   const worker = async (): Promise<void> => {
-    while (!deferred && next < objects.length) {
+    while (!deferred && !deps.signal?.aborted && next < objects.length) {
       const obj = objects[next++]!;
       const result = await deps.process(ingestMessageFor(teamId, source, runId, entity, obj, fetchedAt));
       if (result.status === 'defer') {

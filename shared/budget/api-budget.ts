@@ -95,20 +95,3 @@ export async function readApiBudgetUsage(ddb: DynamoDBDocumentClient, table: str
   const out = await ddb.send(new GetCommand({ TableName: table, Key: { pk: teamId, sk: budgetHourKey(now) } }));
   return Number(out.Item?.calls ?? 0);
 }
-
-/**
- * A DrChronoClient `beforeCall` hook that charges the team's budget. `limit` is read lazily so a changed
- * team setting applies without rebuilding clients.
- */
-export function budgetHook(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  teamId: string,
-  limit: () => number,
-  priority: BudgetPriority,
-  now: () => Date = () => new Date(),
-): () => Promise<void> {
-  return async () => {
-    await consumeApiBudget(ddb, table, teamId, { limit: limit(), priority, now: now() });
-  };
-}

@@ -31,14 +31,22 @@ export function wallClock(at: Date, timeZone: string): string {
   return `${p.year}-${p.month}-${p.day}T${p.hour}:${p.minute}:${p.second}`;
 }
 
+/** The zone's UTC offset at instant `at`, in ms (e.g. -7 h for US/Pacific in summer). */
+function utcOffsetMs(at: Date, timeZone: string): number {
+  return Date.parse(`${wallClock(at, timeZone)}Z`) - Math.floor(at.getTime() / 1000) * 1000;
+}
+
 /**
- * The `since` value for "changed after instant `from`". Without a known zone, the UTC wall clock minus 12 h:
- * no practice's local time is more than 12 h behind UTC, so nothing is missed (a few extra objects are
- * re-read, which the order-safe writes turn into 'unchanged').
+ * The `since` value for "changed between instant `from` and `until`". Without a known zone, the UTC wall clock
+ * minus 12 h: no practice's local time is more than 12 h behind UTC, so nothing is missed (a few extra objects
+ * are re-read, which the order-safe writes turn into 'unchanged'). When the clocks went back in between (end of
+ * daylight saving time), changes after `from` carry wall-clock times up to an hour before `from`'s, so `from` is
+ * expressed with the smaller of the two offsets.
  */
-export function sinceParam(from: Date, timeZone: string | undefined): string {
-  if (isValidTimeZone(timeZone)) return wallClock(from, timeZone);
-  return wallClock(new Date(from.getTime() - UNKNOWN_ZONE_MARGIN_HOURS * 3_600_000), 'UTC');
+export function sinceParam(from: Date, timeZone: string | undefined, until: Date = from): string {
+  if (!isValidTimeZone(timeZone)) return wallClock(new Date(from.getTime() - UNKNOWN_ZONE_MARGIN_HOURS * 3_600_000), 'UTC');
+  const offset = Math.min(utcOffsetMs(from, timeZone), utcOffsetMs(until, timeZone));
+  return wallClock(new Date(from.getTime() + offset), 'UTC');
 }
 
 /** The practice's zone: the connected user's doctor's, else the first doctor with a valid zone. */

@@ -12,7 +12,9 @@ import { emptyTally, type OutcomeTally } from '../backfill/backfill-job';
 import type { BackfillWorkerDeps, WorkContext, WorkResult } from '../backfill/backfill-worker';
 import { importDoctors, importObjects } from '../backfill/import-objects';
 import { getBackfillJob } from '../backfill/job-store';
-import { DeferredByWorker, pauseFor, TeamNotConnectedError, withTeamToken } from '../backfill/team-api';
+import { DeferredByWorker, pauseFor, TeamNotConnectedError, WorkDeadlineExceededError, withTeamToken } from '../backfill/team-api';
+import { WORK_RESERVE_MS } from '../backfill/backfill-worker';
+import { InvocationDeadline } from '../sync/invocation-deadline';
 import type { ReconcileItem } from '../backfill/work-item';
 import { practiceTimeZoneOf, sinceParam } from './practice-time';
 
@@ -20,7 +22,8 @@ import { practiceTimeZoneOf, sinceParam } from './practice-time';
  * One team's reconcile: fetch the patients and appointments DrChrono says changed since the last successful
  * reconcile (minus a safety overlap) and feed them through the same order-safe path as webhooks. A change
  * whose webhook never arrived is written; one that did arrive comes back 'unchanged'. Doctors, which have no
- * webhooks, are refreshed once a day. The watermark moves only after a whole run succeeded.
+ * webhooks, are refreshed once a day. The watermark moves only after a whole run succeeded (or, for objects
+ * that keep failing, on the work item's last receive, so they cannot hold every later run back).
  *
  * State: teams table, pk teamId, sk `RECONCILE`.
  */
@@ -43,6 +46,13 @@ export const ReconcileStateSchema = z.looseObject({
   lastChanged: z.number().optional(),
 });
 export type ReconcileState = z.infer<typeof ReconcileStateSchema>;
+
+export class ReconcileObjectsFailedError extends Error {
+  override name = 'ReconcileObjectsFailedError';
+  constructor(failed: number) {
+    super(`${failed} changed objects failed to sync`);
+  }
+}
 
 export type ReconcileDeps = Omit<BackfillWorkerDeps, 'reconcile' | 'sqs' | 'backfillQueueUrl' | 'bulkPollDelaysMs'>;
 
@@ -108,8 +118,9 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
   const config = readTeamSyncConfig(team);
   const limit = budgetLimitOf(team);
 
+  const deadline = new InvocationDeadline(ctx.remainingMs, WORK_RESERVE_MS);
   try {
-    const result = await withTeamToken(teamId, { ...deps, now }, 'reconcile', async (token) => {
+    const work = withTeamToken(teamId, { ...deps, now }, 'reconcile', async (token) => {
       const { api } = deps.drchrono({
         accessToken: async () => token,
         beforeCall: async () => {
@@ -129,22 +140,32 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
         zone = practiceTimeZoneOf(doctors, team.drchronoDoctorId) ?? zone;
         doctorsRefreshedAt = startedAt.toISOString();
       }
-      const since = sinceParam(from, zone);
+      const since = sinceParam(from, zone, startedAt);
       const patients: Patient[] = [];
       for await (const p of api.listPatients({ since, verbose: patientNeedsVerbose({}, config) })) patients.push(p);
       const appointments: Appointment[] = [];
       for await (const a of api.listAppointments({ since })) appointments.push(a);
       // Patients first: appointments then find their patient's Chart ID in the store.
       for (const [entity, objects] of [['patient', patients], ['appointment', appointments]] as const) {
-        const r = await importObjects(teamId, 'reconcile', runId, entity, objects, { process: deps.process, now });
+        const r = await importObjects(teamId, 'reconcile', runId, entity, objects, { process: deps.process, now, signal: deadline.signal });
         if (r.kind === 'defer') throw new DeferredByWorker(r.delaySeconds, r.entry.errorClass ?? 'Deferred', r.entry.detail ?? 'deferred by the sync path');
         tally = addTally(tally, r.outcomes);
         entries.push(...r.entries);
       }
       return { tally, entries, zone, doctorsRefreshedAt, since, patients: patients.length, appointments: appointments.length };
     });
+    const result = await deadline.race(work, () => new WorkDeadlineExceededError());
 
     const changed = result.tally.created + result.tally.updated;
+    if (result.tally.failed > 0 && !ctx.finalAttempt) {
+      // Objects that failed (DrChrono 5xx, a throttled write) would be behind the next run's `since`: keep the
+      // watermark and let SQS retry the run. The changes it did write are logged now (a re-run finds them
+      // 'unchanged'); the failures only once, by the run that gives up on them. The last receive moves the
+      // watermark anyway, so one permanently broken object cannot hold every later run back.
+      await writeLog(deps, teamId, result.entries.filter((e) => e.outcome !== 'failed'), ctx.groupId);
+      logger.warn('reconcile: objects failed, run retried', { teamId, runId, failed: result.tally.failed, changed });
+      return { status: 'retry', error: new ReconcileObjectsFailedError(result.tally.failed) };
+    }
     await saveReconcileState(deps.ddb, deps.teamsTable, teamId, {
       watermark: startedAt.toISOString(),
       lastRunAt: startedAt.toISOString(),
@@ -182,6 +203,8 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
       await writeLog(deps, teamId, [{ at: now().toISOString(), event: 'RECONCILE', deliveryId: `reconcile:${runId}`, entity: 'team', outcome: 'failed', ...errorFields(err), detail: 'reconcile failed; the next hourly run covers the same changes' }], ctx.groupId);
     }
     return { status: 'retry', error: err };
+  } finally {
+    deadline.dispose();
   }
 }
 

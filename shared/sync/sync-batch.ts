@@ -7,6 +7,7 @@ import { writeIntegrationLog, type IntegrationLogEntry } from '../store/integrat
 import { addWebhookCounts } from '../teams/team-store';
 import { parseTeamId } from '../teams/team-id';
 import { applyDeferral, deferralsOf, planDeferral, receiveCountOf } from './deferral';
+import { InvocationDeadline } from './invocation-deadline';
 import type { ProcessResult } from './process-ingest-message';
 
 /**
@@ -22,9 +23,19 @@ export interface SyncBatchDeps {
   ingestQueueUrl: string;
   maxReceiveCount: number;
   integrationLogTtlDays: number;
-  process: (msg: IngestMessage) => Promise<ProcessResult>;
+  /** `signal` aborts once the invocation's deadline has passed: work not yet started must not start. */
+  process: (msg: IngestMessage, signal: AbortSignal) => Promise<ProcessResult>;
+  /** Milliseconds left in the invocation (Lambda's getRemainingTimeInMillis); no deadline when omitted. */
+  remainingMs?: () => number;
   now?: () => Date;
 }
+
+/**
+ * Time kept back from the invocation for flushing the log and counters and returning the batch response. A
+ * record still running then is failed on its own; otherwise Lambda's timeout would fail the WHOLE batch, so the
+ * finished records would be redelivered too and every record's receive count would creep towards the DLQ.
+ */
+export const FLUSH_RESERVE_MS = 3_000;
 
 /** Thrown to make Powertools report a record as a batch item failure; carries no PHI. */
 export class SyncRecordFailure extends Error {
@@ -33,6 +44,13 @@ export class SyncRecordFailure extends Error {
 
 export class InvalidIngestMessageError extends Error {
   override name = 'InvalidIngestMessageError';
+}
+
+export class SyncDeadlineExceededError extends Error {
+  override name = 'SyncDeadlineExceededError';
+  constructor() {
+    super('not finished before the invocation deadline');
+  }
 }
 
 interface TeamTally {
@@ -44,9 +62,12 @@ interface TeamTally {
 export class SyncBatch {
   private readonly teams = new Map<string, TeamTally>();
   private readonly now: () => Date;
+  private readonly deadline: InvocationDeadline;
+  private failed = 0;
 
   constructor(private readonly deps: SyncBatchDeps) {
     this.now = deps.now ?? (() => new Date());
+    this.deadline = new InvocationDeadline(deps.remainingMs, FLUSH_RESERVE_MS);
   }
 
   /** The Powertools record handler: resolves to acknowledge, throws to keep the message. */
@@ -67,13 +88,14 @@ export class SyncBatch {
           detail: `moving to the DLQ after ${receiveCount} receives`,
         });
       }
+      if (finalAttempt) this.failed += 1;
       throw new InvalidIngestMessageError(`message ${record.messageId} does not match the ingest message schema`);
     }
     const ids = { teamId: msg.teamId, deliveryId: msg.deliveryId, event: msg.event, messageId: record.messageId };
 
     let result: ProcessResult;
     try {
-      result = await this.deps.process(msg);
+      result = await this.deadline.race(this.deps.process(msg, this.deadline.signal), () => new SyncDeadlineExceededError());
     } catch (err) {
       // Anything process() did not classify (DynamoDB errors, bugs): retry, DLQ after maxReceiveCount.
       result = { status: 'retry', entry: failedEntry(msg, this.now(), err), error: err };
@@ -109,12 +131,16 @@ export class SyncBatch {
     if (finalAttempt) {
       this.add(msg.teamId, { ...result.entry, outcome: 'failed', detail: joinDetail(result.entry.detail, `moving to the DLQ after ${receiveCount} receives`) });
       this.count(msg);
+      this.failed += 1;
     }
     throw new SyncRecordFailure(`message ${record.messageId} failed`);
   };
 
   /** Write the collected log entries and counters: one log write and one counter update per team. */
   async flush(groupId: string): Promise<void> {
+    this.deadline.dispose();
+    // The records are written; losing a log group or a counter update must not make SQS redeliver the whole
+    // batch, and one failing must not cost the other.
     const jobs = [...this.teams].map(async ([teamId, tally]) => {
       try {
         await writeIntegrationLog(this.deps.ddb, this.deps.integrationLogTable, teamId, tally.entries, {
@@ -122,16 +148,23 @@ export class SyncBatch {
           now: this.now(),
           groupId,
         });
-        if (tally.processed > 0) {
-          await addWebhookCounts(this.deps.ddb, this.deps.teamsTable, teamId, { processed: tally.processed }, tally.lastReceivedAt);
-        }
       } catch (err) {
-        // The records are written; losing a log group must not make SQS redeliver the whole batch.
-        logger.error('sync: could not write integration log or counters', { teamId, entries: tally.entries.length, ...errorFields(err) });
+        logger.error('sync: could not write integration log', { teamId, entries: tally.entries.length, ...errorFields(err) });
+      }
+      if (tally.processed === 0) return;
+      try {
+        await addWebhookCounts(this.deps.ddb, this.deps.teamsTable, teamId, { processed: tally.processed }, tally.lastReceivedAt);
+      } catch (err) {
+        logger.error('sync: could not update webhook counters', { teamId, processed: tally.processed, ...errorFields(err) });
       }
     });
     await Promise.all(jobs);
     this.teams.clear();
+  }
+
+  /** Deliveries given up on in this batch (logged as failed, on their way to the DLQ). */
+  get failedDeliveries(): number {
+    return this.failed;
   }
 
   private parse(record: SQSRecord): IngestMessage | undefined {
@@ -157,7 +190,11 @@ export class SyncBatch {
     this.tally(teamId).entries.push(entry);
   }
 
-  /** The team's webhook counters count webhook deliveries only, not backfill or reconcile fetches. */
+  /**
+   * The team's webhook counters count webhook deliveries only, not backfill or reconcile fetches. They are
+   * approximate under at-least-once delivery: a message redelivered after it was processed (the invocation died
+   * before SQS deleted it) is counted again. The integration log, keyed by deliveryId, is the audit trail.
+   */
   private count(msg: IngestMessage): void {
     if (msg.source !== 'webhook') return;
     const t = this.tally(msg.teamId);

@@ -143,6 +143,22 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
     expect(sendTargets[0]).toContain(logicalIdOf(s.stack, s.stack.backfillQueue.queue));
   });
 
+  it('gives sync and backfill single-item access to teams and records, and only PutItem on the integration log', () => {
+    const byPolicy = statementsByPolicy(s);
+    const tableArn = (t: 'teams' | 'records' | 'integrationLog') => ({ 'Fn::GetAtt': [logicalIdOf(s.stack, s.stack.tables[t].table), 'Arn'] });
+    for (const fn of ['sync', 'backfill'] as const) {
+      const policyId = logicalIdOf(s.stack, s.stack.functions[fn].role.node.findChild('DefaultPolicy'));
+      const dynamo = (byPolicy[policyId] ?? []).filter((st) => actionsOf(st).some((a) => a.startsWith('dynamodb:')));
+      const actionsOn = (t: 'teams' | 'records' | 'integrationLog') =>
+        dynamo.filter((st) => resourcesOf(st).some((r) => JSON.stringify(r) === JSON.stringify(tableArn(t)))).flatMap(actionsOf).sort();
+      expect(actionsOn('teams')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+      expect(actionsOn('records')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+      expect(actionsOn('integrationLog')).toEqual(['dynamodb:PutItem']);
+      // No index access either: neither function queries.
+      expect(JSON.stringify(dynamo)).not.toContain('/index/');
+    }
+  });
+
   it('uses "*" as an IAM resource only for X-Ray, which has no resource-level permissions', () => {
     const starStatements = Object.values(statementsByPolicy(s))
       .flat()

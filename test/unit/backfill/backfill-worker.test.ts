@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { newJob, type BackfillJob } from '../../../shared/backfill/backfill-job';
-import { runWorkItem, type BackfillWorkerDeps, type WorkContext } from '../../../shared/backfill/backfill-worker';
+import { runWorkItem, WORK_RESERVE_MS, type BackfillWorkerDeps, type WorkContext } from '../../../shared/backfill/backfill-worker';
 import type { WorkItem } from '../../../shared/backfill/work-item';
 import type { BulkListKind, BulkListRequest, BulkPoll } from '../../../shared/drchrono/bulk';
 import type { IngestMessage } from '../../../shared/ingest/ingest-message';
@@ -235,5 +235,28 @@ describe('step work item', () => {
     expect((await runWorkItem({ type: 'step', teamId: TEAM, jobId: 'j1', step: 2 }, ctx({ finalAttempt: true }), broken)).status).toBe('retry');
     expect(storedJob()).toMatchObject({ status: 'failed', errorClass: 'Error' });
     expect(logEntries().at(-1)).toMatchObject({ event: 'BACKFILL_FINISH', outcome: 'failed' });
+  });
+
+  it('gives up a page still importing at the invocation deadline: no more objects, nothing committed, failed on the last receive', async () => {
+    putJob({ step: 2, enqueuedStep: 2, cursor: { phase: 'patients', page: 1, chunk: 0 } });
+    bulkPages.push({ status: 'complete', count: 20, pages: 1, results: Array.from({ length: 20 }, (_, i) => ({ id: i + 1 })) });
+    // Each object takes 25 ms; the deadline comes at 30 ms, while the second slice of 8 is running.
+    const slow = deps({
+      process: async (msg): Promise<ProcessResult> => {
+        processed.push(msg);
+        await new Promise((r) => setTimeout(r, 25));
+        return { status: 'done', entries: [] };
+      },
+    });
+    const result = await runWorkItem(
+      { type: 'step', teamId: TEAM, jobId: 'j1', step: 2 },
+      ctx({ finalAttempt: true, remainingMs: () => WORK_RESERVE_MS + 30 }),
+      slow,
+    );
+    expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'WorkDeadlineExceededError' }) });
+    await new Promise((r) => setTimeout(r, 60));
+    expect(processed).toHaveLength(16); // the slice running at the deadline finishes; no third slice starts
+    expect(storedJob()).toMatchObject({ status: 'failed', step: 2, patients: 0, errorClass: 'WorkDeadlineExceededError' });
+    expect(sent).toHaveLength(0);
   });
 });

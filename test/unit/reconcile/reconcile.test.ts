@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { newJob } from '../../../shared/backfill/backfill-job';
+import { WORK_RESERVE_MS } from '../../../shared/backfill/backfill-worker';
 import type { BackfillDrChronoApi } from '../../../shared/backfill/backfill-worker';
 import type { IngestMessage } from '../../../shared/ingest/ingest-message';
 import { practiceTimeZoneOf, sinceParam, wallClock } from '../../../shared/reconcile/practice-time';
@@ -86,6 +87,13 @@ describe('practice time', () => {
     expect(sinceParam(new Date('2026-07-01T12:00:00Z'), 'America/New_York')).toBe('2026-07-01T08:00:00');
   });
 
+  it('reaches back an extra hour when the practice clocks went back between the watermark and the run', () => {
+    // 01:45 PDT; by the run at 02:00 PST the wall clock has passed 01:00-01:45 a second time.
+    const from = new Date('2026-11-01T08:45:00Z');
+    expect(sinceParam(from, 'US/Pacific', new Date('2026-11-01T10:00:00Z'))).toBe('2026-11-01T00:45:00');
+    expect(sinceParam(from, 'US/Pacific', new Date('2026-11-01T08:50:00Z'))).toBe('2026-11-01T01:45:00');
+  });
+
   it('without a known zone reaches 12 h further back so no practice zone misses a change', () => {
     expect(sinceParam(new Date('2026-11-21T12:20:00Z'), undefined)).toBe('2026-11-21T00:20:00');
     expect(sinceParam(new Date('2026-11-21T12:20:00Z'), 'Not/AZone')).toBe('2026-11-21T00:20:00');
@@ -135,6 +143,34 @@ describe('reconcile work item', () => {
     const result = await runReconcileItem(item, ctx, deps());
     expect(result.status).toBe('defer');
     expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe('2026-11-21T11:20:00.000Z');
+  });
+
+  it('keeps the watermark and asks for a retry when the run is still going at the invocation deadline', async () => {
+    table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-21T11:20:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z' });
+    changedPatients = [{ id: 7 }];
+    const stuck = deps({ process: () => new Promise<never>(() => {}) });
+    const result = await runReconcileItem(item, { ...ctx, remainingMs: () => WORK_RESERVE_MS + 20 }, stuck);
+    expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'WorkDeadlineExceededError' }) });
+    expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe('2026-11-21T11:20:00.000Z');
+  });
+
+  it('keeps the watermark and retries the run when a changed object failed, logging only what it wrote', async () => {
+    table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-21T11:20:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z' });
+    changedPatients = [{ id: 7 }, { id: 8 }];
+    const flaky = deps({
+      process: async (msg) =>
+        msg.object.id === 8
+          ? { status: 'retry', entry: { at: NOW.toISOString(), event: msg.event, outcome: 'failed', errorClass: 'DrChronoServerError' }, error: new Error('502') }
+          : { status: 'done', entries: [{ at: NOW.toISOString(), event: msg.event, deliveryId: msg.deliveryId, outcome: 'updated' }] },
+    });
+    const logged = () => table.puts.flatMap((p) => (Array.isArray(p.entries) ? (p.entries as { outcome: string }[]) : [])).map((e) => e.outcome);
+    expect(await runReconcileItem(item, ctx, flaky)).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'ReconcileObjectsFailedError' }) });
+    expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe('2026-11-21T11:20:00.000Z');
+    expect(logged()).toEqual(['updated']);
+    // The last receive gives up on the object: the watermark moves and the failure is logged once.
+    expect(await runReconcileItem(item, { ...ctx, finalAttempt: true }, flaky)).toEqual({ status: 'done' });
+    expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe(NOW.toISOString());
+    expect(logged().filter((o) => o === 'failed')).toHaveLength(1);
   });
 
   it('refreshes doctors on the first run and writes no log when nothing changed', async () => {

@@ -59,3 +59,21 @@ it('reports only the poison message as a batch item failure and writes one log i
   expect((logs[0]!.args[0].input.Item!.entries as { outcome: string }[]).map((e) => e.outcome).sort()).toEqual(['deleted', 'ignored']);
   expect(sqsMock.calls()).toHaveLength(0);
 });
+
+it('publishes the DeliveriesFailed metric for deliveries given up on, under the sync service dimension', async () => {
+  ddbMock.on(PutCommand).resolves({});
+  const written: string[] = [];
+  const spy = jest.spyOn(process.stdout, 'write').mockImplementation((chunk: string | Uint8Array) => {
+    written.push(String(chunk));
+    return true;
+  });
+  try {
+    const { handler } = await import('../../../functions/sync/handler');
+    const poison = { ...record('poison', 'not json'), attributes: { ApproximateReceiveCount: '5' } as SQSRecord['attributes'] };
+    await handler({ Records: [poison] }, context);
+  } finally {
+    spy.mockRestore();
+  }
+  const emf = written.flatMap((w) => w.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
+  expect(emf).toEqual([expect.objectContaining({ DeliveriesFailed: 1, service: 'sync' })]);
+});

@@ -3,9 +3,8 @@ import { ChangeMessageVisibilityCommand, SendMessageCommand, SQSClient } from '@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
-import type { IngestMessage } from '../../../shared/ingest/ingest-message';
+import { FLUSH_RESERVE_MS, SyncBatch, type SyncBatchDeps } from '../../../shared/sync/sync-batch';
 import type { ProcessResult } from '../../../shared/sync/process-ingest-message';
-import { SyncBatch, type SyncBatchDeps } from '../../../shared/sync/sync-batch';
 import { message, NOW, TEAM } from './helpers';
 
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -36,8 +35,9 @@ function sqsRecord(body: unknown, receiveCount = 1, id = 'm1'): SQSRecord {
   };
 }
 
-function batch(process: (msg: IngestMessage) => Promise<ProcessResult>): SyncBatch {
+function batch(process: SyncBatchDeps['process'], over: Partial<SyncBatchDeps> = {}): SyncBatch {
   const deps: SyncBatchDeps = {
+    ...over,
     ddb,
     sqs,
     teamsTable: 'teams',
@@ -119,6 +119,54 @@ describe('SyncBatch', () => {
     await expect(b.handleRecord(sqsRecord(msg, 5))).rejects.toThrow('failed');
     await b.flush('req');
     expect(loggedEntries()).toEqual([expect.objectContaining({ outcome: 'failed', errorClass: 'TypeError', errorMessage: 'boom' })]);
+  });
+
+  it('fails a record still running at the invocation deadline on its own, answering the rest of the batch in time', async () => {
+    let seen: AbortSignal | undefined;
+    const b = batch(
+      (m, signal) => {
+        seen = signal;
+        return m.deliveryId === 'slow' ? new Promise<never>(() => {}) : Promise.resolve({ status: 'done', entries: [{ ...entry, outcome: 'updated' }] });
+      },
+      { remainingMs: () => FLUSH_RESERVE_MS + 50 },
+    );
+    const [slow, fast] = await Promise.allSettled([
+      b.handleRecord(sqsRecord({ ...msg, deliveryId: 'slow' }, 5, 'slow')),
+      b.handleRecord(sqsRecord(msg, 1, 'fast')),
+    ]);
+    expect(slow.status).toBe('rejected');
+    expect(fast.status).toBe('fulfilled');
+    // Records still queued behind their team's limiter see the abort and never start.
+    expect(seen?.aborted).toBe(true);
+    await b.flush('req');
+    expect(loggedEntries()).toEqual([
+      expect.objectContaining({ outcome: 'updated' }),
+      expect.objectContaining({ deliveryId: 'slow', outcome: 'failed', errorClass: 'SyncDeadlineExceededError' }),
+    ]);
+  });
+
+  it('acknowledges records that finish before the invocation deadline', async () => {
+    const b = batch(async () => ({ status: 'done', entries: [{ ...entry, outcome: 'updated' }] }), { remainingMs: () => 30_000 });
+    await expect(b.handleRecord(sqsRecord(msg))).resolves.toBeUndefined();
+    await b.flush('req');
+    expect(loggedEntries()).toEqual([expect.objectContaining({ outcome: 'updated' })]);
+  });
+
+  it('counts only deliveries given up on (last receive) as failed deliveries', async () => {
+    const fail = async (): Promise<ProcessResult> => ({ status: 'retry', entry: { ...entry, outcome: 'failed' }, error: new Error('502') });
+    const b = batch(fail);
+    await expect(b.handleRecord(sqsRecord(msg, 2, 'early'))).rejects.toThrow('failed');
+    await expect(b.handleRecord(sqsRecord(msg, 5, 'last'))).rejects.toThrow('failed');
+    await expect(b.handleRecord(sqsRecord('not json', 5, 'poison'))).rejects.toThrow('does not match');
+    expect(b.failedDeliveries).toBe(2);
+  });
+
+  it('still updates the webhook counters when the log write fails', async () => {
+    ddbMock.on(PutCommand, { TableName: 'log' }).rejects(new Error('throttled'));
+    const b = batch(async () => ({ status: 'done', entries: [{ ...entry, outcome: 'updated' }] }));
+    await b.handleRecord(sqsRecord(msg));
+    await b.flush('req');
+    expect(ddbMock.commandCalls(UpdateCommand, { TableName: 'teams' })).toHaveLength(1);
   });
 
   it('does not fail the batch when the log write fails', async () => {
