@@ -11,7 +11,8 @@ import { DrChronoClient } from '../../shared/drchrono/client';
 import { logger } from '../../shared/logging/logger';
 import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../../shared/store/integration-log';
 import { processIngestMessage, type ProcessDeps } from '../../shared/sync/process-ingest-message';
-import { SyncBatch, SyncDeadlineExceededError } from '../../shared/sync/sync-batch';
+import { InvocationDeadlineExceededError } from '../../shared/sync/invocation-deadline';
+import { SyncBatch } from '../../shared/sync/sync-batch';
 import { DELIVERIES_FAILED_METRIC } from '../../shared/sync/sync-metrics';
 import { SyncContextCache } from '../../shared/sync/sync-context';
 import { TeamLimiter } from '../../shared/sync/team-limiter';
@@ -62,7 +63,7 @@ async function sync(event: SQSEvent, context: Context): Promise<SQSBatchResponse
     // A message still waiting for its team's slot when the deadline passes must not start in a later invocation.
     process: (msg, signal) =>
       limiter.run(msg.teamId, async () => {
-        if (signal.aborted) throw new SyncDeadlineExceededError();
+        if (signal.aborted) throw new InvocationDeadlineExceededError();
         return processIngestMessage(msg, deps);
       }),
     remainingMs: typeof context.getRemainingTimeInMillis === 'function' ? () => context.getRemainingTimeInMillis() : undefined,

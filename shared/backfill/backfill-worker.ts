@@ -17,7 +17,8 @@ import { importDoctors, importObjects } from './import-objects';
 import { commitJob, getBackfillJob, markEnqueued, putNewJob } from './job-store';
 import { practiceTimeZoneOf } from '../reconcile/practice-time';
 import { InvocationDeadline } from '../sync/invocation-deadline';
-import { DeferredByWorker, pauseFor, TeamNotConnectedError, WorkDeadlineExceededError, withTeamToken } from './team-api';
+import { DeferredByWorker, pauseFor, TeamNotConnectedError, withTeamToken } from './team-api';
+import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
 import { sendWorkItem, type ReconcileItem, type StartItem, type StepItem, type WorkItem } from './work-item';
 
 /**
@@ -178,7 +179,7 @@ async function step(item: StepItem, ctx: WorkContext, deps: BackfillWorkerDeps):
     if (team.status !== 'connected') throw new TeamNotConnectedError(`team status is ${team.status}`);
     const ran = await deadline.race(
       withTeamToken(teamId, { ...deps, now }, 'backfill', (token) => runStep(job, team, token, deps, deadline.signal)),
-      () => new WorkDeadlineExceededError(),
+      () => new InvocationDeadlineExceededError(),
     );
     outcome = ran.outcome;
     entries = ran.entries;

@@ -21,13 +21,6 @@ export class TeamNotConnectedError extends Error {
   override name = 'TeamNotConnectedError';
 }
 
-/** A step or reconcile still running when the invocation's deadline came (see InvocationDeadline). */
-export class WorkDeadlineExceededError extends Error {
-  override name = 'WorkDeadlineExceededError';
-  constructor() {
-    super('not finished before the invocation deadline');
-  }
-}
 
 /** The sync path (processIngestMessage) asked to come back later in the middle of a page. */
 export class DeferredByWorker extends Error {

@@ -12,7 +12,8 @@ import { emptyTally, type OutcomeTally } from '../backfill/backfill-job';
 import type { BackfillWorkerDeps, WorkContext, WorkResult } from '../backfill/backfill-worker';
 import { importDoctors, importObjects } from '../backfill/import-objects';
 import { getBackfillJob } from '../backfill/job-store';
-import { DeferredByWorker, pauseFor, TeamNotConnectedError, WorkDeadlineExceededError, withTeamToken } from '../backfill/team-api';
+import { DeferredByWorker, pauseFor, TeamNotConnectedError, withTeamToken } from '../backfill/team-api';
+import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
 import { WORK_RESERVE_MS } from '../backfill/backfill-worker';
 import { InvocationDeadline } from '../sync/invocation-deadline';
 import type { ReconcileItem } from '../backfill/work-item';
@@ -154,7 +155,7 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
       }
       return { tally, entries, zone, doctorsRefreshedAt, since, patients: patients.length, appointments: appointments.length };
     });
-    const result = await deadline.race(work, () => new WorkDeadlineExceededError());
+    const result = await deadline.race(work, () => new InvocationDeadlineExceededError());
 
     const changed = result.tally.created + result.tally.updated;
     if (result.tally.failed > 0 && !ctx.finalAttempt) {

@@ -5,6 +5,14 @@
  * running keeps everything else. Work that missed the deadline is not killed: `signal` aborts, and loops that
  * would start more work (more objects, the next queued message) check it.
  */
+/** Work still running when the invocation's deadline came; the caller answers for it instead of timing out. */
+export class InvocationDeadlineExceededError extends Error {
+  override name = 'InvocationDeadlineExceededError';
+  constructor() {
+    super('not finished before the invocation deadline');
+  }
+}
+
 export class InvocationDeadline {
   private readonly abort = new AbortController();
   private reached?: Promise<typeof DEADLINE>;

@@ -7,7 +7,7 @@ import { writeIntegrationLog, type IntegrationLogEntry } from '../store/integrat
 import { addWebhookCounts } from '../teams/team-store';
 import { parseTeamId } from '../teams/team-id';
 import { applyDeferral, deferralsOf, planDeferral, receiveCountOf } from './deferral';
-import { InvocationDeadline } from './invocation-deadline';
+import { InvocationDeadline, InvocationDeadlineExceededError } from './invocation-deadline';
 import type { ProcessResult } from './process-ingest-message';
 
 /**
@@ -46,12 +46,7 @@ export class InvalidIngestMessageError extends Error {
   override name = 'InvalidIngestMessageError';
 }
 
-export class SyncDeadlineExceededError extends Error {
-  override name = 'SyncDeadlineExceededError';
-  constructor() {
-    super('not finished before the invocation deadline');
-  }
-}
+
 
 interface TeamTally {
   entries: IntegrationLogEntry[];
@@ -95,7 +90,7 @@ export class SyncBatch {
 
     let result: ProcessResult;
     try {
-      result = await this.deadline.race(this.deps.process(msg, this.deadline.signal), () => new SyncDeadlineExceededError());
+      result = await this.deadline.race(this.deps.process(msg, this.deadline.signal), () => new InvocationDeadlineExceededError());
     } catch (err) {
       // Anything process() did not classify (DynamoDB errors, bugs): retry, DLQ after maxReceiveCount.
       result = { status: 'retry', entry: failedEntry(msg, this.now(), err), error: err };

@@ -253,10 +253,10 @@ describe('step work item', () => {
       ctx({ finalAttempt: true, remainingMs: () => WORK_RESERVE_MS + 30 }),
       slow,
     );
-    expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'WorkDeadlineExceededError' }) });
+    expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'InvocationDeadlineExceededError' }) });
     await new Promise((r) => setTimeout(r, 60));
     expect(processed).toHaveLength(16); // the slice running at the deadline finishes; no third slice starts
-    expect(storedJob()).toMatchObject({ status: 'failed', step: 2, patients: 0, errorClass: 'WorkDeadlineExceededError' });
+    expect(storedJob()).toMatchObject({ status: 'failed', step: 2, patients: 0, errorClass: 'InvocationDeadlineExceededError' });
     expect(sent).toHaveLength(0);
   });
 });

@@ -150,7 +150,7 @@ describe('reconcile work item', () => {
     changedPatients = [{ id: 7 }];
     const stuck = deps({ process: () => new Promise<never>(() => {}) });
     const result = await runReconcileItem(item, { ...ctx, remainingMs: () => WORK_RESERVE_MS + 20 }, stuck);
-    expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'WorkDeadlineExceededError' }) });
+    expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'InvocationDeadlineExceededError' }) });
     expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe('2026-11-21T11:20:00.000Z');
   });
 

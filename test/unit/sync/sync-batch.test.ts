@@ -141,7 +141,7 @@ describe('SyncBatch', () => {
     await b.flush('req');
     expect(loggedEntries()).toEqual([
       expect.objectContaining({ outcome: 'updated' }),
-      expect.objectContaining({ deliveryId: 'slow', outcome: 'failed', errorClass: 'SyncDeadlineExceededError' }),
+      expect.objectContaining({ deliveryId: 'slow', outcome: 'failed', errorClass: 'InvocationDeadlineExceededError' }),
     ]);
   });
 
