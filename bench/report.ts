@@ -90,8 +90,45 @@ export function requestsTable(c: CostSection): string {
   return table(['AWS request (service.operation[table])', 'Requests per event (median)', 'Min – max', 'WRU per event', 'RRU per event'], rows);
 }
 
-export function markdown(r: BenchResults): string {
+/** When each section's figures were measured; sections a `--only` run skipped keep an earlier run's. */
+export interface SectionRun {
+  generatedAt: string;
+  commit: string;
+  mode: 'full' | 'quick';
+}
+
+/** What carryOverSections reads from a previous bench/results/latest.json. */
+export interface PreviousResults extends Partial<SectionRun> {
+  results?: BenchResults;
+  sectionRuns?: Partial<Record<keyof BenchResults, SectionRun>>;
+}
+
+/**
+ * Fills the sections this run did not attempt from the previous results (mutating `results`) and returns when
+ * each section was measured: this run, or the run that section's figures came from. A section this run
+ * attempted and failed stays empty rather than showing old figures.
+ */
+export function carryOverSections(
+  results: BenchResults,
+  attempted: readonly (keyof BenchResults)[],
+  thisRun: SectionRun,
+  previous?: PreviousResults,
+): Partial<Record<keyof BenchResults, SectionRun>> {
+  const runs: Partial<Record<keyof BenchResults, SectionRun>> = {};
+  for (const key of Object.keys(results) as (keyof BenchResults)[]) runs[key] = thisRun;
+  const previousRun: SectionRun = { generatedAt: previous?.generatedAt ?? 'unknown', commit: previous?.commit ?? 'unknown', mode: previous?.mode ?? 'full' };
+  for (const [key, value] of Object.entries(previous?.results ?? {}) as [keyof BenchResults, never][]) {
+    if (results[key] !== undefined || attempted.includes(key)) continue;
+    results[key] = value;
+    runs[key] = previous?.sectionRuns?.[key] ?? previousRun;
+  }
+  return runs;
+}
+
+export function markdown(r: BenchResults, sectionRuns: Partial<Record<keyof BenchResults, SectionRun>> = {}): string {
   const parts = [summaryTable(r)];
+  const runs = Object.entries(sectionRuns).map(([section, run]) => `${section} ${run.generatedAt} (${run.mode}, ${run.commit})`);
+  if (new Set(Object.values(sectionRuns).map((run) => run.generatedAt)).size > 1) parts.push(`Sections measured in different runs: ${runs.join('; ')}.`);
   if (r.cost) parts.push(costTable(r.cost), requestsTable(r.cost));
   return parts.join('\n\n');
 }

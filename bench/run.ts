@@ -1,12 +1,12 @@
 import { execFileSync } from 'node:child_process';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { cpus } from 'node:os';
 import { parseArgs } from 'node:util';
 import { handlerEnvironment } from '../local/platform-info';
 import { PRICES } from './prices';
 import { FLOOR_ASSUMPTIONS } from './cost-model';
 import type { BenchPlatform } from './platform-process';
-import { markdown, type BenchResults } from './report';
+import { carryOverSections, markdown, type BenchResults, type PreviousResults, type SectionRun } from './report';
 
 /**
  * `npm run bench` (not part of `npm test`): cost per million webhook events and DrChrono calls per event, webhook
@@ -128,12 +128,20 @@ try {
 } catch {
   // not a git checkout
 }
-const md = markdown(results);
+const RESULTS_FILE = 'bench/results/latest.json';
+const generatedAt = new Date().toISOString();
+const thisRun: SectionRun = { generatedAt, commit, mode: quick ? 'quick' : 'full' };
+// A `--only` run keeps the other sections' figures from the previous results file, each stamped with its own run.
+const previous = only && existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as PreviousResults) : undefined;
+const RESULT_KEYS: Record<Section, keyof BenchResults> = { cpu: 'webhookCpu', coldstart: 'coldStart', cost: 'cost', e2e: 'e2e', sweep: 'refreshSweep' };
+const sectionRuns = carryOverSections(results, SECTIONS.filter(wanted).map((s) => RESULT_KEYS[s]), thisRun, previous);
+const md = markdown(results, sectionRuns);
 const output = {
-  generatedAt: new Date().toISOString(),
+  generatedAt,
   commit,
   mode: quick ? 'quick' : 'full',
   sections: only ?? [...SECTIONS],
+  sectionRuns,
   machine: { node: process.version, cpus: cpus().length, cpuModel: cpus()[0]?.model ?? 'unknown' },
   durationSeconds: Math.round((Date.now() - started) / 1000),
   settings,
@@ -144,7 +152,7 @@ const output = {
   markdown: md,
 };
 mkdirSync('bench/results', { recursive: true });
-writeFileSync('bench/results/latest.json', `${JSON.stringify(output, null, 2)}\n`);
+writeFileSync(RESULTS_FILE, `${JSON.stringify(output, null, 2)}\n`);
 log(`\n${md}\n`);
 log(`wrote bench/results/latest.json (${output.durationSeconds} s)`);
 if (Object.keys(errors).length > 0) {

@@ -62,7 +62,9 @@ async function syncedAtOf(p: BenchPlatform, deliveries: readonly Delivery[]): Pr
         new BatchGetCommand({ RequestItems: { [table]: { Keys: keys, ProjectionExpression: 'pk, sk, syncedAt' } } }),
       );
       for (const item of res.Responses?.[table] ?? []) {
-        if (typeof item.syncedAt === 'string') out.set(`${item.pk}/${item.sk}`, Date.parse(item.syncedAt));
+        // Epoch ms on the records table; an ISO string on items written before its compact layout.
+        if (typeof item.syncedAt === 'number') out.set(`${item.pk}/${item.sk}`, item.syncedAt);
+        else if (typeof item.syncedAt === 'string') out.set(`${item.pk}/${item.sk}`, Date.parse(item.syncedAt));
       }
       keys = res.UnprocessedKeys?.[table]?.Keys as Record<string, unknown>[] | undefined;
     }

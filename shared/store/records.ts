@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, type AttributeValue } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { RECORDS_CHART_ID_INDEX } from '../config/resource-names';
-import type { Entity } from '../mapping/field-names';
+import { ENTITIES, FIELDS_BY_ENTITY, type Entity } from '../mapping/field-names';
 import type { FieldValue, MappedRecord } from '../mapping/mapped-record';
 import { contentHash, decideWrite, supersededKeys, versionKey, type StoredVersionState, type WriteOutcome } from './record-version';
 
@@ -10,11 +10,14 @@ import { contentHash, decideWrite, supersededKeys, versionKey, type StoredVersio
  * the user-facing field names plus the bookkeeping below. Every event costs exactly one conditional write on
  * the record itself; the condition is record-version.ts's decideWrite, and the old item returned by the write
  * (ALL_OLD, also on a failed condition) classifies the outcome without a read.
+ *
+ * Items are billed per started KB of names and values, so nothing is stored twice or empty: an empty field is
+ * absent (REMOVEd, not SET to null; readers report it as null), the entity is read from pk, `deleted` exists
+ * only on tombstones, `syncedAt` is epoch milliseconds. This keeps a typical patient at one write unit.
  */
 export const BOOKKEEPING_ATTRIBUTES = [
   'pk',
   'sk',
-  'entity',
   'version',
   'deleted',
   'contentHash',
@@ -53,8 +56,22 @@ export function recordPk(teamId: string, entity: Entity): string {
   return `${teamId}#${entity}`;
 }
 
+const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
+
+/** The team part of chartKey: the team UUID's 16 bytes as base64url, 22 characters instead of 36. */
+function chartKeyTeam(teamId: string): string {
+  return UUID.test(teamId) ? Buffer.from(teamId.replace(/-/g, ''), 'hex').toString('base64url') : teamId;
+}
+
+/** The byChartId index key, `<team>#<Chart ID>`, team-scoped because the index spans all teams. */
 export function chartKey(teamId: string, chartId: string): string {
-  return `${teamId}#${chartId}`;
+  return `${chartKeyTeam(teamId)}#${chartId}`;
+}
+
+function chartIdOf(stored: unknown, teamId: string): string | undefined {
+  if (typeof stored !== 'string') return undefined;
+  const prefix = `${chartKeyTeam(teamId)}#`;
+  return stored.startsWith(prefix) ? stored.slice(prefix.length) : undefined;
 }
 
 function incomingState(record: MappedRecord) {
@@ -94,14 +111,13 @@ export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, in
         new PutCommand({
           TableName: table,
           Item: {
-            ...record.fields,
+            ...presentFields(record.fields),
             ...key,
-            entity: record.entity,
             version: versionKey(record.version),
             deleted: true,
             contentHash: incoming.contentHash,
             lastDeliveryId: deliveryId,
-            syncedAt,
+            syncedAt: syncedAtMs(syncedAt),
           },
           ConditionExpression: 'NOT (#deleted = :true)',
           ExpressionAttributeNames: { '#deleted': 'deleted' },
@@ -121,6 +137,17 @@ export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, in
   }
 }
 
+/** Empty fields are not stored: absent reads as empty (toStoredRecord). */
+function presentFields(fields: Record<string, FieldValue>): Record<string, FieldValue> {
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
+}
+
+function syncedAtMs(iso: string): number {
+  const ms = Date.parse(iso);
+  if (Number.isNaN(ms)) throw new RangeError('syncedAt is not an ISO time');
+  return ms;
+}
+
 function upsertExpression(teamId: string, record: MappedRecord, hash: string, deliveryId: string, syncedAt: string) {
   const names: Record<string, string> = { '#version': 'version', '#deleted': 'deleted', '#contentHash': 'contentHash' };
   const superseded = supersededKeys(record.version);
@@ -129,22 +156,31 @@ function upsertExpression(teamId: string, record: MappedRecord, hash: string, de
     ':below': superseded.below,
     ':true': true,
     ':h': hash,
-    ':entity': record.entity,
     ':delivery': deliveryId,
-    ':syncedAt': syncedAt,
+    ':syncedAt': syncedAtMs(syncedAt),
   };
-  const sets = ['#version = :v', '#contentHash = :h', 'entity = :entity', 'lastDeliveryId = :delivery', 'syncedAt = :syncedAt'];
+  const sets = ['#version = :v', '#contentHash = :h', 'lastDeliveryId = :delivery', 'syncedAt = :syncedAt'];
   const removes: string[] = [];
   record.fieldsWritten.forEach((field, i) => {
     // Field names carry spaces and slashes ("Disable SMS/Txt"), so every one goes through a placeholder.
     names[`#f${i}`] = field;
-    values[`:f${i}`] = record.fields[field] ?? null;
-    sets.push(`#f${i} = :f${i}`);
+    const value = record.fields[field] ?? null;
+    // Empty clears: the attribute goes, which readers report as null (absent sources are not in fieldsWritten).
+    if (value === null) {
+      removes.push(`#f${i}`);
+    } else {
+      values[`:f${i}`] = value;
+      sets.push(`#f${i} = :f${i}`);
+    }
   });
   if (record.entity === 'appointment') {
-    sets.push('#deleted = :false', 'patientDrchronoId = :patient');
-    values[':false'] = false;
-    values[':patient'] = record.patientDrchronoId ?? null;
+    // A live appointment carries no `deleted` (absent = false; tombstones are terminal, so none is ever cleared).
+    if (record.patientDrchronoId) {
+      sets.push('patientDrchronoId = :patient');
+      values[':patient'] = record.patientDrchronoId;
+    } else {
+      removes.push('patientDrchronoId');
+    }
   }
   if (record.entity === 'patient') {
     // An empty string cannot be an index key; a patient without a Chart ID simply leaves the index.
@@ -172,22 +208,33 @@ function upsertExpression(teamId: string, record: MappedRecord, hash: string, de
   };
 }
 
+function entityOf(pk: string): Entity {
+  const suffix = pk.slice(pk.lastIndexOf('#') + 1);
+  if ((ENTITIES as readonly string[]).includes(suffix)) return suffix as Entity;
+  throw new RangeError('record key names no known entity');
+}
+
 function toStoredRecord(item: Record<string, unknown>): StoredRecord {
-  const fields: Record<string, FieldValue> = {};
-  for (const [name, value] of Object.entries(item)) if (!BOOKKEEPING.has(name)) fields[name] = value as FieldValue;
   const pk = String(item.pk);
-  const teamPrefix = pk.slice(0, pk.lastIndexOf('#') + 1);
-  const chart = typeof item.chartKey === 'string' ? item.chartKey.slice(teamPrefix.length) : undefined;
+  const entity = entityOf(pk);
+  const deleted = item.deleted === true;
+  const fields: Record<string, FieldValue> = {};
+  // Absent = empty: a live record reports every field of its entity, null where nothing is stored. A
+  // tombstone reports only what it keeps (its key field).
+  if (!deleted) for (const name of FIELDS_BY_ENTITY[entity] ?? []) fields[name] = null;
+  for (const [name, value] of Object.entries(item)) if (!BOOKKEEPING.has(name)) fields[name] = value as FieldValue;
+  const chart = chartIdOf(item.chartKey, pk.slice(0, pk.lastIndexOf('#')));
+  const syncedAt = typeof item.syncedAt === 'number' ? new Date(item.syncedAt).toISOString() : undefined;
   return {
-    entity: item.entity as Entity,
+    entity,
     drchronoId: String(item.sk),
     fields,
     version: String(item.version ?? ''),
-    deleted: item.deleted === true,
+    deleted,
     ...(typeof item.lastDeliveryId === 'string' ? { lastDeliveryId: item.lastDeliveryId } : {}),
-    ...(typeof item.syncedAt === 'string' ? { syncedAt: item.syncedAt } : {}),
+    ...(typeof syncedAt === 'string' ? { syncedAt } : {}),
     ...(chart !== undefined ? { chartId: chart } : {}),
-    ...(item.patientDrchronoId !== undefined ? { patientDrchronoId: item.patientDrchronoId as string | null } : {}),
+    ...(entity === 'appointment' && !deleted ? { patientDrchronoId: (item.patientDrchronoId as string | undefined) ?? null } : {}),
   };
 }
 

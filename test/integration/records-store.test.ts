@@ -1,5 +1,9 @@
 import { randomUUID } from 'node:crypto';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import fc from 'fast-check';
+import { seedData } from '../../local/drchrono-sandbox/seed';
+import { serialize } from '../../local/drchrono-sandbox/serializer';
 import { documentClient } from '../../shared/aws/clients';
 import { mapAppointment, mapPatient, type MappedRecord } from '../../shared/mapping';
 import { findPatientByChartId, getRecord, listRecords, writeRecord } from '../../shared/store/records';
@@ -59,6 +63,39 @@ describe('records store on DynamoDB', () => {
     const stored = await getRecord(ddb, table(), teamId, 'patient', '104857601', { consistent: true });
     expect(stored?.fields.Email).toBeNull();
     expect(stored?.fields['Insurance Company']).toBe('Blue Cross Blue Shield');
+  });
+
+  it('bills one write unit on the table for each seeded sandbox patient, every field mapped and verbose', async () => {
+    // A client of its own that asks DynamoDB Local for the capacity each write consumed on the table itself
+    // (a create also writes the keys-only Chart ID index: one more unit, whatever the item's size).
+    const tableUnits: number[] = [];
+    const measured = DynamoDBDocumentClient.from(new DynamoDBClient({}));
+    measured.middlewareStack.add(
+      (next) => async (args) => {
+        (args.input as Record<string, unknown>).ReturnConsumedCapacity = 'INDEXES';
+        const out = await next(args);
+        const units = (out.output as { ConsumedCapacity?: { Table?: { CapacityUnits?: number } } }).ConsumedCapacity?.Table?.CapacityUnits;
+        if (units !== undefined) tableUnits.push(units);
+        return out;
+      },
+      { step: 'initialize', name: 'consumedCapacity' },
+    );
+    const teamId = randomUUID();
+    const patients = seedData(Date.now()).patients;
+    for (const p of patients) {
+      const record = mapPatient(serialize('patient', p, true), context());
+      await writeRecord(measured, table(), { teamId, record, deliveryId: 'd'.repeat(16), syncedAt: new Date().toISOString() });
+    }
+
+    expect(tableUnits).toEqual(patients.map(() => 1));
+  });
+
+  it('reads a field it removed for being empty as null, and finds the patient by Chart ID', async () => {
+    const teamId = randomUUID();
+    await writer(teamId)(mapPatient(patient({ email: '', middle_name: null }), context()));
+
+    const stored = await findPatientByChartId(ddb, table(), teamId, 'DOJA000001');
+    expect(stored?.fields).toMatchObject({ Email: null, 'Middle Name': null, 'First Name': 'Jane' });
   });
 
   it('keeps one record when the Chart ID changes, findable by the new Chart ID only', async () => {

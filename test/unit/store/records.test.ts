@@ -68,7 +68,20 @@ describe('writeRecord', () => {
         .map(([placeholder, name]) => [name, values[`:${placeholder.slice(1)}`]]),
     );
     expect(written).toEqual(record.fields);
-    expect(values[':chartKey']).toBe(`${TEAM}#DOJA000001`);
+    // The team part is the UUID's 16 bytes in base64url.
+    expect(values[':chartKey']).toBe('bxwqTgAAQACAAAAAAAAAAQ#DOJA000001');
+  });
+
+  it('removes a field DrChrono sent empty instead of storing null', async () => {
+    ddbMock.on(UpdateCommand).resolves({});
+
+    await write(mapPatient(patient({ email: '' }), context()));
+
+    const input = ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+    const placeholder = Object.entries(input.ExpressionAttributeNames ?? {}).find(([, name]) => name === 'Email')![0];
+    expect(input.UpdateExpression).toMatch(new RegExp(`REMOVE .*${placeholder}\\b`));
+    expect(input.UpdateExpression).not.toMatch(new RegExp(`${placeholder} =`));
+    expect(Object.values(input.ExpressionAttributeValues ?? {})).not.toContain(null);
   });
 
   it('leaves fields it did not map untouched', async () => {
@@ -79,7 +92,6 @@ describe('writeRecord', () => {
 
     const names = Object.values(ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeNames ?? {});
     expect(names).not.toContain('Insurance Company');
-    expect(ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input.UpdateExpression).not.toMatch(/REMOVE/);
   });
 
   it('takes a patient without a Chart ID out of the Chart ID index', async () => {
@@ -87,7 +99,7 @@ describe('writeRecord', () => {
 
     await write(mapPatient(patient({ chart_id: '' }), context()));
 
-    expect(ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input.UpdateExpression).toMatch(/REMOVE chartKey$/);
+    expect(ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input.UpdateExpression).toMatch(/REMOVE .*\bchartKey\b/);
   });
 
   it('reports created when there was no old item', async () => {
@@ -165,20 +177,26 @@ describe('writeRecord', () => {
 });
 
 describe('getRecord', () => {
-  it('separates user-facing fields from bookkeeping', async () => {
+  it('separates user-facing fields from bookkeeping, reporting every absent field as empty', async () => {
     ddbMock.on(GetCommand).resolves({
-      Item: { pk: `${TEAM}#patient`, sk: '7', entity: 'patient', version: 'u#x', contentHash: 'h', chartKey: `${TEAM}#CH-1`, 'First Name': 'Jane', syncedAt: 't' },
+      Item: { pk: `${TEAM}#employee`, sk: '7', version: 'u#x', contentHash: 'h', 'First Name': 'Alex', NPI: '1234567893', syncedAt: 1763744791051 },
     });
 
-    await expect(getRecord(ddb, TABLE, TEAM, 'patient', '7')).resolves.toEqual({
-      entity: 'patient',
+    await expect(getRecord(ddb, TABLE, TEAM, 'employee', '7')).resolves.toEqual({
+      entity: 'employee',
       drchronoId: '7',
-      fields: { 'First Name': 'Jane' },
+      fields: { 'First Name': 'Alex', 'Last Name': null, 'Work Phone': null, 'Personal Phone': null, 'Chrono Doctor ID': null, NPI: '1234567893', 'Work Email': null },
       version: 'u#x',
       deleted: false,
-      syncedAt: 't',
-      chartId: 'CH-1',
+      syncedAt: new Date(1763744791051).toISOString(),
     });
+  });
+
+  it('reports only the key field of an appointment tombstone', async () => {
+    ddbMock.on(GetCommand).resolves({ Item: { pk: `${TEAM}#appointment`, sk: '9', version: 'o#t', deleted: true, 'Claim ID': '9' } });
+
+    await expect(getRecord(ddb, TABLE, TEAM, 'appointment', '9')).resolves.toMatchObject({ deleted: true, fields: { 'Claim ID': '9' } });
+    expect((await getRecord(ddb, TABLE, TEAM, 'appointment', '9'))?.fields).toEqual({ 'Claim ID': '9' });
   });
 
   it('returns undefined for an unknown record', async () => {
@@ -196,12 +214,15 @@ describe('findPatientByChartId', () => {
   });
 
   it('finds the patient through the Chart ID index', async () => {
-    ddbMock.on(QueryCommand).resolves({ Items: [{ pk: `${TEAM}#patient`, sk: '1', chartKey: `${TEAM}#CH-1` }] });
-    ddbMock.on(GetCommand).resolves({ Item: { pk: `${TEAM}#patient`, sk: '1', entity: 'patient', version: 'v', chartKey: `${TEAM}#CH-1` } });
+    const key = 'bxwqTgAAQACAAAAAAAAAAQ#CH-1';
+    ddbMock.on(QueryCommand).resolves({ Items: [{ pk: `${TEAM}#patient`, sk: '1', chartKey: key }] });
+    ddbMock.on(GetCommand).resolves({ Item: { pk: `${TEAM}#patient`, sk: '1', version: 'v', chartKey: key } });
 
     await expect(findPatientByChartId(ddb, TABLE, TEAM, 'CH-1')).resolves.toMatchObject({ drchronoId: '1', chartId: 'CH-1' });
-    expect(ddbMock.commandCalls(QueryCommand)[0]!.args[0].input.IndexName).toBe('byChartId');
+    expect(ddbMock.commandCalls(QueryCommand)).toHaveLength(1);
+    expect(ddbMock.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({ IndexName: 'byChartId', ExpressionAttributeValues: { ':ck': key } });
   });
+
 });
 
 describe('listRecords', () => {

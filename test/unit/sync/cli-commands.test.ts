@@ -1,3 +1,4 @@
+import { chartKey } from '../../../shared/store/records';
 // Tests of the sync helper's CLI commands (log, records, team fields/choices); they live here because
 // test/unit/cli belongs to the CLI core.
 import { mockClient } from 'aws-sdk-client-mock';
@@ -60,7 +61,7 @@ describe('records command', () => {
   it('finds a patient by Chart ID through the index', async () => {
     ddbMock.on(QueryCommand).resolves({ Items: [{ pk: `${TEAM}#patient`, sk: '104857601' }] });
     ddbMock.on(GetCommand).resolves({
-      Item: { pk: `${TEAM}#patient`, sk: '104857601', entity: 'patient', chartKey: `${TEAM}#DOJA000001`, 'Chart ID': 'DOJA000001', version: 'u#x' },
+      Item: { pk: `${TEAM}#patient`, sk: '104857601', chartKey: chartKey(TEAM, 'DOJA000001'), 'Chart ID': 'DOJA000001', version: 'u#x' },
     });
     const { ctx, text } = cli();
     expect(await runRecords([TEAM, 'patient', 'DOJA000001'], ctx)).toBe(0);

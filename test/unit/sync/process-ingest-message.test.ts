@@ -1,3 +1,4 @@
+import { chartKey } from '../../../shared/store/records';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
@@ -133,7 +134,7 @@ describe('processIngestMessage: appointments', () => {
     const h = harness();
     h.ddbMock
       .on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '104857601' } })
-      .resolves({ Item: { pk: `${TEAM}#patient`, sk: '104857601', chartKey: `${TEAM}#DOJA000001` } });
+      .resolves({ Item: { pk: `${TEAM}#patient`, sk: '104857601', chartKey: chartKey(TEAM, 'DOJA000001') } });
     await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
     expect(h.fake.calls).not.toContain('getPatient');
     const update = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'records', Key: { pk: `${TEAM}#appointment`, sk: '246813579' } });
@@ -285,7 +286,7 @@ describe('processIngestMessage: a version tie (two DrChrono states in one update
     const h = tieHarness(APPOINTMENT_KEY);
     h.ddbMock
       .on(GetCommand, { TableName: 'records', Key: PATIENT_KEY })
-      .resolves({ Item: { ...PATIENT_KEY, chartKey: `${TEAM}#DOJA000001` } });
+      .resolves({ Item: { ...PATIENT_KEY, chartKey: chartKey(TEAM, 'DOJA000001') } });
     h.fake.appointment = appointmentObj({ reason: 'Current reason' });
     const r = await processIngestMessage(message('APPOINTMENT_MODIFY', appointmentObj({ reason: 'Older reason' })), h.deps);
 

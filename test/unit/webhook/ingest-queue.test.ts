@@ -36,6 +36,25 @@ describe('enqueueIngestMessage', () => {
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
+  it('sends the object as given, unknown keys and nesting included', async () => {
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm-2' });
+    const object = { id: 'A-17', nested: { list: [1, { deep: true }] }, empty: null };
+    await enqueueIngestMessage(new SQSClient({}), queueUrl, { ...msg, object });
+    expect(JSON.parse(sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody!).object).toEqual(object);
+  });
+
+  it.each([
+    ['a team id that is not a UUID', { teamId: 'team-1' }],
+    ['a receivedAt that is not an ISO time', { receivedAt: 'yesterday' }],
+    ['an unknown source', { source: 'email' }],
+    ['an object that is a list', { object: [{ id: 1 }] }],
+    ['an object id of the wrong type', { object: { id: true } }],
+  ])('rejects %s without calling SQS', async (_what, change) => {
+    const bad = { ...msg, ...change } as unknown as typeof msg;
+    await expect(enqueueIngestMessage(new SQSClient({}), queueUrl, bad)).rejects.toThrow();
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
   it('propagates an SQS failure', async () => {
     sqsMock.on(SendMessageCommand).rejects(new Error('throttled'));
     await expect(enqueueIngestMessage(new SQSClient({}), queueUrl, msg)).rejects.toThrow('throttled');
