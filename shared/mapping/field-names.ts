@@ -1,6 +1,10 @@
 /**
  * The user-facing field names, exactly as the integration guide spells them. They are also the attribute
  * names of the records table, so renaming one is a data migration.
+ *
+ * Each list's order is APPEND-ONLY: the integration log stores field lists as bitmasks over these positions
+ * (FIELD_POSITIONS_BY_ENTITY), so reordering, inserting or removing a name changes the meaning of stored log
+ * entries. Add a new field at the END of its entity's list, whatever group it belongs to.
  */
 export const PATIENT_FIELDS = [
   // Identity
@@ -75,6 +79,13 @@ export const FIELDS_BY_ENTITY: { readonly [E in Entity]: readonly string[] } = {
   patient: PATIENT_FIELDS,
   appointment: APPOINTMENT_FIELDS,
   employee: EMPLOYEE_FIELDS,
+};
+
+/** Each field's position in its entity's append-only list: the bit it occupies in a stored field mask. */
+export const FIELD_POSITIONS_BY_ENTITY: { readonly [E in Entity]: ReadonlyMap<string, number> } = {
+  patient: new Map(PATIENT_FIELDS.map((name, i) => [name, i])),
+  appointment: new Map(APPOINTMENT_FIELDS.map((name, i) => [name, i])),
+  employee: new Map(EMPLOYEE_FIELDS.map((name, i) => [name, i])),
 };
 
 /** Patient fields whose DrChrono source is only returned with `verbose=true`. */

@@ -1,15 +1,29 @@
 import { randomUUID } from 'node:crypto';
 import { z } from 'zod';
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { FIELDS_BY_ENTITY, FIELD_POSITIONS_BY_ENTITY } from '../mapping/field-names';
 
 /**
  * The "DrChrono Integration Log": one entry per processed delivery, with ids, the outcome, field NAMES and
  * error class/message. Never PHI values.
  *
- * Cost: the entries of one invocation are grouped per team into ONE item (pk teamId, sk `<iso time>#<id>`,
- * attribute `entries`), so the log costs about one write per team per batch instead of one per event.
- * Readers flatten the groups.
+ * Cost: the entries of one invocation are grouped per team into ONE item (pk teamId, sk `<iso time>#<id>`), and
+ * the item is stored compactly (version 2, below) so that a typical batch fits one 1 KB write unit. Readers get
+ * the same IntegrationLogEntry objects either way.
+ *
+ * Stored shape, version 2 (item attribute `v: 2`):
+ *   ev: string[]        the distinct events of the group; entries point into it
+ *   e:  StoredEntry[]   one short-keyed map per entry:
+ *     t  time: a number is milliseconds relative to the sk's iso time; a string is the original `at` verbatim
+ *     e  index into `ev`           d  deliveryId          i  drchronoId
+ *     k  index into LOG_ENTITIES   o  index into INTEGRATION_LOG_OUTCOMES
+ *     w / s  fieldsWritten / fieldsSkipped: a string is a base64url bitmask over the entity's append-only field
+ *            order (shared/mapping/field-names.ts, bit i = byte i>>3, bit i&7; "" is the empty list); a list is
+ *            the names verbatim (used when names are unknown, repeated or not in canonical order)
+ *     c  errorClass                m  errorMessage        x  detail
  */
+
+// Both lists are APPEND-ONLY: stored entries hold positions in them.
 export const INTEGRATION_LOG_OUTCOMES = [
   'created',
   'updated',
@@ -24,6 +38,7 @@ export const INTEGRATION_LOG_OUTCOMES = [
 export type IntegrationLogOutcome = (typeof INTEGRATION_LOG_OUTCOMES)[number];
 
 export const LOG_ENTITIES = ['patient', 'appointment', 'employee', 'team'] as const;
+type LogEntity = (typeof LOG_ENTITIES)[number];
 
 export const IntegrationLogEntrySchema = z.object({
   at: z.string(),
@@ -46,6 +61,25 @@ export const DEFAULT_INTEGRATION_LOG_TTL_DAYS = 90;
 export const MAX_ENTRIES_PER_ITEM = 100;
 /** Error messages are ours (DrChrono error classes never carry bodies), but cap them anyway. */
 const MAX_MESSAGE_CHARS = 500;
+export const INTEGRATION_LOG_ITEM_VERSION = 2;
+
+const StoredFieldsSchema = z.union([z.string(), z.array(z.string())]);
+const IndexSchema = z.number().int().nonnegative();
+const StoredEntrySchema = z.object({
+  t: z.union([z.number(), z.string()]),
+  e: IndexSchema,
+  d: z.string().optional(),
+  k: IndexSchema.optional(),
+  i: z.string().optional(),
+  o: IndexSchema,
+  w: StoredFieldsSchema.optional(),
+  s: StoredFieldsSchema.optional(),
+  c: z.string().optional(),
+  m: z.string().optional(),
+  x: z.string().optional(),
+});
+type StoredEntry = z.infer<typeof StoredEntrySchema>;
+const StoredGroupSchema = z.object({ sk: z.string(), v: z.literal(INTEGRATION_LOG_ITEM_VERSION), ev: z.array(z.string()), e: z.array(StoredEntrySchema) });
 
 export interface WriteIntegrationLogOptions {
   ttlDays?: number;
@@ -59,6 +93,114 @@ function clampEntry(entry: IntegrationLogEntry): IntegrationLogEntry {
   if (out.errorMessage && out.errorMessage.length > MAX_MESSAGE_CHARS) out.errorMessage = out.errorMessage.slice(0, MAX_MESSAGE_CHARS);
   if (out.detail && out.detail.length > MAX_MESSAGE_CHARS) out.detail = out.detail.slice(0, MAX_MESSAGE_CHARS);
   return out;
+}
+
+function fieldPositions(entity: LogEntity | undefined): ReadonlyMap<string, number> | undefined {
+  return entity === undefined || entity === 'team' ? undefined : FIELD_POSITIONS_BY_ENTITY[entity];
+}
+
+/** A bitmask when that loses nothing (known names, each once, in canonical order), else the names verbatim. */
+function encodeFields(entity: LogEntity | undefined, names: readonly string[]): string | string[] {
+  if (names.length === 0) return '';
+  const positions = fieldPositions(entity);
+  if (!positions) return [...names];
+  const bytes: number[] = [];
+  let previous = -1;
+  for (const name of names) {
+    const i = positions.get(name);
+    if (i === undefined || i <= previous) return [...names];
+    previous = i;
+    bytes[i >> 3] = (bytes[i >> 3] ?? 0) | (1 << (i & 7));
+  }
+  return Buffer.from(Array.from(bytes, (b) => b ?? 0)).toString('base64url');
+}
+
+function decodeFields(entity: LogEntity | undefined, stored: string | string[]): string[] {
+  if (Array.isArray(stored)) return stored;
+  const order = entity === undefined || entity === 'team' ? [] : FIELDS_BY_ENTITY[entity];
+  const bytes = Buffer.from(stored, 'base64url');
+  const names: string[] = [];
+  for (let i = 0; i < bytes.length * 8; i++) {
+    // A position past our list was written by newer code (fields are appended): show it rather than drop it.
+    if (((bytes[i >> 3] ?? 0) >> (i & 7)) & 1) names.push(order[i] ?? `#${i}`);
+  }
+  return names;
+}
+
+/** Milliseconds from the group's time when `at` is an ISO time that survives the trip, else `at` itself. */
+function encodeTime(at: string, baseMs: number): number | string {
+  const ms = Date.parse(at);
+  return Number.isFinite(ms) && new Date(ms).toISOString() === at ? ms - baseMs : at;
+}
+
+function encodeEntry(entry: IntegrationLogEntry, baseMs: number, eventIndex: number): StoredEntry {
+  const out: StoredEntry = { t: encodeTime(entry.at, baseMs), e: eventIndex, o: INTEGRATION_LOG_OUTCOMES.indexOf(entry.outcome) };
+  if (entry.deliveryId !== undefined) out.d = entry.deliveryId;
+  if (entry.entity !== undefined) out.k = LOG_ENTITIES.indexOf(entry.entity);
+  if (entry.drchronoId !== undefined) out.i = entry.drchronoId;
+  if (entry.fieldsWritten !== undefined) out.w = encodeFields(entry.entity, entry.fieldsWritten);
+  if (entry.fieldsSkipped !== undefined) out.s = encodeFields(entry.entity, entry.fieldsSkipped);
+  if (entry.errorClass !== undefined) out.c = entry.errorClass;
+  if (entry.errorMessage !== undefined) out.m = entry.errorMessage;
+  if (entry.detail !== undefined) out.x = entry.detail;
+  return out;
+}
+
+/** The stored attributes of one group besides pk, sk and expiresAt. */
+function encodeGroup(entries: readonly IntegrationLogEntry[], baseMs: number): { v: number; ev: string[]; e: StoredEntry[] } {
+  const events: string[] = [];
+  const e = entries.map((entry) => {
+    let index = events.indexOf(entry.event);
+    if (index < 0) index = events.push(entry.event) - 1;
+    return encodeEntry(entry, baseMs, index);
+  });
+  return { v: INTEGRATION_LOG_ITEM_VERSION, ev: events, e };
+}
+
+/** Undefined when the stored entry points outside our lists (corrupt, or written by incompatible code). */
+function decodeEntry(s: StoredEntry, events: readonly string[], baseMs: number): IntegrationLogEntry | undefined {
+  const event = events[s.e];
+  const outcome = INTEGRATION_LOG_OUTCOMES[s.o];
+  const entity = s.k === undefined ? undefined : LOG_ENTITIES[s.k];
+  if (event === undefined || outcome === undefined || (s.k !== undefined && entity === undefined)) return undefined;
+  const parsed = IntegrationLogEntrySchema.safeParse({
+    at: typeof s.t === 'number' ? new Date(baseMs + s.t).toISOString() : s.t,
+    event,
+    deliveryId: s.d,
+    entity,
+    drchronoId: s.i,
+    outcome,
+    fieldsWritten: s.w === undefined ? undefined : decodeFields(entity, s.w),
+    fieldsSkipped: s.s === undefined ? undefined : decodeFields(entity, s.s),
+    errorClass: s.c,
+    errorMessage: s.m,
+    detail: s.x,
+  });
+  // Drop the keys of absent optionals so a decoded entry equals the one written.
+  return parsed.success ? (Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) as IntegrationLogEntry) : undefined;
+}
+
+/**
+ * The entries of one stored group item, as readIntegrationLog returns them; undefined when the
+ * item is not a well-formed log group. Exported for tests that inspect what a writer stored.
+ */
+export function decodeIntegrationLogItem(item: Record<string, unknown>): IntegrationLogEntry[] | undefined {
+  const group = StoredGroupSchema.safeParse(item);
+  if (!group.success) return undefined;
+  const baseMs = Date.parse(group.data.sk.split('#', 1)[0] ?? '');
+  if (!Number.isFinite(baseMs)) return undefined;
+  const entries: IntegrationLogEntry[] = [];
+  for (const stored of group.data.e) {
+    const entry = decodeEntry(stored, group.data.ev, baseMs);
+    if (!entry) return undefined;
+    entries.push(entry);
+  }
+  return entries;
+}
+
+/** The stored item (without TTL) for one group of a team's entries, as writeIntegrationLog puts it. */
+export function integrationLogItem(teamId: string, entries: readonly IntegrationLogEntry[], at: Date, groupId: string): Record<string, unknown> {
+  return { pk: teamId, sk: `${at.toISOString()}#${groupId}`, ...encodeGroup(entries, at.getTime()) };
 }
 
 /** Write a team's entries as one item (or a few, for very large groups). Returns the number of items written. */
@@ -82,7 +224,7 @@ export async function writeIntegrationLog(
     await ddb.send(
       new PutCommand({
         TableName: table,
-        Item: { pk: teamId, sk: `${now.toISOString()}#${groupId}${suffix}`, entries: chunk, count: chunk.length, expiresAt },
+        Item: { ...integrationLogItem(teamId, chunk, now, `${groupId}${suffix}`), expiresAt },
       }),
     );
     written += 1;
@@ -122,9 +264,9 @@ export async function readIntegrationLog(
       }),
     );
     for (const item of out.Items ?? []) {
-      const parsed = z.array(IntegrationLogEntrySchema).safeParse(item.entries);
-      if (!parsed.success) continue; // a malformed group must not hide the rest of the log
-      for (const entry of parsed.data) if (!opts.outcome || entry.outcome === opts.outcome) found.push(entry);
+      const entries = decodeIntegrationLogItem(item);
+      if (!entries) continue; // a malformed group must not hide the rest of the log
+      for (const entry of entries) if (!opts.outcome || entry.outcome === opts.outcome) found.push(entry);
     }
     start = out.LastEvaluatedKey;
   } while (start && found.length < limit);

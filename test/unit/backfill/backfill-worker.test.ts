@@ -8,6 +8,7 @@ import type { WorkItem } from '../../../shared/backfill/work-item';
 import type { BulkListKind, BulkListRequest, BulkPoll } from '../../../shared/drchrono/bulk';
 import type { IngestMessage } from '../../../shared/ingest/ingest-message';
 import type { ProcessResult } from '../../../shared/sync/process-ingest-message';
+import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
 import { FakeTeamsTable } from './fake-teams-table';
 
 const TEAM = '6f1c2b1e-0d55-4b43-9d2a-1f0b7a1c0e11';
@@ -36,7 +37,7 @@ function putJob(over: Partial<BackfillJob>): void {
 }
 
 function logEntries(): { event: string; outcome: string; detail?: string }[] {
-  return table.puts.flatMap((p) => (Array.isArray(p.entries) ? (p.entries as { event: string; outcome: string; detail?: string }[]) : []));
+  return table.puts.flatMap((p) => decodeIntegrationLogItem(p) ?? []);
 }
 
 function deps(o: Partial<BackfillWorkerDeps> = {}): BackfillWorkerDeps {

@@ -9,6 +9,7 @@ import type { IngestMessage } from '../../../shared/ingest/ingest-message';
 import { practiceTimeZoneOf, sinceParam, wallClock } from '../../../shared/reconcile/practice-time';
 import { doctorsDue, reconcileFrom, runReconcileItem, type ReconcileDeps } from '../../../shared/reconcile/reconcile-team';
 import { backfillNeedsNudge, scheduleReconcile } from '../../../shared/reconcile/schedule-reconcile';
+import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
 import type { TeamItem } from '../../../shared/teams/team-store';
 import { FakeTeamsTable } from '../backfill/fake-teams-table';
 
@@ -133,7 +134,7 @@ describe('reconcile work item', () => {
     ]);
     expect(processed.map((m) => [m.source, m.event, m.deliveryId])).toEqual([['reconcile', 'PATIENT_MODIFY', `reconcile:${NOW.toISOString()}:patient:7`]]);
     expect(table.get(TEAM, 'RECONCILE')).toMatchObject({ watermark: NOW.toISOString(), lastPatients: 1, lastChanged: 1 });
-    const log = table.puts.flatMap((p) => (Array.isArray(p.entries) ? (p.entries as { event: string }[]) : []));
+    const log = table.puts.flatMap((p) => decodeIntegrationLogItem(p) ?? []);
     expect(log.map((e) => e.event)).toEqual(['RECONCILE_PATIENT', 'RECONCILE']);
   });
 
@@ -163,7 +164,7 @@ describe('reconcile work item', () => {
           ? { status: 'retry', entry: { at: NOW.toISOString(), event: msg.event, outcome: 'failed', errorClass: 'DrChronoServerError' }, error: new Error('502') }
           : { status: 'done', entries: [{ at: NOW.toISOString(), event: msg.event, deliveryId: msg.deliveryId, outcome: 'updated' }] },
     });
-    const logged = () => table.puts.flatMap((p) => (Array.isArray(p.entries) ? (p.entries as { outcome: string }[]) : [])).map((e) => e.outcome);
+    const logged = () => table.puts.flatMap((p) => decodeIntegrationLogItem(p) ?? []).map((e) => e.outcome);
     expect(await runReconcileItem(item, ctx, flaky)).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'ReconcileObjectsFailedError' }) });
     expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe('2026-11-21T11:20:00.000Z');
     expect(logged()).toEqual(['updated']);
@@ -177,7 +178,7 @@ describe('reconcile work item', () => {
     await runReconcileItem(item, ctx, deps());
     expect(listCalls.map((c) => c.what)).toEqual(['doctors', 'patients', 'appointments']);
     expect(table.get(TEAM, 'RECONCILE')).toMatchObject({ doctorsRefreshedAt: NOW.toISOString() });
-    expect(table.puts.some((p) => Array.isArray(p.entries))).toBe(false);
+    expect(table.puts.some((p) => decodeIntegrationLogItem(p) !== undefined)).toBe(false);
   });
 
   it('skips a team whose backfill is still running', async () => {

@@ -2,6 +2,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import {
+  integrationLogItem,
   MAX_ENTRIES_PER_ITEM,
   readIntegrationLog,
   writeIntegrationLog,
@@ -11,6 +12,9 @@ import {
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
 const mock = mockClient(ddb);
 const TEAM = '0b7c43a2-6d55-4a0e-9a51-7c1a1d3b9e10';
+
+/** A stored group as the writer puts it, at the given minute. */
+const group = (at: string, entries: IntegrationLogEntry[]) => integrationLogItem(TEAM, entries, new Date(`${at}:00.000Z`), 'g');
 
 function entry(at: string, outcome: IntegrationLogEntry['outcome'], id = '1'): IntegrationLogEntry {
   return { at, event: 'PATIENT_MODIFY', deliveryId: `d-${id}`, entity: 'patient', drchronoId: id, outcome };
@@ -27,7 +31,7 @@ describe('writeIntegrationLog', () => {
     const item = mock.commandCalls(PutCommand)[0]!.args[0].input.Item!;
     expect(item.pk).toBe(TEAM);
     expect(item.sk).toBe('2026-11-21T10:00:00.000Z#req-1');
-    expect(item.entries).toHaveLength(2);
+    expect(item.e).toHaveLength(2);
     expect(item.expiresAt).toBe(Math.floor(now.getTime() / 1000) + 7 * 86_400);
   });
 
@@ -53,8 +57,9 @@ describe('writeIntegrationLog', () => {
   it('truncates long error messages', async () => {
     mock.on(PutCommand).resolves({});
     await writeIntegrationLog(ddb, 'log', TEAM, [{ ...entry('a', 'failed'), errorMessage: 'x'.repeat(5000) }]);
-    const saved = mock.commandCalls(PutCommand)[0]!.args[0].input.Item!.entries as IntegrationLogEntry[];
-    expect(saved[0]!.errorMessage!.length).toBe(500);
+    mock.on(QueryCommand).resolves({ Items: mock.commandCalls(PutCommand).map((c) => c.args[0].input.Item!) });
+    const [saved] = await readIntegrationLog(ddb, 'log', TEAM);
+    expect(saved!.errorMessage!.length).toBe(500);
   });
 });
 
@@ -62,8 +67,8 @@ describe('readIntegrationLog', () => {
   it('flattens groups, sorts newest first and honours the limit', async () => {
     mock.on(QueryCommand).resolves({
       Items: [
-        { pk: TEAM, sk: '2026-11-21T10:05', entries: [entry('2026-11-21T10:04', 'created', '1'), entry('2026-11-21T10:05', 'updated', '2')] },
-        { pk: TEAM, sk: '2026-11-21T10:01', entries: [entry('2026-11-21T10:01', 'failed', '3')] },
+        group('2026-11-21T10:05', [entry('2026-11-21T10:04', 'created', '1'), entry('2026-11-21T10:05', 'updated', '2')]),
+        group('2026-11-21T10:01', [entry('2026-11-21T10:01', 'failed', '3')]),
       ],
     });
     const out = await readIntegrationLog(ddb, 'log', TEAM, { limit: 2 });
@@ -73,7 +78,7 @@ describe('readIntegrationLog', () => {
 
   it('filters by outcome', async () => {
     mock.on(QueryCommand).resolves({
-      Items: [{ pk: TEAM, sk: 's', entries: [entry('2', 'created', '1'), entry('1', 'failed', '2')] }],
+      Items: [group('2026-11-21T10:00', [entry('2', 'created', '1'), entry('1', 'failed', '2')])],
     });
     const out = await readIntegrationLog(ddb, 'log', TEAM, { outcome: 'failed' });
     expect(out.map((e) => e.drchronoId)).toEqual(['2']);
@@ -82,8 +87,8 @@ describe('readIntegrationLog', () => {
   it('pages through groups until enough matching entries are found', async () => {
     mock
       .on(QueryCommand)
-      .resolvesOnce({ Items: [{ pk: TEAM, sk: 's2', entries: [entry('3', 'created', '1')] }], LastEvaluatedKey: { pk: TEAM, sk: 's2' } })
-      .resolvesOnce({ Items: [{ pk: TEAM, sk: 's1', entries: [entry('1', 'failed', '2')] }] });
+      .resolvesOnce({ Items: [group('2026-11-21T10:02', [entry('3', 'created', '1')])], LastEvaluatedKey: { pk: TEAM, sk: 's2' } })
+      .resolvesOnce({ Items: [group('2026-11-21T10:01', [entry('1', 'failed', '2')])] });
     const out = await readIntegrationLog(ddb, 'log', TEAM, { outcome: 'failed', limit: 5 });
     expect(out.map((e) => e.drchronoId)).toEqual(['2']);
     expect(mock.commandCalls(QueryCommand)).toHaveLength(2);
@@ -92,8 +97,8 @@ describe('readIntegrationLog', () => {
   it('skips a malformed group instead of failing the whole read', async () => {
     mock.on(QueryCommand).resolves({
       Items: [
-        { pk: TEAM, sk: 's2', entries: 'garbage' },
-        { pk: TEAM, sk: 's1', entries: [entry('1', 'created', '7')] },
+        { ...group('2026-11-21T10:02', [entry('1', 'created', '6')]), e: 'garbage' },
+        group('2026-11-21T10:01', [entry('1', 'created', '7')]),
       ],
     });
     const out = await readIntegrationLog(ddb, 'log', TEAM);

@@ -1,3 +1,4 @@
+import { integrationLogItem } from '../../../shared/store/integration-log';
 import { chartKey } from '../../../shared/store/records';
 // Tests of the sync helper's CLI commands (log, records, team fields/choices); they live here because
 // test/unit/cli belongs to the CLI core.
@@ -5,8 +6,10 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { run as runLog } from '../../../cli/commands/log';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { formatEntry, run as runLog } from '../../../cli/commands/log';
+import { PATIENT_FIELDS } from '../../../shared/mapping/field-names';
+import { writeIntegrationLog, type IntegrationLogEntry } from '../../../shared/store/integration-log';
 import { run as runRecords } from '../../../cli/commands/records';
 import { run as runTeamConfig } from '../../../cli/commands/team-config';
 import { CliError, type CliContext } from '../../../cli/context';
@@ -33,20 +36,39 @@ describe('log command', () => {
   it('prints entries with fields and errors, filtered by outcome', async () => {
     ddbMock.on(QueryCommand).resolves({
       Items: [
-        {
-          pk: TEAM,
-          sk: 's',
-          entries: [
+        integrationLogItem(
+          TEAM,
+          [
             { at: '2026-11-21T10:00:00Z', event: 'PATIENT_MODIFY', deliveryId: 'd1', entity: 'patient', drchronoId: '7', outcome: 'failed', errorClass: 'DrChronoServerError', errorMessage: 'GET /api/patients/{id}: server error' },
             { at: '2026-11-21T09:00:00Z', event: 'PATIENT_MODIFY', deliveryId: 'd0', entity: 'patient', drchronoId: '7', outcome: 'updated', fieldsWritten: ['Email'] },
           ],
-        },
+          new Date('2026-11-21T10:00:00Z'),
+          'g',
+        ),
       ],
     });
     const { ctx, text } = cli();
     expect(await runLog([TEAM, '--outcome', 'failed'], ctx)).toBe(0);
     expect(text()).toContain('DrChronoServerError');
     expect(text()).not.toContain('d0');
+  });
+
+  it('prints a compactly stored group exactly as the entries that were written, as text and as JSON', async () => {
+    const written: IntegrationLogEntry[] = [
+      { at: '2026-11-21T10:00:02.000Z', event: 'PATIENT_MODIFY', deliveryId: 'd2', entity: 'patient', drchronoId: '7', outcome: 'updated', fieldsWritten: [...PATIENT_FIELDS], fieldsSkipped: [] },
+      { at: '2026-11-21T10:00:01.000Z', event: 'PATIENT_CREATE', deliveryId: 'd1', entity: 'patient', drchronoId: '8', outcome: 'created', fieldsWritten: ['Chart ID', 'Email'], fieldsSkipped: ['Insurance Company'], detail: 'first sync' },
+      { at: '2026-11-21T10:00:00.000Z', event: 'PATIENT_MODIFY', deliveryId: 'd0', drchronoId: '9', outcome: 'failed', errorClass: 'DrChronoServerError', errorMessage: 'GET /api/patients/{id}: server error' },
+    ];
+    ddbMock.on(PutCommand).resolves({});
+    const { ctx, text } = cli();
+    await writeIntegrationLog(ctx.ddb, 'log', TEAM, written, { now: new Date('2026-11-21T10:00:03.000Z'), groupId: 'req' });
+    ddbMock.on(QueryCommand).resolves({ Items: ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item!) });
+
+    expect(await runLog([TEAM], ctx)).toBe(0);
+    expect(text()).toBe(written.map(formatEntry).join('\n'));
+    const json = cli();
+    expect(await runLog([TEAM, '--json'], json.ctx)).toBe(0);
+    expect(json.text()).toBe(JSON.stringify(written, null, 2));
   });
 
   it('rejects an unknown outcome and a bad limit as usage errors', async () => {

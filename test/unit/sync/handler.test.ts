@@ -4,6 +4,7 @@ import { SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { Context, SQSEvent, SQSRecord } from 'aws-lambda';
 import { message, TEAM, teamItem } from './helpers';
+import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const sqsMock = mockClient(SQSClient);
@@ -56,7 +57,7 @@ it('reports only the poison message as a batch item failure and writes one log i
   const logs = ddbMock.commandCalls(PutCommand, { TableName: 'log' });
   expect(logs).toHaveLength(1);
   expect(logs[0]!.args[0].input.Item).toMatchObject({ pk: TEAM });
-  expect((logs[0]!.args[0].input.Item!.entries as { outcome: string }[]).map((e) => e.outcome).sort()).toEqual(['deleted', 'ignored']);
+  expect((decodeIntegrationLogItem(logs[0]!.args[0].input.Item!) ?? []).map((e) => e.outcome).sort()).toEqual(['deleted', 'ignored']);
   expect(sqsMock.calls()).toHaveLength(0);
 });
 

@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient, PutCommand, UpdateCommand } from '@aws-sdk/lib-
 import type { SQSRecord } from 'aws-lambda';
 import { FLUSH_RESERVE_MS, SyncBatch, type SyncBatchDeps } from '../../../shared/sync/sync-batch';
 import type { ProcessResult } from '../../../shared/sync/process-ingest-message';
+import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
 import { message, NOW, TEAM } from './helpers';
 
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
@@ -55,7 +56,7 @@ const entry = { at: NOW.toISOString(), event: 'PATIENT_MODIFY', deliveryId: 'del
 const msg = message('PATIENT_MODIFY', { id: 1 });
 
 function loggedEntries(): Record<string, unknown>[] {
-  return ddbMock.commandCalls(PutCommand, { TableName: 'log' }).flatMap((c) => c.args[0].input.Item!.entries as Record<string, unknown>[]);
+  return ddbMock.commandCalls(PutCommand, { TableName: 'log' }).flatMap((c) => decodeIntegrationLogItem(c.args[0].input.Item!) ?? []);
 }
 
 describe('SyncBatch', () => {
