@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { PlatformInfo } from '../../local/platform-info';
 import { documentClient, secretsClient } from '../../shared/aws/clients';
+import { DrChronoNetworkError } from '../../shared/drchrono/errors';
 import { exchangeAuthorizationCode, refreshAccessToken } from '../../shared/drchrono/token-client';
 import { DEFAULT_REFRESH_CONCURRENCY, DEFAULT_REFRESH_WINDOW_MINUTES, MINUTE_MS } from '../../shared/oauth/refresh-index';
 import { runRefreshSweep, type RefreshSweepSummary } from '../../shared/oauth/refresh-sweep';
@@ -89,12 +90,23 @@ async function seedTeam(info: PlatformInfo, nowMs: number): Promise<string> {
   return teamId;
 }
 
+/** Seeding is set-up, not measurement: a transient network error seeds a fresh team instead of failing the run. */
+async function seedTeamWithRetry(info: PlatformInfo, attempts = 3): Promise<string> {
+  for (let i = 1; ; i++) {
+    try {
+      return await seedTeam(info, Date.now());
+    } catch (err) {
+      if (i >= attempts || !(err instanceof DrChronoNetworkError)) throw err;
+    }
+  }
+}
+
 async function sweepOnce(info: PlatformInfo, teams: number): Promise<SweepRun> {
   const s0 = Date.now();
   await forEachLimit(
     Array.from({ length: teams }, (_, i) => i),
     SEED_CONCURRENCY,
-    async () => void (await seedTeam(info, Date.now())),
+    async () => void (await seedTeamWithRetry(info)),
   );
   const seedMs = Date.now() - s0;
   const ddb = documentClient();

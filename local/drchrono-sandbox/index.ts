@@ -41,7 +41,10 @@ export async function startSandbox(opts: StartSandboxOptions): Promise<RunningSa
   let url = '';
   const router = new SandboxRouter(engine, webhooks, () => url);
   const server = createServer((req, res) => void router.handle(req, res));
-  server.keepAliveTimeout = 5_000;
+  // Idle keep-alive connections stay open longer than clients keep them pooled (Node's default of 5 s races
+  // clients that reuse a socket just as the server closes it: ECONNRESET). Load balancers commonly idle out at 60 s.
+  server.keepAliveTimeout = 65_000;
+  server.headersTimeout = 66_000;
   const listening = await listen(server, opts.port, host);
   url = listening.url;
 
