@@ -46,14 +46,7 @@ export function mapAppointment(obj: Appointment | Record<string, unknown>, ctx: 
     const a = parsed.data;
     for (const name of APPOINTMENT_FIELDS) c.set(name, name === 'Claim ID' ? a.id : undefined);
     return {
-      entity: 'appointment',
-      drchronoId: a.id,
-      key: a.id,
-      fields: c.fields,
-      fieldsWritten: c.written,
-      fieldsSkipped: c.skipped,
-      version: recordVersion(a.updated_at, observedAt, ctx.authority),
-      deleted: true,
+      ...appointmentRecord(a.id, c, recordVersion(a.updated_at, observedAt, ctx.authority), true),
       ...(a.appt_is_break === true ? { skipReason: 'break' as const } : {}),
     };
   }
@@ -91,14 +84,12 @@ export function mapAppointment(obj: Appointment | Record<string, unknown>, ctx: 
   c.set('Claim ID', a.id);
 
   return {
-    entity: 'appointment',
-    drchronoId: a.id,
-    key: a.id,
-    fields: c.fields,
-    fieldsWritten: c.written,
-    fieldsSkipped: c.skipped,
-    version,
-    deleted: false,
+    ...appointmentRecord(a.id, c, version, false),
     patientDrchronoId: String(a.patient),
   };
+}
+
+/** The record shape both live appointments and tombstones share. */
+function appointmentRecord(id: string, c: FieldCollector, version: MappedRecord['version'], deleted: boolean): MappedRecord {
+  return { entity: 'appointment', drchronoId: id, key: id, fields: c.fields, fieldsWritten: c.written, fieldsSkipped: c.skipped, version, deleted };
 }

@@ -1,7 +1,8 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { captureOutput, lambdaContext } from '../helpers/lambda';
 import { handler } from '../../../functions/oauth/handler';
 
 // The handler reads its env on first invocation, as a Lambda container does.
@@ -30,12 +31,7 @@ function event(rawPath: string, opts: { pathParameters?: Record<string, string>;
   } as unknown as APIGatewayProxyEventV2;
 }
 
-const context = {
-  functionName: 'oauth',
-  awsRequestId: 'req-1',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:oauth',
-  getRemainingTimeInMillis: () => 10_000,
-} as unknown as Context;
+const context = lambdaContext('oauth');
 
 const invoke = (e: APIGatewayProxyEventV2) => handler(e, context) as Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -43,13 +39,7 @@ let output: string[];
 beforeEach(() => {
   ddbMock.reset();
   secretsMock.reset();
-  output = [];
-  const capture = (chunk: unknown) => {
-    output.push(String(chunk));
-    return true;
-  };
-  jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-  jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+  output = captureOutput();
 });
 afterEach(() => jest.restoreAllMocks());
 

@@ -2,7 +2,8 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
+import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
+import { captureOutput, lambdaContext } from '../helpers/lambda';
 import { handler } from '../../../functions/webhook/handler';
 
 // The handler reads its env on first invocation, as a Lambda container does.
@@ -55,12 +56,7 @@ function event(teamId: string, opts: { method?: string; body?: string; base64?: 
   } as unknown as APIGatewayProxyEventV2;
 }
 
-const context = {
-  functionName: 'webhook',
-  awsRequestId: 'req-1',
-  invokedFunctionArn: 'arn:aws:lambda:us-east-1:000000000000:function:webhook',
-  getRemainingTimeInMillis: () => 10_000,
-} as unknown as Context;
+const context = lambdaContext('webhook');
 
 const invoke = (e: APIGatewayProxyEventV2) => handler(e, context) as Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -73,13 +69,7 @@ beforeEach(() => {
   // Every team the tests use has a team item, unless a test says otherwise.
   ddbMock.on(GetCommand).resolves({ Item: { pk: 'team' } });
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm-1' });
-  output = [];
-  const capture = (chunk: unknown) => {
-    output.push(String(chunk));
-    return true;
-  };
-  jest.spyOn(process.stdout, 'write').mockImplementation(capture);
-  jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+  output = captureOutput();
 });
 afterEach(() => jest.restoreAllMocks());
 
