@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocum
 import { RECORDS_CHART_ID_INDEX } from '../config/resource-names';
 import { ENTITIES, FIELDS_BY_ENTITY, type Entity } from '../mapping/field-names';
 import type { FieldValue, MappedRecord } from '../mapping/mapped-record';
-import { contentHash, decideWrite, supersededKeys, versionKey, type StoredVersionState, type WriteOutcome } from './record-version';
+import { contentHash, decideWrite, recordVersion, supersededKeys, versionKey, type StoredVersionState, type WriteOutcome } from './record-version';
 
 /**
  * The records table: one item per DrChrono object, pk `<teamId>#<entity>`, sk the DrChrono id. Attributes are
@@ -105,6 +105,10 @@ export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, in
   const incoming = incomingState(record);
   const key = { pk: recordPk(teamId, record.entity), sk: record.drchronoId };
   try {
+    if (incoming.deleted && record.entity === 'patient') {
+      await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...patientTombstoneExpression(incoming.contentHash, record, deliveryId, syncedAt) }));
+      return 'deleted';
+    }
     if (incoming.deleted) {
       // A tombstone: the key field and bookkeeping only, so the final state does not depend on delivery order.
       await ddb.send(
@@ -135,6 +139,57 @@ export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, in
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
     return decideWrite(storedStateFromAttributeValues(err.Item), incoming).outcome;
   }
+}
+
+/**
+ * A deleted patient (DrChrono sends no webhook: found by a 404 or the deletion check) keeps its Chart ID, so
+ * `records <team> patient <Chart ID>` still finds it and shows it deleted, and drops every other field. Its
+ * version is the observation of the deletion (no updated_at exists for a deleted patient); it plays no part in
+ * ordering, because deletion is terminal: DrChrono never undeletes a patient, so nothing applies after it,
+ * whatever its updated_at. An Update rather than a Put, so the Chart ID we hold survives a 404 that carries none.
+ */
+function patientTombstoneExpression(hash: string, record: MappedRecord, deliveryId: string, syncedAt: string) {
+  const names: Record<string, string> = { '#version': 'version', '#deleted': 'deleted', '#contentHash': 'contentHash' };
+  const removes: string[] = [];
+  (FIELDS_BY_ENTITY.patient ?? []).forEach((field, i) => {
+    if (field === 'Chart ID') return;
+    names[`#f${i}`] = field;
+    removes.push(`#f${i}`);
+  });
+  return {
+    UpdateExpression: `SET #version = :v, #deleted = :true, #contentHash = :h, lastDeliveryId = :delivery, syncedAt = :syncedAt REMOVE ${removes.join(', ')}`,
+    ConditionExpression: 'attribute_not_exists(pk) OR NOT (#deleted = :true)',
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: { ':v': versionKey(record.version), ':true': true, ':h': hash, ':delivery': deliveryId, ':syncedAt': syncedAtMs(syncedAt) },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+/** The tombstone of a patient DrChrono no longer has (404 on GET, or missing from a complete listing and then 404). */
+export function patientTombstone(drchronoId: string, observedAt: string): MappedRecord {
+  return { entity: 'patient', drchronoId, key: '', fields: {}, fieldsWritten: [], fieldsSkipped: [], version: recordVersion(null, observedAt, 'fetched'), deleted: true };
+}
+
+/** One page of a team's record ids of one entity, with what the deletion check needs (no field values). */
+export async function listRecordStates(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  entity: Entity,
+  startKey?: Record<string, unknown>,
+): Promise<{ records: { drchronoId: string; deleted: boolean; syncedAtMs?: number }[]; nextKey?: Record<string, unknown> }> {
+  const out = await ddb.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': recordPk(teamId, entity) },
+      ProjectionExpression: 'sk, #deleted, syncedAt',
+      ExpressionAttributeNames: { '#deleted': 'deleted' },
+      ExclusiveStartKey: startKey,
+    }),
+  );
+  const records = (out.Items ?? []).map((i) => ({ drchronoId: String(i.sk), deleted: i.deleted === true, ...(typeof i.syncedAt === 'number' ? { syncedAtMs: i.syncedAt } : {}) }));
+  return out.LastEvaluatedKey ? { records, nextKey: out.LastEvaluatedKey } : { records };
 }
 
 /** Empty fields are not stored: absent reads as empty (toStoredRecord). */
@@ -271,11 +326,15 @@ export async function findPatientByChartId(
       ExpressionAttributeValues: { ':ck': chartKey(teamId, chartId) },
     }),
   );
+  // A live patient wins over a deleted one that held the same Chart ID.
+  let deleted: StoredRecord | undefined;
   for (const hit of out.Items ?? []) {
     const record = await getRecord(ddb, table, teamId, 'patient', String(hit.sk), { consistent: true });
-    if (record?.chartId === chartId) return record;
+    if (record?.chartId !== chartId) continue;
+    if (!record.deleted) return record;
+    deleted ??= record;
   }
-  return undefined;
+  return deleted;
 }
 
 export interface ListRecordsOptions {

@@ -26,7 +26,7 @@ import {
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import type { WriteOutcome } from '../store/record-version';
-import { getRecord, writeRecord } from '../store/records';
+import { getRecord, patientTombstone, writeRecord } from '../store/records';
 import type { TeamSecret } from '../teams/team-secret';
 import type { TeamItem } from '../teams/team-store';
 import type { SyncContextCache } from './sync-context';
@@ -198,9 +198,9 @@ async function syncObject(
       ctx.authority = 'fetched';
       notes.push('verbose patient fetched');
     } catch (err) {
-      // Gone in DrChrono since the webhook: map what the webhook carried; verbose-only fields stay as stored.
       if (!(err instanceof DrChronoNotFoundError)) throw err;
-      notes.push('verbose fetch: patient not found, webhook object used');
+      // DrChrono sends no webhook when a patient is deleted; a 404 on GET by id is how we learn it.
+      return deletePatient(msg, sentAt, deps, now, 'verbose fetch: patient not found in DrChrono (404)');
     }
   }
   let record = await mapState(msg, entity, obj, ctx, client, deps, notes);
@@ -220,6 +220,7 @@ async function syncObject(
       break;
     }
     const current = await fetchCurrentState(msg, entity, config, client, now);
+    if (!current && entity === 'patient') return deletePatient(msg, now().toISOString(), deps, now, 'version tie: patient not found in DrChrono (404)');
     if (!current) {
       notes.push(`version tie: ${entity} not found in DrChrono, stored state kept`);
       outcome = 'stale-skipped';
@@ -238,6 +239,14 @@ async function syncObject(
   }
   entries.unshift(entryFor(msg, record, outcome, now(), notes.join('; ') || undefined));
   return { status: 'done', entries };
+}
+
+/** A patient DrChrono answers 404 for is deleted: a terminal tombstone, so no late delivery brings it back. */
+async function deletePatient(msg: IngestMessage, observedAt: string, deps: ProcessDeps, now: () => Date, detail: string): Promise<ProcessResult> {
+  const record = patientTombstone(String(msg.object.id), observedAt);
+  const written = await writeRecord(deps.ddb, deps.recordsTable, { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
+  const outcome = written === 'deleted' ? 'deleted' : 'unchanged';
+  return done(entryFor(msg, record, outcome, now(), outcome === 'deleted' ? `${detail}: patient marked deleted` : `${detail}: already deleted`));
 }
 
 /** Map one DrChrono state, loading the names and references the team's fields need. */

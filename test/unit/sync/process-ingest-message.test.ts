@@ -81,6 +81,20 @@ describe('processIngestMessage: patients', () => {
     expect(entries(r)[0]!.fieldsWritten).toContain('Insurance Company');
   });
 
+  it('marks the patient deleted, keeping its Chart ID, when the verbose fetch answers 404', async () => {
+    const h = harness();
+    const slim = patientObj();
+    delete slim.primary_insurance;
+    h.fake.failures.push(new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' }));
+    const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'deleted', entity: 'patient', drchronoId: '104857601', fieldsWritten: [] });
+    const [write] = h.ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input).filter((i) => i.TableName === 'records');
+    expect(write!.UpdateExpression).toMatch(/^SET #version = :v, #deleted = :true, .* REMOVE /);
+    // Chart ID (and its index key) stay, so `records <team> patient <Chart ID>` still finds it, as deleted.
+    expect(Object.values(write!.ExpressionAttributeNames!)).not.toContain('Chart ID');
+    expect(write!.UpdateExpression).not.toContain('chartKey');
+  });
+
   it('does not fetch verbose data for a team that maps no insurance or flag fields', async () => {
     const h = harness(teamItem({ syncFields: { patient: ['Chart ID', 'First Name'] } }));
     const slim = patientObj();
@@ -295,13 +309,14 @@ describe('processIngestMessage: a version tie (two DrChrono states in one update
     expect(entries(r)[0]).toMatchObject({ outcome: 'updated', entity: 'appointment' });
   });
 
-  it('keeps the stored state when the patient is gone from DrChrono', async () => {
+  it('marks the patient deleted when DrChrono answers the tie fetch with 404 (patients have no delete webhook)', async () => {
     const h = tieHarness(PATIENT_KEY);
     h.fake.failures.push(new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' }));
     const r = await processIngestMessage(message('PATIENT_MODIFY', patientObj()), h.deps);
 
-    expect(recordUpdates(h, PATIENT_KEY)).toHaveLength(1);
-    expect(entries(r)[0]).toMatchObject({ outcome: 'stale-skipped', detail: expect.stringContaining('not found in DrChrono') });
+    const [, tombstone] = recordUpdates(h, PATIENT_KEY);
+    expect(tombstone).toMatchObject({ ConditionExpression: 'attribute_not_exists(pk) OR NOT (#deleted = :true)', ExpressionAttributeValues: expect.objectContaining({ ':true': true }) });
+    expect(entries(r)[0]).toMatchObject({ outcome: 'deleted', entity: 'patient', detail: expect.stringContaining('not found in DrChrono (404): patient marked deleted') });
   });
 
   it('defers the delivery when the team budget is spent before the tie fetch', async () => {

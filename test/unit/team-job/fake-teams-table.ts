@@ -5,7 +5,7 @@ import type { AwsClientStub } from 'aws-sdk-client-mock';
 
 /**
  * A small in-memory teams table behind aws-sdk-client-mock, understanding exactly the conditions the backfill
- * job store and the budget counter use. Enough to test the work-item state machine against real conditional
+ * job store, the schedules' progress items and the budget counter use. Enough to test the work-item state machine against real conditional
  * semantics (who wins a step) without DynamoDB.
  */
 export class FakeTeamsTable {
@@ -74,6 +74,10 @@ export class FakeTeamsTable {
         return cur?.jobId === v[':j'] && Number(cur?.enqueuedStep) < Number(v[':s']);
       case 'attribute_not_exists(watermark) OR watermark <= :w':
         return cur?.watermark === undefined || String(cur.watermark) <= String(v[':w']);
+      case 'attribute_not_exists(rev)':
+        return cur?.rev === undefined;
+      case 'rev = :rev':
+        return cur?.rev === v[':rev'];
       default:
         throw new Error(`FakeTeamsTable does not understand condition ${cond}`);
     }
