@@ -39,13 +39,15 @@ const DATA_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb
 /**
  * Table access levels. `items`: single items by key (GetItem, PutItem, UpdateItem), no Scan, Query, batch or
  * delete, so a function that works on one team's items cannot list a whole table of PHI. `append`: PutItem only
- * (the integration log's writers never read it back).
+ * (the integration log's writers never read it back). `itemsAndQuery`: items plus Query on the base table only
+ * (no index, no Scan): the deletion check reads one team's partition (`<teamId>#patient`, keys only).
  */
-export type TableAccess = 'read' | 'readWrite' | 'items' | 'append';
+export type TableAccess = 'read' | 'readWrite' | 'items' | 'itemsAndQuery' | 'append';
 const TABLE_ACTIONS: Record<TableAccess, string[]> = {
   read: DATA_READ_ACTIONS,
   readWrite: [...DATA_READ_ACTIONS, ...DATA_WRITE_ACTIONS],
   items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+  itemsAndQuery: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
   append: ['dynamodb:PutItem'],
 };
 
@@ -126,7 +128,7 @@ export class AppFunction extends Construct {
   allowTable(table: SchemaTable, access: TableAccess): void {
     const actions = TABLE_ACTIONS[access];
     this.role.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [table.table.tableArn] }));
-    if (actions.includes('dynamodb:Query') && table.indexNames.length > 0) {
+    if (access !== 'itemsAndQuery' && actions.includes('dynamodb:Query') && table.indexNames.length > 0) {
       this.role.addToPrincipalPolicy(
         new PolicyStatement({
           actions: ['dynamodb:Query'],

@@ -184,10 +184,11 @@ export class DrChronoSyncStack extends Stack {
       TEAM_SECRET_PREFIX: secretPrefix,
     });
     backfill.allowTable(this.tables.teams, 'items');
-    backfill.allowTable(this.tables.records, 'items');
+    // Query (base table, no index): the deletion check lists one team's stored patient ids (shared/reconcile/deletion-check).
+    backfill.allowTable(this.tables.records, 'itemsAndQuery');
     backfill.allowTable(this.tables.integrationLog, 'append');
     backfill.allowTeamSecrets(secretPrefix, 'read');
-    // Objects go through the sync path in-process (shared/backfill/import-objects), not the ingest queue.
+    // Objects go through the sync path in-process (shared/team-job/import-objects), not the ingest queue.
     backfill.allowSendTo(this.backfillQueue.queue);
     backfill.fn.addEventSource(
       new SqsEventSource(this.backfillQueue.queue, {

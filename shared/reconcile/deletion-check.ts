@@ -1,4 +1,4 @@
-import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { getBackfillJob } from '../backfill/job-store';
 import { DrChronoNotFoundError } from '../drchrono/errors';
@@ -77,23 +77,23 @@ async function putChunk(ddb: DynamoDBDocumentClient, table: string, teamId: stri
   await ddb.send(new PutCommand({ TableName: table, Item: { pk: teamId, sk: chunkSk(checkId, page), ids, expiresAt: Math.floor(now.getTime() / 1000) + CHUNK_TTL_SECONDS } }));
 }
 
-async function listedIds(ddb: DynamoDBDocumentClient, table: string, teamId: string, checkId: string): Promise<Set<string>> {
+/** The ids of a complete listing: one GetItem per page (the backfill function has no Query on the teams table). */
+async function listedIds(ddb: DynamoDBDocumentClient, table: string, teamId: string, checkId: string, pages: number): Promise<Set<string>> {
   const ids = new Set<string>();
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ddb.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: 'pk = :pk AND begins_with(sk, :p)',
-        ExpressionAttributeValues: { ':pk': teamId, ':p': `${CHUNK_PREFIX}${checkId}#` },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of out.Items ?? []) for (const id of (item.ids as string[] | undefined) ?? []) ids.add(id);
-    start = out.LastEvaluatedKey;
-  } while (start);
+  for (let page = 0; page < pages; page++) {
+    const out = await ddb.send(new GetCommand({ TableName: table, Key: { pk: teamId, sk: chunkSk(checkId, page) }, ConsistentRead: true }));
+    // A chunk gone (expired) would make patients look missing: start the listing again instead.
+    if (!out.Item) throw new DeletionCheckChunkMissingError(page);
+    for (const id of (out.Item.ids as string[] | undefined) ?? []) ids.add(id);
+  }
   return ids;
+}
+
+export class DeletionCheckChunkMissingError extends Error {
+  override name = 'DeletionCheckChunkMissingError';
+  constructor(page: number) {
+    super(`listed ids of page ${page} are missing`);
+  }
 }
 
 /** Live stored patients absent from a complete listing and written before it started, in id order. */
@@ -169,7 +169,17 @@ async function check(
   }
 
   const c = state.check!;
-  const listed = await listedIds(deps.ddb, deps.teamsTable, teamId, c.id);
+  let listed: Set<string>;
+  try {
+    listed = await listedIds(deps.ddb, deps.teamsTable, teamId, c.id, c.pages);
+  } catch (err) {
+    if (!(err instanceof DeletionCheckChunkMissingError)) throw err;
+    // Never compare against a partial listing: drop this check; the next run starts a new one.
+    const { check: _dropped, ...rest } = state;
+    await save(rest);
+    logger.warn('deletion check: listing incomplete, restarting', { teamId, ...errorFields(err) });
+    return 'more';
+  }
   const candidates = await deletionCandidates(deps, teamId, listed, Date.parse(c.startedAt), c.confirmedThrough);
   let deleted = c.deleted;
   let confirmed = c.candidates;

@@ -143,7 +143,7 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
     expect(sendTargets[0]).toContain(logicalIdOf(s.stack, s.stack.backfillQueue.queue));
   });
 
-  it('gives sync and backfill single-item access to teams and records, and only PutItem on the integration log', () => {
+  it('gives sync and backfill single-item access to teams and records (backfill also Query on the records base table), and only PutItem on the integration log', () => {
     const byPolicy = statementsByPolicy(s);
     const tableArn = (t: 'teams' | 'records' | 'integrationLog') => ({ 'Fn::GetAtt': [logicalIdOf(s.stack, s.stack.tables[t].table), 'Arn'] });
     for (const fn of ['sync', 'backfill'] as const) {
@@ -152,9 +152,12 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
       const actionsOn = (t: 'teams' | 'records' | 'integrationLog') =>
         dynamo.filter((st) => resourcesOf(st).some((r) => JSON.stringify(r) === JSON.stringify(tableArn(t)))).flatMap(actionsOf).sort();
       expect(actionsOn('teams')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
-      expect(actionsOn('records')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+      // Backfill's deletion check lists one team's stored patient ids; sync never queries.
+      const records = ['dynamodb:GetItem', 'dynamodb:PutItem', ...(fn === 'backfill' ? ['dynamodb:Query'] : []), 'dynamodb:UpdateItem'];
+      expect(actionsOn('records')).toEqual(records);
       expect(actionsOn('integrationLog')).toEqual(['dynamodb:PutItem']);
-      // No index access either: neither function queries.
+      expect(dynamo.flatMap(actionsOf)).not.toContain('dynamodb:Scan');
+      // No index access either.
       expect(JSON.stringify(dynamo)).not.toContain('/index/');
     }
   });

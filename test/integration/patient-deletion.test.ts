@@ -1,3 +1,4 @@
+import { main } from '../../cli/main';
 import { documentClient } from '../../shared/aws/clients';
 import { getBackfillJob } from '../../shared/backfill/job-store';
 import { readIntegrationLog } from '../../shared/store/integration-log';
@@ -6,6 +7,7 @@ import { connectTeam, type ConnectedTeam } from './helpers/connect-team';
 import { httpJson } from './helpers/http';
 import { apiUrl, platform, runScheduled } from './helpers/platform';
 import { waitFor } from './helpers/wait-for';
+import { PLATFORM_INFO_ENV } from './setup/platform-process';
 
 /**
  * DrChrono sends no webhook when a patient is deleted. Against the sandbox: the daily deletion check (enqueued by
@@ -81,6 +83,12 @@ describe('deleted patients', () => {
     const deleted = await storedPatient(team.teamId, id, (r) => r.deleted, 'the deletion check to mark the patient deleted');
     expect(deleted.chartId).toBe(patient.chart_id);
     expect(deleted.lastDeliveryId).toMatch(/^deletion-check:/);
+    // The records CLI still finds it by Chart ID, shown as deleted, with no field but the Chart ID left.
+    const shown: string[] = [];
+    const code = await main(['--platform-file', process.env[PLATFORM_INFO_ENV]!, 'records', team.teamId, 'patient', String(patient.chart_id)], { out: (l) => shown.push(l), err: (l) => shown.push(l) });
+    expect(code).toBe(0);
+    expect(shown.join('\n')).toContain(`patient ${id} (deleted)`);
+    expect(shown.join('\n')).not.toContain('checked.later@example.com');
     const log = await readIntegrationLog(ddb(), tables().integrationLogTable, team.teamId, { limit: 100 });
     expect(log).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'DELETION_CHECK_PATIENT', drchronoId: String(id), outcome: 'deleted' })]));
 
