@@ -3,7 +3,6 @@
  * cursor, recolour or rewrite what is shown (ESC sequences), and bidi overrides reorder it, so each is shown as an
  * escape instead: \x1b, \u202e. Unpaired surrogates print as \udXXX. Everything else is shown as is.
  */
-// eslint-disable-next-line no-control-regex
 const UNPRINTABLE = /[\p{Cc}\p{Cs}\u061C\u200E\u200F\u202A-\u202E\u2066-\u2069]/gu;
 
 export function terminalText(value: string): string {
