@@ -208,9 +208,13 @@ function appointmentsQuery(o: ListAppointmentsOptions): URLSearchParams {
   return q;
 }
 
+/**
+ * One path segment. Appointment ids are "usually numeric but not always": encodeURIComponent escapes '/', '?',
+ * '#', '%', spaces and non-ASCII. Only "." and ".." cannot be sent (URL parsers resolve them, even as %2E).
+ */
 function encodeId(id: number | string): string {
   const s = String(id);
-  if (s === '' || s.includes('/')) throw new TypeError('invalid DrChrono id');
+  if (s === '' || s === '.' || s === '..') throw new TypeError('invalid DrChrono id');
   return encodeURIComponent(s);
 }
 
