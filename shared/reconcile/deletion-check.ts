@@ -1,7 +1,7 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { getBackfillJob } from '../backfill/job-store';
-import { DrChronoNotFoundError } from '../drchrono/errors';
+import { ApiBudgetExhaustedError, DrChronoNotFoundError } from '../drchrono/errors';
 import { errorFields, logger } from '../logging/logger';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import { listRecordStates, patientTombstone, writeRecord } from '../store/records';
@@ -26,7 +26,7 @@ import type { DeletionCheckItem } from '../team-job/work-item';
  *     any error pauses or retries the check. A partial listing or a transient error never deletes anything.
  *
  * Every call is charged to the team's hourly budget at backfill priority (so webhooks keep their reserve);
- * when it is spent the item is deferred to the next hour and carries on from its state.
+ * when it is spent the item ends, and the next hourly tick's item carries on from the state.
  *
  * State: teams table, pk teamId, sk `DELETION_CHECK` (a ProgressItem).
  */
@@ -132,6 +132,8 @@ export async function runDeletionCheckItem(item: DeletionCheckItem, ctx: WorkCon
   } catch (err) {
     if (err instanceof LostProgressRace || err instanceof TeamNotConnectedError) return { status: 'done' };
     if (err instanceof InvocationDeadlineExceededError) return { status: 'defer', delaySeconds: CONTINUE_DELAY_SECONDS };
+    // The next hourly tick carries on from the state with a fresh budget (no deferred copy piling up per hour).
+    if (err instanceof ApiBudgetExhaustedError) return { status: 'done' };
     const pause = pauseFor(err, now());
     if (pause) {
       logger.info('deletion check: deferred', { teamId, reason: pause.reason, delaySeconds: pause.delaySeconds });

@@ -1,6 +1,7 @@
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { getBackfillJob } from '../backfill/job-store';
+import { ApiBudgetExhaustedError } from '../drchrono/errors';
 import type { Doctor } from '../drchrono/schemas';
 import { errorFields, logger } from '../logging/logger';
 import { patientNeedsVerbose } from '../mapping';
@@ -195,6 +196,12 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
     if (err instanceof TeamNotConnectedError) return { status: 'done' };
     // Progress is committed page by page: the item comes back and carries on from the last committed page.
     if (err instanceof InvocationDeadlineExceededError) return { status: 'defer', delaySeconds: CONTINUE_DELAY_SECONDS };
+    if (err instanceof ApiBudgetExhaustedError) {
+      // The next hourly tick sends a new item with a fresh budget and carries on from the committed page; keeping
+      // this one deferred would add one waiting copy per starved hour (and, after 48 deferrals, a DLQ entry).
+      logger.info('reconcile: budget share spent, the next hourly run carries on', { teamId, runId });
+      return { status: 'done' };
+    }
     const pause = pauseFor(err, now());
     if (pause) {
       logger.info('reconcile: deferred', { teamId, runId, reason: pause.reason, delaySeconds: pause.delaySeconds });

@@ -176,11 +176,11 @@ describe('reconcile work item', () => {
     expect(log.map((e) => e.event)).toEqual(['RECONCILE_PATIENT', 'RECONCILE']);
   });
 
-  it('keeps the watermark when the budget runs out, and defers', async () => {
+  it('keeps the watermark when the budget runs out, leaving the rest to the next hourly run (no deferred copy)', async () => {
     table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-21T11:20:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z' });
     table.budgetMax = 0;
     const result = await runReconcileItem(item, ctx, deps());
-    expect(result.status).toBe('defer');
+    expect(result.status).toBe('done');
     expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe('2026-11-21T11:20:00.000Z');
   });
 
