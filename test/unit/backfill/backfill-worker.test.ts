@@ -285,13 +285,20 @@ describe('step work item', () => {
         return { status: 'done', entries: [] };
       },
     });
-    const result = await runWorkItem(
-      { type: 'step', teamId: TEAM, jobId: 'j1', step: 2 },
-      ctx({ finalAttempt: true, remainingMs: () => WORK_RESERVE_MS + 30 }),
-      slow,
-    );
-    expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'InvocationDeadlineExceededError' }) });
-    await new Promise((r) => setTimeout(r, 60));
+    // Fake timers: the 25 ms objects and the 30 ms deadline keep their order however busy the machine is.
+    jest.useFakeTimers();
+    try {
+      const running = runWorkItem(
+        { type: 'step', teamId: TEAM, jobId: 'j1', step: 2 },
+        ctx({ finalAttempt: true, remainingMs: () => WORK_RESERVE_MS + 30 }),
+        slow,
+      );
+      await jest.advanceTimersByTimeAsync(200);
+      const result = await running;
+      expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'InvocationDeadlineExceededError' }) });
+    } finally {
+      jest.useRealTimers();
+    }
     expect(processed).toHaveLength(16); // the slice running at the deadline finishes; no third slice starts
     expect(storedJob()).toMatchObject({ status: 'failed', step: 2, patients: 0, errorClass: 'InvocationDeadlineExceededError' });
     expect(sent).toHaveLength(0);
