@@ -1,7 +1,9 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { getBackfillJob } from '../backfill/job-store';
+import type { ListPage } from '../drchrono/client';
 import { ApiBudgetExhaustedError, DrChronoNotFoundError } from '../drchrono/errors';
+import type { Patient } from '../drchrono/schemas';
 import { errorFields, logger } from '../logging/logger';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import { listRecordStates, patientTombstone, writeRecord } from '../store/records';
@@ -9,7 +11,7 @@ import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
 import { getTeamItem } from '../teams/team-store';
 import { LostProgressRace, ProgressItem } from '../team-job/progress-item';
 import { pauseFor, TeamNotConnectedError } from '../team-job/team-api';
-import { clockOf, runTeamJob, teamEntry, writeTeamLog, type TeamJobDeps, type TeamRun, type WorkContext, type WorkResult } from '../team-job/team-job';
+import { clockOf, isRefusedCursor, runTeamJob, teamEntry, writeTeamLog, type TeamJobDeps, type TeamRun, type WorkContext, type WorkResult } from '../team-job/team-job';
 import type { DeletionCheckItem } from '../team-job/work-item';
 
 /**
@@ -164,7 +166,17 @@ async function check(
   while (state.check?.phase === 'listing') {
     if (run.signal.aborted) return 'more';
     const c = state.check;
-    const page = await run.api.patientsPage({ pageSize: LIST_PAGE_SIZE }, c.cursor);
+    let page: ListPage<Patient>;
+    try {
+      page = await run.api.patientsPage({ pageSize: LIST_PAGE_SIZE }, c.cursor);
+    } catch (err) {
+      if (!isRefusedCursor(err, c.cursor)) throw err;
+      // A listing must be one complete pass: start a new one rather than splice two together.
+      const { check: _dropped, ...rest } = state;
+      await save(rest);
+      logger.warn('deletion check: saved page link refused, starting the listing again', { teamId, ...errorFields(err) });
+      return 'more';
+    }
     await putChunk(deps.ddb, deps.teamsTable, teamId, c.id, c.pages, page.results.map((p) => String(p.id)), run.now());
     const listed = c.listed + page.results.length;
     await save({ ...state, check: { ...c, pages: c.pages + 1, listed, cursor: page.next, ...(page.next ? {} : { phase: 'confirming' as const }) } });

@@ -2,7 +2,8 @@ import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { getBackfillJob } from '../backfill/job-store';
 import { ApiBudgetExhaustedError } from '../drchrono/errors';
-import type { Doctor } from '../drchrono/schemas';
+import type { ListPage } from '../drchrono/client';
+import type { Appointment, Doctor, Patient } from '../drchrono/schemas';
 import { errorFields, logger } from '../logging/logger';
 import { patientNeedsVerbose } from '../mapping';
 import type { IntegrationLogEntry } from '../store/integration-log';
@@ -10,7 +11,7 @@ import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
 import { getTeamItem } from '../teams/team-store';
 import { importDoctors, importObjects, type ImportEntity } from '../team-job/import-objects';
 import { DeferredByWorker, pauseFor, TeamNotConnectedError } from '../team-job/team-api';
-import { clockOf, runTeamJob, teamEntry, writeTeamLog, type TeamJobDeps, type TeamRun, type WorkContext, type WorkResult } from '../team-job/team-job';
+import { clockOf, isRefusedCursor, runTeamJob, teamEntry, writeTeamLog, type TeamJobDeps, type TeamRun, type WorkContext, type WorkResult } from '../team-job/team-job';
 import { LostProgressRace, ProgressItem } from '../team-job/progress-item';
 import type { ReconcileItem } from '../team-job/work-item';
 import { practiceTimeZoneOf, sinceParam } from './practice-time';
@@ -144,7 +145,15 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
         if (run.signal.aborted) return 'more' as const;
         const w = state.window;
         const verbose = patientNeedsVerbose({}, run.config);
-        const page = w.entity === 'patient' ? await run.api.patientsPage({ since: w.since, verbose }, w.cursor) : await run.api.appointmentsPage({ since: w.since }, w.cursor);
+        let page: ListPage<Patient | Appointment>;
+        try {
+          page = w.entity === 'patient' ? await run.api.patientsPage({ since: w.since, verbose }, w.cursor) : await run.api.appointmentsPage({ since: w.since }, w.cursor);
+        } catch (err) {
+          if (!isRefusedCursor(err, w.cursor)) throw err;
+          logger.warn('reconcile: saved page link refused, reading this entity again from its first page', { teamId, runId: w.id, entity: w.entity, ...errorFields(err) });
+          state = await save({ ...state, window: { ...w, cursor: null } });
+          continue;
+        }
         const r = await importObjects(teamId, 'reconcile', w.id, w.entity, page.results, { process: deps.process, now: run.now, signal: run.signal });
         if (r.kind === 'defer') throw new DeferredByWorker(r.delaySeconds, r.entry.errorClass ?? 'Deferred', r.entry.detail ?? 'deferred by the sync path');
         // Stopped at the deadline part-way through the page: it is read again next time, not committed.

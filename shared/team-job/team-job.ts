@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { budgetLimitOf, consumeApiBudget } from '../budget/api-budget';
 import type { BulkListKind, BulkListRequest, BulkPoll } from '../drchrono/bulk';
+import { DrChronoError } from '../drchrono/errors';
 import type { ListAppointmentsOptions, ListPage, ListPatientsOptions } from '../drchrono/client';
 import type { Appointment, AppointmentProfile, Doctor, Patient } from '../drchrono/schemas';
 import type { IngestMessage } from '../ingest/ingest-message';
@@ -117,4 +118,14 @@ export async function writeTeamLog(deps: TeamJobDeps, teamId: string, entries: I
 
 export function teamEntry(now: Date, event: string, deliveryId: string, outcome: IntegrationLogEntry['outcome'], detail: string, extra: Partial<IntegrationLogEntry> = {}): IntegrationLogEntry {
   return { at: now.toISOString(), event, deliveryId, entity: 'team', outcome, detail, ...extra };
+}
+
+/**
+ * DrChrono does not document how long a list's `next` link stays valid, and reconcile and the deletion check keep
+ * one across hours. A saved link that DrChrono now refuses (400, 404 or 410) is not an error of the job: the
+ * caller reads the same query again from its first page, so nothing is skipped (pages read before come back
+ * unchanged). A refusal of a first page (no cursor) is a real failure and propagates.
+ */
+export function isRefusedCursor(err: unknown, cursor: string | null | undefined): boolean {
+  return cursor != null && err instanceof DrChronoError && !err.retryable && (err.status === 400 || err.status === 404 || err.status === 410);
 }

@@ -2,7 +2,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { newJob } from '../../../shared/backfill/backfill-job';
-import { DrChronoNotFoundError, DrChronoServerError } from '../../../shared/drchrono/errors';
+import { DrChronoError, DrChronoNotFoundError, DrChronoServerError } from '../../../shared/drchrono/errors';
 import { DELETION_CHECK_SK, runDeletionCheckItem } from '../../../shared/reconcile/deletion-check';
 import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
 import type { TeamDrChronoApi, TeamJobDeps } from '../../../shared/team-job/team-job';
@@ -103,6 +103,40 @@ describe('deletion check', () => {
     const later = new Date(NOW.getTime() + 3_600_000);
     expect(await runDeletionCheckItem({ ...item, runAt: later.toISOString() }, ctx, deps(later))).toEqual({ status: 'done' });
     expect(calls).toEqual(['list@0', 'list@1', 'get 2']);
+    expect(patient(2)?.deleted).toBe(true);
+  });
+
+  it('starts the listing again, deleting nothing, when DrChrono refuses a saved page link (cursor expired)', async () => {
+    table.budgetMax = 1;
+    await runDeletionCheckItem(item, ctx, deps());
+    expect(calls).toEqual(['list@0']);
+    // An hour later the saved link is refused once; the check must not splice a new listing onto the old one.
+    let refused = false;
+    const later = new Date(NOW.getTime() + 3_600_000);
+    const d = deps(later);
+    const base = d.drchrono;
+    d.drchrono = (o) => {
+      const made = base(o);
+      const api = made.api as unknown as { patientsPage: (q: unknown, c?: string | null) => Promise<unknown> };
+      const real = api.patientsPage;
+      api.patientsPage = (q, c) => {
+        if (c && !refused) {
+          refused = true;
+          return Promise.reject(new DrChronoError('GET /api/patients: unexpected HTTP 404', { method: 'GET', path: '/api/patients', status: 404 }));
+        }
+        return real(q, c);
+      };
+      return made;
+    };
+    table.budgetCalls = 0;
+    table.budgetMax = 10;
+    const first = await runDeletionCheckItem({ ...item, runAt: later.toISOString() }, ctx, d);
+    expect(first.status).not.toBe('retry');
+    expect(patient(2)?.deleted).toBeUndefined();
+    expect(table.get(TEAM, DELETION_CHECK_SK)?.check).toBeUndefined();
+    // The next run lists from the first page and completes the check.
+    expect(await runDeletionCheckItem({ ...item, runAt: later.toISOString() }, ctx, d)).toEqual({ status: 'done' });
+    expect(calls.slice(-3)).toEqual(['list@0', 'list@1', 'get 2']);
     expect(patient(2)?.deleted).toBe(true);
   });
 

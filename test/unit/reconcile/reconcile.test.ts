@@ -3,6 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { newJob } from '../../../shared/backfill/backfill-job';
+import { DrChronoError } from '../../../shared/drchrono/errors';
 import { WORK_RESERVE_MS, type TeamDrChronoApi } from '../../../shared/team-job/team-job';
 import type { IngestMessage } from '../../../shared/ingest/ingest-message';
 import { practiceTimeZoneOf, sinceParam, wallClock } from '../../../shared/reconcile/practice-time';
@@ -236,6 +237,54 @@ describe('reconcile work item', () => {
     expect(hour).toBeLessThanOrEqual(4);
     expect(watermarks[0]).toBe('2026-11-14T12:00:00.000Z');
     expect(watermarks.at(-1)! > NOW.toISOString()).toBe(true);
+  });
+
+  it('reads a window again from its first page when DrChrono refuses a saved page link (cursor expired)', async () => {
+    table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-14T12:00:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z', practiceTimeZone: 'US/Pacific' });
+    changedPatients = Array.from({ length: 6 }, (_, i) => ({ id: 100 + i, updated_at: '2026-11-18T10:00:00' }));
+    pageSize = 2;
+    // The first run reads one page and stops at the budget; by the next hour DrChrono no longer honours its link.
+    table.budgetMax = 1;
+    await runReconcileItem(item, ctx, deps());
+    expect(table.get(TEAM, 'RECONCILE')?.window).toMatchObject({ entity: 'patient', cursor: 'offset=2' });
+    table.budgetMax = 100;
+    table.budgetCalls = 0;
+    // DrChrono refuses the saved link once (it expired); the first page of the same query is honoured.
+    let refusals = 0;
+    const once = deps();
+    const base = once.drchrono;
+    once.drchrono = (o) => {
+      const made = base(o);
+      const api = made.api as unknown as { patientsPage: (q: object, c?: string | null) => Promise<unknown> };
+      const real = api.patientsPage;
+      api.patientsPage = (q, c) => {
+        if (c === 'offset=2' && refusals === 0) {
+          refusals++;
+          return Promise.reject(new DrChronoError('GET /api/patients: unexpected HTTP 400', { method: 'GET', path: '/api/patients', status: 400 }));
+        }
+        return real(q, c);
+      };
+      return made;
+    };
+    const result = await runReconcileItem(item, ctx, once);
+    expect(result).toEqual({ status: 'done' });
+    expect(refusals).toBe(1);
+    // Nothing skipped: every changed patient was fed through the sync path, the window closed, the watermark moved.
+    expect(new Set(processed.map((m) => m.deliveryId.split(':').at(-1))).size).toBe(6);
+    expect(table.get(TEAM, 'RECONCILE')?.window).toBeUndefined();
+    expect(String(table.get(TEAM, 'RECONCILE')?.watermark) > '2026-11-14T12:00:00.000Z').toBe(true);
+  });
+
+  it('fails, rather than loops, when DrChrono refuses the first page of a window', async () => {
+    const refusing = deps();
+    const base = refusing.drchrono;
+    refusing.drchrono = (o) => {
+      const made = base(o);
+      (made.api as unknown as { patientsPage: () => Promise<unknown> }).patientsPage = () =>
+        Promise.reject(new DrChronoError('GET /api/patients: unexpected HTTP 400', { method: 'GET', path: '/api/patients', status: 400 }));
+      return made;
+    };
+    expect(await runReconcileItem(item, ctx, refusing)).toMatchObject({ status: 'retry' });
   });
 
   it('refreshes doctors on the first run and writes no log when nothing changed', async () => {
