@@ -136,6 +136,21 @@ export class AppFunction extends Construct {
     }
   }
 
+  /**
+   * Query on the table itself (no index), only on partitions whose key matches one of the patterns
+   * (`dynamodb:LeadingKeys`), e.g. `*#appointment`: a function that must find a patient's appointments
+   * cannot list any other entity's partition.
+   */
+  allowQueryPartitions(table: SchemaTable, leadingKeyPatterns: string[]): void {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [table.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns } },
+      }),
+    );
+  }
+
   /** Team secrets are created at run time by the CLI, so the grant is the name prefix, never `*`. */
   allowTeamSecrets(prefix: string, access: 'read' | 'readWrite'): void {
     const actions =

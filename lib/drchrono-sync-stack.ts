@@ -165,6 +165,8 @@ export class DrChronoSyncStack extends Stack {
     // One team's items by key: no Scan or Query of the PHI tables, and the log is written, never read.
     sync.allowTable(this.tables.teams, 'items');
     sync.allowTable(this.tables.records, 'items');
+    // A patient's Chart ID change reaches its appointments (shared/store/patient-references.ts).
+    sync.allowQueryPartitions(this.tables.records, ['*#appointment']);
     sync.allowTable(this.tables.integrationLog, 'append');
     sync.allowTeamSecrets(secretPrefix, 'read');
     // A deferred message is re-sent as a copy when its receive count nears the DLQ limit (shared/sync/deferral).
@@ -185,6 +187,7 @@ export class DrChronoSyncStack extends Stack {
     });
     backfill.allowTable(this.tables.teams, 'items');
     backfill.allowTable(this.tables.records, 'items');
+    backfill.allowQueryPartitions(this.tables.records, ['*#appointment']);
     backfill.allowTable(this.tables.integrationLog, 'append');
     backfill.allowTeamSecrets(secretPrefix, 'read');
     // Objects go through the sync path in-process (shared/backfill/import-objects), not the ingest queue.

@@ -26,7 +26,8 @@ import {
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import type { WriteOutcome } from '../store/record-version';
-import { getRecord, writeRecord } from '../store/records';
+import { chartFanOutPending, fanOutPatientChartId, readPatientReference, refreshAppointmentPatient } from '../store/patient-references';
+import { getRecord, writeRecord, writeRecordReportingPrevious } from '../store/records';
 import type { TeamSecret } from '../teams/team-secret';
 import type { TeamItem } from '../teams/team-store';
 import type { SyncContextCache } from './sync-context';
@@ -203,13 +204,13 @@ async function syncObject(
       notes.push('verbose fetch: patient not found, webhook object used');
     }
   }
-  let record = await mapState(msg, entity, obj, ctx, client, deps, notes);
+  const entries: IntegrationLogEntry[] = [];
+  let record = await mapState(msg, entity, obj, ctx, client, deps, notes, entries, now);
   if (record.skipReason === 'break' && !record.deleted) {
-    return done(entryFor(msg, record, 'ignored', now(), 'break (no patient): not synced'));
+    return done(entryFor(msg, record, 'ignored', now(), 'break (no patient): not synced'), ...entries);
   }
 
-  const entries: IntegrationLogEntry[] = [];
-  let outcome = await writeMapped(msg, record, config, client, deps, now, entries);
+  let outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
   // A tie: the stored state and this one share updated_at and neither is known to be newer. DrChrono's
   // current state settles it (one more call, only now); a fetch supersedes both unless yet another state of
   // that second was stored meanwhile, hence the bound.
@@ -226,7 +227,7 @@ async function syncObject(
       break;
     }
     const fetchedCtx: MappingContext = { ...ctx, observedAt: current.sentAt, authority: 'fetched', event: undefined };
-    const fetched = await mapState(msg, entity, current.obj, fetchedCtx, client, deps, notes);
+    const fetched = await mapState(msg, entity, current.obj, fetchedCtx, client, deps, notes, entries, now);
     if (fetched.skipReason) {
       notes.push('version tie: DrChrono now shows a break, stored state kept');
       outcome = 'stale-skipped';
@@ -234,7 +235,12 @@ async function syncObject(
     }
     record = fetched;
     notes.push('version tie resolved by fetching the current state');
-    outcome = await writeMapped(msg, record, config, client, deps, now, entries);
+    outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+  }
+  if (entity === 'appointment' && record.patientDrchronoId && record.fieldsWritten.includes('Patient') && wroteState(outcome)) {
+    // The patient may have changed its Chart ID between our read of it and this write: check after the write.
+    const refreshed = await refreshAppointmentPatient(deps.ddb, deps.recordsTable, teamId, record.drchronoId, record.patientDrchronoId, record.patientVersion);
+    if (refreshed) notes.push("Patient brought up to the patient's current Chart ID");
   }
   entries.unshift(entryFor(msg, record, outcome, now(), notes.join('; ') || undefined));
   return { status: 'done', entries };
@@ -249,6 +255,8 @@ async function mapState(
   client: SyncDrChronoApi,
   deps: ProcessDeps,
   notes: string[],
+  entries: IntegrationLogEntry[],
+  now: () => Date,
 ): Promise<MappedRecord> {
   const { teamId } = msg;
   const { config } = ctx;
@@ -263,10 +271,17 @@ async function mapState(
   if (!deleting && needsProfileNames(config) && typeof obj.profile === 'number') {
     ctx.profileNames = await deps.context.nameList(teamId, 'PROFILES', () => client.listAppointmentProfiles(), obj.profile);
   }
+  ctx.patientChartIds = undefined;
+  ctx.patientVersions = undefined;
   if (!deleting && config.fields.appointment.includes('Patient') && typeof obj.patient === 'number') {
-    const chartId = await patientChartId(teamId, obj.patient, client, deps);
-    if (chartId) ctx.patientChartIds = new Map([[obj.patient, chartId]]);
-    else notes.push('patient Chart ID unknown');
+    const ref = await patientReference(msg, obj.patient, config, client, deps, notes, entries, now);
+    if (ref.chartId) {
+      ctx.patientChartIds = new Map([[obj.patient, ref.chartId]]);
+      if (ref.version !== undefined) ctx.patientVersions = new Map([[obj.patient, ref.version]]);
+    } else {
+      // "Patient" is written empty rather than left naming the appointment's previous patient.
+      notes.push(`Patient cleared: ${ref.why}`);
+    }
   }
   return mapAppointment(obj, ctx);
 }
@@ -280,6 +295,7 @@ async function writeMapped(
   deps: ProcessDeps,
   now: () => Date,
   entries: IntegrationLogEntry[],
+  notes: string[],
 ): Promise<WriteOutcome> {
   if (!record.deleted) {
     for (const doctorId of referencedDoctorIds(record, config)) {
@@ -287,7 +303,20 @@ async function writeMapped(
       if (e) entries.push(e);
     }
   }
-  return writeRecord(deps.ddb, deps.recordsTable, { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
+  const input = { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() };
+  if (record.entity !== 'patient') return writeRecord(deps.ddb, deps.recordsTable, input);
+  const { outcome, previous } = await writeRecordReportingPrevious(deps.ddb, deps.recordsTable, input);
+  // A changed Chart ID (or a fan-out an earlier attempt did not finish) reaches the patient's appointments.
+  if (config.fields.appointment.includes('Patient') && chartFanOutPending(previous, record.key, outcome)) {
+    const fanned = await fanOutPatientChartId(deps.ddb, deps.recordsTable, msg.teamId, record.drchronoId);
+    if (fanned) notes.push(`Chart ID change: ${fanned.updated} appointment(s) updated`);
+  }
+  return outcome;
+}
+
+/** Outcomes after which the record holds this state (an 'unchanged' may have been a duplicate: harmless). */
+function wroteState(outcome: WriteOutcome): boolean {
+  return outcome === 'created' || outcome === 'updated' || outcome === 'unchanged';
 }
 
 /**
@@ -328,18 +357,39 @@ function entryFor(msg: IngestMessage, record: MappedRecord, outcome: Integration
   };
 }
 
-/** The Chart ID of a patient for an appointment's "Patient" reference: the store first, else DrChrono. */
-async function patientChartId(teamId: string, patientId: number, client: SyncDrChronoApi, deps: ProcessDeps): Promise<string | undefined> {
-  const stored = await getRecord(deps.ddb, deps.recordsTable, teamId, 'patient', String(patientId));
-  const known = stored?.chartId ?? (typeof stored?.fields['Chart ID'] === 'string' ? stored.fields['Chart ID'] : undefined);
-  if (known) return known;
+/**
+ * The Chart ID for an appointment's "Patient" reference: the stored patient (strongly consistent read), else
+ * the patient fetched from DrChrono and stored through the normal guarded path (so a later Chart ID change
+ * finds a record to fan out from; logged as "referenced patient fetched"). No Chart ID → why, for the log.
+ */
+async function patientReference(
+  msg: IngestMessage,
+  patientId: number,
+  config: TeamSyncConfig,
+  client: SyncDrChronoApi,
+  deps: ProcessDeps,
+  notes: string[],
+  entries: IntegrationLogEntry[],
+  now: () => Date,
+): Promise<{ chartId?: string; version?: string; why?: string }> {
+  const { teamId } = msg;
+  const stored = await readPatientReference(deps.ddb, deps.recordsTable, teamId, String(patientId));
+  if (stored) return stored.chartId ? stored : { why: `patient ${patientId} has no Chart ID` };
+  const sentAt = now().toISOString();
+  let obj: Record<string, unknown>;
   try {
-    const p = await client.getPatient(patientId);
-    return p.chart_id ?? undefined;
+    obj = await client.getPatient(patientId, { verbose: patientNeedsVerbose({}, config) });
   } catch (err) {
-    if (err instanceof DrChronoNotFoundError) return undefined;
+    if (err instanceof DrChronoNotFoundError) return { why: `patient ${patientId} not found in DrChrono` };
     throw err;
   }
+  const pctx: MappingContext = { config, profileNames: new Map(), flagTypeNames: new Map(), observedAt: sentAt, authority: 'fetched' };
+  const record = await mapState(msg, 'patient', obj, pctx, client, deps, notes, entries, now);
+  const outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+  entries.push(entryFor(msg, record, outcome === 'tie' ? 'stale-skipped' : outcome, now(), 'referenced patient fetched'));
+  const chartId = typeof obj.chart_id === 'string' && obj.chart_id ? obj.chart_id : undefined;
+  // No version: the appointment's post-write check reads the stored patient and stamps it.
+  return chartId ? { chartId } : { why: `patient ${patientId} has no Chart ID` };
 }
 
 /**
