@@ -7,11 +7,13 @@ import {
   DrChronoRateLimitedError,
   DrChronoUnauthorizedError,
 } from '../drchrono/errors';
-import { isSyncedEvent, type IngestMessage } from '../ingest/ingest-message';
+import { isPatientFlagEvent, isSyncedEvent, type IngestMessage } from '../ingest/ingest-message';
 import { errorFields, logger } from '../logging/logger';
 import {
   APPOINTMENT_DELETE_EVENT,
+  flagEventPatientId,
   mapAppointment,
+  mapsPatientFlags,
   mapEmployee,
   mapPatient,
   needsProfileNames,
@@ -71,6 +73,14 @@ export const TOKEN_REFRESH_DEFER_SECONDS = 5 * 60;
 export const NOT_CONNECTED_DEFER_SECONDS = 60 * 60;
 /** Ties resolved by fetching per delivery; more means other same-second states keep landing meanwhile. */
 export const MAX_TIE_FETCHES = 2;
+
+/** A PATIENT_FLAG_* object that names no patient (DrChrono does not document it): fails into the DLQ, logged. */
+export class FlagEventObjectError extends Error {
+  override name = 'FlagEventObjectError';
+  constructor() {
+    super('patient flag event object names no patient (no "patient" reference, not a patient object)');
+  }
+}
 
 /** Secret re-reads after 401s are bounded to one per this many ms per team. */
 const SECRET_REREAD_MIN_AGE_MS = 5_000;
@@ -191,7 +201,28 @@ async function syncObject(
   const notes: string[] = [];
 
   let obj: Record<string, unknown> = msg.object;
-  if (entity === 'patient' && patientNeedsVerbose(obj, config)) {
+  let objectId = String(msg.object.id);
+  if (isPatientFlagEvent(msg.event)) {
+    // The flag lists are verbose-only patient fields: re-read the patient, only if the team maps them.
+    if (!mapsPatientFlags(config)) {
+      return done({ at: now().toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'patient', drchronoId: objectId, outcome: 'ignored', detail: 'team maps no patient flag field' });
+    }
+    const patientId = flagEventPatientId(msg.object);
+    if (patientId === undefined) throw new FlagEventObjectError();
+    objectId = patientId;
+    const sentAt = now().toISOString();
+    try {
+      obj = await client.getPatient(patientId, { verbose: true });
+    } catch (err) {
+      if (!(err instanceof DrChronoNotFoundError)) throw err;
+      return done({ at: now().toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'patient', drchronoId: patientId, outcome: 'stale-skipped', detail: 'patient flags: patient not found in DrChrono, stored state kept' });
+    }
+    // A fetched state supersedes every state of the same updated_at observed before it was sent, so the new
+    // flags land whether or not DrChrono moved the patient's updated_at (record-version.ts).
+    ctx.observedAt = sentAt;
+    ctx.authority = 'fetched';
+    notes.push("patient flags re-read (verbose patient fetched)");
+  } else if (entity === 'patient' && patientNeedsVerbose(obj, config)) {
     const sentAt = now().toISOString();
     try {
       obj = await client.getPatient(String(msg.object.id), { verbose: true });
@@ -220,7 +251,7 @@ async function syncObject(
       outcome = 'stale-skipped';
       break;
     }
-    const current = await fetchCurrentState(msg, entity, config, client, now);
+    const current = await fetchCurrentState(objectId, entity, config, client, now);
     if (!current) {
       notes.push(`version tie: ${entity} not found in DrChrono, stored state kept`);
       outcome = 'stale-skipped';
@@ -324,13 +355,12 @@ function wroteState(outcome: WriteOutcome): boolean {
  * Patients come verbose when the team maps verbose-only fields. undefined: DrChrono answers 404.
  */
 async function fetchCurrentState(
-  msg: IngestMessage,
+  id: string,
   entity: Entity,
   config: TeamSyncConfig,
   client: SyncDrChronoApi,
   now: () => Date,
 ): Promise<{ obj: Record<string, unknown>; sentAt: string } | undefined> {
-  const id = String(msg.object.id);
   const sentAt = now().toISOString();
   try {
     // An empty object lacks every verbose-only source: this asks whether the team maps any of them.
