@@ -240,6 +240,11 @@ async function syncObject(
   if (record.skipReason === 'break' && !record.deleted) {
     return done(entryFor(msg, record, 'ignored', now(), 'break (no patient): not synced'), ...entries);
   }
+  if (record.deleted && record.skipReason) {
+    // A deleted break: store the tombstone anyway (the id may once have been a visit we hold), never throw.
+    const { skipReason: _break, ...tombstone } = record;
+    record = tombstone;
+  }
 
   let outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
   // A tie: the stored state and this one share updated_at and neither is known to be newer. DrChrono's

@@ -51,6 +51,14 @@ describe('processIngestMessage: what is not synced', () => {
     expect(entries(r)[0]).toMatchObject({ outcome: 'ignored', detail: 'team is disabled' });
   });
 
+  it('stores a tombstone for a deleted break instead of failing the delivery into the DLQ', async () => {
+    const h = harness();
+    const r = await processIngestMessage(message('APPOINTMENT_DELETE', appointmentObj({ id: '246813600', appt_is_break: true, patient: null })), h.deps);
+    expect(r.status).toBe('done');
+    expect(entries(r)).toEqual([expect.objectContaining({ outcome: 'deleted', drchronoId: '246813600' })]);
+    expect(recordWrites(h)).toEqual([expect.objectContaining({ pk: `${TEAM}#appointment`, sk: '246813600', deleted: true })]);
+  });
+
   it('skips and logs an appointment break without writing it', async () => {
     const h = harness();
     const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj({ appt_is_break: true, patient: null })), h.deps);
