@@ -311,9 +311,10 @@ async function mapState(
   ctx.patientVersions = undefined;
   if (!deleting && config.fields.appointment.includes('Patient') && typeof obj.patient === 'number') {
     const ref = await patientReference(msg, obj.patient, config, client, deps, notes, entries, now);
+    // The stamp also for an empty Chart ID: the post-write check then finds nothing newer to apply.
+    if (ref.version !== undefined) ctx.patientVersions = new Map([[obj.patient, ref.version]]);
     if (ref.chartId) {
       ctx.patientChartIds = new Map([[obj.patient, ref.chartId]]);
-      if (ref.version !== undefined) ctx.patientVersions = new Map([[obj.patient, ref.version]]);
     } else {
       // "Patient" is written empty rather than left naming the appointment's previous patient.
       notes.push(`Patient cleared: ${ref.why}`);
@@ -409,7 +410,7 @@ async function patientReference(
 ): Promise<{ chartId?: string; version?: string; why?: string }> {
   const { teamId } = msg;
   const stored = await readPatientReference(deps.ddb, deps.recordsTable, teamId, String(patientId));
-  if (stored) return stored.chartId ? stored : { why: `patient ${patientId} has no Chart ID` };
+  if (stored) return stored.chartId ? stored : { version: stored.version, why: `patient ${patientId} has no Chart ID` };
   const sentAt = now().toISOString();
   let obj: Record<string, unknown>;
   try {
