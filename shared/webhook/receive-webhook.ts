@@ -1,7 +1,9 @@
 import { z } from 'zod';
 import { errorFields, logger } from '../logging/logger';
+import { WEBHOOK_METHODS } from '../http/routes';
 import { isSyncedEvent } from '../ingest/ingest-message';
 import type { IngestMessageInput } from '../ingest/ingest-queue';
+import { SqsMessageTooLargeError } from '../ingest/sqs-message-body';
 import type { TeamSecret } from '../teams/team-secret';
 import { parseTeamId } from '../teams/team-id';
 import { parseWebhookEnvelope } from './envelope';
@@ -11,7 +13,8 @@ import { isValidDeliverySignature } from './signature';
 /**
  * Largest accepted body, in bytes after base64 decoding. DrChrono objects are a few KB (a verbose patient is
  * ~5 KB); 128 KiB leaves room for the ingest message's own fields and JSON escaping under SQS's classic
- * 256 KiB message limit, so anything we accept can also be queued.
+ * 256 KiB message limit. Only a body packed with U+FFFE/U+FFFF (3 bytes raw, 6 escaped) can still exceed it
+ * once encoded: that one gets 413 too, never a 5xx.
  */
 export const MAX_WEBHOOK_BODY_BYTES = 128 * 1024;
 
@@ -59,6 +62,8 @@ export interface WebhookResponse {
   statusCode: number;
   body: string;
   outcome: WebhookOutcome;
+  /** Extra response headers (the 405's `Allow`). */
+  headers?: Record<string, string>;
 }
 
 /** Events are upper-case names such as PATIENT_MODIFY; anything else is not a DrChrono event. */
@@ -90,7 +95,9 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   if (teamId === undefined) return done('unknown_team', 404, { error: 'unknown team' });
   log.teamId = teamId;
 
-  if (req.method !== 'GET' && req.method !== 'POST') return done('method_not_allowed', 405, { error: 'method not allowed' });
+  if (req.method !== 'GET' && req.method !== 'POST') {
+    return { ...done('method_not_allowed', 405, { error: 'method not allowed' }), headers: { allow: WEBHOOK_METHODS.join(', ') } };
+  }
   if (req.rawBody.length > MAX_WEBHOOK_BODY_BYTES) {
     return done('too_large', 413, { error: `body larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` });
   }
@@ -152,6 +159,9 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
       object: parsed.envelope.object,
     });
   } catch (err) {
+    // Escaping (U+FFFE/U+FFFF become 6-byte escapes) can take an accepted body over SQS's limit: that body
+    // could never be queued, so it is refused rather than redelivered.
+    if (err instanceof SqsMessageTooLargeError) return done('too_large', 413, { error: 'body too large to queue' });
     // 5xx makes DrChrono redeliver (at +1 h, +3 h, +7 h).
     logger.error('ingest queue rejected delivery', { ...log, ...errorFields(err) });
     return done('queue_unavailable', 503, { error: 'temporarily unavailable' });

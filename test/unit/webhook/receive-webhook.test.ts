@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { IngestMessageInput } from '../../../shared/ingest/ingest-queue';
+import { SqsMessageTooLargeError } from '../../../shared/ingest/sqs-message-body';
 import type { TeamSecret } from '../../../shared/teams/team-secret';
 import {
   MAX_WEBHOOK_BODY_BYTES,
@@ -225,6 +226,28 @@ describe('receiveWebhook: POST deliveries', () => {
     expect(enqueued).toHaveLength(0);
   });
 
+  it('answers 400 to a body nested 5,000 levels deep (10 KB) and queues nothing', async () => {
+    const { deps, enqueued } = fakeDeps();
+    // What the queue does with the message: JSON.stringify recurses, so a deep object overflows the stack there.
+    deps.enqueue = async (msg) => {
+      JSON.stringify(msg);
+      enqueued.push(msg);
+    };
+    const deep = `{"receiver":{},"object":{"id":1,"x":${'['.repeat(5000)}${']'.repeat(5000)}}}`;
+    const r = await receiveWebhook(post({ body: deep }), deps);
+    expect(r.statusCode).toBe(400);
+    expect(bodyOf(r).error).toContain('nests deeper');
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 413, not 503, when the message would be over the SQS limit once encoded', async () => {
+    const { deps, enqueued } = fakeDeps({ enqueueError: new SqsMessageTooLargeError(300_000) });
+    const r = await receiveWebhook(post(), deps);
+    expect(r.statusCode).toBe(413);
+    expect(r.outcome).toBe('too_large');
+    expect(enqueued).toHaveLength(0);
+  });
+
   it('answers 413 for a body over the limit, before reading any secret', async () => {
     const { deps, calls, enqueued } = fakeDeps();
     const r = await receiveWebhook(post({ rawBody: Buffer.alloc(MAX_WEBHOOK_BODY_BYTES + 1, 0x20) }), deps);
@@ -268,8 +291,11 @@ describe('receiveWebhook: POST deliveries', () => {
     expect(r.statusCode).toBe(503);
   });
 
-  it('answers 405 for other methods', async () => {
-    const r = await receiveWebhook(post({ method: 'PUT' }), fakeDeps().deps);
+  it.each(['PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])('answers 405 with Allow: GET, POST to %s, reading no secret', async (method) => {
+    const f = fakeDeps();
+    const r = await receiveWebhook(post({ method }), f.deps);
     expect(r.statusCode).toBe(405);
+    expect(r.headers).toEqual({ allow: 'GET, POST' });
+    expect(r.outcome).toBe('method_not_allowed');
   });
 });
