@@ -39,15 +39,14 @@ const DATA_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb
 /**
  * Table access levels. `items`: single items by key (GetItem, PutItem, UpdateItem), no Scan, Query, batch or
  * delete, so a function that works on one team's items cannot list a whole table of PHI. `append`: PutItem only
- * (the integration log's writers never read it back). `itemsAndQuery`: items plus Query on the base table only
- * (no index, no Scan): the deletion check reads one team's partition (`<teamId>#patient`, keys only).
+ * (the integration log's writers never read it back). Query on the base table is granted per partition kind
+ * with `allowQueryPartitions`.
  */
-export type TableAccess = 'read' | 'readWrite' | 'items' | 'itemsAndQuery' | 'append';
+export type TableAccess = 'read' | 'readWrite' | 'items' | 'append';
 const TABLE_ACTIONS: Record<TableAccess, string[]> = {
   read: DATA_READ_ACTIONS,
   readWrite: [...DATA_READ_ACTIONS, ...DATA_WRITE_ACTIONS],
   items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  itemsAndQuery: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:Query'],
   append: ['dynamodb:PutItem'],
 };
 
@@ -128,7 +127,7 @@ export class AppFunction extends Construct {
   allowTable(table: SchemaTable, access: TableAccess): void {
     const actions = TABLE_ACTIONS[access];
     this.role.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [table.table.tableArn] }));
-    if (access !== 'itemsAndQuery' && actions.includes('dynamodb:Query') && table.indexNames.length > 0) {
+    if (actions.includes('dynamodb:Query') && table.indexNames.length > 0) {
       this.role.addToPrincipalPolicy(
         new PolicyStatement({
           actions: ['dynamodb:Query'],
@@ -136,6 +135,21 @@ export class AppFunction extends Construct {
         }),
       );
     }
+  }
+
+  /**
+   * Query on the table itself (no index), only on partitions whose key matches one of the patterns
+   * (`dynamodb:LeadingKeys`), e.g. `*#appointment`: a function that must find a patient's appointments
+   * cannot list any other entity's partition.
+   */
+  allowQueryPartitions(table: SchemaTable, leadingKeyPatterns: string[]): void {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [table.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns } },
+      }),
+    );
   }
 
   /** Team secrets are created at run time by the CLI, so the grant is the name prefix, never `*`. */

@@ -25,6 +25,8 @@ export const BOOKKEEPING_ATTRIBUTES = [
   'syncedAt',
   'chartKey',
   'patientDrchronoId',
+  'patientVersion',
+  'chartFanOut',
 ] as const;
 const BOOKKEEPING = new Set<string>(BOOKKEEPING_ATTRIBUTES);
 
@@ -68,7 +70,8 @@ export function chartKey(teamId: string, chartId: string): string {
   return `${chartKeyTeam(teamId)}#${chartId}`;
 }
 
-function chartIdOf(stored: unknown, teamId: string): string | undefined {
+/** The Chart ID in a stored chartKey of this team; undefined when there is none. */
+export function chartIdOf(stored: unknown, teamId: string): string | undefined {
   if (typeof stored !== 'string') return undefined;
   const prefix = `${chartKeyTeam(teamId)}#`;
   return stored.startsWith(prefix) ? stored.slice(prefix.length) : undefined;
@@ -93,6 +96,28 @@ function storedStateFromAttributeValues(item: Record<string, AttributeValue> | u
 }
 
 /**
+ * What a write found on the record before it (from ALL_OLD, no extra read): enough for the patient Chart ID
+ * fan-out (patient-references.ts) to tell whether the appointments still carry an older Chart ID.
+ */
+export interface PreviousRecordState {
+  /** The stored Chart ID (from chartKey); '' when the record had none. */
+  chartId: string;
+  /** Patients: a Chart ID fan-out to the appointments was started and not finished (`chartFanOut`). */
+  chartFanOutPending: boolean;
+}
+
+/** writeRecord, plus what the record held before (undefined when there was no record). */
+export async function writeRecordReportingPrevious(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  input: WriteRecordInput,
+): Promise<{ outcome: WriteOutcome; previous?: PreviousRecordState }> {
+  let previous: PreviousRecordState | undefined;
+  const outcome = await writeRecordInternal(ddb, table, input, (p) => (previous = p));
+  return previous ? { outcome, previous } : { outcome };
+}
+
+/**
  * Write one mapped record under the order guard. Returns what happened:
  * created / updated / unchanged (duplicate, or newer state with the same content) / stale-skipped (older or
  * after deletion) / deleted / tie (incomparable with the stored state and different: nothing written; the
@@ -100,6 +125,15 @@ function storedStateFromAttributeValues(item: Record<string, AttributeValue> | u
  * their stored values.
  */
 export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, input: WriteRecordInput): Promise<WriteOutcome> {
+  return writeRecordInternal(ddb, table, input);
+}
+
+async function writeRecordInternal(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  input: WriteRecordInput,
+  onPrevious?: (previous: PreviousRecordState) => void,
+): Promise<WriteOutcome> {
   const { teamId, record, deliveryId, syncedAt } = input;
   if (record.skipReason) throw new Error(`a ${record.skipReason} is not stored (${record.entity} ${record.drchronoId})`);
   const incoming = incomingState(record);
@@ -134,9 +168,11 @@ export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, in
     const out = await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...upsertExpression(teamId, record, incoming.contentHash, deliveryId, syncedAt) }));
     // The condition held, so this is a write whatever the old version was.
     if (!out.Attributes) return 'created';
+    onPrevious?.(previousState(out.Attributes.chartKey, out.Attributes.chartFanOut === true, teamId));
     return storedState(out.Attributes)?.contentHash === incoming.contentHash ? 'unchanged' : 'updated';
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    if (err.Item) onPrevious?.(previousState(err.Item.chartKey?.S, err.Item.chartFanOut?.BOOL === true, teamId));
     return decideWrite(storedStateFromAttributeValues(err.Item), incoming).outcome;
   }
 }
@@ -192,6 +228,10 @@ export async function listRecordStates(
   return out.LastEvaluatedKey ? { records, nextKey: out.LastEvaluatedKey } : { records };
 }
 
+function previousState(storedChartKey: unknown, chartFanOutPending: boolean, teamId: string): PreviousRecordState {
+  return { chartId: chartIdOf(storedChartKey, teamId) ?? '', chartFanOutPending };
+}
+
 /** Empty fields are not stored: absent reads as empty (toStoredRecord). */
 function presentFields(fields: Record<string, FieldValue>): Record<string, FieldValue> {
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
@@ -235,6 +275,13 @@ function upsertExpression(teamId: string, record: MappedRecord, hash: string, de
       values[':patient'] = record.patientDrchronoId;
     } else {
       removes.push('patientDrchronoId');
+    }
+    // Which patient state "Patient" came from: a Chart ID fan-out only applies over an older one.
+    if (record.patientVersion) {
+      sets.push('patientVersion = :patientVersion');
+      values[':patientVersion'] = record.patientVersion;
+    } else {
+      removes.push('patientVersion');
     }
   }
   if (record.entity === 'patient') {
