@@ -465,6 +465,24 @@ export class SandboxEngine {
     return a;
   }
 
+  /** Doctors have no webhook in DrChrono; an edit is visible only to readers of /api/doctors. */
+  modifyDoctor(id: number, fields: Json): Json {
+    const doc = this.state.data.doctors.find((x) => x.id === id);
+    if (!doc) throw new SandboxHttpError(404, { detail: 'Not found.' });
+    Object.assign(doc, writable(fields));
+    this.persist();
+    return doc;
+  }
+
+  /** Appointment profiles have no webhook either; a rename changes no appointment's updated_at. */
+  modifyProfile(id: number, fields: Json): Json {
+    const prof = this.state.data.profiles.find((x) => x.id === id);
+    if (!prof) throw new SandboxHttpError(404, { detail: 'Not found.' });
+    Object.assign(prof, writable(fields));
+    this.persist();
+    return prof;
+  }
+
   private checkPatient(p: Json): void {
     const r = PatientSchema.safeParse(p);
     if (!r.success) throw new SandboxHttpError(400, { detail: 'invalid patient fields', fields: r.error.issues.map((i) => i.path.join('.')) });
