@@ -15,6 +15,7 @@ import { clockOf, isRefusedCursor, runTeamJob, teamEntry, writeTeamLog, type Tea
 import { LostProgressRace, ProgressItem } from '../team-job/progress-item';
 import type { ReconcileItem } from '../team-job/work-item';
 import { practiceTimeZoneOf, sinceParam } from './practice-time';
+import { NameStateSchema, refreshRenamedNames } from './renamed-names';
 
 /**
  * One team's reconcile: the patients and appointments DrChrono says changed since the last reconcile (minus
@@ -68,6 +69,8 @@ export const ReconcileStateSchema = z.looseObject({
   lastAppointments: z.number().optional(),
   lastChanged: z.number().optional(),
   window: WindowSchema.optional(),
+  /** Appointment profile and flag type names, and relabelling after a rename (renamed-names.ts). */
+  names: NameStateSchema.optional(),
   rev: z.number().optional(),
 });
 export type ReconcileState = z.infer<typeof ReconcileStateSchema>;
@@ -189,6 +192,13 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
         }
         await writeTeamLog(deps, teamId, entries, ctx.groupId, 'reconcile');
       }
+      // Renames fire no webhook and touch no record's updated_at: read the lists daily and relabel the records that
+      // hold old names. After the window, so missed changes come first when the budget share is small.
+      await refreshRenamedNames(teamId, runId, run, deps, state.names ?? {}, async (names, log) => {
+        state = await save({ ...state, names });
+        await writeTeamLog(deps, teamId, log, ctx.groupId, 'reconcile');
+      });
+      if (run.signal.aborted) return 'more' as const;
       return 'complete' as const;
     });
     if (outcome === 'more') {

@@ -3,7 +3,7 @@ import { budgetLimitOf, consumeApiBudget } from '../budget/api-budget';
 import type { BulkListKind, BulkListRequest, BulkPoll } from '../drchrono/bulk';
 import { DrChronoError } from '../drchrono/errors';
 import type { ListAppointmentsOptions, ListPage, ListPatientsOptions } from '../drchrono/client';
-import type { Appointment, AppointmentProfile, Doctor, Patient } from '../drchrono/schemas';
+import type { Appointment, AppointmentProfile, Doctor, Patient, PatientFlagType } from '../drchrono/schemas';
 import type { IngestMessage } from '../ingest/ingest-message';
 import { errorFields, logger } from '../logging/logger';
 import { readTeamSyncConfig, type TeamSyncConfig } from '../mapping';
@@ -43,6 +43,7 @@ export const WORK_RESERVE_MS = 10_000;
 export interface TeamDrChronoApi {
   listDoctors(): AsyncIterable<Doctor>;
   listAppointmentProfiles(): AsyncIterable<AppointmentProfile>;
+  listPatientFlagTypes(): AsyncIterable<PatientFlagType>;
   patientsPage(o: ListPatientsOptions, cursor?: string | null): Promise<ListPage<Patient>>;
   appointmentsPage(o: ListAppointmentsOptions, cursor?: string | null): Promise<ListPage<Appointment>>;
   getPatient(id: number | string, o?: { verbose?: boolean }): Promise<Patient>;

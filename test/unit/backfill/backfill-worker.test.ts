@@ -60,6 +60,7 @@ function deps(o: Partial<BackfillWorkerDeps> = {}): BackfillWorkerDeps {
       api: {
         listDoctors: () => gen([], beforeCall),
         listAppointmentProfiles: () => gen([{ id: 1, name: 'Checkup' }], beforeCall),
+        listPatientFlagTypes: () => gen([], beforeCall),
         patientsPage: async () => ({ results: [], next: null }),
         appointmentsPage: async () => ({ results: [], next: null }),
         getPatient: async () => {

@@ -1,6 +1,6 @@
 import { mockClient } from 'aws-sdk-client-mock';
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { newJob } from '../../../shared/backfill/backfill-job';
 import { DrChronoError } from '../../../shared/drchrono/errors';
@@ -10,6 +10,10 @@ import { practiceTimeZoneOf, sinceParam, wallClock } from '../../../shared/recon
 import { doctorsDue, reconcileFrom, runReconcileItem, type ReconcileDeps } from '../../../shared/reconcile/reconcile-team';
 import { backfillNeedsNudge, scheduleReconcile } from '../../../shared/reconcile/schedule-reconcile';
 import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
+import { mapAppointment, readTeamSyncConfig } from '../../../shared/mapping';
+import { composeRenames, renamesBetween } from '../../../shared/reconcile/renamed-names';
+import { readNameCache } from '../../../shared/store/profile-cache';
+import { contentHash } from '../../../shared/store/record-version';
 import type { TeamItem } from '../../../shared/teams/team-store';
 import { FakeTeamsTable } from '../team-job/fake-teams-table';
 
@@ -26,6 +30,9 @@ let changedPatients: { id: number; updated_at?: string }[];
 let changedAppointments: { id: string; updated_at?: string }[];
 /** Objects per page of the fake DrChrono lists. */
 let pageSize: number;
+/** The fake DrChrono's appointment profiles and patient flag types. */
+let profiles: { id: number; name: string }[];
+let flagTypes: { id: number; name: string }[];
 
 function teamItem(o: Record<string, unknown> = {}) {
   return { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x', connectedAt: '2026-11-20T08:00:00.000Z', ...o };
@@ -74,7 +81,8 @@ function deps(o: Partial<ReconcileDeps> = {}): ReconcileDeps {
           listCalls.push({ what: 'doctors' });
           return gen([], beforeCall);
         },
-        listAppointmentProfiles: () => gen([], beforeCall),
+        listAppointmentProfiles: () => gen(profiles, beforeCall),
+        listPatientFlagTypes: () => gen(flagTypes, beforeCall),
         patientsPage: (q: { since?: string; verbose?: boolean }, cursor?: string | null) => {
           listCalls.push({ what: 'patients', ...q });
           return page(changedPatients, cursor, beforeCall, q.since);
@@ -113,6 +121,8 @@ beforeEach(() => {
   changedPatients = [];
   changedAppointments = [];
   pageSize = 50;
+  profiles = [];
+  flagTypes = [];
 });
 
 describe('practice time', () => {
@@ -343,5 +353,168 @@ describe('hourly schedule', () => {
       { type: 'deletion-check', teamId: TEAM, runAt: NOW.toISOString() },
     ]);
     expect(singles).toEqual([{ type: 'step', teamId: TEAM, jobId: 'j', step: 4 }]);
+  });
+});
+
+describe('renamed appointment profiles and flag types', () => {
+  const DAY_AGO = '2026-11-20T12:00:00.000Z';
+  const APPOINTMENTS = `${TEAM}#appointment`;
+  const PATIENTS = `${TEAM}#patient`;
+  /** Called between the sweep's read of the records and its updates: another writer's turn. */
+  let betweenReadAndUpdate: () => void;
+
+  /** The records table's conditional updates as DynamoDB evaluates them: `a = :b` and attribute_not_exists terms. */
+  function fakeRecordUpdates(): void {
+    const resolve = (path: string, names: Record<string, string>) => names[path] ?? path;
+    ddbMock.on(UpdateCommand, { TableName: 'records' }).callsFake((input: { Key: { pk: string; sk: string }; UpdateExpression: string; ConditionExpression: string; ExpressionAttributeNames?: Record<string, string>; ExpressionAttributeValues: Record<string, unknown> }) => {
+      const names = input.ExpressionAttributeNames ?? {};
+      const cur = table.get(input.Key.pk, input.Key.sk);
+      const holds = input.ConditionExpression.split(' AND ').every((term) => {
+        const missing = /^attribute_not_exists\((.+)\)$/.exec(term);
+        if (missing) return cur?.[resolve(missing[1]!, names)] === undefined;
+        const [path, value] = term.split(' = ');
+        return cur !== undefined && JSON.stringify(cur[resolve(path!, names)]) === JSON.stringify(input.ExpressionAttributeValues[value!]);
+      });
+      if (!holds || !cur) throw new ConditionalCheckFailedException({ message: 'The conditional request failed', $metadata: {} });
+      for (const clause of input.UpdateExpression.replace(/^SET /, '').split(', ')) {
+        const [path, value] = clause.split(' = ');
+        cur[resolve(path!, names)] = input.ExpressionAttributeValues[value!];
+      }
+      return {};
+    });
+    ddbMock.on(QueryCommand, { TableName: 'records' }).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => {
+      const items = [...table.items.values()].filter((i) => i.pk === input.ExpressionAttributeValues[':pk']).map((i) => structuredClone(i));
+      betweenReadAndUpdate();
+      return { Items: items };
+    });
+  }
+
+  /** A stored appointment as writeRecord leaves it (content hash over the mapped fields). */
+  function storedAppointment(id: string, profile: string, updatedAt = '2026-11-19T09:00:00') {
+    const fields = { Patient: 'CH-1', Provider: '263812', 'Appt Profile': profile, 'Appt Status': 'Confirmed', 'Date of Service': '2026-12-01T09:00:00', Reason: null, Duration: 30, 'Claim ID': id };
+    const present = Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== null));
+    return { pk: APPOINTMENTS, sk: id, ...present, version: `u#${updatedAt}.000000000#0#2026-11-19T17:00:00.000Z`, contentHash: contentHash(fields), patientDrchronoId: '7', lastDeliveryId: 'd' };
+  }
+
+  function renamedProfileState(o: Record<string, unknown> = {}) {
+    return {
+      pk: TEAM,
+      sk: 'RECONCILE',
+      watermark: '2026-11-21T11:20:00.000Z',
+      lastRunAt: 'x',
+      lastRunId: 'x',
+      doctorsRefreshedAt: '2026-11-21T06:00:00.000Z',
+      practiceTimeZone: 'US/Pacific',
+      names: { checkedAt: DAY_AGO, profiles: { '447202': 'Follow-up', '447203': 'New patient' }, flagTypes: { '31': 'VIP' } },
+      rev: 1,
+      ...o,
+    };
+  }
+
+  beforeEach(() => {
+    betweenReadAndUpdate = () => {};
+    fakeRecordUpdates();
+  });
+
+  it('relabels the appointments of a renamed profile, with the content hash writeRecord would store', async () => {
+    table.put(renamedProfileState());
+    table.put(storedAppointment('a1', 'Follow-up'));
+    table.put(storedAppointment('a2', 'New patient'));
+    profiles = [{ id: 447202, name: 'Follow-up visit' }, { id: 447203, name: 'New patient' }];
+    flagTypes = [{ id: 31, name: 'VIP' }];
+
+    expect(await runReconcileItem(item, ctx, deps())).toEqual({ status: 'done' });
+
+    const a1 = table.get(APPOINTMENTS, 'a1')!;
+    expect(a1['Appt Profile']).toBe('Follow-up visit');
+    expect(a1.contentHash).toBe(storedAppointment('a1', 'Follow-up visit').contentHash);
+    expect(a1.version).toBe(storedAppointment('a1', 'Follow-up').version);
+    expect(table.get(APPOINTMENTS, 'a2')).toEqual(storedAppointment('a2', 'New patient'));
+    const log = table.puts.flatMap((p) => decodeIntegrationLogItem(p) ?? []).filter((e) => e.deliveryId?.endsWith(':names'));
+    expect(log).toEqual([expect.objectContaining({ entity: 'appointment', drchronoId: 'a1', outcome: 'updated', fieldsWritten: ['Appt Profile'] })]);
+    expect(JSON.stringify(log)).not.toContain('Follow-up');
+    expect(table.get(TEAM, 'RECONCILE')?.names).toMatchObject({ checkedAt: NOW.toISOString(), profiles: { '447202': 'Follow-up visit' } });
+  });
+
+  it('relabels through the team choice list and leaves a profile the team maps by id alone', async () => {
+    table.put({ ...teamItem(), syncChoices: { apptProfile: { 'Follow-up visit': 'FU', '447203': 'NP' } } });
+    table.put(renamedProfileState());
+    table.put(storedAppointment('a1', 'Follow-up'));
+    table.put(storedAppointment('a2', 'NP'));
+    profiles = [{ id: 447202, name: 'Follow-up visit' }, { id: 447203, name: 'First visit' }];
+
+    await runReconcileItem(item, ctx, deps());
+
+    expect(table.get(APPOINTMENTS, 'a1')?.['Appt Profile']).toBe('FU');
+    expect(table.get(APPOINTMENTS, 'a2')?.['Appt Profile']).toBe('NP');
+  });
+
+  it('never overwrites a newer state of the appointment written between the read and the relabel', async () => {
+    table.put(renamedProfileState());
+    table.put(storedAppointment('a1', 'Follow-up'));
+    profiles = [{ id: 447202, name: 'Follow-up visit' }, { id: 447203, name: 'New patient' }];
+    const newer = storedAppointment('a1', 'New patient', '2026-11-21T04:00:00');
+    betweenReadAndUpdate = () => table.put(newer);
+
+    await runReconcileItem(item, ctx, deps());
+
+    expect(table.get(APPOINTMENTS, 'a1')).toEqual(newer);
+    expect(table.puts.flatMap((p) => decodeIntegrationLogItem(p) ?? []).filter((e) => e.drchronoId === 'a1')).toEqual([]);
+  });
+
+  it('puts the new names in the sync cache before relabelling, so a later delivery maps with the new name', async () => {
+    table.put(renamedProfileState());
+    table.put(storedAppointment('a1', 'Follow-up'));
+    profiles = [{ id: 447202, name: 'Follow-up visit' }, { id: 447203, name: 'New patient' }];
+    let cachedDuringSweep: ReadonlyMap<number, string> | undefined;
+    betweenReadAndUpdate = () => {
+      cachedDuringSweep = new Map(Object.entries((table.get(TEAM, 'PROFILES')?.names ?? {}) as Record<string, string>).map(([k, v]) => [Number(k), v]));
+    };
+
+    await runReconcileItem(item, ctx, deps());
+
+    const cached = await readNameCache(DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), 'teams', TEAM, 'PROFILES', NOW);
+    expect(cachedDuringSweep?.get(447202)).toBe('Follow-up visit');
+    const late = mapAppointment(
+      { id: 'a1', patient: 7, doctor: 263812, profile: 447202, status: 'Confirmed', scheduled_time: '2026-12-01T09:00:00', duration: 30, updated_at: '2026-11-21T05:00:00' },
+      { config: readTeamSyncConfig(teamItem()), profileNames: cached!, flagTypeNames: new Map() },
+    );
+    expect(late.fields['Appt Profile']).toBe('Follow-up visit');
+  });
+
+  it('sweeps once more after the settle time: a delivery that mapped the old name late is relabelled by the next run', async () => {
+    table.put(renamedProfileState());
+    table.put(storedAppointment('a1', 'Follow-up'));
+    profiles = [{ id: 447202, name: 'Follow-up visit' }, { id: 447203, name: 'New patient' }];
+    await runReconcileItem(item, ctx, deps());
+    expect(table.get(TEAM, 'RECONCILE')?.names).toMatchObject({ fanOut: { appointment: [{ from: 'Follow-up', to: 'Follow-up visit' }] } });
+
+    // A warm sync container still held the old list: its delivery of a newer state wrote the old name.
+    table.put(storedAppointment('a1', 'Follow-up', '2026-11-21T04:10:00'));
+    const hourLater = new Date(NOW.getTime() + 3_600_000);
+    await runReconcileItem({ ...item, runAt: hourLater.toISOString() }, ctx, deps({ now: () => hourLater }));
+
+    expect(table.get(APPOINTMENTS, 'a1')?.['Appt Profile']).toBe('Follow-up visit');
+    expect((table.get(TEAM, 'RECONCILE')?.names as Record<string, unknown>).fanOut).toBeUndefined();
+  });
+
+  it('relabels patient flag fields when a flag type is renamed', async () => {
+    table.put(renamedProfileState());
+    const fields = { 'Dr Chrono ID': '7', 'Patient Flags': ['VIP', 'Fall risk'], 'Patient Flags and Descriptions': ['VIP: since 2019', 'Fall risk'] };
+    table.put({ pk: PATIENTS, sk: '7', ...fields, version: 'u#2026-11-19T09:00:00.000000000#0#2026-11-19T17:00:00.000Z', contentHash: 'h-other-fields' });
+    profiles = [{ id: 447202, name: 'Follow-up' }, { id: 447203, name: 'New patient' }];
+    flagTypes = [{ id: 31, name: 'Very important' }];
+
+    await runReconcileItem(item, ctx, deps());
+
+    expect(table.get(PATIENTS, '7')).toMatchObject({ 'Patient Flags': ['Very important', 'Fall risk'], 'Patient Flags and Descriptions': ['Very important: since 2019', 'Fall risk'] });
+    // A hash it cannot reproduce is left as stored (the next duplicate delivery is a tie, resolved by a fetch).
+    expect(table.get(PATIENTS, '7')?.contentHash).toBe('h-other-fields');
+  });
+
+  it('leaves out a rename whose old name is now the current name of another profile (ambiguous), and composes chained renames', () => {
+    const label = (_id: number, name: string) => name;
+    expect(renamesBetween({ '1': 'A', '2': 'B' }, { '1': 'B', '2': 'C' }, label)).toEqual({ renames: [{ from: 'A', to: 'B' }], ambiguous: 1 });
+    expect(composeRenames([{ from: 'A', to: 'B' }], [{ from: 'B', to: 'C' }])).toEqual([{ from: 'A', to: 'C' }, { from: 'B', to: 'C' }]);
   });
 });
