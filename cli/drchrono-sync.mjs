@@ -5,5 +5,5 @@ import { register } from 'tsx/esm/api';
 // Node 20 dev machines: the SDK's "Node 22 from 2027" notice is not actionable per command (see the README).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 register();
-const { main } = await import('./main.ts');
-process.exit(await main(process.argv.slice(2)));
+const { runCli } = await import('./main.ts');
+await runCli(process.argv.slice(2));

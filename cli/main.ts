@@ -1,4 +1,5 @@
 import { CliError, createCliContext, type CliContext, type CreateContextOptions, type GlobalOptions } from './context';
+import { streamOutput } from './output';
 
 /** Every command module exports this. */
 export interface CommandModule {
@@ -125,7 +126,12 @@ export async function main(argv: readonly string[], opts: MainOptions = {}): Pro
   }
 }
 
-// Run when executed directly (`tsx cli/main.ts ...`, `npm run cli -- ...`); the bin shim calls main() itself.
-if (/[\\/]cli[\\/]main\.ts$/.test(process.argv[1] ?? '')) {
-  main(process.argv.slice(2)).then((code) => process.exit(code));
+/** The process entry: run, wait until stdout and stderr are drained (pipes are asynchronous), then exit. */
+export async function runCli(argv: readonly string[]): Promise<never> {
+  const io = streamOutput();
+  const code = await main(argv, { out: io.out, err: io.err });
+  process.exit(await io.finish(code));
 }
+
+// Run when executed directly (`tsx cli/main.ts ...`, `npm run cli -- ...`); the bin shim calls runCli() itself.
+if (/[\\/]cli[\\/]main\.ts$/.test(process.argv[1] ?? '')) void runCli(process.argv.slice(2));

@@ -2,6 +2,7 @@ import { parseArgs } from 'node:util';
 import { INTEGRATION_LOG_OUTCOMES, readIntegrationLog, type IntegrationLogEntry, type IntegrationLogOutcome } from '../../shared/store/integration-log';
 import { parseTeamId } from '../../shared/teams/team-id';
 import { CliError, type CliContext } from '../context';
+import { terminalText } from '../terminal-text';
 
 export const LOG_USAGE = `Usage:
   drchrono-sync log <teamId> [--limit N] [--outcome ${INTEGRATION_LOG_OUTCOMES.join('|')}] [--json]
@@ -58,5 +59,6 @@ export function formatEntry(e: IntegrationLogEntry): string {
   if (e.fieldsSkipped?.length) lines.push(`    skipped: ${e.fieldsSkipped.join(', ')}`);
   if (e.errorClass || e.errorMessage) lines.push(`    error: ${[e.errorClass, e.errorMessage].filter(Boolean).join(': ')}`);
   if (e.detail) lines.push(`    ${e.detail}`);
-  return lines.join('\n');
+  // The DrChrono id (an appointment id is any printable text) and delivery id are escaped for the terminal.
+  return lines.map(terminalText).join('\n');
 }

@@ -3,6 +3,7 @@ import { ENTITIES, type Entity } from '../../shared/mapping';
 import { findPatientByChartId, getRecord, listRecords, type StoredRecord } from '../../shared/store/records';
 import { parseTeamId } from '../../shared/teams/team-id';
 import { CliError, type CliContext } from '../context';
+import { terminalText } from '../terminal-text';
 
 export const RECORDS_USAGE = `Usage:
   drchrono-sync records <teamId> patient|appointment|employee [key] [--limit N] [--json]
@@ -38,7 +39,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     const record =
       entity === 'patient' ? await findPatientByChartId(ctx.ddb, table, teamId, key) : await getRecord(ctx.ddb, table, teamId, entity, key, { consistent: true });
     if (!record) {
-      ctx.err(`no ${entity} with ${keyName(entity)} "${key}" for team ${teamId}`);
+      ctx.err(`no ${entity} with ${keyName(entity)} "${terminalText(key)}" for team ${teamId}`);
       return 1;
     }
     ctx.out(values.json ? JSON.stringify(record, null, 2) : formatRecord(record));
@@ -74,5 +75,6 @@ export function formatRecord(r: StoredRecord): string {
     const v = r.fields[name];
     lines.push(`  ${name}: ${Array.isArray(v) ? v.join('; ') : v === null ? '' : String(v)}`);
   }
-  return lines.join('\n');
+  // Ids and values are DrChrono's text: escaped so nothing in them can drive the terminal.
+  return lines.map(terminalText).join('\n');
 }

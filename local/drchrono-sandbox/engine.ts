@@ -384,9 +384,16 @@ export class SandboxEngine {
     this.persist();
   }
 
-  createAppointment(fields: Json): Json {
-    const id = String(this.state.data.nextAppointmentId++);
-    const base = buildAppointment(id, Number(id) % 97, this.clock.now(), null, { status: 'Confirmed' });
+  /**
+   * DrChrono appointment ids are "usually numeric but not always": the control API (opts.allowId) may set a
+   * string id to exercise that; DrChrono's own API never takes one.
+   */
+  createAppointment(fields: Json, opts: { allowId?: boolean } = {}): Json {
+    const given = opts.allowId && typeof fields.id === 'string' && fields.id !== '' ? fields.id : undefined;
+    if (given !== undefined && this.state.data.appointments.some((x) => x.id === given)) throw new SandboxHttpError(400, { id: ['appointment with this id already exists.'] });
+    const id = given ?? String(this.state.data.nextAppointmentId++);
+    const seq = given === undefined ? Number(id) % 97 : this.state.data.appointments.length % 97;
+    const base = buildAppointment(id, seq, this.clock.now(), null, { status: 'Confirmed' });
     const a = { ...base, ...writable(fields), id, deleted_flag: false, created_at: this.stamp(), updated_at: this.stamp(), extended_updated_at: this.stamp() };
     this.checkAppointment(a);
     this.state.data.appointments.push(a);

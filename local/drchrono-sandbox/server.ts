@@ -154,7 +154,9 @@ export class SandboxRouter {
     const bearer = /^Bearer (.+)$/i.exec(ctx.req.headers.authorization ?? '')?.[1];
     const tok = bearer ? this.engine.authenticate(bearer) : undefined;
     if (!tok) return send(ctx.res, 401, NO_AUTH);
-    const parts = ctx.url.pathname.replace(/\/+$/, '').split('/').slice(2); // ['patients', '123']
+    // Segments are percent-decoded, as DrChrono's router does: an appointment id may hold spaces, '/', non-ASCII.
+    const parts = decodeSegments(ctx.url.pathname.replace(/\/+$/, '').split('/').slice(2)); // ['patients', '123']
+    if (parts === undefined) return send(ctx.res, 404, { detail: 'Not found.' });
     const [area, id, ...rest] = parts;
     if (!area || rest.length > 0) return send(ctx.res, 404, { detail: 'Not found.' });
     const template = `/api/${area}${id === undefined ? '' : id === 'current' ? '/current' : '/{id}'}`;
@@ -272,7 +274,7 @@ export class SandboxRouter {
   private async control(ctx: Ctx): Promise<void> {
     const { res, method } = ctx;
     const path = ctx.url.pathname.replace(/\/+$/, '');
-    const seg = path.split('/').slice(2); // after /_sandbox
+    const seg = decodeSegments(path.split('/').slice(2)) ?? []; // after /_sandbox
     const json = () => parseJson(ctx.body);
     const e = this.engine;
     const r = (status: number, body: unknown) => send(res, status, body);
@@ -377,7 +379,7 @@ export class SandboxRouter {
       const isPatient = a === 'patients';
       if (b === undefined && method === 'GET') return r(200, isPatient ? e.state.data.patients : e.state.data.appointments);
       if (b === undefined && method === 'POST') {
-        const obj = isPatient ? e.createPatient(Fields.parse(json())) : e.createAppointment(Fields.parse(json()));
+        const obj = isPatient ? e.createPatient(Fields.parse(json())) : e.createAppointment(Fields.parse(json()), { allowId: true });
         return r(201, obj);
       }
       if (b !== undefined) {
@@ -487,6 +489,15 @@ function deliveryView(d: Delivery) {
 function hasScope(t: TokenPair, any: string[]): boolean {
   const granted = t.scope.split(' ');
   return any.some((s) => granted.includes(s));
+}
+
+/** Percent-decoded path segments; undefined for a malformed escape. */
+function decodeSegments(parts: string[]): string[] | undefined {
+  try {
+    return parts.map((p) => decodeURIComponent(p));
+  } catch {
+    return undefined;
+  }
 }
 
 function filterDoctor(items: Json[], q: URLSearchParams, field = 'id'): Json[] {

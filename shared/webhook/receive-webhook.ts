@@ -2,6 +2,7 @@ import { z } from 'zod';
 import { errorFields, logger } from '../logging/logger';
 import { isSyncedEvent } from '../ingest/ingest-message';
 import type { IngestMessageInput } from '../ingest/ingest-queue';
+import { SqsMessageTooLargeError } from '../ingest/sqs-message-body';
 import type { TeamSecret } from '../teams/team-secret';
 import { parseTeamId } from '../teams/team-id';
 import { parseWebhookEnvelope } from './envelope';
@@ -11,7 +12,8 @@ import { isValidDeliverySignature } from './signature';
 /**
  * Largest accepted body, in bytes after base64 decoding. DrChrono objects are a few KB (a verbose patient is
  * ~5 KB); 128 KiB leaves room for the ingest message's own fields and JSON escaping under SQS's classic
- * 256 KiB message limit, so anything we accept can also be queued.
+ * 256 KiB message limit. Only a body packed with U+FFFE/U+FFFF (3 bytes raw, 6 escaped) can still exceed it
+ * once encoded: that one gets 413 too, never a 5xx.
  */
 export const MAX_WEBHOOK_BODY_BYTES = 128 * 1024;
 
@@ -152,6 +154,9 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
       object: parsed.envelope.object,
     });
   } catch (err) {
+    // Escaping (U+FFFE/U+FFFF become 6-byte escapes) can take an accepted body over SQS's limit: that body
+    // could never be queued, so it is refused rather than redelivered.
+    if (err instanceof SqsMessageTooLargeError) return done('too_large', 413, { error: 'body too large to queue' });
     // 5xx makes DrChrono redeliver (at +1 h, +3 h, +7 h).
     logger.error('ingest queue rejected delivery', { ...log, ...errorFields(err) });
     return done('queue_unavailable', 503, { error: 'temporarily unavailable' });

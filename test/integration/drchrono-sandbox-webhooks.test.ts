@@ -132,7 +132,7 @@ describe('sandbox webhook deliveries', () => {
         const [x] = await control('GET', `/deliveries?clientId=${APP}`);
         return x?.status === 'failed' ? x : undefined;
       },
-      { timeoutMs: 5000, description: 'delivery to fail after its retries' },
+      { timeoutMs: 20_000, description: 'delivery to fail after its retries' },
     );
     const attempts = d.attempts as Array<{ at: number; kind: string; status: number }>;
     expect(attempts.map((a) => a.kind)).toEqual(['initial', 'retry', 'retry', 'retry']);

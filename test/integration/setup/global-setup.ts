@@ -1,6 +1,7 @@
 import { spawn } from 'node:child_process';
 import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
+import { waitForReady } from '../../../local/emulators/wait-ready';
 import { handlerEnvironment, type PlatformInfo } from '../../../local/platform-info';
 import { PLATFORM_INFO_ENV, PLATFORM_PID_ENV, READY_FILE } from './platform-process';
 
@@ -8,8 +9,9 @@ import { PLATFORM_INFO_ENV, PLATFORM_PID_ENV, READY_FILE } from './platform-proc
  * Starts the same local platform `npm start` runs (ephemeral: in-memory, random ports) as a child process in
  * its own process group, and points the test workers at it through process.env. Its output goes to
  * .local/test-logs/platform-<pid>.log, which is kept: a later PHI scan reads every log line the suite writes.
+ * It waits for the platform's ready file for as long as the platform process is alive (a loaded 2-core machine
+ * can take minutes to start DynamoDB Local's JVM), and fails at once if the process exits.
  */
-const READY_TIMEOUT_MS = 90_000;
 
 function tail(path: string, lines = 40): string {
   try {
@@ -44,14 +46,19 @@ export default async function globalSetup(globalConfig: { rootDir: string }): Pr
     exitCode = code;
   });
 
-  const deadline = Date.now() + READY_TIMEOUT_MS;
-  while (!existsSync(READY_FILE)) {
-    if (exitCode !== undefined || Date.now() > deadline) {
-      if (exitCode === undefined && child.pid) process.kill(-child.pid, 'SIGKILL');
-      const why = exitCode !== undefined ? `exited with code ${exitCode}` : `was not ready within ${READY_TIMEOUT_MS / 1000} s`;
-      throw new Error(`The local platform ${why}. Log ${logPath}, last lines:\n${tail(logPath)}`);
-    }
-    await new Promise((r) => setTimeout(r, 200));
+  try {
+    await waitForReady({
+      what: 'the local platform',
+      probe: async () => {
+        if (!existsSync(READY_FILE)) throw new Error('not ready');
+      },
+      gone: () => (exitCode !== undefined ? `exited with code ${exitCode}` : undefined),
+      pollMs: 200,
+      report: (line) => process.stderr.write(`${line}\n`),
+    });
+  } catch (err) {
+    if (exitCode === undefined && child.pid) process.kill(-child.pid, 'SIGKILL');
+    throw new Error(`${(err as Error).message}. Log ${logPath}, last lines:\n${tail(logPath)}`);
   }
 
   const info = JSON.parse(readFileSync(READY_FILE, 'utf8')) as PlatformInfo;

@@ -212,3 +212,19 @@ describe('DrChronoClient pagination and beforeCall', () => {
     expect(stub.seen.map((r) => r.headers.authorization)).toEqual(['Bearer token-1', 'Bearer token-2']);
   });
 });
+
+describe('DrChronoClient appointment ids that are not numeric', () => {
+  it('GETs an id with spaces, a slash and non-ASCII as one escaped path segment', async () => {
+    const id = 'Appt 7/B é#?%';
+    stub.script({ status: 200, body: { ...appointmentFixture, id } });
+    const a = await client().getAppointment(id);
+    expect(a.id).toBe(id);
+    expect(stub.seen[0]!.url).toBe(`/api/appointments/${encodeURIComponent(id)}`);
+    expect(stub.seen[0]!.url).toBe('/api/appointments/Appt%207%2FB%20%C3%A9%23%3F%25');
+  });
+
+  it.each(['.', '..', ''])('refuses %j, which no URL path can carry as a segment', async (id) => {
+    await expect(async () => client().getAppointment(id)).rejects.toThrow('invalid DrChrono id');
+    expect(stub.seen).toHaveLength(0);
+  });
+});

@@ -30,6 +30,17 @@ describe('mapAppointment', () => {
     expect(record.fieldsSkipped).toEqual(['Patient']);
   });
 
+  it('maps an appointment whose timestamps carry a UTC offset, versioned by the wall clock they state', () => {
+    const record = mapAppointment(appointment({ updated_at: '2024-01-15T10:30:00.25-05:00', scheduled_time: '2024-01-16T09:30:00Z' }), context());
+    expect(record.version.updatedAt).toBe('2024-01-15T10:30:00.250000000');
+    expect(record.fields['Date of Service']).toBe('2024-01-16T09:30:00Z');
+  });
+
+  it('keeps a non-numeric appointment id with spaces, a slash and non-ASCII as the Claim ID and store id', () => {
+    const record = mapAppointment(appointment({ id: 'Appt 7/B é' }), context());
+    expect(record).toMatchObject({ drchronoId: 'Appt 7/B é', key: 'Appt 7/B é', fields: { 'Claim ID': 'Appt 7/B é' } });
+  });
+
   it('keeps a numeric appointment id as the string Claim ID', () => {
     expect(mapAppointment(appointment({ id: 1234 }), context()).fields['Claim ID']).toBe('1234');
   });

@@ -35,6 +35,20 @@ describe('normalizeUpdatedAt', () => {
     expect(compareVersions(v('2024-01-15T10:30:00.5'), v('2024-01-15T10:30:01'))).toBe(-1);
   });
 
+  it.each([
+    ['2024-01-15T10:30:00Z', '2024-01-15T10:30:00.000000000'],
+    ['2024-01-15T10:30:00-05:00', '2024-01-15T10:30:00.000000000'],
+    ['2024-01-15T10:30:00.25+0530', '2024-01-15T10:30:00.250000000'],
+    ['2024-01-15T10:30:00.1234567891234-08', '2024-01-15T10:30:00.123456789'],
+  ])('keeps the wall clock a timestamp with an offset states, dropping the offset: %s', (raw, canonical) => {
+    expect(normalizeUpdatedAt(raw)).toBe(canonical);
+  });
+
+  it('orders a timestamp with an offset among offset-less ones by the wall clock it states', () => {
+    expect(compareVersions(v('2024-01-15T10:30:01-05:00'), v('2024-01-15T10:30:00.999'))).toBe(1);
+    expect(compareVersions(v('2024-01-15T10:30:00Z'), v('2024-01-15T10:30:00.001'))).toBe(-1);
+  });
+
   it.each([[undefined], [null], [''], ['yesterday'], ['2024-01-15']])('has no version for %p', (raw) => {
     expect(normalizeUpdatedAt(raw)).toBeNull();
   });

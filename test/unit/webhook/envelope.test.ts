@@ -1,4 +1,4 @@
-import { parseWebhookEnvelope } from '../../../shared/webhook/envelope';
+import { jsonNestingExceeds, MAX_JSON_NESTING, MAX_OBJECT_ID_CHARS, parseWebhookEnvelope } from '../../../shared/webhook/envelope';
 
 const parse = (value: unknown) => parseWebhookEnvelope(Buffer.from(typeof value === 'string' ? value : JSON.stringify(value)));
 
@@ -53,9 +53,9 @@ describe('parseWebhookEnvelope', () => {
     expect(parse({ receiver: {}, object: { id: '1'.repeat(2000) } })).toEqual({ ok: false, error: 'invalid webhook envelope: object.id' });
   });
 
-  it('rejects a string object id with a slash or whitespace, which would change the DrChrono URL it is fetched from', () => {
-    expect(parse({ receiver: {}, object: { id: '12/../34' } }).ok).toBe(false);
-    expect(parse({ receiver: {}, object: { id: ' 12' } }).ok).toBe(false);
+  it('accepts string ids with a slash or whitespace: the client sends each as one escaped path segment', () => {
+    expect(parse({ receiver: {}, object: { id: '12/../34' } }).ok).toBe(true);
+    expect(parse({ receiver: {}, object: { id: ' 12' } }).ok).toBe(true);
   });
 
   it('rejects a negative, fractional or unsafe numeric object id', () => {
@@ -77,5 +77,57 @@ describe('parseWebhookEnvelope', () => {
 
   it('rejects a body that is not UTF-8 text', () => {
     expect(parseWebhookEnvelope(Buffer.from([0xff, 0xfe, 0x7b, 0x00]))).toEqual({ ok: false, error: 'body is not valid JSON' });
+  });
+});
+
+describe('parseWebhookEnvelope: nesting', () => {
+  const nested = (depth: number) => `{"receiver":{},"object":{"id":1,"x":${'['.repeat(depth - 2)}${']'.repeat(depth - 2)}}}`;
+
+  it('refuses a body nested 5,000 levels deep (10 KB) without recursing into it', () => {
+    expect(parse(nested(5000))).toEqual({ ok: false, error: `body nests deeper than ${MAX_JSON_NESTING} levels` });
+  });
+
+  it('accepts a body nested exactly the limit', () => {
+    expect(parse(nested(MAX_JSON_NESTING)).ok).toBe(true);
+  });
+
+  it('refuses a body nested one level more than the limit', () => {
+    expect(parse(nested(MAX_JSON_NESTING + 1)).ok).toBe(false);
+  });
+});
+
+describe('jsonNestingExceeds', () => {
+  it('does not count brackets inside strings, escaped quotes included', () => {
+    expect(jsonNestingExceeds(JSON.stringify({ a: '[[[[{{{{"\\"[[[[' }), 1)).toBe(false);
+    expect(jsonNestingExceeds(JSON.stringify({ a: ['x"]'] }), 1)).toBe(true);
+  });
+
+  it('counts objects and arrays alike', () => {
+    expect(jsonNestingExceeds('[{"a":[{}]}]', 4)).toBe(false);
+    expect(jsonNestingExceeds('[{"a":[{}]}]', 3)).toBe(true);
+  });
+});
+
+describe('parseWebhookEnvelope: object ids (DrChrono: "usually numeric but not always")', () => {
+  it.each([
+    ['spaces, a slash and non-ASCII', 'Appt 7/B é'],
+    ['a hash, percent and query characters', 'x#1%2?y=z'],
+    ['another script and an emoji', '予約-١٢ \u{1F600}'],
+    ['U+FFFE (escaped when queued)', 'a\uFFFEb'],
+    [`${MAX_OBJECT_ID_CHARS} characters above U+FFFF`, '\u{1F600}'.repeat(MAX_OBJECT_ID_CHARS)],
+  ])('accepts an id with %s', (_what, id) => {
+    expect(parse({ receiver: {}, object: { id } })).toMatchObject({ ok: true, envelope: { object: { id } } });
+  });
+
+  it.each([
+    ['empty', ''],
+    ['too long', 'x'.repeat(MAX_OBJECT_ID_CHARS + 1)],
+    ['a control character', 'a\u0007b'],
+    ['a newline', 'a\nb'],
+    ['a C1 control character', 'a\u0085b'],
+    ['an unpaired surrogate', 'a\uD800b'],
+    ['a dot segment', '..'],
+  ])('refuses an id that is %s, naming the field only', (_what, id) => {
+    expect(parse({ receiver: {}, object: { id } })).toEqual({ ok: false, error: 'invalid webhook envelope: object.id' });
   });
 });

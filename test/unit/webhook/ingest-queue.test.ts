@@ -1,6 +1,7 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { enqueueIngestMessage } from '../../../shared/ingest/ingest-queue';
+import { isSqsText, SqsMessageTooLargeError } from '../../../shared/ingest/sqs-message-body';
 
 const sqsMock = mockClient(SQSClient);
 const queueUrl = 'http://sqs.local/000000000000/drchrono-sync-local-ingest';
@@ -58,5 +59,23 @@ describe('enqueueIngestMessage', () => {
   it('propagates an SQS failure', async () => {
     sqsMock.on(SendMessageCommand).rejects(new Error('throttled'));
     await expect(enqueueIngestMessage(new SQSClient({}), queueUrl, msg)).rejects.toThrow('throttled');
+  });
+});
+
+describe('enqueueIngestMessage: bodies SQS would refuse', () => {
+  it('sends an object with U+FFFE, U+FFFF and a lone surrogate as SQS-accepted text that parses back to it', async () => {
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'm-3' });
+    const object = { id: 42, first_name: 'Zo\uFFFE\uFFFF', last_name: 'x\uD800', middle_name: '\u{1F600}' };
+    await enqueueIngestMessage(new SQSClient({}), queueUrl, { ...msg, object });
+    const body = sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody!;
+    expect(/[\uFFFE\uFFFF]/.test(body)).toBe(false);
+    expect(isSqsText(body)).toBe(true);
+    expect(JSON.parse(body).object).toEqual(object);
+  });
+
+  it('rejects a message over the SQS size limit once encoded, without calling SQS', async () => {
+    const object = { id: 42, notes: '\uFFFF'.repeat(50_000) };
+    await expect(enqueueIngestMessage(new SQSClient({}), queueUrl, { ...msg, object })).rejects.toBeInstanceOf(SqsMessageTooLargeError);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 });

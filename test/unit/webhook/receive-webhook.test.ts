@@ -1,5 +1,6 @@
 import { createHmac } from 'node:crypto';
 import type { IngestMessageInput } from '../../../shared/ingest/ingest-queue';
+import { SqsMessageTooLargeError } from '../../../shared/ingest/sqs-message-body';
 import type { TeamSecret } from '../../../shared/teams/team-secret';
 import {
   MAX_WEBHOOK_BODY_BYTES,
@@ -222,6 +223,28 @@ describe('receiveWebhook: POST deliveries', () => {
     const r = await receiveWebhook(post({ body: { receiver: {}, object: { chart_id: 'X' } } }), deps);
     expect(r.statusCode).toBe(400);
     expect(bodyOf(r).error).toContain('object.id');
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 400 to a body nested 5,000 levels deep (10 KB) and queues nothing', async () => {
+    const { deps, enqueued } = fakeDeps();
+    // What the queue does with the message: JSON.stringify recurses, so a deep object overflows the stack there.
+    deps.enqueue = async (msg) => {
+      JSON.stringify(msg);
+      enqueued.push(msg);
+    };
+    const deep = `{"receiver":{},"object":{"id":1,"x":${'['.repeat(5000)}${']'.repeat(5000)}}}`;
+    const r = await receiveWebhook(post({ body: deep }), deps);
+    expect(r.statusCode).toBe(400);
+    expect(bodyOf(r).error).toContain('nests deeper');
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 413, not 503, when the message would be over the SQS limit once encoded', async () => {
+    const { deps, enqueued } = fakeDeps({ enqueueError: new SqsMessageTooLargeError(300_000) });
+    const r = await receiveWebhook(post(), deps);
+    expect(r.statusCode).toBe(413);
+    expect(r.outcome).toBe('too_large');
     expect(enqueued).toHaveLength(0);
   });
 
