@@ -50,9 +50,8 @@ export const OFF_BY_DEFAULT: Partial<Record<Kind, string>> = {
   chartIdChange: 'item 6: stale appointment→patient Chart ID reference (found by this test: seed 1, see docs/convergence.md)',
   patientDelete: 'item 8: deleted patients are never noticed (404 on fetch + periodic deletion check)',
   flagSet: 'item 7: PATIENT_FLAG_* events dropped (flag edits here go through patient modify until the sandbox has flag endpoints)',
-  profileRename: 'divergence found by this test, not in the issue list: a profile rename never reaches existing appointments',
-  sqsHostileText: 'item 4: bodies SQS refuses (U+FFFE/U+FFFF/lone surrogates, control characters)',
-  astralText: 'item 4: fauxqs refuses emoji (astral characters) in message bodies',
+  profileRename: 'divergence found by this test, NOT in the issue list: a profile rename never reaches existing appointments (seed 508, docs/convergence.md)',
+  // sqsHostileText, astralText: on since item 4 (bodies SQS or fauxqs refuse) landed.
   refreshDuringReconnect: 'item 3: token refresh overwriting a reconnect',
   apiTimeout: 'cost, not a bug: each timeout waits the client\'s real timeout (10-30 s); on in long soaks with --kinds +apiTimeout',
 };
