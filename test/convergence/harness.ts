@@ -258,7 +258,9 @@ export class ConvergenceHarness {
 
   async apply(op: Op): Promise<void> {
     if (isFault(op)) this.count(op.k);
-    const d = await this.data();
+    // Only ops that pick an existing object need the practice's current state.
+    const needsData = !isFault(op) && op.k !== 'patientCreate' && op.k !== 'breakCreate';
+    const d = needsData ? await this.data() : { doctors: [], profiles: [], flagTypes: [], patients: [], appointments: [] };
     const live = d.patients;
     const appts = d.appointments.filter((a) => a.appt_is_break !== true && a.deleted_flag !== true);
     const pick = <T>(list: T[], i: number): T | undefined => (list.length === 0 ? undefined : list[i % list.length]);
