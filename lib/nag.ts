@@ -44,6 +44,12 @@ const ROUTE_WITHOUT_AUTHORIZER: Record<string, string> = {
     'DrChrono\'s "Verify webhook" handshake sends no credentials an authorizer could check; the handler replies only with HMAC-SHA256(team secret, msg), which proves ownership and reveals nothing.',
   'POST /drchronowebhook/{teamId}':
     'DrChrono authenticates each delivery with the per-team secret in X-drchrono-signature, which the handler checks in constant time before anything else; an authorizer cannot read that secret without a per-request Secrets Manager call.',
+  ...Object.fromEntries(
+    ['PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'].map((m) => [
+      `${m} /drchronowebhook/{teamId}`,
+      'Exists only so the webhook function can answer 405 with Allow: GET, POST (docs/webhook.md); it reads no secret, queues nothing and returns no data.',
+    ]),
+  ),
   'GET /integration-oauth/authorize/{teamId}':
     'Browser entry point of the OAuth connect flow: it only redirects to DrChrono\'s consent page with a single-use, browser-bound state; the grant needs the clinic\'s own DrChrono login.',
   'GET /integration-oauth/callback':

@@ -46,8 +46,8 @@ function lowerCaseHeaders(headers: APIGatewayProxyEventV2['headers'] | undefined
   return out;
 }
 
-function json(statusCode: number, body: string): APIGatewayProxyStructuredResultV2 {
-  return { statusCode, headers: { 'content-type': 'application/json' }, body };
+function json(statusCode: number, body: string, headers: Record<string, string> = {}): APIGatewayProxyStructuredResultV2 {
+  return { statusCode, headers: { ...headers, 'content-type': 'application/json' }, body };
 }
 
 async function webhook(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStructuredResultV2> {
@@ -64,7 +64,7 @@ async function webhook(event: APIGatewayProxyEventV2): Promise<APIGatewayProxySt
       containerDeps(),
     );
     metrics.addMetric(`webhook_${result.outcome}`, MetricUnit.Count, 1);
-    return json(result.statusCode, result.body);
+    return json(result.statusCode, result.body, result.headers);
   } catch (err) {
     // Configuration or unexpected errors: 503 so DrChrono redelivers; class and message only, never a stack.
     logger.error('webhook handler failed', errorFields(err));

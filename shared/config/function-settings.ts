@@ -24,8 +24,10 @@ export const FUNCTION_SETTINGS: Record<LambdaFunctionName, FunctionSettings> = {
   },
   oauth: {
     memoryMb: 256,
-    timeoutSeconds: 15,
-    why: 'one token exchange plus /api/users/current, each bounded by the client timeout',
+    // Under the HTTP API's 30 s integration limit: up to 5 s waiting for the refresher's lease, then one token
+    // exchange and /api/users/current, each bounded by the client's timeout and retries (docs/oauth.md).
+    timeoutSeconds: 29,
+    why: 'waits for the token lease, then one token exchange plus /api/users/current, each bounded by the client timeout',
   },
   'token-refresh': {
     memoryMb: 512,

@@ -1,3 +1,4 @@
+import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
@@ -11,6 +12,15 @@ import { buildAuthorizeUrl } from './authorize-url';
 import { consumeOAuthState, createOAuthState } from './oauth-state';
 import { oauthPage, redirectResponse, type HtmlResponse, type OAuthPageKind } from './oauth-pages';
 import { clearedStateCookie, stateCookie, stateFromCookies, stateMatchesCookie } from './state-cookie';
+import {
+  acquireTokenLeaseForCallback,
+  claimTokenVersion,
+  nextTokenVersion,
+  releaseRefreshLease,
+  TOKEN_WRITE_HOLD_MS,
+  TOKEN_WRITE_MARGIN_MS,
+  type Lease,
+} from './refresh-lease';
 import { markTeamConnected, type DrChronoConnectionUser } from './team-connection';
 import { secretWithTokens, writeIssuedTokens, type IssuedTokens } from './token-secret';
 
@@ -32,7 +42,16 @@ export interface OAuthFlowDeps {
   exchangeCode: (args: { baseUrl: string; clientId: string; clientSecret: string; code: string; redirectUri: string }) => Promise<IssuedTokens>;
   fetchCurrentUser: (args: { baseUrl: string; accessToken: string }) => Promise<DrChronoConnectionUser>;
   now?: () => Date;
+  /** How long the callback waits for a refresher's lease (default 5 s: the admin is waiting). */
+  leaseWaitMs?: number;
+  sleep?: (ms: number) => Promise<void>;
 }
+
+/** Covers the callback's whole run (the oauth function times out at 15 s). */
+const CALLBACK_LEASE_MS = 60_000;
+/** A refresh holds the lease for about one token request; the admin's page should not wait much longer. */
+const CALLBACK_LEASE_WAIT_MS = 5_000;
+const CALLBACK_LEASE_POLL_MS = 250;
 
 /** The message the callback puts on the backfill queue once a team is connected. */
 export interface BackfillStartMessage {
@@ -104,6 +123,34 @@ async function callback(deps: OAuthFlowDeps, rawQuery: unknown, cookieState: str
   if (!team) return oauthPage('unknown_team');
   if (team.status === 'disabled') return oauthPage('team_disabled');
 
+  // The refresher's lease, taken before the code is spent: no refresher (or other callback) writes tokens between
+  // our exchange and our write, and a later exchange always writes later (see docs/oauth.md, "Who writes the tokens").
+  const lease = await acquireTokenLeaseForCallback(deps.ddb, deps.teamsTable, teamId, `oauth-callback:${randomUUID()}`, {
+    now: () => now(deps).getTime(),
+    leaseMs: CALLBACK_LEASE_MS,
+    waitMs: deps.leaseWaitMs ?? CALLBACK_LEASE_WAIT_MS,
+    pollMs: CALLBACK_LEASE_POLL_MS,
+    sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
+  });
+  if (!lease) {
+    logger.warn('oauth callback: token lease busy, code not exchanged', { teamId, outcome: 'busy' });
+    return oauthPage('busy');
+  }
+  const released = { value: false };
+  try {
+    return await connectUnderLease(deps, lease, query.code, released);
+  } finally {
+    // Conditional on this owner: never releases a lease someone else took after ours ran out.
+    if (!released.value) {
+      await releaseRefreshLease(deps.ddb, deps.teamsTable, lease).catch((err: unknown) => {
+        logger.warn('oauth callback: lease release failed; it expires on its own', { teamId, errorClass: errorFields(err).errorClass });
+      });
+    }
+  }
+}
+
+async function connectUnderLease(deps: OAuthFlowDeps, lease: Lease, code: string, released: { value: boolean }): Promise<HtmlResponse> {
+  const { teamId } = lease;
   let secret: TeamSecret;
   try {
     // A fresh read, not the cache: the whole secret is written back below, so it must be current.
@@ -120,7 +167,7 @@ async function callback(deps: OAuthFlowDeps, rawQuery: unknown, cookieState: str
       baseUrl: deps.drchronoBaseUrl,
       clientId: secret.clientId,
       clientSecret: secret.clientSecret,
-      code: query.code,
+      code,
       redirectUri: deps.redirectUri,
     });
   } catch (err) {
@@ -130,9 +177,19 @@ async function callback(deps: OAuthFlowDeps, rawQuery: unknown, cookieState: str
   }
 
   // Store the tokens before anything else can fail: the code is spent, the tokens exist nowhere else.
+  // First claim the next tokenVersion on the team item (only while we own the lease), then write the secret.
   const issuedAt = now(deps);
-  const withTokens = secretWithTokens(secret, tokens, issuedAt.getTime());
-  await writeIssuedTokens(deps.secrets, deps.teamSecretPrefix, teamId, withTokens);
+  const version = nextTokenVersion(lease.team, secret.tokenVersion);
+  const claim = await claimTokenVersion(deps.ddb, deps.teamsTable, lease, version, issuedAt.getTime(), TOKEN_WRITE_HOLD_MS);
+  if (!claim) {
+    logger.error('oauth callback: token lease lost before the token write; tokens dropped', { teamId });
+    return oauthPage('server_error');
+  }
+  const withTokens = secretWithTokens(secret, tokens, issuedAt.getTime(), version);
+  await writeIssuedTokens(deps.secrets, deps.teamSecretPrefix, teamId, withTokens, {
+    deadlineMs: claim.until - TOKEN_WRITE_MARGIN_MS,
+    now: () => now(deps).getTime(),
+  });
 
   let user: DrChronoConnectionUser;
   try {
@@ -142,10 +199,11 @@ async function callback(deps: OAuthFlowDeps, rawQuery: unknown, cookieState: str
     return oauthPage('drchrono_error');
   }
 
-  await markTeamConnected(deps.ddb, deps.teamsTable, teamId, {
+  released.value = await markTeamConnected(deps.ddb, deps.teamsTable, teamId, {
     user,
     tokenExpiresAt: withTokens.accessTokenExpiresAt ?? issuedAt.getTime(),
     now: issuedAt,
+    lease: { owner: lease.owner, tokenVersion: version },
   });
   logger.info('oauth callback: team connected', { teamId, drchronoUserId: user.id, tokenVersion: withTokens.tokenVersion });
   await enqueueBackfill(deps, teamId);

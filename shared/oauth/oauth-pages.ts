@@ -11,6 +11,7 @@ export type OAuthPageKind =
   | 'unknown_team'
   | 'team_disabled'
   | 'drchrono_error'
+  | 'busy'
   | 'server_error';
 
 export interface HtmlResponse {
@@ -61,6 +62,11 @@ const PAGES: Record<OAuthPageKind, { status: number; title: string; message: str
     status: 502,
     title: 'DrChrono did not respond as expected',
     message: 'We could not complete the connection with DrChrono. Please try again in a few minutes from the link you were given.',
+  },
+  busy: {
+    status: 503,
+    title: 'Please try again in a minute',
+    message: 'Your DrChrono connection is being updated right now, so nothing was changed. Please wait a minute, then start again from the link you were given.',
   },
   server_error: {
     status: 500,

@@ -12,6 +12,10 @@ import { TeamItemSchema, teamKey, type TeamItem } from '../teams/team-store';
  * (`refreshNotBefore`), so a team in backoff costs one failed conditional write and nothing else.
  */
 export const DEFAULT_LEASE_MS = 2 * 60_000;
+/** How long a token-version claim holds the lease for the secret write that follows it. */
+export const TOKEN_WRITE_HOLD_MS = 30_000;
+/** The secret write must be done this long before the hold ends (clock skew between writers). */
+export const TOKEN_WRITE_MARGIN_MS = 5_000;
 
 export interface Lease {
   teamId: string;
@@ -90,4 +94,79 @@ export async function releaseRefreshLease(
     if (err instanceof ConditionalCheckFailedException) return false;
     throw err;
   }
+}
+
+/**
+ * The OAuth callback takes the same lease before it exchanges its code, so a callback and a refresher never
+ * interleave (docs/oauth.md, "Who writes the tokens"). Unlike a refresher it needs no `connected` status and
+ * ignores a refresh backoff: a reconnect is exactly what a team in trouble needs. Waits for a held lease by
+ * polling until `waitMs` has passed; null when it is still held then.
+ */
+export async function acquireTokenLeaseForCallback(
+  ddb: DynamoDBDocumentClient,
+  teamsTable: string,
+  teamId: string,
+  owner: string,
+  opts: { now: () => number; leaseMs: number; waitMs: number; pollMs: number; sleep: (ms: number) => Promise<void> },
+): Promise<Lease | null> {
+  const giveUpAt = opts.now() + opts.waitMs;
+  for (;;) {
+    const nowMs = opts.now();
+    const until = nowMs + opts.leaseMs;
+    try {
+      const out = await ddb.send(
+        new UpdateCommand({
+          TableName: teamsTable,
+          Key: teamKey(teamId),
+          UpdateExpression: 'SET refreshLeaseUntil = :until, refreshLeaseOwner = :owner',
+          ConditionExpression: 'attribute_exists(pk) AND (attribute_not_exists(refreshLeaseUntil) OR refreshLeaseUntil < :now)',
+          ExpressionAttributeValues: { ':until': until, ':owner': owner, ':now': nowMs },
+          ReturnValues: 'ALL_NEW',
+        }),
+      );
+      return { teamId, owner, until, team: TeamItemSchema.parse(out.Attributes) };
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    }
+    if (opts.now() + opts.pollMs > giveUpAt) return null;
+    await opts.sleep(opts.pollMs);
+  }
+}
+
+/**
+ * Claim the next token version on the team item before writing tokens to the secret: one conditional UpdateItem
+ * that succeeds only while this writer still owns the lease (nobody else took it, even if it ran past its end)
+ * and only with a version above every earlier claim, so `tokenVersion` strictly increases across all writers.
+ * It also sets the lease to end `holdMs` from now: the secret write must finish inside that (its deadline), so
+ * a writer stalled past the claim cannot land its write after a newer writer's. False: the lease was lost.
+ */
+export async function claimTokenVersion(
+  ddb: DynamoDBDocumentClient,
+  teamsTable: string,
+  lease: Pick<Lease, 'teamId' | 'owner'>,
+  next: number,
+  nowMs: number,
+  holdMs: number,
+): Promise<{ until: number } | null> {
+  const until = nowMs + holdMs;
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: teamsTable,
+        Key: teamKey(lease.teamId),
+        UpdateExpression: 'SET tokenVersion = :next, refreshLeaseUntil = :until',
+        ConditionExpression: 'refreshLeaseOwner = :owner AND (attribute_not_exists(tokenVersion) OR tokenVersion < :next)',
+        ExpressionAttributeValues: { ':next': next, ':until': until, ':owner': lease.owner },
+      }),
+    );
+    return { until };
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return null;
+    throw err;
+  }
+}
+
+/** The version a writer claims: above both the team item's last claim and the secret's (teams from before the claim). */
+export function nextTokenVersion(team: TeamItem, secretVersion: number | undefined): number {
+  return Math.max(team.tokenVersion ?? 0, secretVersion ?? 0) + 1;
 }

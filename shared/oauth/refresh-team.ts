@@ -5,15 +5,27 @@ import { errorFields, logger } from '../logging/logger';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import { readTeamSecret, type TeamSecret } from '../teams/team-secret';
 import type { TeamItem } from '../teams/team-store';
-import { acquireRefreshLease, releaseRefreshLease, DEFAULT_LEASE_MS, type Lease } from './refresh-lease';
+import {
+  acquireRefreshLease,
+  claimTokenVersion,
+  nextTokenVersion,
+  releaseRefreshLease,
+  DEFAULT_LEASE_MS,
+  TOKEN_WRITE_HOLD_MS,
+  TOKEN_WRITE_MARGIN_MS,
+  type Lease,
+} from './refresh-lease';
 import { MINUTE_MS, REFRESH_PARTITION_TOKENS } from './refresh-index';
 import { secretWithTokens, writeIssuedTokens, type IssuedTokens } from './token-secret';
 
 /**
  * Refresh one team's tokens, at most one refresher at a time (refresh-lease.ts):
  *
- *   lease → re-read the secret (never a cache) → still due? → refresh once → re-read → write both tokens to the
- *   secret → record the outcome on the team item and release the lease (one conditional write).
+ *   lease → re-read the secret (never a cache) → still due? → refresh once → claim the next tokenVersion on the
+ *   team item (only while owning the lease) → write both tokens to the secret → record the outcome on the team
+ *   item and release the lease (one conditional write).
+ *
+ * The OAuth callback takes the same lease (oauth-flow.ts), so a reconnect never lands between our read and write.
  *
  * Failure handling:
  * - invalid_grant: re-read the secret; if its refresh token changed, someone else won and nothing is wrong.
@@ -128,17 +140,20 @@ async function refreshUnderLease(deps: RefreshTeamDeps, lease: Lease, now: () =>
     return handleRefreshFailure(deps, lease, err, sentRefreshToken, now);
   }
 
-  // A reconnect may have stored a newer grant while our request was in flight: it wins, ours is dropped.
-  const latest = await readTeamSecret(deps.secrets, deps.teamSecretPrefix, teamId);
-  if ((latest.tokenVersion ?? 0) !== (secret.tokenVersion ?? 0)) {
-    logger.warn('token refresh: tokens changed during refresh, keeping the newer ones', { teamId });
-    await release(deps, lease, adoptSecret(latest));
-    return 'not_due';
-  }
-  const written = secretWithTokens(latest, tokens, now());
+  // Pace first, then claim, then write at once: the claim bounds the write (see claimTokenVersion).
   await deps.beforeSecretWrite?.();
+  const version = nextTokenVersion(team, secret.tokenVersion);
+  const claim = await claimTokenVersion(deps.ddb, deps.teamsTable, lease, version, now(), TOKEN_WRITE_HOLD_MS);
+  if (!claim) {
+    // Only a writer holding the lease may claim: we lost it (ran past its end and another writer took it).
+    // Writing now could overwrite that writer's tokens, so ours are dropped (if rotated, the grant may be lost).
+    logger.error('token refresh: lease lost before the token write; refreshed tokens dropped', { teamId });
+    deps.countMetric?.('TokenRefreshFailed');
+    return 'error';
+  }
+  const written = secretWithTokens(secret, tokens, now(), version);
   try {
-    await writeIssuedTokens(deps.secrets, deps.teamSecretPrefix, teamId, written);
+    await writeIssuedTokens(deps.secrets, deps.teamSecretPrefix, teamId, written, { deadlineMs: claim.until - TOKEN_WRITE_MARGIN_MS, now });
   } catch (err) {
     return recordTokensNotStored(deps, lease, err, now());
   }

@@ -1,3 +1,4 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { teamKey } from '../teams/team-store';
 import { REFRESH_PARTITION_TOKENS } from './refresh-index';
@@ -31,14 +32,16 @@ export function connectionUserFromProfile(profile: {
 /**
  * Mark a team connected after its tokens are stored: status, user, token expiry, and a place in the
  * token-expiry index. Clears what a previous failure left (reauthorization flag, backoff, pending request).
- * A refresh lease is left alone: its holder notices the new tokenVersion before it writes (refresh-team.ts).
+ * With `lease`, it also releases the callback's token lease (only if still its owner) and writes only if the
+ * team item's tokenVersion is still the one the callback claimed: a newer writer's expiry is never overwritten.
+ * Returns whether the lease was released here.
  */
 export async function markTeamConnected(
   ddb: DynamoDBDocumentClient,
   teamsTable: string,
   teamId: string,
-  input: { user: DrChronoConnectionUser; tokenExpiresAt: number; now: Date },
-): Promise<void> {
+  input: { user: DrChronoConnectionUser; tokenExpiresAt: number; now: Date; lease?: { owner: string; tokenVersion: number } },
+): Promise<boolean> {
   const values: Record<string, unknown> = {
     ':connected': 'connected',
     ':now': input.now.toISOString(),
@@ -75,14 +78,38 @@ export async function markTeamConnected(
     sets.push('drchronoPracticeGroup = :pg');
     values[':pg'] = input.user.practiceGroup;
   } else removes.push('drchronoPracticeGroup');
-  await ddb.send(
-    new UpdateCommand({
-      TableName: teamsTable,
-      Key: teamKey(teamId),
-      UpdateExpression: `SET ${sets.join(', ')} REMOVE ${removes.join(', ')}`,
-      ConditionExpression: 'attribute_exists(pk)',
-      ExpressionAttributeNames: { '#status': 'status' },
-      ExpressionAttributeValues: values,
-    }),
-  );
+  const write = (condition: string, remove: string[], extra: Record<string, unknown>) =>
+    ddb.send(
+      new UpdateCommand({
+        TableName: teamsTable,
+        Key: teamKey(teamId),
+        UpdateExpression: `SET ${sets.join(', ')} REMOVE ${remove.join(', ')}`,
+        ConditionExpression: condition,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: { ...values, ...extra },
+      }),
+    );
+  const { lease } = input;
+  if (!lease) {
+    await write('attribute_exists(pk)', removes, {});
+    return false;
+  }
+  const ours = { ':v': lease.tokenVersion };
+  try {
+    await write('attribute_exists(pk) AND tokenVersion = :v AND refreshLeaseOwner = :owner', [...removes, 'refreshLeaseUntil', 'refreshLeaseOwner'], {
+      ...ours,
+      ':owner': lease.owner,
+    });
+    return true;
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+  }
+  try {
+    // The lease ran out (someone else may hold it now: leave it), but our tokens are still the latest.
+    await write('attribute_exists(pk) AND tokenVersion = :v', removes, ours);
+  } catch (err) {
+    // A newer writer claimed a version after ours; it records the connection state itself.
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+  }
+  return false;
 }

@@ -12,7 +12,7 @@ export interface IssuedTokens {
  * The team secret with a newly issued token pair. Both tokens are replaced together: with rotation the old
  * refresh token is dead once a refresh succeeded, so it must never be kept (or sent) again.
  */
-export function secretWithTokens(current: TeamSecret, tokens: IssuedTokens, nowMs: number): TeamSecret {
+export function secretWithTokens(current: TeamSecret, tokens: IssuedTokens, nowMs: number, tokenVersion: number): TeamSecret {
   return {
     clientId: current.clientId,
     clientSecret: current.clientSecret,
@@ -21,31 +21,42 @@ export function secretWithTokens(current: TeamSecret, tokens: IssuedTokens, nowM
     refreshToken: tokens.refreshToken,
     // Whole milliseconds: the secret schema requires an integer, and a rejected write would lose the tokens.
     accessTokenExpiresAt: Math.floor(nowMs + tokens.expiresIn * 1000),
-    tokenVersion: (current.tokenVersion ?? 0) + 1,
+    // The version the writer claimed on the team item (refresh-lease.ts claimTokenVersion), never a local +1.
+    tokenVersion,
   };
 }
 
 /**
  * Write a secret holding freshly issued tokens. The tokens exist nowhere else (the old refresh token is already
  * dead), so a failed write loses the grant: retry beyond the SDK's own retries (PutSecretValue has a low
- * per-account rate quota) before giving up.
+ * per-account rate quota) before giving up. `deadlineMs` (epoch ms) is the end of the writer's claim: no attempt
+ * starts after it and a request still running then is aborted, so a late write never lands over a newer writer's.
  */
 export async function writeIssuedTokens(
   secrets: SecretsManagerClient,
   prefix: string,
   teamId: string,
   secret: TeamSecret,
-  opts: { attempts?: number; baseDelayMs?: number } = {},
+  opts: { attempts?: number; baseDelayMs?: number; deadlineMs?: number; now?: () => number } = {},
 ): Promise<void> {
   const attempts = opts.attempts ?? 5;
   const baseDelayMs = opts.baseDelayMs ?? 200;
+  const now = opts.now ?? Date.now;
+  const deadline = opts.deadlineMs ?? Number.POSITIVE_INFINITY;
   for (let attempt = 1; ; attempt++) {
+    const left = deadline - now();
+    if (left <= 0) throw new TokenWriteDeadlineError(`token write for team ${teamId} not started: its claim ended`);
+    const abort = Number.isFinite(left) ? AbortSignal.timeout(left) : undefined;
     try {
-      await writeTeamSecret(secrets, prefix, teamId, secret);
+      await writeTeamSecret(secrets, prefix, teamId, secret, abort);
       return;
     } catch (err) {
       if (attempt >= attempts) throw err;
       await new Promise((r) => setTimeout(r, baseDelayMs * 2 ** (attempt - 1) * (0.5 + Math.random())));
     }
   }
+}
+
+export class TokenWriteDeadlineError extends Error {
+  override name = 'TokenWriteDeadlineError';
 }

@@ -109,7 +109,10 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
     return { status: 'retry', entry: { ...base(), outcome: 'failed', ...errorFields(err) }, error: err };
   }
 
-  const secret = await deps.secrets.get(msg.teamId);
+  let secret = await deps.secrets.get(msg.teamId);
+  // The callback writes the tokens before it marks the team connected, so a connected team whose cached secret has
+  // no token was cached before the connect (up to the cache TTL): read it again rather than defer an hour.
+  if (team.status === 'connected' && !secret?.accessToken) secret = await deps.secrets.refresh(msg.teamId);
   if (team.status !== 'connected' || !secret?.accessToken) {
     return {
       status: 'defer',

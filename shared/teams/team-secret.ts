@@ -72,11 +72,18 @@ export async function createTeamSecret(
   );
 }
 
-export async function writeTeamSecret(client: SecretsManagerClient, prefix: string, teamId: string, secret: TeamSecret): Promise<void> {
+export async function writeTeamSecret(
+  client: SecretsManagerClient,
+  prefix: string,
+  teamId: string,
+  secret: TeamSecret,
+  abortSignal?: AbortSignal,
+): Promise<void> {
   await client.send(
     new PutSecretValueCommand({
       SecretId: teamSecretName(prefix, teamId),
       SecretString: JSON.stringify(TeamSecretSchema.parse(secret)),
     }),
+    abortSignal ? { abortSignal } : {},
   );
 }

@@ -36,6 +36,8 @@ export const TeamItemSchema = z
     tokenExpiresAt: z.number().optional(),
     lastRefreshAt: z.string().optional(),
     lastRefreshOutcome: z.string().optional(),
+    /** The last token version claimed by a token writer (refresh-lease.ts claimTokenVersion); only ever grows. */
+    tokenVersion: z.number().int().nonnegative().optional(),
   })
   .passthrough();
 export type TeamItem = z.infer<typeof TeamItemSchema>;

@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { errorFields, logger } from '../logging/logger';
+import { WEBHOOK_METHODS } from '../http/routes';
 import { isSyncedEvent } from '../ingest/ingest-message';
 import type { IngestMessageInput } from '../ingest/ingest-queue';
 import { SqsMessageTooLargeError } from '../ingest/sqs-message-body';
@@ -61,6 +62,8 @@ export interface WebhookResponse {
   statusCode: number;
   body: string;
   outcome: WebhookOutcome;
+  /** Extra response headers (the 405's `Allow`). */
+  headers?: Record<string, string>;
 }
 
 /** Events are upper-case names such as PATIENT_MODIFY; anything else is not a DrChrono event. */
@@ -92,7 +95,9 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   if (teamId === undefined) return done('unknown_team', 404, { error: 'unknown team' });
   log.teamId = teamId;
 
-  if (req.method !== 'GET' && req.method !== 'POST') return done('method_not_allowed', 405, { error: 'method not allowed' });
+  if (req.method !== 'GET' && req.method !== 'POST') {
+    return { ...done('method_not_allowed', 405, { error: 'method not allowed' }), headers: { allow: WEBHOOK_METHODS.join(', ') } };
+  }
   if (req.rawBody.length > MAX_WEBHOOK_BODY_BYTES) {
     return done('too_large', 413, { error: `body larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` });
   }

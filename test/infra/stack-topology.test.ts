@@ -68,6 +68,21 @@ describe.each(['dev', 'prod'] as const)('topology (%s)', (stage) => {
     }
   });
 
+  it('routes every method API Gateway can route on the webhook path to the webhook function (it answers 405 to all but GET and POST)', () => {
+    const routes = Object.values(resourcesOfType(s.template, 'AWS::ApiGatewayV2::Route'));
+    const webhookKeys = routes.map((r) => String(r.Properties?.RouteKey)).filter((k) => k.endsWith(' /drchronowebhook/{teamId}'));
+    expect(webhookKeys.sort()).toEqual(['DELETE', 'GET', 'HEAD', 'OPTIONS', 'PATCH', 'POST', 'PUT'].map((m) => `${m} /drchronowebhook/{teamId}`));
+    // No ANY route and no CORS preflight answered by API Gateway itself: OPTIONS reaches the function too.
+    expect(routes.some((r) => String(r.Properties?.RouteKey).startsWith('ANY '))).toBe(false);
+    for (const api of Object.values(resourcesOfType(s.template, 'AWS::ApiGatewayV2::Api'))) expect(api.Properties?.CorsConfiguration).toBeUndefined();
+    const fnArn = JSON.stringify({ 'Fn::GetAtt': [fnId('webhook'), 'Arn'] });
+    const invokePermissions = Object.values(resourcesOfType(s.template, 'AWS::Lambda::Permission')).filter(
+      (p) => JSON.stringify(p.Properties?.FunctionName) === fnArn && p.Properties?.Principal === 'apigateway.amazonaws.com',
+    );
+    expect(invokePermissions.length).toBeGreaterThanOrEqual(1);
+    for (const p of invokePermissions) expect(JSON.stringify(p.Properties?.SourceArn)).toContain('/drchronowebhook/{teamId}');
+  });
+
   it.each([
     ['ingest', () => s.stack.ingest, INGEST_QUEUE, names.ingestQueue, names.ingestDlq],
     ['backfill', () => s.stack.backfillQueue, BACKFILL_QUEUE, names.backfillQueue, names.backfillDlq],

@@ -159,15 +159,21 @@ describe('sandbox webhook deliveries', () => {
   it('redelivers a failed delivery by id with the same id and body', async () => {
     await control('PATCH', `/apps/${APP}/webhook`, { callbackUrl: receiverUrl.replace(/:\d+\//, ':9/') });
     await control('POST', '/patients', { first_name: 'Lost' });
-    await sb.idle();
-    const [d] = await control('GET', `/deliveries?clientId=${APP}`);
+    // Wait until DrChrono has given up (every scheduled retry spent), so no retry can race the redelivery.
+    const d = await waitFor(
+      async () => {
+        const [x] = await control('GET', `/deliveries?clientId=${APP}`);
+        return x?.status === 'failed' ? x : undefined;
+      },
+      { timeoutMs: 20_000, description: 'delivery to fail after its retries' },
+    );
     await control('PATCH', `/apps/${APP}/webhook`, { callbackUrl: receiverUrl });
-    const r = await control('POST', `/deliveries/${d!.id}/redeliver`);
+    const r = await control('POST', `/deliveries/${d.id}/redeliver`);
     expect(r.status).toBe('delivered');
-    await new Promise((done) => setTimeout(done, 500)); // past the scaled 7 h retry: none may follow
+    await sb.idle();
     expect(posts()).toHaveLength(1);
-    expect(posts()[0]!.headers['x-drchrono-delivery']).toBe(d!.id);
-    const full = await control('GET', `/deliveries/${d!.id}`);
+    expect(posts()[0]!.headers['x-drchrono-delivery']).toBe(d.id);
+    const full = await control('GET', `/deliveries/${d.id}`);
     expect(JSON.parse(posts()[0]!.body)).toEqual(full.body);
   });
 

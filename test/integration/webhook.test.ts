@@ -194,6 +194,24 @@ describe('POST /drchronowebhook/{teamId} (deliveries)', () => {
     expect(await takeTeamMessages(TEAM)).toHaveLength(0);
   });
 
+  it.each(['PUT', 'PATCH', 'DELETE', 'OPTIONS'])('answers 405 with Allow: GET, POST to %s and queues nothing', async (method) => {
+    const r = await httpRequest(method, hookUrl(), {
+      body: BODY,
+      headers: { 'content-type': 'application/json', 'x-drchrono-signature': TOKEN, 'x-drchrono-event': 'PATIENT_MODIFY', 'x-drchrono-delivery': `it-dlv-${method}` },
+    });
+    expect(r.status).toBe(405);
+    expect(r.headers.allow).toBe('GET, POST');
+    expect(JSON.parse(r.text)).toEqual({ error: 'method not allowed' });
+    expect(await takeTeamMessages(TEAM)).toHaveLength(0);
+  });
+
+  it('answers 405 with Allow: GET, POST and no body to HEAD', async () => {
+    const r = await httpRequest('HEAD', hookUrl());
+    expect(r.status).toBe(405);
+    expect(r.headers.allow).toBe('GET, POST');
+    expect(r.text).toBe('');
+  });
+
   it('never answers bad input with a stack trace', async () => {
     const responses = await Promise.all([
       post({ 'x-drchrono-delivery': 'it-dlv-11' }, '\u0000\u0001garbage'),

@@ -27,12 +27,21 @@ describe('matchRoute', () => {
   });
 
   it.each([
-    ['a wrong method', 'DELETE', '/drchronowebhook/t1'],
+    ['a wrong method', 'DELETE', '/integration-oauth/callback'],
+    ['a method API Gateway cannot route', 'TRACE', '/drchronowebhook/t1'],
     ['an empty parameter', 'GET', '/drchronowebhook/'],
     ['an extra segment', 'GET', '/drchronowebhook/t1/extra'],
     ['a trailing slash', 'GET', '/integration-oauth/callback/'],
   ])('does not match %s', (_label, method, path) => {
     expect(matchRoute(ROUTES, method, path)).toBeUndefined();
+  });
+});
+
+describe('the webhook path answers every method API Gateway routes', () => {
+  it.each(['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])('routes %s /drchronowebhook/{teamId} to the webhook function', (method) => {
+    const match = matchRoute(ROUTES, method, '/drchronowebhook/t1');
+    expect(match?.route.fn).toBe('webhook');
+    expect(match?.routeKey).toBe(`${method} /drchronowebhook/{teamId}`);
   });
 });
 

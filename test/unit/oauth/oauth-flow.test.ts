@@ -1,6 +1,6 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand, type UpdateCommandInput } from '@aws-sdk/lib-dynamodb';
 import { GetSecretValueCommand, PutSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { InvalidGrantError, DrChronoServerError } from '../../../shared/drchrono/errors';
@@ -47,13 +47,35 @@ function consumableState(): void {
   ddbMock.on(GetCommand).resolves({ Item: TEAM_ITEM });
   smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(BASE_SECRET) });
   smMock.on(PutSecretValueCommand).resolves({});
-  ddbMock.on(UpdateCommand).resolves({});
+  ddbMock.on(UpdateCommand).callsFake(leaseOrWrite);
   sqsMock.on(SendMessageCommand).resolves({});
+}
+
+/** The lease acquire returns the team item (ALL_NEW); every other team write succeeds. */
+function leaseOrWrite(input: UpdateCommandInput): Record<string, unknown> {
+  if (input.UpdateExpression?.startsWith('SET refreshLeaseUntil')) {
+    return { Attributes: { ...TEAM_ITEM, refreshLeaseUntil: input.ExpressionAttributeValues?.[':until'], refreshLeaseOwner: input.ExpressionAttributeValues?.[':owner'] } };
+  }
+  return {};
+}
+
+/** UpdateItems of a kind: the callback's lease acquire, its tokenVersion claim, markTeamConnected, a bare release. */
+function teamWrites(kind: 'lease' | 'claim' | 'connected' | 'release'): UpdateCommandInput[] {
+  return ddbMock
+    .commandCalls(UpdateCommand)
+    .map((c) => c.args[0].input)
+    .filter((i) => {
+      const e = i.UpdateExpression ?? '';
+      if (kind === 'lease') return e.startsWith('SET refreshLeaseUntil');
+      if (kind === 'claim') return e.startsWith('SET tokenVersion');
+      if (kind === 'connected') return e.includes('#status = :connected');
+      return e.startsWith('REMOVE') && i.ConditionExpression === 'refreshLeaseOwner = :owner';
+    });
 }
 
 function expectNothingStored(): void {
   expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
-  expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(0);
+  expect([...teamWrites('claim'), ...teamWrites('connected')]).toHaveLength(0);
 }
 
 beforeEach(() => {
@@ -143,7 +165,7 @@ describe('completeAuthorization', () => {
     const stored = JSON.parse(smMock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.SecretString!);
     expect(stored).toEqual({ ...BASE_SECRET, accessToken: ACCESS, refreshToken: REFRESH, accessTokenExpiresAt: NOW.getTime() + 172800_000, tokenVersion: 1 });
 
-    const update = ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+    const update = teamWrites('connected')[0]!;
     expect(update.ExpressionAttributeValues).toMatchObject({
       ':connected': 'connected',
       ':uid': 9001,
@@ -160,7 +182,10 @@ describe('completeAuthorization', () => {
     consumableState();
     const order: string[] = [];
     smMock.on(PutSecretValueCommand).callsFake(() => (order.push('secret'), {}));
-    ddbMock.on(UpdateCommand).callsFake(() => (order.push('team'), {}));
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      if ((input.UpdateExpression ?? '').includes('#status = :connected')) order.push('team');
+      return leaseOrWrite(input);
+    });
     await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
     expect(order).toEqual(['secret', 'team']);
   });
@@ -245,7 +270,88 @@ describe('completeAuthorization', () => {
     const res = await completeAuthorization(deps({ fetchCurrentUser: async () => Promise.reject(new DrChronoServerError({ status: 500 })) }), { code: CODE, state: STATE }, sameBrowser(STATE));
     expect(res.statusCode).toBe(502);
     expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(1);
-    expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(teamWrites('connected')).toHaveLength(0);
+    expect(teamWrites('release')).toHaveLength(1);
     expect(res.body).not.toContain(ACCESS);
+  });
+});
+
+describe('completeAuthorization: the token lease shared with the refresher', () => {
+  it('takes the lease before the code exchange, claims the next tokenVersion before the secret write, and releases with the connection', async () => {
+    consumableState();
+    ddbMock.on(GetCommand).resolves({ Item: { ...TEAM_ITEM, tokenVersion: 6 } });
+    smMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ ...BASE_SECRET, tokenVersion: 4 }) });
+    const order: string[] = [];
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      const e = input.UpdateExpression ?? '';
+      order.push(e.startsWith('SET refreshLeaseUntil') ? 'lease' : e.startsWith('SET tokenVersion') ? 'claim' : e.includes(':connected') ? 'connected' : 'other');
+      if (e.startsWith('SET refreshLeaseUntil')) return { Attributes: { ...TEAM_ITEM, tokenVersion: 6 } };
+      return {};
+    });
+    smMock.on(PutSecretValueCommand).callsFake(() => (order.push('secret'), {}));
+    const d = deps({ exchangeCode: jest.fn(async () => (order.push('exchange'), { accessToken: ACCESS, refreshToken: REFRESH, expiresIn: 172800 })) });
+    const res = await completeAuthorization(d, { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(res.statusCode).toBe(200);
+    expect(order).toEqual(['lease', 'exchange', 'claim', 'secret', 'connected']);
+
+    const lease = teamWrites('lease')[0]!;
+    expect(lease.ConditionExpression).toBe('attribute_exists(pk) AND (attribute_not_exists(refreshLeaseUntil) OR refreshLeaseUntil < :now)');
+    const owner = lease.ExpressionAttributeValues?.[':owner'];
+    const claim = teamWrites('claim')[0]!;
+    expect(claim.ConditionExpression).toBe('refreshLeaseOwner = :owner AND (attribute_not_exists(tokenVersion) OR tokenVersion < :next)');
+    expect(claim.ExpressionAttributeValues).toMatchObject({ ':next': 7, ':owner': owner });
+    expect(JSON.parse(smMock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.SecretString!).tokenVersion).toBe(7);
+    const connected = teamWrites('connected')[0]!;
+    expect(connected.ConditionExpression).toBe('attribute_exists(pk) AND tokenVersion = :v AND refreshLeaseOwner = :owner');
+    expect(connected.ExpressionAttributeValues).toMatchObject({ ':v': 7, ':owner': owner });
+    expect(connected.UpdateExpression).toContain('refreshLeaseUntil, refreshLeaseOwner');
+    expect(teamWrites('release')).toHaveLength(0);
+  });
+
+  it('waits for a refresher holding the lease, then exchanges once it is released', async () => {
+    consumableState();
+    let busy = 2;
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      if (input.UpdateExpression?.startsWith('SET refreshLeaseUntil') && busy-- > 0) throw new ConditionalCheckFailedException({ message: 'held', $metadata: {} });
+      return leaseOrWrite(input);
+    });
+    const sleeps: number[] = [];
+    const d = deps({ sleep: async (ms) => void sleeps.push(ms) });
+    const res = await completeAuthorization(d, { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(res.statusCode).toBe(200);
+    expect(sleeps).toHaveLength(2);
+    expect(d.exchangeCode).toHaveBeenCalledTimes(1);
+  });
+
+  it('answers 503 "try again" without spending the code when the lease stays held', async () => {
+    consumableState();
+    ddbMock.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'held', $metadata: {} }));
+    let clock = NOW.getTime();
+    const d = deps({ now: () => new Date(clock), sleep: async (ms) => void (clock += ms) });
+    const res = await completeAuthorization(d, { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(res.statusCode).toBe(503);
+    expect(res.body).toContain('try again in a minute');
+    expect(d.exchangeCode).not.toHaveBeenCalled();
+    expect(clock - NOW.getTime()).toBeLessThanOrEqual(5_000);
+    expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+  });
+
+  it('writes no secret when the lease was lost before the claim (another writer holds it now)', async () => {
+    consumableState();
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      if (input.UpdateExpression?.startsWith('SET tokenVersion')) throw new ConditionalCheckFailedException({ message: 'lost', $metadata: {} });
+      return leaseOrWrite(input);
+    });
+    const res = await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(res.statusCode).toBe(500);
+    expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+    expect(teamWrites('connected')).toHaveLength(0);
+  });
+
+  it('releases the lease when the exchange fails, so the refresher is not held up', async () => {
+    consumableState();
+    await completeAuthorization(deps({ exchangeCode: async () => Promise.reject(new DrChronoServerError({ status: 503 })) }), { code: CODE, state: STATE }, sameBrowser(STATE));
+    const owner = teamWrites('lease')[0]!.ExpressionAttributeValues?.[':owner'];
+    expect(teamWrites('release').map((r) => r.ExpressionAttributeValues?.[':owner'])).toEqual([owner]);
   });
 });

@@ -136,7 +136,7 @@ describe('refreshTeam: success and rotation', () => {
     smMock.on(PutSecretValueCommand).callsFake(() => (order.push('secret'), {}));
     ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
       if (input.UpdateExpression?.startsWith('SET refreshLeaseUntil')) return { Attributes: { ...TEAM_ITEM } };
-      order.push('release');
+      order.push(input.UpdateExpression?.startsWith('SET tokenVersion') ? 'claim' : 'release');
       return {};
     });
     const d = deps();
@@ -146,7 +146,7 @@ describe('refreshTeam: success and rotation', () => {
     expect(storedSecrets()).toEqual([
       { ...SECRET, accessToken: 'access-new', refreshToken: 'refresh-new', accessTokenExpiresAt: NOW + 172800_000, tokenVersion: 4 },
     ]);
-    expect(order).toEqual(['secret', 'release']);
+    expect(order).toEqual(['claim', 'secret', 'release']);
     const { set, removed } = releaseWrite();
     expect(set).toMatchObject({ tokenExpiresAt: NOW + 172800_000, lastRefreshOutcome: 'ok', refreshFailures: 0, refreshPartition: 'tokens' });
     expect(removed).toEqual(expect.arrayContaining(['refreshLeaseUntil', 'refreshLeaseOwner', 'refreshNotBefore', 'refreshRequestedAt']));
@@ -156,7 +156,7 @@ describe('refreshTeam: success and rotation', () => {
   it('never sends a refresh token that was rotated away: a second refresh uses the token the first one stored', async () => {
     leaseGranted();
     const afterFirst = { ...SECRET, accessToken: 'access-new', refreshToken: 'refresh-new', accessTokenExpiresAt: NOW + HOUR, tokenVersion: 4 };
-    secretReads(SECRET, SECRET, afterFirst, afterFirst);
+    secretReads(SECRET, afterFirst);
     const d = deps();
     d.refreshAccessToken
       .mockResolvedValueOnce({ accessToken: 'access-new', refreshToken: 'refresh-new', expiresIn: 3600 })
@@ -202,12 +202,50 @@ describe('refreshTeam: success and rotation', () => {
     await expect(refreshTeam(deps(), TEAM)).resolves.toBe('refreshed');
   });
 
-  it('drops its own result when a reconnect stored newer tokens during the request', async () => {
+  it('claims the next tokenVersion on the team item, while owning the lease, after pacing and before the secret write', async () => {
+    leaseGranted({ ...TEAM_ITEM, tokenVersion: 8 });
+    secretReads(SECRET);
+    const order: string[] = [];
+    smMock.on(PutSecretValueCommand).callsFake(() => (order.push('secret'), {}));
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      if (input.UpdateExpression?.startsWith('SET refreshLeaseUntil')) return { Attributes: { ...TEAM_ITEM, tokenVersion: 8 } };
+      if (input.UpdateExpression?.startsWith('SET tokenVersion')) order.push('claim');
+      return {};
+    });
+    await expect(refreshTeam(deps({ beforeSecretWrite: async () => void order.push('pace') }), TEAM)).resolves.toBe('refreshed');
+    expect(order).toEqual(['pace', 'claim', 'secret']);
+    const claim = ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((i) => i.UpdateExpression?.startsWith('SET tokenVersion'))!;
+    expect(claim.ConditionExpression).toBe('refreshLeaseOwner = :owner AND (attribute_not_exists(tokenVersion) OR tokenVersion < :next)');
+    // Above both the team item's last claim (8) and the secret's version (3).
+    expect(claim.ExpressionAttributeValues).toMatchObject({ ':next': 9, ':owner': OWNER, ':until': NOW + 30_000 });
+    expect(storedSecrets()[0]).toMatchObject({ tokenVersion: 9 });
+  });
+
+  it('drops its own result, writing nothing, when it lost the lease before the write (another writer took it)', async () => {
     leaseGranted();
-    const reconnected = { ...SECRET, accessToken: 'access-reconnect', refreshToken: 'refresh-reconnect', accessTokenExpiresAt: NOW + 48 * HOUR, tokenVersion: 9 };
-    secretReads(SECRET, reconnected);
-    await expect(refreshTeam(deps(), TEAM)).resolves.toBe('not_due');
+    secretReads(SECRET);
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      if (input.UpdateExpression?.startsWith('SET refreshLeaseUntil')) return { Attributes: { ...TEAM_ITEM } };
+      throw new ConditionalCheckFailedException({ message: 'lost', $metadata: {} });
+    });
+    await expect(refreshTeam(deps(), TEAM)).resolves.toBe('error');
     expect(storedSecrets()).toHaveLength(0);
+  });
+
+  it('starts no secret write once its claim has run out, so a late write cannot land over a newer writer', async () => {
+    leaseGranted();
+    secretReads(SECRET);
+    let clock = NOW;
+    const d = deps({ now: () => clock });
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      if (input.UpdateExpression?.startsWith('SET refreshLeaseUntil')) return { Attributes: { ...TEAM_ITEM } };
+      // The writer stalls right after its claim, past the claim's hold.
+      if (input.UpdateExpression?.startsWith('SET tokenVersion')) clock = NOW + 30_000;
+      return {};
+    });
+    await expect(refreshTeam(d, TEAM)).resolves.toBe('error');
+    expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+    expect(releaseWrite().set).toMatchObject({ lastRefreshOutcome: 'tokens_not_stored' });
   });
 
   it('retries the secret write, because the new tokens exist nowhere else', async () => {

@@ -196,6 +196,34 @@ describe('processIngestMessage: DrChrono budget, limits and failures', () => {
   });
 });
 
+describe('processIngestMessage: a secret cached before the connect', () => {
+  it('re-reads the secret when the team is connected but the cached copy has no access token, and syncs', async () => {
+    const h = harness();
+    const cachedBeforeConnect = { clientId: 'c', clientSecret: 's', webhookSecret: 'w' };
+    const afterConnect = { ...cachedBeforeConnect, accessToken: 'token-1', tokenVersion: 1 };
+    h.deps.secrets = {
+      get: async () => cachedBeforeConnect,
+      refresh: async (_teamId, minAgeMs) => {
+        h.secret.reads += 1;
+        expect(minAgeMs ?? 0).toBe(0);
+        return afterConnect;
+      },
+    };
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(r.status).toBe('done');
+    expect(h.secret.reads).toBe(1);
+    expect(h.fake.tokens[0]).toBe('token-1');
+  });
+
+  it('does not re-read the secret for a team that is not connected', async () => {
+    const h = harness(teamItem({ status: 'registered' }));
+    h.secret.current = { clientId: 'c', clientSecret: 's', webhookSecret: 'w' };
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(r).toMatchObject({ status: 'defer', delaySeconds: NOT_CONNECTED_DEFER_SECONDS });
+    expect(h.secret.reads).toBe(0);
+  });
+});
+
 describe('processIngestMessage: 401 handling', () => {
   it('re-reads the secret after a 401 and retries once with the newer token', async () => {
     const h = harness();

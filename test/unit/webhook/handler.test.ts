@@ -139,6 +139,14 @@ describe('webhook handler', () => {
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
 
+  it('answers 405 with an Allow header and a JSON body to a method the webhook does not serve', async () => {
+    const res = await invoke(event(newTeam(), { method: 'DELETE' }));
+    expect(res.statusCode).toBe(405);
+    expect(res.headers).toMatchObject({ 'content-type': 'application/json', allow: 'GET, POST' });
+    expect(JSON.parse(res.body!)).toEqual({ error: 'method not allowed' });
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
   it('answers the GET handshake', async () => {
     const teamId = newTeam();
     seedSecret(teamId);

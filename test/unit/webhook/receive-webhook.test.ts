@@ -291,8 +291,11 @@ describe('receiveWebhook: POST deliveries', () => {
     expect(r.statusCode).toBe(503);
   });
 
-  it('answers 405 for other methods', async () => {
-    const r = await receiveWebhook(post({ method: 'PUT' }), fakeDeps().deps);
+  it.each(['PUT', 'PATCH', 'DELETE', 'HEAD', 'OPTIONS'])('answers 405 with Allow: GET, POST to %s, reading no secret', async (method) => {
+    const f = fakeDeps();
+    const r = await receiveWebhook(post({ method }), f.deps);
     expect(r.statusCode).toBe(405);
+    expect(r.headers).toEqual({ allow: 'GET, POST' });
+    expect(r.outcome).toBe('method_not_allowed');
   });
 });
