@@ -49,10 +49,11 @@ export const ALL_KINDS: readonly Kind[] = [...OPERATION_KINDS, ...FAULT_KINDS, .
 export const OFF_BY_DEFAULT: Partial<Record<Kind, string>> = {
   chartIdChange: 'item 6: stale appointment→patient Chart ID reference (found by this test: seed 1, see docs/convergence.md)',
   patientDelete: 'item 8: deleted patients are never noticed (404 on fetch + periodic deletion check)',
-  flagSet: 'item 7: PATIENT_FLAG_* events dropped (flag edits here go through patient modify until the sandbox has flag endpoints)',
+  // flagSet: on; flag edits go through a patient modify (PATIENT_MODIFY) until item 7 gives the sandbox flag
+  // endpoints and PATIENT_FLAG_* events; then switch the op to those.
   profileRename: 'divergence found by this test, NOT in the issue list: a profile rename never reaches existing appointments (seed 508, docs/convergence.md)',
   // sqsHostileText, astralText: on since item 4 (bodies SQS or fauxqs refuse) landed.
-  refreshDuringReconnect: 'item 3: token refresh overwriting a reconnect',
+  // refreshDuringReconnect: on since item 3 (token refresh overwriting a reconnect) landed.
   apiTimeout: 'cost, not a bug: each timeout waits the client\'s real timeout (10-30 s); on in long soaks with --kinds +apiTimeout',
 };
 
