@@ -39,7 +39,8 @@ const DATA_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb
 /**
  * Table access levels. `items`: single items by key (GetItem, PutItem, UpdateItem), no Scan, Query, batch or
  * delete, so a function that works on one team's items cannot list a whole table of PHI. `append`: PutItem only
- * (the integration log's writers never read it back).
+ * (the integration log's writers never read it back). Query on the base table is granted per partition kind
+ * with `allowQueryPartitions`.
  */
 export type TableAccess = 'read' | 'readWrite' | 'items' | 'append';
 const TABLE_ACTIONS: Record<TableAccess, string[]> = {
@@ -134,6 +135,21 @@ export class AppFunction extends Construct {
         }),
       );
     }
+  }
+
+  /**
+   * Query on the table itself (no index), only on partitions whose key matches one of the patterns
+   * (`dynamodb:LeadingKeys`), e.g. `*#appointment`: a function that must find a patient's appointments
+   * cannot list any other entity's partition.
+   */
+  allowQueryPartitions(table: SchemaTable, leadingKeyPatterns: string[]): void {
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [table.table.tableArn],
+        conditions: { 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': leadingKeyPatterns } },
+      }),
+    );
   }
 
   /** Team secrets are created at run time by the CLI, so the grant is the name prefix, never `*`. */

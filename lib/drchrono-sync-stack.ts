@@ -165,6 +165,8 @@ export class DrChronoSyncStack extends Stack {
     // One team's items by key: no Scan or Query of the PHI tables, and the log is written, never read.
     sync.allowTable(this.tables.teams, 'items');
     sync.allowTable(this.tables.records, 'items');
+    // A patient's Chart ID change reaches its appointments (shared/store/patient-references.ts).
+    sync.allowQueryPartitions(this.tables.records, ['*#appointment']);
     sync.allowTable(this.tables.integrationLog, 'append');
     sync.allowTeamSecrets(secretPrefix, 'read');
     // A deferred message is re-sent as a copy when its receive count nears the DLQ limit (shared/sync/deferral).
@@ -185,9 +187,12 @@ export class DrChronoSyncStack extends Stack {
     });
     backfill.allowTable(this.tables.teams, 'items');
     backfill.allowTable(this.tables.records, 'items');
+    // Query on the table itself, two partition kinds only: appointments (the Chart ID fan-out,
+    // shared/store/patient-references) and patients (the deletion check lists one team's stored patient ids).
+    backfill.allowQueryPartitions(this.tables.records, ['*#appointment', '*#patient']);
     backfill.allowTable(this.tables.integrationLog, 'append');
     backfill.allowTeamSecrets(secretPrefix, 'read');
-    // Objects go through the sync path in-process (shared/backfill/import-objects), not the ingest queue.
+    // Objects go through the sync path in-process (shared/team-job/import-objects), not the ingest queue.
     backfill.allowSendTo(this.backfillQueue.queue);
     backfill.fn.addEventSource(
       new SqsEventSource(this.backfillQueue.queue, {

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { parseArgs } from 'node:util';
 import { getBackfillJob } from '../../shared/backfill/job-store';
-import { sendWorkItem, StartItemSchema } from '../../shared/backfill/work-item';
+import { sendWorkItem, StartItemSchema } from '../../shared/team-job/work-item';
 import { parseTeamId } from '../../shared/teams/team-id';
 import { getTeamItem } from '../../shared/teams/team-store';
 import { CliError, type CliContext } from '../context';

@@ -11,6 +11,9 @@ export const SANDBOX_USAGE = `Usage: drchrono-sync sandbox <command>   (drives t
   patient create [--set field=value ...]   create a patient (fires PATIENT_CREATE)
   patient modify <id> --set field=value    modify a patient (fires PATIENT_MODIFY)
   patient delete <id>                      delete a patient (DrChrono sends no webhook for this)
+  patient flag add <id> --type <flagTypeId> [--text T]              (fires PATIENT_FLAG_CREATE)
+  patient flag modify <id> <flagId> [--type <flagTypeId>] [--text T] (fires PATIENT_FLAG_CMODIFY)
+  patient flag remove <id> <flagId>        archives the flag             (fires PATIENT_FLAG_CMODIFY)
   appointment create --patient <id> [--set field=value ...]     (fires APPOINTMENT_CREATE)
   appointment modify <id> --set field=value                     (fires APPOINTMENT_MODIFY)
   appointment delete <id>                  soft delete, deleted_flag true     (fires APPOINTMENT_DELETE)
@@ -118,8 +121,44 @@ async function connectTeam(sb: SandboxControl, args: string[], ctx: CliContext):
   return v.ok ? 0 : 1;
 }
 
+async function patientFlag(sb: SandboxControl, args: string[], ctx: CliContext): Promise<number> {
+  const [action, ...rest] = args;
+  const { values, positionals } = parsed(() =>
+    parseArgs({ args: rest, allowPositionals: true, options: { type: { type: 'string' }, text: { type: 'string' } } }),
+  );
+  const patientId = int(one(positionals, 'a patient id'), 'patient id');
+  const body: Record<string, unknown> = {};
+  if (values.type !== undefined) body.flag_type = int(values.type, '--type');
+  if (values.text !== undefined) body.flag_text = values.text;
+  const flagPath = () => `/patients/${patientId}/flags/${int(one(positionals.slice(1), 'a flag id'), 'flag id')}`;
+  let obj: Record<string, unknown>;
+  switch (action) {
+    case 'add':
+      if (body.flag_type === undefined) throw new CliError('patient flag add needs --type <flagTypeId>', 2);
+      obj = await sb.call('POST', `/patients/${patientId}/flags`, body);
+      ctx.out(`flag ${obj.id} attached to patient ${patientId}`);
+      break;
+    case 'modify':
+      obj = await sb.call('PATCH', flagPath(), body);
+      ctx.out(`flag ${obj.id} of patient ${patientId} modified`);
+      break;
+    case 'remove':
+      obj = await sb.call('DELETE', flagPath());
+      ctx.out(`flag ${obj.id} of patient ${patientId} removed (archived)`);
+      break;
+    default:
+      throw new CliError(`usage: sandbox patient flag add|modify|remove ...\n\n${SANDBOX_USAGE}`, 2);
+  }
+  await sb.call('POST', '/idle');
+  const sent = (await sb.list(`/deliveries?objectId=${encodeURIComponent(String(obj.id))}`)).slice(-1);
+  for (const d of sent) ctx.out(`  ${describeDelivery(d)}`);
+  if (sent.length === 0) ctx.out('  no webhook delivery (no app subscribes to this event; see `sandbox connect-team`)');
+  return 0;
+}
+
 async function change(sb: SandboxControl, kind: 'patient' | 'appointment', args: string[], ctx: CliContext): Promise<number> {
   const [action, ...rest] = args;
+  if (kind === 'patient' && action === 'flag') return patientFlag(sb, rest, ctx);
   const { values, positionals } = parsed(() =>
     parseArgs({ args: rest, allowPositionals: true, options: { set: { type: 'string', multiple: true }, patient: { type: 'string' }, json: { type: 'boolean' } } }),
   );

@@ -1,7 +1,7 @@
 import { parseArgs } from 'node:util';
 import { ResourceExistsException } from '@aws-sdk/client-secrets-manager';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
-import { SYNCED_EVENTS } from '../../shared/ingest/ingest-message';
+import { PATIENT_FLAG_EVENTS, SYNCED_EVENTS } from '../../shared/ingest/ingest-message';
 import { registerTeam } from '../../shared/teams/register-team';
 import { parseTeamId } from '../../shared/teams/team-id';
 import { getTeamItem, listTeamItems, TeamExistsError, type TeamItem } from '../../shared/teams/team-store';
@@ -112,6 +112,7 @@ async function add(args: string[], ctx: CliContext): Promise<number> {
     `    Callback URL    ${teamWebhookUrl(ctx.resources, teamId) ?? na}`,
     `    Secret Token    ${result.webhookSecret}`,
     `    Events          ${SYNCED_EVENTS.join(', ')}`,
+    `                    (${PATIENT_FLAG_EVENTS.slice(1).join(' and ')} are two spellings of one event: tick whichever the console shows)`,
     '',
     'Then save, click "Verify webhook", and connect the account (OAuth):',
     `  ${ctx.resources.apiBaseUrl ? `${ctx.resources.apiBaseUrl.replace(/\/$/, '')}/integration-oauth/authorize/${teamId}` : na}`,

@@ -5,11 +5,12 @@ import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda'
 import { z } from 'zod';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { runWorkItem, type BackfillWorkerDeps } from '../../shared/backfill/backfill-worker';
-import { parseWorkItem } from '../../shared/backfill/work-item';
+import { parseWorkItem } from '../../shared/team-job/work-item';
 import { BACKFILL_QUEUE } from '../../shared/config/queue-settings';
 import { DrChronoBulkClient } from '../../shared/drchrono/bulk';
 import { DrChronoClient } from '../../shared/drchrono/client';
 import { logger } from '../../shared/logging/logger';
+import { runDeletionCheckItem } from '../../shared/reconcile/deletion-check';
 import { runReconcileItem } from '../../shared/reconcile/reconcile-team';
 import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../../shared/store/integration-log';
 import { applyDeferral, deferralsOf, planDeferral, receiveCountOf } from '../../shared/sync/deferral';
@@ -66,6 +67,7 @@ function containerDeps(): BackfillWorkerDeps {
     process: (msg) => processIngestMessage(msg, processDeps),
     drchrono: (o) => ({ api: new DrChronoClient(clientOpts(o)), bulk: new DrChronoBulkClient(clientOpts(o)) }),
     reconcile: (item, ctx) => runReconcileItem(item, ctx, built),
+    deletionCheck: (item, ctx) => runDeletionCheckItem(item, ctx, built),
   };
   deps = built;
   return built;

@@ -27,7 +27,7 @@ export const ALL_SCOPES = [
 
 export const DEFAULT_APP = { clientId: 'sandbox-client', clientSecret: 'sandbox-secret' } as const;
 
-export type ChangeListener = (event: string, objectType: 'patient' | 'appointment', object: Json) => void;
+export type ChangeListener = (event: string, objectType: 'patient' | 'appointment' | 'patient_flag', object: Json) => void;
 
 export interface EngineOptions {
   statePath?: string;
@@ -342,7 +342,7 @@ export class SandboxEngine {
     return practiceTimestamp(this.clock.now());
   }
 
-  private emit(event: string, type: 'patient' | 'appointment', obj: Json): void {
+  private emit(event: string, type: 'patient' | 'appointment' | 'patient_flag', obj: Json): void {
     this.persist();
     for (const l of this.listeners) l(event, type, structuredClone(obj));
   }
@@ -382,6 +382,62 @@ export class SandboxEngine {
     this.patient(id);
     this.state.data.patients = this.state.data.patients.filter((x) => x.id !== id);
     this.persist();
+  }
+
+  // ------------------------------------------------------------ patient flags
+  //
+  // DrChrono documents neither the object of PATIENT_FLAG_* deliveries nor whether a flag change moves the
+  // patient's updated_at. The sandbox takes the less convenient reading of both, so the product must cope:
+  // the delivery carries the flag (as in patient_flags_attached) plus a `patient` reference, and the
+  // patient's updated_at stays as it was. Removing a flag archives it (archived: true), as DrChrono's
+  // soft-deleted flags appear, and fires the change event.
+
+  private flag(patientId: number, flagId: number): { p: Json; f: Json } {
+    const p = this.patient(patientId);
+    const f = ((p.patient_flags_attached as Json[] | undefined) ?? []).find((x) => x.id === flagId);
+    if (!f) throw new SandboxHttpError(404, { detail: 'Not found.' });
+    return { p, f };
+  }
+
+  private flagType(id: number): Json {
+    const t = this.state.data.flagTypes.find((x) => x.id === id && x.archived !== true);
+    if (!t) throw new SandboxHttpError(400, { flag_type: ['Invalid pk - object does not exist.'] });
+    return t;
+  }
+
+  /** `patient_flags`: the types of the patient's attached flags (the seed's reading of that field). */
+  private syncFlagTypes(p: Json): void {
+    const ids = new Set(((p.patient_flags_attached as Json[]) ?? []).filter((f) => f.archived !== true).map((f) => f.flag_type));
+    p.patient_flags = this.state.data.flagTypes.filter((t) => ids.has(t.id));
+  }
+
+  attachFlag(patientId: number, input: { flag_type: number; flag_text?: string }): Json {
+    const p = this.patient(patientId);
+    this.flagType(input.flag_type);
+    const ids = this.state.data.patients.flatMap((x) => ((x.patient_flags_attached as Json[] | undefined) ?? []).map((f) => Number(f.id)));
+    const stamp = this.stamp();
+    const f = { id: Math.max(88000, ...ids) + 1, flag_type: input.flag_type, flag_text: input.flag_text ?? '', archived: false, created_at: stamp, updated_at: stamp };
+    p.patient_flags_attached = [...((p.patient_flags_attached as Json[] | undefined) ?? []), f];
+    this.syncFlagTypes(p);
+    this.emit('PATIENT_FLAG_CREATE', 'patient_flag', { ...f, patient: patientId });
+    return { ...f, patient: patientId };
+  }
+
+  modifyFlag(patientId: number, flagId: number, input: { flag_type?: number; flag_text?: string }): Json {
+    const { p, f } = this.flag(patientId, flagId);
+    if (input.flag_type !== undefined) this.flagType(input.flag_type);
+    Object.assign(f, input, { updated_at: this.stamp() });
+    this.syncFlagTypes(p);
+    this.emit('PATIENT_FLAG_CMODIFY', 'patient_flag', { ...f, patient: patientId });
+    return { ...f, patient: patientId };
+  }
+
+  removeFlag(patientId: number, flagId: number): Json {
+    const { p, f } = this.flag(patientId, flagId);
+    Object.assign(f, { archived: true, updated_at: this.stamp() });
+    this.syncFlagTypes(p);
+    this.emit('PATIENT_FLAG_CMODIFY', 'patient_flag', { ...f, patient: patientId });
+    return { ...f, patient: patientId };
   }
 
   /**

@@ -9,9 +9,10 @@ export const VERBOSE_ONLY = {
   appointment: ['reminders', 'vitals', 'custom_fields', 'custom_vitals', 'clinical_note', 'extended_updated_at', 'status_transitions'],
 } as const;
 
-export function serialize(type: 'patient' | 'appointment', obj: Json, verbose: boolean): Json {
+export function serialize(type: 'patient' | 'appointment' | 'patient_flag', obj: Json, verbose: boolean): Json {
   const out = structuredClone(obj);
-  if (!verbose) for (const k of VERBOSE_ONLY[type]) delete out[k];
+  // A patient flag has no verbose-only fields.
+  if (!verbose && type !== 'patient_flag') for (const k of VERBOSE_ONLY[type]) delete out[k];
   return out;
 }
 

@@ -375,6 +375,12 @@ export class SandboxRouter {
       const o = z.object({ clientId: z.string().optional(), accessToken: z.string().optional() }).parse(json());
       return r(200, { expired: e.expireTokens(o) });
     }
+    if (a === 'patients' && b !== undefined && c === 'flags') {
+      const patientId = numericId(b);
+      if (d === undefined && method === 'POST') return r(201, e.attachFlag(patientId, FlagInput.parse(json())));
+      if (d !== undefined && method === 'PATCH') return r(200, e.modifyFlag(patientId, numericId(d), FlagInput.partial().parse(json())));
+      if (d !== undefined && method === 'DELETE') return r(200, e.removeFlag(patientId, numericId(d)));
+    }
     if (a === 'patients' || a === 'appointments') {
       const isPatient = a === 'patients';
       if (b === undefined && method === 'GET') return r(200, isPatient ? e.state.data.patients : e.state.data.appointments);
@@ -422,6 +428,8 @@ export class SandboxRouter {
 }
 
 // ---------------------------------------------------------------- control inputs
+
+const FlagInput = z.object({ flag_type: z.number().int().nonnegative(), flag_text: z.string().max(2000).optional() }).strict();
 
 const AppInput = z
   .object({

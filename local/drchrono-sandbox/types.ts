@@ -91,7 +91,7 @@ export interface Delivery {
   id: string;
   clientId: string;
   event: string;
-  objectType: 'patient' | 'appointment' | 'ping';
+  objectType: 'patient' | 'appointment' | 'patient_flag' | 'ping';
   objectId: string;
   /** The exact JSON body, frozen at event time. */
   body: string;

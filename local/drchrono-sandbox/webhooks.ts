@@ -3,6 +3,16 @@ import type { SandboxEngine } from './engine';
 import { serialize } from './serializer';
 import type { Delivery, DeliveryAttempt, Json, SandboxApp } from './types';
 
+/**
+ * The event name an app subscribed to for `event`, or undefined. DrChrono's docs spell the flag change event
+ * PATIENT_FLAG_CMODIFY, its console reportedly PATIENT_FLAG_MODIFY: an app ticking either gets it, so spelled.
+ */
+export function subscribedSpelling(events: string[], event: string): string | undefined {
+  if (events.includes(event)) return event;
+  if (event === 'PATIENT_FLAG_CMODIFY' && events.includes('PATIENT_FLAG_MODIFY')) return 'PATIENT_FLAG_MODIFY';
+  return undefined;
+}
+
 /** DrChrono retries a failed hook 1 h, 3 h and 7 h after the event, then only by manual redelivery. */
 export const RETRY_HOURS = [1, 3, 7] as const;
 const MAX_KEPT_DELIVERIES = 10_000;
@@ -30,7 +40,8 @@ export class WebhookDispatcher {
   ) {
     engine.onChange((event, type, obj) => {
       for (const app of Object.values(engine.state.apps)) {
-        if (app.webhook.callbackUrl && app.webhook.events.includes(event)) this.enqueue(app, event, type, obj);
+        const spelled = subscribedSpelling(app.webhook.events, event);
+        if (app.webhook.callbackUrl && spelled) this.enqueue(app, spelled, type, obj);
       }
     });
     // Resume retries persisted by an earlier run.

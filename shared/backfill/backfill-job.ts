@@ -1,3 +1,4 @@
+import type { OutcomeTally } from '../team-job/import-objects';
 import { z } from 'zod';
 
 /**
@@ -156,16 +157,7 @@ export type StepOutcome =
   | { kind: 'page'; processed: number; outcomes: OutcomeTally; total?: number; pages?: number }
   | { kind: 'waiting'; uuid: string; uuidCreatedAt: string };
 
-export interface OutcomeTally {
-  created: number;
-  updated: number;
-  unchanged: number;
-  failed: number;
-}
-
-export function emptyTally(): OutcomeTally {
-  return { created: 0, updated: 0, unchanged: 0, failed: 0 };
-}
+export { emptyTally, type OutcomeTally } from '../team-job/import-objects';
 
 /** The cursor after a collected page: next page, next chunk, next phase. */
 export function nextCursor(job: BackfillJob, pages: number): BackfillCursor {

@@ -1,80 +1,43 @@
 import type { SQSClient } from '@aws-sdk/client-sqs';
-import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { budgetLimitOf, consumeApiBudget } from '../budget/api-budget';
-import type { BulkListKind, BulkListRequest, BulkPoll } from '../drchrono/bulk';
-import { BulkListExpiredError } from '../drchrono/bulk';
-import type { Appointment, AppointmentProfile, Doctor, Patient } from '../drchrono/schemas';
-import type { IngestMessage } from '../ingest/ingest-message';
+import { BulkListExpiredError, type BulkListKind, type BulkListRequest, type BulkPoll } from '../drchrono/bulk';
+import type { Doctor } from '../drchrono/schemas';
 import { errorFields, logger } from '../logging/logger';
-import { readTeamSyncConfig } from '../mapping';
-import { writeIntegrationLog, type IntegrationLogEntry } from '../store/integration-log';
+import type { IntegrationLogEntry } from '../store/integration-log';
 import { writeNameCache } from '../store/profile-cache';
-import type { ProcessResult } from '../sync/process-ingest-message';
-import type { TeamSecret } from '../teams/team-secret';
 import { getTeamItem, type TeamItem } from '../teams/team-store';
-import { applyStep, failJob, newJob, pauseJob, decideStep, emptyTally, type BackfillJob, type StepOutcome } from './backfill-job';
-import { importDoctors, importObjects } from './import-objects';
-import { commitJob, getBackfillJob, markEnqueued, putNewJob } from './job-store';
 import { practiceTimeZoneOf } from '../reconcile/practice-time';
-import { InvocationDeadline } from '../sync/invocation-deadline';
-import { DeferredByWorker, pauseFor, TeamNotConnectedError, withTeamToken } from './team-api';
-import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
-import { sendWorkItem, type ReconcileItem, type StartItem, type StepItem, type WorkItem } from './work-item';
+import { importDoctors, importObjects } from '../team-job/import-objects';
+import { DeferredByWorker, pauseFor, TeamNotConnectedError } from '../team-job/team-api';
+import { clockOf, runTeamJob, teamEntry, writeTeamLog, type TeamJobDeps, type TeamRun, type WorkContext, type WorkResult } from '../team-job/team-job';
+import { sendWorkItem, type DeletionCheckItem, type ReconcileItem, type StartItem, type StepItem, type WorkItem } from '../team-job/work-item';
+import { applyStep, failJob, newJob, pauseJob, decideStep, emptyTally, type BackfillJob, type StepOutcome } from './backfill-job';
+import { commitJob, getBackfillJob, markEnqueued, putNewJob } from './job-store';
 
 /**
- * The backfill worker's domain core: one work item from the backfill queue → one outcome. It never touches
- * the SQS record itself; functions/backfill/handler.ts turns the outcome into SQS semantics (ack, defer, retry).
+ * The backfill queue's consumer core: one work item → one outcome. Backfill steps are handled here; reconcile
+ * and deletion-check items go to their schedules (injected, so the modules stay separate). It never touches
+ * the SQS record itself; functions/backfill/handler.ts turns the outcome into SQS semantics.
  */
-export type WorkResult = { status: 'done' } | { status: 'defer'; delaySeconds: number } | { status: 'retry'; error: unknown };
+export type { WorkContext, WorkResult } from '../team-job/team-job';
 
-/** What backfill and reconcile call on DrChrono: a subset of DrChronoClient. */
-export interface BackfillDrChronoApi {
-  listDoctors(): AsyncIterable<Doctor>;
-  listAppointmentProfiles(): AsyncIterable<AppointmentProfile>;
-  listPatients(o: { since?: string; verbose?: boolean }): AsyncIterable<Patient>;
-  listAppointments(o: { since?: string; verbose?: boolean }): AsyncIterable<Appointment>;
-}
-
-export interface BackfillBulkApi {
-  create(kind: BulkListKind, req: BulkListRequest): Promise<string>;
-  waitForPage(kind: BulkListKind, uuid: string, delaysMs: readonly number[]): Promise<BulkPoll>;
-}
-
-export interface BackfillWorkerDeps {
-  ddb: DynamoDBDocumentClient;
+export interface BackfillWorkerDeps extends TeamJobDeps {
   sqs: SQSClient;
-  teamsTable: string;
-  recordsTable: string;
-  integrationLogTable: string;
   backfillQueueUrl: string;
-  integrationLogTtlDays: number;
-  secrets: { get(teamId: string): Promise<TeamSecret | null>; refresh(teamId: string, minAgeMs?: number): Promise<TeamSecret | null> };
-  /** The sync worker's processIngestMessage, bound to its deps. */
-  process: (msg: IngestMessage) => Promise<ProcessResult>;
-  drchrono: (o: { accessToken: () => Promise<string>; beforeCall: () => Promise<void> }) => { api: BackfillDrChronoApi; bulk: BackfillBulkApi };
-  /** Runs a reconcile item (shared/reconcile); injected so the two modules stay separate. */
+  /** Runs a reconcile item (shared/reconcile). */
   reconcile: (item: ReconcileItem, ctx: WorkContext) => Promise<WorkResult>;
-  now?: () => Date;
+  /** Runs a deletion-check item (shared/reconcile/deletion-check). */
+  deletionCheck: (item: DeletionCheckItem, ctx: WorkContext) => Promise<WorkResult>;
   /** Waits before each poll of a generated bulk page; when used up the uuid is parked in the job. */
   bulkPollDelaysMs?: readonly number[];
 }
 
-export interface WorkContext {
-  messageId: string;
-  /** Unique per invocation (awsRequestId): integration log group id. */
-  groupId: string;
-  /** The receive after which SQS moves the message to the DLQ. */
-  finalAttempt: boolean;
-  /** Milliseconds left in the invocation (Lambda's getRemainingTimeInMillis); no deadline when omitted. */
-  remainingMs?: () => number;
+/** Objects of a page failed transiently; the step is retried rather than committed without them. */
+export class PageObjectsFailedError extends Error {
+  override name = 'PageObjectsFailedError';
+  constructor(failed: number, cause: unknown) {
+    super(`${failed} objects of the page failed transiently (${cause instanceof Error ? cause.name : 'unknown error'})`);
+  }
 }
-
-/**
- * Kept back from the invocation for committing the step, writing the log and enqueueing the next item. A step
- * still running then fails like any other error (retried, the job marked failed on the last receive) instead
- * of dying in Lambda's timeout with nothing recorded.
- */
-export const WORK_RESERVE_MS = 10_000;
 
 export const DEFAULT_BULK_POLL_DELAYS_MS = [500, 1000, 2000, 4000] as const;
 /** A parked bulk page is re-polled after this long. */
@@ -85,25 +48,14 @@ const BULK_UUID_MAX_AGE_MS = 50 * 60_000;
 export async function runWorkItem(item: WorkItem, ctx: WorkContext, deps: BackfillWorkerDeps): Promise<WorkResult> {
   if (item.type === 'start') return start(item, ctx, deps);
   if (item.type === 'step') return step(item, ctx, deps);
+  if (item.type === 'deletion-check') return deps.deletionCheck(item, ctx);
   return deps.reconcile(item, ctx);
 }
 
-function clock(deps: BackfillWorkerDeps): () => Date {
-  return deps.now ?? (() => new Date());
-}
+const clock = clockOf;
 
-async function log(deps: BackfillWorkerDeps, teamId: string, entries: IntegrationLogEntry[], groupId: string): Promise<void> {
-  if (entries.length === 0) return;
-  try {
-    await writeIntegrationLog(deps.ddb, deps.integrationLogTable, teamId, entries, { ttlDays: deps.integrationLogTtlDays, now: clock(deps)(), groupId });
-  } catch (err) {
-    // The records are written; a lost log group must not make SQS redo the page.
-    logger.error('backfill: could not write integration log', { teamId, entries: entries.length, ...errorFields(err) });
-  }
-}
-
-function teamEntry(now: Date, event: string, deliveryId: string, outcome: IntegrationLogEntry['outcome'], detail: string, extra: Partial<IntegrationLogEntry> = {}): IntegrationLogEntry {
-  return { at: now.toISOString(), event, deliveryId, entity: 'team', outcome, detail, ...extra };
+function log(deps: BackfillWorkerDeps, teamId: string, entries: IntegrationLogEntry[], groupId: string): Promise<void> {
+  return writeTeamLog(deps, teamId, entries, groupId, 'backfill');
 }
 
 /** Put the job's current step on the queue and remember that it is there. */
@@ -174,13 +126,9 @@ async function step(item: StepItem, ctx: WorkContext, deps: BackfillWorkerDeps):
   let outcome: StepOutcome;
   let entries: IntegrationLogEntry[] = [];
   let extra: Partial<BackfillJob> = {};
-  const deadline = new InvocationDeadline(ctx.remainingMs, WORK_RESERVE_MS);
   try {
     if (team.status !== 'connected') throw new TeamNotConnectedError(`team status is ${team.status}`);
-    const ran = await deadline.race(
-      withTeamToken(teamId, { ...deps, now }, 'backfill', (token) => runStep(job, team, token, deps, deadline.signal)),
-      () => new InvocationDeadlineExceededError(),
-    );
+    const ran = await runTeamJob(team, ctx, deps, 'backfill', (run) => runStep(job, team, run, deps));
     outcome = ran.outcome;
     entries = ran.entries;
     extra = ran.extra ?? {};
@@ -204,8 +152,6 @@ async function step(item: StepItem, ctx: WorkContext, deps: BackfillWorkerDeps):
       }
     }
     return { status: 'retry', error: err };
-  } finally {
-    deadline.dispose();
   }
 
   const next: BackfillJob = { ...applyStep(job, outcome, now()), ...extra };
@@ -224,16 +170,8 @@ async function step(item: StepItem, ctx: WorkContext, deps: BackfillWorkerDeps):
 }
 
 /** One bounded unit of work for the job's cursor. Throws DrChrono/budget errors for the caller to classify. */
-async function runStep(job: BackfillJob, team: TeamItem, token: string, deps: BackfillWorkerDeps, signal?: AbortSignal): Promise<{ outcome: StepOutcome; entries: IntegrationLogEntry[]; extra?: Partial<BackfillJob> }> {
-  const now = clock(deps);
-  const limit = budgetLimitOf(team);
-  const { api, bulk } = deps.drchrono({
-    accessToken: async () => token,
-    beforeCall: async () => {
-      await consumeApiBudget(deps.ddb, deps.teamsTable, job.teamId, { limit, priority: 'backfill', now: now() });
-    },
-  });
-  const config = readTeamSyncConfig(team);
+async function runStep(job: BackfillJob, team: TeamItem, run: TeamRun, deps: BackfillWorkerDeps): Promise<{ outcome: StepOutcome; entries: IntegrationLogEntry[]; extra?: Partial<BackfillJob> }> {
+  const { api, bulk, config, now, signal } = run;
   const c = job.cursor;
 
   if (c.phase === 'doctors') {
@@ -286,5 +224,7 @@ async function runStep(job: BackfillJob, team: TeamItem, token: string, deps: Ba
   const entity = kind === 'patients' ? 'patient' : 'appointment';
   const r = await importObjects(job.teamId, 'backfill', job.jobId, entity, page.results, { process: deps.process, now, signal });
   if (r.kind === 'defer') throw new DeferredByWorker(r.delaySeconds, r.entry.errorClass ?? 'Deferred', r.entry.detail ?? 'deferred by the sync path');
+  // A transient failure fails the step: SQS retries it and the page is imported again (replays are 'unchanged').
+  if (r.retryable > 0) throw new PageObjectsFailedError(r.retryable, r.retryError);
   return { outcome: { kind: 'page', processed: r.processed, outcomes: r.outcomes, total: page.count, pages: page.pages }, entries: r.entries };
 }

@@ -89,11 +89,15 @@ export class DrChronoClient {
   }
 
   listPatients(o: ListPatientsOptions = {}): AsyncIterable<Patient> {
-    const q = new URLSearchParams();
-    if (o.since !== undefined) q.set('since', checkSince(o.since));
-    if (o.verbose) q.set('verbose', 'true');
-    q.set('page_size', String(effectivePageSize(PAGE_SIZE_MAX.default, !!o.verbose, o.pageSize)));
-    return this.list('/api/patients', PatientSchema, q);
+    return this.list('/api/patients', PatientSchema, patientsQuery(o));
+  }
+
+  /**
+   * One page of `/api/patients`: the first for these options, or the page at `cursor` (a `next` link a
+   * previous page returned). Lets reconcile and the deletion check persist their place between invocations.
+   */
+  patientsPage(o: ListPatientsOptions, cursor?: string | null): Promise<ListPage<Patient>> {
+    return this.onePage('/api/patients', PatientSchema, patientsQuery(o), cursor);
   }
 
   getAppointment(id: number | string, o: { verbose?: boolean } = {}): Promise<Appointment> {
@@ -102,13 +106,12 @@ export class DrChronoClient {
 
   /** DrChrono requires `since` or `date_range` (or `date`) on this list. */
   listAppointments(o: ListAppointmentsOptions): AsyncIterable<Appointment> {
-    if (o.since === undefined && o.dateRange === undefined) throw new TypeError('listAppointments needs since or dateRange');
-    const q = new URLSearchParams();
-    if (o.since !== undefined) q.set('since', checkSince(o.since));
-    if (o.dateRange !== undefined) q.set('date_range', dateRangeValue(o.dateRange));
-    if (o.verbose) q.set('verbose', 'true');
-    q.set('page_size', String(effectivePageSize(PAGE_SIZE_MAX.appointments, !!o.verbose, o.pageSize)));
-    return this.list('/api/appointments', AppointmentSchema, q);
+    return this.list('/api/appointments', AppointmentSchema, appointmentsQuery(o));
+  }
+
+  /** One page of `/api/appointments`, as patientsPage. */
+  appointmentsPage(o: ListAppointmentsOptions, cursor?: string | null): Promise<ListPage<Appointment>> {
+    return this.onePage('/api/appointments', AppointmentSchema, appointmentsQuery(o), cursor);
   }
 
   getDoctor(id: number | string): Promise<Doctor> {
@@ -156,6 +159,17 @@ export class DrChronoClient {
     };
   }
 
+  private async onePage<S extends z.ZodType>(path: string, schema: S, q: URLSearchParams, cursor?: string | null): Promise<ListPage<z.infer<S>>> {
+    const info = { method: 'GET', path };
+    const first = `${this.baseUrl}${path}?${q.toString()}`;
+    // A stored cursor is only ever followed to DrChrono's own origin, like a `next` link.
+    const url = cursor ? this.sameOrigin(new URL(cursor, first).toString(), info) : first;
+    const res = await this.send(url, info);
+    const page = parseBody(PageSchema, res.data, info);
+    const results = page.results.map((r) => parseBody(schema, r, info) as z.infer<S>);
+    return { results, next: page.next ? this.sameOrigin(new URL(page.next, first).toString(), info) : null };
+  }
+
   /** Our token only ever goes to the configured DrChrono origin. */
   private sameOrigin(url: string, info: CallInfo): string {
     if (new URL(url).origin !== this.origin) {
@@ -168,6 +182,30 @@ export class DrChronoClient {
   private send(url: string, info: CallInfo, acceptRedirect = false): Promise<AxiosResponse> {
     return this.requester.send('GET', url, info, acceptRedirect ? { accept: (res) => REDIRECTS.has(res.status) } : {});
   }
+}
+
+/** One page of a list and the link to the next one (null on the last page). */
+export interface ListPage<T> {
+  results: T[];
+  next: string | null;
+}
+
+function patientsQuery(o: ListPatientsOptions): URLSearchParams {
+  const q = new URLSearchParams();
+  if (o.since !== undefined) q.set('since', checkSince(o.since));
+  if (o.verbose) q.set('verbose', 'true');
+  q.set('page_size', String(effectivePageSize(PAGE_SIZE_MAX.default, !!o.verbose, o.pageSize)));
+  return q;
+}
+
+function appointmentsQuery(o: ListAppointmentsOptions): URLSearchParams {
+  if (o.since === undefined && o.dateRange === undefined) throw new TypeError('listAppointments needs since or dateRange');
+  const q = new URLSearchParams();
+  if (o.since !== undefined) q.set('since', checkSince(o.since));
+  if (o.dateRange !== undefined) q.set('date_range', dateRangeValue(o.dateRange));
+  if (o.verbose) q.set('verbose', 'true');
+  q.set('page_size', String(effectivePageSize(PAGE_SIZE_MAX.appointments, !!o.verbose, o.pageSize)));
+  return q;
 }
 
 /**

@@ -27,4 +27,4 @@ export type { MappedRecord, MappingContext, FieldValue } from './mapped-record';
 export { mapPatient, patientNeedsVerbose, unresolvedFlagTypeIds } from './map-patient';
 export { mapAppointment, APPOINTMENT_DELETE_EVENT } from './map-appointment';
 export { mapEmployee } from './map-employee';
-export { referencedDoctorIds, needsProfileNames } from './references';
+export { referencedDoctorIds, needsProfileNames, mapsPatientFlags, flagEventPatientId } from './references';

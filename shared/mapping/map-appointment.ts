@@ -74,7 +74,8 @@ export function mapAppointment(obj: Appointment | Record<string, unknown>, ctx: 
   const profile =
     a.profile === undefined || a.profile === null ? a.profile : apptProfileLabel(a.profile, ctx.profileNames.get(a.profile), choices);
 
-  c.set('Patient', ctx.patientChartIds?.get(a.patient));
+  // Unresolved → empty, not skipped: a skip would keep the Chart ID of the patient the appointment had before.
+  c.set('Patient', ctx.patientChartIds?.get(a.patient) ?? null);
   c.set('Provider', idValue(a.doctor));
   c.set('Appt Profile', profile);
   c.set('Appt Status', labelled(a.status, (s) => apptStatusLabel(s, choices)));
@@ -83,9 +84,11 @@ export function mapAppointment(obj: Appointment | Record<string, unknown>, ctx: 
   c.set('Duration', a.duration);
   c.set('Claim ID', a.id);
 
+  const patientVersion = ctx.patientVersions?.get(a.patient);
   return {
     ...appointmentRecord(a.id, c, version, false),
     patientDrchronoId: String(a.patient),
+    ...(patientVersion !== undefined && c.written.includes('Patient') ? { patientVersion } : {}),
   };
 }
 

@@ -24,6 +24,11 @@ export interface MappedRecord {
   skipReason?: 'break';
   /** Appointments: the patient's DrChrono id, kept as bookkeeping so the reference survives Chart ID changes. */
   patientDrchronoId?: string | null;
+  /**
+   * Appointments: the stored version of the patient record "Patient" was read from (absent when it came from
+   * DrChrono or was not resolved). A Chart ID fan-out applies only over an older one, so it is order-safe.
+   */
+  patientVersion?: string;
 }
 
 export interface MappingContext {
@@ -34,9 +39,12 @@ export interface MappingContext {
   flagTypeNames: ReadonlyMap<number, string>;
   /**
    * Patient DrChrono id → Chart ID, for an appointment's "Patient" reference (the patient's record key).
-   * The sync worker resolves it (store, else a patient fetch) before mapping; unresolved → "Patient" skipped.
+   * The sync worker resolves it (store, else a patient fetch) before mapping. Unresolved → "Patient" is
+   * cleared (written empty), never left naming a previous patient; the sync worker logs why.
    */
   patientChartIds?: ReadonlyMap<number, string>;
+  /** Patient DrChrono id → the stored patient record's version its Chart ID was read from (MappedRecord.patientVersion). */
+  patientVersions?: ReadonlyMap<number, string>;
   /** When this state was observed (ISO UTC): webhook receivedAt / list time, or when the fetch request was sent. */
   observedAt?: string;
   /** 'fetched' when the object was fetched by id at observedAt; default 'delivered' (webhook or list). */

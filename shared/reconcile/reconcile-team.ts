@@ -1,32 +1,34 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
-import { budgetLimitOf, consumeApiBudget } from '../budget/api-budget';
+import { getBackfillJob } from '../backfill/job-store';
+import { ApiBudgetExhaustedError } from '../drchrono/errors';
+import type { ListPage } from '../drchrono/client';
 import type { Appointment, Doctor, Patient } from '../drchrono/schemas';
 import { errorFields, logger } from '../logging/logger';
-import { patientNeedsVerbose, readTeamSyncConfig } from '../mapping';
+import { patientNeedsVerbose } from '../mapping';
 import type { IntegrationLogEntry } from '../store/integration-log';
-import { writeIntegrationLog } from '../store/integration-log';
-import { getTeamItem } from '../teams/team-store';
-import { emptyTally, type OutcomeTally } from '../backfill/backfill-job';
-import type { BackfillWorkerDeps, WorkContext, WorkResult } from '../backfill/backfill-worker';
-import { importDoctors, importObjects } from '../backfill/import-objects';
-import { getBackfillJob } from '../backfill/job-store';
-import { DeferredByWorker, pauseFor, TeamNotConnectedError, withTeamToken } from '../backfill/team-api';
 import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
-import { WORK_RESERVE_MS } from '../backfill/backfill-worker';
-import { InvocationDeadline } from '../sync/invocation-deadline';
-import type { ReconcileItem } from '../backfill/work-item';
+import { getTeamItem } from '../teams/team-store';
+import { importDoctors, importObjects, type ImportEntity } from '../team-job/import-objects';
+import { DeferredByWorker, pauseFor, TeamNotConnectedError } from '../team-job/team-api';
+import { clockOf, isRefusedCursor, runTeamJob, teamEntry, writeTeamLog, type TeamJobDeps, type TeamRun, type WorkContext, type WorkResult } from '../team-job/team-job';
+import { LostProgressRace, ProgressItem } from '../team-job/progress-item';
+import type { ReconcileItem } from '../team-job/work-item';
 import { practiceTimeZoneOf, sinceParam } from './practice-time';
 
 /**
- * One team's reconcile: fetch the patients and appointments DrChrono says changed since the last successful
- * reconcile (minus a safety overlap) and feed them through the same order-safe path as webhooks. A change
- * whose webhook never arrived is written; one that did arrive comes back 'unchanged'. Doctors, which have no
- * webhooks, are refreshed once a day. The watermark moves only after a whole run succeeded (or, for objects
- * that keep failing, on the work item's last receive, so they cannot hold every later run back).
+ * One team's reconcile: the patients and appointments DrChrono says changed since the last reconcile (minus
+ * a safety overlap), fed through the same order-safe path as webhooks. A change whose webhook never arrived
+ * is written; one that did arrive comes back 'unchanged'. Doctors, which have no webhooks, are refreshed
+ * once a day.
  *
- * State: teams table, pk teamId, sk `RECONCILE`.
+ * A **window** is one `since` listing: opened at time T from the watermark, read page by page, and when its
+ * last page is in, the watermark becomes T. Every page is committed to the state item as it is written (its
+ * `next` cursor), so a window larger than one hour's budget share or one invocation is read over several runs,
+ * each moving forward: after a long gap (a week of reauthorisation) the watermark catches up instead of
+ * restarting from the same point every hour.
+ *
+ * State: teams table, pk teamId, sk `RECONCILE`, a ProgressItem (commits conditional on the revision read).
  */
 export const RECONCILE_SK = 'RECONCILE';
 /** Re-read a little before the watermark: list GETs can lag, and clocks drift. */
@@ -34,17 +36,39 @@ export const RECONCILE_OVERLAP_MINUTES = 15;
 export const DOCTOR_REFRESH_HOURS = 24;
 /** First reconcile of a team with neither a watermark nor a backfill: look back this far. */
 const FIRST_RUN_LOOKBACK_HOURS = 24;
+/** An invocation that reached its deadline with pages left comes back this soon. */
+const CONTINUE_DELAY_SECONDS = 1;
+
+const WindowSchema = z.object({
+  /** The run that opened it (names delivery ids). */
+  id: z.string(),
+  /** When it was opened: the watermark once its last page is in. */
+  openedAt: z.string(),
+  /** DrChrono `since` (practice wall clock). */
+  since: z.string(),
+  entity: z.enum(['patient', 'appointment']),
+  /** The next page's link; null = the entity's first page. */
+  cursor: z.string().nullable(),
+  pages: z.number(),
+  patients: z.number(),
+  appointments: z.number(),
+  changed: z.number(),
+  failed: z.number(),
+});
+export type ReconcileWindow = z.infer<typeof WindowSchema>;
 
 export const ReconcileStateSchema = z.looseObject({
-  /** ISO UTC instant the last successful run started: everything changed before it (minus overlap) is in. */
-  watermark: z.string(),
-  lastRunAt: z.string(),
-  lastRunId: z.string(),
+  /** ISO UTC instant the last completed window was opened: everything changed before it (minus overlap) is in. */
+  watermark: z.string().optional(),
+  lastRunAt: z.string().optional(),
+  lastRunId: z.string().optional(),
   doctorsRefreshedAt: z.string().optional(),
   practiceTimeZone: z.string().optional(),
   lastPatients: z.number().optional(),
   lastAppointments: z.number().optional(),
   lastChanged: z.number().optional(),
+  window: WindowSchema.optional(),
+  rev: z.number().optional(),
 });
 export type ReconcileState = z.infer<typeof ReconcileStateSchema>;
 
@@ -55,7 +79,7 @@ export class ReconcileObjectsFailedError extends Error {
   }
 }
 
-export type ReconcileDeps = Omit<BackfillWorkerDeps, 'reconcile' | 'sqs' | 'backfillQueueUrl' | 'bulkPollDelaysMs'>;
+export type ReconcileDeps = TeamJobDeps;
 
 export async function getReconcileState(ddb: DynamoDBDocumentClient, table: string, teamId: string): Promise<ReconcileState | undefined> {
   const out = await ddb.send(new GetCommand({ TableName: table, Key: { pk: teamId, sk: RECONCILE_SK }, ConsistentRead: true }));
@@ -63,29 +87,14 @@ export async function getReconcileState(ddb: DynamoDBDocumentClient, table: stri
   return parsed.success ? parsed.data : undefined;
 }
 
-/** The watermark only moves forward: a late, slower run never rewinds a newer one. */
-async function saveReconcileState(ddb: DynamoDBDocumentClient, table: string, teamId: string, state: ReconcileState): Promise<boolean> {
-  try {
-    await ddb.send(
-      new PutCommand({
-        TableName: table,
-        Item: { ...state, pk: teamId, sk: RECONCILE_SK },
-        ConditionExpression: 'attribute_not_exists(watermark) OR watermark <= :w',
-        ExpressionAttributeValues: { ':w': state.watermark },
-      }),
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return false;
-    throw err;
-  }
-}
-
-/** Where this run starts looking: the last watermark, else the backfill's start, else the connect. */
+/**
+ * Where a new window starts looking: the later of the watermark and the start of the last completed backfill
+ * (which read everything up to its start), else the connect, minus the overlap.
+ */
 export function reconcileFrom(state: ReconcileState | undefined, backfillStartedAt: string | undefined, connectedAt: string | undefined, now: Date): Date {
-  const base = state?.watermark ?? backfillStartedAt ?? connectedAt;
-  const t = base ? Date.parse(base) : now.getTime() - FIRST_RUN_LOOKBACK_HOURS * 3_600_000;
-  return new Date(t - RECONCILE_OVERLAP_MINUTES * 60_000);
+  const candidates = [state?.watermark, backfillStartedAt].filter((t): t is string => !!t && !Number.isNaN(Date.parse(t))).map((t) => Date.parse(t));
+  const base = candidates.length > 0 ? Math.max(...candidates) : connectedAt ? Date.parse(connectedAt) : now.getTime() - FIRST_RUN_LOOKBACK_HOURS * 3_600_000;
+  return new Date(base - RECONCILE_OVERLAP_MINUTES * 60_000);
 }
 
 export function doctorsDue(state: ReconcileState | undefined, now: Date): boolean {
@@ -93,12 +102,8 @@ export function doctorsDue(state: ReconcileState | undefined, now: Date): boolea
   return now.getTime() - Date.parse(state.doctorsRefreshedAt) >= DOCTOR_REFRESH_HOURS * 3_600_000;
 }
 
-function addTally(a: OutcomeTally, b: OutcomeTally): OutcomeTally {
-  return { created: a.created + b.created, updated: a.updated + b.updated, unchanged: a.unchanged + b.unchanged, failed: a.failed + b.failed };
-}
-
 export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, deps: ReconcileDeps): Promise<WorkResult> {
-  const now = deps.now ?? (() => new Date());
+  const now = clockOf(deps);
   const { teamId } = item;
   const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
   if (team?.status !== 'connected') {
@@ -107,93 +112,105 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
   }
   const job = await getBackfillJob(deps.ddb, deps.teamsTable, teamId);
   if (job && (job.status === 'running' || job.status === 'paused')) {
-    // The backfill reads everything anyway; the first reconcile after it starts from the backfill's start.
+    // The backfill reads everything anyway; the next window starts from the backfill's start.
     logger.info('reconcile: team skipped, backfill in progress', { teamId, jobId: job.jobId });
     return { status: 'done' };
   }
-
-  const startedAt = now();
-  const state = await getReconcileState(deps.ddb, deps.teamsTable, teamId);
-  const from = reconcileFrom(state, job?.startedAt, team.connectedAt, startedAt);
+  const backfillStart = job?.status === 'completed' ? job.startedAt : undefined;
   const runId = item.runAt;
-  const config = readTeamSyncConfig(team);
-  const limit = budgetLimitOf(team);
 
-  const deadline = new InvocationDeadline(ctx.remainingMs, WORK_RESERVE_MS);
   try {
-    const work = withTeamToken(teamId, { ...deps, now }, 'reconcile', async (token) => {
-      const { api } = deps.drchrono({
-        accessToken: async () => token,
-        beforeCall: async () => {
-          await consumeApiBudget(deps.ddb, deps.teamsTable, teamId, { limit, priority: 'backfill', now: now() });
-        },
-      });
-      let tally = emptyTally();
-      const entries: IntegrationLogEntry[] = [];
-      let zone = state?.practiceTimeZone ?? job?.practiceTimeZone;
-      let doctorsRefreshedAt = state?.doctorsRefreshedAt;
-      if (doctorsDue(state, startedAt)) {
-        const doctors: Doctor[] = [];
-        for await (const d of api.listDoctors()) doctors.push(d);
-        const r = await importDoctors(teamId, 'reconcile', runId, doctors, { ddb: deps.ddb, recordsTable: deps.recordsTable, config, now });
-        tally = addTally(tally, r.outcomes);
-        entries.push(...r.entries);
-        zone = practiceTimeZoneOf(doctors, team.drchronoDoctorId) ?? zone;
-        doctorsRefreshedAt = startedAt.toISOString();
-      }
-      const since = sinceParam(from, zone, startedAt);
-      const patients: Patient[] = [];
-      for await (const p of api.listPatients({ since, verbose: patientNeedsVerbose({}, config) })) patients.push(p);
-      const appointments: Appointment[] = [];
-      for await (const a of api.listAppointments({ since })) appointments.push(a);
-      // Patients first: appointments then find their patient's Chart ID in the store.
-      for (const [entity, objects] of [['patient', patients], ['appointment', appointments]] as const) {
-        const r = await importObjects(teamId, 'reconcile', runId, entity, objects, { process: deps.process, now, signal: deadline.signal });
-        if (r.kind === 'defer') throw new DeferredByWorker(r.delaySeconds, r.entry.errorClass ?? 'Deferred', r.entry.detail ?? 'deferred by the sync path');
-        tally = addTally(tally, r.outcomes);
-        entries.push(...r.entries);
-      }
-      return { tally, entries, zone, doctorsRefreshedAt, since, patients: patients.length, appointments: appointments.length };
-    });
-    const result = await deadline.race(work, () => new InvocationDeadlineExceededError());
+    const outcome = await runTeamJob(team, ctx, deps, 'reconcile', async (run) => {
+      const progress = await ProgressItem.load(deps.ddb, deps.teamsTable, teamId, RECONCILE_SK, ReconcileStateSchema);
+      let state = progress.state;
+      const save = async (next: ReconcileState): Promise<ReconcileState> => {
+        await progress.commit(next);
+        return next;
+      };
 
-    const changed = result.tally.created + result.tally.updated;
-    if (result.tally.failed > 0 && !ctx.finalAttempt) {
-      // Objects that failed (DrChrono 5xx, a throttled write) would be behind the next run's `since`: keep the
-      // watermark and let SQS retry the run. The changes it did write are logged now (a re-run finds them
-      // 'unchanged'); the failures only once, by the run that gives up on them. The last receive moves the
-      // watermark anyway, so one permanently broken object cannot hold every later run back.
-      await writeLog(deps, teamId, result.entries.filter((e) => e.outcome !== 'failed'), ctx.groupId);
-      logger.warn('reconcile: objects failed, run retried', { teamId, runId, failed: result.tally.failed, changed });
-      return { status: 'retry', error: new ReconcileObjectsFailedError(result.tally.failed) };
-    }
-    await saveReconcileState(deps.ddb, deps.teamsTable, teamId, {
-      watermark: startedAt.toISOString(),
-      lastRunAt: startedAt.toISOString(),
-      lastRunId: runId,
-      ...(result.doctorsRefreshedAt ? { doctorsRefreshedAt: result.doctorsRefreshedAt } : {}),
-      ...(result.zone ? { practiceTimeZone: result.zone } : {}),
-      lastPatients: result.patients,
-      lastAppointments: result.appointments,
-      lastChanged: changed,
+      if (doctorsDue(state, run.now())) {
+        const entries = await refreshDoctors(teamId, runId, run, deps, team.drchronoDoctorId, state);
+        state = await save({ ...state, doctorsRefreshedAt: run.now().toISOString(), ...(entries.zone ? { practiceTimeZone: entries.zone } : {}) });
+        await writeTeamLog(deps, teamId, entries.log, ctx.groupId, 'reconcile');
+      }
+      if (!state.window) {
+        const openedAt = run.now();
+        const from = reconcileFrom(state, backfillStart, team.connectedAt, openedAt);
+        const since = sinceParam(from, state.practiceTimeZone ?? job?.practiceTimeZone, openedAt);
+        state = await save({ ...state, window: { id: runId, openedAt: openedAt.toISOString(), since, entity: 'patient', cursor: null, pages: 0, patients: 0, appointments: 0, changed: 0, failed: 0 } });
+      }
+
+      // One page at a time, each committed before the next is read: budget, deadline or a crash lose at most a page.
+      while (state.window) {
+        if (run.signal.aborted) return 'more' as const;
+        const w = state.window;
+        const verbose = patientNeedsVerbose({}, run.config);
+        let page: ListPage<Patient | Appointment>;
+        try {
+          page = w.entity === 'patient' ? await run.api.patientsPage({ since: w.since, verbose }, w.cursor) : await run.api.appointmentsPage({ since: w.since }, w.cursor);
+        } catch (err) {
+          if (!isRefusedCursor(err, w.cursor)) throw err;
+          logger.warn('reconcile: saved page link refused, reading this entity again from its first page', { teamId, runId: w.id, entity: w.entity, ...errorFields(err) });
+          state = await save({ ...state, window: { ...w, cursor: null } });
+          continue;
+        }
+        const r = await importObjects(teamId, 'reconcile', w.id, w.entity, page.results, { process: deps.process, now: run.now, signal: run.signal });
+        if (r.kind === 'defer') throw new DeferredByWorker(r.delaySeconds, r.entry.errorClass ?? 'Deferred', r.entry.detail ?? 'deferred by the sync path');
+        // Stopped at the deadline part-way through the page: it is read again next time, not committed.
+        if (run.signal.aborted) return 'more' as const;
+        if (r.retryable > 0 && !ctx.finalAttempt) {
+          // A transient failure (DrChrono 5xx, a throttled write): the page is not committed and SQS retries
+          // it. On the last receive the page is committed with the failures logged, so one object that keeps
+          // failing cannot hold every later window back.
+          await writeTeamLog(deps, teamId, r.entries.filter((e) => e.outcome !== 'failed'), ctx.groupId, 'reconcile');
+          throw new ReconcileObjectsFailedError(r.retryable);
+        }
+        const counts = {
+          pages: w.pages + 1,
+          patients: w.patients + (w.entity === 'patient' ? page.results.length : 0),
+          appointments: w.appointments + (w.entity === 'appointment' ? page.results.length : 0),
+          changed: w.changed + r.outcomes.created + r.outcomes.updated,
+          failed: w.failed + r.outcomes.failed + r.retryable,
+        };
+        const nextEntity: ImportEntity | undefined = page.next ? w.entity : w.entity === 'patient' ? 'appointment' : undefined;
+        const entries = [...r.entries, ...r.retryEntries.map((e) => ({ ...e, detail: 'given up on the last receive; the next change of this object brings it in' }))];
+        if (nextEntity) {
+          state = await save({ ...state, window: { ...w, ...counts, entity: nextEntity, cursor: page.next } });
+        } else {
+          const { window: _done, ...rest } = state;
+          state = await save({ ...rest, watermark: w.openedAt, lastRunAt: run.now().toISOString(), lastRunId: w.id, lastPatients: counts.patients, lastAppointments: counts.appointments, lastChanged: counts.changed });
+          // A quiet window writes nothing to the log; one that found missed changes or failures says so.
+          if (counts.changed > 0 || counts.failed > 0) {
+            entries.push(
+              teamEntry(run.now(), 'RECONCILE', `reconcile:${w.id}`, 'info', `reconcile since ${w.since} (practice time): ${counts.patients} patients, ${counts.appointments} appointments read in ${counts.pages} pages; ${counts.changed} changed, ${counts.failed} failed`),
+            );
+          }
+          logger.info('reconcile: window complete', { teamId, runId: w.id, pages: counts.pages, patients: counts.patients, appointments: counts.appointments, changed: counts.changed, failed: counts.failed });
+        }
+        await writeTeamLog(deps, teamId, entries, ctx.groupId, 'reconcile');
+      }
+      return 'complete' as const;
     });
-    // A quiet hour writes nothing to the log; a run that found missed changes or failures says so.
-    if (changed > 0 || result.tally.failed > 0) {
-      result.entries.push({
-        at: now().toISOString(),
-        event: 'RECONCILE',
-        deliveryId: `reconcile:${runId}`,
-        entity: 'team',
-        outcome: 'info',
-        detail: `reconcile since ${result.since} (practice time): ${result.patients} patients, ${result.appointments} appointments read; ${result.tally.created} created, ${result.tally.updated} updated, ${result.tally.failed} failed`,
-      });
-      await writeLog(deps, teamId, result.entries, ctx.groupId);
+    if (outcome === 'more') {
+      logger.info('reconcile: deadline reached, continuing', { teamId, runId });
+      return { status: 'defer', delaySeconds: CONTINUE_DELAY_SECONDS };
     }
-    logger.info('reconcile: done', { teamId, runId, patients: result.patients, appointments: result.appointments, changed, failed: result.tally.failed });
     return { status: 'done' };
   } catch (err) {
+    if (err instanceof LostProgressRace) {
+      logger.info('reconcile: another run of this team is ahead', { teamId, runId });
+      return { status: 'done' };
+    }
     // No token: nothing to reconcile until the team connects again; the hourly schedule tries again.
     if (err instanceof TeamNotConnectedError) return { status: 'done' };
+    // Progress is committed page by page: the item comes back and carries on from the last committed page.
+    if (err instanceof InvocationDeadlineExceededError) return { status: 'defer', delaySeconds: CONTINUE_DELAY_SECONDS };
+    if (err instanceof ApiBudgetExhaustedError) {
+      // The next hourly tick sends a new item with a fresh budget and carries on from the committed page; keeping
+      // this one deferred would add one waiting copy per starved hour (and, after 48 deferrals, a DLQ entry).
+      logger.info('reconcile: budget share spent, the next hourly run carries on', { teamId, runId });
+      return { status: 'done' };
+    }
     const pause = pauseFor(err, now());
     if (pause) {
       logger.info('reconcile: deferred', { teamId, runId, reason: pause.reason, delaySeconds: pause.delaySeconds });
@@ -201,18 +218,24 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
     }
     logger.warn('reconcile: failed', { teamId, runId, ...errorFields(err) });
     if (ctx.finalAttempt) {
-      await writeLog(deps, teamId, [{ at: now().toISOString(), event: 'RECONCILE', deliveryId: `reconcile:${runId}`, entity: 'team', outcome: 'failed', ...errorFields(err), detail: 'reconcile failed; the next hourly run covers the same changes' }], ctx.groupId);
+      await writeTeamLog(deps, teamId, [teamEntry(now(), 'RECONCILE', `reconcile:${runId}`, 'failed', 'reconcile failed; the next hourly run carries on from the last committed page', errorFields(err))], ctx.groupId, 'reconcile');
     }
     return { status: 'retry', error: err };
-  } finally {
-    deadline.dispose();
   }
 }
 
-async function writeLog(deps: ReconcileDeps, teamId: string, entries: IntegrationLogEntry[], groupId: string): Promise<void> {
-  try {
-    await writeIntegrationLog(deps.ddb, deps.integrationLogTable, teamId, entries, { ttlDays: deps.integrationLogTtlDays, groupId });
-  } catch (err) {
-    logger.error('reconcile: could not write integration log', { teamId, entries: entries.length, ...errorFields(err) });
-  }
+async function refreshDoctors(
+  teamId: string,
+  runId: string,
+  run: TeamRun,
+  deps: ReconcileDeps,
+  userDoctorId: number | undefined,
+  state: ReconcileState,
+): Promise<{ zone?: string; log: IntegrationLogEntry[] }> {
+  const doctors: Doctor[] = [];
+  for await (const d of run.api.listDoctors()) doctors.push(d);
+  const r = await importDoctors(teamId, 'reconcile', runId, doctors, { ddb: deps.ddb, recordsTable: deps.recordsTable, config: run.config, now: run.now });
+  // The practice zone turns the UTC watermark into DrChrono's wall-clock `since`.
+  const zone = practiceTimeZoneOf(doctors, userDoctorId) ?? state.practiceTimeZone;
+  return { ...(zone ? { zone } : {}), log: r.entries };
 }

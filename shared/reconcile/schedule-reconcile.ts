@@ -3,12 +3,13 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { budgetCeiling, budgetLimitOf, readApiBudgetUsage } from '../budget/api-budget';
 import type { BackfillJob } from '../backfill/backfill-job';
 import { getBackfillJob } from '../backfill/job-store';
-import { sendWorkItem, sendWorkItems, type WorkItem } from '../backfill/work-item';
+import { sendWorkItem, sendWorkItems, type WorkItem } from '../team-job/work-item';
 import { errorFields, logger } from '../logging/logger';
 import { listTeamItems, type TeamItem } from '../teams/team-store';
 
 /**
- * The hourly tick (functions/reconcile): one reconcile work item per connected team on the backfill queue, so
+ * The hourly tick (functions/reconcile): one reconcile and one deletion-check work item per connected team on
+ * the backfill queue, so
  * per-team work is bounded, budgeted and retried by the backfill worker rather than done in this invocation.
  *
  * It is also the backfill's watchdog: a paused backfill whose pause is over, or whose team has budget again,
@@ -48,7 +49,12 @@ export async function scheduleReconcile(deps: ScheduleReconcileDeps): Promise<Sc
   const now = (deps.now ?? (() => new Date()))();
   const teams = (await listTeamItems(deps.ddb, deps.teamsTable)).filter((t) => t.status === 'connected');
   const runAt = now.toISOString();
-  const items: WorkItem[] = teams.map((t) => ({ type: 'reconcile', teamId: t.teamId, runAt }));
+  // Reconcile and the deletion check of every connected team; the check drops itself unless it is due
+  // (daily) or has a listing in progress, which costs one read and no DrChrono call.
+  const items: WorkItem[] = teams.flatMap((t): WorkItem[] => [
+    { type: 'reconcile', teamId: t.teamId, runAt },
+    { type: 'deletion-check', teamId: t.teamId, runAt },
+  ]);
   const failedToEnqueue = await sendWorkItems(deps.sqs, deps.backfillQueueUrl, items);
 
   let backfillsResumed = 0;

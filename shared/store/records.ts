@@ -3,7 +3,7 @@ import { GetCommand, PutCommand, QueryCommand, UpdateCommand, type DynamoDBDocum
 import { RECORDS_CHART_ID_INDEX } from '../config/resource-names';
 import { ENTITIES, FIELDS_BY_ENTITY, type Entity } from '../mapping/field-names';
 import type { FieldValue, MappedRecord } from '../mapping/mapped-record';
-import { contentHash, decideWrite, supersededKeys, versionKey, type StoredVersionState, type WriteOutcome } from './record-version';
+import { contentHash, decideWrite, recordVersion, supersededKeys, versionKey, type StoredVersionState, type WriteOutcome } from './record-version';
 
 /**
  * The records table: one item per DrChrono object, pk `<teamId>#<entity>`, sk the DrChrono id. Attributes are
@@ -25,6 +25,8 @@ export const BOOKKEEPING_ATTRIBUTES = [
   'syncedAt',
   'chartKey',
   'patientDrchronoId',
+  'patientVersion',
+  'chartFanOut',
 ] as const;
 const BOOKKEEPING = new Set<string>(BOOKKEEPING_ATTRIBUTES);
 
@@ -68,7 +70,8 @@ export function chartKey(teamId: string, chartId: string): string {
   return `${chartKeyTeam(teamId)}#${chartId}`;
 }
 
-function chartIdOf(stored: unknown, teamId: string): string | undefined {
+/** The Chart ID in a stored chartKey of this team; undefined when there is none. */
+export function chartIdOf(stored: unknown, teamId: string): string | undefined {
   if (typeof stored !== 'string') return undefined;
   const prefix = `${chartKeyTeam(teamId)}#`;
   return stored.startsWith(prefix) ? stored.slice(prefix.length) : undefined;
@@ -93,6 +96,28 @@ function storedStateFromAttributeValues(item: Record<string, AttributeValue> | u
 }
 
 /**
+ * What a write found on the record before it (from ALL_OLD, no extra read): enough for the patient Chart ID
+ * fan-out (patient-references.ts) to tell whether the appointments still carry an older Chart ID.
+ */
+export interface PreviousRecordState {
+  /** The stored Chart ID (from chartKey); '' when the record had none. */
+  chartId: string;
+  /** Patients: a Chart ID fan-out to the appointments was started and not finished (`chartFanOut`). */
+  chartFanOutPending: boolean;
+}
+
+/** writeRecord, plus what the record held before (undefined when there was no record). */
+export async function writeRecordReportingPrevious(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  input: WriteRecordInput,
+): Promise<{ outcome: WriteOutcome; previous?: PreviousRecordState }> {
+  let previous: PreviousRecordState | undefined;
+  const outcome = await writeRecordInternal(ddb, table, input, (p) => (previous = p));
+  return previous ? { outcome, previous } : { outcome };
+}
+
+/**
  * Write one mapped record under the order guard. Returns what happened:
  * created / updated / unchanged (duplicate, or newer state with the same content) / stale-skipped (older or
  * after deletion) / deleted / tie (incomparable with the stored state and different: nothing written; the
@@ -100,11 +125,24 @@ function storedStateFromAttributeValues(item: Record<string, AttributeValue> | u
  * their stored values.
  */
 export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, input: WriteRecordInput): Promise<WriteOutcome> {
+  return writeRecordInternal(ddb, table, input);
+}
+
+async function writeRecordInternal(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  input: WriteRecordInput,
+  onPrevious?: (previous: PreviousRecordState) => void,
+): Promise<WriteOutcome> {
   const { teamId, record, deliveryId, syncedAt } = input;
   if (record.skipReason) throw new Error(`a ${record.skipReason} is not stored (${record.entity} ${record.drchronoId})`);
   const incoming = incomingState(record);
   const key = { pk: recordPk(teamId, record.entity), sk: record.drchronoId };
   try {
+    if (incoming.deleted && record.entity === 'patient') {
+      await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...patientTombstoneExpression(incoming.contentHash, record, deliveryId, syncedAt) }));
+      return 'deleted';
+    }
     if (incoming.deleted) {
       // A tombstone: the key field and bookkeeping only, so the final state does not depend on delivery order.
       await ddb.send(
@@ -130,11 +168,68 @@ export async function writeRecord(ddb: DynamoDBDocumentClient, table: string, in
     const out = await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...upsertExpression(teamId, record, incoming.contentHash, deliveryId, syncedAt) }));
     // The condition held, so this is a write whatever the old version was.
     if (!out.Attributes) return 'created';
+    onPrevious?.(previousState(out.Attributes.chartKey, out.Attributes.chartFanOut === true, teamId));
     return storedState(out.Attributes)?.contentHash === incoming.contentHash ? 'unchanged' : 'updated';
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
+    if (err.Item) onPrevious?.(previousState(err.Item.chartKey?.S, err.Item.chartFanOut?.BOOL === true, teamId));
     return decideWrite(storedStateFromAttributeValues(err.Item), incoming).outcome;
   }
+}
+
+/**
+ * A deleted patient (DrChrono sends no webhook: found by a 404 or the deletion check) keeps its Chart ID, so
+ * `records <team> patient <Chart ID>` still finds it and shows it deleted, and drops every other field. Its
+ * version is the observation of the deletion (no updated_at exists for a deleted patient); it plays no part in
+ * ordering, because deletion is terminal: DrChrono never undeletes a patient, so nothing applies after it,
+ * whatever its updated_at. An Update rather than a Put, so the Chart ID we hold survives a 404 that carries none.
+ */
+function patientTombstoneExpression(hash: string, record: MappedRecord, deliveryId: string, syncedAt: string) {
+  const names: Record<string, string> = { '#version': 'version', '#deleted': 'deleted', '#contentHash': 'contentHash' };
+  const removes: string[] = [];
+  (FIELDS_BY_ENTITY.patient ?? []).forEach((field, i) => {
+    if (field === 'Chart ID') return;
+    names[`#f${i}`] = field;
+    removes.push(`#f${i}`);
+  });
+  return {
+    UpdateExpression: `SET #version = :v, #deleted = :true, #contentHash = :h, lastDeliveryId = :delivery, syncedAt = :syncedAt REMOVE ${removes.join(', ')}`,
+    ConditionExpression: 'attribute_not_exists(pk) OR NOT (#deleted = :true)',
+    ExpressionAttributeNames: names,
+    ExpressionAttributeValues: { ':v': versionKey(record.version), ':true': true, ':h': hash, ':delivery': deliveryId, ':syncedAt': syncedAtMs(syncedAt) },
+    ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
+  };
+}
+
+/** The tombstone of a patient DrChrono no longer has (404 on GET, or missing from a complete listing and then 404). */
+export function patientTombstone(drchronoId: string, observedAt: string): MappedRecord {
+  return { entity: 'patient', drchronoId, key: '', fields: {}, fieldsWritten: [], fieldsSkipped: [], version: recordVersion(null, observedAt, 'fetched'), deleted: true };
+}
+
+/** One page of a team's record ids of one entity, with what the deletion check needs (no field values). */
+export async function listRecordStates(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  entity: Entity,
+  startKey?: Record<string, unknown>,
+): Promise<{ records: { drchronoId: string; deleted: boolean; syncedAtMs?: number }[]; nextKey?: Record<string, unknown> }> {
+  const out = await ddb.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: 'pk = :pk',
+      ExpressionAttributeValues: { ':pk': recordPk(teamId, entity) },
+      ProjectionExpression: 'sk, #deleted, syncedAt',
+      ExpressionAttributeNames: { '#deleted': 'deleted' },
+      ExclusiveStartKey: startKey,
+    }),
+  );
+  const records = (out.Items ?? []).map((i) => ({ drchronoId: String(i.sk), deleted: i.deleted === true, ...(typeof i.syncedAt === 'number' ? { syncedAtMs: i.syncedAt } : {}) }));
+  return out.LastEvaluatedKey ? { records, nextKey: out.LastEvaluatedKey } : { records };
+}
+
+function previousState(storedChartKey: unknown, chartFanOutPending: boolean, teamId: string): PreviousRecordState {
+  return { chartId: chartIdOf(storedChartKey, teamId) ?? '', chartFanOutPending };
 }
 
 /** Empty fields are not stored: absent reads as empty (toStoredRecord). */
@@ -180,6 +275,13 @@ function upsertExpression(teamId: string, record: MappedRecord, hash: string, de
       values[':patient'] = record.patientDrchronoId;
     } else {
       removes.push('patientDrchronoId');
+    }
+    // Which patient state "Patient" came from: a Chart ID fan-out only applies over an older one.
+    if (record.patientVersion) {
+      sets.push('patientVersion = :patientVersion');
+      values[':patientVersion'] = record.patientVersion;
+    } else {
+      removes.push('patientVersion');
     }
   }
   if (record.entity === 'patient') {
@@ -271,11 +373,15 @@ export async function findPatientByChartId(
       ExpressionAttributeValues: { ':ck': chartKey(teamId, chartId) },
     }),
   );
+  // A live patient wins over a deleted one that held the same Chart ID.
+  let deleted: StoredRecord | undefined;
   for (const hit of out.Items ?? []) {
     const record = await getRecord(ddb, table, teamId, 'patient', String(hit.sk), { consistent: true });
-    if (record?.chartId === chartId) return record;
+    if (record?.chartId !== chartId) continue;
+    if (!record.deleted) return record;
+    deleted ??= record;
   }
-  return undefined;
+  return deleted;
 }
 
 export interface ListRecordsOptions {

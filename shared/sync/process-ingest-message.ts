@@ -7,11 +7,13 @@ import {
   DrChronoRateLimitedError,
   DrChronoUnauthorizedError,
 } from '../drchrono/errors';
-import { isSyncedEvent, type IngestMessage } from '../ingest/ingest-message';
+import { isPatientFlagEvent, isSyncedEvent, type IngestMessage } from '../ingest/ingest-message';
 import { errorFields, logger } from '../logging/logger';
 import {
   APPOINTMENT_DELETE_EVENT,
+  flagEventPatientId,
   mapAppointment,
+  mapsPatientFlags,
   mapEmployee,
   mapPatient,
   needsProfileNames,
@@ -26,7 +28,8 @@ import {
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import type { WriteOutcome } from '../store/record-version';
-import { getRecord, writeRecord } from '../store/records';
+import { chartFanOutPending, fanOutPatientChartId, readPatientReference, refreshAppointmentPatient } from '../store/patient-references';
+import { getRecord, patientTombstone, writeRecord, writeRecordReportingPrevious } from '../store/records';
 import type { TeamSecret } from '../teams/team-secret';
 import type { TeamItem } from '../teams/team-store';
 import type { SyncContextCache } from './sync-context';
@@ -70,6 +73,14 @@ export const TOKEN_REFRESH_DEFER_SECONDS = 5 * 60;
 export const NOT_CONNECTED_DEFER_SECONDS = 60 * 60;
 /** Ties resolved by fetching per delivery; more means other same-second states keep landing meanwhile. */
 export const MAX_TIE_FETCHES = 2;
+
+/** A PATIENT_FLAG_* object that names no patient (DrChrono does not document it): fails into the DLQ, logged. */
+export class FlagEventObjectError extends Error {
+  override name = 'FlagEventObjectError';
+  constructor() {
+    super('patient flag event object names no patient (no "patient" reference, not a patient object)');
+  }
+}
 
 /** Secret re-reads after 401s are bounded to one per this many ms per team. */
 const SECRET_REREAD_MIN_AGE_MS = 5_000;
@@ -193,7 +204,28 @@ async function syncObject(
   const notes: string[] = [];
 
   let obj: Record<string, unknown> = msg.object;
-  if (entity === 'patient' && patientNeedsVerbose(obj, config)) {
+  let objectId = String(msg.object.id);
+  if (isPatientFlagEvent(msg.event)) {
+    // The flag lists are verbose-only patient fields: re-read the patient, only if the team maps them.
+    if (!mapsPatientFlags(config)) {
+      return done({ at: now().toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'patient', drchronoId: objectId, outcome: 'ignored', detail: 'team maps no patient flag field' });
+    }
+    const patientId = flagEventPatientId(msg.object);
+    if (patientId === undefined) throw new FlagEventObjectError();
+    objectId = patientId;
+    const sentAt = now().toISOString();
+    try {
+      obj = await client.getPatient(patientId, { verbose: true });
+    } catch (err) {
+      if (!(err instanceof DrChronoNotFoundError)) throw err;
+      return done({ at: now().toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'patient', drchronoId: patientId, outcome: 'stale-skipped', detail: 'patient flags: patient not found in DrChrono, stored state kept' });
+    }
+    // A fetched state supersedes every state of the same updated_at observed before it was sent, so the new
+    // flags land whether or not DrChrono moved the patient's updated_at (record-version.ts).
+    ctx.observedAt = sentAt;
+    ctx.authority = 'fetched';
+    notes.push("patient flags re-read (verbose patient fetched)");
+  } else if (entity === 'patient' && patientNeedsVerbose(obj, config)) {
     const sentAt = now().toISOString();
     try {
       obj = await client.getPatient(String(msg.object.id), { verbose: true });
@@ -201,18 +233,23 @@ async function syncObject(
       ctx.authority = 'fetched';
       notes.push('verbose patient fetched');
     } catch (err) {
-      // Gone in DrChrono since the webhook: map what the webhook carried; verbose-only fields stay as stored.
       if (!(err instanceof DrChronoNotFoundError)) throw err;
-      notes.push('verbose fetch: patient not found, webhook object used');
+      // DrChrono sends no webhook when a patient is deleted; a 404 on GET by id is how we learn it.
+      return deletePatient(msg, sentAt, deps, now, 'verbose fetch: patient not found in DrChrono (404)');
     }
   }
-  let record = await mapState(msg, entity, obj, ctx, client, deps, notes);
+  const entries: IntegrationLogEntry[] = [];
+  let record = await mapState(msg, entity, obj, ctx, client, deps, notes, entries, now);
   if (record.skipReason === 'break' && !record.deleted) {
-    return done(entryFor(msg, record, 'ignored', now(), 'break (no patient): not synced'));
+    return done(entryFor(msg, record, 'ignored', now(), 'break (no patient): not synced'), ...entries);
+  }
+  if (record.deleted && record.skipReason) {
+    // A deleted break: store the tombstone anyway (the id may once have been a visit we hold), never throw.
+    const { skipReason: _break, ...tombstone } = record;
+    record = tombstone;
   }
 
-  const entries: IntegrationLogEntry[] = [];
-  let outcome = await writeMapped(msg, record, config, client, deps, now, entries);
+  let outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
   // A tie: the stored state and this one share updated_at and neither is known to be newer. DrChrono's
   // current state settles it (one more call, only now); a fetch supersedes both unless yet another state of
   // that second was stored meanwhile, hence the bound.
@@ -222,14 +259,15 @@ async function syncObject(
       outcome = 'stale-skipped';
       break;
     }
-    const current = await fetchCurrentState(msg, entity, config, client, now);
+    const current = await fetchCurrentState(objectId, entity, config, client, now);
+    if (!current && entity === 'patient') return deletePatient(msg, now().toISOString(), deps, now, 'version tie: patient not found in DrChrono (404)');
     if (!current) {
       notes.push(`version tie: ${entity} not found in DrChrono, stored state kept`);
       outcome = 'stale-skipped';
       break;
     }
     const fetchedCtx: MappingContext = { ...ctx, observedAt: current.sentAt, authority: 'fetched', event: undefined };
-    const fetched = await mapState(msg, entity, current.obj, fetchedCtx, client, deps, notes);
+    const fetched = await mapState(msg, entity, current.obj, fetchedCtx, client, deps, notes, entries, now);
     if (fetched.skipReason) {
       notes.push('version tie: DrChrono now shows a break, stored state kept');
       outcome = 'stale-skipped';
@@ -237,10 +275,23 @@ async function syncObject(
     }
     record = fetched;
     notes.push('version tie resolved by fetching the current state');
-    outcome = await writeMapped(msg, record, config, client, deps, now, entries);
+    outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+  }
+  if (entity === 'appointment' && record.patientDrchronoId && record.fieldsWritten.includes('Patient') && wroteState(outcome)) {
+    // The patient may have changed its Chart ID between our read of it and this write: check after the write.
+    const refreshed = await refreshAppointmentPatient(deps.ddb, deps.recordsTable, teamId, record.drchronoId, record.patientDrchronoId, record.patientVersion);
+    if (refreshed) notes.push("Patient brought up to the patient's current Chart ID");
   }
   entries.unshift(entryFor(msg, record, outcome, now(), notes.join('; ') || undefined));
   return { status: 'done', entries };
+}
+
+/** A patient DrChrono answers 404 for is deleted: a terminal tombstone, so no late delivery brings it back. */
+async function deletePatient(msg: IngestMessage, observedAt: string, deps: ProcessDeps, now: () => Date, detail: string): Promise<ProcessResult> {
+  const record = patientTombstone(String(msg.object.id), observedAt);
+  const written = await writeRecord(deps.ddb, deps.recordsTable, { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
+  const outcome = written === 'deleted' ? 'deleted' : 'unchanged';
+  return done(entryFor(msg, record, outcome, now(), outcome === 'deleted' ? `${detail}: patient marked deleted` : `${detail}: already deleted`));
 }
 
 /** Map one DrChrono state, loading the names and references the team's fields need. */
@@ -252,6 +303,8 @@ async function mapState(
   client: SyncDrChronoApi,
   deps: ProcessDeps,
   notes: string[],
+  entries: IntegrationLogEntry[],
+  now: () => Date,
 ): Promise<MappedRecord> {
   const { teamId } = msg;
   const { config } = ctx;
@@ -266,10 +319,18 @@ async function mapState(
   if (!deleting && needsProfileNames(config) && typeof obj.profile === 'number') {
     ctx.profileNames = await deps.context.nameList(teamId, 'PROFILES', () => client.listAppointmentProfiles(), obj.profile);
   }
+  ctx.patientChartIds = undefined;
+  ctx.patientVersions = undefined;
   if (!deleting && config.fields.appointment.includes('Patient') && typeof obj.patient === 'number') {
-    const chartId = await patientChartId(teamId, obj.patient, client, deps);
-    if (chartId) ctx.patientChartIds = new Map([[obj.patient, chartId]]);
-    else notes.push('patient Chart ID unknown');
+    const ref = await patientReference(msg, obj.patient, config, client, deps, notes, entries, now);
+    // The stamp also for an empty Chart ID: the post-write check then finds nothing newer to apply.
+    if (ref.version !== undefined) ctx.patientVersions = new Map([[obj.patient, ref.version]]);
+    if (ref.chartId) {
+      ctx.patientChartIds = new Map([[obj.patient, ref.chartId]]);
+    } else {
+      // "Patient" is written empty rather than left naming the appointment's previous patient.
+      notes.push(`Patient cleared: ${ref.why}`);
+    }
   }
   return mapAppointment(obj, ctx);
 }
@@ -283,6 +344,7 @@ async function writeMapped(
   deps: ProcessDeps,
   now: () => Date,
   entries: IntegrationLogEntry[],
+  notes: string[],
 ): Promise<WriteOutcome> {
   if (!record.deleted) {
     for (const doctorId of referencedDoctorIds(record, config)) {
@@ -290,7 +352,20 @@ async function writeMapped(
       if (e) entries.push(e);
     }
   }
-  return writeRecord(deps.ddb, deps.recordsTable, { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
+  const input = { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() };
+  if (record.entity !== 'patient') return writeRecord(deps.ddb, deps.recordsTable, input);
+  const { outcome, previous } = await writeRecordReportingPrevious(deps.ddb, deps.recordsTable, input);
+  // A changed Chart ID (or a fan-out an earlier attempt did not finish) reaches the patient's appointments.
+  if (config.fields.appointment.includes('Patient') && chartFanOutPending(previous, record.key, outcome)) {
+    const fanned = await fanOutPatientChartId(deps.ddb, deps.recordsTable, msg.teamId, record.drchronoId);
+    if (fanned) notes.push(`Chart ID change: ${fanned.updated} appointment(s) updated`);
+  }
+  return outcome;
+}
+
+/** Outcomes after which the record holds this state (an 'unchanged' may have been a duplicate: harmless). */
+function wroteState(outcome: WriteOutcome): boolean {
+  return outcome === 'created' || outcome === 'updated' || outcome === 'unchanged';
 }
 
 /**
@@ -298,13 +373,12 @@ async function writeMapped(
  * Patients come verbose when the team maps verbose-only fields. undefined: DrChrono answers 404.
  */
 async function fetchCurrentState(
-  msg: IngestMessage,
+  id: string,
   entity: Entity,
   config: TeamSyncConfig,
   client: SyncDrChronoApi,
   now: () => Date,
 ): Promise<{ obj: Record<string, unknown>; sentAt: string } | undefined> {
-  const id = String(msg.object.id);
   const sentAt = now().toISOString();
   try {
     // An empty object lacks every verbose-only source: this asks whether the team maps any of them.
@@ -331,18 +405,39 @@ function entryFor(msg: IngestMessage, record: MappedRecord, outcome: Integration
   };
 }
 
-/** The Chart ID of a patient for an appointment's "Patient" reference: the store first, else DrChrono. */
-async function patientChartId(teamId: string, patientId: number, client: SyncDrChronoApi, deps: ProcessDeps): Promise<string | undefined> {
-  const stored = await getRecord(deps.ddb, deps.recordsTable, teamId, 'patient', String(patientId));
-  const known = stored?.chartId ?? (typeof stored?.fields['Chart ID'] === 'string' ? stored.fields['Chart ID'] : undefined);
-  if (known) return known;
+/**
+ * The Chart ID for an appointment's "Patient" reference: the stored patient (strongly consistent read), else
+ * the patient fetched from DrChrono and stored through the normal guarded path (so a later Chart ID change
+ * finds a record to fan out from; logged as "referenced patient fetched"). No Chart ID → why, for the log.
+ */
+async function patientReference(
+  msg: IngestMessage,
+  patientId: number,
+  config: TeamSyncConfig,
+  client: SyncDrChronoApi,
+  deps: ProcessDeps,
+  notes: string[],
+  entries: IntegrationLogEntry[],
+  now: () => Date,
+): Promise<{ chartId?: string; version?: string; why?: string }> {
+  const { teamId } = msg;
+  const stored = await readPatientReference(deps.ddb, deps.recordsTable, teamId, String(patientId));
+  if (stored) return stored.chartId ? stored : { version: stored.version, why: `patient ${patientId} has no Chart ID` };
+  const sentAt = now().toISOString();
+  let obj: Record<string, unknown>;
   try {
-    const p = await client.getPatient(patientId);
-    return p.chart_id ?? undefined;
+    obj = await client.getPatient(patientId, { verbose: patientNeedsVerbose({}, config) });
   } catch (err) {
-    if (err instanceof DrChronoNotFoundError) return undefined;
+    if (err instanceof DrChronoNotFoundError) return { why: `patient ${patientId} not found in DrChrono` };
     throw err;
   }
+  const pctx: MappingContext = { config, profileNames: new Map(), flagTypeNames: new Map(), observedAt: sentAt, authority: 'fetched' };
+  const record = await mapState(msg, 'patient', obj, pctx, client, deps, notes, entries, now);
+  const outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+  entries.push(entryFor(msg, record, outcome === 'tie' ? 'stale-skipped' : outcome, now(), 'referenced patient fetched'));
+  const chartId = typeof obj.chart_id === 'string' && obj.chart_id ? obj.chart_id : undefined;
+  // No version: the appointment's post-write check reads the stored patient and stamps it.
+  return chartId ? { chartId } : { why: `patient ${patientId} has no Chart ID` };
 }
 
 /**

@@ -28,6 +28,8 @@ export const DrChronoObjectIdSchema = z.union([
 /**
  * A DrChrono webhook body: `receiver` (the webhook's own config) and `object` (the affected object, serialised
  * like the REST API). Only what routing needs is checked; `object` is kept whole, unknown keys included.
+ * PATIENT_FLAG_* objects are undocumented (a flag with a `patient` reference, or the patient itself): they
+ * pass here on their `id` like any object, and the sync worker finds the patient (mapping/references.ts).
  */
 export const WebhookEnvelopeSchema = z.looseObject({
   receiver: z.unknown().refine((v) => v !== null && v !== undefined, 'receiver is required'),

@@ -143,7 +143,7 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
     expect(sendTargets[0]).toContain(logicalIdOf(s.stack, s.stack.backfillQueue.queue));
   });
 
-  it('gives sync and backfill single-item access to teams and records, and only PutItem on the integration log', () => {
+  it('gives sync and backfill single-item access to teams and records, Query only on the partitions each needs, and only PutItem on the integration log', () => {
     const byPolicy = statementsByPolicy(s);
     const tableArn = (t: 'teams' | 'records' | 'integrationLog') => ({ 'Fn::GetAtt': [logicalIdOf(s.stack, s.stack.tables[t].table), 'Arn'] });
     for (const fn of ['sync', 'backfill'] as const) {
@@ -152,9 +152,19 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
       const actionsOn = (t: 'teams' | 'records' | 'integrationLog') =>
         dynamo.filter((st) => resourcesOf(st).some((r) => JSON.stringify(r) === JSON.stringify(tableArn(t)))).flatMap(actionsOf).sort();
       expect(actionsOn('teams')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
-      expect(actionsOn('records')).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+      const unconditioned = dynamo.filter((st) => st.Condition === undefined);
+      const onRecords = (sts: typeof dynamo) =>
+        sts.filter((st) => resourcesOf(st).some((r) => JSON.stringify(r) === JSON.stringify(tableArn('records')))).flatMap(actionsOf).sort();
+      expect(onRecords(unconditioned)).toEqual(['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem']);
+      // Sync: the Chart ID fan-out (shared/store/patient-references.ts) queries appointment partitions only.
+      // Backfill: the same, plus the deletion check's listing of one team's patient partition.
+      const queries = dynamo.filter((st) => st.Condition !== undefined);
+      expect(onRecords(queries)).toEqual(['dynamodb:Query']);
+      const partitions = fn === 'sync' ? ['*#appointment'] : ['*#appointment', '*#patient'];
+      expect(queries.map((st) => st.Condition)).toEqual([{ 'ForAllValues:StringLike': { 'dynamodb:LeadingKeys': partitions } }]);
       expect(actionsOn('integrationLog')).toEqual(['dynamodb:PutItem']);
-      // No index access either: neither function queries.
+      expect(dynamo.flatMap(actionsOf)).not.toContain('dynamodb:Scan');
+      // No index access either.
       expect(JSON.stringify(dynamo)).not.toContain('/index/');
     }
   });

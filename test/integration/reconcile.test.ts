@@ -1,10 +1,11 @@
-import { GetCommand } from '@aws-sdk/lib-dynamodb';
+import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { budgetHourKey } from '../../shared/budget/api-budget';
 import { documentClient } from '../../shared/aws/clients';
 import { getBackfillJob } from '../../shared/backfill/job-store';
 import { getRecord } from '../../shared/store/records';
 import { connectTeam, type ConnectedTeam } from './helpers/connect-team';
 import { httpJson } from './helpers/http';
-import { platform, runScheduled } from './helpers/platform';
+import { platform, pollerStats, runScheduled } from './helpers/platform';
 import { waitFor } from './helpers/wait-for';
 
 /**
@@ -73,4 +74,56 @@ describe('scheduled reconcile', () => {
     expect(after.lastChanged).toBe(0);
     expect(String(after.watermark) > String(before?.watermark)).toBe(true);
   }, 60_000);
+});
+
+describe('reconcile after a gap larger than an hour of budget', () => {
+  let team: ConnectedTeam;
+
+  beforeAll(async () => {
+    team = await connectTeam();
+    await waitFor(async () => (await getBackfillJob(ddb(), tables().teamsTable, team.teamId))?.status === 'completed', {
+      timeoutMs: 60_000,
+      intervalMs: 200,
+      description: 'the connect backfill',
+    });
+    await httpJson('PUT', sandbox(`/apps/${team.clientId}/webhook`), { active: false }, 200);
+  }, 90_000);
+
+  it('moves forward every hour until the watermark reaches the present', async () => {
+    // 25 appointments changed while no webhook arrived: two pages of 20, plus the patients page and the daily
+    // doctors list. At 3 calls an hour the backfill share is 2, so no single hour can read the whole window.
+    const changedAt = new Date();
+    for (let i = 0; i < 25; i++) {
+      await httpJson('POST', sandbox('/appointments'), { patient: 104857601, doctor: 263812, profile: 447202, scheduled_time: `2026-12-${String(2 + (i % 20)).padStart(2, '0')}T10:00:00`, duration: 15, exam_room: 1, office: 118732, reason: `gap ${i}` }, 201);
+    }
+    await ddb().send(new UpdateCommand({ TableName: tables().teamsTable, Key: { pk: team.teamId, sk: 'TEAM' }, UpdateExpression: 'SET apiBudgetPerHour = :n', ExpressionAttributeValues: { ':n': 3 } }));
+    // Today's deletion check is done, so every call of these hours is reconcile's.
+    await ddb().send(new PutCommand({ TableName: tables().teamsTable, Item: { pk: team.teamId, sk: 'DELETION_CHECK', lastCompletedAt: new Date().toISOString(), rev: 1 } }));
+
+    const hours: (string | undefined)[] = [];
+    for (let hour = 0; hour < 6; hour++) {
+      // The top of the hour: a new, empty budget counter.
+      await ddb().send(new DeleteCommand({ TableName: tables().teamsTable, Key: { pk: team.teamId, sk: budgetHourKey(new Date()) } }));
+      const before = await pollerStats('backfill');
+      const tick = await runScheduled<{ enqueued: number; backfillsResumed: number }>('reconcile');
+      // Every item of this tick (all connected teams') has been handled: done, or deferred to the next hour.
+      await waitFor(async () => {
+        const s = await pollerStats('backfill');
+        return s.succeeded + s.failed >= before.succeeded + before.failed + tick.enqueued + tick.backfillsResumed;
+      }, { timeoutMs: 30_000, intervalMs: 200, description: 'the hourly items' });
+      const state = await reconcileState(team.teamId);
+      hours.push(state?.window ? `window ${(state.window as Json).entity} after ${(state.window as Json).pages} pages` : `watermark ${String(state?.watermark)}`);
+      if (!state?.window && String(state?.watermark) >= changedAt.toISOString()) break;
+    }
+    const state = await reconcileState(team.teamId);
+    expect(state?.window).toBeUndefined();
+    expect(String(state?.watermark) >= changedAt.toISOString()).toBe(true);
+    // It took more than one hour, and every hour moved the window forward.
+    expect(hours.length).toBeGreaterThan(1);
+    expect(new Set(hours).size).toBe(hours.length);
+    const appointments = (await httpJson<Json[]>('GET', sandbox('/appointments'), undefined, 200)).body.filter((a) => String(a.reason).startsWith('gap '));
+    for (const a of appointments) {
+      expect(await getRecord(ddb(), tables().recordsTable, team.teamId, 'appointment', String(a.id), { consistent: true })).toBeDefined();
+    }
+  }, 180_000);
 });

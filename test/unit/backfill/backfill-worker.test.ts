@@ -3,13 +3,14 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { newJob, type BackfillJob } from '../../../shared/backfill/backfill-job';
-import { runWorkItem, WORK_RESERVE_MS, type BackfillWorkerDeps, type WorkContext } from '../../../shared/backfill/backfill-worker';
-import type { WorkItem } from '../../../shared/backfill/work-item';
+import { runWorkItem, type BackfillWorkerDeps } from '../../../shared/backfill/backfill-worker';
+import { WORK_RESERVE_MS, type WorkContext } from '../../../shared/team-job/team-job';
+import type { WorkItem } from '../../../shared/team-job/work-item';
 import type { BulkListKind, BulkListRequest, BulkPoll } from '../../../shared/drchrono/bulk';
 import type { IngestMessage } from '../../../shared/ingest/ingest-message';
 import type { ProcessResult } from '../../../shared/sync/process-ingest-message';
 import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
-import { FakeTeamsTable } from './fake-teams-table';
+import { FakeTeamsTable } from '../team-job/fake-teams-table';
 
 const TEAM = '6f1c2b1e-0d55-4b43-9d2a-1f0b7a1c0e11';
 const NOW = new Date('2026-11-21T12:20:00Z');
@@ -59,8 +60,11 @@ function deps(o: Partial<BackfillWorkerDeps> = {}): BackfillWorkerDeps {
       api: {
         listDoctors: () => gen([], beforeCall),
         listAppointmentProfiles: () => gen([{ id: 1, name: 'Checkup' }], beforeCall),
-        listPatients: () => gen([], beforeCall),
-        listAppointments: () => gen([], beforeCall),
+        patientsPage: async () => ({ results: [], next: null }),
+        appointmentsPage: async () => ({ results: [], next: null }),
+        getPatient: async () => {
+          throw new Error('not used by backfill');
+        },
       },
       bulk: {
         create: async (kind, req) => {
@@ -75,6 +79,7 @@ function deps(o: Partial<BackfillWorkerDeps> = {}): BackfillWorkerDeps {
       },
     }),
     reconcile: async () => ({ status: 'done' }),
+    deletionCheck: async () => ({ status: 'done' }),
     now: () => NOW,
     bulkPollDelaysMs: [0],
     ...o,
@@ -193,6 +198,37 @@ describe('step work item', () => {
     expect(storedJob()).toMatchObject({ step: 2, status: 'paused', patients: 0 });
   });
 
+  it('fails the step without committing the page when an object fails transiently, so SQS retries the page', async () => {
+    putJob({ step: 2, enqueuedStep: 2, cursor: { phase: 'patients', page: 1, chunk: 0 } });
+    bulkPages.push({ status: 'complete', count: 2, pages: 1, results: [{ id: 1 }, { id: 2 }] });
+    // What the sync path answers for a DrChrono 5xx after the client's tries, or a throttled DynamoDB write.
+    const transient = Object.assign(new Error('GET /api/patients/{id}: server error (HTTP 502)'), { name: 'DrChronoServerError' });
+    const d = deps({
+      process: async (msg): Promise<ProcessResult> =>
+        msg.object.id === 2
+          ? { status: 'retry', entry: { at: 'x', event: msg.event, outcome: 'failed', errorClass: 'DrChronoServerError' }, error: transient }
+          : { status: 'done', entries: [{ at: 'x', event: msg.event, deliveryId: msg.deliveryId, outcome: 'created' }] },
+    });
+    expect(await runWorkItem({ type: 'step', teamId: TEAM, jobId: 'j1', step: 2 }, ctx(), d)).toMatchObject({ status: 'retry' });
+    expect(storedJob()).toMatchObject({ step: 2, patients: 0, failed: 0, cursor: { phase: 'patients', page: 1 } });
+    expect(sent).toEqual([]);
+  });
+
+  it('skips an object that cannot be mapped, logging why, and commits the page', async () => {
+    putJob({ step: 2, enqueuedStep: 2, cursor: { phase: 'patients', page: 1, chunk: 0 } });
+    bulkPages.push({ status: 'complete', count: 2, pages: 1, results: [{ id: 1 }, { id: 2 }] });
+    const unmappable = Object.assign(new Error('invalid DrChrono patient: gender: Invalid option'), { name: 'MappingValidationError' });
+    const d = deps({
+      process: async (msg): Promise<ProcessResult> =>
+        msg.object.id === 2
+          ? { status: 'retry', entry: { at: 'x', event: msg.event, drchronoId: '2', outcome: 'failed', errorClass: 'MappingValidationError' }, error: unmappable }
+          : { status: 'done', entries: [{ at: 'x', event: msg.event, deliveryId: msg.deliveryId, outcome: 'created' }] },
+    });
+    expect(await runWorkItem({ type: 'step', teamId: TEAM, jobId: 'j1', step: 2 }, ctx(), d)).toEqual({ status: 'done' });
+    expect(storedJob()).toMatchObject({ step: 3, patients: 2, created: 1, failed: 1 });
+    expect(logEntries()).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'BACKFILL_PATIENT', outcome: 'failed', errorClass: 'MappingValidationError', detail: 'skipped: the object cannot be mapped' })]));
+  });
+
   it('parks a bulk page that is still generating and comes back for it', async () => {
     putJob({ step: 2, enqueuedStep: 2, cursor: { phase: 'patients', page: 1, chunk: 0 } });
     await runWorkItem({ type: 'step', teamId: TEAM, jobId: 'j1', step: 2 }, ctx(), deps());
@@ -249,13 +285,20 @@ describe('step work item', () => {
         return { status: 'done', entries: [] };
       },
     });
-    const result = await runWorkItem(
-      { type: 'step', teamId: TEAM, jobId: 'j1', step: 2 },
-      ctx({ finalAttempt: true, remainingMs: () => WORK_RESERVE_MS + 30 }),
-      slow,
-    );
-    expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'InvocationDeadlineExceededError' }) });
-    await new Promise((r) => setTimeout(r, 60));
+    // Fake timers: the 25 ms objects and the 30 ms deadline keep their order however busy the machine is.
+    jest.useFakeTimers();
+    try {
+      const running = runWorkItem(
+        { type: 'step', teamId: TEAM, jobId: 'j1', step: 2 },
+        ctx({ finalAttempt: true, remainingMs: () => WORK_RESERVE_MS + 30 }),
+        slow,
+      );
+      await jest.advanceTimersByTimeAsync(200);
+      const result = await running;
+      expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'InvocationDeadlineExceededError' }) });
+    } finally {
+      jest.useRealTimers();
+    }
     expect(processed).toHaveLength(16); // the slice running at the deadline finishes; no third slice starts
     expect(storedJob()).toMatchObject({ status: 'failed', step: 2, patients: 0, errorClass: 'InvocationDeadlineExceededError' });
     expect(sent).toHaveLength(0);

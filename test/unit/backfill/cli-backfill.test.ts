@@ -6,7 +6,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { newJob } from '../../../shared/backfill/backfill-job';
 import { run } from '../../../cli/commands/backfill';
 import { CliError, type CliContext } from '../../../cli/context';
-import { FakeTeamsTable } from './fake-teams-table';
+import { FakeTeamsTable } from '../team-job/fake-teams-table';
 
 const TEAM = '6f1c2b1e-0d55-4b43-9d2a-1f0b7a1c0e11';
 const ddbMock = mockClient(DynamoDBDocumentClient);

@@ -75,6 +75,8 @@ describe('team add', () => {
     expect(out).toContain(`Callback URL    http://127.0.0.1:3000/drchronowebhook/${TEAM}`);
     expect(out).toContain(`Secret Token    ${'w'.repeat(24)}`);
     for (const e of ['APPOINTMENT_CREATE', 'APPOINTMENT_MODIFY', 'APPOINTMENT_DELETE', 'PATIENT_CREATE', 'PATIENT_MODIFY']) expect(out).toContain(e);
+    // Flag events too, in both spellings of the change event (docs: CMODIFY; console: MODIFY).
+    for (const e of ['PATIENT_FLAG_CREATE', 'PATIENT_FLAG_CMODIFY', 'PATIENT_FLAG_MODIFY']) expect(out).toContain(e);
     expect(out).not.toContain('csec');
     const created = secretsMock.commandCalls(CreateSecretCommand)[0]!.args[0].input;
     expect(created.Name).toBe(`drchrono-sync/local/teams/${TEAM}`);

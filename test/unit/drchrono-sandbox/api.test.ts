@@ -167,3 +167,29 @@ describe('sandbox fault injection', () => {
     expect((await control(sb, 'POST', '/faults', { path: '/api', kind: 'explode' })).status).toBe(400);
   });
 });
+
+describe('sandbox patient flags', () => {
+  it('attaches, changes and archives a flag, keeping the patient\'s updated_at, and records the flag events', async () => {
+    const before = (await api(sb, token, '/api/patients/104857602?verbose=true')).body;
+    const added = await control(sb, 'POST', '/patients/104857602/flags', { flag_type: 5523, flag_text: 'Owes 20' });
+    expect(added.status).toBe(201);
+    expect(added.body).toMatchObject({ patient: 104857602, flag_type: 5523, flag_text: 'Owes 20', archived: false });
+
+    let p = (await api(sb, token, '/api/patients/104857602?verbose=true')).body;
+    expect(p.updated_at).toBe(before.updated_at);
+    expect(p.patient_flags_attached).toContainEqual(expect.objectContaining({ id: added.body.id, flag_type: 5523 }));
+    expect(p.patient_flags.map((t: { name: string }) => t.name)).toContain('Balance Due');
+
+    expect((await control(sb, 'PATCH', `/patients/104857602/flags/${added.body.id}`, { flag_text: 'Owes 30' })).body.flag_text).toBe('Owes 30');
+    expect((await control(sb, 'DELETE', `/patients/104857602/flags/${added.body.id}`)).body.archived).toBe(true);
+    p = (await api(sb, token, '/api/patients/104857602?verbose=true')).body;
+    expect(p.patient_flags.map((t: { name: string }) => t.name)).not.toContain('Balance Due');
+  });
+
+  it('refuses an unknown or archived flag type (400) and an unknown flag (404)', async () => {
+    expect((await control(sb, 'POST', '/patients/104857602/flags', { flag_type: 1 })).status).toBe(400);
+    expect((await control(sb, 'POST', '/patients/104857602/flags', { flag_type: 5524 })).status).toBe(400);
+    expect((await control(sb, 'POST', '/patients/104857602/flags', { flag_type: 'VIP' })).status).toBe(400);
+    expect((await control(sb, 'PATCH', '/patients/104857602/flags/1', { flag_text: 'x' })).status).toBe(404);
+  });
+});

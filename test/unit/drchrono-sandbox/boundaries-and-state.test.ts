@@ -1,3 +1,4 @@
+import { subscribedSpelling } from '../../../local/drchrono-sandbox/webhooks';
 import { mkdtempSync, readdirSync, readFileSync, rmSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -49,5 +50,13 @@ describe('sandbox state file', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+describe('webhook event spelling', () => {
+  it('sends the flag change event under the spelling the app subscribed to', () => {
+    expect(subscribedSpelling(['PATIENT_FLAG_CMODIFY'], 'PATIENT_FLAG_CMODIFY')).toBe('PATIENT_FLAG_CMODIFY');
+    expect(subscribedSpelling(['PATIENT_FLAG_MODIFY'], 'PATIENT_FLAG_CMODIFY')).toBe('PATIENT_FLAG_MODIFY');
+    expect(subscribedSpelling(['PATIENT_MODIFY'], 'PATIENT_FLAG_CMODIFY')).toBeUndefined();
   });
 });

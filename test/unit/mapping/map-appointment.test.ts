@@ -25,9 +25,19 @@ describe('mapAppointment', () => {
     expect(record.patientDrchronoId).toBe('42');
   });
 
-  it('skips Patient, rather than clearing it, when the Chart ID is not resolved', () => {
+  it('clears Patient when the Chart ID of the appointment\'s patient is not resolved, so it never names a previous patient', () => {
     const record = mapAppointment(appointment({ patient: 42 }), context());
-    expect(record.fieldsSkipped).toEqual(['Patient']);
+    expect(record.fieldsWritten).toContain('Patient');
+    expect(record.fields.Patient).toBeNull();
+    expect(record.fieldsSkipped).toEqual([]);
+    expect(record.patientDrchronoId).toBe('42');
+  });
+
+  it('stamps the stored patient version the Chart ID was read from, and none when Patient is not written', () => {
+    const ctx = context({ patientChartIds: new Map([[42, 'SMJO000042']]), patientVersions: new Map([[42, 'u#v1']]) });
+    expect(mapAppointment(appointment({ patient: 42 }), ctx).patientVersion).toBe('u#v1');
+    const config = readTeamSyncConfig({ syncFields: { appointment: ['Claim ID'] } });
+    expect(mapAppointment(appointment({ patient: 42 }), { ...ctx, config }).patientVersion).toBeUndefined();
   });
 
   it('maps an appointment whose timestamps carry a UTC offset, versioned by the wall clock they state', () => {

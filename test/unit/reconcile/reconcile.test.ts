@@ -3,15 +3,15 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, ScanCommand } from '@aws-sdk/lib-dynamodb';
 import { SendMessageBatchCommand, SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { newJob } from '../../../shared/backfill/backfill-job';
-import { WORK_RESERVE_MS } from '../../../shared/backfill/backfill-worker';
-import type { BackfillDrChronoApi } from '../../../shared/backfill/backfill-worker';
+import { DrChronoError } from '../../../shared/drchrono/errors';
+import { WORK_RESERVE_MS, type TeamDrChronoApi } from '../../../shared/team-job/team-job';
 import type { IngestMessage } from '../../../shared/ingest/ingest-message';
 import { practiceTimeZoneOf, sinceParam, wallClock } from '../../../shared/reconcile/practice-time';
 import { doctorsDue, reconcileFrom, runReconcileItem, type ReconcileDeps } from '../../../shared/reconcile/reconcile-team';
 import { backfillNeedsNudge, scheduleReconcile } from '../../../shared/reconcile/schedule-reconcile';
 import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
 import type { TeamItem } from '../../../shared/teams/team-store';
-import { FakeTeamsTable } from '../backfill/fake-teams-table';
+import { FakeTeamsTable } from '../team-job/fake-teams-table';
 
 const TEAM = '6f1c2b1e-0d55-4b43-9d2a-1f0b7a1c0e11';
 const TEAM2 = '7a2d3c2f-1e66-4c54-8e3b-2a1c8b2d1f22';
@@ -22,7 +22,10 @@ const sqsMock = mockClient(SQSClient);
 let table: FakeTeamsTable;
 let listCalls: { what: string; since?: string; verbose?: boolean }[];
 let processed: IngestMessage[];
-let changedPatients: { id: number }[];
+let changedPatients: { id: number; updated_at?: string }[];
+let changedAppointments: { id: string; updated_at?: string }[];
+/** Objects per page of the fake DrChrono lists. */
+let pageSize: number;
 
 function teamItem(o: Record<string, unknown> = {}) {
   return { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x', connectedAt: '2026-11-20T08:00:00.000Z', ...o };
@@ -31,6 +34,25 @@ function teamItem(o: Record<string, unknown> = {}) {
 async function* gen<T>(items: T[], beforeCall: () => Promise<void>): AsyncGenerator<T> {
   await beforeCall();
   for (const i of items) yield i;
+}
+
+/** A paginated DrChrono list: one budgeted call per page; the cursor is the next page's offset. */
+async function page<T>(all: T[], cursor: string | null | undefined, beforeCall: () => Promise<void>, since?: string) {
+  await beforeCall();
+  // DrChrono's `since`: objects updated at or after it (practice wall clock); objects without updated_at always match.
+  const items = all.filter((o) => !since || String((o as { updated_at?: string }).updated_at ?? '9999') >= since);
+  const offset = cursor ? Number(cursor.slice('offset='.length)) : 0;
+  const next = offset + pageSize < items.length ? `offset=${offset + pageSize}` : null;
+  return { results: items.slice(offset, offset + pageSize), next };
+}
+
+async function* pages<T>(items: T[], beforeCall: () => Promise<void>, since?: string): AsyncGenerator<T> {
+  let cursor: string | null = null;
+  do {
+    const p: { results: T[]; next: string | null } = await page(items, cursor, beforeCall, since);
+    yield* p.results;
+    cursor = p.next;
+  } while (cursor);
 }
 
 function deps(o: Partial<ReconcileDeps> = {}): ReconcileDeps {
@@ -53,15 +75,24 @@ function deps(o: Partial<ReconcileDeps> = {}): ReconcileDeps {
           return gen([], beforeCall);
         },
         listAppointmentProfiles: () => gen([], beforeCall),
+        patientsPage: (q: { since?: string; verbose?: boolean }, cursor?: string | null) => {
+          listCalls.push({ what: 'patients', ...q });
+          return page(changedPatients, cursor, beforeCall, q.since);
+        },
+        appointmentsPage: (q: { since?: string; verbose?: boolean }, cursor?: string | null) => {
+          listCalls.push({ what: 'appointments', ...q });
+          return page(changedAppointments, cursor, beforeCall, q.since);
+        },
+        // The whole-list form, as reconcile read before it kept a page cursor.
         listPatients: (q: { since?: string; verbose?: boolean }) => {
           listCalls.push({ what: 'patients', ...q });
-          return gen(changedPatients, beforeCall);
+          return pages(changedPatients, beforeCall, q.since);
         },
         listAppointments: (q: { since?: string; verbose?: boolean }) => {
           listCalls.push({ what: 'appointments', ...q });
-          return gen([], beforeCall);
+          return pages(changedAppointments, beforeCall, q.since);
         },
-      } as unknown as BackfillDrChronoApi,
+      } as unknown as TeamDrChronoApi,
       bulk: { create: async () => 'u', waitForPage: async () => ({ status: 'in-progress' }) },
     }),
     now: () => NOW,
@@ -80,6 +111,8 @@ beforeEach(() => {
   listCalls = [];
   processed = [];
   changedPatients = [];
+  changedAppointments = [];
+  pageSize = 50;
 });
 
 describe('practice time', () => {
@@ -112,8 +145,14 @@ describe('reconcile window', () => {
   it('starts from the watermark, else the backfill start, else the connect, minus 15 minutes', () => {
     const state = { watermark: '2026-11-21T11:00:00.000Z', lastRunAt: 'x', lastRunId: 'x' };
     expect(reconcileFrom(state, '2026-11-20T00:00:00.000Z', undefined, NOW).toISOString()).toBe('2026-11-21T10:45:00.000Z');
+    expect(reconcileFrom(state, undefined, '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-21T10:45:00.000Z');
     expect(reconcileFrom(undefined, '2026-11-20T00:00:00.000Z', '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-19T23:45:00.000Z');
     expect(reconcileFrom(undefined, undefined, '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-18T23:45:00.000Z');
+  });
+
+  it('starts from a completed backfill that began after the watermark (a reconnect after a long gap)', () => {
+    const weekOld = { watermark: '2026-11-14T12:00:00.000Z', lastRunAt: 'x', lastRunId: 'x' };
+    expect(reconcileFrom(weekOld, '2026-11-21T09:00:00.000Z', '2026-11-21T08:59:00.000Z', NOW).toISOString()).toBe('2026-11-21T08:45:00.000Z');
   });
 
   it('refreshes doctors once a day', () => {
@@ -138,21 +177,22 @@ describe('reconcile work item', () => {
     expect(log.map((e) => e.event)).toEqual(['RECONCILE_PATIENT', 'RECONCILE']);
   });
 
-  it('keeps the watermark when the budget runs out, and defers', async () => {
+  it('keeps the watermark when the budget runs out, leaving the rest to the next hourly run (no deferred copy)', async () => {
     table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-21T11:20:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z' });
     table.budgetMax = 0;
     const result = await runReconcileItem(item, ctx, deps());
-    expect(result.status).toBe('defer');
+    expect(result.status).toBe('done');
     expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe('2026-11-21T11:20:00.000Z');
   });
 
-  it('keeps the watermark and asks for a retry when the run is still going at the invocation deadline', async () => {
+  it('keeps the watermark and comes back soon when the run is still going at the invocation deadline', async () => {
     table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-21T11:20:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z' });
     changedPatients = [{ id: 7 }];
     const stuck = deps({ process: () => new Promise<never>(() => {}) });
     const result = await runReconcileItem(item, { ...ctx, remainingMs: () => WORK_RESERVE_MS + 20 }, stuck);
-    expect(result).toMatchObject({ status: 'retry', error: expect.objectContaining({ name: 'InvocationDeadlineExceededError' }) });
-    expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe('2026-11-21T11:20:00.000Z');
+    // Deferred, not failed: a long catch-up spans many invocations and must never count towards the DLQ.
+    expect(result).toEqual({ status: 'defer', delaySeconds: 1 });
+    expect(table.get(TEAM, 'RECONCILE')).toMatchObject({ watermark: '2026-11-21T11:20:00.000Z', window: { entity: 'patient', cursor: null, pages: 0 } });
   });
 
   it('keeps the watermark and retries the run when a changed object failed, logging only what it wrote', async () => {
@@ -172,6 +212,79 @@ describe('reconcile work item', () => {
     expect(await runReconcileItem(item, { ...ctx, finalAttempt: true }, flaky)).toEqual({ status: 'done' });
     expect(table.get(TEAM, 'RECONCILE')?.watermark).toBe(NOW.toISOString());
     expect(logged().filter((o) => o === 'failed')).toHaveLength(1);
+  });
+
+  it('catches up over several hours when one window needs more calls than an hour of the budget share allows', async () => {
+    // A team back from a week of reauthorisation: 12 patients and 9 appointments changed meanwhile, 2 per
+    // page, so the window needs 11 calls; this team's backfill share is 4 calls an hour.
+    table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-14T12:00:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z', practiceTimeZone: 'US/Pacific' });
+    changedPatients = Array.from({ length: 12 }, (_, i) => ({ id: 100 + i, updated_at: '2026-11-18T10:00:00' }));
+    changedAppointments = Array.from({ length: 9 }, (_, i) => ({ id: String(900 + i), updated_at: '2026-11-18T10:00:00' }));
+    pageSize = 2;
+    table.budgetMax = 4;
+    const watermarks: string[] = [];
+    let hour = 0;
+    for (; hour < 8; hour++) {
+      const at = new Date(NOW.getTime() + hour * 3_600_000);
+      // The top of the hour: the team's counter starts again.
+      table.budgetCalls = 0;
+      await runReconcileItem({ ...item, runAt: at.toISOString() }, ctx, deps({ now: () => at }));
+      watermarks.push(String(table.get(TEAM, 'RECONCILE')?.watermark));
+      if (table.get(TEAM, 'RECONCILE')?.window === undefined && watermarks.at(-1)! >= new Date(at.getTime() - 3_600_000).toISOString()) break;
+    }
+    // Every changed object was written exactly once, and the watermark reached the present within a few hours.
+    expect(new Set(processed.map((m) => m.deliveryId.split(':').slice(-2).join(':'))).size).toBe(21);
+    expect(hour).toBeLessThanOrEqual(4);
+    expect(watermarks[0]).toBe('2026-11-14T12:00:00.000Z');
+    expect(watermarks.at(-1)! > NOW.toISOString()).toBe(true);
+  });
+
+  it('reads a window again from its first page when DrChrono refuses a saved page link (cursor expired)', async () => {
+    table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-14T12:00:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z', practiceTimeZone: 'US/Pacific' });
+    changedPatients = Array.from({ length: 6 }, (_, i) => ({ id: 100 + i, updated_at: '2026-11-18T10:00:00' }));
+    pageSize = 2;
+    // The first run reads one page and stops at the budget; by the next hour DrChrono no longer honours its link.
+    table.budgetMax = 1;
+    await runReconcileItem(item, ctx, deps());
+    expect(table.get(TEAM, 'RECONCILE')?.window).toMatchObject({ entity: 'patient', cursor: 'offset=2' });
+    table.budgetMax = 100;
+    table.budgetCalls = 0;
+    // DrChrono refuses the saved link once (it expired); the first page of the same query is honoured.
+    let refusals = 0;
+    const once = deps();
+    const base = once.drchrono;
+    once.drchrono = (o) => {
+      const made = base(o);
+      const api = made.api as unknown as { patientsPage: (q: object, c?: string | null) => Promise<unknown> };
+      const real = api.patientsPage;
+      api.patientsPage = (q, c) => {
+        if (c === 'offset=2' && refusals === 0) {
+          refusals++;
+          return Promise.reject(new DrChronoError('GET /api/patients: unexpected HTTP 400', { method: 'GET', path: '/api/patients', status: 400 }));
+        }
+        return real(q, c);
+      };
+      return made;
+    };
+    const result = await runReconcileItem(item, ctx, once);
+    expect(result).toEqual({ status: 'done' });
+    expect(refusals).toBe(1);
+    // Nothing skipped: every changed patient was fed through the sync path, the window closed, the watermark moved.
+    expect(new Set(processed.map((m) => m.deliveryId.split(':').at(-1))).size).toBe(6);
+    expect(table.get(TEAM, 'RECONCILE')?.window).toBeUndefined();
+    expect(String(table.get(TEAM, 'RECONCILE')?.watermark) > '2026-11-14T12:00:00.000Z').toBe(true);
+  });
+
+  it('fails, rather than loops, when DrChrono refuses the first page of a window', async () => {
+    const refusing = deps();
+    const base = refusing.drchrono;
+    refusing.drchrono = (o) => {
+      const made = base(o);
+      (made.api as unknown as { patientsPage: () => Promise<unknown> }).patientsPage = () =>
+        Promise.reject(new DrChronoError('GET /api/patients: unexpected HTTP 400', { method: 'GET', path: '/api/patients', status: 400 }));
+      return made;
+    };
+    expect(await runReconcileItem(item, ctx, refusing)).toMatchObject({ status: 'retry' });
   });
 
   it('refreshes doctors on the first run and writes no log when nothing changed', async () => {
@@ -210,7 +323,7 @@ describe('hourly schedule', () => {
     expect(backfillNeedsNudge(job({ updatedAt: '2026-11-21T12:00:00.000Z' }), team, 0, NOW)).toBeUndefined();
   });
 
-  it('enqueues one reconcile item per connected team and re-enqueues a resumable backfill step', async () => {
+  it('enqueues a reconcile and a deletion-check item per connected team and re-enqueues a resumable backfill step', async () => {
     ddbMock.on(ScanCommand).resolves({ Items: [teamItem(), { ...teamItem(), pk: TEAM2, teamId: TEAM2, status: 'registered' }] });
     table.put({ ...job({ status: 'paused', step: 4, pausedUntil: '2026-11-21T12:00:00.000Z', pauseReason: 'team API budget exhausted' }), pk: TEAM, sk: 'BACKFILL' });
     const batches: unknown[] = [];
@@ -224,8 +337,11 @@ describe('hourly schedule', () => {
       return {};
     });
     const out = await scheduleReconcile({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), sqs: new SQSClient({ region: 'us-east-1' }), teamsTable: 'teams', backfillQueueUrl: 'q', now: () => NOW });
-    expect(out).toEqual({ teams: 1, enqueued: 1, failedToEnqueue: 0, backfillsResumed: 1 });
-    expect(batches).toEqual([{ type: 'reconcile', teamId: TEAM, runAt: NOW.toISOString() }]);
+    expect(out).toEqual({ teams: 1, enqueued: 2, failedToEnqueue: 0, backfillsResumed: 1 });
+    expect(batches).toEqual([
+      { type: 'reconcile', teamId: TEAM, runAt: NOW.toISOString() },
+      { type: 'deletion-check', teamId: TEAM, runAt: NOW.toISOString() },
+    ]);
     expect(singles).toEqual([{ type: 'step', teamId: TEAM, jobId: 'j', step: 4 }]);
   });
 });

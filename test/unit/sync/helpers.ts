@@ -63,7 +63,10 @@ export class FakeDrChrono implements SyncDrChronoApi {
     if (f) throw f;
     if (this.validTokens && !this.validTokens.has(token) && this.unauthorized) throw this.unauthorized();
   }
-  async getPatient(_id: number | string, o: { verbose?: boolean } = {}): Promise<Patient> {
+  /** The patient ids asked for, in order. */
+  patientIds: string[] = [];
+  async getPatient(id: number | string, o: { verbose?: boolean } = {}): Promise<Patient> {
+    this.patientIds.push(String(id));
     await this.call(o.verbose ? 'getPatient(verbose)' : 'getPatient');
     return this.patient as Patient;
   }
@@ -138,6 +141,7 @@ export function harness(team: Record<string, unknown> | null = teamItem()): Harn
         failures: shared.failures,
         calls: shared.calls,
         tokens: shared.tokens,
+        patientIds: shared.patientIds,
       });
       f.validTokens = shared.validTokens;
       f.unauthorized = shared.unauthorized;

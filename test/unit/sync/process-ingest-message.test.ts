@@ -51,6 +51,14 @@ describe('processIngestMessage: what is not synced', () => {
     expect(entries(r)[0]).toMatchObject({ outcome: 'ignored', detail: 'team is disabled' });
   });
 
+  it('stores a tombstone for a deleted break instead of failing the delivery into the DLQ', async () => {
+    const h = harness();
+    const r = await processIngestMessage(message('APPOINTMENT_DELETE', appointmentObj({ id: '246813600', appt_is_break: true, patient: null })), h.deps);
+    expect(r.status).toBe('done');
+    expect(entries(r)).toEqual([expect.objectContaining({ outcome: 'deleted', drchronoId: '246813600' })]);
+    expect(recordWrites(h)).toEqual([expect.objectContaining({ pk: `${TEAM}#appointment`, sk: '246813600', deleted: true })]);
+  });
+
   it('skips and logs an appointment break without writing it', async () => {
     const h = harness();
     const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj({ appt_is_break: true, patient: null })), h.deps);
@@ -79,6 +87,20 @@ describe('processIngestMessage: patients', () => {
     const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
     expect(h.fake.calls).toContain('getPatient(verbose)');
     expect(entries(r)[0]!.fieldsWritten).toContain('Insurance Company');
+  });
+
+  it('marks the patient deleted, keeping its Chart ID, when the verbose fetch answers 404', async () => {
+    const h = harness();
+    const slim = patientObj();
+    delete slim.primary_insurance;
+    h.fake.failures.push(new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' }));
+    const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'deleted', entity: 'patient', drchronoId: '104857601', fieldsWritten: [] });
+    const [write] = h.ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input).filter((i) => i.TableName === 'records');
+    expect(write!.UpdateExpression).toMatch(/^SET #version = :v, #deleted = :true, .* REMOVE /);
+    // Chart ID (and its index key) stay, so `records <team> patient <Chart ID>` still finds it, as deleted.
+    expect(Object.values(write!.ExpressionAttributeNames!)).not.toContain('Chart ID');
+    expect(write!.UpdateExpression).not.toContain('chartKey');
   });
 
   it('does not fetch verbose data for a team that maps no insurance or flag fields', async () => {
@@ -323,13 +345,14 @@ describe('processIngestMessage: a version tie (two DrChrono states in one update
     expect(entries(r)[0]).toMatchObject({ outcome: 'updated', entity: 'appointment' });
   });
 
-  it('keeps the stored state when the patient is gone from DrChrono', async () => {
+  it('marks the patient deleted when DrChrono answers the tie fetch with 404 (patients have no delete webhook)', async () => {
     const h = tieHarness(PATIENT_KEY);
     h.fake.failures.push(new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' }));
     const r = await processIngestMessage(message('PATIENT_MODIFY', patientObj()), h.deps);
 
-    expect(recordUpdates(h, PATIENT_KEY)).toHaveLength(1);
-    expect(entries(r)[0]).toMatchObject({ outcome: 'stale-skipped', detail: expect.stringContaining('not found in DrChrono') });
+    const [, tombstone] = recordUpdates(h, PATIENT_KEY);
+    expect(tombstone).toMatchObject({ ConditionExpression: 'attribute_not_exists(pk) OR NOT (#deleted = :true)', ExpressionAttributeValues: expect.objectContaining({ ':true': true }) });
+    expect(entries(r)[0]).toMatchObject({ outcome: 'deleted', entity: 'patient', detail: expect.stringContaining('not found in DrChrono (404): patient marked deleted') });
   });
 
   it('defers the delivery when the team budget is spent before the tie fetch', async () => {
@@ -378,5 +401,59 @@ describe('processIngestMessage: a version tie (two DrChrono states in one update
 
     expect(entries(r)[0]).toMatchObject({ outcome: 'unchanged' });
     expect(h.fake.calls).toEqual([]);
+  });
+});
+
+describe('processIngestMessage: patient flag events', () => {
+  const flagObject = { id: 88120, patient: 104857601, flag_type: 5521, flag_text: 'Synthetic note', archived: false };
+
+  it.each(['PATIENT_FLAG_CREATE', 'PATIENT_FLAG_CMODIFY', 'PATIENT_FLAG_MODIFY'])(
+    '%s re-reads the patient named by a flag object, verbose, and writes its flags through the order guard',
+    async (event) => {
+      const h = harness();
+      const r = await processIngestMessage(message(event, flagObject), h.deps);
+      expect(h.fake.calls).toContain('getPatient(verbose)');
+      expect(h.fake.patientIds).toEqual(['104857601']);
+      const e = entries(r)[0]!;
+      expect(e).toMatchObject({ entity: 'patient', drchronoId: '104857601', outcome: 'created' });
+      expect(e.fieldsWritten).toEqual(expect.arrayContaining(['Patient Flags', 'Patient Flags and Descriptions']));
+      expect(e.detail).toContain('patient flags re-read');
+      expect(recordWrites(h)).toContainEqual({ pk: `${TEAM}#patient`, sk: '104857601' });
+      // Written as a fetched state: it supersedes same-second states delivered before the fetch was sent.
+      const update = h.ddbMock.commandCalls(UpdateCommand).find((c) => c.args[0].input.TableName === 'records' && c.args[0].input.Key?.sk === '104857601');
+      expect(String(update!.args[0].input.ExpressionAttributeValues?.[':v'])).toMatch(/#1#/);
+    },
+  );
+
+  it('reads the patient id from the object when the flag event carries the patient itself', async () => {
+    const h = harness();
+    await processIngestMessage(message('PATIENT_FLAG_CREATE', patientObj({ id: 104857777 })), h.deps);
+    expect(h.fake.patientIds).toEqual(['104857777']);
+  });
+
+  it('ignores a flag event without a DrChrono call when the team maps no flag field', async () => {
+    const h = harness(teamItem({ syncFields: { patient: ['Chart ID', 'First Name'] } }));
+    const r = await processIngestMessage(message('PATIENT_FLAG_CREATE', flagObject), h.deps);
+    expect(entries(r)).toEqual([expect.objectContaining({ outcome: 'ignored', detail: 'team maps no patient flag field' })]);
+    expect(h.fake.calls).toEqual([]);
+    expect(recordWrites(h)).toEqual([]);
+  });
+
+  it('fails a flag event whose object names no patient, for the DLQ with the reason', async () => {
+    const h = harness();
+    const r = await processIngestMessage(message('PATIENT_FLAG_CMODIFY', { id: 88120, flag_type: 5521 }), h.deps);
+    expect(r.status).toBe('retry');
+    expect(r.status === 'retry' && r.entry).toMatchObject({ outcome: 'failed', errorClass: 'FlagEventObjectError' });
+    expect(h.fake.calls).toEqual([]);
+  });
+
+  it('defers a flag event when the team budget is spent', async () => {
+    const h = harness();
+    h.ddbMock.on(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'BUDGET#2026-11-21T10' } }).rejects(
+      new ConditionalCheckFailedException({ message: 'spent', $metadata: {} }),
+    );
+    const r = await processIngestMessage(message('PATIENT_FLAG_CREATE', flagObject), h.deps);
+    expect(r.status).toBe('defer');
+    expect(r.status === 'defer' && r.entry).toMatchObject({ outcome: 'deferred', errorClass: 'ApiBudgetExhaustedError' });
   });
 });

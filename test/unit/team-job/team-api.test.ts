@@ -2,7 +2,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DrChronoUnauthorizedError } from '../../../shared/drchrono/errors';
-import { TeamNotConnectedError, TokenRefreshRequestedError, withTeamToken, type TeamTokenDeps } from '../../../shared/backfill/team-api';
+import { TeamNotConnectedError, TokenRefreshRequestedError, withTeamToken, type TeamTokenDeps } from '../../../shared/team-job/team-api';
 import type { TeamSecret } from '../../../shared/teams/team-secret';
 
 const TEAM = '3f1c2b4e-8a7d-4c1e-9b2a-5d6e7f8a9b0c';

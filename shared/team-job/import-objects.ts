@@ -6,7 +6,6 @@ import { mapEmployee, type TeamSyncConfig } from '../mapping';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import { writeRecord } from '../store/records';
 import type { ProcessResult } from '../sync/process-ingest-message';
-import { emptyTally, type OutcomeTally } from './backfill-job';
 
 /**
  * Feeds fetched DrChrono objects through the SAME path as webhooks: each patient or appointment becomes an
@@ -20,6 +19,21 @@ import { emptyTally, type OutcomeTally } from './backfill-job';
  * sync invocation per object; the sync worker's own budget/401/429 classification is reused unchanged.
  */
 export type ImportSource = 'backfill' | 'reconcile';
+
+export interface OutcomeTally {
+  created: number;
+  updated: number;
+  unchanged: number;
+  failed: number;
+}
+
+export function emptyTally(): OutcomeTally {
+  return { created: 0, updated: 0, unchanged: 0, failed: 0 };
+}
+
+export function addTally(a: OutcomeTally, b: OutcomeTally): OutcomeTally {
+  return { created: a.created + b.created, updated: a.updated + b.updated, unchanged: a.unchanged + b.unchanged, failed: a.failed + b.failed };
+}
 export type ImportEntity = 'patient' | 'appointment';
 
 export interface ImportDeps {
@@ -32,9 +46,22 @@ export interface ImportDeps {
 }
 
 export type ImportResult =
-  | { kind: 'done'; processed: number; outcomes: OutcomeTally; entries: IntegrationLogEntry[] }
+  /**
+   * retryable: objects that failed for a reason that may pass (DrChrono 5xx or network after the client's
+   * tries, DynamoDB throttling): the caller must not commit the page, so they are read again. Their entries
+   * are not in `entries`; `outcomes.failed` counts only objects that cannot be mapped (skipped, logged).
+   */
+  | { kind: 'done'; processed: number; outcomes: OutcomeTally; entries: IntegrationLogEntry[]; retryable: number; retryError?: unknown; retryEntries: IntegrationLogEntry[] }
   /** A budget, rate-limit or token problem: stop the page; the work item comes back after delaySeconds. */
   | { kind: 'defer'; delaySeconds: number; entry: IntegrationLogEntry };
+
+/**
+ * A failure that retrying cannot fix: the object itself does not have a shape we map (or DrChrono answered its
+ * fetch with a body we cannot read). Only these may be skipped; anything else fails the page.
+ */
+export function isUnmappableObject(err: unknown): boolean {
+  return err instanceof Error && (err.name === 'MappingValidationError' || err.name === 'DrChronoResponseValidationError');
+}
 
 /** Entries worth keeping in the integration log: changes and problems. Replays ('unchanged') are only counted. */
 function keep(e: IntegrationLogEntry): boolean {
@@ -88,6 +115,9 @@ export async function importObjects(
   let deferred: Extract<ImportResult, { kind: 'defer' }> | undefined;
   let next = 0;
   let processed = 0;
+  let retryable = 0;
+  let retryError: unknown;
+  const retryEntries: IntegrationLogEntry[] = [];
 
   const worker = async (): Promise<void> => {
     while (!deferred && !deps.signal?.aborted && next < objects.length) {
@@ -99,9 +129,16 @@ export async function importObjects(
       }
       processed++;
       if (result.status === 'retry') {
-        // Not retried object by object: one bad object must not stall the whole import. Logged as failed.
+        if (!isUnmappableObject(result.error)) {
+          // Transient: the page must be read again, or this object would never be imported.
+          retryable++;
+          retryError ??= result.error;
+          retryEntries.push({ ...result.entry, event: logEvent(source, entity), outcome: 'failed' });
+          continue;
+        }
+        // The object cannot be mapped: skipped so it does not stall the import, logged with its reason.
         tallyOutcome(outcomes, 'failed');
-        entries.push({ ...result.entry, event: logEvent(source, entity), outcome: 'failed' });
+        entries.push({ ...result.entry, event: logEvent(source, entity), outcome: 'failed', detail: 'skipped: the object cannot be mapped' });
         continue;
       }
       // Labelled as what they are, so nobody mistakes a backfill read for a webhook delivery.
@@ -111,7 +148,7 @@ export async function importObjects(
     }
   };
   await Promise.all(Array.from({ length: Math.max(1, Math.min(deps.concurrency ?? 8, objects.length)) }, worker));
-  return deferred ?? { kind: 'done', processed, outcomes, entries };
+  return deferred ?? { kind: 'done', processed, outcomes, entries, retryable, retryEntries, ...(retryable > 0 ? { retryError } : {}) };
 }
 
 export interface DoctorImportDeps {

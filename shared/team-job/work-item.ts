@@ -6,7 +6,9 @@ import { TeamIdSchema } from '../teams/team-id';
  * Messages on the backfill queue. They carry ids only (no PHI): the state lives in the job item.
  *   start      begin a backfill (OAuth callback: `{type:'start', teamId}`; CLI: with jobId/since)
  *   step       run step N of job J (see backfill-job.ts)
- *   reconcile  fetch what changed since the team's last reconcile (enqueued hourly by `reconcile`)
+ *   reconcile       fetch what changed since the team's last reconcile (enqueued hourly by `reconcile`)
+ *   deletion-check  compare the team's patients with DrChrono's, in budgeted, resumable slices (enqueued
+ *                   hourly by `reconcile`; the check itself decides whether it is due)
  */
 const DateOrTimestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$/, 'YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]');
 
@@ -33,11 +35,19 @@ export const ReconcileItemSchema = z.object({
   runAt: z.string(),
 });
 
-export const WorkItemSchema = z.discriminatedUnion('type', [StartItemSchema, StepItemSchema, ReconcileItemSchema]);
+export const DeletionCheckItemSchema = z.object({
+  type: z.literal('deletion-check'),
+  teamId: TeamIdSchema,
+  /** ISO time the schedule fired. */
+  runAt: z.string(),
+});
+
+export const WorkItemSchema = z.discriminatedUnion('type', [StartItemSchema, StepItemSchema, ReconcileItemSchema, DeletionCheckItemSchema]);
 export type WorkItem = z.infer<typeof WorkItemSchema>;
 export type StartItem = z.infer<typeof StartItemSchema>;
 export type StepItem = z.infer<typeof StepItemSchema>;
 export type ReconcileItem = z.infer<typeof ReconcileItemSchema>;
+export type DeletionCheckItem = z.infer<typeof DeletionCheckItemSchema>;
 
 export function parseWorkItem(body: string): WorkItem | undefined {
   let json: unknown;

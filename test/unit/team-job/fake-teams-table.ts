@@ -1,11 +1,11 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { AwsClientStub } from 'aws-sdk-client-mock';
 
 /**
  * A small in-memory teams table behind aws-sdk-client-mock, understanding exactly the conditions the backfill
- * job store and the budget counter use. Enough to test the work-item state machine against real conditional
+ * job store, the schedules' progress items and the budget counter use. Enough to test the work-item state machine against real conditional
  * semantics (who wins a step) without DynamoDB.
  */
 export class FakeTeamsTable {
@@ -40,7 +40,18 @@ export class FakeTeamsTable {
       const current = this.items.get(k);
       if (!this.holds(input.ConditionExpression, current, values)) this.fail();
       if (input.UpdateExpression === 'SET enqueuedStep = :s' && current) current.enqueuedStep = values[':s'];
+      // A patient tombstone (records.ts): keeps the key and Chart ID, drops the other fields.
+      if (input.UpdateExpression.startsWith('SET #version = :v, #deleted = :true')) {
+        const chart = current?.['Chart ID'];
+        this.items.set(k, { pk: input.Key.pk, sk: input.Key.sk, ...(chart !== undefined ? { 'Chart ID': chart } : {}), deleted: true, version: values[':v'], lastDeliveryId: values[':delivery'], syncedAt: values[':syncedAt'] });
+      }
       return {};
+    });
+    mock.on(QueryCommand).callsFake((input: { KeyConditionExpression: string; ExpressionAttributeValues: Record<string, string> }) => {
+      const v = input.ExpressionAttributeValues;
+      const prefix = input.KeyConditionExpression.includes('begins_with(sk, :p)') ? v[':p'] : undefined;
+      const items = [...this.items.values()].filter((i) => i.pk === v[':pk'] && (prefix === undefined || String(i.sk).startsWith(prefix)));
+      return { Items: structuredClone(items) };
     });
   }
 
@@ -74,6 +85,12 @@ export class FakeTeamsTable {
         return cur?.jobId === v[':j'] && Number(cur?.enqueuedStep) < Number(v[':s']);
       case 'attribute_not_exists(watermark) OR watermark <= :w':
         return cur?.watermark === undefined || String(cur.watermark) <= String(v[':w']);
+      case 'attribute_not_exists(rev)':
+        return cur?.rev === undefined;
+      case 'rev = :rev':
+        return cur?.rev === v[':rev'];
+      case 'attribute_not_exists(pk) OR NOT (#deleted = :true)':
+        return cur?.deleted !== true;
       default:
         throw new Error(`FakeTeamsTable does not understand condition ${cond}`);
     }

@@ -1,0 +1,232 @@
+import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { z } from 'zod';
+import { getBackfillJob } from '../backfill/job-store';
+import type { ListPage } from '../drchrono/client';
+import { ApiBudgetExhaustedError, DrChronoNotFoundError } from '../drchrono/errors';
+import type { Patient } from '../drchrono/schemas';
+import { errorFields, logger } from '../logging/logger';
+import type { IntegrationLogEntry } from '../store/integration-log';
+import { listRecordStates, patientTombstone, writeRecord } from '../store/records';
+import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
+import { getTeamItem } from '../teams/team-store';
+import { LostProgressRace, ProgressItem } from '../team-job/progress-item';
+import { pauseFor, TeamNotConnectedError } from '../team-job/team-api';
+import { clockOf, isRefusedCursor, runTeamJob, teamEntry, writeTeamLog, type TeamJobDeps, type TeamRun, type WorkContext, type WorkResult } from '../team-job/team-job';
+import type { DeletionCheckItem } from '../team-job/work-item';
+
+/**
+ * DrChrono sends no webhook when a patient is deleted, and a deleted patient simply disappears (no flag).
+ * Once a day per team this check lists every patient id DrChrono has and compares it with the store:
+ *
+ *  1. listing: `GET /api/patients` (not verbose, 250 per page), one page at a time; each page's ids go to a
+ *     chunk item (teams table, sk `DELCHECK#<checkId>#<page>`, TTL 3 days) and the page cursor to the state
+ *     item, so a listing that the budget or the invocation cuts short resumes where it stopped;
+ *  2. comparing, only once the listing is COMPLETE (its last page had no `next`): a live stored patient that
+ *     is not in the listing and was last written before the listing started is a candidate;
+ *  3. each candidate is confirmed with `GET /api/patients/{id}`: only a 404 marks it deleted (a terminal
+ *     tombstone, logged). Any other answer keeps it (a listing can leave patients out, e.g. inactive ones);
+ *     any error pauses or retries the check. A partial listing or a transient error never deletes anything.
+ *
+ * Every call is charged to the team's hourly budget at backfill priority (so webhooks keep their reserve);
+ * when it is spent the item ends, and the next hourly tick's item carries on from the state.
+ *
+ * State: teams table, pk teamId, sk `DELETION_CHECK` (a ProgressItem).
+ */
+export const DELETION_CHECK_SK = 'DELETION_CHECK';
+export const DELETION_CHECK_EVERY_HOURS = 24;
+const CHUNK_PREFIX = 'DELCHECK#';
+const CHUNK_TTL_SECONDS = 3 * 24 * 3600;
+/** Non-verbose lists go up to DrChrono's 250 per page. */
+const LIST_PAGE_SIZE = 250;
+const CONTINUE_DELAY_SECONDS = 1;
+
+export const DeletionCheckStateSchema = z.looseObject({
+  /** The running check, absent when idle. */
+  check: z
+    .object({
+      id: z.string(),
+      /** ISO UTC: when the listing started. Patients written after it are never candidates. */
+      startedAt: z.string(),
+      phase: z.enum(['listing', 'confirming']),
+      /** listing: the next page's link (null = first page). */
+      cursor: z.string().nullable(),
+      pages: z.number(),
+      listed: z.number(),
+      /** confirming: candidates are confirmed in id order; the last one done. */
+      confirmedThrough: z.string().optional(),
+      candidates: z.number(),
+      deleted: z.number(),
+    })
+    .optional(),
+  lastCompletedAt: z.string().optional(),
+  lastListed: z.number().optional(),
+  lastDeleted: z.number().optional(),
+});
+export type DeletionCheckState = z.infer<typeof DeletionCheckStateSchema>;
+
+export function deletionCheckDue(state: DeletionCheckState, now: Date): boolean {
+  if (state.check) return true;
+  if (!state.lastCompletedAt) return true;
+  return now.getTime() - Date.parse(state.lastCompletedAt) >= DELETION_CHECK_EVERY_HOURS * 3_600_000;
+}
+
+function chunkSk(checkId: string, page: number): string {
+  return `${CHUNK_PREFIX}${checkId}#${String(page).padStart(6, '0')}`;
+}
+
+async function putChunk(ddb: DynamoDBDocumentClient, table: string, teamId: string, checkId: string, page: number, ids: string[], now: Date): Promise<void> {
+  // Keyed by page number: a page read twice (a retry) overwrites itself.
+  await ddb.send(new PutCommand({ TableName: table, Item: { pk: teamId, sk: chunkSk(checkId, page), ids, expiresAt: Math.floor(now.getTime() / 1000) + CHUNK_TTL_SECONDS } }));
+}
+
+/** The ids of a complete listing: one GetItem per page (the backfill function has no Query on the teams table). */
+async function listedIds(ddb: DynamoDBDocumentClient, table: string, teamId: string, checkId: string, pages: number): Promise<Set<string>> {
+  const ids = new Set<string>();
+  for (let page = 0; page < pages; page++) {
+    const out = await ddb.send(new GetCommand({ TableName: table, Key: { pk: teamId, sk: chunkSk(checkId, page) }, ConsistentRead: true }));
+    // A chunk gone (expired) would make patients look missing: start the listing again instead.
+    if (!out.Item) throw new DeletionCheckChunkMissingError(page);
+    for (const id of (out.Item.ids as string[] | undefined) ?? []) ids.add(id);
+  }
+  return ids;
+}
+
+export class DeletionCheckChunkMissingError extends Error {
+  override name = 'DeletionCheckChunkMissingError';
+  constructor(page: number) {
+    super(`listed ids of page ${page} are missing`);
+  }
+}
+
+/** Live stored patients absent from a complete listing and written before it started, in id order. */
+export async function deletionCandidates(deps: Pick<TeamJobDeps, 'ddb' | 'recordsTable'>, teamId: string, listed: ReadonlySet<string>, startedAtMs: number, after?: string): Promise<string[]> {
+  const out: string[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await listRecordStates(deps.ddb, deps.recordsTable, teamId, 'patient', start);
+    for (const r of page.records) {
+      if (r.deleted || listed.has(r.drchronoId)) continue;
+      // Written after the listing began: it may have been created meanwhile; the next check looks again.
+      if (r.syncedAtMs === undefined || r.syncedAtMs >= startedAtMs) continue;
+      if (after !== undefined && r.drchronoId <= after) continue;
+      out.push(r.drchronoId);
+    }
+    start = page.nextKey;
+  } while (start);
+  return out.sort();
+}
+
+export async function runDeletionCheckItem(item: DeletionCheckItem, ctx: WorkContext, deps: TeamJobDeps): Promise<WorkResult> {
+  const now = clockOf(deps);
+  const { teamId } = item;
+  const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
+  if (team?.status !== 'connected') return { status: 'done' };
+  const job = await getBackfillJob(deps.ddb, deps.teamsTable, teamId);
+  // A backfill writes patients as it reads them: its records would all be "written after" the listing began.
+  if (job && (job.status === 'running' || job.status === 'paused')) return { status: 'done' };
+  const progress = await ProgressItem.load(deps.ddb, deps.teamsTable, teamId, DELETION_CHECK_SK, DeletionCheckStateSchema);
+  if (!deletionCheckDue(progress.state, now())) return { status: 'done' };
+
+  try {
+    const outcome = await runTeamJob(team, ctx, deps, 'deletion check', (run) => check(teamId, item, ctx, progress, run, deps));
+    if (outcome === 'more') return { status: 'defer', delaySeconds: CONTINUE_DELAY_SECONDS };
+    return { status: 'done' };
+  } catch (err) {
+    if (err instanceof LostProgressRace || err instanceof TeamNotConnectedError) return { status: 'done' };
+    if (err instanceof InvocationDeadlineExceededError) return { status: 'defer', delaySeconds: CONTINUE_DELAY_SECONDS };
+    // The next hourly tick carries on from the state with a fresh budget (no deferred copy piling up per hour).
+    if (err instanceof ApiBudgetExhaustedError) return { status: 'done' };
+    const pause = pauseFor(err, now());
+    if (pause) {
+      logger.info('deletion check: deferred', { teamId, reason: pause.reason, delaySeconds: pause.delaySeconds });
+      return { status: 'defer', delaySeconds: pause.delaySeconds };
+    }
+    logger.warn('deletion check: failed', { teamId, ...errorFields(err) });
+    return { status: 'retry', error: err };
+  }
+}
+
+async function check(
+  teamId: string,
+  item: DeletionCheckItem,
+  ctx: WorkContext,
+  progress: ProgressItem<DeletionCheckState>,
+  run: TeamRun,
+  deps: TeamJobDeps,
+): Promise<'more' | 'complete'> {
+  let state = progress.state;
+  const save = async (next: DeletionCheckState) => {
+    await progress.commit(next);
+    state = next;
+  };
+  if (!state.check) {
+    await save({ ...state, check: { id: item.runAt, startedAt: run.now().toISOString(), phase: 'listing', cursor: null, pages: 0, listed: 0, candidates: 0, deleted: 0 } });
+  }
+
+  while (state.check?.phase === 'listing') {
+    if (run.signal.aborted) return 'more';
+    const c = state.check;
+    let page: ListPage<Patient>;
+    try {
+      page = await run.api.patientsPage({ pageSize: LIST_PAGE_SIZE }, c.cursor);
+    } catch (err) {
+      if (!isRefusedCursor(err, c.cursor)) throw err;
+      // A listing must be one complete pass: start a new one rather than splice two together.
+      const { check: _dropped, ...rest } = state;
+      await save(rest);
+      logger.warn('deletion check: saved page link refused, starting the listing again', { teamId, ...errorFields(err) });
+      return 'more';
+    }
+    await putChunk(deps.ddb, deps.teamsTable, teamId, c.id, c.pages, page.results.map((p) => String(p.id)), run.now());
+    const listed = c.listed + page.results.length;
+    await save({ ...state, check: { ...c, pages: c.pages + 1, listed, cursor: page.next, ...(page.next ? {} : { phase: 'confirming' as const }) } });
+  }
+
+  const c = state.check!;
+  let listed: Set<string>;
+  try {
+    listed = await listedIds(deps.ddb, deps.teamsTable, teamId, c.id, c.pages);
+  } catch (err) {
+    if (!(err instanceof DeletionCheckChunkMissingError)) throw err;
+    // Never compare against a partial listing: drop this check; the next run starts a new one.
+    const { check: _dropped, ...rest } = state;
+    await save(rest);
+    logger.warn('deletion check: listing incomplete, restarting', { teamId, ...errorFields(err) });
+    return 'more';
+  }
+  const candidates = await deletionCandidates(deps, teamId, listed, Date.parse(c.startedAt), c.confirmedThrough);
+  let deleted = c.deleted;
+  let confirmed = c.candidates;
+  for (const id of candidates) {
+    if (run.signal.aborted) return 'more';
+    const sentAt = run.now().toISOString();
+    let gone = false;
+    try {
+      await run.api.getPatient(id);
+    } catch (err) {
+      // Only DrChrono's 404 proves deletion; budget, 429, 5xx and the rest propagate and are classified.
+      if (!(err instanceof DrChronoNotFoundError)) throw err;
+      gone = true;
+    }
+    const entries: IntegrationLogEntry[] = [];
+    if (gone) {
+      const deliveryId = `deletion-check:${c.id}:patient:${id}`;
+      const outcome = await writeRecord(deps.ddb, deps.recordsTable, { teamId, record: patientTombstone(id, sentAt), deliveryId, syncedAt: run.now().toISOString() });
+      if (outcome === 'deleted') {
+        deleted++;
+        entries.push({ at: run.now().toISOString(), event: 'DELETION_CHECK_PATIENT', deliveryId, entity: 'patient', drchronoId: id, outcome: 'deleted', detail: 'not in DrChrono\'s patient list and GET answered 404: marked deleted' });
+      }
+    }
+    confirmed++;
+    await save({ ...state, check: { ...c, confirmedThrough: id, candidates: confirmed, deleted } });
+    await writeTeamLog(deps, teamId, entries, ctx.groupId, 'deletion check');
+  }
+
+  const { check: _done, ...rest } = state;
+  await save({ ...rest, lastCompletedAt: run.now().toISOString(), lastListed: c.listed, lastDeleted: deleted });
+  if (deleted > 0) {
+    await writeTeamLog(deps, teamId, [teamEntry(run.now(), 'DELETION_CHECK', `deletion-check:${c.id}`, 'info', `deletion check: ${c.listed} patients listed in ${c.pages} pages, ${confirmed} missing confirmed by GET, ${deleted} marked deleted`)], ctx.groupId, 'deletion check');
+  }
+  logger.info('deletion check: complete', { teamId, listed: c.listed, pages: c.pages, candidates: confirmed, deleted });
+  return 'complete';
+}

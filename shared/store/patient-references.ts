@@ -1,0 +1,177 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
+import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import type { WriteOutcome } from './record-version';
+import { chartIdOf, recordPk, type PreviousRecordState } from './records';
+
+/**
+ * An appointment's "Patient" names its patient's CURRENT Chart ID. The appointment stores the patient's
+ * DrChrono id (`patientDrchronoId`, exact and never stale) and, next to "Patient", the version of the patient
+ * record that Chart ID was read from (`patientVersion`). Patient record versions only grow (the order guard),
+ * so every update of "Patient" here is conditional on coming from a newer patient state than the one the
+ * appointment holds: concurrent, late or repeated updates converge on the newest Chart ID in any order.
+ *
+ * Two writers keep it current:
+ *  - a patient write that changes the Chart ID fans out to the patient's appointments (fanOutPatientChartId);
+ *  - an appointment write re-reads its patient afterwards (refreshAppointmentPatient), which closes the
+ *    window between the appointment's own read of the patient and its write.
+ * While a fan-out is under way the patient item carries `chartFanOut: true` (set before it starts, removed when
+ * it ends), so one cut short (crash, timeout) is picked up by the next write of that patient, the retried
+ * delivery included. The flag exists only while pending: a patient item carries no extra bytes otherwise.
+ */
+
+/** The patient's current Chart ID ('' when it has none) and its stored version; undefined when not stored. */
+export interface PatientReference {
+  chartId: string;
+  version: string;
+}
+
+export async function readPatientReference(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  patientId: string,
+): Promise<PatientReference | undefined> {
+  const out = await ddb.send(
+    new GetCommand({
+      TableName: table,
+      Key: { pk: recordPk(teamId, 'patient'), sk: patientId },
+      // chartKey, not "Chart ID": a team may not map the field, the key is always there.
+      ProjectionExpression: 'chartKey, #version',
+      ExpressionAttributeNames: { '#version': 'version' },
+      // Strongly consistent: a Chart ID that changed a moment ago must be seen.
+      ConsistentRead: true,
+    }),
+  );
+  if (!out.Item) return undefined;
+  return { chartId: chartIdOf(out.Item.chartKey, teamId) ?? '', version: String(out.Item.version ?? '') };
+}
+
+/**
+ * Whether a patient write leaves appointments behind: it changed the stored Chart ID, or an earlier fan-out
+ * did not finish. A new patient has no appointments naming it yet (an appointment stores its patient first).
+ */
+export function chartFanOutPending(previous: PreviousRecordState | undefined, writtenChartId: string, outcome: WriteOutcome): boolean {
+  if (!previous) return false;
+  const applied = outcome === 'created' || outcome === 'updated';
+  return previous.chartFanOutPending || (applied && previous.chartId !== writtenChartId);
+}
+
+/**
+ * Set "Patient" of one appointment from its patient's reference, unless the appointment meanwhile moved to
+ * another patient, was deleted, or already holds a Chart ID from the same or a newer patient state.
+ * Returns whether it was updated. An empty Chart ID clears "Patient" (the attribute is removed).
+ */
+export async function setAppointmentPatient(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  appointmentId: string,
+  patientId: string,
+  ref: PatientReference,
+): Promise<boolean> {
+  const names = { '#patient': 'Patient', '#deleted': 'deleted' };
+  const values: Record<string, unknown> = { ':pid': patientId, ':pv': ref.version };
+  let update = 'SET patientVersion = :pv';
+  if (ref.chartId) {
+    update += ', #patient = :chart';
+    values[':chart'] = ref.chartId;
+  } else {
+    update += ' REMOVE #patient';
+  }
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { pk: recordPk(teamId, 'appointment'), sk: appointmentId },
+        UpdateExpression: update,
+        ConditionExpression:
+          'patientDrchronoId = :pid AND attribute_not_exists(#deleted) AND (attribute_not_exists(patientVersion) OR patientVersion < :pv)',
+        ExpressionAttributeNames: names,
+        ExpressionAttributeValues: values,
+      }),
+    );
+    return true;
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return false;
+    throw err;
+  }
+}
+
+/**
+ * After an appointment write that set "Patient" from patient state `usedVersion` (undefined: from DrChrono or
+ * unresolved): if the stored patient is now at another version, bring "Patient" up to it.
+ */
+export async function refreshAppointmentPatient(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  appointmentId: string,
+  patientId: string,
+  usedVersion: string | undefined,
+): Promise<boolean> {
+  const ref = await readPatientReference(ddb, table, teamId, patientId);
+  if (!ref || ref.version === usedVersion) return false;
+  return setAppointmentPatient(ddb, table, teamId, appointmentId, patientId, ref);
+}
+
+/**
+ * Give every appointment of a patient the patient's current Chart ID. Reads the team's appointments with a
+ * strongly consistent Query (only the reference attributes are returned; a Chart ID change is rare, so the
+ * read of the partition is paid rarely, and there is no index to keep on every appointment write). The
+ * `chartFanOut` flag is cleared at the end unless the patient changed meanwhile (that write fans out again).
+ */
+export async function fanOutPatientChartId(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  patientId: string,
+): Promise<{ updated: number } | undefined> {
+  const patientKey = { pk: recordPk(teamId, 'patient'), sk: patientId };
+  try {
+    await ddb.send(
+      new UpdateCommand({ TableName: table, Key: patientKey, UpdateExpression: 'SET chartFanOut = :true', ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeValues: { ':true': true } }),
+    );
+  } catch (err) {
+    if (err instanceof ConditionalCheckFailedException) return undefined;
+    throw err;
+  }
+  const ref = await readPatientReference(ddb, table, teamId, patientId);
+  if (!ref) return undefined;
+  let updated = 0;
+  let start: Record<string, unknown> | undefined;
+  do {
+    const page = await ddb.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: 'pk = :pk',
+        FilterExpression: 'patientDrchronoId = :pid AND attribute_not_exists(#deleted)',
+        ProjectionExpression: 'sk, #patient, patientVersion',
+        ExpressionAttributeNames: { '#patient': 'Patient', '#deleted': 'deleted' },
+        ExpressionAttributeValues: { ':pk': recordPk(teamId, 'appointment'), ':pid': patientId },
+        ConsistentRead: true,
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of page.Items ?? []) {
+      const holds = typeof item.Patient === 'string' ? item.Patient : '';
+      if (holds === ref.chartId && item.patientVersion === ref.version) continue;
+      if (await setAppointmentPatient(ddb, table, teamId, String(item.sk), patientId, ref)) updated++;
+    }
+    start = page.LastEvaluatedKey;
+  } while (start);
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: { pk: recordPk(teamId, 'patient'), sk: patientId },
+        UpdateExpression: 'REMOVE chartFanOut',
+        ConditionExpression: '#version = :v',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':v': ref.version },
+      }),
+    );
+  } catch (err) {
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+  }
+  return { updated };
+}

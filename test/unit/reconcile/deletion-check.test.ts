@@ -1,0 +1,182 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { newJob } from '../../../shared/backfill/backfill-job';
+import { DrChronoError, DrChronoNotFoundError, DrChronoServerError } from '../../../shared/drchrono/errors';
+import { DELETION_CHECK_SK, runDeletionCheckItem } from '../../../shared/reconcile/deletion-check';
+import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
+import type { TeamDrChronoApi, TeamJobDeps } from '../../../shared/team-job/team-job';
+import { FakeTeamsTable } from '../team-job/fake-teams-table';
+
+const TEAM = '6f1c2b1e-0d55-4b43-9d2a-1f0b7a1c0e11';
+const NOW = new Date('2026-11-21T12:20:00Z');
+const LONG_AGO = Date.parse('2026-11-01T00:00:00Z');
+
+const ddbMock = mockClient(DynamoDBDocumentClient);
+let table: FakeTeamsTable;
+/** Patient ids DrChrono lists, and how many per page. */
+let inDrChrono: number[];
+let pageSize: number;
+/** What GET /api/patients/{id} does for an id missing from the list. */
+let getPatient: (id: string) => Promise<unknown>;
+let calls: string[];
+
+function storePatient(id: number, o: Record<string, unknown> = {}) {
+  table.put({ pk: `${TEAM}#patient`, sk: String(id), 'Chart ID': `CH${id}`, version: 'u#x', syncedAt: LONG_AGO, ...o });
+}
+
+function patient(id: number) {
+  return table.get(`${TEAM}#patient`, String(id));
+}
+
+function deps(now = NOW): TeamJobDeps {
+  return {
+    ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })),
+    teamsTable: 'teams',
+    recordsTable: 'records',
+    integrationLogTable: 'log',
+    integrationLogTtlDays: 90,
+    secrets: { get: async () => ({ clientId: 'c', clientSecret: 's', webhookSecret: 'w', accessToken: 'tok' }), refresh: async () => null },
+    process: async () => {
+      throw new Error('the deletion check writes no live objects');
+    },
+    drchrono: ({ beforeCall }) => ({
+      api: {
+        patientsPage: async (_o: unknown, cursor?: string | null) => {
+          await beforeCall();
+          const offset = cursor ? Number(cursor) : 0;
+          calls.push(`list@${offset}`);
+          const next = offset + pageSize < inDrChrono.length ? String(offset + pageSize) : null;
+          return { results: inDrChrono.slice(offset, offset + pageSize).map((id) => ({ id })), next };
+        },
+        getPatient: async (id: string | number) => {
+          await beforeCall();
+          calls.push(`get ${id}`);
+          return getPatient(String(id));
+        },
+      } as unknown as TeamDrChronoApi,
+      bulk: { create: async () => 'u', waitForPage: async () => ({ status: 'in-progress' }) },
+    }),
+    now: () => now,
+  };
+}
+
+const ctx = { messageId: 'm', groupId: 'g', finalAttempt: false };
+const item = { type: 'deletion-check' as const, teamId: TEAM, runAt: NOW.toISOString() };
+const notFound = async () => {
+  throw new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' });
+};
+
+beforeEach(() => {
+  ddbMock.reset();
+  table = new FakeTeamsTable(ddbMock);
+  table.put({ pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x' });
+  inDrChrono = [1, 3];
+  pageSize = 1;
+  getPatient = notFound;
+  calls = [];
+  for (const id of [1, 2, 3]) storePatient(id);
+});
+
+describe('deletion check', () => {
+  it('marks a patient deleted once a complete listing lacks it and GET answers 404, and logs it', async () => {
+    expect(await runDeletionCheckItem(item, ctx, deps())).toEqual({ status: 'done' });
+    expect(calls).toEqual(['list@0', 'list@1', 'get 2']);
+    expect(patient(2)).toMatchObject({ deleted: true, 'Chart ID': 'CH2', lastDeliveryId: `deletion-check:${NOW.toISOString()}:patient:2` });
+    expect(patient(1)?.deleted).toBeUndefined();
+    expect(table.get(TEAM, DELETION_CHECK_SK)).toMatchObject({ lastCompletedAt: NOW.toISOString(), lastListed: 2, lastDeleted: 1 });
+    const log = table.puts.flatMap((p) => decodeIntegrationLogItem(p) ?? []);
+    expect(log).toEqual([
+      expect.objectContaining({ event: 'DELETION_CHECK_PATIENT', entity: 'patient', drchronoId: '2', outcome: 'deleted' }),
+      expect.objectContaining({ event: 'DELETION_CHECK', outcome: 'info' }),
+    ]);
+  });
+
+  it('deletes nothing while the listing is partial, and resumes it from its cursor in the next hour', async () => {
+    table.budgetMax = 1;
+    expect((await runDeletionCheckItem(item, ctx, deps())).status).toBe('done');
+    expect(calls).toEqual(['list@0']);
+    expect(patient(2)?.deleted).toBeUndefined();
+
+    table.budgetCalls = 0;
+    table.budgetMax = 2;
+    const later = new Date(NOW.getTime() + 3_600_000);
+    expect(await runDeletionCheckItem({ ...item, runAt: later.toISOString() }, ctx, deps(later))).toEqual({ status: 'done' });
+    expect(calls).toEqual(['list@0', 'list@1', 'get 2']);
+    expect(patient(2)?.deleted).toBe(true);
+  });
+
+  it('starts the listing again, deleting nothing, when DrChrono refuses a saved page link (cursor expired)', async () => {
+    table.budgetMax = 1;
+    await runDeletionCheckItem(item, ctx, deps());
+    expect(calls).toEqual(['list@0']);
+    // An hour later the saved link is refused once; the check must not splice a new listing onto the old one.
+    let refused = false;
+    const later = new Date(NOW.getTime() + 3_600_000);
+    const d = deps(later);
+    const base = d.drchrono;
+    d.drchrono = (o) => {
+      const made = base(o);
+      const api = made.api as unknown as { patientsPage: (q: unknown, c?: string | null) => Promise<unknown> };
+      const real = api.patientsPage;
+      api.patientsPage = (q, c) => {
+        if (c && !refused) {
+          refused = true;
+          return Promise.reject(new DrChronoError('GET /api/patients: unexpected HTTP 404', { method: 'GET', path: '/api/patients', status: 404 }));
+        }
+        return real(q, c);
+      };
+      return made;
+    };
+    table.budgetCalls = 0;
+    table.budgetMax = 10;
+    const first = await runDeletionCheckItem({ ...item, runAt: later.toISOString() }, ctx, d);
+    expect(first.status).not.toBe('retry');
+    expect(patient(2)?.deleted).toBeUndefined();
+    expect(table.get(TEAM, DELETION_CHECK_SK)?.check).toBeUndefined();
+    // The next run lists from the first page and completes the check.
+    expect(await runDeletionCheckItem({ ...item, runAt: later.toISOString() }, ctx, d)).toEqual({ status: 'done' });
+    expect(calls.slice(-3)).toEqual(['list@0', 'list@1', 'get 2']);
+    expect(patient(2)?.deleted).toBe(true);
+  });
+
+  it('keeps a patient the listing left out when GET still returns it', async () => {
+    getPatient = async (id) => ({ id: Number(id) });
+    await runDeletionCheckItem(item, ctx, deps());
+    expect(calls).toContain('get 2');
+    expect(patient(2)?.deleted).toBeUndefined();
+    expect(table.get(TEAM, DELETION_CHECK_SK)).toMatchObject({ lastDeleted: 0 });
+  });
+
+  it('deletes nothing on a transient error and retries from where it stopped', async () => {
+    getPatient = async () => {
+      throw new DrChronoServerError({ method: 'GET', path: '/api/patients/{id}', status: 502 });
+    };
+    expect((await runDeletionCheckItem(item, ctx, deps())).status).toBe('retry');
+    expect(patient(2)?.deleted).toBeUndefined();
+    getPatient = notFound;
+    expect(await runDeletionCheckItem(item, ctx, deps())).toEqual({ status: 'done' });
+    // The listing is not read again: only the confirmation is repeated.
+    expect(calls).toEqual(['list@0', 'list@1', 'get 2', 'get 2']);
+    expect(patient(2)?.deleted).toBe(true);
+  });
+
+  it('never suspects a patient written after the listing began (it may have been created meanwhile)', async () => {
+    storePatient(2, { syncedAt: NOW.getTime() + 1 });
+    await runDeletionCheckItem(item, ctx, deps());
+    expect(calls).toEqual(['list@0', 'list@1']);
+    expect(patient(2)?.deleted).toBeUndefined();
+  });
+
+  it('runs once a day and not while a backfill is running', async () => {
+    await runDeletionCheckItem(item, ctx, deps());
+    calls = [];
+    const hourLater = new Date(NOW.getTime() + 3_600_000);
+    expect(await runDeletionCheckItem(item, ctx, deps(hourLater))).toEqual({ status: 'done' });
+    expect(calls).toEqual([]);
+    table.put({ ...newJob({ teamId: TEAM, jobId: 'j', reason: 'connect', now: NOW }), pk: TEAM, sk: 'BACKFILL' });
+    const dayLater = new Date(NOW.getTime() + 25 * 3_600_000);
+    expect(await runDeletionCheckItem(item, ctx, deps(dayLater))).toEqual({ status: 'done' });
+    expect(calls).toEqual([]);
+  });
+});
