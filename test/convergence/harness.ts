@@ -8,6 +8,7 @@ import { getBackfillJob } from '../../shared/backfill/job-store';
 import { ENTITIES } from '../../shared/mapping/field-names';
 import { decodeIntegrationLogItem, type IntegrationLogEntry } from '../../shared/store/integration-log';
 import { listRecords, type StoredRecord } from '../../shared/store/records';
+import { PATIENT_FLAG_EVENTS } from '../../shared/ingest/ingest-message';
 import { registerTeam } from '../../shared/teams/register-team';
 import { getTeamItem, listTeamItems } from '../../shared/teams/team-store';
 import { compare, project, type Divergence, type Json, type SandboxData, type StoredView } from './model';
@@ -26,7 +27,7 @@ import { isFault, type Op } from './operations';
  * The clock is the platform's process clock (POST /_local/clock): handlers, fauxqs and the sandbox all read
  * it, so a 7-hour webhook retry or a message deferred to the next hour costs no real time.
  */
-export const SYNCED_EVENTS = ['PATIENT_CREATE', 'PATIENT_MODIFY', 'APPOINTMENT_CREATE', 'APPOINTMENT_MODIFY', 'APPOINTMENT_DELETE'];
+export const SYNCED_EVENTS = ['PATIENT_CREATE', 'PATIENT_MODIFY', 'APPOINTMENT_CREATE', 'APPOINTMENT_MODIFY', 'APPOINTMENT_DELETE', ...PATIENT_FLAG_EVENTS];
 /** Doctors are refreshed by reconcile once a day (shared/reconcile/reconcile-team.ts DOCTOR_REFRESH_HOURS). */
 const DOCTOR_REFRESH_HOURS = 24;
 /** The reconcile schedule (lib/: hourly). */
@@ -83,6 +84,8 @@ export class ConvergenceHarness {
   private sequencesOnTeam = 0;
   private needsFresh = false;
   private doctorEdited = false;
+  /** The deletion check runs once a day per team (shared/reconcile/deletion-check.ts). */
+  private patientDeleted = false;
   /** This sequence's first sandbox delivery id and the clock time its log entries start from. */
   private firstDelivery = 0;
   private logFrom = '';
@@ -296,6 +299,7 @@ export class ConvergenceHarness {
         const p = pick(live, op.p);
         if (!p) return;
         this.deletedPatients.push(p.id as number);
+        this.patientDeleted = true;
         return this.change(() => http('DELETE', this.sandbox(`/patients/${String(p.id)}`), undefined, ok));
       }
       case 'flagSet': {
@@ -304,6 +308,17 @@ export class ConvergenceHarness {
         const attached = op.flags.map((f, i) => ({ id: 99000 + i, flag_type: f.type, flag_text: f.text, archived: false, created_at: '2026-01-01T00:00:00', updated_at: '2026-01-01T00:00:00' }));
         const types = d.flagTypes.filter((t) => op.flags.some((f) => f.type === t.id));
         return this.change(() => http('PATCH', this.sandbox(`/patients/${String(p.id)}`), { patient_flags_attached: attached, patient_flags: types }, ok));
+      }
+      case 'flagEdit': {
+        // The sandbox's flag endpoints fire PATIENT_FLAG_CREATE / _CMODIFY, as DrChrono does.
+        const p = pick(live, op.p);
+        if (!p) return;
+        const flags = ((p.patient_flags_attached as Json[] | undefined) ?? []).filter((f) => f.archived !== true);
+        const flag = pick(flags, op.f);
+        const base = this.sandbox(`/patients/${String(p.id)}/flags`);
+        if (op.action === 'attach' || !flag) return this.change(() => http('POST', base, { flag_type: op.type, flag_text: op.text }, ok));
+        if (op.action === 'change') return this.change(() => http('PATCH', `${base}/${String(flag.id)}`, { flag_type: op.type, flag_text: op.text }, ok));
+        return this.change(() => http('DELETE', `${base}/${String(flag.id)}`, undefined, ok));
       }
       case 'apptCreate': {
         const p = pick(live, op.p);
@@ -513,10 +528,12 @@ export class ConvergenceHarness {
       await this.drainQueues();
     }
     this.debug('settle: retries done');
-    // One reconcile period after the faults stopped (a day after a doctor edit: doctors have no webhooks and
-    // reconcile refreshes them daily), then the reconcile itself.
-    await this.advanceClock((this.doctorEdited ? DOCTOR_REFRESH_HOURS : RECONCILE_PERIOD_HOURS) * 3600 + 60);
-    this.doctorEdited = false;
+    // One reconcile period after the faults stopped, then the hourly tick (reconcile, and the deletion check
+    // when due). A day after a doctor edit or a patient deletion: doctors have no webhooks and reconcile refreshes
+    // them daily; deleted patients send none and the deletion check runs daily.
+    const daily = this.doctorEdited || this.patientDeleted;
+    await this.advanceClock((daily ? DOCTOR_REFRESH_HOURS : RECONCILE_PERIOD_HOURS) * 3600 + 60);
+    this.doctorEdited = this.patientDeleted = false;
     await this.runScheduled('token-refresh');
     await this.drainQueues();
     this.debug('settle: refresh done');

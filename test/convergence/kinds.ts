@@ -9,6 +9,7 @@ export const OPERATION_KINDS = [
   'chartIdChange',
   'patientDelete',
   'flagSet',
+  'flagEdit',
   'apptCreate',
   'apptModify',
   'apptMove',
@@ -47,8 +48,7 @@ export const ALL_KINDS: readonly Kind[] = [...OPERATION_KINDS, ...FAULT_KINDS, .
 
 /** On unless listed here. The reason names the issue item (or cost) that keeps the kind off. */
 export const OFF_BY_DEFAULT: Partial<Record<Kind, string>> = {
-  chartIdChange: 'item 6: stale appointment→patient Chart ID reference (found by this test: seed 1, see docs/convergence.md)',
-  patientDelete: 'item 8: deleted patients are never noticed (404 on fetch + periodic deletion check)',
+  // chartIdChange (item 6) and patientDelete (item 8): on since those fixes landed.
   // flagSet: on; flag edits go through a patient modify (PATIENT_MODIFY) until item 7 gives the sandbox flag
   // endpoints and PATIENT_FLAG_* events; then switch the op to those.
   profileRename: 'divergence found by this test, NOT in the issue list: a profile rename never reaches existing appointments (seed 508, docs/convergence.md)',

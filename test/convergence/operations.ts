@@ -20,6 +20,7 @@ export type Op =
   | { k: 'chartIdChange'; p: number; chart: string }
   | { k: 'patientDelete'; p: number }
   | { k: 'flagSet'; p: number; flags: { type: number; text: string }[] }
+  | { k: 'flagEdit'; p: number; action: 'attach' | 'change' | 'remove'; f: number; type: number; text: string }
   | { k: 'apptCreate'; p: number; f: ApptEdit }
   | { k: 'apptModify'; a: number; f: ApptEdit }
   | { k: 'apptMove'; a: number; p: number }
@@ -123,6 +124,13 @@ export function opArbitraries(kinds: ReadonlySet<Kind>): { kind: OperationKind |
       arb: fc
         .record({ p: ref, flags: fc.array(fc.record({ type: fc.constantFrom(...FLAG_TYPES), text: fc.constantFrom('', 'note', 'see chart') }), { maxLength: 3 }) })
         .map((o) => ({ k: 'flagSet', ...o })),
+    },
+    {
+      kind: 'flagEdit',
+      weight: 2,
+      arb: fc
+        .record({ p: ref, action: fc.constantFrom('attach' as const, 'change' as const, 'remove' as const), f: ref, type: fc.constantFrom(5521, 5522, 5523), text: fc.constantFrom('', 'note', 'see chart') })
+        .map((o) => ({ k: 'flagEdit', ...o })),
     },
     { kind: 'apptCreate', weight: 3, arb: fc.record({ p: ref, f: apptEditArb(values) }).map((o) => ({ k: 'apptCreate', ...o })) },
     { kind: 'apptModify', weight: 4, arb: fc.record({ a: ref, f: apptEditArb(values) }).map((o) => ({ k: 'apptModify', ...o })) },

@@ -121,12 +121,15 @@ async function main(): Promise<void> {
   const totalMs = Date.now() - started;
   const faults: Record<string, number> = {};
   for (const r of results) for (const [k, n] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + n;
+  const operationsByKind: Record<string, number> = {};
+  for (const r of results) for (const op of r.opList) if (!(op.k in faults)) operationsByKind[op.k] = (operationsByKind[op.k] ?? 0) + 1;
   const divergent = results.filter((r) => r.divergences.length > 0);
   const errors = results.filter((r) => r.error);
   const summary = {
     seed,
     sequences: results.length,
     operations: results.reduce((n, r) => n + r.ops, 0),
+    operationsByKind,
     faultsByKind: faults,
     divergentSequences: divergent.length,
     divergences: divergent.reduce((n, r) => n + r.divergences.length, 0),
@@ -140,6 +143,7 @@ async function main(): Promise<void> {
   console.log('| --- | ---: |');
   console.log(`| sequences | ${summary.sequences} |`);
   console.log(`| operations | ${summary.operations} |`);
+  for (const [k, n] of Object.entries(operationsByKind).sort()) console.log(`| operations: ${k} | ${n} |`);
   for (const [k, n] of Object.entries(faults).sort()) console.log(`| faults: ${k} | ${n} |`);
   console.log(`| divergent sequences | ${summary.divergentSequences} |`);
   console.log(`| divergences | ${summary.divergences} |`);
