@@ -246,6 +246,18 @@ export class SandboxEngine {
     return n;
   }
 
+  /** Kills every token pair of an app (access and refresh). */
+  revokeTokens(clientId: string): number {
+    let n = 0;
+    for (const t of this.state.tokens) {
+      if (t.clientId !== clientId || (!t.accessValid && !t.refreshValid)) continue;
+      t.accessValid = t.refreshValid = false;
+      n++;
+    }
+    this.persist();
+    return n;
+  }
+
   // ---------------------------------------------------------------- rate limit
 
   private hourKey(now = this.clock.now()): string {
