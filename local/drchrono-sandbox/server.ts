@@ -312,11 +312,6 @@ export class SandboxRouter {
       const fields = z.record(z.string(), z.unknown()).parse(json());
       return r(200, a === 'doctors' ? e.modifyDoctor(Number(b), fields) : e.modifyProfile(Number(b), fields));
     }
-    // Doctors and appointment profiles fire no webhooks in DrChrono: edits show only in the API.
-    if ((a === 'doctors' || a === 'appointment_profiles') && b !== undefined && c === undefined && method === 'PATCH') {
-      const fields = z.record(z.string(), z.unknown()).parse(json());
-      return r(200, a === 'doctors' ? e.modifyDoctor(Number(b), fields) : e.modifyProfile(Number(b), fields));
-    }
     if (a === 'apps') {
       if (b === undefined && method === 'GET') return r(200, Object.values(e.state.apps).map(appView));
       if (b === undefined && method === 'POST') {
