@@ -84,6 +84,7 @@ export class ConvergenceHarness {
   private sequencesOnTeam = 0;
   private needsFresh = false;
   private doctorEdited = false;
+  private profileRenamed = false;
   /** The deletion check runs once a day per team (shared/reconcile/deletion-check.ts). */
   private patientDeleted = false;
   /** This sequence's first sandbox delivery id and the clock time its log entries start from. */
@@ -352,6 +353,8 @@ export class ConvergenceHarness {
       case 'profileRename': {
         const pr = pick(d.profiles, op.pr);
         if (pr) await http('PATCH', this.sandbox(`/appointment_profiles/${String(pr.id)}`), { name: op.name }, [200]);
+        // No webhook either: reconcile's daily name refresh relabels the appointments (renamed-names.ts).
+        this.profileRenamed = true;
         return;
       }
       case 'webhookDrop':
@@ -531,9 +534,9 @@ export class ConvergenceHarness {
     // One reconcile period after the faults stopped, then the hourly tick (reconcile, and the deletion check
     // when due). A day after a doctor edit or a patient deletion: doctors have no webhooks and reconcile refreshes
     // them daily; deleted patients send none and the deletion check runs daily.
-    const daily = this.doctorEdited || this.patientDeleted;
+    const daily = this.doctorEdited || this.patientDeleted || this.profileRenamed;
     await this.advanceClock((daily ? DOCTOR_REFRESH_HOURS : RECONCILE_PERIOD_HOURS) * 3600 + 60);
-    this.doctorEdited = this.patientDeleted = false;
+    this.doctorEdited = this.patientDeleted = this.profileRenamed = false;
     await this.runScheduled('token-refresh');
     await this.drainQueues();
     this.debug('settle: refresh done');
