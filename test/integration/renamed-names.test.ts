@@ -20,10 +20,10 @@ type Json = Record<string, unknown>;
 const ddb = () => documentClient();
 const tables = () => platform().resources;
 const sandbox = (path: string) => `${platform().sandboxUrl!}/_sandbox${path}`;
-/** The seed's archived profile: no seeded appointment and no other test uses it, and it is renamed back after. */
-const PROFILE = 447205;
-const OLD_NAME = 'Legacy Consult (archived)';
-const NEW_NAME = 'Legacy Consult (renamed)';
+/** Renamed back after the test: other suites share the sandbox and expect the seed's names. */
+const PROFILE = 447204;
+const OLD_NAME = 'Telehealth';
+const NEW_NAME = 'Telehealth (renamed)';
 
 async function reconcileState(teamId: string): Promise<Json | undefined> {
   return (await ddb().send(new GetCommand({ TableName: tables().teamsTable, Key: { pk: teamId, sk: 'RECONCILE' }, ConsistentRead: true }))).Item;
