@@ -51,7 +51,7 @@ export const OFF_BY_DEFAULT: Partial<Record<Kind, string>> = {
   // chartIdChange (item 6) and patientDelete (item 8): on since those fixes landed.
   // flagSet: on; flag edits go through a patient modify (PATIENT_MODIFY) until item 7 gives the sandbox flag
   // endpoints and PATIENT_FLAG_* events; then switch the op to those.
-  profileRename: 'divergence found by this test, NOT in the issue list: a profile rename never reaches existing appointments (seed 508, docs/convergence.md)',
+  profileRename: 'fixed by reconcile\'s daily name refresh, but a rename persists in the shared sandbox and other suites expect the seed\'s profile names; on in soaks with --kinds +profileRename',
   // sqsHostileText, astralText: on since item 4 (bodies SQS or fauxqs refuse) landed.
   // refreshDuringReconnect: on since item 3 (token refresh overwriting a reconnect) landed.
   apiTimeout: 'cost, not a bug: each timeout waits the client\'s real timeout (10-30 s); on in long soaks with --kinds +apiTimeout',

@@ -20,10 +20,10 @@ type Json = Record<string, unknown>;
 const ddb = () => documentClient();
 const tables = () => platform().resources;
 const sandbox = (path: string) => `${platform().sandboxUrl!}/_sandbox${path}`;
-/** Renamed back after the test: other suites share the sandbox and expect the seed's names. */
+/** Renamed back after the test: other suites share the sandbox and expect the names they found. */
 const PROFILE = 447204;
-const OLD_NAME = 'Telehealth';
-const NEW_NAME = 'Telehealth (renamed)';
+let OLD_NAME: string;
+let NEW_NAME: string;
 
 async function reconcileState(teamId: string): Promise<Json | undefined> {
   return (await ddb().send(new GetCommand({ TableName: tables().teamsTable, Key: { pk: teamId, sk: 'RECONCILE' }, ConsistentRead: true }))).Item;
@@ -40,6 +40,10 @@ describe('reconcile after an appointment profile rename', () => {
       description: 'the connect backfill',
     });
     await httpJson('PUT', sandbox(`/apps/${team.clientId}/webhook`), { active: false }, 200);
+    // The name it has now (a convergence soak may have renamed it before).
+    const data = (await httpJson<{ profiles: { id: number; name: string }[] }>('GET', sandbox('/data'), undefined, 200)).body;
+    OLD_NAME = data.profiles.find((p) => p.id === PROFILE)!.name;
+    NEW_NAME = `${OLD_NAME} (renamed)`;
   }, 90_000);
 
   afterAll(async () => {
