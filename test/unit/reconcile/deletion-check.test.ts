@@ -3,7 +3,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { newJob } from '../../../shared/backfill/backfill-job';
 import { DrChronoError, DrChronoNotFoundError, DrChronoServerError } from '../../../shared/drchrono/errors';
-import { DELETION_CHECK_SK, runDeletionCheckItem } from '../../../shared/reconcile/deletion-check';
+import { breakerLimit, DELETION_CHECK_SK, runDeletionCheckItem } from '../../../shared/reconcile/deletion-check';
 import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
 import type { TeamDrChronoApi, TeamJobDeps } from '../../../shared/team-job/team-job';
 import { FakeTeamsTable } from '../team-job/fake-teams-table';
@@ -178,5 +178,97 @@ describe('deletion check', () => {
     const dayLater = new Date(NOW.getTime() + 25 * 3_600_000);
     expect(await runDeletionCheckItem(item, ctx, deps(dayLater))).toEqual({ status: 'done' });
     expect(calls).toEqual([]);
+  });
+});
+
+describe('deletion check: wrong-account guards', () => {
+  const teamItem = (o: Record<string, unknown>) => table.put({ ...table.get(TEAM, 'TEAM')!, ...o });
+
+  it('drops a listing read with another DrChrono user (reconnect between runs) and deletes nothing', async () => {
+    teamItem({ drchronoUserId: 101, drchronoPracticeGroup: 7 });
+    table.budgetMax = 1;
+    await runDeletionCheckItem(item, ctx, deps());
+    expect(calls).toEqual(['list@0']);
+    // Reconnected to another account before the listing finished.
+    teamItem({ drchronoUserId: 202 });
+    table.budgetCalls = 0;
+    table.budgetMax = 10;
+    const later = new Date(NOW.getTime() + 3_600_000);
+    expect((await runDeletionCheckItem({ ...item, runAt: later.toISOString() }, ctx, deps(later))).status).toBe('defer');
+    expect(calls).toEqual(['list@0']);
+    expect(table.get(TEAM, DELETION_CHECK_SK)?.check).toBeUndefined();
+    expect(patient(2)?.deleted).toBeUndefined();
+    // The next run starts a new listing, recorded with the new account.
+    await runDeletionCheckItem({ ...item, runAt: later.toISOString() }, ctx, deps(later));
+    expect(calls.slice(1)).toEqual(['list@0', 'list@1', 'get 2']);
+  });
+
+  it('drops the check when the practice group changes during the listing, before confirming anything', async () => {
+    teamItem({ drchronoUserId: 101, drchronoPracticeGroup: 7 });
+    const d = deps();
+    const base = d.drchrono;
+    d.drchrono = (o) => {
+      const made = base(o);
+      const api = made.api as unknown as { patientsPage: (q: unknown, c?: string | null) => Promise<unknown> };
+      const real = api.patientsPage;
+      api.patientsPage = async (q, c) => {
+        const page = await real(q, c);
+        if (c) teamItem({ drchronoPracticeGroup: 8 });
+        return page;
+      };
+      return made;
+    };
+    expect((await runDeletionCheckItem(item, ctx, d)).status).toBe('defer');
+    expect(calls).toEqual(['list@0', 'list@1']);
+    expect(patient(2)?.deleted).toBeUndefined();
+    expect(table.get(TEAM, DELETION_CHECK_SK)?.check).toBeUndefined();
+  });
+
+  it('drops a check started before accounts were recorded instead of confirming against it', async () => {
+    table.put({ pk: TEAM, sk: DELETION_CHECK_SK, version: 1, check: { id: 'old', startedAt: '2026-11-21T00:00:00.000Z', phase: 'confirming', cursor: null, pages: 0, listed: 0, candidates: 0, deleted: 0 } });
+    expect((await runDeletionCheckItem(item, ctx, deps())).status).toBe('defer');
+    expect(calls).toEqual([]);
+    expect(patient(1)?.deleted).toBeUndefined();
+  });
+
+  it('sets the breaker limit to 5 % of the live stored patients, at least 20', () => {
+    expect(breakerLimit(0)).toBe(20);
+    expect(breakerLimit(400)).toBe(20);
+    expect(breakerLimit(1000)).toBe(50);
+  });
+
+  it('tombstones nothing when too many patients are missing, logs counts, emits the metric and stays blocked until fewer are missing', async () => {
+    for (let id = 4; id <= 30; id++) storePatient(id);
+    inDrChrono = [1, 3];
+    const metrics: string[] = [];
+    expect(await runDeletionCheckItem(item, ctx, { ...deps(), countMetric: (m) => metrics.push(m) })).toEqual({ status: 'done' });
+    // 28 of 30 missing (limit 20): no GET, no tombstone.
+    expect(calls.filter((c) => c.startsWith('get'))).toEqual([]);
+    expect(patient(2)?.deleted).toBeUndefined();
+    expect(metrics).toEqual(['DeletionCheckBlocked']);
+    expect(table.get(TEAM, DELETION_CHECK_SK)).toMatchObject({ lastDeleted: 0, blocked: { candidates: 28, livePatients: 30, limit: 20 } });
+    const log = table.puts.flatMap((p) => decodeIntegrationLogItem(p) ?? []);
+    expect(log).toEqual([expect.objectContaining({ event: 'DELETION_CHECK_BLOCKED', entity: 'team', outcome: 'failed' })]);
+    expect(log[0]?.drchronoId).toBeUndefined();
+
+    // A day later DrChrono lists all but one: the block clears and that one is confirmed.
+    inDrChrono = Array.from({ length: 30 }, (_, i) => i + 1).filter((id) => id !== 2);
+    pageSize = 250;
+    const dayLater = new Date(NOW.getTime() + 25 * 3_600_000);
+    expect(await runDeletionCheckItem({ ...item, runAt: dayLater.toISOString() }, ctx, { ...deps(dayLater), countMetric: (m) => metrics.push(m) })).toEqual({ status: 'done' });
+    expect(patient(2)?.deleted).toBe(true);
+    expect(metrics).toEqual(['DeletionCheckBlocked']);
+    expect(table.get(TEAM, DELETION_CHECK_SK)?.blocked).toBeUndefined();
+  });
+
+  it('confirms more candidates than the breaker allows once an operator sets allowCandidates, then uses it up', async () => {
+    for (let id = 4; id <= 30; id++) storePatient(id);
+    inDrChrono = [1, 3];
+    pageSize = 250;
+    table.put({ pk: TEAM, sk: DELETION_CHECK_SK, version: 1, allowCandidates: 28 });
+    expect(await runDeletionCheckItem(item, ctx, deps())).toEqual({ status: 'done' });
+    expect(patient(2)?.deleted).toBe(true);
+    expect(patient(30)?.deleted).toBe(true);
+    expect(table.get(TEAM, DELETION_CHECK_SK)?.allowCandidates).toBeUndefined();
   });
 });
