@@ -5,6 +5,7 @@ import type { ListPage } from '../drchrono/client';
 import { ApiBudgetExhaustedError, DrChronoNotFoundError } from '../drchrono/errors';
 import type { Patient } from '../drchrono/schemas';
 import { errorFields, logger } from '../logging/logger';
+import { DELETION_CHECK_BLOCKED_METRIC, type DeletionCheckMetricName } from './deletion-check-metrics';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import { listRecordStates, patientTombstone, writeRecord } from '../store/records';
 import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
@@ -55,7 +56,6 @@ const CONTINUE_DELAY_SECONDS = 1;
  */
 export const BREAKER_SHARE = 0.05;
 export const BREAKER_FLOOR = 20;
-export const DELETION_CHECK_BLOCKED_METRIC = 'DeletionCheckBlocked';
 
 export function breakerLimit(livePatients: number): number {
   return Math.max(BREAKER_FLOOR, Math.floor(livePatients * BREAKER_SHARE));
@@ -163,7 +163,6 @@ async function scanPatients(deps: Pick<TeamJobDeps, 'ddb' | 'recordsTable'>, tea
   return { candidates: out.sort(), live };
 }
 
-export type DeletionCheckMetricName = typeof DELETION_CHECK_BLOCKED_METRIC;
 export type DeletionCheckDeps = TeamJobDeps & { countMetric?: (name: DeletionCheckMetricName) => void };
 
 export async function runDeletionCheckItem(item: DeletionCheckItem, ctx: WorkContext, deps: DeletionCheckDeps): Promise<WorkResult> {
