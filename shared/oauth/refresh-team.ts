@@ -260,7 +260,10 @@ async function recordTokensNotStored(deps: RefreshTeamDeps, lease: Lease, err: u
   if (numberAttr(team, 'refreshUncertainSince') === undefined) set.refreshUncertainSince = at;
   // The outcome is recorded but the lease is NOT released: an aborted PutSecretValue may still apply server-side.
   // The lease runs out at the claim's end (5 s after the write's deadline), so no other writer starts before then.
-  await release(deps, lease, { set }, { keepLease: true });
+  await release(deps, lease, { set }, { keepLease: true }).catch((e: unknown) => {
+    // Not rethrown: refreshTeam's catch-all would release the lease, which must run out instead.
+    logger.error('token refresh: outcome not recorded after lost tokens', { teamId, errorClass: errorFields(e).errorClass });
+  });
   deps.countMetric?.('TokenRefreshFailed');
   const f = errorFields(err);
   logger.error('token refresh: new tokens could not be stored and are lost; lease left to expire', { teamId, errorClass: f.errorClass, failures });

@@ -260,9 +260,9 @@ async function check(
   if (c.confirmedThrough === undefined && candidates.length > Math.max(breakerLimit(live), allowed ?? 0)) {
     return blockCheck(teamId, ctx, state, save, run, deps, { candidates: candidates.length, live });
   }
-  if (c.confirmedThrough === undefined && (allowed !== undefined || state.blocked)) {
-    // Under the limit (or allowed once by an operator): the block clears and the override is used up.
-    const { allowCandidates: _used, blocked: _cleared, ...rest } = state;
+  if (c.confirmedThrough === undefined && state.blocked) {
+    // Under the limit (or allowed by an operator): the block clears. The override is used up when the check completes.
+    const { blocked: _cleared, ...rest } = state;
     await save(rest);
     logger.info('deletion check: breaker clear', { teamId, candidates: candidates.length, livePatients: live, overridden: allowed !== undefined });
   }
@@ -293,7 +293,7 @@ async function check(
     await writeTeamLog(deps, teamId, entries, ctx.groupId, 'deletion check');
   }
 
-  const { check: _done, ...rest } = state;
+  const { check: _done, allowCandidates: _used, ...rest } = state;
   await save({ ...rest, lastCompletedAt: run.now().toISOString(), lastListed: c.listed, lastDeleted: deleted });
   if (deleted > 0) {
     await writeTeamLog(deps, teamId, [teamEntry(run.now(), 'DELETION_CHECK', `deletion-check:${c.id}`, 'info', `deletion check: ${c.listed} patients listed in ${c.pages} pages, ${confirmed} missing confirmed by GET, ${deleted} marked deleted`)], ctx.groupId, 'deletion check');

@@ -292,6 +292,24 @@ describe('refreshTeam: tokens issued but not stored', () => {
     expect(input.UpdateExpression).not.toMatch(/refreshLease/);
   });
 
+  it('keeps the lease even when recording the lost tokens fails', async () => {
+    jest.useFakeTimers({ now: NOW });
+    leaseGranted();
+    secretReads(SECRET);
+    smMock.on(PutSecretValueCommand).rejects(new Error('AbortError'));
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      if (input.UpdateExpression?.startsWith('SET refreshLeaseUntil')) return { Attributes: { ...TEAM_ITEM } };
+      if (input.ConditionExpression === 'refreshLeaseOwner = :owner') throw new Error('ProvisionedThroughputExceededException');
+      return {};
+    });
+    const outcome = refreshTeam(deps(), TEAM);
+    await jest.runAllTimersAsync();
+    await expect(outcome).resolves.toBe('error');
+    const releases = ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input).filter((i) => i.ConditionExpression === 'refreshLeaseOwner = :owner');
+    expect(releases.length).toBeGreaterThan(0);
+    expect(releases.filter((i) => Object.values(i.ExpressionAttributeNames ?? {}).includes('refreshLeaseOwner'))).toHaveLength(0);
+  });
+
   it('sends one ClientRequestToken per team and tokenVersion, the same on every retry of the write', async () => {
     jest.useFakeTimers({ now: NOW });
     leaseGranted();

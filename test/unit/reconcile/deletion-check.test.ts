@@ -271,4 +271,22 @@ describe('deletion check: wrong-account guards', () => {
     expect(patient(30)?.deleted).toBe(true);
     expect(table.get(TEAM, DELETION_CHECK_SK)?.allowCandidates).toBeUndefined();
   });
+
+  it('keeps the operator override when the allowed check is cut short before its first confirmation', async () => {
+    for (let id = 4; id <= 30; id++) storePatient(id);
+    inDrChrono = [1, 3];
+    pageSize = 250;
+    table.put({ pk: TEAM, sk: DELETION_CHECK_SK, version: 1, allowCandidates: 28 });
+    table.budgetMax = 1;
+    await runDeletionCheckItem(item, ctx, deps());
+    expect(calls).toEqual(['list@0']);
+    expect(table.get(TEAM, DELETION_CHECK_SK)?.allowCandidates).toBe(28);
+    table.budgetCalls = 0;
+    table.budgetMax = 100;
+    const later = new Date(NOW.getTime() + 3_600_000);
+    expect(await runDeletionCheckItem({ ...item, runAt: later.toISOString() }, ctx, deps(later))).toEqual({ status: 'done' });
+    expect(patient(2)?.deleted).toBe(true);
+    expect(patient(30)?.deleted).toBe(true);
+    expect(table.get(TEAM, DELETION_CHECK_SK)?.allowCandidates).toBeUndefined();
+  });
 });
