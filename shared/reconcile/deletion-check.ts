@@ -5,13 +5,15 @@ import type { ListPage } from '../drchrono/client';
 import { ApiBudgetExhaustedError, DrChronoNotFoundError } from '../drchrono/errors';
 import type { Patient } from '../drchrono/schemas';
 import { errorFields, logger } from '../logging/logger';
+import { patientNeedsVerbose } from '../mapping';
 import { DELETION_CHECK_BLOCKED_METRIC, type DeletionCheckMetricName } from './deletion-check-metrics';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import { listRecordStates, patientTombstone, writeRecord } from '../store/records';
 import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
 import { getTeamItem, type TeamItem } from '../teams/team-store';
 import { LostProgressRace, ProgressItem } from '../team-job/progress-item';
-import { pauseFor, TeamNotConnectedError } from '../team-job/team-api';
+import { importObjects } from '../team-job/import-objects';
+import { DeferredByWorker, pauseFor, TeamNotConnectedError } from '../team-job/team-api';
 import { clockOf, isRefusedCursor, runTeamJob, teamEntry, writeTeamLog, type TeamJobDeps, type TeamRun, type WorkContext, type WorkResult } from '../team-job/team-job';
 import type { DeletionCheckItem } from '../team-job/work-item';
 
@@ -48,6 +50,25 @@ const CHUNK_PREFIX = 'DELCHECK#';
 const CHUNK_TTL_SECONDS = 3 * 24 * 3600;
 /** Non-verbose lists go up to DrChrono's 250 per page. */
 const LIST_PAGE_SIZE = 250;
+/** DrChrono caps verbose lists at 50 per page. */
+const VERBOSE_PAGE_SIZE = 50;
+
+/**
+ * Whether the daily listing also re-reads every patient verbose and writes it through the sync path. Only for
+ * teams that map a verbose-only field (insurance, flags): DrChrono sends flag changes as their own events and,
+ * by the sandbox's (harder) reading, they move no `updated_at`, so a flag webhook DrChrono gave up on is never in
+ * a reconcile window. Every other patient field moves `updated_at`, so other teams list ids only.
+ */
+export function sweepsVerboseFields(run: Pick<TeamRun, 'config'>): boolean {
+  return patientNeedsVerbose({}, run.config);
+}
+
+export class DeletionCheckSweepFailedError extends Error {
+  override name = 'DeletionCheckSweepFailedError';
+  constructor(failed: number) {
+    super(`${failed} listed patients failed to sync; the page is read again`);
+  }
+}
 const CONTINUE_DELAY_SECONDS = 1;
 /**
  * Circuit breaker: at most this share of the team's live stored patients may be confirmed in one check, and
@@ -225,9 +246,10 @@ async function check(
   while (state.check?.phase === 'listing') {
     if (run.signal.aborted) return 'more';
     const c = state.check;
+    const sweep = sweepsVerboseFields(run);
     let page: ListPage<Patient>;
     try {
-      page = await run.api.patientsPage({ pageSize: LIST_PAGE_SIZE }, c.cursor);
+      page = await run.api.patientsPage(sweep ? { pageSize: VERBOSE_PAGE_SIZE, verbose: true } : { pageSize: LIST_PAGE_SIZE }, c.cursor);
     } catch (err) {
       if (!isRefusedCursor(err, c.cursor)) throw err;
       // A listing must be one complete pass: start a new one rather than splice two together.
@@ -235,6 +257,16 @@ async function check(
       await save(rest);
       logger.warn('deletion check: saved page link refused, starting the listing again', { teamId, ...errorFields(err) });
       return 'more';
+    }
+    if (sweep) {
+      // Every listed patient goes through the order-guarded path: unchanged ones are replays; a flag or insurance
+      // change whose webhook DrChrono gave up on (it moves no updated_at, so reconcile's window never sees it)
+      // lands here. The page is committed only once all of it is written.
+      const r = await importObjects(teamId, 'reconcile', `sweep-${c.id}`, 'patient', page.results, { process: deps.process, now: run.now, signal: run.signal });
+      if (r.kind === 'defer') throw new DeferredByWorker(r.delaySeconds, r.entry.errorClass ?? 'Deferred', r.entry.detail ?? 'deferred by the sync path');
+      if (run.signal.aborted) return 'more';
+      if (r.retryable > 0) throw new DeletionCheckSweepFailedError(r.retryable);
+      await writeTeamLog(deps, teamId, r.entries, ctx.groupId, 'deletion-check');
     }
     await putChunk(deps.ddb, deps.teamsTable, teamId, c.id, c.pages, page.results.map((p) => String(p.id)), run.now());
     const listed = c.listed + page.results.length;

@@ -6,13 +6,22 @@ import { DrChronoError, DrChronoNotFoundError, DrChronoServerError } from '../..
 import { breakerLimit, DELETION_CHECK_SK, runDeletionCheckItem } from '../../../shared/reconcile/deletion-check';
 import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
 import type { TeamDrChronoApi, TeamJobDeps } from '../../../shared/team-job/team-job';
+import type { IngestMessage } from '../../../shared/ingest/ingest-message';
+import type { ProcessResult } from '../../../shared/sync/process-ingest-message';
 import { FakeTeamsTable } from '../team-job/fake-teams-table';
 
 const TEAM = '6f1c2b1e-0d55-4b43-9d2a-1f0b7a1c0e11';
 const NOW = new Date('2026-11-21T12:20:00Z');
 const LONG_AGO = Date.parse('2026-11-01T00:00:00Z');
 
+const ID_ONLY_FIELDS = { patient: ['Chart ID', 'First Name', 'Last Name'], appointment: ['Claim ID'], employee: ['Chrono Doctor ID'] };
+const FLAG_FIELDS = { ...ID_ONLY_FIELDS, patient: [...ID_ONLY_FIELDS.patient, 'Patient Flags', 'Patient Flags and Descriptions'] };
+
 const ddbMock = mockClient(DynamoDBDocumentClient);
+/** Patients the check fed through the sync path, and the list queries it made. */
+let swept: IngestMessage[];
+let listQueries: unknown[];
+let processResult: (msg: IngestMessage) => ProcessResult;
 let table: FakeTeamsTable;
 /** Patient ids DrChrono lists, and how many per page. */
 let inDrChrono: number[];
@@ -37,13 +46,15 @@ function deps(now = NOW): TeamJobDeps {
     integrationLogTable: 'log',
     integrationLogTtlDays: 90,
     secrets: { get: async () => ({ clientId: 'c', clientSecret: 's', webhookSecret: 'w', accessToken: 'tok' }), refresh: async () => null },
-    process: async () => {
-      throw new Error('the deletion check writes no live objects');
+    process: async (msg) => {
+      swept.push(msg);
+      return processResult(msg);
     },
     drchrono: ({ beforeCall }) => ({
       api: {
-        patientsPage: async (_o: unknown, cursor?: string | null) => {
+        patientsPage: async (q: unknown, cursor?: string | null) => {
           await beforeCall();
+          listQueries.push(q);
           const offset = cursor ? Number(cursor) : 0;
           calls.push(`list@${offset}`);
           const next = offset + pageSize < inDrChrono.length ? String(offset + pageSize) : null;
@@ -70,11 +81,15 @@ const notFound = async () => {
 beforeEach(() => {
   ddbMock.reset();
   table = new FakeTeamsTable(ddbMock);
-  table.put({ pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x' });
+  // A team that maps no verbose-only field (insurance, flags): the check lists ids only.
+  table.put({ pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x', syncFields: ID_ONLY_FIELDS });
   inDrChrono = [1, 3];
   pageSize = 1;
   getPatient = notFound;
   calls = [];
+  swept = [];
+  listQueries = [];
+  processResult = (msg) => ({ status: 'done', entries: [{ at: NOW.toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'patient', drchronoId: String(msg.object.id), outcome: 'unchanged' }] });
   for (const id of [1, 2, 3]) storePatient(id);
 });
 
@@ -138,6 +153,37 @@ describe('deletion check', () => {
     expect(await runDeletionCheckItem({ ...item, runAt: later.toISOString() }, ctx, d)).toEqual({ status: 'done' });
     expect(calls.slice(-3)).toEqual(['list@0', 'list@1', 'get 2']);
     expect(patient(2)?.deleted).toBe(true);
+  });
+
+  it('lists ids only, writing nothing live, for a team that maps no verbose-only field', async () => {
+    await runDeletionCheckItem(item, ctx, deps());
+    expect(swept).toEqual([]);
+    expect(listQueries).toEqual([{ pageSize: 250 }, { pageSize: 250 }]);
+  });
+
+  it('for a team that maps flags, re-reads every patient verbose and writes it through the sync path (a dropped flag webhook moves no updated_at)', async () => {
+    table.put({ pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x', syncFields: FLAG_FIELDS });
+    processResult = (msg) => ({ status: 'done', entries: [{ at: NOW.toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'patient', drchronoId: String(msg.object.id), outcome: msg.object.id === 3 ? 'updated' : 'unchanged' }] });
+    expect(await runDeletionCheckItem(item, ctx, deps())).toEqual({ status: 'done' });
+    expect(listQueries).toEqual([{ pageSize: 50, verbose: true }, { pageSize: 50, verbose: true }]);
+    expect(swept.map((m) => [m.event, m.source, String(m.object.id)])).toEqual([
+      ['PATIENT_MODIFY', 'reconcile', '1'],
+      ['PATIENT_MODIFY', 'reconcile', '3'],
+    ]);
+    // The change it found is logged; replays are not; the deletion part still ran.
+    const log = table.puts.flatMap((p) => decodeIntegrationLogItem(p) ?? []);
+    expect(log.filter((e) => e.deliveryId?.startsWith('reconcile:sweep-')).map((e) => [e.event, e.drchronoId])).toEqual([['RECONCILE_PATIENT', '3']]);
+    expect(patient(2)?.deleted).toBe(true);
+  });
+
+  it('does not commit a swept page whose patients failed transiently: the page is read again', async () => {
+    table.put({ pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x', syncFields: FLAG_FIELDS });
+    processResult = (msg) => ({ status: 'retry', error: new Error('throttled'), entry: { at: NOW.toISOString(), event: msg.event, deliveryId: msg.deliveryId, outcome: 'failed', errorClass: 'ProvisionedThroughputExceededException' } });
+    expect((await runDeletionCheckItem(item, ctx, deps())).status).toBe('retry');
+    expect(table.get(TEAM, DELETION_CHECK_SK)?.check).toMatchObject({ pages: 0, cursor: null });
+    processResult = (msg) => ({ status: 'done', entries: [{ at: NOW.toISOString(), event: msg.event, deliveryId: msg.deliveryId, outcome: 'unchanged' }] });
+    expect(await runDeletionCheckItem(item, ctx, deps())).toEqual({ status: 'done' });
+    expect(calls.filter((c) => c === 'list@0')).toHaveLength(2);
   });
 
   it('keeps a patient the listing left out when GET still returns it', async () => {
