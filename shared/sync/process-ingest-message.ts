@@ -98,12 +98,14 @@ function entityOf(event: string): Entity | undefined {
 export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps): Promise<ProcessResult> {
   const now = deps.now ?? (() => new Date());
   const entity = entityOf(msg.event);
+  // A flag event's object is the flag: its entries name the flag's patient (the record it is about).
+  const drchronoId = (isPatientFlagEvent(msg.event) ? flagEventPatientId(msg.object) : undefined) ?? String(msg.object.id);
   const base = (): IntegrationLogEntry => ({
     at: now().toISOString(),
     event: msg.event,
     deliveryId: msg.deliveryId,
     ...(entity ? { entity } : {}),
-    drchronoId: String(msg.object.id),
+    drchronoId,
     outcome: 'info',
   });
 
@@ -207,10 +209,11 @@ async function syncObject(
   let objectId = String(msg.object.id);
   if (isPatientFlagEvent(msg.event)) {
     // The flag lists are verbose-only patient fields: re-read the patient, only if the team maps them.
-    if (!mapsPatientFlags(config)) {
-      return done({ at: now().toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'patient', drchronoId: objectId, outcome: 'ignored', detail: 'team maps no patient flag field' });
-    }
+    // msg.object is the flag ({id: <flag id>, patient: <patient id>}): its id is never a patient's.
     const patientId = flagEventPatientId(msg.object);
+    if (!mapsPatientFlags(config)) {
+      return done({ at: now().toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'patient', drchronoId: patientId ?? objectId, outcome: 'ignored', detail: 'team maps no patient flag field' });
+    }
     if (patientId === undefined) throw new FlagEventObjectError();
     objectId = patientId;
     const sentAt = now().toISOString();
@@ -228,14 +231,14 @@ async function syncObject(
   } else if (entity === 'patient' && patientNeedsVerbose(obj, config)) {
     const sentAt = now().toISOString();
     try {
-      obj = await client.getPatient(String(msg.object.id), { verbose: true });
+      obj = await client.getPatient(objectId, { verbose: true });
       ctx.observedAt = sentAt;
       ctx.authority = 'fetched';
       notes.push('verbose patient fetched');
     } catch (err) {
       if (!(err instanceof DrChronoNotFoundError)) throw err;
       // DrChrono sends no webhook when a patient is deleted; a 404 on GET by id is how we learn it.
-      return deletePatient(msg, sentAt, deps, now, 'verbose fetch: patient not found in DrChrono (404)');
+      return deletePatient(msg, objectId, sentAt, deps, now, 'verbose fetch: patient not found in DrChrono (404)');
     }
   }
   const entries: IntegrationLogEntry[] = [];
@@ -260,7 +263,7 @@ async function syncObject(
       break;
     }
     const current = await fetchCurrentState(objectId, entity, config, client, now);
-    if (!current && entity === 'patient') return deletePatient(msg, now().toISOString(), deps, now, 'version tie: patient not found in DrChrono (404)');
+    if (!current && entity === 'patient') return deletePatient(msg, objectId, now().toISOString(), deps, now, 'version tie: patient not found in DrChrono (404)');
     if (!current) {
       notes.push(`version tie: ${entity} not found in DrChrono, stored state kept`);
       outcome = 'stale-skipped';
@@ -287,8 +290,9 @@ async function syncObject(
 }
 
 /** A patient DrChrono answers 404 for is deleted: a terminal tombstone, so no late delivery brings it back. */
-async function deletePatient(msg: IngestMessage, observedAt: string, deps: ProcessDeps, now: () => Date, detail: string): Promise<ProcessResult> {
-  const record = patientTombstone(String(msg.object.id), observedAt);
+async function deletePatient(msg: IngestMessage, patientId: string, observedAt: string, deps: ProcessDeps, now: () => Date, detail: string): Promise<ProcessResult> {
+  // patientId, never msg.object.id: on a PATIENT_FLAG_* event that is the flag's id.
+  const record = patientTombstone(patientId, observedAt);
   const written = await writeRecord(deps.ddb, deps.recordsTable, { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
   const outcome = written === 'deleted' ? 'deleted' : 'unchanged';
   return done(entryFor(msg, record, outcome, now(), outcome === 'deleted' ? `${detail}: patient marked deleted` : `${detail}: already deleted`));

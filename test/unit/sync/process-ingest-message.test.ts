@@ -447,6 +447,45 @@ describe('processIngestMessage: patient flag events', () => {
     expect(h.fake.calls).toEqual([]);
   });
 
+  it('a PATIENT_FLAG_* tie whose fetch answers 404 tombstones the PATIENT, not a patient whose id is the flag id', async () => {
+    const h = harness();
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#employee`, sk: '263812' } }).resolves({ Item: { pk: `${TEAM}#employee`, sk: '263812' } });
+    // Stored: a same-second state delivered AFTER our fetch was sent (a PATIENT_MODIFY racing the flag event): a tie.
+    h.ddbMock.on(UpdateCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '104857601' } }).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: { version: { S: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:16:00.000Z' }, contentHash: { S: 'other' } },
+      }),
+    );
+    // First call (the flag re-read) succeeds; the tie fetch answers 404 (the patient was deleted meanwhile).
+    h.fake.failures.push(undefined as unknown as Error, new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' }));
+    const r = await processIngestMessage(message('PATIENT_FLAG_CREATE', { id: 88120, patient: 104857601, flag_type: 5521 }), h.deps);
+
+    const tombstoned = h.ddbMock
+      .commandCalls(UpdateCommand)
+      .map((c) => c.args[0].input)
+      .filter((i) => i.TableName === 'records' && String(i.UpdateExpression).includes('#deleted = :true'))
+      .map((i) => i.Key?.sk);
+    expect(tombstoned).toEqual(['104857601']);
+    expect(entries(r)[0]).toMatchObject({ entity: 'patient', drchronoId: '104857601', outcome: 'deleted' });
+  });
+
+  it("names the flag's patient, not the flag id, in the entry of a flag event the team does not map", async () => {
+    const h = harness(teamItem({ syncFields: { patient: ['Chart ID', 'First Name'] } }));
+    const r = await processIngestMessage(message('PATIENT_FLAG_CREATE', flagObject), h.deps);
+    expect(entries(r)).toEqual([expect.objectContaining({ entity: 'patient', drchronoId: '104857601', outcome: 'ignored' })]);
+  });
+
+  it("names the flag's patient, not the flag id, in the entry of a deferred flag event", async () => {
+    const h = harness();
+    h.ddbMock.on(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'BUDGET#2026-11-21T10' } }).rejects(
+      new ConditionalCheckFailedException({ message: 'spent', $metadata: {} }),
+    );
+    const r = await processIngestMessage(message('PATIENT_FLAG_CREATE', flagObject), h.deps);
+    expect(r.status === 'defer' && r.entry).toMatchObject({ entity: 'patient', drchronoId: '104857601', outcome: 'deferred' });
+  });
+
   it('defers a flag event when the team budget is spent', async () => {
     const h = harness();
     h.ddbMock.on(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'BUDGET#2026-11-21T10' } }).rejects(
