@@ -82,8 +82,8 @@ export class FlagEventObjectError extends Error {
   }
 }
 
-/** Secret re-reads after 401s are bounded to one per this many ms per team. */
-const SECRET_REREAD_MIN_AGE_MS = 5_000;
+/** Secret re-reads (after a 401, or for a connected team's token-less secret) are bounded to one per this many ms per team. */
+export const SECRET_REREAD_MIN_AGE_MS = 5_000;
 /** Budget deferrals land a little after the top of the hour, spread so deferred messages do not stampede. */
 const BUDGET_RESET_SPREAD_SECONDS = 60;
 
@@ -124,8 +124,10 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
 
   let secret = await deps.secrets.get(msg.teamId);
   // The callback writes the tokens before it marks the team connected, so a connected team whose cached secret has
-  // no token was cached before the connect (up to the cache TTL): read it again rather than defer an hour.
-  if (team.status === 'connected' && !secret?.accessToken) secret = await deps.secrets.refresh(msg.teamId);
+  // no token was cached before the connect (up to the cache TTL): read it again rather than defer an hour. Bounded,
+  // so a team whose secret truly has no token costs one Secrets Manager read per min age, not one per delivery
+  // (a copy read less than the min age ago is the one just read, or read so recently that it is current).
+  if (team.status === 'connected' && !secret?.accessToken) secret = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
   if (team.status !== 'connected' || !secret?.accessToken) {
     return {
       status: 'defer',

@@ -1,4 +1,7 @@
 import { chartKey } from '../../../shared/store/records';
+import { mockClient } from 'aws-sdk-client-mock';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { TeamSecretCache } from '../../../shared/teams/team-secret-cache';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
@@ -11,6 +14,7 @@ import {
   MAX_TIE_FETCHES,
   NOT_CONNECTED_DEFER_SECONDS,
   processIngestMessage,
+  SECRET_REREAD_MIN_AGE_MS,
   TOKEN_REFRESH_DEFER_SECONDS,
   type ProcessResult,
 } from '../../../shared/sync/process-ingest-message';
@@ -227,7 +231,7 @@ describe('processIngestMessage: a secret cached before the connect', () => {
       get: async () => cachedBeforeConnect,
       refresh: async (_teamId, minAgeMs) => {
         h.secret.reads += 1;
-        expect(minAgeMs ?? 0).toBe(0);
+        expect(minAgeMs).toBe(SECRET_REREAD_MIN_AGE_MS);
         return afterConnect;
       },
     };
@@ -235,6 +239,26 @@ describe('processIngestMessage: a secret cached before the connect', () => {
     expect(r.status).toBe('done');
     expect(h.secret.reads).toBe(1);
     expect(h.fake.tokens[0]).toBe('token-1');
+  });
+
+  it('re-reads a connected team\'s token-less secret at most once per SECRET_REREAD_MIN_AGE_MS, not once per delivery', async () => {
+    const h = harness();
+    const sm = mockClient(SecretsManagerClient);
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ clientId: 'c', clientSecret: 's', webhookSecret: 'w'.repeat(40) }) });
+    let clock = 1_000_000;
+    const cache = new TeamSecretCache({ client: () => new SecretsManagerClient({ region: 'us-east-1' }), prefix: 'p/', now: () => clock });
+    h.deps.secrets = cache;
+    for (let i = 0; i < 5; i++) {
+      const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+      expect(r).toMatchObject({ status: 'defer', delaySeconds: NOT_CONNECTED_DEFER_SECONDS });
+    }
+    // The first delivery reads the secret (cache miss) and may re-read it once; the next four read nothing.
+    const reads = sm.commandCalls(GetSecretValueCommand).length;
+    expect(reads).toBeLessThanOrEqual(2);
+    clock += SECRET_REREAD_MIN_AGE_MS;
+    await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(reads + 1);
+    sm.restore();
   });
 
   it('does not re-read the secret for a team that is not connected', async () => {
