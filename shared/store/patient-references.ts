@@ -1,6 +1,5 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { WriteOutcome } from './record-version';
 import { chartIdOf, recordPk, type PreviousRecordState } from './records';
 
 /**
@@ -49,11 +48,13 @@ export async function readPatientReference(
 /**
  * Whether a patient write leaves appointments behind: it changed the stored Chart ID, or an earlier fan-out
  * did not finish. A new patient has no appointments naming it yet (an appointment stores its patient first).
+ * Decided from the write itself (it replaced a state with another chartKey), not from its outcome: a write
+ * can report 'unchanged' (same content hash) and still move chartKey, e.g. over a record stored before the
+ * hash covered the Chart ID (records.ts).
  */
-export function chartFanOutPending(previous: PreviousRecordState | undefined, writtenChartId: string, outcome: WriteOutcome): boolean {
+export function chartFanOutPending(previous: PreviousRecordState | undefined, writtenChartId: string): boolean {
   if (!previous) return false;
-  const applied = outcome === 'created' || outcome === 'updated';
-  return previous.chartFanOutPending || (applied && previous.chartId !== writtenChartId);
+  return previous.chartFanOutPending || (previous.replaced && previous.chartId !== writtenChartId);
 }
 
 /**

@@ -78,7 +78,19 @@ export function chartIdOf(stored: unknown, teamId: string): string | undefined {
 }
 
 function incomingState(record: MappedRecord) {
-  return { version: record.version, deleted: record.deleted === true, contentHash: contentHash(record.fields) };
+  return { version: record.version, deleted: record.deleted === true, contentHash: contentHash(hashedContent(record)) };
+}
+
+/**
+ * What a record's content hash covers: the written fields, and for a live patient its Chart ID (chartKey is
+ * written whether or not the team maps "Chart ID"), so two states differing only in Chart ID are never
+ * 'unchanged' (a same-second pair is a tie, settled by a fetch). Added only when the mapped fields do not
+ * already carry it, so a team that maps "Chart ID" keeps the hashes it has.
+ */
+function hashedContent(record: MappedRecord): Readonly<Record<string, unknown>> {
+  if (record.entity !== 'patient' || record.deleted) return record.fields;
+  if ('Chart ID' in record.fields && record.fields['Chart ID'] === (record.key || null)) return record.fields;
+  return { ...record.fields, chartKey: record.key };
 }
 
 /** The order-guard attributes of an old item as a document (ReturnValues) or raw AttributeValues (failed condition). */
@@ -100,6 +112,8 @@ function storedStateFromAttributeValues(item: Record<string, AttributeValue> | u
  * fan-out (patient-references.ts) to tell whether the appointments still carry an older Chart ID.
  */
 export interface PreviousRecordState {
+  /** The write replaced this state (its condition held); false when it was refused (stale, tie, after deletion). */
+  replaced: boolean;
   /** The stored Chart ID (from chartKey); '' when the record had none. */
   chartId: string;
   /** Patients: a Chart ID fan-out to the appointments was started and not finished (`chartFanOut`). */
@@ -168,11 +182,11 @@ async function writeRecordInternal(
     const out = await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...upsertExpression(teamId, record, incoming.contentHash, deliveryId, syncedAt) }));
     // The condition held, so this is a write whatever the old version was.
     if (!out.Attributes) return 'created';
-    onPrevious?.(previousState(out.Attributes.chartKey, out.Attributes.chartFanOut === true, teamId));
+    onPrevious?.(previousState(true, out.Attributes.chartKey, out.Attributes.chartFanOut === true, teamId));
     return storedState(out.Attributes)?.contentHash === incoming.contentHash ? 'unchanged' : 'updated';
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    if (err.Item) onPrevious?.(previousState(err.Item.chartKey?.S, err.Item.chartFanOut?.BOOL === true, teamId));
+    if (err.Item) onPrevious?.(previousState(false, err.Item.chartKey?.S, err.Item.chartFanOut?.BOOL === true, teamId));
     return decideWrite(storedStateFromAttributeValues(err.Item), incoming).outcome;
   }
 }
@@ -228,8 +242,8 @@ export async function listRecordStates(
   return out.LastEvaluatedKey ? { records, nextKey: out.LastEvaluatedKey } : { records };
 }
 
-function previousState(storedChartKey: unknown, chartFanOutPending: boolean, teamId: string): PreviousRecordState {
-  return { chartId: chartIdOf(storedChartKey, teamId) ?? '', chartFanOutPending };
+function previousState(replaced: boolean, storedChartKey: unknown, chartFanOutPending: boolean, teamId: string): PreviousRecordState {
+  return { replaced, chartId: chartIdOf(storedChartKey, teamId) ?? '', chartFanOutPending };
 }
 
 /** Empty fields are not stored: absent reads as empty (toStoredRecord). */

@@ -362,7 +362,7 @@ async function writeMapped(
   if (record.entity !== 'patient') return writeRecord(deps.ddb, deps.recordsTable, input);
   const { outcome, previous } = await writeRecordReportingPrevious(deps.ddb, deps.recordsTable, input);
   // A changed Chart ID (or a fan-out an earlier attempt did not finish) reaches the patient's appointments.
-  if (config.fields.appointment.includes('Patient') && chartFanOutPending(previous, record.key, outcome)) {
+  if (config.fields.appointment.includes('Patient') && chartFanOutPending(previous, record.key)) {
     const fanned = await fanOutPatientChartId(deps.ddb, deps.recordsTable, msg.teamId, record.drchronoId);
     if (fanned) notes.push(`Chart ID change: ${fanned.updated} appointment(s) updated`);
   }

@@ -3,7 +3,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { TeamSecretCache } from '../../../shared/teams/team-secret-cache';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   DrChronoNotFoundError,
   DrChronoRateLimitedError,
@@ -142,6 +142,34 @@ describe('processIngestMessage: patients', () => {
     const r = await processIngestMessage(message('PATIENT_CREATE', patientObj({ doctor: 'not-a-number' })), h.deps);
     expect(r.status).toBe('retry');
     if (r.status === 'retry') expect(r.entry).toMatchObject({ outcome: 'failed', errorClass: 'MappingValidationError' });
+  });
+});
+
+describe('processIngestMessage: a Chart ID change reaches the appointments', () => {
+  const PATIENT_KEY = { pk: `${TEAM}#patient`, sk: '104857601' };
+
+  it('fans out a Chart ID change even when the team does not map "Chart ID" (only appointment "Patient")', async () => {
+    const team = teamItem({ syncFields: { patient: ['First Name', 'Last Name'], appointment: ['Patient'], employee: [] } });
+    // 1st delivery: learn the content hash of this patient's state.
+    const first = harness(team);
+    await processIngestMessage(message('PATIENT_MODIFY', patientObj({ chart_id: 'NEW0001' })), first.deps);
+    const h0 = first.ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((i) => i.TableName === 'records')!;
+    const hash = String(h0.ExpressionAttributeValues![':h']);
+
+    // Stored: an OLDER state (earlier updated_at) with Chart ID OLD0001 whose content hash equals the incoming
+    // one (as for a record written when the hash covered only the mapped fields): the write reports 'unchanged'.
+    const h = harness(team);
+    h.ddbMock.on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({
+      Attributes: { ...PATIENT_KEY, version: 'u#2024-01-01T00:00:00.000000000#0#2026-11-01T00:00:00.000Z', contentHash: hash, chartKey: chartKey(TEAM, 'OLD0001') },
+    });
+    // The fan-out re-reads the patient as the write left it.
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'NEW0001'), version: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:15:00.000Z' } });
+    await processIngestMessage(message('PATIENT_MODIFY', patientObj({ chart_id: 'NEW0001' })), h.deps);
+
+    const record = h.ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((i) => i.TableName === 'records' && i.Key?.sk === '104857601')!;
+    expect(record.ExpressionAttributeValues![':chartKey']).toBe(chartKey(TEAM, 'NEW0001')); // the write moved the Chart ID…
+    // …so the appointments are fanned out to (chartFanOut set, appointment partition queried).
+    expect(h.ddbMock.commandCalls(QueryCommand)).toHaveLength(1);
   });
 });
 
