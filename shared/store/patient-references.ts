@@ -5,7 +5,8 @@ import { chartIdOf, recordPk, type PreviousRecordState } from './records';
 /**
  * An appointment's "Patient" names its patient's CURRENT Chart ID. The appointment stores the patient's
  * DrChrono id (`patientDrchronoId`, exact and never stale) and, next to "Patient", the version of the patient
- * record that Chart ID was read from (`patientVersion`). Patient record versions only grow (the order guard),
+ * record that Chart ID was read from (`patientVersion`). Patient record versions only grow (the order guard; a
+ * tombstone's `z#` version sorts above every live one, record-version.ts),
  * so every update of "Patient" here is conditional on coming from a newer patient state than the one the
  * appointment holds: concurrent, late or repeated updates converge on the newest Chart ID in any order.
  *

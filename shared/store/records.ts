@@ -217,7 +217,8 @@ function patientTombstoneExpression(hash: string, record: MappedRecord, delivery
 
 /** The tombstone of a patient DrChrono no longer has (404 on GET, or missing from a complete listing and then 404). */
 export function patientTombstone(drchronoId: string, observedAt: string): MappedRecord {
-  return { entity: 'patient', drchronoId, key: '', fields: {}, fieldsWritten: [], fieldsSkipped: [], version: recordVersion(null, observedAt, 'fetched'), deleted: true };
+  // A deletion version (`z#`): above every live version, so appointments' `patientVersion < :pv` carries it.
+  return { entity: 'patient', drchronoId, key: '', fields: {}, fieldsWritten: [], fieldsSkipped: [], version: { ...recordVersion(null, observedAt, 'fetched'), deletion: true }, deleted: true };
 }
 
 /** One page of a team's record ids of one entity, with what the deletion check needs (no field values). */
