@@ -1,6 +1,7 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { chartIdOf, recordPk, type PreviousRecordState } from './records';
+import type { WriteOutcome } from './record-version';
+import { chartIdOf, patientTombstone, recordPk, writeRecordReportingPrevious, type PreviousRecordState } from './records';
 
 /**
  * An appointment's "Patient" names its patient's CURRENT Chart ID. The appointment stores the patient's
@@ -17,12 +18,21 @@ import { chartIdOf, recordPk, type PreviousRecordState } from './records';
  * While a fan-out is under way the patient item carries `chartFanOut: true` (set before it starts, removed when
  * it ends), so one cut short (crash, timeout) is picked up by the next write of that patient, the retried
  * delivery included. The flag exists only while pending: a patient item carries no extra bytes otherwise.
+ *
+ * A deleted patient's appointments have "Patient" EMPTY, whatever the history: a tombstoned patient reads as
+ * "deleted" here (never its kept Chart ID), and tombstoning a stored patient fans the clear out through the same
+ * order-safe fan-out (its `z#` version is above every live one).
  */
 
-/** The patient's current Chart ID ('' when it has none) and its stored version; undefined when not stored. */
+/**
+ * The patient's current Chart ID ('' when it has none, and for a deleted patient) and its stored version;
+ * undefined when not stored.
+ */
 export interface PatientReference {
   chartId: string;
   version: string;
+  /** The patient is a tombstone (deleted in DrChrono): its appointments' "Patient" is empty. */
+  deleted?: boolean;
 }
 
 export async function readPatientReference(
@@ -36,14 +46,17 @@ export async function readPatientReference(
       TableName: table,
       Key: { pk: recordPk(teamId, 'patient'), sk: patientId },
       // chartKey, not "Chart ID": a team may not map the field, the key is always there.
-      ProjectionExpression: 'chartKey, #version',
-      ExpressionAttributeNames: { '#version': 'version' },
+      ProjectionExpression: 'chartKey, #version, #deleted',
+      ExpressionAttributeNames: { '#version': 'version', '#deleted': 'deleted' },
       // Strongly consistent: a Chart ID that changed a moment ago must be seen.
       ConsistentRead: true,
     }),
   );
   if (!out.Item) return undefined;
-  return { chartId: chartIdOf(out.Item.chartKey, teamId) ?? '', version: String(out.Item.version ?? '') };
+  const version = String(out.Item.version ?? '');
+  // A tombstone keeps chartKey (so the CLI finds it by Chart ID); appointments must not name it.
+  if (out.Item.deleted === true) return { chartId: '', version, deleted: true };
+  return { chartId: chartIdOf(out.Item.chartKey, teamId) ?? '', version };
 }
 
 /**
@@ -176,4 +189,23 @@ export async function fanOutPatientChartId(
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
   }
   return { updated };
+}
+
+/**
+ * Tombstone a patient DrChrono answered 404 for and, when the team maps appointment "Patient", clear "Patient" on
+ * its appointments (fanOutPatientChartId with the tombstone's reference). The fan-out runs when this write
+ * replaced a stored patient, or an earlier one was cut short (`chartFanOut` still set: a retried delivery that
+ * finds the patient already deleted finishes it). Never for a patient we never stored: no appointment can name it.
+ */
+export async function tombstonePatient(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  input: { teamId: string; patientId: string; observedAt: string; deliveryId: string; syncedAt: string; mapsAppointmentPatient: boolean },
+): Promise<{ outcome: WriteOutcome; cleared?: number }> {
+  const { teamId, patientId } = input;
+  const record = patientTombstone(patientId, input.observedAt);
+  const { outcome, previous } = await writeRecordReportingPrevious(ddb, table, { teamId, record, deliveryId: input.deliveryId, syncedAt: input.syncedAt });
+  if (!input.mapsAppointmentPatient || !previous || !(previous.replaced || previous.chartFanOutPending)) return { outcome };
+  const fanned = await fanOutPatientChartId(ddb, table, teamId, patientId);
+  return fanned ? { outcome, cleared: fanned.updated } : { outcome };
 }

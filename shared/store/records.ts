@@ -154,7 +154,8 @@ async function writeRecordInternal(
   const key = { pk: recordPk(teamId, record.entity), sk: record.drchronoId };
   try {
     if (incoming.deleted && record.entity === 'patient') {
-      await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...patientTombstoneExpression(incoming.contentHash, record, deliveryId, syncedAt) }));
+      const out = await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...patientTombstoneExpression(incoming.contentHash, record, deliveryId, syncedAt) }));
+      if (out.Attributes) onPrevious?.(previousState(true, out.Attributes.chartKey, out.Attributes.chartFanOut === true, teamId));
       return 'deleted';
     }
     if (incoming.deleted) {
@@ -211,6 +212,8 @@ function patientTombstoneExpression(hash: string, record: MappedRecord, delivery
     ConditionExpression: 'attribute_not_exists(pk) OR NOT (#deleted = :true)',
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: { ':v': versionKey(record.version), ':true': true, ':h': hash, ':delivery': deliveryId, ':syncedAt': syncedAtMs(syncedAt) },
+    // The old item: whether its appointments must be cleared (patient-references.ts tombstonePatient).
+    ReturnValues: 'ALL_OLD' as const,
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
   };
 }

@@ -28,7 +28,7 @@ import {
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import type { WriteOutcome } from '../store/record-version';
-import { chartFanOutPending, fanOutPatientChartId, readPatientReference, refreshAppointmentPatient } from '../store/patient-references';
+import { chartFanOutPending, fanOutPatientChartId, readPatientReference, refreshAppointmentPatient, tombstonePatient } from '../store/patient-references';
 import { getRecord, patientTombstone, writeRecord, writeRecordReportingPrevious } from '../store/records';
 import type { TeamSecret } from '../teams/team-secret';
 import type { TeamItem } from '../teams/team-store';
@@ -240,7 +240,7 @@ async function syncObject(
     } catch (err) {
       if (!(err instanceof DrChronoNotFoundError)) throw err;
       // DrChrono sends no webhook when a patient is deleted; a 404 on GET by id is how we learn it.
-      return deletePatient(msg, objectId, sentAt, deps, now, 'verbose fetch: patient not found in DrChrono (404)');
+      return deletePatient(msg, objectId, sentAt, config, deps, now, 'verbose fetch: patient not found in DrChrono (404)');
     }
   }
   const entries: IntegrationLogEntry[] = [];
@@ -265,7 +265,7 @@ async function syncObject(
       break;
     }
     const current = await fetchCurrentState(objectId, entity, config, client, now);
-    if (!current && entity === 'patient') return deletePatient(msg, objectId, now().toISOString(), deps, now, 'version tie: patient not found in DrChrono (404)');
+    if (!current && entity === 'patient') return deletePatient(msg, objectId, now().toISOString(), config, deps, now, 'version tie: patient not found in DrChrono (404)');
     if (!current) {
       notes.push(`version tie: ${entity} not found in DrChrono, stored state kept`);
       outcome = 'stale-skipped';
@@ -291,13 +291,33 @@ async function syncObject(
   return { status: 'done', entries };
 }
 
-/** A patient DrChrono answers 404 for is deleted: a terminal tombstone, so no late delivery brings it back. */
-async function deletePatient(msg: IngestMessage, patientId: string, observedAt: string, deps: ProcessDeps, now: () => Date, detail: string): Promise<ProcessResult> {
+/**
+ * A patient DrChrono answers 404 for is deleted: a terminal tombstone, so no late delivery brings it back, and
+ * its appointments' "Patient" is cleared (patient-references.ts tombstonePatient).
+ */
+async function deletePatient(
+  msg: IngestMessage,
+  patientId: string,
+  observedAt: string,
+  config: TeamSyncConfig,
+  deps: ProcessDeps,
+  now: () => Date,
+  detail: string,
+): Promise<ProcessResult> {
   // patientId, never msg.object.id: on a PATIENT_FLAG_* event that is the flag's id.
   const record = patientTombstone(patientId, observedAt);
-  const written = await writeRecord(deps.ddb, deps.recordsTable, { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
+  const { outcome: written, cleared } = await tombstonePatient(deps.ddb, deps.recordsTable, {
+    teamId: msg.teamId,
+    patientId,
+    observedAt,
+    deliveryId: msg.deliveryId,
+    syncedAt: now().toISOString(),
+    mapsAppointmentPatient: config.fields.appointment.includes('Patient'),
+  });
   const outcome = written === 'deleted' ? 'deleted' : 'unchanged';
-  return done(entryFor(msg, record, outcome, now(), outcome === 'deleted' ? `${detail}: patient marked deleted` : `${detail}: already deleted`));
+  const notes = [outcome === 'deleted' ? `${detail}: patient marked deleted` : `${detail}: already deleted`];
+  if (cleared !== undefined) notes.push(`patient deleted: Patient cleared on ${cleared} appointment(s)`);
+  return done(entryFor(msg, record, outcome, now(), notes.join('; ')));
 }
 
 /** Map one DrChrono state, loading the names and references the team's fields need. */
@@ -428,13 +448,15 @@ async function patientReference(
 ): Promise<{ chartId?: string; version?: string; why?: string }> {
   const { teamId } = msg;
   const stored = await readPatientReference(deps.ddb, deps.recordsTable, teamId, String(patientId));
+  // A deleted patient is never named, whether or not its tombstone kept a Chart ID.
+  if (stored?.deleted) return { version: stored.version, why: `patient ${patientId} deleted in DrChrono` };
   if (stored) return stored.chartId ? stored : { version: stored.version, why: `patient ${patientId} has no Chart ID` };
   const sentAt = now().toISOString();
   let obj: Record<string, unknown>;
   try {
     obj = await client.getPatient(patientId, { verbose: patientNeedsVerbose({}, config) });
   } catch (err) {
-    if (err instanceof DrChronoNotFoundError) return { why: `patient ${patientId} not found in DrChrono` };
+    if (err instanceof DrChronoNotFoundError) return { why: `patient ${patientId} deleted in DrChrono (not found)` };
     throw err;
   }
   const pctx: MappingContext = { config, profileNames: new Map(), flagTypeNames: new Map(), observedAt: sentAt, authority: 'fetched' };

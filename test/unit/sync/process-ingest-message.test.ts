@@ -195,6 +195,39 @@ describe('processIngestMessage: appointments', () => {
     expect(Object.values(update[0]!.args[0].input.ExpressionAttributeValues!)).toContain('DOJA000001');
   });
 
+  it('writes "Patient" empty for an appointment whose patient is a tombstone, saying why, though the tombstone kept its Chart ID', async () => {
+    const h = harness();
+    h.ddbMock
+      .on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '104857601' } })
+      .resolves({ Item: { chartKey: chartKey(TEAM, 'DOJA000001'), version: 'z#2026-11-21T09:00:00.000Z', deleted: true } });
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(h.fake.calls).not.toContain('getPatient');
+    const update = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'records', Key: { pk: `${TEAM}#appointment`, sk: '246813579' } })[0]!.args[0].input;
+    expect(Object.values(update.ExpressionAttributeValues!)).not.toContain('DOJA000001');
+    expect(update.ExpressionAttributeValues![':patientVersion']).toBe('z#2026-11-21T09:00:00.000Z');
+    expect(entries(r)[0]!.detail).toContain('Patient cleared: patient 104857601 deleted in DrChrono');
+  });
+
+  it('clears "Patient" on the appointments of a patient the sync path finds deleted (404), through the order-safe fan-out', async () => {
+    const h = harness();
+    const PATIENT_KEY = { pk: `${TEAM}#patient`, sk: '104857601' };
+    // The tombstone write replaces a stored live patient (ALL_OLD).
+    h.ddbMock.on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Attributes: { ...PATIENT_KEY, version: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:15:00.000Z', chartKey: chartKey(TEAM, 'DOJA000001') } });
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'DOJA000001'), version: 'z#2026-11-21T10:16:00.000Z', deleted: true } });
+    h.ddbMock.on(QueryCommand, { TableName: 'records' }).resolves({ Items: [{ sk: 'A1', Patient: 'DOJA000001', patientVersion: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:15:00.000Z' }] });
+    h.fake.failures.push(new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' }));
+    // A slim object (no insurance): the verbose fetch the team's fields need is what answers 404.
+    const slim = patientObj();
+    delete slim.primary_insurance;
+    const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'deleted', drchronoId: '104857601' });
+    expect(entries(r)[0]!.detail).toContain('Patient cleared on 1 appointment(s)');
+    const cleared = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'records', Key: { pk: `${TEAM}#appointment`, sk: 'A1' } })[0]!.args[0].input;
+    expect(cleared.UpdateExpression).toContain('REMOVE #patient');
+    expect(cleared.ConditionExpression).toContain('patientVersion < :pv');
+    expect(cleared.ExpressionAttributeValues![':pv']).toBe('z#2026-11-21T10:16:00.000Z');
+  });
+
   it('writes APPOINTMENT_DELETE as a deletion without fetching anything', async () => {
     const h = harness();
     const r = await processIngestMessage(message('APPOINTMENT_DELETE', { id: '246813579' }), h.deps);
