@@ -10,6 +10,7 @@ import { ROUTES } from '../shared/http/routes';
 import { startDynamoDbLocal, type DynamoDbLocal } from './emulators/dynamodb';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from './emulators/secrets-manager';
 import { startSqsEmulator, type SqsEmulator } from './emulators/sqs';
+import { AwsFaults, startFaultProxy, type FaultProxy } from './emulators/fault-proxy';
 import { controlRoutes } from './api/control-routes';
 import { jsonResponse } from './api/http-response';
 import { startLocalApi, type LocalApi } from './api/server';
@@ -30,6 +31,7 @@ import { SqsPoller } from './poller/sqs-poller';
 import { ensureQueuePair, createResources, type QueuePair } from './resources';
 import { Scheduler } from './scheduler';
 import { TEST_CONSUMER_QUEUE, testConsumerQueueNames } from './test-functions/settings';
+import { installTimeControl } from './time-control';
 
 /**
  * Starts the whole local platform in this process: emulators, resources, DrChrono sandbox, local API,
@@ -114,6 +116,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
   if (opts.clean) cleanState(stateDir);
   if (persistent) mkdirSync(stateDir, { recursive: true });
 
+  // Before anything reads the clock: tests move it with POST /_local/clock (it is the real clock until then).
+  installTimeControl();
   const stops: (() => Promise<void> | void)[] = [];
   const stopAll = async (): Promise<void> => {
     for (const stop of stops.splice(0).reverse()) {
@@ -149,6 +153,14 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
       }).then((s: SecretsManagerEmulator) => (stops.push(() => s.close()), s)),
     ]);
     opts.log(`[local] emulators up: dynamodb ${ddb.url}, sqs ${sqsEmu.url}, secrets manager ${sm.url}`);
+    // The handlers reach DynamoDB and SQS through fault-injecting proxies (POST /_local/faults); pollers do not.
+    const awsFaults = new AwsFaults();
+    const proxies = await Promise.all([
+      startFaultProxy({ service: 'dynamodb', target: ddb.url, faults: awsFaults }),
+      startFaultProxy({ service: 'sqs', target: sqsEmu.url, faults: awsFaults }),
+    ]);
+    for (const p of proxies) stops.push(() => p.close());
+    const [ddbProxy, sqsProxy] = proxies as [FaultProxy, FaultProxy];
 
     const credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
     const ddbClient = new DynamoDBClient({ endpoint: ddb.url, region: REGION, credentials });
@@ -235,6 +247,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
         control: controlRoutes({
           pollers,
           scheduler,
+          awsFaults,
           health: () => ({
             status: 'ok',
             functions: registeredFunctions().map((f) => ({ name: f.name, trigger: f.trigger.kind, implemented: isImplemented(f) })),
@@ -269,7 +282,10 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
     };
     delete process.env.AWS_SESSION_TOKEN;
     delete process.env.AWS_PROFILE;
-    Object.assign(process.env, handlerEnvironment(info));
+    Object.assign(process.env, handlerEnvironment(info), {
+      AWS_ENDPOINT_URL_DYNAMODB: ddbProxy.url,
+      AWS_ENDPOINT_URL_SQS: sqsProxy.url,
+    });
     markEnvReady();
 
     const concurrency = envPort('LOCAL_POLLER_CONCURRENCY', 2) || 2;

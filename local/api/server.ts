@@ -17,7 +17,7 @@ export const CONTROL_PREFIX = '/_local/';
 export interface LocalApiDeps {
   routes: readonly RouteDef[];
   invoke(fn: RouteDef['fn'], event: APIGatewayProxyEventV2): Promise<unknown>;
-  control?(method: string, path: string): Promise<HttpResponse>;
+  control?(method: string, path: string, body: Buffer): Promise<HttpResponse>;
   /** Called when an invocation fails; must log ids/classes only. */
   onError?(fn: string, err: unknown): HttpResponse | undefined;
   log(line: string): void;
@@ -61,7 +61,7 @@ export async function startLocalApi(opts: { port: number; host?: string }, deps:
     if (read.kind === 'too-large') return { response: jsonResponse(413, { message: 'Request Entity Too Large' }), label: '(too large)' };
     const body = read.body;
     if (rawPath.startsWith(CONTROL_PREFIX) && deps.control) {
-      return { response: await deps.control(method, rawPath), label: rawPath.split('/').slice(0, 3).join('/') };
+      return { response: await deps.control(method, rawPath, body), label: rawPath.split('/').slice(0, 3).join('/') };
     }
     const match = matchRoute(deps.routes, method, rawPath);
     if (!match) return { response: jsonResponse(404, { message: 'Not Found' }), label: '(no route)' };

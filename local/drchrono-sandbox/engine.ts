@@ -246,6 +246,18 @@ export class SandboxEngine {
     return n;
   }
 
+  /** Kills every token pair of an app (access and refresh). */
+  revokeTokens(clientId: string): number {
+    let n = 0;
+    for (const t of this.state.tokens) {
+      if (t.clientId !== clientId || (!t.accessValid && !t.refreshValid)) continue;
+      t.accessValid = t.refreshValid = false;
+      n++;
+    }
+    this.persist();
+    return n;
+  }
+
   // ---------------------------------------------------------------- rate limit
 
   private hourKey(now = this.clock.now()): string {
@@ -463,6 +475,24 @@ export class SandboxEngine {
     Object.assign(a, { deleted_flag: true, updated_at: this.stamp(), extended_updated_at: this.stamp() });
     this.emit('APPOINTMENT_DELETE', 'appointment', a);
     return a;
+  }
+
+  /** Doctors have no webhook in DrChrono; an edit is visible only to readers of /api/doctors. */
+  modifyDoctor(id: number, fields: Json): Json {
+    const doc = this.state.data.doctors.find((x) => x.id === id);
+    if (!doc) throw new SandboxHttpError(404, { detail: 'Not found.' });
+    Object.assign(doc, writable(fields));
+    this.persist();
+    return doc;
+  }
+
+  /** Appointment profiles have no webhook either; a rename changes no appointment's updated_at. */
+  modifyProfile(id: number, fields: Json): Json {
+    const prof = this.state.data.profiles.find((x) => x.id === id);
+    if (!prof) throw new SandboxHttpError(404, { detail: 'Not found.' });
+    Object.assign(prof, writable(fields));
+    this.persist();
+    return prof;
   }
 
   private checkPatient(p: Json): void {

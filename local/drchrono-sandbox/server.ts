@@ -296,7 +296,21 @@ export class SandboxRouter {
     }
     if (a === 'idle' && method === 'POST') {
       await this.hooks.idle();
-      return r(200, { ok: true });
+      return r(200, { ok: true, pendingRetries: this.hooks.pendingCount() });
+    }
+    // The whole practice as stored (verbose fields included): what a convergence check compares records with.
+    if (a === 'data' && b === undefined && method === 'GET') {
+      const { doctors, profiles, flagTypes, patients, appointments } = e.state.data;
+      return r(200, { doctors, profiles, flagTypes, patients, appointments });
+    }
+    if (a === 'retries' && b === 'run' && method === 'POST') {
+      const ran = await this.hooks.runDueRetries();
+      return r(200, { ran, pendingRetries: this.hooks.pendingCount() });
+    }
+    // Doctors and appointment profiles fire no webhooks in DrChrono: edits show only in the API.
+    if ((a === 'doctors' || a === 'appointment_profiles') && b !== undefined && c === undefined && method === 'PATCH') {
+      const fields = z.record(z.string(), z.unknown()).parse(json());
+      return r(200, a === 'doctors' ? e.modifyDoctor(Number(b), fields) : e.modifyProfile(Number(b), fields));
     }
     if (a === 'apps') {
       if (b === undefined && method === 'GET') return r(200, Object.values(e.state.apps).map(appView));
@@ -350,6 +364,12 @@ export class SandboxRouter {
       if (!clientId || !redirectUri) return r(400, { detail: 'client_id and redirect_uri (or url) are required' });
       const location = e.decide({ clientId, redirectUri, scope: pick('scope', o.scope), state: pick('state', o.state), approve: o.decision === 'approve', userId: o.user_id });
       return r(200, { location });
+    }
+    // The practice revokes the app's access (DrChrono's "revoke" in the account's connected apps): every access
+    // and refresh token of the app dies, so the next refresh answers invalid_grant.
+    if (a === 'tokens' && b === 'revoke' && method === 'POST') {
+      const o = z.object({ clientId: z.string().min(1) }).parse(json());
+      return r(200, { revoked: e.revokeTokens(o.clientId) });
     }
     if (a === 'tokens' && b === 'expire' && method === 'POST') {
       const o = z.object({ clientId: z.string().optional(), accessToken: z.string().optional() }).parse(json());

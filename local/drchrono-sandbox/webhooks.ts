@@ -30,6 +30,7 @@ export interface DispatcherOptions {
  */
 export class WebhookDispatcher {
   private readonly timers = new Set<NodeJS.Timeout>();
+  private readonly retryTimers = new Map<string, NodeJS.Timeout>();
   private readonly inFlight = new Set<Promise<unknown>>();
   private closed = false;
 
@@ -94,23 +95,53 @@ export class WebhookDispatcher {
     if (at === undefined || this.closed) return;
     const t = setTimeout(() => {
       this.timers.delete(t);
-      d.retryAt.shift();
-      // A manual redelivery may have succeeded meanwhile: DrChrono stops once a hook is delivered.
-      if (d.status === 'delivered') {
-        d.retryAt = [];
-        return;
-      }
-      this.track(
-        this.attempt(d, 'retry').then((ok) => {
-          if (ok) d.retryAt = [];
-          else if (d.retryAt.length > 0) this.scheduleNextRetry(d);
-          else d.status = 'failed';
-          this.engine.persist();
-        }),
-      );
+      this.retryTimers.delete(d.id);
+      this.fireRetry(d);
     }, Math.max(0, at - Date.now()));
     t.unref();
     this.timers.add(t);
+    this.retryTimers.set(d.id, t);
+  }
+
+  private fireRetry(d: Delivery): Promise<unknown> {
+    d.retryAt.shift();
+    // A manual redelivery may have succeeded meanwhile: DrChrono stops once a hook is delivered.
+    if (d.status === 'delivered') {
+      d.retryAt = [];
+      return Promise.resolve();
+    }
+    return this.track(
+      this.attempt(d, 'retry').then((ok) => {
+        if (ok) d.retryAt = [];
+        else if (d.retryAt.length > 0) this.scheduleNextRetry(d);
+        else d.status = 'failed';
+        this.engine.persist();
+      }),
+    );
+  }
+
+  /**
+   * Runs now every scheduled retry whose time has come by Date.now(). Timers follow the real clock; when a test
+   * moves the process clock (the local platform's POST /_local/clock), this catches the retries up.
+   */
+  async runDueRetries(): Promise<number> {
+    const now = Date.now();
+    const due = this.engine.state.deliveries.filter((d) => d.status === 'pending' && d.retryAt[0] !== undefined && d.retryAt[0] <= now);
+    for (const d of due) {
+      const t = this.retryTimers.get(d.id);
+      if (t) {
+        clearTimeout(t);
+        this.timers.delete(t);
+        this.retryTimers.delete(d.id);
+      }
+    }
+    await Promise.all(due.map((d) => this.fireRetry(d)));
+    return due.length;
+  }
+
+  /** Deliveries still owed an attempt: in flight, or with a scheduled retry (held ones wait for a release). */
+  pendingCount(): number {
+    return this.inFlight.size + this.engine.state.deliveries.filter((d) => d.status === 'pending' && d.retryAt.length > 0).length;
   }
 
   /** Manual redelivery ("redeliver" in DrChrono's UI): same delivery id, same frozen body. */
@@ -233,6 +264,7 @@ export class WebhookDispatcher {
   cancelScheduled(): void {
     for (const t of this.timers) clearTimeout(t);
     this.timers.clear();
+    this.retryTimers.clear();
   }
 
   close(): void {

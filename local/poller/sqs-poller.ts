@@ -34,6 +34,8 @@ export interface PollerStats {
   succeeded: number;
   failed: number;
   wholeBatchFailures: number;
+  /** Messages received and not yet settled. */
+  inFlight: number;
 }
 
 const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
@@ -42,6 +44,8 @@ export class SqsPoller {
   private running = false;
   private paused = false;
   private busy = 0;
+  /** Messages received and not yet settled (deleted or left for retry): work a quiescence check must wait for. */
+  private holding = 0;
   private workers: Promise<void>[] = [];
   private readonly counts = { batches: 0, records: 0, succeeded: 0, failed: 0, wholeBatchFailures: 0 };
 
@@ -76,7 +80,7 @@ export class SqsPoller {
         : this.opts.canInvoke && !this.opts.canInvoke()
           ? 'waiting-for-handler'
           : 'running';
-    return { fn: this.opts.fn, state, ...this.counts };
+    return { fn: this.opts.fn, state, inFlight: this.holding, ...this.counts };
   }
 
   private async work(): Promise<void> {
@@ -90,13 +94,15 @@ export class SqsPoller {
         continue;
       }
       this.busy += 1;
+      const batch: Message[] = [];
       try {
-        const batch = await this.gather();
+        await this.gather(batch);
         if (batch.length > 0) await this.process(batch);
       } catch (err) {
         this.opts.log(`receive/delete failed: ${err instanceof Error ? err.name : 'UnknownError'}`);
         await sleep(500);
       } finally {
+        this.holding -= batch.length;
         this.busy -= 1;
       }
     }
@@ -115,18 +121,20 @@ export class SqsPoller {
     return out.Messages ?? [];
   }
 
-  /** Up to batchSize messages: the first long poll, then more until the batching window closes. */
-  private async gather(): Promise<Message[]> {
+  /** Up to batchSize messages into `batch`: the first long poll, then more until the batching window closes. */
+  private async gather(batch: Message[]): Promise<void> {
     const { batchSize, maxBatchingWindowSeconds } = this.opts.settings;
-    const batch = await this.receive(batchSize, this.opts.waitTimeSeconds ?? 1);
-    if (batch.length === 0) return batch;
+    const first = await this.receive(batchSize, this.opts.waitTimeSeconds ?? 1);
+    this.holding += first.length;
+    batch.push(...first);
+    if (batch.length === 0) return;
     const windowEnds = Date.now() + maxBatchingWindowSeconds * 1000;
     while (batch.length < batchSize && this.running && Date.now() < windowEnds) {
       const more = await this.receive(batchSize - batch.length, 0);
+      this.holding += more.length;
       if (more.length === 0) await sleep(Math.min(100, Math.max(0, windowEnds - Date.now())));
       batch.push(...more);
     }
-    return batch;
   }
 
   private async process(batch: Message[]): Promise<void> {

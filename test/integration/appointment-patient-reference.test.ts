@@ -191,10 +191,16 @@ describe('appointment "Patient" through the local pipeline', () => {
       { timeoutMs: 30_000, description: 'the moved appointment' },
     );
     expect(rec.fields.Patient).toBeNull();
-    const log = await readIntegrationLog(ddb, platform().resources.integrationLogTable, team.teamId, { limit: 200 });
-    const entry = log.find((e) => e.event === 'APPOINTMENT_MODIFY' && e.drchronoId === appointmentId && e.outcome === 'updated');
-    expect(entry?.fieldsWritten).toContain('Patient');
-    expect(entry?.detail).toContain(`Patient cleared: patient ${String(other.id)} has no Chart ID`);
+    // The log is written after the record (one item per batch): wait for it rather than read once.
+    const entry = await waitFor(
+      async () =>
+        (await readIntegrationLog(ddb, platform().resources.integrationLogTable, team.teamId, { limit: 200 })).find(
+          (e) => e.event === 'APPOINTMENT_MODIFY' && e.drchronoId === appointmentId && e.outcome === 'updated' && e.fieldsWritten?.includes('Patient'),
+        ),
+      { timeoutMs: 30_000, description: 'the log entry of the move' },
+    );
+    expect(entry.fieldsWritten).toContain('Patient');
+    expect(entry.detail).toContain(`Patient cleared: patient ${String(other.id)} has no Chart ID`);
 
     const shown = await cli('records', team.teamId, 'appointment', appointmentId);
     expect(shown.out).toMatch(/\n {2}Patient: \n/);
