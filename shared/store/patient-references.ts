@@ -17,7 +17,8 @@ import { chartIdOf, patientTombstone, recordPk, writeRecordReportingPrevious, ty
  *    window between the appointment's own read of the patient and its write.
  * While a fan-out is under way the patient item carries `chartFanOut: true` (set before it starts, removed when
  * it ends), so one cut short (crash, timeout) is picked up by the next write of that patient, the retried
- * delivery included. The flag exists only while pending: a patient item carries no extra bytes otherwise.
+ * delivery included, and continues after the last page it saved (`chartFanOutFrom`, for the patient version
+ * `chartFanOutVersion`). These exist only while pending: a patient item carries no extra bytes otherwise.
  *
  * A deleted patient's appointments have "Patient" EMPTY, whatever the history: a tombstoned patient reads as
  * "deleted" here (never its kept Chart ID), and tombstoning a stored patient fans the clear out through the same
@@ -142,10 +143,20 @@ export async function fanOutPatientChartId(
   patientId: string,
 ): Promise<{ updated: number } | undefined> {
   const patientKey = { pk: recordPk(teamId, 'patient'), sk: patientId };
+  let old: Record<string, unknown> | undefined;
   try {
-    await ddb.send(
-      new UpdateCommand({ TableName: table, Key: patientKey, UpdateExpression: 'SET chartFanOut = :true', ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeValues: { ':true': true } }),
+    const out = await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: patientKey,
+        UpdateExpression: 'SET chartFanOut = :true',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':true': true },
+        // Where an earlier attempt got to (chartFanOutFrom / chartFanOutVersion).
+        ReturnValues: 'ALL_OLD',
+      }),
     );
+    old = out.Attributes;
   } catch (err) {
     if (err instanceof ConditionalCheckFailedException) return undefined;
     throw err;
@@ -153,7 +164,11 @@ export async function fanOutPatientChartId(
   const ref = await readPatientReference(ddb, table, teamId, patientId);
   if (!ref) return undefined;
   let updated = 0;
-  let start: Record<string, unknown> | undefined;
+  // A fan-out of this same patient state cut short resumes after the last page it saved: on a partition of
+  // 100k+ appointments a restart from scratch could never finish within one invocation. Saved for another
+  // state, it starts again (the appointments before the saved page hold the older Chart ID).
+  let start: Record<string, unknown> | undefined =
+    old?.chartFanOutVersion === ref.version && old.chartFanOutFrom && typeof old.chartFanOutFrom === 'object' ? (old.chartFanOutFrom as Record<string, unknown>) : undefined;
   do {
     const page = await ddb.send(
       new QueryCommand({
@@ -173,13 +188,14 @@ export async function fanOutPatientChartId(
       if (await setAppointmentPatient(ddb, table, teamId, String(item.sk), patientId, ref)) updated++;
     }
     start = page.LastEvaluatedKey;
+    if (start) await saveFanOutProgress(ddb, table, patientKey, ref.version, start);
   } while (start);
   try {
     await ddb.send(
       new UpdateCommand({
         TableName: table,
         Key: { pk: recordPk(teamId, 'patient'), sk: patientId },
-        UpdateExpression: 'REMOVE chartFanOut',
+        UpdateExpression: 'REMOVE chartFanOut, chartFanOutFrom, chartFanOutVersion',
         ConditionExpression: '#version = :v',
         ExpressionAttributeNames: { '#version': 'version' },
         ExpressionAttributeValues: { ':v': ref.version },
@@ -208,4 +224,23 @@ export async function tombstonePatient(
   if (!input.mapsAppointmentPatient || !previous || !(previous.replaced || previous.chartFanOutPending)) return { outcome };
   const fanned = await fanOutPatientChartId(ddb, table, teamId, patientId);
   return fanned ? { outcome, cleared: fanned.updated } : { outcome };
+}
+
+/** After each page: where a retried fan-out of this patient state carries on. Skipped if the patient moved on. */
+async function saveFanOutProgress(ddb: DynamoDBDocumentClient, table: string, patientKey: Record<string, string>, version: string, from: Record<string, unknown>): Promise<void> {
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: patientKey,
+        UpdateExpression: 'SET chartFanOutFrom = :from, chartFanOutVersion = :v',
+        ConditionExpression: '#version = :v',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':from': from, ':v': version },
+      }),
+    );
+  } catch (err) {
+    // The patient changed: its newer write fans out itself, from the start.
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+  }
 }

@@ -27,6 +27,8 @@ export const BOOKKEEPING_ATTRIBUTES = [
   'patientDrchronoId',
   'patientVersion',
   'chartFanOut',
+  'chartFanOutFrom',
+  'chartFanOutVersion',
 ] as const;
 const BOOKKEEPING = new Set<string>(BOOKKEEPING_ATTRIBUTES);
 

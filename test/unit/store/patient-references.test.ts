@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { readPatientReference, tombstonePatient } from '../../../shared/store/patient-references';
+import { fanOutPatientChartId, readPatientReference, tombstonePatient } from '../../../shared/store/patient-references';
 import { chartKey } from '../../../shared/store/records';
 
 const TABLE = 'records';
@@ -51,5 +51,38 @@ describe('tombstonePatient', () => {
     ddbMock.on(UpdateCommand, { TableName: TABLE, Key: PATIENT_KEY }).resolves({ Attributes: { ...PATIENT_KEY, chartKey: chartKey(TEAM, 'DOJA000001') } });
     expect(await tombstone(false)).toEqual({ outcome: 'deleted' });
     expect(ddbMock.commandCalls(QueryCommand)).toHaveLength(0);
+  });
+});
+
+describe('fanOutPatientChartId: resumable on a large appointment partition', () => {
+  const V = 'u#2024-01-15T11:00:00.000000000#0#2026-11-21T10:15:00.000Z';
+  const live = () => ddbMock.on(GetCommand, { TableName: TABLE, Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'NEW-1'), version: V } });
+  const queries = () => ddbMock.commandCalls(QueryCommand).map((c) => c.args[0].input);
+
+  it('saves where it got to after each page, for the patient version it carries', async () => {
+    live();
+    ddbMock
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [{ sk: 'A1', Patient: 'OLD-1', patientVersion: 'u#1' }], LastEvaluatedKey: { pk: `${TEAM}#appointment`, sk: 'A1' } })
+      .resolves({ Items: [{ sk: 'A2', Patient: 'OLD-1', patientVersion: 'u#1' }] });
+    expect(await fanOutPatientChartId(ddb, TABLE, TEAM, '104857601')).toEqual({ updated: 2 });
+    const saves = ddbMock.commandCalls(UpdateCommand, { TableName: TABLE, Key: PATIENT_KEY }).map((c) => c.args[0].input).filter((i) => String(i.UpdateExpression).includes('chartFanOutFrom ='));
+    expect(saves).toHaveLength(1);
+    expect(saves[0]!.ExpressionAttributeValues).toEqual({ ':from': { pk: `${TEAM}#appointment`, sk: 'A1' }, ':v': V });
+    expect(saves[0]!.ConditionExpression).toBe('#version = :v');
+  });
+
+  it('continues a fan-out of the same patient state from the saved page instead of restarting', async () => {
+    live();
+    ddbMock.on(UpdateCommand, { TableName: TABLE, Key: PATIENT_KEY }).resolves({ Attributes: { chartFanOut: true, chartFanOutVersion: V, chartFanOutFrom: { pk: `${TEAM}#appointment`, sk: 'A5000' } } });
+    await fanOutPatientChartId(ddb, TABLE, TEAM, '104857601');
+    expect(queries()[0]!.ExclusiveStartKey).toEqual({ pk: `${TEAM}#appointment`, sk: 'A5000' });
+  });
+
+  it('starts from the beginning when the saved progress is for an older patient state', async () => {
+    live();
+    ddbMock.on(UpdateCommand, { TableName: TABLE, Key: PATIENT_KEY }).resolves({ Attributes: { chartFanOut: true, chartFanOutVersion: 'u#older', chartFanOutFrom: { pk: `${TEAM}#appointment`, sk: 'A5000' } } });
+    await fanOutPatientChartId(ddb, TABLE, TEAM, '104857601');
+    expect(queries()[0]!.ExclusiveStartKey).toBeUndefined();
   });
 });

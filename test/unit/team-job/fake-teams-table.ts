@@ -48,7 +48,7 @@ export class FakeTeamsTable {
       }
       // The patient-reference fan-out (patient-references.ts).
       if (input.UpdateExpression === 'SET chartFanOut = :true' && current) current.chartFanOut = true;
-      if (input.UpdateExpression === 'REMOVE chartFanOut' && current) delete current.chartFanOut;
+      if (input.UpdateExpression.startsWith('REMOVE chartFanOut') && current) delete current.chartFanOut;
       if (input.UpdateExpression.startsWith('SET patientVersion = :pv') && current) {
         current.patientVersion = values[':pv'];
         if (input.UpdateExpression.includes('REMOVE #patient')) delete current.Patient;
