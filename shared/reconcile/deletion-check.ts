@@ -8,7 +8,8 @@ import { errorFields, logger } from '../logging/logger';
 import { patientNeedsVerbose } from '../mapping';
 import { DELETION_CHECK_BLOCKED_METRIC, type DeletionCheckMetricName } from './deletion-check-metrics';
 import type { IntegrationLogEntry } from '../store/integration-log';
-import { listRecordStates, patientTombstone, writeRecord } from '../store/records';
+import { tombstonePatient } from '../store/patient-references';
+import { listRecordStates } from '../store/records';
 import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
 import { getTeamItem, type TeamItem } from '../teams/team-store';
 import { LostProgressRace, ProgressItem } from '../team-job/progress-item';
@@ -314,10 +315,12 @@ async function check(
     const entries: IntegrationLogEntry[] = [];
     if (gone) {
       const deliveryId = `deletion-check:${c.id}:patient:${id}`;
-      const outcome = await writeRecord(deps.ddb, deps.recordsTable, { teamId, record: patientTombstone(id, sentAt), deliveryId, syncedAt: run.now().toISOString() });
+      // Also clears "Patient" on its appointments (a deleted patient is never named), order-safe.
+      const { outcome, cleared } = await tombstonePatient(deps.ddb, deps.recordsTable, { teamId, patientId: id, observedAt: sentAt, deliveryId, syncedAt: run.now().toISOString(), mapsAppointmentPatient: run.config.fields.appointment.includes('Patient') });
       if (outcome === 'deleted') {
         deleted++;
-        entries.push({ at: run.now().toISOString(), event: 'DELETION_CHECK_PATIENT', deliveryId, entity: 'patient', drchronoId: id, outcome: 'deleted', detail: 'not in DrChrono\'s patient list and GET answered 404: marked deleted' });
+        const clearedNote = cleared !== undefined ? `; Patient cleared on ${cleared} appointment(s)` : '';
+        entries.push({ at: run.now().toISOString(), event: 'DELETION_CHECK_PATIENT', deliveryId, entity: 'patient', drchronoId: id, outcome: 'deleted', detail: `not in DrChrono's patient list and GET answered 404: marked deleted${clearedNote}` });
       }
     }
     confirmed++;

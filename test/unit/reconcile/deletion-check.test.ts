@@ -107,6 +107,18 @@ describe('deletion check', () => {
     ]);
   });
 
+  it('clears "Patient" on the appointments of a patient it marks deleted, and says so in the entry', async () => {
+    table.put({ pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x', syncFields: { patient: ['Chart ID'], appointment: ['Patient'], employee: [] } });
+    table.put({ pk: `${TEAM}#appointment`, sk: 'A1', Patient: 'CH2', patientDrchronoId: '2', patientVersion: 'u#x' });
+    table.put({ pk: `${TEAM}#appointment`, sk: 'B1', Patient: 'CH1', patientDrchronoId: '1', patientVersion: 'u#x' });
+    expect(await runDeletionCheckItem(item, ctx, deps())).toEqual({ status: 'done' });
+    expect(table.get(`${TEAM}#appointment`, 'A1')).not.toHaveProperty('Patient');
+    expect(table.get(`${TEAM}#appointment`, 'B1')).toMatchObject({ Patient: 'CH1' });
+    expect(patient(2)).not.toHaveProperty('chartFanOut');
+    const log = table.puts.flatMap((p) => decodeIntegrationLogItem(p) ?? []);
+    expect(log[0]).toMatchObject({ event: 'DELETION_CHECK_PATIENT', drchronoId: '2', detail: expect.stringContaining('Patient cleared on 1 appointment(s)') });
+  });
+
   it('deletes nothing while the listing is partial, and resumes it from its cursor in the next hour', async () => {
     table.budgetMax = 1;
     expect((await runDeletionCheckItem(item, ctx, deps())).status).toBe('done');
