@@ -7,7 +7,9 @@ import { Topic } from 'aws-cdk-lib/aws-sns';
 import { Construct } from 'constructs';
 import type { AppFunction } from './app-function';
 import {
+  METRIC_DELETION_CHECK_BLOCKED,
   METRIC_TEAMS_REAUTH_REQUIRED,
+  METRIC_TOKEN_SECRET_BEHIND,
   METRIC_TOKEN_REFRESH_FAILED,
   METRICS_NAMESPACE,
   type FunctionName,
@@ -89,6 +91,16 @@ export class PipelineAlarms extends Construct {
       metric: customMetric(METRIC_TEAMS_REAUTH_REQUIRED, 'token-refresh', 'Maximum'),
       threshold: 1,
       description: 'A team lost its DrChrono grant (invalid_grant). Find teams with status reauthorization_required and send each clinic <ApiBaseUrl>/integration-oauth/authorize/<teamId>.',
+    });
+    this.add('TokenSecretBehind', {
+      metric: customMetric(METRIC_TOKEN_SECRET_BEHIND, 'token-refresh', 'Sum'),
+      threshold: 1,
+      description: 'A team secret held an older tokenVersion than its team item: a token write was lost or overtaken. The refresher refreshed at once; if that ends in invalid_grant the clinic must reconnect (docs/oauth.md, Who writes the tokens).',
+    });
+    this.add('DeletionCheckBlocked', {
+      metric: customMetric(METRIC_DELETION_CHECK_BLOCKED, 'backfill', 'Sum'),
+      threshold: 1,
+      description: 'The deletion check found too many stored patients missing from DrChrono and tombstoned none. Check the DrChrono account the team is connected with (docs/backfill.md, Deletion check).',
     });
     this.add('Api5xx', {
       metric: props.api.metricServerError({ statistic: 'Sum', period: PERIOD }),

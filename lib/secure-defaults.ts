@@ -6,6 +6,7 @@ import { INGEST_QUEUE } from '../shared/config/queue-settings';
 import { FUNCTION_NAMES, FUNCTION_SETTINGS, type LambdaFunctionName } from '../shared/config/function-settings';
 import type { RefreshMetricName } from '../shared/oauth/refresh-team';
 import { DELIVERIES_FAILED_METRIC } from '../shared/sync/sync-metrics';
+import { DELETION_CHECK_BLOCKED_METRIC, type DeletionCheckMetricName } from '../shared/reconcile/deletion-check-metrics';
 
 /**
  * Every security- and operations-relevant default of the stack, in one reviewed place.
@@ -128,6 +129,8 @@ export const METRICS_NAMESPACE = 'DrChronoSync';
 export const METRIC_TOKEN_REFRESH_FAILED: RefreshMetricName = 'TokenRefreshFailed';
 export const METRIC_TEAMS_REAUTH_REQUIRED: RefreshMetricName = 'TeamsReauthorizationRequired';
 export const METRIC_DELIVERIES_FAILED = DELIVERIES_FAILED_METRIC;
+export const METRIC_TOKEN_SECRET_BEHIND: RefreshMetricName = 'TokenSecretBehind';
+export const METRIC_DELETION_CHECK_BLOCKED: DeletionCheckMetricName = DELETION_CHECK_BLOCKED_METRIC;
 
 /** Alarm thresholds: an ingest message older than this means the sync worker is stuck or starved. */
 export const INGEST_MAX_AGE = Duration.minutes(15);

@@ -1,6 +1,8 @@
 import middy from '@middy/core';
 import { BatchProcessor, EventType, processPartialResponse } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
 import { z } from 'zod';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
@@ -32,6 +34,8 @@ const EnvSchema = z.object({
 class BackfillRecordFailure extends Error {
   override name = 'BackfillRecordFailure';
 }
+
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DrChronoSync', serviceName: 'backfill' });
 
 /** Built on first use and kept for the container's life: secrets, team config and profile names are cached. */
 let deps: BackfillWorkerDeps | undefined;
@@ -67,7 +71,7 @@ function containerDeps(): BackfillWorkerDeps {
     process: (msg) => processIngestMessage(msg, processDeps),
     drchrono: (o) => ({ api: new DrChronoClient(clientOpts(o)), bulk: new DrChronoBulkClient(clientOpts(o)) }),
     reconcile: (item, ctx) => runReconcileItem(item, ctx, built),
-    deletionCheck: (item, ctx) => runDeletionCheckItem(item, ctx, built),
+    deletionCheck: (item, ctx) => runDeletionCheckItem(item, ctx, { ...built, countMetric: (name) => metrics.addMetric(name, MetricUnit.Count, 1) }),
   };
   deps = built;
   return built;
@@ -106,4 +110,4 @@ async function backfill(event: SQSEvent, context: Context): Promise<SQSBatchResp
   });
 }
 
-export const handler = middy<SQSEvent, SQSBatchResponse>().use(injectLambdaContext(logger)).handler(backfill);
+export const handler = middy<SQSEvent, SQSBatchResponse>().use(injectLambdaContext(logger)).use(logMetrics(metrics)).handler(backfill);

@@ -460,7 +460,7 @@ export class SandboxEngine {
   modifyAppointment(id: string, fields: Json): Json {
     const a = this.appointment(id);
     const next = { ...a, ...writable(fields), updated_at: this.stamp(), extended_updated_at: this.stamp() };
-    this.checkAppointment(next);
+    this.checkAppointment(next, new Set(Object.keys(writable(fields))));
     Object.assign(a, next);
     this.emit('APPOINTMENT_MODIFY', 'appointment', a);
     return a;
@@ -501,14 +501,20 @@ export class SandboxEngine {
     if (!this.state.data.doctors.some((d) => d.id === p.doctor)) throw new SandboxHttpError(400, { doctor: ['Invalid pk - object does not exist.'] });
   }
 
-  private checkAppointment(a: Json): void {
+  /**
+   * `changed`: on a PATCH, the fields it sets. DrChrono's API is Django REST framework, whose partial updates
+   * validate only the fields given, so an appointment whose patient was deleted can still be edited (its stale
+   * reference is not re-checked); a create or PUT (no `changed`) checks every reference.
+   */
+  private checkAppointment(a: Json, changed?: ReadonlySet<string>): void {
     const r = AppointmentSchema.safeParse(a);
     if (!r.success) throw new SandboxHttpError(400, { detail: 'invalid appointment fields', fields: r.error.issues.map((i) => i.path.join('.')) });
     const d = this.state.data;
-    if (!d.doctors.some((x) => x.id === a.doctor)) throw new SandboxHttpError(400, { doctor: ['Invalid pk - object does not exist.'] });
-    if (a.patient === null && a.appt_is_break !== true) throw new SandboxHttpError(400, { patient: ['This field is required unless appt_is_break.'] });
-    if (a.patient !== null && !d.patients.some((x) => x.id === a.patient)) throw new SandboxHttpError(400, { patient: ['Invalid pk - object does not exist.'] });
-    if (a.profile != null && !d.profiles.some((x) => x.id === a.profile)) throw new SandboxHttpError(400, { profile: ['Invalid pk - object does not exist.'] });
+    const checks = (field: string) => !changed || changed.has(field);
+    if (checks('doctor') && !d.doctors.some((x) => x.id === a.doctor)) throw new SandboxHttpError(400, { doctor: ['Invalid pk - object does not exist.'] });
+    if ((checks('patient') || checks('appt_is_break')) && a.patient === null && a.appt_is_break !== true) throw new SandboxHttpError(400, { patient: ['This field is required unless appt_is_break.'] });
+    if (checks('patient') && a.patient !== null && !d.patients.some((x) => x.id === a.patient)) throw new SandboxHttpError(400, { patient: ['Invalid pk - object does not exist.'] });
+    if (checks('profile') && a.profile != null && !d.profiles.some((x) => x.id === a.profile)) throw new SandboxHttpError(400, { profile: ['Invalid pk - object does not exist.'] });
   }
 }
 

@@ -136,6 +136,7 @@ async function callback(deps: OAuthFlowDeps, rawQuery: unknown, cookieState: str
     logger.warn('oauth callback: token lease busy, code not exchanged', { teamId, outcome: 'busy' });
     return oauthPage('busy');
   }
+  /** true once the lease needs no release here: released with the outcome, or left to run out after a failed write. */
   const released = { value: false };
   try {
     return await connectUnderLease(deps, lease, query.code, released);
@@ -186,10 +187,18 @@ async function connectUnderLease(deps: OAuthFlowDeps, lease: Lease, code: string
     return oauthPage('server_error');
   }
   const withTokens = secretWithTokens(secret, tokens, issuedAt.getTime(), version);
-  await writeIssuedTokens(deps.secrets, deps.teamSecretPrefix, teamId, withTokens, {
-    deadlineMs: claim.until - TOKEN_WRITE_MARGIN_MS,
-    now: () => now(deps).getTime(),
-  });
+  try {
+    await writeIssuedTokens(deps.secrets, deps.teamSecretPrefix, teamId, withTokens, {
+      deadlineMs: claim.until - TOKEN_WRITE_MARGIN_MS,
+      now: () => now(deps).getTime(),
+    });
+  } catch (err) {
+    // An aborted PutSecretValue may still apply server-side: the lease is not released but runs out at the
+    // claim's end, so no other writer starts before the stalled request is surely dead.
+    released.value = true;
+    logger.error('oauth callback: tokens could not be stored; lease left to expire', { teamId, errorClass: errorFields(err).errorClass });
+    throw err;
+  }
 
   let user: DrChronoConnectionUser;
   try {

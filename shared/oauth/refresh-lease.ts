@@ -59,12 +59,14 @@ export async function acquireRefreshLease(
 /**
  * Release the lease while recording the outcome, in one UpdateItem conditional on still owning it. Returns false
  * when the lease was lost (expired and taken by another refresher); the caller's writes were then not applied.
+ * With `keepLease` the outcome is recorded and the lease stays until its `until`.
  */
 export async function releaseRefreshLease(
   ddb: DynamoDBDocumentClient,
   teamsTable: string,
   lease: Pick<Lease, 'teamId' | 'owner'>,
   update: { set?: Record<string, unknown>; remove?: string[] } = {},
+  opts: { keepLease?: boolean } = {},
 ): Promise<boolean> {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':owner': lease.owner };
@@ -74,7 +76,10 @@ export async function releaseRefreshLease(
     values[`:s${i}`] = value;
     sets.push(`#s${i} = :s${i}`);
   });
-  const removes = ['refreshLeaseUntil', 'refreshLeaseOwner', ...(update.remove ?? [])].map((attr, i) => {
+  // keepLease: record the outcome but leave the lease to run out at its `until`. After a failed or aborted secret
+  // write the request may still land server-side; no other writer may start before it is surely dead
+  // (docs/oauth.md, "Who writes the tokens").
+  const removes = [...(opts.keepLease ? [] : ['refreshLeaseUntil', 'refreshLeaseOwner']), ...(update.remove ?? [])].map((attr, i) => {
     names[`#r${i}`] = attr;
     return `#r${i}`;
   });
@@ -83,7 +88,7 @@ export async function releaseRefreshLease(
       new UpdateCommand({
         TableName: teamsTable,
         Key: teamKey(lease.teamId),
-        UpdateExpression: `${sets.length ? `SET ${sets.join(', ')} ` : ''}REMOVE ${removes.join(', ')}`,
+        UpdateExpression: [sets.length ? `SET ${sets.join(', ')}` : '', removes.length ? `REMOVE ${removes.join(', ')}` : ''].filter(Boolean).join(' '),
         ConditionExpression: 'refreshLeaseOwner = :owner',
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,

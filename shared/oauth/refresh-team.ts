@@ -38,7 +38,9 @@ import { secretWithTokens, writeIssuedTokens, type IssuedTokens } from './token-
  *   retry it inline, and we record `refreshUncertainSince` so a later invalid_grant is explained in the log.
  * - Refresh succeeded but the secret write failed after its retries: the new tokens are lost (nothing else holds
  *   them, and they are never logged). Outcome `error`, `lastRefreshOutcome: tokens_not_stored`, backoff,
- *   `refreshUncertainSince`, log entry. A crash between the secret write and the release needs nothing: the lease
+ *   `refreshUncertainSince`, log entry; the lease is kept until its end (an aborted write may still land).
+ * - A secret whose tokenVersion is below the team item's (a lost or overtaken write): metric `TokenSecretBehind`,
+ *   refreshed at once. A crash between the secret write and the release needs nothing: the lease
  *   expires, and the next sweep finds fresh tokens in the secret and mirrors them onto the team item (`not_due`).
  */
 export type RefreshOutcome =
@@ -55,7 +57,7 @@ export type RefreshOutcome =
   /** Anything else (secret unreadable, DynamoDB failure): logged, lease released, retried next sweep. */
   | 'error';
 
-export type RefreshMetricName = 'TokensRefreshed' | 'TokenRefreshFailed' | 'TeamsReauthorizationRequired';
+export type RefreshMetricName = 'TokensRefreshed' | 'TokenRefreshFailed' | 'TeamsReauthorizationRequired' | 'TokenSecretBehind';
 
 export interface RefreshTeamDeps {
   ddb: DynamoDBDocumentClient;
@@ -118,7 +120,15 @@ async function refreshUnderLease(deps: RefreshTeamDeps, lease: Lease, now: () =>
   if (!secret.refreshToken) {
     return markReauthorizationRequired(deps, lease, now(), 'NoRefreshToken', 'the team secret holds no refresh token');
   }
-  if (!isRefreshDue(secret, team, now(), deps.windowMs)) {
+  // The secret holds an older version than the last claim: a claimed write failed, or a stalled write landed after
+  // a newer one. Its tokens may be dead (rotated by the lost write's refresh): refresh now; an invalid_grant then
+  // leads to reauthorization as usual (docs/oauth.md, "Who writes the tokens").
+  const behind = (secret.tokenVersion ?? 0) < (team.tokenVersion ?? 0);
+  if (behind) {
+    logger.warn('token refresh: secret older than the claimed tokenVersion; refreshing', { teamId, secretTokenVersion: secret.tokenVersion ?? 0, teamTokenVersion: team.tokenVersion ?? 0 });
+    deps.countMetric?.('TokenSecretBehind');
+  }
+  if (!behind && !isRefreshDue(secret, team, now(), deps.windowMs)) {
     await release(deps, lease, adoptSecret(secret));
     return 'not_due';
   }
@@ -248,10 +258,15 @@ async function recordTokensNotStored(deps: RefreshTeamDeps, lease: Lease, err: u
     updatedAt: iso,
   };
   if (numberAttr(team, 'refreshUncertainSince') === undefined) set.refreshUncertainSince = at;
-  await release(deps, lease, { set });
+  // The outcome is recorded but the lease is NOT released: an aborted PutSecretValue may still apply server-side.
+  // The lease runs out at the claim's end (5 s after the write's deadline), so no other writer starts before then.
+  await release(deps, lease, { set }, { keepLease: true }).catch((e: unknown) => {
+    // Not rethrown: refreshTeam's catch-all would release the lease, which must run out instead.
+    logger.error('token refresh: outcome not recorded after lost tokens', { teamId, errorClass: errorFields(e).errorClass });
+  });
   deps.countMetric?.('TokenRefreshFailed');
   const f = errorFields(err);
-  logger.error('token refresh: new tokens could not be stored and are lost', { teamId, errorClass: f.errorClass, failures });
+  logger.error('token refresh: new tokens could not be stored and are lost; lease left to expire', { teamId, errorClass: f.errorClass, failures });
   await writeLog(deps, teamId, {
     at: iso,
     event: 'token_refresh',
@@ -299,8 +314,8 @@ function adoptSecret(secret: TeamSecret): { set: Record<string, unknown>; remove
   };
 }
 
-async function release(deps: RefreshTeamDeps, lease: Lease, update?: { set?: Record<string, unknown>; remove?: string[] }): Promise<boolean> {
-  const ok = await releaseRefreshLease(deps.ddb, deps.teamsTable, lease, update);
+async function release(deps: RefreshTeamDeps, lease: Lease, update?: { set?: Record<string, unknown>; remove?: string[] }, opts?: { keepLease?: boolean }): Promise<boolean> {
+  const ok = await releaseRefreshLease(deps.ddb, deps.teamsTable, lease, update, opts);
   if (!ok) logger.warn('token refresh: lease lost before release; outcome not recorded on the team item', { teamId: lease.teamId });
   return ok;
 }

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { writeTeamSecret, type TeamSecret } from '../teams/team-secret';
 
@@ -27,10 +28,22 @@ export function secretWithTokens(current: TeamSecret, tokens: IssuedTokens, nowM
 }
 
 /**
+ * The PutSecretValue ClientRequestToken (= the new secret version's id) for a token write: one per team and
+ * tokenVersion. Each version is claimed by exactly one writer with one value, so a retry of the same write (SDK or
+ * ours) is idempotent, and a stalled copy arriving after a retry landed is ignored by Secrets Manager instead of
+ * making a second version. 64 hex characters (the API takes 32 to 64).
+ */
+export function tokenWriteRequestToken(teamId: string, tokenVersion: number): string {
+  return createHash('sha256').update(`drchrono-tokens#${teamId}#${tokenVersion}`).digest('hex');
+}
+
+/**
  * Write a secret holding freshly issued tokens. The tokens exist nowhere else (the old refresh token is already
  * dead), so a failed write loses the grant: retry beyond the SDK's own retries (PutSecretValue has a low
  * per-account rate quota) before giving up. `deadlineMs` (epoch ms) is the end of the writer's claim: no attempt
- * starts after it and a request still running then is aborted, so a late write never lands over a newer writer's.
+ * starts after it and a request still running then is aborted. The abort only stops the client: a request already
+ * sent may still apply server-side, so on a throw the caller keeps its lease until the claim's end (5 s after this
+ * deadline) instead of releasing it, and no other writer starts before then.
  */
 export async function writeIssuedTokens(
   secrets: SecretsManagerClient,
@@ -48,7 +61,7 @@ export async function writeIssuedTokens(
     if (left <= 0) throw new TokenWriteDeadlineError(`token write for team ${teamId} not started: its claim ended`);
     const abort = Number.isFinite(left) ? AbortSignal.timeout(left) : undefined;
     try {
-      await writeTeamSecret(secrets, prefix, teamId, secret, abort);
+      await writeTeamSecret(secrets, prefix, teamId, secret, { abortSignal: abort, ...(secret.tokenVersion !== undefined ? { clientRequestToken: tokenWriteRequestToken(teamId, secret.tokenVersion) } : {}) });
       return;
     } catch (err) {
       if (attempt >= attempts) throw err;

@@ -158,7 +158,12 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
           continue;
         }
         const r = await importObjects(teamId, 'reconcile', w.id, w.entity, page.results, { process: deps.process, now: run.now, signal: run.signal });
-        if (r.kind === 'defer') throw new DeferredByWorker(r.delaySeconds, r.entry.errorClass ?? 'Deferred', r.entry.detail ?? 'deferred by the sync path');
+        if (r.kind === 'defer') {
+          // The budget ran out inside the sync path (a referenced patient or doctor fetch): end the item as for a
+          // list call's budget error; the next hourly item carries on from the last committed page.
+          if (r.entry.errorClass === 'ApiBudgetExhaustedError') throw new SyncPathBudgetSpent();
+          throw new DeferredByWorker(r.delaySeconds, r.entry.errorClass ?? 'Deferred', r.entry.detail ?? 'deferred by the sync path');
+        }
         // Stopped at the deadline part-way through the page: it is read again next time, not committed.
         if (run.signal.aborted) return 'more' as const;
         if (r.retryable > 0 && !ctx.finalAttempt) {
@@ -215,7 +220,7 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
     if (err instanceof TeamNotConnectedError) return { status: 'done' };
     // Progress is committed page by page: the item comes back and carries on from the last committed page.
     if (err instanceof InvocationDeadlineExceededError) return { status: 'defer', delaySeconds: CONTINUE_DELAY_SECONDS };
-    if (err instanceof ApiBudgetExhaustedError) {
+    if (err instanceof ApiBudgetExhaustedError || err instanceof SyncPathBudgetSpent) {
       // The next hourly tick sends a new item with a fresh budget and carries on from the committed page; keeping
       // this one deferred would add one waiting copy per starved hour (and, after 48 deferrals, a DLQ entry).
       logger.info('reconcile: budget share spent, the next hourly run carries on', { teamId, runId });
@@ -248,4 +253,12 @@ async function refreshDoctors(
   // The practice zone turns the UTC watermark into DrChrono's wall-clock `since`.
   const zone = practiceTimeZoneOf(doctors, userDoctorId) ?? state.practiceTimeZone;
   return { ...(zone ? { zone } : {}), log: r.entries };
+}
+
+/** The sync path answered 'defer' because the team's API budget is spent: ends the item like a list call's budget error. */
+class SyncPathBudgetSpent extends Error {
+  override name = 'SyncPathBudgetSpent';
+  constructor() {
+    super('team API budget spent inside the sync path');
+  }
 }

@@ -1,12 +1,13 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { WriteOutcome } from './record-version';
-import { chartIdOf, recordPk, type PreviousRecordState } from './records';
+import { chartIdOf, patientTombstone, recordPk, writeRecordReportingPrevious, type PreviousRecordState } from './records';
 
 /**
  * An appointment's "Patient" names its patient's CURRENT Chart ID. The appointment stores the patient's
  * DrChrono id (`patientDrchronoId`, exact and never stale) and, next to "Patient", the version of the patient
- * record that Chart ID was read from (`patientVersion`). Patient record versions only grow (the order guard),
+ * record that Chart ID was read from (`patientVersion`). Patient record versions only grow (the order guard; a
+ * tombstone's `z#` version sorts above every live one, record-version.ts),
  * so every update of "Patient" here is conditional on coming from a newer patient state than the one the
  * appointment holds: concurrent, late or repeated updates converge on the newest Chart ID in any order.
  *
@@ -16,13 +17,23 @@ import { chartIdOf, recordPk, type PreviousRecordState } from './records';
  *    window between the appointment's own read of the patient and its write.
  * While a fan-out is under way the patient item carries `chartFanOut: true` (set before it starts, removed when
  * it ends), so one cut short (crash, timeout) is picked up by the next write of that patient, the retried
- * delivery included. The flag exists only while pending: a patient item carries no extra bytes otherwise.
+ * delivery included, and continues after the last page it saved (`chartFanOutFrom`, for the patient version
+ * `chartFanOutVersion`). These exist only while pending: a patient item carries no extra bytes otherwise.
+ *
+ * A deleted patient's appointments have "Patient" EMPTY, whatever the history: a tombstoned patient reads as
+ * "deleted" here (never its kept Chart ID), and tombstoning a stored patient fans the clear out through the same
+ * order-safe fan-out (its `z#` version is above every live one).
  */
 
-/** The patient's current Chart ID ('' when it has none) and its stored version; undefined when not stored. */
+/**
+ * The patient's current Chart ID ('' when it has none, and for a deleted patient) and its stored version;
+ * undefined when not stored.
+ */
 export interface PatientReference {
   chartId: string;
   version: string;
+  /** The patient is a tombstone (deleted in DrChrono): its appointments' "Patient" is empty. */
+  deleted?: boolean;
 }
 
 export async function readPatientReference(
@@ -36,24 +47,29 @@ export async function readPatientReference(
       TableName: table,
       Key: { pk: recordPk(teamId, 'patient'), sk: patientId },
       // chartKey, not "Chart ID": a team may not map the field, the key is always there.
-      ProjectionExpression: 'chartKey, #version',
-      ExpressionAttributeNames: { '#version': 'version' },
+      ProjectionExpression: 'chartKey, #version, #deleted',
+      ExpressionAttributeNames: { '#version': 'version', '#deleted': 'deleted' },
       // Strongly consistent: a Chart ID that changed a moment ago must be seen.
       ConsistentRead: true,
     }),
   );
   if (!out.Item) return undefined;
-  return { chartId: chartIdOf(out.Item.chartKey, teamId) ?? '', version: String(out.Item.version ?? '') };
+  const version = String(out.Item.version ?? '');
+  // A tombstone keeps chartKey (so the CLI finds it by Chart ID); appointments must not name it.
+  if (out.Item.deleted === true) return { chartId: '', version, deleted: true };
+  return { chartId: chartIdOf(out.Item.chartKey, teamId) ?? '', version };
 }
 
 /**
  * Whether a patient write leaves appointments behind: it changed the stored Chart ID, or an earlier fan-out
  * did not finish. A new patient has no appointments naming it yet (an appointment stores its patient first).
+ * Decided from the write itself (it replaced a state with another chartKey), not from its outcome: a write
+ * can report 'unchanged' (same content hash) and still move chartKey, e.g. over a record stored before the
+ * hash covered the Chart ID (records.ts).
  */
-export function chartFanOutPending(previous: PreviousRecordState | undefined, writtenChartId: string, outcome: WriteOutcome): boolean {
+export function chartFanOutPending(previous: PreviousRecordState | undefined, writtenChartId: string): boolean {
   if (!previous) return false;
-  const applied = outcome === 'created' || outcome === 'updated';
-  return previous.chartFanOutPending || (applied && previous.chartId !== writtenChartId);
+  return previous.chartFanOutPending || (previous.replaced && previous.chartId !== writtenChartId);
 }
 
 /**
@@ -127,10 +143,20 @@ export async function fanOutPatientChartId(
   patientId: string,
 ): Promise<{ updated: number } | undefined> {
   const patientKey = { pk: recordPk(teamId, 'patient'), sk: patientId };
+  let old: Record<string, unknown> | undefined;
   try {
-    await ddb.send(
-      new UpdateCommand({ TableName: table, Key: patientKey, UpdateExpression: 'SET chartFanOut = :true', ConditionExpression: 'attribute_exists(pk)', ExpressionAttributeValues: { ':true': true } }),
+    const out = await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: patientKey,
+        UpdateExpression: 'SET chartFanOut = :true',
+        ConditionExpression: 'attribute_exists(pk)',
+        ExpressionAttributeValues: { ':true': true },
+        // Where an earlier attempt got to (chartFanOutFrom / chartFanOutVersion).
+        ReturnValues: 'ALL_OLD',
+      }),
     );
+    old = out.Attributes;
   } catch (err) {
     if (err instanceof ConditionalCheckFailedException) return undefined;
     throw err;
@@ -138,7 +164,11 @@ export async function fanOutPatientChartId(
   const ref = await readPatientReference(ddb, table, teamId, patientId);
   if (!ref) return undefined;
   let updated = 0;
-  let start: Record<string, unknown> | undefined;
+  // A fan-out of this same patient state cut short resumes after the last page it saved: on a partition of
+  // 100k+ appointments a restart from scratch could never finish within one invocation. Saved for another
+  // state, it starts again (the appointments before the saved page hold the older Chart ID).
+  let start: Record<string, unknown> | undefined =
+    old?.chartFanOutVersion === ref.version && old.chartFanOutFrom && typeof old.chartFanOutFrom === 'object' ? (old.chartFanOutFrom as Record<string, unknown>) : undefined;
   do {
     const page = await ddb.send(
       new QueryCommand({
@@ -158,13 +188,14 @@ export async function fanOutPatientChartId(
       if (await setAppointmentPatient(ddb, table, teamId, String(item.sk), patientId, ref)) updated++;
     }
     start = page.LastEvaluatedKey;
+    if (start) await saveFanOutProgress(ddb, table, patientKey, ref.version, start);
   } while (start);
   try {
     await ddb.send(
       new UpdateCommand({
         TableName: table,
         Key: { pk: recordPk(teamId, 'patient'), sk: patientId },
-        UpdateExpression: 'REMOVE chartFanOut',
+        UpdateExpression: 'REMOVE chartFanOut, chartFanOutFrom, chartFanOutVersion',
         ConditionExpression: '#version = :v',
         ExpressionAttributeNames: { '#version': 'version' },
         ExpressionAttributeValues: { ':v': ref.version },
@@ -174,4 +205,42 @@ export async function fanOutPatientChartId(
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
   }
   return { updated };
+}
+
+/**
+ * Tombstone a patient DrChrono answered 404 for and, when the team maps appointment "Patient", clear "Patient" on
+ * its appointments (fanOutPatientChartId with the tombstone's reference). The fan-out runs when this write
+ * replaced a stored patient, or an earlier one was cut short (`chartFanOut` still set: a retried delivery that
+ * finds the patient already deleted finishes it). Never for a patient we never stored: no appointment can name it.
+ */
+export async function tombstonePatient(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  input: { teamId: string; patientId: string; observedAt: string; deliveryId: string; syncedAt: string; mapsAppointmentPatient: boolean },
+): Promise<{ outcome: WriteOutcome; cleared?: number }> {
+  const { teamId, patientId } = input;
+  const record = patientTombstone(patientId, input.observedAt);
+  const { outcome, previous } = await writeRecordReportingPrevious(ddb, table, { teamId, record, deliveryId: input.deliveryId, syncedAt: input.syncedAt });
+  if (!input.mapsAppointmentPatient || !previous || !(previous.replaced || previous.chartFanOutPending)) return { outcome };
+  const fanned = await fanOutPatientChartId(ddb, table, teamId, patientId);
+  return fanned ? { outcome, cleared: fanned.updated } : { outcome };
+}
+
+/** After each page: where a retried fan-out of this patient state carries on. Skipped if the patient moved on. */
+async function saveFanOutProgress(ddb: DynamoDBDocumentClient, table: string, patientKey: Record<string, string>, version: string, from: Record<string, unknown>): Promise<void> {
+  try {
+    await ddb.send(
+      new UpdateCommand({
+        TableName: table,
+        Key: patientKey,
+        UpdateExpression: 'SET chartFanOutFrom = :from, chartFanOutVersion = :v',
+        ConditionExpression: '#version = :v',
+        ExpressionAttributeNames: { '#version': 'version' },
+        ExpressionAttributeValues: { ':from': from, ':v': version },
+      }),
+    );
+  } catch (err) {
+    // The patient changed: its newer write fans out itself, from the start.
+    if (!(err instanceof ConditionalCheckFailedException)) throw err;
+  }
 }

@@ -32,6 +32,11 @@ export interface RecordVersion {
   /** ISO UTC: when a delivered state was received (or listed); when a fetch request was sent. */
   observedAt: string;
   authority: VersionAuthority;
+  /**
+   * A patient's deletion (404 from DrChrono): ranks above every live version, so patient versions only grow
+   * through a deletion too (patient-references.ts stamps appointments with them).
+   */
+  deletion?: true;
 }
 
 /** 'tie': the incoming state and the stored one are incomparable and differ; nothing was written. */
@@ -91,10 +96,12 @@ const FETCHED = '1';
 
 /**
  * The stored form: `u#<updated_at>#0#<received>` (delivered), `u#<updated_at>#1#<sent>` (fetched),
- * `o#<observed>` (no updated_at). Fixed-width parts, so string order follows updated_at, then authority,
- * then time: superseded() turns the partial order into string ranges for the DynamoDB condition.
+ * `o#<observed>` (no updated_at), `z#<observed>` (a patient's deletion: above every live version). Fixed-width
+ * parts, so string order follows updated_at, then authority, then time: superseded() turns the partial order
+ * into string ranges for the DynamoDB condition.
  */
 export function versionKey(v: RecordVersion): string {
+  if (v.deletion) return `z#${v.observedAt}`;
   if (v.updatedAt === null) return `o#${v.observedAt}`;
   return `u#${v.updatedAt}#${v.authority === 'fetched' ? FETCHED : DELIVERED}#${v.observedAt}`;
 }
@@ -102,6 +109,7 @@ export function versionKey(v: RecordVersion): string {
 /** The inverse of versionKey. A version without updated_at does not record its authority (it plays no part). */
 export function parseVersionKey(key: string): RecordVersion | undefined {
   if (key.startsWith('o#')) return { updatedAt: null, observedAt: key.slice(2), authority: 'fetched' };
+  if (key.startsWith('z#')) return { updatedAt: null, observedAt: key.slice(2), authority: 'fetched', deletion: true };
   const m = /^u#([^#]+)(?:#([01])#(.*))?$/.exec(key);
   if (!m) return undefined;
   // `u#<updated_at>` alone is the format before authorities: the lowest state of its second.
@@ -110,6 +118,9 @@ export function parseVersionKey(key: string): RecordVersion | undefined {
 
 /** 1: a supersedes b; -1: b supersedes a; 0: incomparable (or the same version). */
 export function compareVersions(a: RecordVersion, b: RecordVersion): -1 | 0 | 1 {
+  // decideWrite never gets here with a deletion (deletes are terminal, decided by the `deleted` flag); the
+  // order is defined anyway, as the stored keys sort.
+  if (a.deletion || b.deletion) return a.deletion && b.deletion ? compareStrings(a.observedAt, b.observedAt) : a.deletion ? 1 : -1;
   if (a.updatedAt === null || b.updatedAt === null) {
     if (a.updatedAt !== null) return 1;
     if (b.updatedAt !== null) return -1;

@@ -27,6 +27,8 @@ export const BOOKKEEPING_ATTRIBUTES = [
   'patientDrchronoId',
   'patientVersion',
   'chartFanOut',
+  'chartFanOutFrom',
+  'chartFanOutVersion',
 ] as const;
 const BOOKKEEPING = new Set<string>(BOOKKEEPING_ATTRIBUTES);
 
@@ -78,7 +80,19 @@ export function chartIdOf(stored: unknown, teamId: string): string | undefined {
 }
 
 function incomingState(record: MappedRecord) {
-  return { version: record.version, deleted: record.deleted === true, contentHash: contentHash(record.fields) };
+  return { version: record.version, deleted: record.deleted === true, contentHash: contentHash(hashedContent(record)) };
+}
+
+/**
+ * What a record's content hash covers: the written fields, and for a live patient its Chart ID (chartKey is
+ * written whether or not the team maps "Chart ID"), so two states differing only in Chart ID are never
+ * 'unchanged' (a same-second pair is a tie, settled by a fetch). Added only when the mapped fields do not
+ * already carry it, so a team that maps "Chart ID" keeps the hashes it has.
+ */
+function hashedContent(record: MappedRecord): Readonly<Record<string, unknown>> {
+  if (record.entity !== 'patient' || record.deleted) return record.fields;
+  if ('Chart ID' in record.fields && record.fields['Chart ID'] === (record.key || null)) return record.fields;
+  return { ...record.fields, chartKey: record.key };
 }
 
 /** The order-guard attributes of an old item as a document (ReturnValues) or raw AttributeValues (failed condition). */
@@ -100,6 +114,8 @@ function storedStateFromAttributeValues(item: Record<string, AttributeValue> | u
  * fan-out (patient-references.ts) to tell whether the appointments still carry an older Chart ID.
  */
 export interface PreviousRecordState {
+  /** The write replaced this state (its condition held); false when it was refused (stale, tie, after deletion). */
+  replaced: boolean;
   /** The stored Chart ID (from chartKey); '' when the record had none. */
   chartId: string;
   /** Patients: a Chart ID fan-out to the appointments was started and not finished (`chartFanOut`). */
@@ -140,7 +156,8 @@ async function writeRecordInternal(
   const key = { pk: recordPk(teamId, record.entity), sk: record.drchronoId };
   try {
     if (incoming.deleted && record.entity === 'patient') {
-      await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...patientTombstoneExpression(incoming.contentHash, record, deliveryId, syncedAt) }));
+      const out = await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...patientTombstoneExpression(incoming.contentHash, record, deliveryId, syncedAt) }));
+      if (out.Attributes) onPrevious?.(previousState(true, out.Attributes.chartKey, out.Attributes.chartFanOut === true, teamId));
       return 'deleted';
     }
     if (incoming.deleted) {
@@ -168,11 +185,11 @@ async function writeRecordInternal(
     const out = await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...upsertExpression(teamId, record, incoming.contentHash, deliveryId, syncedAt) }));
     // The condition held, so this is a write whatever the old version was.
     if (!out.Attributes) return 'created';
-    onPrevious?.(previousState(out.Attributes.chartKey, out.Attributes.chartFanOut === true, teamId));
+    onPrevious?.(previousState(true, out.Attributes.chartKey, out.Attributes.chartFanOut === true, teamId));
     return storedState(out.Attributes)?.contentHash === incoming.contentHash ? 'unchanged' : 'updated';
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    if (err.Item) onPrevious?.(previousState(err.Item.chartKey?.S, err.Item.chartFanOut?.BOOL === true, teamId));
+    if (err.Item) onPrevious?.(previousState(false, err.Item.chartKey?.S, err.Item.chartFanOut?.BOOL === true, teamId));
     return decideWrite(storedStateFromAttributeValues(err.Item), incoming).outcome;
   }
 }
@@ -197,13 +214,16 @@ function patientTombstoneExpression(hash: string, record: MappedRecord, delivery
     ConditionExpression: 'attribute_not_exists(pk) OR NOT (#deleted = :true)',
     ExpressionAttributeNames: names,
     ExpressionAttributeValues: { ':v': versionKey(record.version), ':true': true, ':h': hash, ':delivery': deliveryId, ':syncedAt': syncedAtMs(syncedAt) },
+    // The old item: whether its appointments must be cleared (patient-references.ts tombstonePatient).
+    ReturnValues: 'ALL_OLD' as const,
     ReturnValuesOnConditionCheckFailure: 'ALL_OLD' as const,
   };
 }
 
 /** The tombstone of a patient DrChrono no longer has (404 on GET, or missing from a complete listing and then 404). */
 export function patientTombstone(drchronoId: string, observedAt: string): MappedRecord {
-  return { entity: 'patient', drchronoId, key: '', fields: {}, fieldsWritten: [], fieldsSkipped: [], version: recordVersion(null, observedAt, 'fetched'), deleted: true };
+  // A deletion version (`z#`): above every live version, so appointments' `patientVersion < :pv` carries it.
+  return { entity: 'patient', drchronoId, key: '', fields: {}, fieldsWritten: [], fieldsSkipped: [], version: { ...recordVersion(null, observedAt, 'fetched'), deletion: true }, deleted: true };
 }
 
 /** One page of a team's record ids of one entity, with what the deletion check needs (no field values). */
@@ -228,8 +248,8 @@ export async function listRecordStates(
   return out.LastEvaluatedKey ? { records, nextKey: out.LastEvaluatedKey } : { records };
 }
 
-function previousState(storedChartKey: unknown, chartFanOutPending: boolean, teamId: string): PreviousRecordState {
-  return { chartId: chartIdOf(storedChartKey, teamId) ?? '', chartFanOutPending };
+function previousState(replaced: boolean, storedChartKey: unknown, chartFanOutPending: boolean, teamId: string): PreviousRecordState {
+  return { replaced, chartId: chartIdOf(storedChartKey, teamId) ?? '', chartFanOutPending };
 }
 
 /** Empty fields are not stored: absent reads as empty (toStoredRecord). */

@@ -28,7 +28,7 @@ import {
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import type { WriteOutcome } from '../store/record-version';
-import { chartFanOutPending, fanOutPatientChartId, readPatientReference, refreshAppointmentPatient } from '../store/patient-references';
+import { chartFanOutPending, fanOutPatientChartId, readPatientReference, refreshAppointmentPatient, tombstonePatient } from '../store/patient-references';
 import { getRecord, patientTombstone, writeRecord, writeRecordReportingPrevious } from '../store/records';
 import type { TeamSecret } from '../teams/team-secret';
 import type { TeamItem } from '../teams/team-store';
@@ -82,8 +82,8 @@ export class FlagEventObjectError extends Error {
   }
 }
 
-/** Secret re-reads after 401s are bounded to one per this many ms per team. */
-const SECRET_REREAD_MIN_AGE_MS = 5_000;
+/** Secret re-reads (after a 401, or for a connected team's token-less secret) are bounded to one per this many ms per team. */
+export const SECRET_REREAD_MIN_AGE_MS = 5_000;
 /** Budget deferrals land a little after the top of the hour, spread so deferred messages do not stampede. */
 const BUDGET_RESET_SPREAD_SECONDS = 60;
 
@@ -98,12 +98,14 @@ function entityOf(event: string): Entity | undefined {
 export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps): Promise<ProcessResult> {
   const now = deps.now ?? (() => new Date());
   const entity = entityOf(msg.event);
+  // A flag event's object is the flag: its entries name the flag's patient (the record it is about).
+  const drchronoId = (isPatientFlagEvent(msg.event) ? flagEventPatientId(msg.object) : undefined) ?? String(msg.object.id);
   const base = (): IntegrationLogEntry => ({
     at: now().toISOString(),
     event: msg.event,
     deliveryId: msg.deliveryId,
     ...(entity ? { entity } : {}),
-    drchronoId: String(msg.object.id),
+    drchronoId,
     outcome: 'info',
   });
 
@@ -122,8 +124,10 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
 
   let secret = await deps.secrets.get(msg.teamId);
   // The callback writes the tokens before it marks the team connected, so a connected team whose cached secret has
-  // no token was cached before the connect (up to the cache TTL): read it again rather than defer an hour.
-  if (team.status === 'connected' && !secret?.accessToken) secret = await deps.secrets.refresh(msg.teamId);
+  // no token was cached before the connect (up to the cache TTL): read it again rather than defer an hour. Bounded,
+  // so a team whose secret truly has no token costs one Secrets Manager read per min age, not one per delivery
+  // (a copy read less than the min age ago is the one just read, or read so recently that it is current).
+  if (team.status === 'connected' && !secret?.accessToken) secret = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
   if (team.status !== 'connected' || !secret?.accessToken) {
     return {
       status: 'defer',
@@ -207,10 +211,11 @@ async function syncObject(
   let objectId = String(msg.object.id);
   if (isPatientFlagEvent(msg.event)) {
     // The flag lists are verbose-only patient fields: re-read the patient, only if the team maps them.
-    if (!mapsPatientFlags(config)) {
-      return done({ at: now().toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'patient', drchronoId: objectId, outcome: 'ignored', detail: 'team maps no patient flag field' });
-    }
+    // msg.object is the flag ({id: <flag id>, patient: <patient id>}): its id is never a patient's.
     const patientId = flagEventPatientId(msg.object);
+    if (!mapsPatientFlags(config)) {
+      return done({ at: now().toISOString(), event: msg.event, deliveryId: msg.deliveryId, entity: 'patient', drchronoId: patientId ?? objectId, outcome: 'ignored', detail: 'team maps no patient flag field' });
+    }
     if (patientId === undefined) throw new FlagEventObjectError();
     objectId = patientId;
     const sentAt = now().toISOString();
@@ -228,14 +233,14 @@ async function syncObject(
   } else if (entity === 'patient' && patientNeedsVerbose(obj, config)) {
     const sentAt = now().toISOString();
     try {
-      obj = await client.getPatient(String(msg.object.id), { verbose: true });
+      obj = await client.getPatient(objectId, { verbose: true });
       ctx.observedAt = sentAt;
       ctx.authority = 'fetched';
       notes.push('verbose patient fetched');
     } catch (err) {
       if (!(err instanceof DrChronoNotFoundError)) throw err;
       // DrChrono sends no webhook when a patient is deleted; a 404 on GET by id is how we learn it.
-      return deletePatient(msg, sentAt, deps, now, 'verbose fetch: patient not found in DrChrono (404)');
+      return deletePatient(msg, objectId, sentAt, config, deps, now, 'verbose fetch: patient not found in DrChrono (404)');
     }
   }
   const entries: IntegrationLogEntry[] = [];
@@ -260,7 +265,7 @@ async function syncObject(
       break;
     }
     const current = await fetchCurrentState(objectId, entity, config, client, now);
-    if (!current && entity === 'patient') return deletePatient(msg, now().toISOString(), deps, now, 'version tie: patient not found in DrChrono (404)');
+    if (!current && entity === 'patient') return deletePatient(msg, objectId, now().toISOString(), config, deps, now, 'version tie: patient not found in DrChrono (404)');
     if (!current) {
       notes.push(`version tie: ${entity} not found in DrChrono, stored state kept`);
       outcome = 'stale-skipped';
@@ -286,12 +291,33 @@ async function syncObject(
   return { status: 'done', entries };
 }
 
-/** A patient DrChrono answers 404 for is deleted: a terminal tombstone, so no late delivery brings it back. */
-async function deletePatient(msg: IngestMessage, observedAt: string, deps: ProcessDeps, now: () => Date, detail: string): Promise<ProcessResult> {
-  const record = patientTombstone(String(msg.object.id), observedAt);
-  const written = await writeRecord(deps.ddb, deps.recordsTable, { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() });
+/**
+ * A patient DrChrono answers 404 for is deleted: a terminal tombstone, so no late delivery brings it back, and
+ * its appointments' "Patient" is cleared (patient-references.ts tombstonePatient).
+ */
+async function deletePatient(
+  msg: IngestMessage,
+  patientId: string,
+  observedAt: string,
+  config: TeamSyncConfig,
+  deps: ProcessDeps,
+  now: () => Date,
+  detail: string,
+): Promise<ProcessResult> {
+  // patientId, never msg.object.id: on a PATIENT_FLAG_* event that is the flag's id.
+  const record = patientTombstone(patientId, observedAt);
+  const { outcome: written, cleared } = await tombstonePatient(deps.ddb, deps.recordsTable, {
+    teamId: msg.teamId,
+    patientId,
+    observedAt,
+    deliveryId: msg.deliveryId,
+    syncedAt: now().toISOString(),
+    mapsAppointmentPatient: config.fields.appointment.includes('Patient'),
+  });
   const outcome = written === 'deleted' ? 'deleted' : 'unchanged';
-  return done(entryFor(msg, record, outcome, now(), outcome === 'deleted' ? `${detail}: patient marked deleted` : `${detail}: already deleted`));
+  const notes = [outcome === 'deleted' ? `${detail}: patient marked deleted` : `${detail}: already deleted`];
+  if (cleared !== undefined) notes.push(`patient deleted: Patient cleared on ${cleared} appointment(s)`);
+  return done(entryFor(msg, record, outcome, now(), notes.join('; ')));
 }
 
 /** Map one DrChrono state, loading the names and references the team's fields need. */
@@ -356,7 +382,7 @@ async function writeMapped(
   if (record.entity !== 'patient') return writeRecord(deps.ddb, deps.recordsTable, input);
   const { outcome, previous } = await writeRecordReportingPrevious(deps.ddb, deps.recordsTable, input);
   // A changed Chart ID (or a fan-out an earlier attempt did not finish) reaches the patient's appointments.
-  if (config.fields.appointment.includes('Patient') && chartFanOutPending(previous, record.key, outcome)) {
+  if (config.fields.appointment.includes('Patient') && chartFanOutPending(previous, record.key)) {
     const fanned = await fanOutPatientChartId(deps.ddb, deps.recordsTable, msg.teamId, record.drchronoId);
     if (fanned) notes.push(`Chart ID change: ${fanned.updated} appointment(s) updated`);
   }
@@ -422,13 +448,15 @@ async function patientReference(
 ): Promise<{ chartId?: string; version?: string; why?: string }> {
   const { teamId } = msg;
   const stored = await readPatientReference(deps.ddb, deps.recordsTable, teamId, String(patientId));
+  // A deleted patient is never named, whether or not its tombstone kept a Chart ID.
+  if (stored?.deleted) return { version: stored.version, why: `patient ${patientId} deleted in DrChrono` };
   if (stored) return stored.chartId ? stored : { version: stored.version, why: `patient ${patientId} has no Chart ID` };
   const sentAt = now().toISOString();
   let obj: Record<string, unknown>;
   try {
     obj = await client.getPatient(patientId, { verbose: patientNeedsVerbose({}, config) });
   } catch (err) {
-    if (err instanceof DrChronoNotFoundError) return { why: `patient ${patientId} not found in DrChrono` };
+    if (err instanceof DrChronoNotFoundError) return { why: `patient ${patientId} deleted in DrChrono (not found)` };
     throw err;
   }
   const pctx: MappingContext = { config, profileNames: new Map(), flagTypeNames: new Map(), observedAt: sentAt, authority: 'fetched' };

@@ -77,13 +77,14 @@ export async function writeTeamSecret(
   prefix: string,
   teamId: string,
   secret: TeamSecret,
-  abortSignal?: AbortSignal,
+  opts: { abortSignal?: AbortSignal; clientRequestToken?: string } = {},
 ): Promise<void> {
   await client.send(
     new PutSecretValueCommand({
       SecretId: teamSecretName(prefix, teamId),
       SecretString: JSON.stringify(TeamSecretSchema.parse(secret)),
+      ...(opts.clientRequestToken ? { ClientRequestToken: opts.clientRequestToken } : {}),
     }),
-    abortSignal ? { abortSignal } : {},
+    opts.abortSignal ? { abortSignal: opts.abortSignal } : {},
   );
 }

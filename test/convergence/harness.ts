@@ -87,6 +87,11 @@ export class ConvergenceHarness {
   private profileRenamed = false;
   /** The deletion check runs once a day per team (shared/reconcile/deletion-check.ts). */
   private patientDeleted = false;
+  /**
+   * A flag change moves no updated_at (the sandbox's reading), so one whose webhook was dropped is brought in by
+   * the daily check's verbose re-read, not by reconcile's window.
+   */
+  private flagChanged = false;
   /** This sequence's first sandbox delivery id and the clock time its log entries start from. */
   private firstDelivery = 0;
   private logFrom = '';
@@ -227,7 +232,7 @@ export class ConvergenceHarness {
   }
 
   /** The real OAuth flow: authorize → the sandbox user approves → callback (with the state cookie). */
-  private async connect(): Promise<void> {
+  private async connect(tolerated: number[] = []): Promise<boolean> {
     const auth = await fetch(`${this.info.apiBaseUrl}/integration-oauth/authorize/${this.team!.teamId}`, { redirect: 'manual' });
     await auth.text();
     const location = auth.headers.get('location');
@@ -236,7 +241,9 @@ export class ConvergenceHarness {
     const approved = await http<{ location: string }>('POST', this.sandbox('/oauth/approve'), { url: location, decision: 'approve' }, [200]);
     const cb = await fetch(approved.body.location, { redirect: 'manual', headers: cookie ? { cookie } : {} });
     await cb.text();
-    if (cb.status !== 200) throw new Error(`callback answered ${cb.status}`);
+    if (cb.status === 200) return true;
+    if (tolerated.includes(cb.status)) return false;
+    throw new Error(`callback answered ${cb.status}`);
   }
 
   private async waitFor(probe: () => Promise<boolean>, what: string, timeoutMs = 60_000): Promise<void> {
@@ -311,6 +318,7 @@ export class ConvergenceHarness {
         return this.change(() => http('PATCH', this.sandbox(`/patients/${String(p.id)}`), { patient_flags_attached: attached, patient_flags: types }, ok));
       }
       case 'flagEdit': {
+        this.flagChanged = true;
         // The sandbox's flag endpoints fire PATIENT_FLAG_CREATE / _CMODIFY, as DrChrono does.
         const p = pick(live, op.p);
         if (!p) return;
@@ -406,10 +414,15 @@ export class ConvergenceHarness {
         await this.advanceClock(op.days * 86_400);
         this.reauth = true;
         return;
-      case 'refreshDuringReconnect':
+      case 'refreshDuringReconnect': {
         await http('POST', this.sandbox('/tokens/expire'), { clientId: this.team!.clientId }, [200]);
-        await Promise.all([this.connect(), this.runScheduled('token-refresh')]);
+        // The admin's reconnect may fail while faults are active (a DrChrono 5xx on /o/token/ → 502 page) or while
+        // the refresher holds the token lease (503 "try again"): the clinic would simply retry. It must never
+        // leave the team worse off, which the settle and the checks prove.
+        const [connected] = await Promise.all([this.connect([502, 503]), this.runScheduled('token-refresh')]);
+        if (!connected) this.count('reconnectRefused');
         return;
+      }
       case 'budgetExhausted': {
         const rl = (await http<{ calls: number }>('GET', `${hooks}/rate-limit`, undefined, [200])).body;
         await http('PATCH', hooks, { hourlyBudget: rl.calls }, [200]);
@@ -515,6 +528,12 @@ export class ConvergenceHarness {
     await http('PATCH', `${app}/webhook`, { active: true }, [200]);
     await http('PATCH', app, { hourlyBudget: 500 }, [200]);
     this.dropLeft = this.holdLeft = 0;
+    // A reconnect that failed under faults may have cost the team its tokens (DrChrono kills a user's earlier
+    // tokens on a new grant): the refresher then says reauthorization_required, and the clinic reconnects.
+    if (!this.reauth) {
+      await this.runScheduled('token-refresh');
+      if ((await this.teamStatus()) !== 'connected') this.reauth = true;
+    }
     if (this.reauth) {
       await this.connect();
       this.reauth = false;
@@ -534,9 +553,9 @@ export class ConvergenceHarness {
     // One reconcile period after the faults stopped, then the hourly tick (reconcile, and the deletion check
     // when due). A day after a doctor edit or a patient deletion: doctors have no webhooks and reconcile refreshes
     // them daily; deleted patients send none and the deletion check runs daily.
-    const daily = this.doctorEdited || this.patientDeleted || this.profileRenamed;
+    const daily = this.doctorEdited || this.patientDeleted || this.flagChanged || this.profileRenamed;
     await this.advanceClock((daily ? DOCTOR_REFRESH_HOURS : RECONCILE_PERIOD_HOURS) * 3600 + 60);
-    this.doctorEdited = this.patientDeleted = this.profileRenamed = false;
+    this.doctorEdited = this.patientDeleted = this.flagChanged = this.profileRenamed = false;
     await this.runScheduled('token-refresh');
     await this.drainQueues();
     this.debug('settle: refresh done');

@@ -60,14 +60,16 @@ describe.each(['dev', 'prod'] as const)('operations (%s)', (stage) => {
   });
 
   it.each([
-    ['TokenRefreshFailed', 'TokenRefreshFailed'],
-    ['TeamsReauthorizationRequired', 'TeamsReauthorizationRequired'],
-  ])('alarms on the custom metric %s', (alarm, metric) => {
+    ['TokenRefreshFailed', 'TokenRefreshFailed', 'token-refresh'],
+    ['TeamsReauthorizationRequired', 'TeamsReauthorizationRequired', 'token-refresh'],
+    ['TokenSecretBehind', 'TokenSecretBehind', 'token-refresh'],
+    ['DeletionCheckBlocked', 'DeletionCheckBlocked', 'backfill'],
+  ])('alarms on the custom metric %s', (alarm, metric, service) => {
     expect(alarmNamed(alarm)).toMatchObject({
       MetricName: metric,
       Namespace: 'DrChronoSync',
       // Powertools puts POWERTOOLS_SERVICE_NAME (the function name) in the `service` dimension.
-      Dimensions: [{ Name: 'service', Value: 'token-refresh' }],
+      Dimensions: [{ Name: 'service', Value: service }],
       Threshold: 1,
     });
   });

@@ -115,8 +115,12 @@ describe('deleted patients', () => {
       await httpJson('POST', sandbox(`/deliveries/${String(create.id)}/redeliver`), undefined, 200);
       const deleted = await storedPatient(team.teamId, id, (r) => r.deleted, 'the 404 to mark the patient deleted');
       expect(deleted.chartId).toBe(patient.chart_id);
-      const log = await readIntegrationLog(ddb(), tables().integrationLogTable, team.teamId, { limit: 100 });
-      expect(log).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'PATIENT_CREATE', drchronoId: String(id), outcome: 'deleted', detail: expect.stringContaining('404') })]));
+      // The entry is written after the record (and after clearing the patient's appointments): wait for it.
+      const entry = await waitFor(
+        async () => (await readIntegrationLog(ddb(), tables().integrationLogTable, team.teamId, { limit: 100 })).find((e) => e.event === 'PATIENT_CREATE' && e.drchronoId === String(id) && e.outcome === 'deleted'),
+        { timeoutMs: 30_000, intervalMs: 250, description: "the 404 delivery's log entry" },
+      );
+      expect(entry.detail).toContain('404');
     } finally {
       await httpJson('PATCH', sandbox(`/apps/${team.clientId}/webhook`), { verboseObjects: true }, 200);
     }

@@ -354,4 +354,24 @@ describe('completeAuthorization: the token lease shared with the refresher', () 
     const owner = teamWrites('lease')[0]!.ExpressionAttributeValues?.[':owner'];
     expect(teamWrites('release').map((r) => r.ExpressionAttributeValues?.[':owner'])).toEqual([owner]);
   });
+
+  it('does not release the lease after a failed or aborted secret write: it runs out at the claim end, after any stalled write', async () => {
+    jest.useFakeTimers({ now: NOW });
+    try {
+      consumableState();
+      smMock.on(PutSecretValueCommand).rejects(new Error('ThrottlingException'));
+      const done = completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE)).then(
+        () => 'answered',
+        () => 'threw',
+      );
+      await jest.runAllTimersAsync();
+      await done;
+      expect(smMock.commandCalls(PutSecretValueCommand).length).toBeGreaterThan(1);
+      expect(teamWrites('claim')).toHaveLength(1);
+      expect(teamWrites('release')).toHaveLength(0);
+      expect(teamWrites('connected')).toHaveLength(0);
+    } finally {
+      jest.useRealTimers();
+    }
+  });
 });

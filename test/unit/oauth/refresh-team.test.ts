@@ -10,6 +10,7 @@ import {
   InvalidGrantError,
 } from '../../../shared/drchrono/errors';
 import { refreshBackoffMs, refreshTeam, type RefreshTeamDeps } from '../../../shared/oauth/refresh-team';
+import { tokenWriteRequestToken } from '../../../shared/oauth/token-secret';
 
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
 const secrets = new SecretsManagerClient({ region: 'us-east-1' });
@@ -276,12 +277,80 @@ describe('refreshTeam: tokens issued but not stored', () => {
     expect(JSON.stringify(d.writeLog.mock.calls)).not.toMatch(/access-new|refresh-new/);
   });
 
+  it('keeps the lease after every secret write failed, so no writer starts before a stalled write is surely dead', async () => {
+    jest.useFakeTimers({ now: NOW });
+    leaseGranted();
+    secretReads(SECRET);
+    smMock.on(PutSecretValueCommand).rejects(new Error('AbortError'));
+    const outcome = refreshTeam(deps(), TEAM);
+    await jest.runAllTimersAsync();
+    await expect(outcome).resolves.toBe('error');
+    const { set, removed, input } = releaseWrite();
+    expect(set).toMatchObject({ lastRefreshOutcome: 'tokens_not_stored' });
+    expect(removed).not.toContain('refreshLeaseUntil');
+    expect(removed).not.toContain('refreshLeaseOwner');
+    expect(input.UpdateExpression).not.toMatch(/refreshLease/);
+  });
+
+  it('keeps the lease even when recording the lost tokens fails', async () => {
+    jest.useFakeTimers({ now: NOW });
+    leaseGranted();
+    secretReads(SECRET);
+    smMock.on(PutSecretValueCommand).rejects(new Error('AbortError'));
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      if (input.UpdateExpression?.startsWith('SET refreshLeaseUntil')) return { Attributes: { ...TEAM_ITEM } };
+      if (input.ConditionExpression === 'refreshLeaseOwner = :owner') throw new Error('ProvisionedThroughputExceededException');
+      return {};
+    });
+    const outcome = refreshTeam(deps(), TEAM);
+    await jest.runAllTimersAsync();
+    await expect(outcome).resolves.toBe('error');
+    const releases = ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input).filter((i) => i.ConditionExpression === 'refreshLeaseOwner = :owner');
+    expect(releases.length).toBeGreaterThan(0);
+    expect(releases.filter((i) => Object.values(i.ExpressionAttributeNames ?? {}).includes('refreshLeaseOwner'))).toHaveLength(0);
+  });
+
+  it('sends one ClientRequestToken per team and tokenVersion, the same on every retry of the write', async () => {
+    jest.useFakeTimers({ now: NOW });
+    leaseGranted();
+    secretReads(SECRET);
+    smMock.on(PutSecretValueCommand).rejectsOnce(new Error('throttled')).resolves({});
+    const outcome = refreshTeam(deps(), TEAM);
+    await jest.runAllTimersAsync();
+    await expect(outcome).resolves.toBe('refreshed');
+    const tokens = smMock.commandCalls(PutSecretValueCommand).map((c) => c.args[0].input.ClientRequestToken);
+    expect(tokens).toEqual([tokenWriteRequestToken(TEAM, 4), tokenWriteRequestToken(TEAM, 4)]);
+    expect(tokens[0]).toMatch(/^[0-9a-f]{64}$/);
+    expect(tokenWriteRequestToken(TEAM, 5)).not.toBe(tokens[0]);
+  });
+
   it('stores a whole-millisecond expiry when DrChrono answers with a fractional expires_in', async () => {
     leaseGranted();
     secretReads(SECRET);
     const d = deps({ refreshAccessToken: jest.fn(async () => ({ accessToken: 'access-new', refreshToken: 'refresh-new', expiresIn: 172799.9996 })) });
     await expect(refreshTeam(d, TEAM)).resolves.toBe('refreshed');
     expect(Number.isInteger(storedSecrets()[0]!.accessTokenExpiresAt)).toBe(true);
+  });
+});
+
+describe('refreshTeam: secret behind the team item', () => {
+  it('refreshes at once and counts it when the secret holds an older tokenVersion than the team item claimed', async () => {
+    const team = { ...TEAM_ITEM, tokenVersion: 5 };
+    leaseGranted(team);
+    // Not due by expiry: only the version gap makes it due.
+    secretReads({ ...SECRET, accessTokenExpiresAt: NOW + 40 * HOUR, tokenVersion: 4 });
+    const d = deps();
+    await expect(refreshTeam(d, TEAM)).resolves.toBe('refreshed');
+    expect(d.countMetric).toHaveBeenCalledWith('TokenSecretBehind');
+    expect(storedSecrets()[0]).toMatchObject({ tokenVersion: 6, refreshToken: 'refresh-new' });
+  });
+
+  it('does not count a secret at the claimed version as behind', async () => {
+    leaseGranted({ ...TEAM_ITEM, tokenVersion: 3 });
+    secretReads({ ...SECRET, accessTokenExpiresAt: NOW + 40 * HOUR });
+    const d = deps();
+    await expect(refreshTeam(d, TEAM)).resolves.toBe('not_due');
+    expect(d.countMetric).not.toHaveBeenCalled();
   });
 });
 

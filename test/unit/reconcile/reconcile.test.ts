@@ -518,3 +518,21 @@ describe('renamed appointment profiles and flag types', () => {
     expect(composeRenames([{ from: 'A', to: 'B' }], [{ from: 'B', to: 'C' }])).toEqual([{ from: 'A', to: 'C' }, { from: 'B', to: 'C' }]);
   });
 });
+
+describe('budget spent inside the sync path during a reconcile page', () => {
+  it('ends the item (like a budget error from a list call) instead of deferring a copy to the next hour', async () => {
+    table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-21T11:20:00.000Z', lastRunAt: 'x', lastRunId: 'x', doctorsRefreshedAt: '2026-11-21T06:00:00.000Z' });
+    changedAppointments = [{ id: 9, updated_at: '2026-11-21T12:00:00' }] as never;
+    // process() spent the budget on a referenced-patient / doctor fetch: the sync path answers 'defer'.
+    const starved = deps({
+      process: async (msg) => ({
+        status: 'defer',
+        delaySeconds: 2400,
+        entry: { at: NOW.toISOString(), event: msg.event, deliveryId: msg.deliveryId, outcome: 'deferred', errorClass: 'ApiBudgetExhaustedError', detail: 'team API budget exhausted' },
+      }),
+    });
+    changedPatients = [{ id: 7 }];
+    const result = await runReconcileItem(item, ctx, starved);
+    expect(result).toEqual({ status: 'done' });
+  });
+});

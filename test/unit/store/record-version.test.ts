@@ -13,6 +13,7 @@ import {
   type StoredVersionState,
   type VersionAuthority,
 } from '../../../shared/store/record-version';
+import { patientTombstone } from '../../../shared/store/records';
 
 const OBSERVED = '2024-01-16T12:00:00.000Z';
 const v = (updatedAt: string | null, observedAt = OBSERVED, authority: VersionAuthority = 'delivered'): RecordVersion => ({
@@ -216,5 +217,26 @@ describe('decideWrite', () => {
 
   it('reports a repeated delete as unchanged', () => {
     expect(decideWrite(stored(older, 'h0', true), incoming(older, 'h0', true))).toEqual({ write: false, outcome: 'unchanged' });
+  });
+});
+
+describe('patient tombstone version', () => {
+  it('sorts ABOVE every live version, so "patient versions only grow" holds through a deletion (patient-references.ts)', () => {
+    const live = versionKey(recordVersion('2026-11-21T10:30:00', '2026-11-21T15:00:00.000Z', 'fetched'));
+    const timestampless = versionKey(recordVersion(null, '2026-11-21T15:00:00.000Z'));
+    const tomb = versionKey(patientTombstone('104857601', '2026-11-21T16:00:00.000Z').version);
+    // setAppointmentPatient applies only when `patientVersion < :pv`: a fan-out carrying the tombstone's version
+    // must compare above the live stamp the appointments hold, even one observed after the deletion.
+    expect(tomb > live).toBe(true);
+    expect(tomb > timestampless).toBe(true);
+    expect(tomb > versionKey(recordVersion('9999-12-31T23:59:59.999', '2099-01-01T00:00:00.000Z', 'fetched'))).toBe(true);
+  });
+
+  it('round-trips and is ordered above every live version by compareVersions too', () => {
+    const tomb = patientTombstone('104857601', '2026-11-21T16:00:00.000Z').version;
+    expect(parseVersionKey(versionKey(tomb))).toEqual(tomb);
+    const live = recordVersion('2030-01-01T00:00:00', '2030-01-01T00:00:00.000Z', 'fetched');
+    expect(compareVersions(tomb, live)).toBe(1);
+    expect(compareVersions(live, tomb)).toBe(-1);
   });
 });

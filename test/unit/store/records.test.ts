@@ -54,6 +54,26 @@ describe('writeRecord', () => {
     });
   });
 
+  it('gives patient states that differ only in an unmapped Chart ID different content hashes (a same-second pair is a tie, not "unchanged")', async () => {
+    ddbMock.on(UpdateCommand).resolves({});
+    const config = structuredClone(context().config);
+    config.fields.patient = ['First Name', 'Last Name'];
+    const hashOf = async (chartId: string) => {
+      ddbMock.reset();
+      ddbMock.on(UpdateCommand).resolves({});
+      await write(mapPatient(patient({ chart_id: chartId }), context({ config })));
+      return ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeValues?.[':h'];
+    };
+    expect(await hashOf('OLD0001')).not.toBe(await hashOf('NEW0001'));
+  });
+
+  it('keeps the content hash of a team that maps "Chart ID" (the Chart ID is hashed once, as a field)', async () => {
+    ddbMock.on(UpdateCommand).resolves({});
+    await write(record);
+    expect(record.fields['Chart ID']).toBe(record.key);
+    expect(ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeValues?.[':h']).toBe(contentHash(record.fields));
+  });
+
   it('writes each field under its user-facing name, and the Chart ID index key', async () => {
     ddbMock.on(UpdateCommand).resolves({});
 

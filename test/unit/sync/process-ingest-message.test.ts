@@ -1,6 +1,9 @@
 import { chartKey } from '../../../shared/store/records';
+import { mockClient } from 'aws-sdk-client-mock';
+import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { TeamSecretCache } from '../../../shared/teams/team-secret-cache';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
-import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   DrChronoNotFoundError,
   DrChronoRateLimitedError,
@@ -11,6 +14,7 @@ import {
   MAX_TIE_FETCHES,
   NOT_CONNECTED_DEFER_SECONDS,
   processIngestMessage,
+  SECRET_REREAD_MIN_AGE_MS,
   TOKEN_REFRESH_DEFER_SECONDS,
   type ProcessResult,
 } from '../../../shared/sync/process-ingest-message';
@@ -141,6 +145,34 @@ describe('processIngestMessage: patients', () => {
   });
 });
 
+describe('processIngestMessage: a Chart ID change reaches the appointments', () => {
+  const PATIENT_KEY = { pk: `${TEAM}#patient`, sk: '104857601' };
+
+  it('fans out a Chart ID change even when the team does not map "Chart ID" (only appointment "Patient")', async () => {
+    const team = teamItem({ syncFields: { patient: ['First Name', 'Last Name'], appointment: ['Patient'], employee: [] } });
+    // 1st delivery: learn the content hash of this patient's state.
+    const first = harness(team);
+    await processIngestMessage(message('PATIENT_MODIFY', patientObj({ chart_id: 'NEW0001' })), first.deps);
+    const h0 = first.ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((i) => i.TableName === 'records')!;
+    const hash = String(h0.ExpressionAttributeValues![':h']);
+
+    // Stored: an OLDER state (earlier updated_at) with Chart ID OLD0001 whose content hash equals the incoming
+    // one (as for a record written when the hash covered only the mapped fields): the write reports 'unchanged'.
+    const h = harness(team);
+    h.ddbMock.on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({
+      Attributes: { ...PATIENT_KEY, version: 'u#2024-01-01T00:00:00.000000000#0#2026-11-01T00:00:00.000Z', contentHash: hash, chartKey: chartKey(TEAM, 'OLD0001') },
+    });
+    // The fan-out re-reads the patient as the write left it.
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'NEW0001'), version: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:15:00.000Z' } });
+    await processIngestMessage(message('PATIENT_MODIFY', patientObj({ chart_id: 'NEW0001' })), h.deps);
+
+    const record = h.ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input).find((i) => i.TableName === 'records' && i.Key?.sk === '104857601')!;
+    expect(record.ExpressionAttributeValues![':chartKey']).toBe(chartKey(TEAM, 'NEW0001')); // the write moved the Chart ID…
+    // …so the appointments are fanned out to (chartFanOut set, appointment partition queried).
+    expect(h.ddbMock.commandCalls(QueryCommand)).toHaveLength(1);
+  });
+});
+
 describe('processIngestMessage: appointments', () => {
   it('resolves the profile name once and caches it per team in memory and in the teams table', async () => {
     const h = harness();
@@ -161,6 +193,39 @@ describe('processIngestMessage: appointments', () => {
     expect(h.fake.calls).not.toContain('getPatient');
     const update = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'records', Key: { pk: `${TEAM}#appointment`, sk: '246813579' } });
     expect(Object.values(update[0]!.args[0].input.ExpressionAttributeValues!)).toContain('DOJA000001');
+  });
+
+  it('writes "Patient" empty for an appointment whose patient is a tombstone, saying why, though the tombstone kept its Chart ID', async () => {
+    const h = harness();
+    h.ddbMock
+      .on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '104857601' } })
+      .resolves({ Item: { chartKey: chartKey(TEAM, 'DOJA000001'), version: 'z#2026-11-21T09:00:00.000Z', deleted: true } });
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(h.fake.calls).not.toContain('getPatient');
+    const update = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'records', Key: { pk: `${TEAM}#appointment`, sk: '246813579' } })[0]!.args[0].input;
+    expect(Object.values(update.ExpressionAttributeValues!)).not.toContain('DOJA000001');
+    expect(update.ExpressionAttributeValues![':patientVersion']).toBe('z#2026-11-21T09:00:00.000Z');
+    expect(entries(r)[0]!.detail).toContain('Patient cleared: patient 104857601 deleted in DrChrono');
+  });
+
+  it('clears "Patient" on the appointments of a patient the sync path finds deleted (404), through the order-safe fan-out', async () => {
+    const h = harness();
+    const PATIENT_KEY = { pk: `${TEAM}#patient`, sk: '104857601' };
+    // The tombstone write replaces a stored live patient (ALL_OLD).
+    h.ddbMock.on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Attributes: { ...PATIENT_KEY, version: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:15:00.000Z', chartKey: chartKey(TEAM, 'DOJA000001') } });
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'DOJA000001'), version: 'z#2026-11-21T10:16:00.000Z', deleted: true } });
+    h.ddbMock.on(QueryCommand, { TableName: 'records' }).resolves({ Items: [{ sk: 'A1', Patient: 'DOJA000001', patientVersion: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:15:00.000Z' }] });
+    h.fake.failures.push(new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' }));
+    // A slim object (no insurance): the verbose fetch the team's fields need is what answers 404.
+    const slim = patientObj();
+    delete slim.primary_insurance;
+    const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'deleted', drchronoId: '104857601' });
+    expect(entries(r)[0]!.detail).toContain('Patient cleared on 1 appointment(s)');
+    const cleared = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'records', Key: { pk: `${TEAM}#appointment`, sk: 'A1' } })[0]!.args[0].input;
+    expect(cleared.UpdateExpression).toContain('REMOVE #patient');
+    expect(cleared.ConditionExpression).toContain('patientVersion < :pv');
+    expect(cleared.ExpressionAttributeValues![':pv']).toBe('z#2026-11-21T10:16:00.000Z');
   });
 
   it('writes APPOINTMENT_DELETE as a deletion without fetching anything', async () => {
@@ -227,7 +292,7 @@ describe('processIngestMessage: a secret cached before the connect', () => {
       get: async () => cachedBeforeConnect,
       refresh: async (_teamId, minAgeMs) => {
         h.secret.reads += 1;
-        expect(minAgeMs ?? 0).toBe(0);
+        expect(minAgeMs).toBe(SECRET_REREAD_MIN_AGE_MS);
         return afterConnect;
       },
     };
@@ -235,6 +300,26 @@ describe('processIngestMessage: a secret cached before the connect', () => {
     expect(r.status).toBe('done');
     expect(h.secret.reads).toBe(1);
     expect(h.fake.tokens[0]).toBe('token-1');
+  });
+
+  it('re-reads a connected team\'s token-less secret at most once per SECRET_REREAD_MIN_AGE_MS, not once per delivery', async () => {
+    const h = harness();
+    const sm = mockClient(SecretsManagerClient);
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ clientId: 'c', clientSecret: 's', webhookSecret: 'w'.repeat(40) }) });
+    let clock = 1_000_000;
+    const cache = new TeamSecretCache({ client: () => new SecretsManagerClient({ region: 'us-east-1' }), prefix: 'p/', now: () => clock });
+    h.deps.secrets = cache;
+    for (let i = 0; i < 5; i++) {
+      const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+      expect(r).toMatchObject({ status: 'defer', delaySeconds: NOT_CONNECTED_DEFER_SECONDS });
+    }
+    // The first delivery reads the secret (cache miss) and may re-read it once; the next four read nothing.
+    const reads = sm.commandCalls(GetSecretValueCommand).length;
+    expect(reads).toBeLessThanOrEqual(2);
+    clock += SECRET_REREAD_MIN_AGE_MS;
+    await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(reads + 1);
+    sm.restore();
   });
 
   it('does not re-read the secret for a team that is not connected', async () => {
@@ -445,6 +530,45 @@ describe('processIngestMessage: patient flag events', () => {
     expect(r.status).toBe('retry');
     expect(r.status === 'retry' && r.entry).toMatchObject({ outcome: 'failed', errorClass: 'FlagEventObjectError' });
     expect(h.fake.calls).toEqual([]);
+  });
+
+  it('a PATIENT_FLAG_* tie whose fetch answers 404 tombstones the PATIENT, not a patient whose id is the flag id', async () => {
+    const h = harness();
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#employee`, sk: '263812' } }).resolves({ Item: { pk: `${TEAM}#employee`, sk: '263812' } });
+    // Stored: a same-second state delivered AFTER our fetch was sent (a PATIENT_MODIFY racing the flag event): a tie.
+    h.ddbMock.on(UpdateCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '104857601' } }).rejects(
+      new ConditionalCheckFailedException({
+        message: 'The conditional request failed',
+        $metadata: {},
+        Item: { version: { S: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:16:00.000Z' }, contentHash: { S: 'other' } },
+      }),
+    );
+    // First call (the flag re-read) succeeds; the tie fetch answers 404 (the patient was deleted meanwhile).
+    h.fake.failures.push(undefined as unknown as Error, new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' }));
+    const r = await processIngestMessage(message('PATIENT_FLAG_CREATE', { id: 88120, patient: 104857601, flag_type: 5521 }), h.deps);
+
+    const tombstoned = h.ddbMock
+      .commandCalls(UpdateCommand)
+      .map((c) => c.args[0].input)
+      .filter((i) => i.TableName === 'records' && String(i.UpdateExpression).includes('#deleted = :true'))
+      .map((i) => i.Key?.sk);
+    expect(tombstoned).toEqual(['104857601']);
+    expect(entries(r)[0]).toMatchObject({ entity: 'patient', drchronoId: '104857601', outcome: 'deleted' });
+  });
+
+  it("names the flag's patient, not the flag id, in the entry of a flag event the team does not map", async () => {
+    const h = harness(teamItem({ syncFields: { patient: ['Chart ID', 'First Name'] } }));
+    const r = await processIngestMessage(message('PATIENT_FLAG_CREATE', flagObject), h.deps);
+    expect(entries(r)).toEqual([expect.objectContaining({ entity: 'patient', drchronoId: '104857601', outcome: 'ignored' })]);
+  });
+
+  it("names the flag's patient, not the flag id, in the entry of a deferred flag event", async () => {
+    const h = harness();
+    h.ddbMock.on(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'BUDGET#2026-11-21T10' } }).rejects(
+      new ConditionalCheckFailedException({ message: 'spent', $metadata: {} }),
+    );
+    const r = await processIngestMessage(message('PATIENT_FLAG_CREATE', flagObject), h.deps);
+    expect(r.status === 'defer' && r.entry).toMatchObject({ entity: 'patient', drchronoId: '104857601', outcome: 'deferred' });
   });
 
   it('defers a flag event when the team budget is spent', async () => {

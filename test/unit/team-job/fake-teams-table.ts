@@ -44,13 +44,24 @@ export class FakeTeamsTable {
       if (input.UpdateExpression.startsWith('SET #version = :v, #deleted = :true')) {
         const chart = current?.['Chart ID'];
         this.items.set(k, { pk: input.Key.pk, sk: input.Key.sk, ...(chart !== undefined ? { 'Chart ID': chart } : {}), deleted: true, version: values[':v'], lastDeliveryId: values[':delivery'], syncedAt: values[':syncedAt'] });
+        return { Attributes: current ? structuredClone(current) : undefined };
+      }
+      // The patient-reference fan-out (patient-references.ts).
+      if (input.UpdateExpression === 'SET chartFanOut = :true' && current) current.chartFanOut = true;
+      if (input.UpdateExpression.startsWith('REMOVE chartFanOut') && current) delete current.chartFanOut;
+      if (input.UpdateExpression.startsWith('SET patientVersion = :pv') && current) {
+        current.patientVersion = values[':pv'];
+        if (input.UpdateExpression.includes('REMOVE #patient')) delete current.Patient;
+        else current.Patient = values[':chart'];
       }
       return {};
     });
     mock.on(QueryCommand).callsFake((input: { KeyConditionExpression: string; ExpressionAttributeValues: Record<string, string> }) => {
       const v = input.ExpressionAttributeValues;
       const prefix = input.KeyConditionExpression.includes('begins_with(sk, :p)') ? v[':p'] : undefined;
-      const items = [...this.items.values()].filter((i) => i.pk === v[':pk'] && (prefix === undefined || String(i.sk).startsWith(prefix)));
+      const items = [...this.items.values()].filter(
+        (i) => i.pk === v[':pk'] && (prefix === undefined || String(i.sk).startsWith(prefix)) && (v[':pid'] === undefined || (i.patientDrchronoId === v[':pid'] && i.deleted !== true)),
+      );
       return { Items: structuredClone(items) };
     });
   }
@@ -91,6 +102,12 @@ export class FakeTeamsTable {
         return cur?.rev === v[':rev'];
       case 'attribute_not_exists(pk) OR NOT (#deleted = :true)':
         return cur?.deleted !== true;
+      case 'attribute_exists(pk)':
+        return cur !== undefined;
+      case '#version = :v':
+        return cur?.version === v[':v'];
+      case 'patientDrchronoId = :pid AND attribute_not_exists(#deleted) AND (attribute_not_exists(patientVersion) OR patientVersion < :pv)':
+        return cur?.patientDrchronoId === v[':pid'] && cur?.deleted === undefined && (cur?.patientVersion === undefined || String(cur.patientVersion) < String(v[':pv']));
       default:
         throw new Error(`FakeTeamsTable does not understand condition ${cond}`);
     }
