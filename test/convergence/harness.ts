@@ -653,8 +653,11 @@ export class ConvergenceHarness {
   }
 
   /** Leaves no connected team behind (schedules of later tests would fan out to it). */
+  /** Leaves the shared platform as other suites expect it: our team disabled, the sandbox's seed practice back. */
   async finish(): Promise<void> {
     if (this.team) await this.disableTeam(this.team.teamId);
+    // Renamed profiles, edited doctors and generated patients would otherwise leak into later suites.
+    await http('POST', this.sandbox('/reset'), { seed: true }, [200]);
   }
 
   /**

@@ -48,10 +48,9 @@ export const ALL_KINDS: readonly Kind[] = [...OPERATION_KINDS, ...FAULT_KINDS, .
 
 /** On unless listed here. The reason names the issue item (or cost) that keeps the kind off. */
 export const OFF_BY_DEFAULT: Partial<Record<Kind, string>> = {
-  // chartIdChange (item 6) and patientDelete (item 8): on since those fixes landed.
-  // flagSet: on; flag edits go through a patient modify (PATIENT_MODIFY) until item 7 gives the sandbox flag
-  // endpoints and PATIENT_FLAG_* events; then switch the op to those.
-  profileRename: 'fixed by reconcile\'s daily name refresh, but a rename persists in the shared sandbox and other suites expect the seed\'s profile names; on in soaks with --kinds +profileRename',
+  // chartIdChange (item 6), patientDelete (item 8), flagEdit (item 7): on since those fixes landed.
+  // profileRename: on since reconcile's daily name refresh relabels records; the harness restores the seed
+  // practice when it finishes, so a rename does not leak into later suites.
   // sqsHostileText, astralText: on since item 4 (bodies SQS or fauxqs refuse) landed.
   // refreshDuringReconnect: on since item 3 (token refresh overwriting a reconnect) landed.
   apiTimeout: 'cost, not a bug: each timeout waits the client\'s real timeout (10-30 s); on in long soaks with --kinds +apiTimeout',
