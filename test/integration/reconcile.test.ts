@@ -1,7 +1,6 @@
 import { DeleteCommand, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { budgetHourKey } from '../../shared/budget/api-budget';
 import { documentClient } from '../../shared/aws/clients';
-import { getBackfillJob } from '../../shared/backfill/job-store';
 import { getRecord } from '../../shared/store/records';
 import { connectTeam, type ConnectedTeam } from './helpers/connect-team';
 import { httpJson } from './helpers/http';
@@ -26,12 +25,7 @@ describe('scheduled reconcile', () => {
   let team: ConnectedTeam;
 
   beforeAll(async () => {
-    team = await connectTeam();
-    await waitFor(async () => (await getBackfillJob(ddb(), tables().teamsTable, team.teamId))?.status === 'completed', {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      description: 'the connect backfill',
-    });
+    team = await connectTeam(); // waits for the connect backfill to complete
     // Webhook delivery off for this app: only reconcile can bring changes in.
     await httpJson('PUT', sandbox(`/apps/${team.clientId}/webhook`), { active: false }, 200);
   }, 90_000);
@@ -82,12 +76,7 @@ describe('reconcile after a gap larger than an hour of budget', () => {
   let team: ConnectedTeam;
 
   beforeAll(async () => {
-    team = await connectTeam();
-    await waitFor(async () => (await getBackfillJob(ddb(), tables().teamsTable, team.teamId))?.status === 'completed', {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      description: 'the connect backfill',
-    });
+    team = await connectTeam(); // waits for the connect backfill to complete
     await httpJson('PUT', sandbox(`/apps/${team.clientId}/webhook`), { active: false }, 200);
   }, 90_000);
 

@@ -1,7 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { documentClient } from '../../shared/aws/clients';
-import { getBackfillJob } from '../../shared/backfill/job-store';
 import { DEFAULT_TEAM_SYNC_CONFIG, mapAppointment } from '../../shared/mapping';
 import { relabelRecord } from '../../shared/reconcile/renamed-names';
 import { getRecord, recordPk, writeRecord } from '../../shared/store/records';
@@ -33,12 +32,7 @@ describe('reconcile after an appointment profile rename', () => {
   let team: ConnectedTeam;
 
   beforeAll(async () => {
-    team = await connectTeam();
-    await waitFor(async () => (await getBackfillJob(ddb(), tables().teamsTable, team.teamId))?.status === 'completed', {
-      timeoutMs: 60_000,
-      intervalMs: 200,
-      description: 'the connect backfill',
-    });
+    team = await connectTeam(); // waits for the connect backfill to complete
     await httpJson('PUT', sandbox(`/apps/${team.clientId}/webhook`), { active: false }, 200);
     // The name it has now (a convergence soak may have renamed it before).
     const data = (await httpJson<{ profiles: { id: number; name: string }[] }>('GET', sandbox('/data'), undefined, 200)).body;
