@@ -3,8 +3,8 @@ import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from '
 import { dirname } from 'node:path';
 import { AppointmentSchema, PatientSchema } from '../../shared/drchrono/schemas';
 import { SandboxClock, practiceTimestamp } from './clock';
-import { buildAppointment, buildPatient, seedData } from './seed';
-import type { Fault, FaultKind, Json, RateCounter, SandboxApp, SandboxState, TokenPair } from './types';
+import { buildAppointment, buildPatient, seedData, seedSecondPractice } from './seed';
+import type { Fault, FaultKind, Json, RateCounter, SandboxApp, SandboxData, SandboxState, TokenPair } from './types';
 
 /** Errors the HTTP layer turns into a response: status plus a JSON body shaped like DrChrono's. */
 export class SandboxHttpError extends Error {
@@ -80,6 +80,7 @@ export class SandboxEngine {
       : { doctors: [], users: [], profiles: [], flagTypes: [], patients: [], appointments: [], nextPatientId: 104857601, nextAppointmentId: 246813579 };
     return {
       data,
+      practices: seed ? [seedSecondPractice(Date.now())] : [],
       apps: { [DEFAULT_APP.clientId]: newApp(DEFAULT_APP.clientId, DEFAULT_APP.clientSecret) },
       grants: {},
       tokens: [],
@@ -88,6 +89,23 @@ export class SandboxEngine {
       counters: {},
       clockOffsetMs: 0,
     };
+  }
+
+  /** Every user of every practice, with the practice's name (the approve page's choice). */
+  allUsers(): { id: number; username: string; practiceGroup: string; practiceName: string }[] {
+    return [this.state.data, ...(this.state.practices ?? [])].flatMap((d) =>
+      d.users.map((u) => ({
+        id: Number(u.id),
+        username: String(u.username),
+        practiceGroup: String(u.practice_group),
+        practiceName: String(d.doctors[0]?.practice_group_name ?? u.practice_group),
+      })),
+    );
+  }
+
+  /** The practice a user belongs to; the default practice for its own users (and for unknown ids). */
+  practiceOf(userId: number): SandboxData {
+    return (this.state.practices ?? []).find((d) => d.users.some((u) => u.id === userId)) ?? this.state.data;
   }
 
   onChange(l: ChangeListener): void {
@@ -171,7 +189,7 @@ export class SandboxEngine {
     } else {
       const scope = q.scope && q.scope.trim() ? q.scope.trim().split(/\s+/).join(' ') : ALL_SCOPES.join(' ');
       const userId = q.userId ?? a.defaultUserId;
-      if (!this.state.data.users.some((u) => u.id === userId)) throw new SandboxHttpError(400, { detail: `unknown user ${userId}` });
+      if (!this.allUsers().some((u) => u.id === userId)) throw new SandboxHttpError(400, { detail: `unknown user ${userId}` });
       const code = randomToken(15);
       this.state.grants[code] = { code, clientId: a.clientId, redirectUri: q.redirectUri, scope, userId, expiresAt: this.clock.now() + this.codeTtlMs, used: false };
       loc.searchParams.set('code', code);

@@ -219,8 +219,8 @@ export function buildAppointment(id: string, seq: number, nowMs: number, patient
   };
 }
 
-export function seedData(nowMs: number): SandboxData {
-  const doctors = DOCTORS.map(([id, first, last, specialty, npi], i) => ({
+function seedDoctor(id: number, first: string, last: string, specialty: string, npi: string, i: number): Json {
+  return {
     id,
     first_name: first,
     last_name: last,
@@ -240,7 +240,11 @@ export function seedData(nowMs: number): SandboxData {
     practice_group: PRACTICE_GROUP,
     practice_group_name: 'Sandbox Family Clinic',
     profile_picture: '',
-  }));
+  };
+}
+
+export function seedData(nowMs: number): SandboxData {
+  const doctors = DOCTORS.map(([id, first, last, specialty, npi], i) => seedDoctor(id, first, last, specialty, npi, i));
   const users = [
     ...DOCTORS.map(([id, first, last], i) => ({ id: 9001 + i, username: `${first.toLowerCase()}${last.toLowerCase()}`, doctor: id, is_doctor: true, is_staff: false, practice_group: PRACTICE_GROUP })),
     { id: 9101, username: 'frontdesk', doctor: 263812, is_doctor: false, is_staff: true, practice_group: PRACTICE_GROUP },
@@ -266,5 +270,60 @@ export function seedData(nowMs: number): SandboxData {
     appointments,
     nextPatientId: 104857601 + patients.length,
     nextAppointmentId: 246813579 + appointments.length,
+  };
+}
+
+/**
+ * A second practice (its own practice group, doctor, users and patients), so a team can be connected to the wrong
+ * DrChrono account on purpose: the account-binding tests approve as one of these users. Its ids never overlap the
+ * default practice's. Readable through the API with its users' tokens; the control API edits the default practice.
+ */
+export const SECOND_PRACTICE_GROUP = '88934';
+export const SECOND_DOCTOR_ID = 363901;
+export const SECOND_PRACTICE_USER_IDS = { doctor: 9201, frontdesk: 9202 } as const;
+
+const SECOND_LAST = ['Otherfield', 'Elsewhyte', 'Secondly', 'Farbrook', 'Nextdale'];
+
+export function seedSecondPractice(nowMs: number): SandboxData {
+  const doctors = [
+    {
+      ...seedDoctor(SECOND_DOCTOR_ID, 'Hana', 'Lindqvist', 'Dermatology', '1306978655', 0),
+      practice_group: SECOND_PRACTICE_GROUP,
+      practice_group_name: 'Sandbox Second Clinic',
+    },
+  ];
+  const users = [
+    { id: SECOND_PRACTICE_USER_IDS.doctor, username: 'hanalindqvist', doctor: SECOND_DOCTOR_ID, is_doctor: true, is_staff: false, practice_group: SECOND_PRACTICE_GROUP },
+    { id: SECOND_PRACTICE_USER_IDS.frontdesk, username: 'secondfrontdesk', doctor: SECOND_DOCTOR_ID, is_doctor: false, is_staff: true, practice_group: SECOND_PRACTICE_GROUP },
+  ];
+  const patients = SECOND_LAST.map((last, seq) =>
+    buildPatient(204857601 + seq, seq, nowMs, {
+      doctor: SECOND_DOCTOR_ID,
+      last_name: last,
+      chart_id: `${last.slice(0, 2).toUpperCase()}2ND${String(seq + 1).padStart(5, '0')}`,
+      email: `patient.${last.toLowerCase()}@example.com`,
+      emergency_contact_name: '',
+      emergency_contact_phone: '',
+      emergency_contact_relation: '',
+      responsible_party_name: '',
+      responsible_party_relation: '',
+      responsible_party_email: '',
+      responsible_party_phone: '',
+      patient_flags: [],
+      patient_flags_attached: [],
+    }),
+  );
+  const appointments = patients.map((p, seq) =>
+    buildAppointment(String(346813579 + seq), seq, nowMs, (p as { id: number }).id, { doctor: SECOND_DOCTOR_ID, profile: null, reason: 'Skin check' }),
+  );
+  return {
+    doctors,
+    users,
+    profiles: [],
+    flagTypes: [],
+    patients,
+    appointments,
+    nextPatientId: 204857601 + patients.length,
+    nextAppointmentId: 346813579 + appointments.length,
   };
 }

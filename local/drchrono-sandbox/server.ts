@@ -4,7 +4,7 @@ import { readRequestBody } from '../http/read-body';
 import { bulkList, clearBulkLists, isBulkArea } from './bulk';
 import { SandboxHttpError, type SandboxEngine } from './engine';
 import { decodeCursor, paginate, pageSizeFor, serialize } from './serializer';
-import type { Delivery, Json, SandboxApp, TokenPair } from './types';
+import type { Delivery, Json, SandboxApp, SandboxData, TokenPair } from './types';
 import type { WebhookDispatcher } from './webhooks';
 
 /** HTTP face of the sandbox: DrChrono's OAuth pages and API, plus the `/_sandbox/` control API. */
@@ -113,6 +113,7 @@ export class SandboxRouter {
         scope: q.get('scope') ?? undefined,
         state: q.get('state') ?? undefined,
         approve: q.get('decision') === 'approve',
+        userId: q.get('user_id') ? Number(q.get('user_id')) : undefined,
       });
       ctx.res.writeHead(302, { location }).end();
       return;
@@ -121,11 +122,18 @@ export class SandboxRouter {
       .filter((k) => q.get(k) !== null)
       .map((k) => `<input type="hidden" name="${k}" value="${esc(q.get(k)!)}">`)
       .join('');
+    // Who is "logged in" and approves: any user of any sandbox practice (default: the app's defaultUserId).
+    const selected = app?.defaultUserId;
+    const options = this.engine
+      .allUsers()
+      .map((u) => `<option value="${u.id}"${u.id === selected ? ' selected' : ''}>${esc(u.username)} (${esc(u.practiceName)}, practice group ${esc(u.practiceGroup)})</option>`)
+      .join('');
     sendHtml(
       ctx.res,
       200,
       `<h1>DrChrono sandbox</h1><p>The application <b>${esc(clientId!)}</b> asks for access to your sandbox practice` +
         ` (scopes: ${esc(q.get('scope') || 'all')}).</p><form method="post" action="/o/authorize/">${hidden}` +
+        `<label>Approve as <select name="user_id">${options}</select></label> ` +
         `<button name="decision" value="approve">Approve</button> <button name="decision" value="deny">Cancel</button></form>`,
     );
   }
@@ -166,12 +174,16 @@ export class SandboxRouter {
 
     const q = ctx.url.searchParams;
     const verbose = q.get('verbose') === 'true';
-    const d = this.engine.state.data;
+    // The token's user decides which practice the API shows (DrChrono scopes every list to the practice group).
+    const d = this.engine.practiceOf(tok.userId);
     // Bulk lists (bulk.ts): POST generates, GET polls; both are reads, so this precedes the write-scope check.
     if (isBulkArea(area) && id === undefined) {
-      const out = bulkList(area, ctx.method, q, d, tok.clientId, this.engine.clock.now());
+      // Generated lists are cached per app; per app and practice for the non-default practices.
+      const cacheOwner = d === this.engine.state.data ? tok.clientId : `${tok.clientId}@${String(d.users[0]?.practice_group)}`;
+      const out = bulkList(area, ctx.method, q, d, cacheOwner, this.engine.clock.now());
       return send(ctx.res, out.status, out.body);
     }
+    if (d !== this.engine.state.data) return this.otherPracticeApi(ctx, d, area, id, tok.userId);
     const write = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(ctx.method);
     if (write && !hasScope(tok, [`${area === 'appointments' ? 'calendar' : 'patients'}:write`, ...(area === 'appointments' ? ['clinical:write'] : [])])) {
       return send(ctx.res, 403, FORBIDDEN);
@@ -259,6 +271,54 @@ export class SandboxRouter {
         return send(ctx.res, 404, { detail: 'Not found.' });
     }
     send(ctx.res, 405, { detail: `Method "${ctx.method}" not allowed.` });
+  }
+
+  /**
+   * A non-default practice, read-only: users, doctors, profiles, flag types, patients and appointments (lists with
+   * the same filters the sync uses, and single objects). Writes and bulk lists are only modelled for the default one.
+   */
+  private otherPracticeApi(ctx: Ctx, d: SandboxData, area: string, id: string | undefined, userId: number): void {
+    if (ctx.method !== 'GET') return send(ctx.res, 403, FORBIDDEN);
+    const q = ctx.url.searchParams;
+    const verbose = q.get('verbose') === 'true';
+    const one = (items: Json[], kind?: 'patient' | 'appointment') => {
+      const x = findOr404(items, (o) => String(o.id) === id);
+      return send(ctx.res, 200, kind ? serialize(kind, x, verbose) : x);
+    };
+    const since = q.get('since');
+    switch (area) {
+      case 'users':
+        if (id === 'current') {
+          ctx.res.writeHead(302, { location: `${this.baseUrl()}/api/users/${userId}` }).end();
+          return;
+        }
+        return id === undefined ? this.list(ctx, d.users, 'default') : one(d.users);
+      case 'doctors':
+        return id === undefined ? this.list(ctx, filterDoctor(d.doctors, q), 'default') : one(d.doctors);
+      case 'appointment_profiles':
+      case 'patient_flag_types': {
+        const items = area === 'appointment_profiles' ? d.profiles : d.flagTypes;
+        return id === undefined ? this.list(ctx, filterDoctor(items, q, 'doctor'), 'default') : one(items);
+      }
+      case 'patients': {
+        if (id !== undefined) return one(d.patients, 'patient');
+        let items = filterDoctor(d.patients, q, 'doctor');
+        if (since) items = items.filter((p) => String(p.updated_at) >= since);
+        return this.list(ctx, items.map((p) => serialize('patient', p, verbose)), 'default');
+      }
+      case 'appointments': {
+        if (id !== undefined) return one(d.appointments, 'appointment');
+        let items = filterDoctor(d.appointments, q, 'doctor');
+        if (since) items = items.filter((a) => String(a.updated_at) >= since);
+        const range = /^(\d{4}-\d{2}-\d{2})\/(\d{4}-\d{2}-\d{2})$/.exec(q.get('date_range') ?? '');
+        if (range) items = items.filter((a) => String(a.scheduled_time).slice(0, 10) >= range[1]! && String(a.scheduled_time).slice(0, 10) <= range[2]!);
+        const date = q.get('date');
+        if (date) items = items.filter((a) => String(a.scheduled_time).slice(0, 10) === date);
+        return this.list(ctx, items.map((a) => serialize('appointment', a, verbose)), 'appointments');
+      }
+      default:
+        return send(ctx.res, 404, { detail: 'Not found.' });
+    }
   }
 
   private list(ctx: Ctx, items: Json[], kind: 'appointments' | 'default'): void {

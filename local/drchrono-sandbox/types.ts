@@ -125,7 +125,10 @@ export interface RateCounter {
 }
 
 export interface SandboxState {
+  /** The default practice: the control API, webhooks and the default app's user all act on it. */
   data: SandboxData;
+  /** Further practices (own practice group, users, doctors, patients), readable through the API by their users. */
+  practices?: SandboxData[];
   apps: Record<string, SandboxApp>;
   grants: Record<string, Grant>;
   tokens: TokenPair[];
