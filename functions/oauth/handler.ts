@@ -1,5 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
+import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { z } from 'zod';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
@@ -7,6 +9,7 @@ import { DrChronoClient } from '../../shared/drchrono/client';
 import { exchangeAuthorizationCode } from '../../shared/drchrono/token-client';
 import { OAUTH_CALLBACK_PATH } from '../../shared/http/routes';
 import { errorFields, logger } from '../../shared/logging/logger';
+import { ConnectLinkKeyCache, readConnectLinkKeys } from '../../shared/oauth/connect-link-key';
 import { completeAuthorization, startAuthorization, type OAuthFlowDeps } from '../../shared/oauth/oauth-flow';
 import { oauthPage } from '../../shared/oauth/oauth-pages';
 import { connectionUserFromProfile } from '../../shared/oauth/team-connection';
@@ -18,7 +21,11 @@ const EnvSchema = z.object({
   DRCHRONO_BASE_URL: z.string().url().default('https://drchrono.com'),
   OAUTH_REDIRECT_URI: z.string().url(),
   BACKFILL_QUEUE_URL: z.string().min(1).optional(),
+  /** The connect-link signing keys' secret (shared/oauth/connect-link-key.ts). */
+  CONNECT_LINK_KEY_SECRET_ID: z.string().min(1),
 });
+
+const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DrChronoSync', serviceName: 'oauth' });
 
 const AUTHORIZE_PREFIX = '/integration-oauth/authorize/';
 /**
@@ -33,6 +40,8 @@ function containerDeps(): OAuthFlowDeps {
   if (deps) return deps;
   const env = EnvSchema.parse(process.env);
   const cache = new TeamSecretCache({ client: secretsClient, prefix: env.TEAM_SECRET_PREFIX });
+  // Cached per container (5 min; a key id it does not know re-reads at most every 30 s): see connect-link-key.ts.
+  const linkKeys = new ConnectLinkKeyCache({ load: () => readConnectLinkKeys(secretsClient(), env.CONNECT_LINK_KEY_SECRET_ID) });
   deps = {
     ddb: documentClient(),
     secrets: secretsClient(),
@@ -43,6 +52,8 @@ function containerDeps(): OAuthFlowDeps {
     redirectUri: env.OAUTH_REDIRECT_URI,
     backfillQueueUrl: env.BACKFILL_QUEUE_URL,
     readClientSecretCached: (teamId) => cache.get(teamId),
+    connectLinkKey: (keyId) => linkKeys.key(keyId),
+    countMetric: (name) => metrics.addMetric(name, MetricUnit.Count, 1),
     exchangeCode: (args) => exchangeAuthorizationCode({ ...args, timeoutMs: CALLBACK_HTTP_TIMEOUT_MS }),
     fetchCurrentUser: async ({ baseUrl, accessToken }) => {
       const client = new DrChronoClient({ baseUrl, accessToken: async () => accessToken, timeoutMs: CALLBACK_HTTP_TIMEOUT_MS, maxRetries: 1 });
@@ -58,7 +69,11 @@ async function oauth(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
     if (path === OAUTH_CALLBACK_PATH) return await completeAuthorization(containerDeps(), event.queryStringParameters ?? {}, event.cookies);
     if (path.startsWith(AUTHORIZE_PREFIX)) {
       // No decoding of the raw path: a malformed escape would throw; an undecoded id simply fails the UUID check.
-      return await startAuthorization(containerDeps(), event.pathParameters?.teamId ?? path.slice(AUTHORIZE_PREFIX.length));
+      return await startAuthorization(
+        containerDeps(),
+        event.pathParameters?.teamId ?? path.slice(AUTHORIZE_PREFIX.length),
+        event.queryStringParameters ?? {},
+      );
     }
     return oauthPage('invalid');
   } catch (err) {
@@ -68,4 +83,4 @@ async function oauth(event: APIGatewayProxyEventV2): Promise<APIGatewayProxyStru
   }
 }
 
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().use(injectLambdaContext(logger)).handler(oauth);
+export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().use(injectLambdaContext(logger)).use(logMetrics(metrics)).handler(oauth);

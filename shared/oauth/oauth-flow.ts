@@ -22,6 +22,9 @@ import {
   type Lease,
 } from './refresh-lease';
 import { markTeamConnected, type DrChronoConnectionUser } from './team-connection';
+import { decideBinding, practiceGroupOf } from './account-binding';
+import { verifyConnectLink, type SigningKey } from './connect-link';
+import { ACCOUNT_CHANGE_REFUSED_METRIC, CONNECT_LINK_REFUSED_METRIC, type OAuthMetricName } from './oauth-metrics';
 import { secretWithTokens, writeIssuedTokens, type IssuedTokens } from './token-secret';
 
 /**
@@ -41,6 +44,10 @@ export interface OAuthFlowDeps {
   readClientSecretCached: (teamId: string) => Promise<TeamSecret | null>;
   exchangeCode: (args: { baseUrl: string; clientId: string; clientSecret: string; code: string; redirectUri: string }) => Promise<IssuedTokens>;
   fetchCurrentUser: (args: { baseUrl: string; accessToken: string }) => Promise<DrChronoConnectionUser>;
+  /** The connect-link signing key with this id (current or previous), from a cache (connect-link-key.ts). */
+  connectLinkKey: (keyId: string) => Promise<SigningKey | undefined>;
+  /** Counts a CloudWatch metric (Powertools in the Lambda). */
+  countMetric?: (name: OAuthMetricName) => void;
   now?: () => Date;
   /** How long the callback waits for a refresher's lease (default 5 s: the admin is waiting). */
   leaseWaitMs?: number;
@@ -59,9 +66,19 @@ export interface BackfillStartMessage {
   teamId: string;
 }
 
-export async function startAuthorization(deps: OAuthFlowDeps, rawTeamId: unknown): Promise<HtmlResponse> {
+/**
+ * `GET /integration-oauth/authorize/{teamId}?exp=&acc=&lid=&kid=&sig=`. The link's signature and expiry are checked
+ * first (connect-link.ts): an unsigned, altered or expired link reads and writes nothing.
+ */
+export async function startAuthorization(deps: OAuthFlowDeps, rawTeamId: unknown, rawQuery?: Record<string, string | undefined>): Promise<HtmlResponse> {
   const teamId = parseTeamId(rawTeamId);
   if (!teamId) return oauthPage('unknown_team');
+  const link = await verifyConnectLink(teamId, rawQuery, deps.connectLinkKey, Math.floor(now(deps).getTime() / 1000));
+  if (!link.ok) {
+    logger.info('oauth authorize: connect link refused', { teamId, outcome: `link_${link.reason}` });
+    deps.countMetric?.(CONNECT_LINK_REFUSED_METRIC);
+    return oauthPage(`link_${link.reason}`);
+  }
   const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId);
   if (!team) return oauthPage('unknown_team');
   if (team.status === 'disabled') return oauthPage('team_disabled');
@@ -70,8 +87,9 @@ export async function startAuthorization(deps: OAuthFlowDeps, rawTeamId: unknown
     logger.error('oauth authorize: team has no secret', { teamId });
     return oauthPage('server_error');
   }
-  const state = await createOAuthState(deps.ddb, deps.teamsTable, teamId, now(deps));
-  logger.info('oauth authorize: redirecting to DrChrono', { teamId });
+  const accountChangeLinkId = link.claims.allowAccountChange ? link.claims.linkId : undefined;
+  const state = await createOAuthState(deps.ddb, deps.teamsTable, teamId, now(deps), { accountChangeLinkId });
+  logger.info('oauth authorize: redirecting to DrChrono', { teamId, keyId: link.keyId, allowAccountChange: link.claims.allowAccountChange });
   return redirectResponse(
     buildAuthorizeUrl({ baseUrl: deps.drchronoBaseUrl, clientId: secret.clientId, redirectUri: deps.redirectUri, state }),
     [stateCookie(state)],
@@ -139,7 +157,7 @@ async function callback(deps: OAuthFlowDeps, rawQuery: unknown, cookieState: str
   /** true once the lease needs no release here: released with the outcome, or left to run out after a failed write. */
   const released = { value: false };
   try {
-    return await connectUnderLease(deps, lease, query.code, released);
+    return await connectUnderLease(deps, lease, query.code, released, consumed.accountChangeLinkId);
   } finally {
     // Conditional on this owner: never releases a lease someone else took after ours ran out.
     if (!released.value) {
@@ -150,7 +168,13 @@ async function callback(deps: OAuthFlowDeps, rawQuery: unknown, cookieState: str
   }
 }
 
-async function connectUnderLease(deps: OAuthFlowDeps, lease: Lease, code: string, released: { value: boolean }): Promise<HtmlResponse> {
+async function connectUnderLease(
+  deps: OAuthFlowDeps,
+  lease: Lease,
+  code: string,
+  released: { value: boolean },
+  accountChangeLinkId: string | undefined,
+): Promise<HtmlResponse> {
   const { teamId } = lease;
   let secret: TeamSecret;
   try {
@@ -177,14 +201,53 @@ async function connectUnderLease(deps: OAuthFlowDeps, lease: Lease, code: string
     return oauthPage(err instanceof InvalidGrantError ? 'expired' : 'drchrono_error');
   }
 
+  // Who authorised, before anything is stored: the team is bound to one DrChrono account (account-binding.ts).
+  // A failed lookup stores nothing: the tokens are dropped and the admin runs the link again.
+  let user: DrChronoConnectionUser;
+  try {
+    user = await deps.fetchCurrentUser({ baseUrl: deps.drchronoBaseUrl, accessToken: tokens.accessToken });
+  } catch (err) {
+    logger.warn('oauth callback: current user lookup failed; nothing stored', { teamId, errorClass: errorFields(err).errorClass });
+    return oauthPage('drchrono_error');
+  }
+  // lease.team was read by the lease acquire, and only lease holders change the binding: it is current.
+  const binding = decideBinding(lease.team, user, { linkId: accountChangeLinkId });
+  if (binding.kind === 'refused') {
+    // Ids only (no names): which account was refused for which binding.
+    logger.warn('oauth callback: another DrChrono account refused; nothing stored', {
+      teamId,
+      outcome: binding.reason === 'permission_used' ? 'account_change_permission_used' : 'account_mismatch',
+      drchronoUserId: user.id,
+      drchronoPracticeGroup: practiceGroupOf(user),
+      boundDrchronoUserId: lease.team.boundDrchronoUserId ?? lease.team.drchronoUserId,
+    });
+    deps.countMetric?.(ACCOUNT_CHANGE_REFUSED_METRIC);
+    return oauthPage(binding.reason === 'permission_used' ? 'account_change_used' : 'account_mismatch');
+  }
+
   // Store the tokens before anything else can fail: the code is spent, the tokens exist nowhere else.
-  // First claim the next tokenVersion on the team item (only while we own the lease), then write the secret.
+  // First claim the next tokenVersion on the team item (only while we own the lease; it records the binding and
+  // spends a one-time account-change permission), then write the secret.
   const issuedAt = now(deps);
   const version = nextTokenVersion(lease.team, secret.tokenVersion);
-  const claim = await claimTokenVersion(deps.ddb, deps.teamsTable, lease, version, issuedAt.getTime(), TOKEN_WRITE_HOLD_MS);
+  const claim = await claimTokenVersion(deps.ddb, deps.teamsTable, lease, version, issuedAt.getTime(), TOKEN_WRITE_HOLD_MS, {
+    userId: user.id,
+    practiceGroup: practiceGroupOf(user),
+    changed: binding.kind !== 'same',
+    ...(binding.kind === 'change' ? { spendLinkId: binding.linkId } : {}),
+  });
   if (!claim) {
     logger.error('oauth callback: token lease lost before the token write; tokens dropped', { teamId });
     return oauthPage('server_error');
+  }
+  if (binding.kind === 'change') {
+    logger.warn('oauth callback: DrChrono account changed by an operator-issued link', {
+      teamId,
+      outcome: 'account_changed',
+      drchronoUserId: user.id,
+      drchronoPracticeGroup: practiceGroupOf(user),
+      previousDrchronoUserId: lease.team.boundDrchronoUserId ?? lease.team.drchronoUserId,
+    });
   }
   const withTokens = secretWithTokens(secret, tokens, issuedAt.getTime(), version);
   try {
@@ -198,14 +261,6 @@ async function connectUnderLease(deps: OAuthFlowDeps, lease: Lease, code: string
     released.value = true;
     logger.error('oauth callback: tokens could not be stored; lease left to expire', { teamId, errorClass: errorFields(err).errorClass });
     throw err;
-  }
-
-  let user: DrChronoConnectionUser;
-  try {
-    user = await deps.fetchCurrentUser({ baseUrl: deps.drchronoBaseUrl, accessToken: tokens.accessToken });
-  } catch (err) {
-    logger.warn('oauth callback: current user lookup failed', { teamId, errorClass: errorFields(err).errorClass });
-    return oauthPage('drchrono_error');
   }
 
   released.value = await markTeamConnected(deps.ddb, deps.teamsTable, teamId, {

@@ -12,7 +12,12 @@ export type OAuthPageKind =
   | 'team_disabled'
   | 'drchrono_error'
   | 'busy'
-  | 'server_error';
+  | 'server_error'
+  | 'link_unsigned'
+  | 'link_altered'
+  | 'link_expired'
+  | 'account_mismatch'
+  | 'account_change_used';
 
 export interface HtmlResponse {
   statusCode: number;
@@ -67,6 +72,33 @@ const PAGES: Record<OAuthPageKind, { status: number; title: string; message: str
     status: 503,
     title: 'Please try again in a minute',
     message: 'Your DrChrono connection is being updated right now, so nothing was changed. Please wait a minute, then start again from the link you were given.',
+  },
+  link_unsigned: {
+    status: 403,
+    title: 'Connection link not valid',
+    message: 'This connection link is incomplete (it carries no signature), so nothing was started. Please ask your administrator for a new connection link.',
+  },
+  link_altered: {
+    status: 403,
+    title: 'Connection link not valid',
+    message: 'This connection link has been changed or is damaged, so nothing was started. Please open the link exactly as you received it, or ask your administrator for a new one.',
+  },
+  link_expired: {
+    status: 410,
+    title: 'Connection link expired',
+    message: 'This connection link has expired, so nothing was started. Please ask your administrator for a new connection link.',
+  },
+  account_mismatch: {
+    status: 403,
+    title: 'Different DrChrono account',
+    message:
+      'This account is connected to a different DrChrono user or practice, so nothing was changed. Sign in to DrChrono as the user who connected it and start again from the link, or ask your administrator for a link that allows changing the DrChrono account.',
+  },
+  account_change_used: {
+    status: 403,
+    title: 'Account change already used',
+    message:
+      'This link allowed changing the DrChrono account once, and that change has already been made, so nothing was changed. Please ask your administrator for a new link if the account must change again.',
   },
   server_error: {
     status: 500,

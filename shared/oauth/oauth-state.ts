@@ -14,7 +14,8 @@ export const STATE_TTL_SECONDS = 10 * 60;
 /** 32 random bytes, base64url without padding: 43 characters. */
 export const StateNonceSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
 
-export type ConsumedState = { ok: true; teamId: string } | { ok: false; reason: 'invalid' | 'expired' };
+/** `accountChangeLinkId`: the flow started from a link allowing an account change once (account-binding.ts). */
+export type ConsumedState = { ok: true; teamId: string; accountChangeLinkId?: string } | { ok: false; reason: 'invalid' | 'expired' };
 
 function stateKey(nonce: string): { pk: string; sk: typeof STATE_SK } {
   return { pk: `STATE#${nonce}`, sk: STATE_SK };
@@ -25,13 +26,20 @@ export async function createOAuthState(
   teamsTable: string,
   teamId: string,
   now: Date = new Date(),
+  opts: { accountChangeLinkId?: string } = {},
 ): Promise<string> {
   const nonce = randomBytes(32).toString('base64url');
   await ddb.send(
     new PutCommand({
       TableName: teamsTable,
       // expiresAt is both the TTL attribute and the expiry the consume condition checks (TTL deletion lags by hours).
-      Item: { ...stateKey(nonce), teamId, createdAt: now.toISOString(), expiresAt: Math.floor(now.getTime() / 1000) + STATE_TTL_SECONDS },
+      Item: {
+        ...stateKey(nonce),
+        teamId,
+        createdAt: now.toISOString(),
+        expiresAt: Math.floor(now.getTime() / 1000) + STATE_TTL_SECONDS,
+        ...(opts.accountChangeLinkId ? { accountChangeLinkId: opts.accountChangeLinkId } : {}),
+      },
       ConditionExpression: 'attribute_not_exists(pk)',
     }),
   );
@@ -63,7 +71,9 @@ export async function consumeOAuthState(
       }),
     );
     const teamId = parseTeamId(out.Attributes?.teamId);
-    return teamId ? { ok: true, teamId } : { ok: false, reason: 'invalid' };
+    if (!teamId) return { ok: false, reason: 'invalid' };
+    const linkId = out.Attributes?.accountChangeLinkId;
+    return typeof linkId === 'string' && linkId ? { ok: true, teamId, accountChangeLinkId: linkId } : { ok: true, teamId };
   } catch (err) {
     if (err instanceof ConditionalCheckFailedException) {
       return { ok: false, reason: err.Item ? 'expired' : 'invalid' };

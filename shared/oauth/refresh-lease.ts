@@ -152,16 +152,44 @@ export async function claimTokenVersion(
   next: number,
   nowMs: number,
   holdMs: number,
+  binding?: ClaimBinding,
 ): Promise<{ until: number } | null> {
   const until = nowMs + holdMs;
+  const sets = ['tokenVersion = :next', 'refreshLeaseUntil = :until'];
+  const values: Record<string, unknown> = { ':next': next, ':until': until, ':owner': lease.owner };
+  const removes: string[] = [];
+  const adds: string[] = [];
+  let condition = 'refreshLeaseOwner = :owner AND (attribute_not_exists(tokenVersion) OR tokenVersion < :next)';
+  if (binding) {
+    // The binding is recorded in the claim, the commit point of a token write: the account whose tokens the secret
+    // is about to hold is the one the team is bound to (account-binding.ts), and a spent permission is spent here.
+    sets.push('boundDrchronoUserId = :buid');
+    values[':buid'] = binding.userId;
+    if (binding.practiceGroup !== null) {
+      sets.push('boundDrchronoPracticeGroup = :bpg');
+      values[':bpg'] = binding.practiceGroup;
+    } else removes.push('boundDrchronoPracticeGroup');
+    if (binding.changed) {
+      sets.push('accountBoundAt = :bat');
+      values[':bat'] = new Date(nowMs).toISOString();
+    }
+    if (binding.spendLinkId) {
+      adds.push('accountChangeLinksUsed :lids');
+      values[':lids'] = new Set([binding.spendLinkId]);
+      values[':lid'] = binding.spendLinkId;
+      condition += ' AND NOT contains(accountChangeLinksUsed, :lid)';
+    }
+  }
   try {
     await ddb.send(
       new UpdateCommand({
         TableName: teamsTable,
         Key: teamKey(lease.teamId),
-        UpdateExpression: 'SET tokenVersion = :next, refreshLeaseUntil = :until',
-        ConditionExpression: 'refreshLeaseOwner = :owner AND (attribute_not_exists(tokenVersion) OR tokenVersion < :next)',
-        ExpressionAttributeValues: { ':next': next, ':until': until, ':owner': lease.owner },
+        UpdateExpression: [`SET ${sets.join(', ')}`, removes.length ? `REMOVE ${removes.join(', ')}` : '', adds.length ? `ADD ${adds.join(', ')}` : '']
+          .filter(Boolean)
+          .join(' '),
+        ConditionExpression: condition,
+        ExpressionAttributeValues: values,
       }),
     );
     return { until };
@@ -169,6 +197,16 @@ export async function claimTokenVersion(
     if (err instanceof ConditionalCheckFailedException) return null;
     throw err;
   }
+}
+
+/** What the OAuth callback's claim records about the account it binds the team to (account-binding.ts). */
+export interface ClaimBinding {
+  userId: number;
+  practiceGroup: string | null;
+  /** A first binding or an allowed change (sets `accountBoundAt`). */
+  changed: boolean;
+  /** The link id whose one-time account-change permission this claim spends. */
+  spendLinkId?: string;
 }
 
 /** The version a writer claims: above both the team item's last claim and the secret's (teams from before the claim). */

@@ -71,6 +71,8 @@ function callbackDeps(over: Partial<OAuthFlowDeps> = {}): OAuthFlowDeps & { wait
     drchronoBaseUrl: sandbox(),
     redirectUri: platform().oauthRedirectUri,
     readClientSecretCached: async (teamId) => secretOf(teamId),
+    // Only the callback runs here (the state is created directly): no connect link is verified.
+    connectLinkKey: async () => undefined,
     exchangeCode: (args) => exchangeAuthorizationCode(args),
     fetchCurrentUser: async ({ baseUrl, accessToken }) =>
       connectionUserFromProfile(await new DrChronoClient({ baseUrl, accessToken: async () => accessToken }).currentUser()),

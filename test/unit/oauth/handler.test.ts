@@ -4,6 +4,7 @@ import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-sec
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { captureOutput, lambdaContext } from '../helpers/lambda';
 import { handler } from '../../../functions/oauth/handler';
+import { signConnectLink } from '../../../shared/oauth/connect-link';
 
 // The handler reads its env on first invocation, as a Lambda container does.
 process.env.TEAMS_TABLE = 'drchrono-sync-test-teams';
@@ -11,6 +12,9 @@ process.env.TEAM_SECRET_PREFIX = 'drchrono-sync/test/teams/';
 process.env.DRCHRONO_BASE_URL = 'https://drchrono.example';
 process.env.OAUTH_REDIRECT_URI = 'https://api.example/integration-oauth/callback';
 process.env.AWS_REGION = 'us-east-1';
+process.env.CONNECT_LINK_KEY_SECRET_ID = 'drchrono-sync/test/connect-link-key';
+const LINK_KEY = { id: 'k1', secret: 'handler-test-connect-link-key-0123456789' };
+const KEY_SECRET = JSON.stringify({ keys: [LINK_KEY] });
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const secretsMock = mockClient(SecretsManagerClient);
@@ -32,6 +36,7 @@ function event(rawPath: string, opts: { pathParameters?: Record<string, string>;
 }
 
 const context = lambdaContext('oauth');
+const link = () => signConnectLink(LINK_KEY, { teamId: TEAM, expiresAt: Math.floor(Date.now() / 1000) + 3600, allowAccountChange: false });
 
 const invoke = (e: APIGatewayProxyEventV2) => handler(e, context) as Promise<APIGatewayProxyStructuredResultV2>;
 
@@ -60,10 +65,29 @@ describe('oauth handler', () => {
     ddbMock.on(GetCommand).resolves({ Item: { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'registered', createdAt: 'x', updatedAt: 'x' } });
     ddbMock.on(PutCommand).resolves({});
     secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ clientId: 'cid', clientSecret: 'cs', webhookSecret: 'wh' }) });
-    const res = await invoke(event(`/integration-oauth/authorize/${TEAM}`, { pathParameters: { teamId: TEAM } }));
+    secretsMock.on(GetSecretValueCommand, { SecretId: process.env.CONNECT_LINK_KEY_SECRET_ID }).resolves({ SecretString: KEY_SECRET });
+    const res = await invoke(event(`/integration-oauth/authorize/${TEAM}`, { pathParameters: { teamId: TEAM }, query: link() }));
     expect(res.statusCode).toBe(302);
     expect(res.headers).toMatchObject({ 'cache-control': 'no-store', 'referrer-policy': 'no-referrer' });
     expect(String(res.headers?.location)).toMatch(/^https:\/\/drchrono\.example\/o\/authorize\/\?/);
+  });
+
+  it('reads the connect-link key once per container, not per request', async () => {
+    ddbMock.on(GetCommand).resolves({ Item: { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'registered', createdAt: 'x', updatedAt: 'x' } });
+    ddbMock.on(PutCommand).resolves({});
+    secretsMock.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ clientId: 'cid', clientSecret: 'cs', webhookSecret: 'wh' }) });
+    secretsMock.on(GetSecretValueCommand, { SecretId: process.env.CONNECT_LINK_KEY_SECRET_ID }).resolves({ SecretString: KEY_SECRET });
+    for (let i = 0; i < 3; i++) expect((await invoke(event(`/integration-oauth/authorize/${TEAM}`, { pathParameters: { teamId: TEAM }, query: link() }))).statusCode).toBe(302);
+    const keyReads = secretsMock.commandCalls(GetSecretValueCommand).filter((c) => c.args[0].input.SecretId === process.env.CONNECT_LINK_KEY_SECRET_ID);
+    // The earlier test in this file may have loaded it already (same container): at most one read in all.
+    expect(keyReads.length).toBeLessThanOrEqual(1);
+  });
+
+  it('refuses an unsigned connect link with a 403 page and reads nothing from DynamoDB', async () => {
+    const res = await invoke(event(`/integration-oauth/authorize/${TEAM}`, { pathParameters: { teamId: TEAM } }));
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toContain('Connection link not valid');
+    expect(ddbMock.calls()).toHaveLength(0);
   });
 
   it('answers 400 for a callback with a huge code and never echoes it in the page or the logs', async () => {

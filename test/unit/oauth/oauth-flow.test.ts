@@ -7,6 +7,8 @@ import { InvalidGrantError, DrChronoServerError } from '../../../shared/drchrono
 import { STATE_COOKIE_NAME } from '../../../shared/oauth/state-cookie';
 import { completeAuthorization, startAuthorization, type OAuthFlowDeps } from '../../../shared/oauth/oauth-flow';
 import { SYNC_SCOPES } from '../../../shared/oauth/authorize-url';
+import { signConnectLink, type SigningKey } from '../../../shared/oauth/connect-link';
+import { captureOutput } from '../helpers/lambda';
 
 const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
 const secrets = new SecretsManagerClient({ region: 'us-east-1' });
@@ -24,6 +26,11 @@ const REFRESH = 'refresh-44dd55ee66ff';
 const BASE_SECRET = { clientId: 'cid', clientSecret: 'csecret', webhookSecret: 'whs' };
 const TEAM_ITEM = { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'registered', createdAt: NOW.toISOString(), updatedAt: NOW.toISOString() };
 
+const LINK_KEY: SigningKey = { id: 'k1', secret: 'unit-test-connect-link-key-0123456789abcdef' };
+/** A valid connect link's query for TEAM (one day left). */
+const signed = (over: { allowAccountChange?: boolean; expiresAt?: number } = {}) =>
+  signConnectLink(LINK_KEY, { teamId: TEAM, expiresAt: over.expiresAt ?? NOW.getTime() / 1000 + 86_400, allowAccountChange: over.allowAccountChange ?? false });
+
 function deps(over: Partial<OAuthFlowDeps> = {}): OAuthFlowDeps {
   return {
     ddb,
@@ -37,6 +44,7 @@ function deps(over: Partial<OAuthFlowDeps> = {}): OAuthFlowDeps {
     readClientSecretCached: async () => BASE_SECRET,
     exchangeCode: jest.fn(async () => ({ accessToken: ACCESS, refreshToken: REFRESH, expiresIn: 172800 })),
     fetchCurrentUser: jest.fn(async () => ({ id: 9001, username: 'dr.sandbox', doctor: 314, practiceGroup: 77 })),
+    connectLinkKey: async (id) => (id === LINK_KEY.id ? LINK_KEY : undefined),
     now: () => NOW,
     ...over,
   };
@@ -88,7 +96,7 @@ describe('startAuthorization', () => {
   it('redirects to DrChrono with client id, redirect URI, code response type, the sync scopes and a stored state', async () => {
     ddbMock.on(GetCommand).resolves({ Item: TEAM_ITEM });
     ddbMock.on(PutCommand).resolves({});
-    const res = await startAuthorization(deps(), TEAM.toUpperCase());
+    const res = await startAuthorization(deps(), TEAM.toUpperCase(), signed());
     expect(res.statusCode).toBe(302);
     const url = new URL(res.headers.location!);
     expect(`${url.origin}${url.pathname}`).toBe('https://drchrono.example/o/authorize/');
@@ -107,20 +115,20 @@ describe('startAuthorization', () => {
 
   it('answers 404 for an unknown team and stores no state', async () => {
     ddbMock.on(GetCommand).resolves({});
-    const res = await startAuthorization(deps(), TEAM);
+    const res = await startAuthorization(deps(), TEAM, signed());
     expect(res.statusCode).toBe(404);
     expect(ddbMock.commandCalls(PutCommand)).toHaveLength(0);
   });
 
   it('answers 404 for a team id that is not a UUID without reading anything', async () => {
-    const res = await startAuthorization(deps(), '../../etc');
+    const res = await startAuthorization(deps(), '../../etc', signed());
     expect(res.statusCode).toBe(404);
     expect(ddbMock.calls()).toHaveLength(0);
   });
 
   it('refuses a disabled team', async () => {
     ddbMock.on(GetCommand).resolves({ Item: { ...TEAM_ITEM, status: 'disabled' } });
-    expect((await startAuthorization(deps(), TEAM)).statusCode).toBe(403);
+    expect((await startAuthorization(deps(), TEAM, signed())).statusCode).toBe(403);
   });
 });
 
@@ -265,12 +273,11 @@ describe('completeAuthorization', () => {
     expectNothingStored();
   });
 
-  it('keeps the exchanged tokens when the user lookup fails, but does not mark the team connected', async () => {
+  it('stores nothing when the user lookup fails (the account cannot be checked against the binding)', async () => {
     consumableState();
     const res = await completeAuthorization(deps({ fetchCurrentUser: async () => Promise.reject(new DrChronoServerError({ status: 500 })) }), { code: CODE, state: STATE }, sameBrowser(STATE));
     expect(res.statusCode).toBe(502);
-    expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(1);
-    expect(teamWrites('connected')).toHaveLength(0);
+    expectNothingStored();
     expect(teamWrites('release')).toHaveLength(1);
     expect(res.body).not.toContain(ACCESS);
   });
@@ -373,5 +380,126 @@ describe('completeAuthorization: the token lease shared with the refresher', () 
     } finally {
       jest.useRealTimers();
     }
+  });
+});
+
+describe('startAuthorization: signed connect links', () => {
+  it.each([
+    ['an unsigned link', () => ({}), 403, 'Connection link not valid'],
+    ['an altered link', () => ({ ...signed(), exp: String(NOW.getTime() / 1000 + 999_999) }), 403, 'Connection link not valid'],
+    ['an expired link', () => signed({ expiresAt: NOW.getTime() / 1000 - 1 }), 410, 'Connection link expired'],
+  ])('refuses %s with a clear page and reads or writes nothing', async (_name, query, status, title) => {
+    const counted: string[] = [];
+    const res = await startAuthorization(deps({ countMetric: (n) => counted.push(n) }), TEAM, query());
+    expect(res.statusCode).toBe(status);
+    expect(res.body).toContain(title);
+    expect(res.cookies).toBeUndefined();
+    expect(ddbMock.calls()).toHaveLength(0);
+    expect(counted).toEqual(['ConnectLinkRefused']);
+  });
+
+  it('stores the link id of an account-change link with the state', async () => {
+    ddbMock.on(GetCommand).resolves({ Item: TEAM_ITEM });
+    ddbMock.on(PutCommand).resolves({});
+    const q = signed({ allowAccountChange: true });
+    expect((await startAuthorization(deps(), TEAM, q)).statusCode).toBe(302);
+    expect(ddbMock.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ accountChangeLinkId: q.lid });
+  });
+
+  it('stores no link id for an ordinary link', async () => {
+    ddbMock.on(GetCommand).resolves({ Item: TEAM_ITEM });
+    ddbMock.on(PutCommand).resolves({});
+    await startAuthorization(deps(), TEAM, signed());
+    expect(ddbMock.commandCalls(PutCommand)[0]!.args[0].input.Item).not.toHaveProperty('accountChangeLinkId');
+  });
+});
+
+describe('completeAuthorization: the team stays bound to its DrChrono account', () => {
+  const BOUND = { ...TEAM_ITEM, status: 'connected', boundDrchronoUserId: 9001, boundDrchronoPracticeGroup: '77', tokenVersion: 3 };
+  const OTHER_USER = { id: 9201, username: 'other.practice', doctor: 999, practiceGroup: 88 };
+  const LINK_ID = 'L'.repeat(22);
+
+  function boundTeam(team: Record<string, unknown>, linkId?: string): void {
+    consumableState();
+    ddbMock.on(DeleteCommand).resolves({ Attributes: { pk: `STATE#${STATE}`, sk: 'STATE', teamId: TEAM, ...(linkId ? { accountChangeLinkId: linkId } : {}) } });
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) =>
+      input.UpdateExpression?.startsWith('SET refreshLeaseUntil') ? { Attributes: { ...team, refreshLeaseOwner: input.ExpressionAttributeValues?.[':owner'] } } : {},
+    );
+  }
+
+  it('records the binding in the tokenVersion claim on the first connection', async () => {
+    consumableState();
+    const res = await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(res.statusCode).toBe(200);
+    const claim = teamWrites('claim')[0]!;
+    expect(claim.UpdateExpression).toContain('boundDrchronoUserId = :buid');
+    expect(claim.UpdateExpression).toContain('accountBoundAt = :bat');
+    expect(claim.ExpressionAttributeValues).toMatchObject({ ':buid': 9001, ':bpg': '77' });
+  });
+
+  it('refuses another account: no claim, no secret write, a clear 403 page, the lease released, counted and logged with ids only', async () => {
+    boundTeam(BOUND);
+    const counted: string[] = [];
+    const logs = captureOutput();
+    let res;
+    try {
+      res = await completeAuthorization(deps({ fetchCurrentUser: async () => OTHER_USER, countMetric: (n) => counted.push(n) }), { code: CODE, state: STATE }, sameBrowser(STATE));
+    } finally {
+      jest.restoreAllMocks();
+    }
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toContain('Different DrChrono account');
+    expectNothingStored();
+    expect(teamWrites('release')).toHaveLength(1);
+    expect(counted).toEqual(['AccountChangeRefused']);
+    const line = logs.find((l) => l.includes('another DrChrono account refused'));
+    expect(line).toBeDefined();
+    expect(JSON.parse(line!)).toMatchObject({ teamId: TEAM, outcome: 'account_mismatch', drchronoUserId: 9201, drchronoPracticeGroup: '88', boundDrchronoUserId: 9001 });
+    expect(line).not.toContain('other.practice');
+    expect(line).not.toContain(ACCESS);
+  });
+
+  it('reconnects the bound account without spending a permission', async () => {
+    boundTeam(BOUND, LINK_ID);
+    const res = await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(res.statusCode).toBe(200);
+    const claim = teamWrites('claim')[0]!;
+    expect(claim.UpdateExpression).not.toContain('accountChangeLinksUsed');
+    expect(claim.UpdateExpression).not.toContain('accountBoundAt');
+  });
+
+  it('allows another account once with a permission: the claim spends the link id (conditionally) and rebinds', async () => {
+    boundTeam(BOUND, LINK_ID);
+    const res = await completeAuthorization(deps({ fetchCurrentUser: async () => OTHER_USER }), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(res.statusCode).toBe(200);
+    const claim = teamWrites('claim')[0]!;
+    expect(claim.UpdateExpression).toContain('ADD accountChangeLinksUsed :lids');
+    expect(claim.ConditionExpression).toContain('NOT contains(accountChangeLinksUsed, :lid)');
+    expect(claim.ExpressionAttributeValues).toMatchObject({ ':buid': 9201, ':bpg': '88', ':lid': LINK_ID, ':lids': new Set([LINK_ID]) });
+    expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(1);
+    expect(teamWrites('connected')).toHaveLength(1);
+  });
+
+  it('refuses another account when the permission was already spent, with its own page', async () => {
+    boundTeam({ ...BOUND, accountChangeLinksUsed: new Set([LINK_ID]) }, LINK_ID);
+    const counted: string[] = [];
+    const res = await completeAuthorization(deps({ fetchCurrentUser: async () => ({ ...OTHER_USER, id: 9301 }), countMetric: (n) => counted.push(n) }), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(res.statusCode).toBe(403);
+    expect(res.body).toContain('Account change already used');
+    expectNothingStored();
+    expect(counted).toEqual(['AccountChangeRefused']);
+  });
+
+  it('writes nothing when the permission is spent between the check and the claim (the claim condition fails)', async () => {
+    boundTeam(BOUND, LINK_ID);
+    ddbMock.on(UpdateCommand).callsFake((input: UpdateCommandInput) => {
+      if (input.UpdateExpression?.startsWith('SET refreshLeaseUntil')) return { Attributes: { ...BOUND } };
+      if (input.UpdateExpression?.startsWith('SET tokenVersion')) throw new ConditionalCheckFailedException({ message: 'spent', $metadata: {} });
+      return {};
+    });
+    const res = await completeAuthorization(deps({ fetchCurrentUser: async () => OTHER_USER }), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(res.statusCode).toBe(500);
+    expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+    expect(teamWrites('connected')).toHaveLength(0);
   });
 });
