@@ -1,6 +1,7 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import type { PlatformInfo } from '../local/platform-info';
 import { documentClient, secretsClient } from '../shared/aws/clients';
+import { mintConnectLink } from '../shared/oauth/connect-link-key';
 import { registerTeam } from '../shared/teams/register-team';
 import { getTeamItem } from '../shared/teams/team-store';
 
@@ -42,7 +43,8 @@ export async function connectTeam(info: PlatformInfo): Promise<BenchTeam> {
     { teamId, ...app },
     { ddb: documentClient(), secrets: secretsClient(), teamsTable: info.resources.teamsTable, teamSecretPrefix: info.resources.teamSecretPrefix },
   );
-  const authorize = await fetch(`${info.apiBaseUrl}/integration-oauth/authorize/${teamId}`, { redirect: 'manual' });
+  const link = await mintConnectLink(secretsClient(), info.resources.connectLinkKeySecret, info.apiBaseUrl, teamId);
+  const authorize = await fetch(link.url, { redirect: 'manual' });
   const location = authorize.headers.get('location');
   // The state is bound to the browser by a cookie; the callback must carry it back, as a browser would.
   const cookie = authorize.headers.get('set-cookie')?.split(';')[0];

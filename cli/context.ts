@@ -30,6 +30,8 @@ export interface CliResources {
   sandboxUrl?: string;
   /** KMS key for new team secrets (deployed stacks). */
   kmsKeyId?: string;
+  /** The connect-link signing keys' secret (shared/oauth/connect-link-key.ts). */
+  connectLinkKeySecret?: string;
 }
 
 export interface CliContext {
@@ -75,6 +77,7 @@ const PlatformInfoSchema = z.looseObject({
     recordsTable: z.string(),
     integrationLogTable: z.string(),
     teamSecretPrefix: z.string(),
+    connectLinkKeySecret: z.string().optional(),
   }),
   queueUrls: z.looseObject({ ingest: z.string(), backfill: z.string() }),
 });
@@ -105,6 +108,7 @@ export function resourcesFromPlatformInfo(raw: unknown): { info: PlatformInfo; r
       oauthRedirectUri: info.oauthRedirectUri,
       webhookUrlTemplate: info.webhookUrlTemplate,
       sandboxUrl: info.sandboxUrl ?? undefined,
+      connectLinkKeySecret: info.resources.connectLinkKeySecret ?? resourceNames(info.stage).connectLinkKeySecret,
     },
   };
 }
@@ -129,6 +133,7 @@ export function resourcesFromStackOutputs(outputs: Record<string, string>, stage
     oauthRedirectUri: outputs.OAuthRedirectUri,
     webhookUrlTemplate: outputs.WebhookUrlTemplate,
     kmsKeyId: outputs.TeamSecretsKmsKeyArn,
+    connectLinkKeySecret: outputs.ConnectLinkKeySecretName ?? names.connectLinkKeySecret,
   };
 }
 
@@ -154,6 +159,7 @@ export function resourcesFromEnv(env: NodeJS.ProcessEnv): CliResources {
     webhookUrlTemplate: env.WEBHOOK_URL_TEMPLATE,
     sandboxUrl: env.SANDBOX_URL,
     kmsKeyId: env.TEAM_SECRETS_KMS_KEY_ID,
+    connectLinkKeySecret: env.CONNECT_LINK_KEY_SECRET_ID ?? names?.connectLinkKeySecret,
   };
 }
 

@@ -17,6 +17,7 @@ export const COMMAND_MODULES: Record<string, string> = {
   log: './commands/log',
   records: './commands/records',
   backfill: './commands/backfill',
+  'connect-key': './commands/connect-key',
 };
 
 /** `team fields|choices` belong to the per-team config module. */
@@ -29,7 +30,10 @@ Commands:
                                register a team; prints what to paste into DrChrono
   team list [--json]           list teams
   team show <teamId> [--json]  a team's status, counters, connection and backfill progress
+  team connect-link <teamId> [--expires 7d] [--allow-account-change] [--json]
+                               a signed, expiring connect link (optionally allowing one DrChrono account change)
   team fields|choices ...      per-team field and choice configuration
+  connect-key show|rotate      the connect-link signing keys: list ids, rotate (--drop-previous)
   sandbox ...                  drive the local DrChrono sandbox
   log ...                      a team's integration log
   records ...                  synced records

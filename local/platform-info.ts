@@ -48,6 +48,7 @@ export function handlerEnvironment(info: PlatformInfo): Record<string, string> {
     INGEST_QUEUE_URL: info.queueUrls.ingest,
     BACKFILL_QUEUE_URL: info.queueUrls.backfill,
     TEAM_SECRET_PREFIX: info.resources.teamSecretPrefix,
+    CONNECT_LINK_KEY_SECRET_ID: info.resources.connectLinkKeySecret,
     // No sandbox means no DrChrono locally: a closed port fails fast instead of calling the real service.
     DRCHRONO_BASE_URL: info.sandboxUrl ?? 'http://127.0.0.1:9',
     OAUTH_REDIRECT_URI: info.oauthRedirectUri,

@@ -4,6 +4,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SQSClient } from '@aws-sdk/client-sqs';
+import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { resourceNames } from '../shared/config/resource-names';
 import { ROUTES } from '../shared/http/routes';
@@ -28,7 +29,7 @@ import {
 import { lambdaContext, withTimeout } from './lambda-context';
 import { handlerEnvironment, oauthRedirectUriFor, webhookUrlTemplate, type PlatformInfo } from './platform-info';
 import { SqsPoller } from './poller/sqs-poller';
-import { ensureQueuePair, createResources, type QueuePair } from './resources';
+import { ensureConnectLinkKey, ensureQueuePair, createResources, type QueuePair } from './resources';
 import { Scheduler } from './scheduler';
 import { TEST_CONSUMER_QUEUE, testConsumerQueueNames } from './test-functions/settings';
 import { installTimeControl } from './time-control';
@@ -171,6 +172,12 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
     });
     const names = resourceNames(STAGE);
     const created = await createResources(ddbClient, sqsClient, names);
+    const smClient = new SecretsManagerClient({ endpoint: sm.url, region: REGION, credentials });
+    try {
+      await ensureConnectLinkKey(smClient, names.connectLinkKeySecret);
+    } finally {
+      smClient.destroy();
+    }
     const queues = new Map<QueueName, QueuePair>([
       ['ingest', created.ingest],
       ['backfill', created.backfill],
@@ -179,7 +186,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
       const t = testConsumerQueueNames(STAGE);
       queues.set('test-consumer', await ensureQueuePair(sqsClient, t.queue, t.dlq, TEST_CONSUMER_QUEUE));
     }
-    opts.log(`[local] tables and queues ready (${persistent ? 'tables persisted' : 'in-memory'}; queues are in-memory)`);
+    opts.log(`[local] tables, queues and the connect-link key ready (${persistent ? 'tables persisted' : 'in-memory'}; queues are in-memory)`);
 
     let sandboxUrl: string | null = null;
     const startSandbox = await loadSandbox();

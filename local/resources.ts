@@ -8,6 +8,8 @@ import {
   type DynamoDBClient,
 } from '@aws-sdk/client-dynamodb';
 import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@aws-sdk/client-sqs';
+import { CreateSecretCommand, ResourceExistsException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { initialKeys, serializeKeys } from '../shared/oauth/connect-link-key';
 import type { ResourceNames } from '../shared/config/resource-names';
 import { BACKFILL_QUEUE, DLQ_RETENTION_SECONDS, INGEST_QUEUE, type QueueSettings } from '../shared/config/queue-settings';
 import {
@@ -18,8 +20,8 @@ import {
 } from '../shared/config/table-schemas';
 
 /**
- * Creates, idempotently, the tables and queues the CDK stack defines, from the same shared definitions.
- * Team secrets are per team and created by registration, so there is no secret to create here.
+ * Creates, idempotently, the tables, queues and the connect-link key secret the CDK stack defines, from the same
+ * shared definitions. Team secrets are per team and created by registration.
  */
 export interface QueuePair {
   url: string;
@@ -129,4 +131,20 @@ export async function createResources(ddb: DynamoDBClient, sqs: SQSClient, names
     ingest: await ensureQueuePair(sqs, names.ingestQueue, names.ingestDlq, INGEST_QUEUE),
     backfill: await ensureQueuePair(sqs, names.backfillQueue, names.backfillDlq, BACKFILL_QUEUE),
   };
+}
+
+/**
+ * The connect-link signing key secret, created once with a fresh random key (the stack's counterpart is
+ * lib/connect-link-key.ts). An existing secret is kept, so links stay valid across restarts of a persistent platform.
+ */
+export async function ensureConnectLinkKey(secrets: SecretsManagerClient, name: string, now: Date = new Date()): Promise<'created' | 'exists'> {
+  try {
+    await secrets.send(
+      new CreateSecretCommand({ Name: name, Description: 'drchrono-sync connect-link signing keys', SecretString: serializeKeys(initialKeys(now)) }),
+    );
+    return 'created';
+  } catch (err) {
+    if (err instanceof ResourceExistsException) return 'exists';
+    throw err;
+  }
 }

@@ -6,12 +6,14 @@ import { registerTeam } from '../../shared/teams/register-team';
 import { parseTeamId } from '../../shared/teams/team-id';
 import { getTeamItem, listTeamItems, TeamExistsError, type TeamItem } from '../../shared/teams/team-store';
 import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
+import { runConnectLink, signedConnectLink } from './team-connect-link';
 
 export const TEAM_USAGE = `Usage:
   drchrono-sync team add <teamId> --client-id X --client-secret Y [--webhook-secret S]
       (or DRCHRONO_CLIENT_ID / DRCHRONO_CLIENT_SECRET in the environment, to keep them out of shell history)
   drchrono-sync team list [--json]
-  drchrono-sync team show <teamId> [--json]`;
+  drchrono-sync team show <teamId> [--json]
+  drchrono-sync team connect-link <teamId> [--expires 7d] [--allow-account-change] [--json]`;
 
 /** Item sort key of a team's backfill job (progress counters and cursor). */
 export const BACKFILL_SK = 'BACKFILL';
@@ -31,6 +33,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       return list(args, ctx);
     case 'show':
       return show(args, ctx);
+    case 'connect-link':
+      return runConnectLink(args, ctx);
     case undefined:
     case 'help':
     case '--help':
@@ -81,6 +85,8 @@ async function add(args: string[], ctx: CliContext): Promise<number> {
     throw new CliError(`--webhook-secret must be at least ${MIN_WEBHOOK_SECRET_LENGTH} characters; omit it to generate one`, 2);
   }
 
+  // Signed first: a target without its connect-link key fails before anything is registered.
+  const link = ctx.resources.apiBaseUrl ? await signedConnectLink(ctx, teamId) : undefined;
   let result;
   try {
     result = await registerTeam(
@@ -114,8 +120,9 @@ async function add(args: string[], ctx: CliContext): Promise<number> {
     `    Events          ${SYNCED_EVENTS.join(', ')}`,
     `                    (${PATIENT_FLAG_EVENTS.slice(1).join(' and ')} are two spellings of one event: tick whichever the console shows)`,
     '',
-    'Then save, click "Verify webhook", and connect the account (OAuth):',
-    `  ${ctx.resources.apiBaseUrl ? `${ctx.resources.apiBaseUrl.replace(/\/$/, '')}/integration-oauth/authorize/${teamId}` : na}`,
+    `Then save, click "Verify webhook", and connect the account (OAuth) with this link${link ? ` (signed; expires ${link.expiresAt.toISOString()})` : ''}:`,
+    `  ${link ? link.url : na}`,
+    `  (a new one: drchrono-sync team connect-link ${teamId} [--expires 7d])`,
     '',
     'The secret token is stored in Secrets Manager and is not shown again.',
   ];

@@ -40,7 +40,7 @@ function containerDeps(): OAuthFlowDeps {
   if (deps) return deps;
   const env = EnvSchema.parse(process.env);
   const cache = new TeamSecretCache({ client: secretsClient, prefix: env.TEAM_SECRET_PREFIX });
-  // Cached per container (5 min; a key id it does not know re-reads at most every 30 s): see connect-link-key.ts.
+  // Cached per container (5 min; a key id it does not know re-reads at most every 5 s): see connect-link-key.ts.
   const linkKeys = new ConnectLinkKeyCache({ load: () => readConnectLinkKeys(secretsClient(), env.CONNECT_LINK_KEY_SECRET_ID) });
   deps = {
     ddb: documentClient(),

@@ -12,6 +12,11 @@ export interface ResourceNames {
   backfillDlq: string;
   /** Secrets Manager name prefix; a team's secret is `${teamSecretPrefix}${teamId}`. */
   teamSecretPrefix: string;
+  /**
+   * The connect-link signing keys (shared/oauth/connect-link-key.ts). Outside the team-secret prefix on purpose:
+   * a grant on team secrets never covers it.
+   */
+  connectLinkKeySecret: string;
 }
 
 export const STAGES = ['local', 'dev', 'prod'] as const;
@@ -28,6 +33,7 @@ export function resourceNames(stage: string): ResourceNames {
     backfillQueue: `${p}-backfill`,
     backfillDlq: `${p}-backfill-dlq`,
     teamSecretPrefix: `drchrono-sync/${stage}/teams/`,
+    connectLinkKeySecret: `drchrono-sync/${stage}/connect-link-key`,
   };
 }
 

@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { z } from 'zod';
-import { KeyIdSchema, type SigningKey } from './connect-link';
+import { connectLinkUrl, DEFAULT_CONNECT_LINK_TTL_SECONDS, KeyIdSchema, signConnectLink, type SigningKey } from './connect-link';
 
 /**
  * The connect-link signing keys: one Secrets Manager secret per stack (`drchrono-sync/<stage>/connect-link-key`),
@@ -88,7 +88,7 @@ export async function writeConnectLinkKeys(client: SecretsManagerClient, secretI
 /**
  * Per-container cache of the keys for the authorize route: at most one Secrets Manager read per `ttlMs`, plus one
  * re-read when a link names a key id the cache does not hold (a key rotated in since), at most once per
- * `missRefreshMs`, so links carrying random key ids cannot turn into Secrets Manager calls.
+ * `missRefreshMs` (5 s), so links carrying random key ids cost at most one Secrets Manager call per 5 s per container.
  */
 export class ConnectLinkKeyCache {
   private cached: { keys: ConnectLinkKeys; fetchedAt: number } | undefined;
@@ -99,7 +99,7 @@ export class ConnectLinkKeyCache {
 
   constructor(private readonly opts: { load: () => Promise<ConnectLinkKeys>; ttlMs?: number; missRefreshMs?: number; now?: () => number }) {
     this.ttlMs = opts.ttlMs ?? 5 * 60_000;
-    this.missRefreshMs = opts.missRefreshMs ?? 30_000;
+    this.missRefreshMs = opts.missRefreshMs ?? 5_000;
     this.now = opts.now ?? Date.now;
   }
 
@@ -122,4 +122,20 @@ export class ConnectLinkKeyCache {
       });
     return this.inflight;
   }
+}
+
+/** A signed connect link with the current key, read fresh (the CLI and the test helpers; never the oauth function). */
+export async function mintConnectLink(
+  client: SecretsManagerClient,
+  secretId: string,
+  apiBaseUrl: string,
+  teamId: string,
+  opts: { ttlSeconds?: number; allowAccountChange?: boolean; now?: Date } = {},
+): Promise<{ url: string; expiresAt: Date; allowAccountChange: boolean; keyId: string }> {
+  const key = signingKey(await readConnectLinkKeys(client, secretId));
+  const now = opts.now ?? new Date();
+  const expiresAt = Math.floor(now.getTime() / 1000) + (opts.ttlSeconds ?? DEFAULT_CONNECT_LINK_TTL_SECONDS);
+  const allowAccountChange = opts.allowAccountChange ?? false;
+  const params = signConnectLink(key, { teamId, expiresAt, allowAccountChange });
+  return { url: connectLinkUrl(apiBaseUrl, teamId, params), expiresAt: new Date(expiresAt * 1000), allowAccountChange, keyId: key.id };
 }

@@ -128,6 +128,9 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
   // so a team whose secret truly has no token costs one Secrets Manager read per min age, not one per delivery
   // (a copy read less than the min age ago is the one just read, or read so recently that it is current).
   if (team.status === 'connected' && !secret?.accessToken) secret = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
+  // A cached secret older than the team's last token write: after a DrChrono account change the previous account's
+  // token still works (no 401 tells us), so compare versions (shared/oauth/account-binding.ts). Same bound.
+  else if (secret && (secret.tokenVersion ?? 0) < (team.tokenVersion ?? 0)) secret = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
   if (team.status !== 'connected' || !secret?.accessToken) {
     return {
       status: 'defer',

@@ -41,9 +41,23 @@ export interface TeamTokenDeps {
   now: () => Date;
 }
 
-/** Runs `fn` with the team's access token; one retry with a re-read secret after a 401. */
-export async function withTeamToken<T>(teamId: string, deps: TeamTokenDeps, who: string, fn: (token: string) => Promise<T>): Promise<T> {
-  const secret = await deps.secrets.get(teamId);
+/**
+ * Runs `fn` with the team's access token; one retry with a re-read secret after a 401. `minTokenVersion` is the team
+ * item's `tokenVersion`: a cached secret below it predates the last token write and is read again first. That
+ * matters after a DrChrono account change (account-binding.ts): the previous account's token still works, so no
+ * 401 would ever tell us, and the job would import the previous practice until the cache expired.
+ */
+export async function withTeamToken<T>(
+  teamId: string,
+  deps: TeamTokenDeps,
+  who: string,
+  fn: (token: string) => Promise<T>,
+  minTokenVersion?: number,
+): Promise<T> {
+  let secret = await deps.secrets.get(teamId);
+  if (secret && minTokenVersion !== undefined && (secret.tokenVersion ?? 0) < minTokenVersion) {
+    secret = await deps.secrets.refresh(teamId, SECRET_REREAD_MIN_AGE_MS);
+  }
   if (!secret?.accessToken) throw new TeamNotConnectedError(`team ${teamId} has no access token`);
   try {
     return await fn(secret.accessToken);

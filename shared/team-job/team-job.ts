@@ -100,7 +100,7 @@ export async function runTeamJob<T>(team: TeamItem, ctx: WorkContext, deps: Team
         },
       });
       return body({ api, bulk, config, signal: deadline.signal, now });
-    });
+    }, team.tokenVersion);
     return await deadline.race(work, () => new InvocationDeadlineExceededError());
   } finally {
     deadline.dispose();

@@ -9,6 +9,7 @@ import { ENTITIES } from '../../shared/mapping/field-names';
 import { decodeIntegrationLogItem, type IntegrationLogEntry } from '../../shared/store/integration-log';
 import { listRecords, type StoredRecord } from '../../shared/store/records';
 import { PATIENT_FLAG_EVENTS } from '../../shared/ingest/ingest-message';
+import { mintConnectLink } from '../../shared/oauth/connect-link-key';
 import { registerTeam } from '../../shared/teams/register-team';
 import { getTeamItem, listTeamItems } from '../../shared/teams/team-store';
 import { compare, project, type Divergence, type Json, type SandboxData, type StoredView } from './model';
@@ -233,7 +234,9 @@ export class ConvergenceHarness {
 
   /** The real OAuth flow: authorize → the sandbox user approves → callback (with the state cookie). */
   private async connect(tolerated: number[] = []): Promise<boolean> {
-    const auth = await fetch(`${this.info.apiBaseUrl}/integration-oauth/authorize/${this.team!.teamId}`, { redirect: 'manual' });
+    // A signed connect link, as `team connect-link` prints it (shared/oauth/connect-link.ts).
+    const link = await mintConnectLink(this.c.secrets, this.info.resources.connectLinkKeySecret, this.info.apiBaseUrl, this.team!.teamId);
+    const auth = await fetch(link.url, { redirect: 'manual' });
     await auth.text();
     const location = auth.headers.get('location');
     if (auth.status !== 302 || !location) throw new Error(`authorize answered ${auth.status}`);

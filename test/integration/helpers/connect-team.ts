@@ -1,10 +1,11 @@
 import { randomBytes, randomUUID } from 'node:crypto';
 import { documentClient, secretsClient } from '../../../shared/aws/clients';
+import { mintConnectLink } from '../../../shared/oauth/connect-link-key';
 import { registerTeam } from '../../../shared/teams/register-team';
 import { getTeamItem } from '../../../shared/teams/team-store';
 import { getBackfillJob } from '../../../shared/backfill/job-store';
 import { httpJson } from './http';
-import { apiUrl, platform } from './platform';
+import { platform } from './platform';
 import { waitFor } from './wait-for';
 
 /**
@@ -56,13 +57,24 @@ export async function registerTestTeam(app: { clientId: string; clientSecret: st
 }
 
 /**
- * GET /integration-oauth/authorize/{teamId} without following the redirect. `cookie` is the state cookie
- * ("name=value") a browser would keep and send back to the callback.
+ * A signed connect link for the team, as `drchrono-sync team connect-link` prints it: signed with the local
+ * platform's current connect-link key (read from its Secrets Manager).
+ */
+export async function connectLink(teamId: string, opts: { ttlSeconds?: number; allowAccountChange?: boolean; now?: Date } = {}): Promise<string> {
+  const info = platform();
+  const secretId = info.resources.connectLinkKeySecret;
+  return (await mintConnectLink(secretsClient(), secretId, info.apiBaseUrl, teamId, opts)).url;
+}
+
+/**
+ * GET the team's connect link (signed, unless `link` is given) without following the redirect. `cookie` is the
+ * state cookie ("name=value") a browser would keep and send back to the callback.
  */
 export async function startAuthorize(
   teamId: string,
+  link?: string,
 ): Promise<{ status: number; location: string | null; text: string; setCookie: string | null; cookie: string | null }> {
-  const res = await fetch(apiUrl(`/integration-oauth/authorize/${teamId}`), { redirect: 'manual' });
+  const res = await fetch(link ?? (await connectLink(teamId)), { redirect: 'manual' });
   const setCookie = res.headers.get('set-cookie');
   const cookie = setCookie ? (setCookie.split(';')[0] ?? null) : null;
   return { status: res.status, location: res.headers.get('location'), text: await res.text(), setCookie, cookie };

@@ -3,7 +3,7 @@ import { closeSync, existsSync, mkdirSync, openSync, readFileSync, rmSync } from
 import { join } from 'node:path';
 import { waitForReady } from '../../../local/emulators/wait-ready';
 import { handlerEnvironment, type PlatformInfo } from '../../../local/platform-info';
-import { PLATFORM_INFO_ENV, PLATFORM_PID_ENV, READY_FILE } from './platform-process';
+import { PLATFORM_INFO_ENV, PLATFORM_LOG_ENV, PLATFORM_PID_ENV, READY_FILE } from './platform-process';
 
 /**
  * Starts the same local platform `npm start` runs (ephemeral: in-memory, random ports) as a child process in
@@ -67,5 +67,6 @@ export default async function globalSetup(globalConfig: { rootDir: string }): Pr
     SANDBOX_URL: info.sandboxUrl ?? '',
     [PLATFORM_INFO_ENV]: READY_FILE,
     [PLATFORM_PID_ENV]: String(child.pid),
+    [PLATFORM_LOG_ENV]: logPath,
   });
 }

@@ -47,7 +47,7 @@ describe('ConnectLinkKeyCache', () => {
     let t = 0;
     let calls = 0;
     const load = jest.fn(async (): Promise<ConnectLinkKeys> => sets[Math.min(calls++, sets.length - 1)]!);
-    const c = new ConnectLinkKeyCache({ load, ttlMs: 300_000, missRefreshMs: 30_000, now: () => t });
+    const c = new ConnectLinkKeyCache({ load, ttlMs: 300_000, missRefreshMs: 5_000, now: () => t });
     return { c, load, advance: (ms: number) => (t += ms) };
   }
 
@@ -66,13 +66,13 @@ describe('ConnectLinkKeyCache', () => {
     expect(load).toHaveBeenCalledTimes(1);
   });
 
-  it('re-reads for an unknown key id at most once per 30 s, so a freshly rotated key works and random ids cost nothing', async () => {
+  it('re-reads for an unknown key id at most once per 5 s, so a freshly rotated key works and random ids cost nothing', async () => {
     const rotated = { keys: [{ id: 'k2', secret: 'b'.repeat(43) }, K1] };
     const { c, load, advance } = cache([{ keys: [K1] }, rotated]);
     await c.key('k1');
     await expect(c.key('k2')).resolves.toBeUndefined(); // loaded just now: no re-read
     expect(load).toHaveBeenCalledTimes(1);
-    advance(30_000);
+    advance(5_000);
     await expect(c.key('k2')).resolves.toMatchObject({ id: 'k2' });
     expect(load).toHaveBeenCalledTimes(2);
     for (let i = 0; i < 10; i++) await expect(c.key(`random${i}`)).resolves.toBeUndefined();

@@ -322,6 +322,23 @@ describe('processIngestMessage: a secret cached before the connect', () => {
     sm.restore();
   });
 
+  it("re-reads a cached secret older than the team's tokenVersion (after an account change the old token still works)", async () => {
+    const h = harness(teamItem({ tokenVersion: 5 }));
+    const previousAccount = { clientId: 'c', clientSecret: 's', webhookSecret: 'w', accessToken: 'token-previous-account', tokenVersion: 4 };
+    const newAccount = { ...previousAccount, accessToken: 'token-new-account', tokenVersion: 5 };
+    h.deps.secrets = {
+      get: async () => previousAccount,
+      refresh: async () => {
+        h.secret.reads += 1;
+        return newAccount;
+      },
+    };
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(r.status).toBe('done');
+    expect(h.secret.reads).toBe(1);
+    expect(h.fake.tokens[0]).toBe('token-new-account');
+  });
+
   it('does not re-read the secret for a team that is not connected', async () => {
     const h = harness(teamItem({ status: 'registered' }));
     h.secret.current = { clientId: 'c', clientSecret: 's', webhookSecret: 'w' };

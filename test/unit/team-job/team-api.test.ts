@@ -50,6 +50,21 @@ describe('withTeamToken (backfill and reconcile token use)', () => {
     expect(d.rereads).toBe(0);
   });
 
+  it("re-reads a cached secret older than the team's tokenVersion before the first call (an account change leaves the old token working)", async () => {
+    const d = deps(base, { ...base, accessToken: 'token-new-account', tokenVersion: 4 });
+    const call = callAccepting('token-1', 'token-new-account');
+    await expect(withTeamToken(TEAM, d, 'backfill', call.fn, 4)).resolves.toBe('ok');
+    expect(call.seen).toEqual(['token-new-account']);
+    expect(d.rereads).toBe(1);
+  });
+
+  it("keeps the cached secret when it is as new as the team's tokenVersion", async () => {
+    const d = deps(base, { ...base, accessToken: 'token-2', tokenVersion: 4 });
+    const call = callAccepting('token-1');
+    await expect(withTeamToken(TEAM, d, 'backfill', call.fn, 3)).resolves.toBe('ok');
+    expect(d.rereads).toBe(0);
+  });
+
   it('re-reads the secret after a 401 and retries once with a newer token, without asking for a refresh', async () => {
     const d = deps(base, { ...base, accessToken: 'token-2', tokenVersion: 4 });
     const call = callAccepting('token-2');
