@@ -10,6 +10,7 @@ import { oauthRedirectUri, WEBHOOK_PATH_TEMPLATE } from '../shared/http/routes';
 import { PipelineAlarms } from './alarms';
 import { AppFunction } from './app-function';
 import { PipelineDashboard } from './dashboard';
+import { ConnectLinkKey } from './connect-link-key';
 import { DataTables } from './data-tables';
 import { EncryptionKey } from './encryption-key';
 import { WebhookApi } from './http-api';
@@ -52,6 +53,7 @@ export class DrChronoSyncStack extends Stack {
   readonly functions: Record<FunctionName, AppFunction>;
   readonly httpApi: WebhookApi;
   readonly logDataProtection: LogDataProtection;
+  readonly connectLinkKey: ConnectLinkKey;
   readonly alarms: PipelineAlarms;
   readonly dashboard: PipelineDashboard;
   readonly schedules: { tokenRefresh: Rule; reconcile: Rule };
@@ -120,6 +122,7 @@ export class DrChronoSyncStack extends Stack {
       });
 
     const secretPrefix = this.names.teamSecretPrefix;
+    this.connectLinkKey = new ConnectLinkKey(this, 'ConnectLinkKey', { ...stateful, secretName: this.names.connectLinkKeySecret });
     const webhook = make('webhook', 'Webhook', settings.webhookConcurrency, {
       INGEST_QUEUE_URL: this.ingest.queue.queueUrl,
       TEAM_SECRET_PREFIX: secretPrefix,
@@ -133,9 +136,12 @@ export class DrChronoSyncStack extends Stack {
       TEAM_SECRET_PREFIX: secretPrefix,
       DRCHRONO_BASE_URL,
       OAUTH_REDIRECT_URI: oauthRedirectUri(baseUrl),
+      CONNECT_LINK_KEY_SECRET_ID: this.connectLinkKey.secret.secretArn,
     });
     oauth.allowTable(this.tables.teams, 'readWrite');
     oauth.allowTeamSecrets(secretPrefix, 'readWrite');
+    // The authorize route verifies connect links (shared/oauth/connect-link.ts): read-only, this one secret.
+    this.connectLinkKey.allowRead(oauth);
     oauth.allowSendTo(this.backfillQueue.queue);
     this.httpApi.addRoutes({ webhook: webhook.fn, oauth: oauth.fn });
 
@@ -263,6 +269,7 @@ export class DrChronoSyncStack extends Stack {
       BackfillQueueUrl: { value: this.backfillQueue.queue.queueUrl, description: 'Backfill work queue' },
       TeamSecretPrefix: { value: secretPrefix, description: 'Secrets Manager name prefix of team secrets' },
       TeamSecretsKmsKeyArn: { value: key.keyArn, description: 'KMS key the CLI must create team secrets with' },
+      ConnectLinkKeySecretName: { value: this.names.connectLinkKeySecret, description: 'Secret holding the connect-link signing keys (connect-key rotate)' },
       AlarmTopicArn: { value: this.alarms.topic.topicArn, description: 'SNS topic of every alarm; subscribe on-call here' },
       DashboardName: { value: this.dashboard.dashboardName, description: 'CloudWatch dashboard of the pipeline' },
     };

@@ -97,6 +97,12 @@ export function acknowledgeNagFindings(stack: DrChronoSyncStack): NagAcknowledge
     ack(q.dlq, 'Serverless-SQSRedrivePolicy', 'This is a dead-letter queue: its messages are inspected and redriven to the source queue by an operator, not retried onward.');
   }
 
+  const linkKey = stack.connectLinkKey.secret;
+  const noAutoRotation =
+    'Rotated by the operator with `drchrono-sync connect-key rotate` (docs/cli.md): a rotation must keep the previous key for links already sent to clinics, which a Secrets Manager rotation Lambda would have to re-implement; the key signs links, it grants no data access by itself.';
+  ack(linkKey, 'AwsSolutions-SMG4', noAutoRotation);
+  ack(linkKey, 'HIPAA.Security-SecretsManagerRotationEnabled', noAutoRotation);
+
   for (const rule of Object.values(stack.schedules)) {
     ack(rule, 'Serverless-EventBusDLQ', 'Schedule events carry no data: an undelivered tick is replaced by the next one, and missed runs show on the function\'s alarms.');
   }

@@ -102,8 +102,10 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
 
   it('grants team secrets only by this stage\'s name prefix, never "*"', () => {
     const prefix = resourceNames(stage).teamSecretPrefix;
+    // The connect-link key is one named secret with its own pinned grant (connect-link-key.test.ts).
+    const linkKey = logicalIdOf(s.stack, s.stack.connectLinkKey.secret);
     const secretStatements = Object.values(statementsByPolicy(s)).flatMap((sts) =>
-      sts.filter((st) => actionsOf(st).some((a) => a.startsWith('secretsmanager:'))),
+      sts.filter((st) => actionsOf(st).some((a) => a.startsWith('secretsmanager:')) && !JSON.stringify(st.Resource).includes(`"Ref":"${linkKey}"`)),
     );
     expect(secretStatements.length).toBeGreaterThan(0);
     for (const st of secretStatements) {
@@ -120,7 +122,12 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
     const byPolicy = statementsByPolicy(s);
     const secretActions = (fn: keyof typeof s.stack.functions): string[] => {
       const policyId = logicalIdOf(s.stack, s.stack.functions[fn].role.node.findChild('DefaultPolicy'));
-      return (byPolicy[policyId] ?? []).flatMap(actionsOf).filter((a) => a.startsWith('secretsmanager:')).sort();
+      const linkKey = logicalIdOf(s.stack, s.stack.connectLinkKey.secret);
+      return (byPolicy[policyId] ?? [])
+        .filter((st) => !JSON.stringify(st.Resource).includes(`"Ref":"${linkKey}"`))
+        .flatMap(actionsOf)
+        .filter((a) => a.startsWith('secretsmanager:'))
+        .sort();
     };
     const writer = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'];
     expect(secretActions('oauth')).toEqual(writer);

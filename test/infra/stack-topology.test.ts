@@ -32,6 +32,7 @@ const OUTPUT_KEYS = [
   'IntegrationLogTableName',
   'IngestQueueUrl',
   'BackfillQueueUrl',
+  'ConnectLinkKeySecretName',
   'TeamSecretPrefix',
   'TeamSecretsKmsKeyArn',
   'AlarmTopicArn',
