@@ -54,6 +54,7 @@ describe('resourcesFromPlatformInfo', () => {
       oauthRedirectUri: platformInfo.oauthRedirectUri,
       webhookUrlTemplate: platformInfo.webhookUrlTemplate,
       sandboxUrl: 'http://127.0.0.1:3100',
+      connectLinkKeySecret: 'drchrono-sync/local/connect-link-key',
     });
   });
 
@@ -79,6 +80,7 @@ describe('resourcesFromStackOutputs', () => {
     OAuthRedirectUri: 'https://abc.execute-api.us-east-1.amazonaws.com/integration-oauth/callback',
     WebhookUrlTemplate: 'https://abc.execute-api.us-east-1.amazonaws.com/drchronowebhook/{teamId}',
     TeamSecretsKmsKeyArn: 'arn:aws:kms:us-east-1:1:key/k',
+    ConnectLinkKeySecretName: 'drchrono-sync/dev/connect-link-key',
   };
 
   it('maps every output key', () => {
@@ -94,6 +96,7 @@ describe('resourcesFromStackOutputs', () => {
       oauthRedirectUri: outputs.OAuthRedirectUri,
       webhookUrlTemplate: outputs.WebhookUrlTemplate,
       kmsKeyId: outputs.TeamSecretsKmsKeyArn,
+      connectLinkKeySecret: outputs.ConnectLinkKeySecretName,
     });
   });
 

@@ -3,6 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  GetSecretValueCommand,
   ResourceExistsException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -11,6 +12,7 @@ import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aw
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { run } from '../../../cli/commands/team';
 import { CliError, type CliContext, type CliResources } from '../../../cli/context';
+import { verifyConnectLink } from '../../../shared/oauth/connect-link';
 
 const ddbMock = mockClient(DynamoDBDocumentClient);
 const secretsMock = mockClient(SecretsManagerClient);
@@ -24,7 +26,9 @@ const resources: CliResources = {
   teamSecretPrefix: 'drchrono-sync/local/teams/',
   apiBaseUrl: 'http://127.0.0.1:3000',
   kmsKeyId: 'arn:aws:kms:us-east-1:1:key/k',
+  connectLinkKeySecret: 'drchrono-sync/local/connect-link-key',
 };
+const LINK_KEY = { id: 'k1', secret: 'cli-unit-test-connect-link-key-0123456789' };
 
 function ctxWithOutput() {
   const out: string[] = [];
@@ -61,6 +65,7 @@ const teamItem = {
 beforeEach(() => {
   ddbMock.reset();
   secretsMock.reset();
+  secretsMock.on(GetSecretValueCommand, { SecretId: resources.connectLinkKeySecret }).resolves({ SecretString: JSON.stringify({ keys: [LINK_KEY] }) });
 });
 
 describe('team add', () => {
@@ -72,6 +77,12 @@ describe('team add', () => {
     expect(code).toBe(0);
     const out = text();
     expect(out).toContain('Redirect URI      http://127.0.0.1:3000/integration-oauth/callback');
+    // The connect link is signed with the target's current key and expires (7 days by default).
+    const link = new URL(/(http:\/\/127\.0\.0\.1:3000\/integration-oauth\/authorize\/\S+)/.exec(out)![1]!);
+    expect(link.pathname).toBe(`/integration-oauth/authorize/${TEAM}`);
+    const verified = await verifyConnectLink(TEAM, Object.fromEntries(link.searchParams), async (id) => (id === 'k1' ? LINK_KEY : undefined), Date.now() / 1000);
+    expect(verified).toMatchObject({ ok: true, claims: { allowAccountChange: false } });
+    expect(Number(link.searchParams.get('exp')) - Date.now() / 1000).toBeGreaterThan(7 * 86_400 - 60);
     expect(out).toContain(`Callback URL    http://127.0.0.1:3000/drchronowebhook/${TEAM}`);
     expect(out).toContain(`Secret Token    ${'w'.repeat(24)}`);
     for (const e of ['APPOINTMENT_CREATE', 'APPOINTMENT_MODIFY', 'APPOINTMENT_DELETE', 'PATIENT_CREATE', 'PATIENT_MODIFY']) expect(out).toContain(e);
