@@ -152,17 +152,17 @@ describe('practice time', () => {
 });
 
 describe('reconcile window', () => {
-  it('starts from the watermark, else the backfill start, else the connect, minus 15 minutes', () => {
+  it('starts from the watermark, else an hour before the backfill start, else the connect, minus 15 minutes', () => {
     const state = { watermark: '2026-11-21T11:00:00.000Z', lastRunAt: 'x', lastRunId: 'x' };
     expect(reconcileFrom(state, '2026-11-20T00:00:00.000Z', undefined, NOW).toISOString()).toBe('2026-11-21T10:45:00.000Z');
     expect(reconcileFrom(state, undefined, '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-21T10:45:00.000Z');
-    expect(reconcileFrom(undefined, '2026-11-20T00:00:00.000Z', '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-19T23:45:00.000Z');
+    expect(reconcileFrom(undefined, '2026-11-20T00:00:00.000Z', '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-19T22:45:00.000Z');
     expect(reconcileFrom(undefined, undefined, '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-18T23:45:00.000Z');
   });
 
-  it('starts from a completed backfill that began after the watermark (a reconnect after a long gap)', () => {
+  it('re-reads the whole gap after a reconnect: the backfill covers only its appointment date window, from lists up to an hour old', () => {
     const weekOld = { watermark: '2026-11-14T12:00:00.000Z', lastRunAt: 'x', lastRunId: 'x' };
-    expect(reconcileFrom(weekOld, '2026-11-21T09:00:00.000Z', '2026-11-21T08:59:00.000Z', NOW).toISOString()).toBe('2026-11-21T08:45:00.000Z');
+    expect(reconcileFrom(weekOld, '2026-11-21T09:00:00.000Z', '2026-11-21T08:59:00.000Z', NOW).toISOString()).toBe('2026-11-14T11:45:00.000Z');
   });
 
   it('refreshes doctors once a day', () => {
