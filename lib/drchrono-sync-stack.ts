@@ -24,10 +24,12 @@ import {
   OAUTH_CONCURRENCY,
   RECONCILE_RATE,
   SCHEDULED_CONCURRENCY,
+  stackTags,
   stageSettings,
   SYNC_CONCURRENCY,
   TOKEN_REFRESH_RATE,
   TOKEN_REFRESH_WINDOW_MINUTES,
+  UNTAGGED_RESOURCE_TYPES,
   type DeployStage,
   type FunctionName,
 } from './secure-defaults';
@@ -64,9 +66,10 @@ export class DrChronoSyncStack extends Stack {
     this.names = resourceNames(props.stage);
     const settings = stageSettings(props.stage);
     const functionsDir = props.functionsDir ?? path.join(props.repoRoot, 'functions');
-    Tags.of(this).add('project', 'drchrono-sync');
-    Tags.of(this).add('stage', props.stage);
-    Tags.of(this).add('data-classification', 'phi');
+    // Not on the dashboard: several regions' schemas (us-east-1 included) have no Tags on it (secure-defaults).
+    for (const [key, value] of Object.entries(stackTags(props.stage))) {
+      Tags.of(this).add(key, value, { excludeResourceTypes: UNTAGGED_RESOURCE_TYPES });
+    }
 
     this.encryptionKey = new EncryptionKey(this, 'Encryption', { stage: props.stage, removalPolicy: settings.removalPolicy });
     const key = this.encryptionKey.key;
