@@ -6,7 +6,7 @@ import { apptProfileLabel } from '../mapping/choice-labels';
 import { PATIENT_FLAG_FIELDS } from '../mapping/field-names';
 import type { TeamSyncConfig } from '../mapping/team-sync-config';
 import type { IntegrationLogEntry } from '../store/integration-log';
-import { writeNameCache, type NameListKind } from '../store/profile-cache';
+import { forgetNames, readSeenNames, writeNameCache, type NameListKind } from '../store/profile-cache';
 import { contentHash } from '../store/record-version';
 import { recordPk } from '../store/records';
 import type { TeamRun } from '../team-job/team-job';
@@ -16,8 +16,10 @@ import type { TeamRun } from '../team-job/team-job';
  * changes no appointment's or patient's `updated_at`, so neither webhooks nor reconcile's `since` window ever
  * re-map the records that hold the old name ("Appt Profile"; "Patient Flags" / "Patient Flags and
  * Descriptions"). Reconcile therefore re-reads both lists once a day (NAME_REFRESH_HOURS), compares them with
- * the names it read last time (kept in the reconcile state item, `names`), and relabels the records that still
- * hold an old label:
+ * every name records may hold (the names it read last time, kept in the reconcile state item, `names`, and every
+ * name any list fetch has seen since, profile-cache.ts: a sync container may have refreshed the cache with the
+ * new name before this check, and a name can change twice in a day), and relabels the records that still hold
+ * an old label:
  *
  *  1. The new names go to the sync worker's name cache (profile-cache.ts) first, so a delivery mapped from then
  *     on uses them.
@@ -46,6 +48,8 @@ export type NameEntity = 'appointment' | 'patient';
 
 const RenameSchema = z.object({ from: z.string(), to: z.string() });
 export type Rename = z.infer<typeof RenameSchema>;
+const NamePairSchema = z.object({ id: z.string(), name: z.string() });
+export type NamePair = z.infer<typeof NamePairSchema>;
 
 const NameFanOutSchema = z.object({
   appointment: z.array(RenameSchema),
@@ -55,6 +59,13 @@ const NameFanOutSchema = z.object({
   /** The sweep under way: when it started, which partition, where (null: the partition's first page). */
   sweep: z.object({ startedAt: z.string(), entity: z.enum(['appointment', 'patient']), startKey: z.record(z.string(), z.unknown()).nullable() }).optional(),
   updated: z.number(),
+  /**
+   * A profile name changed: appointments that store the profile id (`profileId`) are relabelled from the current
+   * names by id, which needs no guess from the old label (a rename whose old label is another profile's name).
+   */
+  appointmentById: z.boolean().optional(),
+  /** Old names to drop from the seen-names history (profile-cache.ts) once the last sweep is done. */
+  forget: z.object({ profiles: z.array(NamePairSchema), flagTypes: z.array(NamePairSchema) }).optional(),
 });
 export type NameFanOut = z.infer<typeof NameFanOutSchema>;
 
@@ -84,27 +95,48 @@ export function mapsFlags(config: TeamSyncConfig): boolean {
 type Names = Readonly<Record<string, string>>;
 
 /**
- * Label changes between two name lists. Appointment profiles go through the team's choice list (a profile
- * mapped by id keeps its label whatever its name). A rename whose old label is the current label of another
- * entry is ambiguous (records holding it may belong to that entry) and is left out, counted in `ambiguous`.
+ * Label changes between the names records may hold (`before`: per id, the name or every name seen) and the
+ * current list. Appointment profiles go through the team's choice list (a profile mapped by id keeps its label
+ * whatever its name). A rename whose old label is the current label of another entry is ambiguous (records
+ * holding it may belong to that entry) and is left out, counted in `ambiguous`.
  */
-export function renamesBetween(before: Names, after: Names, label: (id: number, name: string) => string | undefined): { renames: Rename[]; ambiguous: number } {
+export function renamesBetween(before: Readonly<Record<string, string | readonly string[]>>, after: Names, label: (id: number, name: string) => string | undefined): { renames: Rename[]; ambiguous: number } {
   const current = new Set(Object.entries(after).map(([id, name]) => label(Number(id), name)));
   const renames: Rename[] = [];
   let ambiguous = 0;
-  for (const [id, oldName] of Object.entries(before)) {
+  for (const [id, old] of Object.entries(before)) {
     const newName = after[id];
-    if (newName === undefined || newName === oldName) continue;
-    const from = label(Number(id), oldName);
-    const to = label(Number(id), newName);
-    if (from === undefined || to === undefined || from === to) continue;
-    if (current.has(from) || renames.some((r) => r.from === from && r.to !== to)) {
-      ambiguous++;
-      continue;
+    if (newName === undefined) continue;
+    for (const oldName of typeof old === 'string' ? [old] : old) {
+      if (oldName === newName) continue;
+      const from = label(Number(id), oldName);
+      const to = label(Number(id), newName);
+      if (from === undefined || to === undefined || from === to || renames.some((r) => r.from === from && r.to === to)) continue;
+      if (current.has(from) || renames.some((r) => r.from === from && r.to !== to)) {
+        ambiguous++;
+        continue;
+      }
+      renames.push({ from, to });
     }
-    renames.push({ from, to });
   }
   return { renames, ambiguous };
+}
+
+/** The names records may hold: the last list reconcile read, the sync cache's list and every name seen since. */
+export function namesRecordsMayHold(...sources: readonly (Readonly<Record<string, string | readonly string[]>> | undefined)[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const source of sources) {
+    for (const [id, v] of Object.entries(source ?? {})) {
+      const list = (out[id] ??= []);
+      for (const name of typeof v === 'string' ? [v] : v) if (!list.includes(name)) list.push(name);
+    }
+  }
+  return out;
+}
+
+/** The (id, old name) pairs a check has dealt with: forgotten from the history once the sweep is done. */
+export function oldNamePairs(before: Readonly<Record<string, readonly string[]>>, after: Names): NamePair[] {
+  return Object.entries(before).flatMap(([id, names]) => (after[id] === undefined ? [] : names.filter((n) => n !== after[id]).map((name) => ({ id, name }))));
 }
 
 /** Pending renames followed by new ones: A→B then B→C is A→C and B→C. */
@@ -138,12 +170,24 @@ function relabelFlagDescriptions(items: readonly string[], renames: readonly Ren
 
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
-/** The relabelled values of a stored item's name fields: only the fields that change. */
-export function relabelledFields(entity: NameEntity, item: Record<string, unknown>, renames: readonly Rename[]): Record<string, string | string[]> {
+/** An appointment profile id → its label now (undefined: unknown profile, leave the record alone). */
+export type ProfileLabel = (profileId: number) => string | undefined;
+
+/**
+ * The relabelled values of a stored item's name fields: only the fields that change. An appointment that stores
+ * its profile id is relabelled by id (`profileLabel`); one written before ids were stored, by its old label.
+ */
+export function relabelledFields(entity: NameEntity, item: Record<string, unknown>, renames: readonly Rename[], profileLabel?: ProfileLabel): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   if (entity === 'appointment') {
     const v = item['Appt Profile'];
-    if (typeof v === 'string' && renamed(v, renames) !== v) out['Appt Profile'] = renamed(v, renames);
+    if (typeof v !== 'string') return out;
+    if (typeof item.profileId === 'number' && profileLabel) {
+      const label = profileLabel(item.profileId);
+      if (label !== undefined && label !== v) out['Appt Profile'] = label;
+      return out;
+    }
+    if (renamed(v, renames) !== v) out['Appt Profile'] = renamed(v, renames);
     return out;
   }
   const flags = item['Patient Flags'];
@@ -188,9 +232,10 @@ export async function relabelRecord(
   renames: readonly Rename[],
   config: TeamSyncConfig,
   deliveryId: string,
+  profileLabel?: ProfileLabel,
 ): Promise<string[] | undefined> {
   if (item.deleted === true) return undefined;
-  const changes = relabelledFields(entity, item, renames);
+  const changes = relabelledFields(entity, item, renames, profileLabel);
   const fields = Object.keys(changes);
   if (fields.length === 0) return undefined;
   const hash = rehash(item, config.fields[entity], changes);
@@ -240,11 +285,15 @@ export async function relabelRecord(
 }
 
 /** One page of a partition's records that may hold an old label (the filter does not lower the read cost). */
-async function sweepQuery(ddb: DynamoDBDocumentClient, table: string, teamId: string, entity: NameEntity, renames: readonly Rename[], startKey: Record<string, unknown> | null) {
+async function sweepQuery(ddb: DynamoDBDocumentClient, table: string, teamId: string, entity: NameEntity, renames: readonly Rename[], byId: boolean, startKey: Record<string, unknown> | null) {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':pk': recordPk(teamId, entity) };
   let filter: string;
-  if (entity === 'appointment' && renames.length <= 99) {
+  if (entity === 'appointment' && byId) {
+    // Any appointment may hold a label its profile id no longer gives.
+    names['#p'] = 'Appt Profile';
+    filter = 'attribute_exists(#p)';
+  } else if (entity === 'appointment' && renames.length <= 99) {
     names['#p'] = 'Appt Profile';
     renames.forEach((r, i) => (values[`:o${i}`] = r.from));
     filter = `#p IN (${renames.map((_, i) => `:o${i}`).join(', ')})`;
@@ -308,51 +357,62 @@ export async function refreshRenamedNames(teamId: string, runId: string, run: Te
     const next: NameState = { ...current, checkedAt: run.now().toISOString() };
     let appointment: Rename[] = [];
     let patient: Rename[] = [];
+    const forget = { profiles: [] as NamePair[], flagTypes: [] as NamePair[] };
     if (mapsProfiles(config)) {
       const after = await readList(() => run.api.listAppointmentProfiles());
-      const before = current.profiles ?? (await cachedNames(deps.ddb, deps.teamsTable, teamId, 'PROFILES')) ?? after;
+      const before = namesRecordsMayHold(current.profiles, current.profiles ? undefined : await cachedNames(deps.ddb, deps.teamsTable, teamId, 'PROFILES'), await readSeenNames(deps.ddb, deps.teamsTable, teamId, 'PROFILES'));
       // Before the sweep: a delivery mapped from now on uses the new names (late ones are caught by the settle sweep).
       await writeNameCache(deps.ddb, deps.teamsTable, teamId, 'PROFILES', toMap(after), run.now());
       const r = renamesBetween(before, after, (id, name) => apptProfileLabel(id, name, config.choices));
       appointment = r.renames;
+      forget.profiles = oldNamePairs(before, after);
       if (r.ambiguous > 0) entries.push(ambiguousEntry(run.now(), runId, 'appointment profile', r.ambiguous));
       next.profiles = after;
     }
     if (mapsFlags(config)) {
       const after = await readList(() => run.api.listPatientFlagTypes());
-      const before = current.flagTypes ?? (await cachedNames(deps.ddb, deps.teamsTable, teamId, 'FLAG_TYPES')) ?? after;
+      const before = namesRecordsMayHold(current.flagTypes, current.flagTypes ? undefined : await cachedNames(deps.ddb, deps.teamsTable, teamId, 'FLAG_TYPES'), await readSeenNames(deps.ddb, deps.teamsTable, teamId, 'FLAG_TYPES'));
       await writeNameCache(deps.ddb, deps.teamsTable, teamId, 'FLAG_TYPES', toMap(after), run.now());
       const r = renamesBetween(before, after, (_id, name) => name);
       patient = r.renames;
+      forget.flagTypes = oldNamePairs(before, after);
       if (r.ambiguous > 0) entries.push(ambiguousEntry(run.now(), runId, 'patient flag type', r.ambiguous));
       next.flagTypes = after;
     }
-    if (appointment.length > 0 || patient.length > 0) {
+    const profileNameChanged = forget.profiles.length > 0;
+    if (appointment.length > 0 || patient.length > 0 || profileNameChanged) {
       const pending = current.fanOut;
       next.fanOut = {
         appointment: composeRenames(pending?.appointment ?? [], appointment),
+        ...(profileNameChanged || pending?.appointmentById ? { appointmentById: true } : {}),
         patient: composeRenames(pending?.patient ?? [], patient),
         settleAt: new Date(run.now().getTime() + NAME_SETTLE_MINUTES * 60_000).toISOString(),
         // A sweep under way starts over: its earlier pages did not know the new renames.
         updated: pending?.updated ?? 0,
+        forget: { profiles: [...(pending?.forget?.profiles ?? []), ...forget.profiles], flagTypes: [...(pending?.forget?.flagTypes ?? []), ...forget.flagTypes] },
       };
       logger.info('reconcile: renamed names found', { teamId, runId, profiles: appointment.length, flagTypes: patient.length });
     }
     await commit(next, entries);
     current = next;
+    // Nothing to relabel (only ambiguous names, or none): the old names are dealt with now.
+    if (!next.fanOut) await forgetOldNames(deps, teamId, forget);
   }
   while (current.fanOut) {
     if (run.signal.aborted) return current;
     const fanOut: NameFanOut = current.fanOut;
     const sweep = fanOut.sweep ?? { startedAt: run.now().toISOString(), entity: firstEntity(fanOut), startKey: null };
     const renames = fanOut[sweep.entity];
+    const byId = sweep.entity === 'appointment' && fanOut.appointmentById === true;
     const entries: IntegrationLogEntry[] = [];
     let updated = 0;
-    if (renames.length > 0) {
-      const page = await sweepQuery(deps.ddb, deps.recordsTable, teamId, sweep.entity, renames, sweep.startKey);
+    if (renames.length > 0 || byId) {
+      const page = await sweepQuery(deps.ddb, deps.recordsTable, teamId, sweep.entity, renames, byId, sweep.startKey);
       const deliveryId = `reconcile:${runId}:names`;
+      const names = current.profiles ?? {};
+      const profileLabel: ProfileLabel = (id) => (names[String(id)] === undefined ? undefined : apptProfileLabel(id, names[String(id)], config.choices));
       for (const item of page.Items ?? []) {
-        const fields = await relabelRecord(deps.ddb, deps.recordsTable, teamId, sweep.entity, item, renames, config, deliveryId);
+        const fields = await relabelRecord(deps.ddb, deps.recordsTable, teamId, sweep.entity, item, renames, config, deliveryId, byId ? profileLabel : undefined);
         if (!fields) continue;
         updated++;
         entries.push({
@@ -379,6 +439,8 @@ export async function refreshRenamedNames(teamId: string, runId: string, run: Te
       // The last sweep: every delivery that could have mapped an old name had written before it started.
       const { fanOut: _done, ...rest } = current;
       current = rest;
+      // Before the commit: a crash in between resumes the (finished) sweep and forgets again, a no-op.
+      if (fanOut.forget) await forgetOldNames(deps, teamId, fanOut.forget);
       logger.info('reconcile: renamed names applied', { teamId, runId, records: fanOut.updated + updated });
     } else {
       // Swept once; once more after settleAt (the next hourly run) for deliveries that mapped the old name late.
@@ -392,8 +454,13 @@ export async function refreshRenamedNames(teamId: string, runId: string, run: Te
   return current;
 }
 
+async function forgetOldNames(deps: NameRefreshDeps, teamId: string, forget: { profiles: readonly NamePair[]; flagTypes: readonly NamePair[] }): Promise<void> {
+  await forgetNames(deps.ddb, deps.teamsTable, teamId, 'PROFILES', forget.profiles);
+  await forgetNames(deps.ddb, deps.teamsTable, teamId, 'FLAG_TYPES', forget.flagTypes);
+}
+
 function firstEntity(f: NameFanOut): NameEntity {
-  return f.appointment.length > 0 ? 'appointment' : 'patient';
+  return f.appointment.length > 0 || f.appointmentById ? 'appointment' : 'patient';
 }
 
 function ambiguousEntry(now: Date, runId: string, what: string, n: number): IntegrationLogEntry {
@@ -403,6 +470,9 @@ function ambiguousEntry(now: Date, runId: string, what: string, n: number): Inte
     deliveryId: `reconcile:${runId}:names`,
     entity: 'team',
     outcome: 'info',
-    detail: `${n} renamed ${what}(s) not relabelled: the old name is now another one's name; the records change with their next update`,
+    detail:
+      what === 'appointment profile'
+        ? `${n} renamed ${what}(s) not relabelled by name: the old name is now another one's name; appointments that store their profile id are relabelled by id, older ones change with their next update`
+        : `${n} renamed ${what}(s) not relabelled: the old name is now another one's name; the records change with their next update`,
   };
 }
