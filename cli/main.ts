@@ -33,7 +33,8 @@ Commands:
   team connect-link <teamId> [--expires 7d] [--allow-account-change] [--json]
                                a signed, expiring connect link (optionally allowing one DrChrono account change)
   team fields|choices ...      per-team field and choice configuration
-  connect-key show|rotate      the connect-link signing keys: list ids, rotate (--drop-previous)
+  connect-key show|rotate [--drop-previous]
+                               the connect-link signing keys: list ids, rotate
   sandbox ...                  drive the local DrChrono sandbox
   log ...                      a team's integration log
   records ...                  synced records
