@@ -234,8 +234,10 @@ export class ConvergenceHarness {
 
   /** The real OAuth flow: authorize → the sandbox user approves → callback (with the state cookie). */
   private async connect(tolerated: number[] = []): Promise<boolean> {
-    // A signed connect link, as `team connect-link` prints it (shared/oauth/connect-link.ts).
-    const link = await mintConnectLink(this.c.secrets, this.info.resources.connectLinkKeySecret, this.info.apiBaseUrl, this.team!.teamId);
+    // A signed connect link, as `team connect-link` prints it (shared/oauth/connect-link.ts), dated by the platform's
+    // clock: the harness moves it days ahead, and the oauth function checks the link's expiry against it.
+    const platformNow = new Date((await http<{ now: string }>('GET', this.local('/clock'), undefined, [200])).body.now);
+    const link = await mintConnectLink(this.c.secrets, this.info.resources.connectLinkKeySecret, this.info.apiBaseUrl, this.team!.teamId, { now: platformNow });
     const auth = await fetch(link.url, { redirect: 'manual' });
     await auth.text();
     const location = auth.headers.get('location');
