@@ -4,14 +4,16 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PATIENT_FLAG_EVENTS, SYNCED_EVENTS } from '../../shared/ingest/ingest-message';
 import { registerTeam } from '../../shared/teams/register-team';
 import { parseTeamId } from '../../shared/teams/team-id';
-import { getTeamItem, listTeamItems, TeamExistsError, type TeamItem } from '../../shared/teams/team-store';
+import { displayStatus, getTeamItem, listTeamItems, TeamExistsError, TeamRemovedError, type TeamItem } from '../../shared/teams/team-store';
 import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
 
 export const TEAM_USAGE = `Usage:
   drchrono-sync team add <teamId> --client-id X --client-secret Y [--webhook-secret S]
       (or DRCHRONO_CLIENT_ID / DRCHRONO_CLIENT_SECRET in the environment, to keep them out of shell history)
   drchrono-sync team list [--json]
-  drchrono-sync team show <teamId> [--json]`;
+  drchrono-sync team show <teamId> [--json]
+  drchrono-sync team disable <teamId> | enable <teamId>
+  drchrono-sync team remove <teamId> --erase --yes [--rate N]`;
 
 /** Item sort key of a team's backfill job (progress counters and cursor). */
 export const BACKFILL_SK = 'BACKFILL';
@@ -31,6 +33,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       return list(args, ctx);
     case 'show':
       return show(args, ctx);
+    case 'disable':
+    case 'enable':
+    case 'remove':
+      return (await import('./team-lifecycle')).run(sub, args, ctx);
     case undefined:
     case 'help':
     case '--help':
@@ -94,6 +100,7 @@ async function add(args: string[], ctx: CliContext): Promise<number> {
       },
     );
   } catch (err) {
+    if (err instanceof TeamRemovedError) throw new CliError(`team ${teamId} was removed; team ids are not reused: register the clinic under a new id`);
     if (err instanceof TeamExistsError || err instanceof ResourceExistsException) {
       throw new CliError(`team ${teamId} is already registered (see \`drchrono-sync team show ${teamId}\`)`);
     }
@@ -138,7 +145,7 @@ async function list(args: string[], ctx: CliContext): Promise<number> {
   const header = ['TEAM ID', 'STATUS', 'CREATED', 'PROCESSED', 'IGNORED', 'LAST DELIVERY', 'DRCHRONO USER'];
   const rows = teams.map((t) => [
     t.teamId,
-    t.status,
+    displayStatus(t),
     t.createdAt,
     String(t.webhooksProcessed ?? 0),
     String(t.webhooksIgnored ?? 0),
@@ -165,7 +172,11 @@ async function show(args: string[], ctx: CliContext): Promise<number> {
   }
   const rows: [string, unknown][] = [
     ['Team', team.teamId],
-    ['Status', team.status],
+    ['Status', displayStatus(team)],
+    ['Disabled', team.disabledAt && `since ${team.disabledAt}: webhooks answered, nothing synced; tokens still refreshed`],
+    ['Removal started', team.removalStartedAt],
+    ['Removed', team.removedAt],
+    ['Deleted', team.removalCounts && Object.entries(team.removalCounts).map(([k, n]) => `${n} ${k}`).join(', ')],
     ['Created', team.createdAt],
     ['Updated', team.updatedAt],
     ['Webhook URL', teamWebhookUrl(ctx.resources, teamId)],
@@ -200,6 +211,8 @@ function teamSummary(t: TeamItem) {
   return {
     teamId: t.teamId,
     status: t.status,
+    disabledAt: t.disabledAt ?? null,
+    removedAt: t.removedAt ?? null,
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
     webhooksProcessed: t.webhooksProcessed ?? 0,
