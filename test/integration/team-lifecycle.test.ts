@@ -2,13 +2,14 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { GetSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
-import { BatchWriteCommand, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { main } from '../../cli/main';
 import { LOCAL_DRAIN_ENV } from '../../cli/commands/team-lifecycle';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { enqueueIngestMessage } from '../../shared/ingest/ingest-queue';
 import { readIntegrationLog } from '../../shared/store/integration-log';
 import { getRecord } from '../../shared/store/records';
+import { markTeamConnected } from '../../shared/oauth/team-connection';
 import { getTeamItem } from '../../shared/teams/team-store';
 import { PLATFORM_INFO_ENV } from './setup/platform-process';
 import { connectTeam, type ConnectedTeam } from './helpers/connect-team';
@@ -315,4 +316,22 @@ describe('team remove --erase', () => {
     expect(rerun.out).toContain('already removed');
     expect((await cli('team', 'enable', team.teamId)).code).toBe(1);
   }, 60_000);
+});
+
+describe('writers racing a removal', () => {
+  it('an OAuth callback that claimed its token version before the fence cannot mark the fenced team connected again', async () => {
+    const teamId = randomUUID();
+    const fencedItem = { pk: teamId, sk: 'TEAM', teamId, status: 'removing', createdAt: 'x', updatedAt: 'x', tokenVersion: 3, refreshLeaseOwner: 'team-removal', refreshLeaseUntil: Number.MAX_SAFE_INTEGER };
+    await ddb().send(new PutCommand({ TableName: tables().teamsTable, Item: fencedItem }));
+    await markTeamConnected(ddb(), tables().teamsTable, teamId, {
+      user: { id: 1, username: 'late-callback' },
+      tokenExpiresAt: Date.now() + 3_600_000,
+      now: new Date(),
+      lease: { owner: 'oauth-callback:late', tokenVersion: 3 },
+    });
+    const after = await getTeamItem(ddb(), tables().teamsTable, teamId, true);
+    expect(after).toMatchObject({ status: 'removing' });
+    expect(after?.refreshPartition).toBeUndefined();
+    expect(after?.drchronoUsername).toBeUndefined();
+  });
 });
