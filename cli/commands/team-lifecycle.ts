@@ -87,6 +87,7 @@ function countLines(counts: Partial<RemovalCounts>): string[] {
     employees: 'employee records',
     integrationLog: 'integration log items',
     teamItems: 'team state items (backfill, reconcile, caches, counters)',
+    deadLetters: 'dead-lettered queue messages',
     secret: 'team secret (credentials and tokens)',
   };
   return REMOVAL_COUNT_KINDS.filter((k) => counts[k] !== undefined).map((k) => `  ${String(counts[k]).padStart(8)}  ${label[k]}`);
@@ -120,6 +121,8 @@ async function remove(args: string[], ctx: CliContext): Promise<number> {
     recordsTable: ctx.resources.recordsTable,
     integrationLogTable: ctx.resources.integrationLogTable,
     teamSecretPrefix: ctx.resources.teamSecretPrefix,
+    sqs: ctx.sqs,
+    workQueueUrls: [ctx.resources.ingestQueueUrl, ctx.resources.backfillQueueUrl].filter((u): u is string => u !== undefined),
   };
   const team = await getTeamItem(ctx.ddb, ctx.resources.teamsTable, teamId, true);
   if (!team) throw new CliError(`team ${teamId} is not registered`);
@@ -132,8 +135,8 @@ async function remove(args: string[], ctx: CliContext): Promise<number> {
     const plan = await planRemoval(deps, teamId);
     ctx.err(`team remove --erase deletes, for team ${teamId} (status ${team.status}):`);
     for (const line of countLines(plan)) ctx.err(line);
-    ctx.err('  and the team secret (DrChrono credentials, tokens, webhook secret), without a recovery window;');
-    ctx.err('  queued work of the team is dropped by the workers. Kept: one audit item (team id, times, counts).');
+    ctx.err('  the team\'s dead-lettered messages, and the team secret (DrChrono credentials, tokens, webhook secret),');
+    ctx.err('  without a recovery window; queued work of the team is dropped by the workers. Kept: one audit item (team id, times, counts).');
     ctx.err('  Afterwards the webhook URL answers 404 and the team id cannot be registered again.');
     ctx.err(`Nothing was deleted. To delete: drchrono-sync team remove ${teamId} --erase --yes`);
     return 2;

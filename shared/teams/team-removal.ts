@@ -1,11 +1,13 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteSecretCommand, ResourceNotFoundException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import type { SQSClient } from '@aws-sdk/client-sqs';
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { BACKFILL_QUEUE, INGEST_QUEUE } from '../config/queue-settings';
 import { ENTITIES, type Entity } from '../mapping/field-names';
 import { countPartition, deletePartition, defaultSleep, RatePacer, type PacedDeleteOptions } from '../store/paced-delete';
 import { recordPk } from '../store/records';
 import { DEFAULT_TEAM_TTL_MS } from '../sync/sync-context';
+import { deadLetterQueueUrl, eraseTeamDeadLetters } from './dead-letter-erase';
 import { teamSecretName } from './team-secret';
 import { getTeamItem, TEAM_SK, teamKey, type TeamItem } from './team-store';
 
@@ -23,13 +25,15 @@ import { getTeamItem, TEAM_SK, teamKey, type TeamItem } from './team-store';
  * 3. Drain: a worker that read the team as active just before the fence may still be writing; wait until the
  *    longest such invocation is surely over (DRAIN_MS after the fence), then
  * 4. sweep again, so nothing written meanwhile survives.
- * 5. Delete the secret without a recovery window (it holds the practice's tokens; see docs/operations.md).
- * 6. Replace the team item with the audit item: team id, created, removal start and end, counts; nothing else.
+ * 5. Take the team's messages off the work queues' DLQs (dead-letter-erase.ts); queued work on the queues themselves
+ *    is dropped by the workers, logged by id only.
+ * 6. Delete the secret without a recovery window (it holds the practice's tokens; see docs/operations.md).
+ * 7. Replace the team item with the audit item: team id, created, removal start and end, counts; nothing else.
  *
  * OAuth state items (`STATE#<nonce>`) are keyed by nonce, hold only a team id, and expire in 10 minutes: they are
  * left to their TTL, and a callback with one finds the team removed.
  */
-export const REMOVAL_COUNT_KINDS = ['patients', 'appointments', 'employees', 'integrationLog', 'teamItems', 'secret'] as const;
+export const REMOVAL_COUNT_KINDS = ['patients', 'appointments', 'employees', 'integrationLog', 'teamItems', 'deadLetters', 'secret'] as const;
 export type RemovalCountKind = (typeof REMOVAL_COUNT_KINDS)[number];
 export type RemovalCounts = Record<RemovalCountKind, number>;
 
@@ -53,6 +57,9 @@ export interface RemovalDeps {
   recordsTable: string;
   integrationLogTable: string;
   teamSecretPrefix: string;
+  /** The work queues (ingest, backfill) whose DLQs are cleared of the team's messages. */
+  sqs?: SQSClient;
+  workQueueUrls?: readonly string[];
   /** Item deletes per second across all tables. */
   itemsPerSecond: number;
   drainMs?: number;
@@ -83,7 +90,7 @@ export function countsOf(team: Pick<TeamItem, 'removalCounts'>): RemovalCounts {
 }
 
 /** Everything a removal would delete now (the dry run without --yes). */
-export async function planRemoval(deps: Pick<RemovalDeps, 'ddb' | 'teamsTable' | 'recordsTable' | 'integrationLogTable'>, teamId: string): Promise<Omit<RemovalCounts, 'secret'>> {
+export async function planRemoval(deps: Pick<RemovalDeps, 'ddb' | 'teamsTable' | 'recordsTable' | 'integrationLogTable'>, teamId: string): Promise<Omit<RemovalCounts, 'secret' | 'deadLetters'>> {
   const [patients, appointments, employees, integrationLog, teamItems] = await Promise.all([
     ...ENTITIES.map((e) => countPartition(deps.ddb, deps.recordsTable, recordPk(teamId, e))),
     countPartition(deps.ddb, deps.integrationLogTable, teamId),
@@ -192,6 +199,16 @@ export async function removeTeam(deps: RemovalDeps, teamId: string): Promise<Rem
   }
   const sweep = await deleteAll(deps, teamId, pacer);
   if (REMOVAL_COUNT_KINDS.some((k) => sweep[k] > 0)) progress(`Final sweep deleted ${describe(sweep)}.`);
+
+  for (const queueUrl of deps.sqs ? (deps.workQueueUrls ?? []) : []) {
+    const dlq = await deadLetterQueueUrl(deps.sqs!, queueUrl);
+    if (!dlq) continue;
+    const n = await eraseTeamDeadLetters(deps.sqs!, dlq, teamId);
+    if (n > 0) {
+      await addCount(deps, teamId, 'deadLetters', n);
+      progress(`Deleted ${n} dead-lettered messages of the team.`);
+    }
+  }
 
   if (await deleteSecret(deps, teamId)) await addCount(deps, teamId, 'secret', 1);
 

@@ -2,6 +2,7 @@ import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { join } from 'node:path';
 import { GetSecretValueCommand, ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
+import { ChangeMessageVisibilityCommand, ReceiveMessageCommand, SendMessageCommand } from '@aws-sdk/client-sqs';
 import { BatchWriteCommand, GetCommand, PutCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
 import { main } from '../../cli/main';
 import { LOCAL_DRAIN_ENV } from '../../cli/commands/team-lifecycle';
@@ -10,6 +11,7 @@ import { enqueueIngestMessage } from '../../shared/ingest/ingest-queue';
 import { readIntegrationLog } from '../../shared/store/integration-log';
 import { getRecord } from '../../shared/store/records';
 import { markTeamConnected } from '../../shared/oauth/team-connection';
+import { eraseTeamDeadLetters } from '../../shared/teams/dead-letter-erase';
 import { getTeamItem } from '../../shared/teams/team-store';
 import { PLATFORM_INFO_ENV } from './setup/platform-process';
 import { connectTeam, type ConnectedTeam } from './helpers/connect-team';
@@ -46,6 +48,22 @@ async function countPartition(table: string, pk: string): Promise<number> {
     start = out.LastEvaluatedKey;
   } while (start);
   return n;
+}
+
+/** Team ids of the messages on the ingest DLQ (looked at without removing them: hidden briefly, then released). */
+async function dlqTeamIds(): Promise<string[]> {
+  const ids: string[] = [];
+  const handles: string[] = [];
+  for (;;) {
+    const out = await sqsClient().send(new ReceiveMessageCommand({ QueueUrl: platform().queueUrls.ingestDlq, MaxNumberOfMessages: 10, WaitTimeSeconds: 0, VisibilityTimeout: 30, MessageAttributeNames: ['teamId'] }));
+    if (!out.Messages?.length) break;
+    for (const m of out.Messages) {
+      ids.push(m.MessageAttributes?.teamId?.StringValue ?? '');
+      handles.push(m.ReceiptHandle!);
+    }
+  }
+  for (const h of handles) await sqsClient().send(new ChangeMessageVisibilityCommand({ QueueUrl: platform().queueUrls.ingestDlq, ReceiptHandle: h, VisibilityTimeout: 0 }));
+  return ids;
 }
 
 /** A signed delivery as DrChrono sends it (the token form of the signature). */
@@ -219,6 +237,18 @@ describe('team remove --erase', () => {
       object: { id: 900_000_001 },
     });
 
+    // Dead letters: one of this team (PHI no worker will read again) and one of another team, which must survive.
+    const otherTeam = randomUUID();
+    for (const t of [team.teamId, otherTeam]) {
+      await sqsClient().send(
+        new SendMessageCommand({
+          QueueUrl: platform().queueUrls.ingestDlq,
+          MessageBody: JSON.stringify({ v: 1, teamId: t, event: 'PATIENT_MODIFY', deliveryId: `dlq-${t}`, receivedAt: new Date().toISOString(), source: 'webhook', object: { id: 1 } }),
+          MessageAttributes: { teamId: { DataType: 'String', StringValue: t }, event: { DataType: 'String', StringValue: 'PATIENT_MODIFY' } },
+        }),
+      );
+    }
+
     // First run: the real bin, slow enough to be killed mid-way.
     const child = spawn(process.execPath, [join(__dirname, '../../cli/drchrono-sync.mjs'), 'team', 'remove', team.teamId, '--erase', '--yes', '--rate', '300'], {
       env: { ...process.env, DRCHRONO_SYNC_PLATFORM_FILE: process.env[PLATFORM_INFO_ENV], [LOCAL_DRAIN_ENV]: '0' },
@@ -261,6 +291,11 @@ describe('team remove --erase', () => {
     expect(printed('integration log items')).toBeLessThanOrEqual(expected.integrationLog);
     expect(printed('integration log items')).toBeGreaterThanOrEqual(LOG_ITEMS - 25);
     expect(printed('team secret')).toBe(1);
+    expect(printed('dead-lettered queue messages')).toBe(1);
+    const dlqTeams = await dlqTeamIds();
+    expect(dlqTeams).toContain(otherTeam);
+    expect(dlqTeams).not.toContain(team.teamId);
+    await eraseTeamDeadLetters(sqsClient(), platform().queueUrls.ingestDlq, otherTeam); // leave the DLQ as other suites expect it
 
     for (const pk of ['patient', 'appointment', 'employee'].map((e) => `${team.teamId}#${e}`)) expect(await countPartition(tables().recordsTable, pk)).toBe(0);
     expect(await countPartition(tables().integrationLogTable, team.teamId)).toBe(0);
@@ -288,7 +323,8 @@ describe('team remove --erase', () => {
       ['createdAt', 'pk', 'refreshLeaseOwner', 'refreshLeaseUntil', 'removalCounts', 'removalStartedAt', 'removedAt', 'sk', 'status', 'teamId', 'updatedAt'].sort(),
     );
     expect(Item).toMatchObject({ teamId: team.teamId, status: 'removed' });
-    expect(Object.keys(Item!.removalCounts as Json).sort()).toEqual(['appointments', 'employees', 'integrationLog', 'patients', 'secret', 'teamItems']);
+    expect(Object.keys(Item!.removalCounts as Json).sort()).toEqual(['appointments', 'deadLetters', 'employees', 'integrationLog', 'patients', 'secret', 'teamItems']);
+    expect(Item!.removalCounts).toMatchObject({ deadLetters: 1, secret: 1 });
   });
 
   it('afterwards: the webhook answers 404, records shows nothing, team list shows the team as removed, and the id cannot be re-added', async () => {
