@@ -61,6 +61,8 @@ async function disable(args: string[], ctx: CliContext): Promise<number> {
 async function enable(args: string[], ctx: CliContext): Promise<number> {
   const { positionals } = parsed(() => parseArgs({ args, options: {}, allowPositionals: true }));
   const teamId = teamIdArg(positionals);
+  // Checked before anything changes: an enable without its catch-up would silently skip what the team missed.
+  if (!ctx.resources.backfillQueueUrl) throw new CliError('the target has no backfill queue URL (use --stack, or set BACKFILL_QUEUE_URL): the catch-up cannot be queued', 2);
   const { team, changed, catchUp } = await enableTeam(
     { ddb: ctx.ddb, teamsTable: ctx.resources.teamsTable, sqs: ctx.sqs, backfillQueueUrl: ctx.resources.backfillQueueUrl },
     teamId,
@@ -113,6 +115,13 @@ async function remove(args: string[], ctx: CliContext): Promise<number> {
   // Removal always erases: a removed team with its PHI left behind is what this command exists to prevent.
   if (!values.erase) {
     throw new CliError(`team remove always erases the team's data: pass --erase --yes (run with --erase alone to see what it deletes)\n\n${LIFECYCLE_USAGE}`, 2);
+  }
+  // Checked before the fence: a removal that fences the team and then cannot reach a table would leave it half done.
+  for (const [name, value] of [
+    ['records table', ctx.resources.recordsTable],
+    ['integration log table', ctx.resources.integrationLogTable],
+  ] as const) {
+    if (!value) throw new CliError(`the target has no ${name} name (use --stack, or set STAGE or RECORDS_TABLE and INTEGRATION_LOG_TABLE)`, 2);
   }
   const deps = {
     ddb: ctx.ddb,
