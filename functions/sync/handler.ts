@@ -72,9 +72,9 @@ async function sync(event: SQSEvent, context: Context): Promise<SQSBatchResponse
   // A batch where every record failed or was deferred is still a normal answer, not an invocation error.
   const response = await processPartialResponse(event, batch.handleRecord, processor, { context, throwOnFullBatchFailure: false });
   const unlogged = await batch.flush(context.awsRequestId);
-  for (const id of unlogged) response.batchItemFailures.push({ itemIdentifier: id });
   if (batch.failedDeliveries > 0) metrics.addMetric(DELIVERIES_FAILED_METRIC, MetricUnit.Count, batch.failedDeliveries);
-  return response;
+  // A new object: Powertools answers a batch without failures with a shared constant, never mutate it.
+  return { batchItemFailures: [...response.batchItemFailures, ...unlogged.map((itemIdentifier) => ({ itemIdentifier }))] };
 }
 
 export const handler = middy<SQSEvent, SQSBatchResponse>()
