@@ -29,6 +29,9 @@ Commands:
                                register a team; prints what to paste into DrChrono
   team list [--json]           list teams
   team show <teamId> [--json]  a team's status, counters, connection and backfill progress
+  team disable|enable <teamId> pause a team (webhooks answered, nothing synced) / resume it with a catch-up
+  team remove <teamId> --erase --yes [--rate N]
+                               erase a team's data and secret; keeps a PHI-free audit item
   team fields|choices ...      per-team field and choice configuration
   sandbox ...                  drive the local DrChrono sandbox
   log ...                      a team's integration log
