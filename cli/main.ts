@@ -32,6 +32,9 @@ Commands:
   team show <teamId> [--json]  a team's status, counters, connection and backfill progress
   team connect-link <teamId> [--expires 7d] [--allow-account-change] [--json]
                                a signed, expiring connect link (optionally allowing one DrChrono account change)
+  team disable|enable <teamId> pause a team (webhooks answered, nothing synced) / resume it with a catch-up
+  team remove <teamId> --erase --yes [--rate N]
+                               erase a team's data and secret; keeps a PHI-free audit item
   team fields|choices ...      per-team field and choice configuration
   connect-key show|rotate [--drop-previous]
                                the connect-link signing keys: list ids, rotate

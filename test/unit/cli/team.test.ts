@@ -67,6 +67,8 @@ beforeEach(() => {
   ddbMock.reset();
   secretsMock.reset();
   secretsMock.on(GetSecretValueCommand, { SecretId: resources.connectLinkKeySecret }).resolves({ SecretString: JSON.stringify({ keys: [LINK_KEY] }) });
+  // No team item unless a test says otherwise (registerTeam reads it first).
+  ddbMock.on(GetCommand).resolves({});
 });
 
 describe('team add', () => {
@@ -251,6 +253,6 @@ describe('team show', () => {
 describe('team', () => {
   it('rejects an unknown subcommand with usage', async () => {
     const { ctx } = ctxWithOutput();
-    await expect(run(['remove', TEAM], ctx)).rejects.toThrow(/unknown team command "remove"(.|\n)*Usage/);
+    await expect(run(['rename', TEAM], ctx)).rejects.toThrow(/unknown team command "rename"(.|\n)*Usage/);
   });
 });
