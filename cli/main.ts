@@ -17,6 +17,7 @@ export const COMMAND_MODULES: Record<string, string> = {
   log: './commands/log',
   records: './commands/records',
   backfill: './commands/backfill',
+  dlq: './commands/dlq',
 };
 
 /** `team fields|choices` belong to the per-team config module. */
@@ -29,11 +30,19 @@ Commands:
                                register a team; prints what to paste into DrChrono
   team list [--json]           list teams
   team show <teamId> [--json]  a team's status, counters, connection and backfill progress
+  team rotate-webhook-secret <teamId> [--overlap 24h]
+                               new webhook secret token; the old one is accepted during the overlap
+  team set-client-secret <teamId>
+                               new DrChrono client secret, from DRCHRONO_CLIENT_SECRET or stdin
   team fields|choices ...      per-team field and choice configuration
   sandbox ...                  drive the local DrChrono sandbox
   log ...                      a team's integration log
   records ...                  synced records
   backfill ...                 start or inspect a backfill
+  dlq list [--queue ingest|backfill] [--team T] [--json]
+                               dead letters with their failure reason (ids only; nothing consumed)
+  dlq redrive [--queue ingest|backfill] [--team T] [--max N]
+                               move dead letters back to their work queue
 
 Target: local by default (reads .local/platform.json, written by \`npm start\`).
   --target aws (or DRCHRONO_SYNC_TARGET=aws) with --stack <name> reads the stack's outputs;

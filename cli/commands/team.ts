@@ -5,13 +5,15 @@ import { PATIENT_FLAG_EVENTS, SYNCED_EVENTS } from '../../shared/ingest/ingest-m
 import { registerTeam } from '../../shared/teams/register-team';
 import { parseTeamId } from '../../shared/teams/team-id';
 import { getTeamItem, listTeamItems, TeamExistsError, type TeamItem } from '../../shared/teams/team-store';
+import { rotateWebhookSecretCommand, setClientSecretCommand, TEAM_SECRETS_USAGE } from './team-secrets';
 import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
 
 export const TEAM_USAGE = `Usage:
   drchrono-sync team add <teamId> --client-id X --client-secret Y [--webhook-secret S]
       (or DRCHRONO_CLIENT_ID / DRCHRONO_CLIENT_SECRET in the environment, to keep them out of shell history)
   drchrono-sync team list [--json]
-  drchrono-sync team show <teamId> [--json]`;
+  drchrono-sync team show <teamId> [--json]
+${TEAM_SECRETS_USAGE}`;
 
 /** Item sort key of a team's backfill job (progress counters and cursor). */
 export const BACKFILL_SK = 'BACKFILL';
@@ -31,6 +33,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       return list(args, ctx);
     case 'show':
       return show(args, ctx);
+    case 'rotate-webhook-secret':
+      return rotateWebhookSecretCommand(args, ctx);
+    case 'set-client-secret':
+      return setClientSecretCommand(args, ctx);
     case undefined:
     case 'help':
     case '--help':
