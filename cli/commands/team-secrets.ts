@@ -51,7 +51,7 @@ function updateDeps(ctx: CliContext, opts: TeamSecretsOptions): SecretUpdateDeps
 }
 
 function formatOverlap(ms: number): string {
-  if (ms % 86_400_000 === 0) return `${ms / 86_400_000}d`;
+  if (ms % 86_400_000 === 0 && ms > 86_400_000) return `${ms / 86_400_000}d`;
   if (ms % 3_600_000 === 0) return `${ms / 3_600_000}h`;
   if (ms % 60_000 === 0) return `${ms / 60_000}m`;
   return `${ms / 1000}s`;
@@ -80,7 +80,7 @@ export async function rotateWebhookSecretCommand(args: string[], ctx: CliContext
   const lines = [
     `Team ${teamId}: new webhook secret token.`,
     overlapMs > 0
-      ? `The previous token is still accepted until ${new Date(rotatedAt + overlapMs).toISOString()} (${formatOverlap(overlapMs)}); after that only the new one.`
+      ? `The previous token is still accepted until ${new Date(rotatedAt + overlapMs).toISOString()} (${values.overlap ?? formatOverlap(overlapMs)}); after that only the new one.`
       : 'Only the new token is accepted from now on: deliveries DrChrono signs with an older token get 401 until you paste this one.',
     '',
     'In DrChrono, open Account > API, select the API application, and in its webhook set:',
