@@ -71,9 +71,10 @@ async function sync(event: SQSEvent, context: Context): Promise<SQSBatchResponse
   const processor = new BatchProcessor(EventType.SQS);
   // A batch where every record failed or was deferred is still a normal answer, not an invocation error.
   const response = await processPartialResponse(event, batch.handleRecord, processor, { context, throwOnFullBatchFailure: false });
-  await batch.flush(context.awsRequestId);
+  const unlogged = await batch.flush(context.awsRequestId);
   if (batch.failedDeliveries > 0) metrics.addMetric(DELIVERIES_FAILED_METRIC, MetricUnit.Count, batch.failedDeliveries);
-  return response;
+  // A new object: Powertools answers a batch without failures with a shared constant, never mutate it.
+  return { batchItemFailures: [...response.batchItemFailures, ...unlogged.map((itemIdentifier) => ({ itemIdentifier }))] };
 }
 
 export const handler = middy<SQSEvent, SQSBatchResponse>()

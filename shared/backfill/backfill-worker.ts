@@ -6,6 +6,7 @@ import type { IntegrationLogEntry } from '../store/integration-log';
 import { writeNameCache } from '../store/profile-cache';
 import { getTeamItem, type TeamItem } from '../teams/team-store';
 import { practiceTimeZoneOf } from '../reconcile/practice-time';
+import { mapsFlags } from '../reconcile/renamed-names';
 import { importDoctors, importObjects } from '../team-job/import-objects';
 import { DeferredByWorker, pauseFor, TeamNotConnectedError } from '../team-job/team-api';
 import { clockOf, runTeamJob, teamEntry, writeTeamLog, type TeamJobDeps, type TeamRun, type WorkContext, type WorkResult } from '../team-job/team-job';
@@ -187,6 +188,13 @@ async function runStep(job: BackfillJob, team: TeamItem, run: TeamRun, deps: Bac
     for await (const p of api.listAppointmentProfiles()) names.set(p.id, p.name);
     // The sync worker's profile-name cache: appointments then map without fetching profiles.
     await writeNameCache(deps.ddb, deps.teamsTable, job.teamId, 'PROFILES', names, now());
+    if (mapsFlags(config)) {
+      // Verbose patients carry their flag types' names; reading the list puts them in the seen-names history,
+      // so a flag type renamed before reconcile's first name check is still relabelled.
+      const flagTypes = new Map<number, string>();
+      for await (const t of api.listPatientFlagTypes()) flagTypes.set(t.id, t.name);
+      await writeNameCache(deps.ddb, deps.teamsTable, job.teamId, 'FLAG_TYPES', flagTypes, now());
+    }
     return { outcome: { kind: 'page', processed: names.size, outcomes: emptyTally() }, entries: [] };
   }
   if (c.phase === 'done') throw new Error('backfill job has nothing left to do');

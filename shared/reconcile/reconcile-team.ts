@@ -35,6 +35,12 @@ export const RECONCILE_SK = 'RECONCILE';
 /** Re-read a little before the watermark: list GETs can lag, and clocks drift. */
 export const RECONCILE_OVERLAP_MINUTES = 15;
 export const DOCTOR_REFRESH_HOURS = 24;
+/**
+ * DrChrono caches a generated bulk list for 1 h (api-facts §4); a backfill's POST may be answered from a list
+ * generated up to this long before it (the sandbox does so per app and filter set), so it holds every change
+ * made before its start minus this, not before its start.
+ */
+export const BULK_LIST_CACHE_MS = 3_600_000;
 /** First reconcile of a team with neither a watermark nor a backfill: look back this far. */
 const FIRST_RUN_LOOKBACK_HOURS = 24;
 /** An invocation that reached its deadline with pages left comes back this soon. */
@@ -91,12 +97,20 @@ export async function getReconcileState(ddb: DynamoDBDocumentClient, table: stri
 }
 
 /**
- * Where a new window starts looking: the later of the watermark and the start of the last completed backfill
- * (which read everything up to its start), else the connect, minus the overlap.
+ * Where a new window starts looking: the watermark; without one (a first connect), an hour before the start of
+ * the last completed backfill; else the connect; minus the overlap. A completed backfill never moves an older
+ * watermark forward: it reads appointments only in its date window (APPOINTMENT_DAYS_BACK/AHEAD), so a change
+ * during a gap to an appointment outside it is only found by re-reading the gap.
  */
 export function reconcileFrom(state: ReconcileState | undefined, backfillStartedAt: string | undefined, connectedAt: string | undefined, now: Date): Date {
-  const candidates = [state?.watermark, backfillStartedAt].filter((t): t is string => !!t && !Number.isNaN(Date.parse(t))).map((t) => Date.parse(t));
-  const base = candidates.length > 0 ? Math.max(...candidates) : connectedAt ? Date.parse(connectedAt) : now.getTime() - FIRST_RUN_LOOKBACK_HOURS * 3_600_000;
+  const valid = (t: string | undefined): t is string => !!t && !Number.isNaN(Date.parse(t));
+  const base = valid(state?.watermark)
+    ? Date.parse(state.watermark)
+    : valid(backfillStartedAt)
+      ? Date.parse(backfillStartedAt) - BULK_LIST_CACHE_MS
+      : valid(connectedAt)
+        ? Date.parse(connectedAt)
+        : now.getTime() - FIRST_RUN_LOOKBACK_HOURS * 3_600_000;
   return new Date(base - RECONCILE_OVERLAP_MINUTES * 60_000);
 }
 
@@ -115,7 +129,7 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
   }
   const job = await getBackfillJob(deps.ddb, deps.teamsTable, teamId);
   if (job && (job.status === 'running' || job.status === 'paused')) {
-    // The backfill reads everything anyway; the next window starts from the backfill's start.
+    // The backfill would race the window's pages; the next hourly run carries on from the watermark.
     logger.info('reconcile: team skipped, backfill in progress', { teamId, jobId: job.jobId });
     return { status: 'done' };
   }

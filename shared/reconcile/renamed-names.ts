@@ -6,7 +6,7 @@ import { apptProfileLabel } from '../mapping/choice-labels';
 import { PATIENT_FLAG_FIELDS } from '../mapping/field-names';
 import type { TeamSyncConfig } from '../mapping/team-sync-config';
 import type { IntegrationLogEntry } from '../store/integration-log';
-import { writeNameCache, type NameListKind } from '../store/profile-cache';
+import { forgetNames, readSeenNames, writeNameCache, type NameListKind } from '../store/profile-cache';
 import { contentHash } from '../store/record-version';
 import { recordPk } from '../store/records';
 import type { TeamRun } from '../team-job/team-job';
@@ -16,8 +16,10 @@ import type { TeamRun } from '../team-job/team-job';
  * changes no appointment's or patient's `updated_at`, so neither webhooks nor reconcile's `since` window ever
  * re-map the records that hold the old name ("Appt Profile"; "Patient Flags" / "Patient Flags and
  * Descriptions"). Reconcile therefore re-reads both lists once a day (NAME_REFRESH_HOURS), compares them with
- * the names it read last time (kept in the reconcile state item, `names`), and relabels the records that still
- * hold an old label:
+ * every name records may hold (the names it read last time, kept in the reconcile state item, `names`, and every
+ * name any list fetch has seen since, profile-cache.ts: a sync container may have refreshed the cache with the
+ * new name before this check, and a name can change twice in a day), and relabels the records that still hold
+ * an old label:
  *
  *  1. The new names go to the sync worker's name cache (profile-cache.ts) first, so a delivery mapped from then
  *     on uses them.
@@ -46,6 +48,8 @@ export type NameEntity = 'appointment' | 'patient';
 
 const RenameSchema = z.object({ from: z.string(), to: z.string() });
 export type Rename = z.infer<typeof RenameSchema>;
+const NamePairSchema = z.object({ id: z.string(), name: z.string() });
+export type NamePair = z.infer<typeof NamePairSchema>;
 
 const NameFanOutSchema = z.object({
   appointment: z.array(RenameSchema),
@@ -55,6 +59,8 @@ const NameFanOutSchema = z.object({
   /** The sweep under way: when it started, which partition, where (null: the partition's first page). */
   sweep: z.object({ startedAt: z.string(), entity: z.enum(['appointment', 'patient']), startKey: z.record(z.string(), z.unknown()).nullable() }).optional(),
   updated: z.number(),
+  /** Old names to drop from the seen-names history (profile-cache.ts) once the last sweep is done. */
+  forget: z.object({ profiles: z.array(NamePairSchema), flagTypes: z.array(NamePairSchema) }).optional(),
 });
 export type NameFanOut = z.infer<typeof NameFanOutSchema>;
 
@@ -84,27 +90,48 @@ export function mapsFlags(config: TeamSyncConfig): boolean {
 type Names = Readonly<Record<string, string>>;
 
 /**
- * Label changes between two name lists. Appointment profiles go through the team's choice list (a profile
- * mapped by id keeps its label whatever its name). A rename whose old label is the current label of another
- * entry is ambiguous (records holding it may belong to that entry) and is left out, counted in `ambiguous`.
+ * Label changes between the names records may hold (`before`: per id, the name or every name seen) and the
+ * current list. Appointment profiles go through the team's choice list (a profile mapped by id keeps its label
+ * whatever its name). A rename whose old label is the current label of another entry is ambiguous (records
+ * holding it may belong to that entry) and is left out, counted in `ambiguous`.
  */
-export function renamesBetween(before: Names, after: Names, label: (id: number, name: string) => string | undefined): { renames: Rename[]; ambiguous: number } {
+export function renamesBetween(before: Readonly<Record<string, string | readonly string[]>>, after: Names, label: (id: number, name: string) => string | undefined): { renames: Rename[]; ambiguous: number } {
   const current = new Set(Object.entries(after).map(([id, name]) => label(Number(id), name)));
   const renames: Rename[] = [];
   let ambiguous = 0;
-  for (const [id, oldName] of Object.entries(before)) {
+  for (const [id, old] of Object.entries(before)) {
     const newName = after[id];
-    if (newName === undefined || newName === oldName) continue;
-    const from = label(Number(id), oldName);
-    const to = label(Number(id), newName);
-    if (from === undefined || to === undefined || from === to) continue;
-    if (current.has(from) || renames.some((r) => r.from === from && r.to !== to)) {
-      ambiguous++;
-      continue;
+    if (newName === undefined) continue;
+    for (const oldName of typeof old === 'string' ? [old] : old) {
+      if (oldName === newName) continue;
+      const from = label(Number(id), oldName);
+      const to = label(Number(id), newName);
+      if (from === undefined || to === undefined || from === to || renames.some((r) => r.from === from && r.to === to)) continue;
+      if (current.has(from) || renames.some((r) => r.from === from && r.to !== to)) {
+        ambiguous++;
+        continue;
+      }
+      renames.push({ from, to });
     }
-    renames.push({ from, to });
   }
   return { renames, ambiguous };
+}
+
+/** The names records may hold: the last list reconcile read, the sync cache's list and every name seen since. */
+export function namesRecordsMayHold(...sources: readonly (Readonly<Record<string, string | readonly string[]>> | undefined)[]): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const source of sources) {
+    for (const [id, v] of Object.entries(source ?? {})) {
+      const list = (out[id] ??= []);
+      for (const name of typeof v === 'string' ? [v] : v) if (!list.includes(name)) list.push(name);
+    }
+  }
+  return out;
+}
+
+/** The (id, old name) pairs a check has dealt with: forgotten from the history once the sweep is done. */
+export function oldNamePairs(before: Readonly<Record<string, readonly string[]>>, after: Names): NamePair[] {
+  return Object.entries(before).flatMap(([id, names]) => (after[id] === undefined ? [] : names.filter((n) => n !== after[id]).map((name) => ({ id, name }))));
 }
 
 /** Pending renames followed by new ones: A→B then B→C is A→C and B→C. */
@@ -308,22 +335,25 @@ export async function refreshRenamedNames(teamId: string, runId: string, run: Te
     const next: NameState = { ...current, checkedAt: run.now().toISOString() };
     let appointment: Rename[] = [];
     let patient: Rename[] = [];
+    const forget = { profiles: [] as NamePair[], flagTypes: [] as NamePair[] };
     if (mapsProfiles(config)) {
       const after = await readList(() => run.api.listAppointmentProfiles());
-      const before = current.profiles ?? (await cachedNames(deps.ddb, deps.teamsTable, teamId, 'PROFILES')) ?? after;
+      const before = namesRecordsMayHold(current.profiles, current.profiles ? undefined : await cachedNames(deps.ddb, deps.teamsTable, teamId, 'PROFILES'), await readSeenNames(deps.ddb, deps.teamsTable, teamId, 'PROFILES'));
       // Before the sweep: a delivery mapped from now on uses the new names (late ones are caught by the settle sweep).
       await writeNameCache(deps.ddb, deps.teamsTable, teamId, 'PROFILES', toMap(after), run.now());
       const r = renamesBetween(before, after, (id, name) => apptProfileLabel(id, name, config.choices));
       appointment = r.renames;
+      forget.profiles = oldNamePairs(before, after);
       if (r.ambiguous > 0) entries.push(ambiguousEntry(run.now(), runId, 'appointment profile', r.ambiguous));
       next.profiles = after;
     }
     if (mapsFlags(config)) {
       const after = await readList(() => run.api.listPatientFlagTypes());
-      const before = current.flagTypes ?? (await cachedNames(deps.ddb, deps.teamsTable, teamId, 'FLAG_TYPES')) ?? after;
+      const before = namesRecordsMayHold(current.flagTypes, current.flagTypes ? undefined : await cachedNames(deps.ddb, deps.teamsTable, teamId, 'FLAG_TYPES'), await readSeenNames(deps.ddb, deps.teamsTable, teamId, 'FLAG_TYPES'));
       await writeNameCache(deps.ddb, deps.teamsTable, teamId, 'FLAG_TYPES', toMap(after), run.now());
       const r = renamesBetween(before, after, (_id, name) => name);
       patient = r.renames;
+      forget.flagTypes = oldNamePairs(before, after);
       if (r.ambiguous > 0) entries.push(ambiguousEntry(run.now(), runId, 'patient flag type', r.ambiguous));
       next.flagTypes = after;
     }
@@ -335,11 +365,14 @@ export async function refreshRenamedNames(teamId: string, runId: string, run: Te
         settleAt: new Date(run.now().getTime() + NAME_SETTLE_MINUTES * 60_000).toISOString(),
         // A sweep under way starts over: its earlier pages did not know the new renames.
         updated: pending?.updated ?? 0,
+        forget: { profiles: [...(pending?.forget?.profiles ?? []), ...forget.profiles], flagTypes: [...(pending?.forget?.flagTypes ?? []), ...forget.flagTypes] },
       };
       logger.info('reconcile: renamed names found', { teamId, runId, profiles: appointment.length, flagTypes: patient.length });
     }
     await commit(next, entries);
     current = next;
+    // Nothing to relabel (only ambiguous names, or none): the old names are dealt with now.
+    if (!next.fanOut) await forgetOldNames(deps, teamId, forget);
   }
   while (current.fanOut) {
     if (run.signal.aborted) return current;
@@ -379,6 +412,8 @@ export async function refreshRenamedNames(teamId: string, runId: string, run: Te
       // The last sweep: every delivery that could have mapped an old name had written before it started.
       const { fanOut: _done, ...rest } = current;
       current = rest;
+      // Before the commit: a crash in between resumes the (finished) sweep and forgets again, a no-op.
+      if (fanOut.forget) await forgetOldNames(deps, teamId, fanOut.forget);
       logger.info('reconcile: renamed names applied', { teamId, runId, records: fanOut.updated + updated });
     } else {
       // Swept once; once more after settleAt (the next hourly run) for deliveries that mapped the old name late.
@@ -390,6 +425,11 @@ export async function refreshRenamedNames(teamId: string, runId: string, run: Te
     await commit(current, entries);
   }
   return current;
+}
+
+async function forgetOldNames(deps: NameRefreshDeps, teamId: string, forget: { profiles: readonly NamePair[]; flagTypes: readonly NamePair[] }): Promise<void> {
+  await forgetNames(deps.ddb, deps.teamsTable, teamId, 'PROFILES', forget.profiles);
+  await forgetNames(deps.ddb, deps.teamsTable, teamId, 'FLAG_TYPES', forget.flagTypes);
 }
 
 function firstEntity(f: NameFanOut): NameEntity {

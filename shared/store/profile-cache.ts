@@ -1,3 +1,4 @@
+import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 
 /**
@@ -36,6 +37,8 @@ export async function writeNameCache(
   now: Date = new Date(),
   ttlSeconds = NAME_CACHE_TTL_SECONDS,
 ): Promise<void> {
+  // History first: no record is written with a name the rename check cannot know about.
+  await rememberNames(ddb, table, teamId, kind, names);
   await ddb.send(
     new PutCommand({
       TableName: table,
@@ -48,4 +51,81 @@ export async function writeNameCache(
       },
     }),
   );
+}
+
+/**
+ * Every name each id has had while the team was synced (sk `PROFILES#SEEN` / `FLAG_TYPES#SEEN`, `seen`: id →
+ * names, no TTL). Records hold labels made from whatever name a list fetch returned, so reconcile's rename
+ * check compares the current names with all of these, not only with the names it read itself: a sync
+ * container that refreshed the cache after a rename, or two renames within a day, would otherwise hide the
+ * names some records still hold. Reconcile forgets a name once its records are relabelled.
+ */
+export type SeenNames = Record<string, string[]>;
+
+const seenSk = (kind: NameListKind) => `${kind}#SEEN`;
+/** Concurrent writers (sync containers, backfill, reconcile) retry a lost revision race this many times. */
+const SEEN_WRITE_ATTEMPTS = 8;
+
+export async function readSeenNames(ddb: DynamoDBDocumentClient, table: string, teamId: string, kind: NameListKind): Promise<SeenNames> {
+  return (await readSeen(ddb, table, teamId, kind)).seen;
+}
+
+async function readSeen(ddb: DynamoDBDocumentClient, table: string, teamId: string, kind: NameListKind): Promise<{ seen: SeenNames; rev: number | undefined }> {
+  const out = await ddb.send(new GetCommand({ TableName: table, Key: { pk: teamId, sk: seenSk(kind) }, ConsistentRead: true }));
+  const seen: SeenNames = {};
+  for (const [id, names] of Object.entries((out.Item?.seen ?? {}) as Record<string, unknown>)) {
+    if (Array.isArray(names)) seen[id] = names.filter((n): n is string => typeof n === 'string');
+  }
+  return { seen, rev: typeof out.Item?.rev === 'number' ? out.Item.rev : undefined };
+}
+
+/** Read, change and write back under a revision condition; no write when `change` returns false. */
+async function updateSeen(ddb: DynamoDBDocumentClient, table: string, teamId: string, kind: NameListKind, change: (seen: SeenNames) => boolean): Promise<void> {
+  for (let attempt = 1; ; attempt++) {
+    const { seen, rev } = await readSeen(ddb, table, teamId, kind);
+    if (!change(seen)) return;
+    try {
+      await ddb.send(
+        new PutCommand({
+          TableName: table,
+          Item: { pk: teamId, sk: seenSk(kind), seen, rev: (rev ?? 0) + 1 },
+          ConditionExpression: rev === undefined ? 'attribute_not_exists(rev)' : 'rev = :rev',
+          ...(rev === undefined ? {} : { ExpressionAttributeValues: { ':rev': rev } }),
+        }),
+      );
+      return;
+    } catch (err) {
+      if (!(err instanceof ConditionalCheckFailedException) || attempt >= SEEN_WRITE_ATTEMPTS) throw err;
+    }
+  }
+}
+
+/** Add the names of a fetched list to the history (no write when all are known). */
+export async function rememberNames(ddb: DynamoDBDocumentClient, table: string, teamId: string, kind: NameListKind, names: ReadonlyMap<number, string>): Promise<void> {
+  await updateSeen(ddb, table, teamId, kind, (seen) => {
+    let changed = false;
+    for (const [id, name] of names) {
+      const list = (seen[String(id)] ??= []);
+      if (!list.includes(name)) {
+        list.push(name);
+        changed = true;
+      }
+    }
+    return changed;
+  });
+}
+
+/** Drop names whose records have been relabelled (or that were left out as ambiguous). */
+export async function forgetNames(ddb: DynamoDBDocumentClient, table: string, teamId: string, kind: NameListKind, pairs: readonly { id: string; name: string }[]): Promise<void> {
+  if (pairs.length === 0) return;
+  await updateSeen(ddb, table, teamId, kind, (seen) => {
+    let changed = false;
+    for (const { id, name } of pairs) {
+      const list = seen[id];
+      if (!list?.includes(name)) continue;
+      seen[id] = list.filter((n) => n !== name);
+      changed = true;
+    }
+    return changed;
+  });
 }

@@ -52,6 +52,8 @@ interface TeamTally {
   entries: IntegrationLogEntry[];
   processed: number;
   lastReceivedAt?: string;
+  /** SQS message ids of the records acknowledged as done: redelivered if their log entries cannot be written. */
+  done: string[];
 }
 
 export class SyncBatch {
@@ -98,6 +100,7 @@ export class SyncBatch {
 
     if (result.status === 'done') {
       for (const e of result.entries) this.add(msg.teamId, e);
+      this.tally(msg.teamId).done.push(record.messageId);
       this.count(msg);
       logger.info('sync: processed', { ...ids, outcomes: result.entries.map((e) => e.outcome) });
       return;
@@ -131,11 +134,16 @@ export class SyncBatch {
     throw new SyncRecordFailure(`message ${record.messageId} failed`);
   };
 
-  /** Write the collected log entries and counters: one log write and one counter update per team. */
-  async flush(groupId: string): Promise<void> {
+  /**
+   * Write the collected log entries and counters: one log write and one counter update per team. Returns the
+   * message ids to report as batch item failures: a team's acknowledged messages whose log entries could not be
+   * written (after the SDK's retries). A delivery is never acknowledged without its log entry: redelivered, it
+   * finds its record written (`unchanged`) and is logged then. A counter update that fails is only logged (the
+   * counters are approximate; the log is the audit trail).
+   */
+  async flush(groupId: string): Promise<string[]> {
     this.deadline.dispose();
-    // The records are written; losing a log group or a counter update must not make SQS redeliver the whole
-    // batch, and one failing must not cost the other.
+    const unlogged: string[] = [];
     const jobs = [...this.teams].map(async ([teamId, tally]) => {
       try {
         await writeIntegrationLog(this.deps.ddb, this.deps.integrationLogTable, teamId, tally.entries, {
@@ -144,7 +152,10 @@ export class SyncBatch {
           groupId,
         });
       } catch (err) {
-        logger.error('sync: could not write integration log', { teamId, entries: tally.entries.length, ...errorFields(err) });
+        logger.error('sync: could not write integration log; its deliveries are redelivered', { teamId, entries: tally.entries.length, messages: tally.done.length, ...errorFields(err) });
+        unlogged.push(...tally.done);
+        // Counted again when redelivered.
+        return;
       }
       if (tally.processed === 0) return;
       try {
@@ -155,6 +166,7 @@ export class SyncBatch {
     });
     await Promise.all(jobs);
     this.teams.clear();
+    return unlogged;
   }
 
   /** Deliveries given up on in this batch (logged as failed, on their way to the DLQ). */
@@ -177,7 +189,7 @@ export class SyncBatch {
 
   private tally(teamId: string): TeamTally {
     let t = this.teams.get(teamId);
-    if (!t) this.teams.set(teamId, (t = { entries: [], processed: 0 }));
+    if (!t) this.teams.set(teamId, (t = { entries: [], processed: 0, done: [] }));
     return t;
   }
 

@@ -50,7 +50,7 @@ export const ALL_KINDS: readonly Kind[] = [...OPERATION_KINDS, ...FAULT_KINDS, .
 export const OFF_BY_DEFAULT: Partial<Record<Kind, string>> = {
   // chartIdChange (item 6), patientDelete (item 8), flagEdit (item 7): on since those fixes landed.
   // The harness restores the seed practice when it finishes, so a rename would not leak into later suites.
-  profileRename: 'open: reconcile\'s daily name refresh relabels renamed profiles, but soak seed 20261201 sequence 30 (seed 20261230) still left 6 appointments with the old name; on with --kinds +profileRename',
+  // profileRename: on since the rename check compares with every name seen (profile-cache.ts), soak seed 20261230.
   // sqsHostileText, astralText: on since item 4 (bodies SQS or fauxqs refuse) landed.
   // refreshDuringReconnect: on since item 3 (token refresh overwriting a reconnect) landed.
   apiTimeout: 'cost, not a bug: each timeout waits the client\'s real timeout (10-30 s); on in long soaks with --kinds +apiTimeout',

@@ -198,8 +198,8 @@ describe('backfill under a spent API budget', () => {
   it('pauses when the budget is exhausted and resumes on its own once the hour resets', async () => {
     const team = await connectTeam();
     await waitForJob(team.teamId, (j) => j.status === 'completed', 'the connect backfill');
-    // 6 calls/hour leaves backfill 4 (webhooks keep 20 %); a --since backfill needs 6.
-    await ddb().send(new UpdateCommand({ TableName: tables().teamsTable, Key: teamKey(team.teamId), UpdateExpression: 'SET apiBudgetPerHour = :n', ExpressionAttributeValues: { ':n': 6 } }));
+    // 7 calls/hour leaves backfill 5 (webhooks keep 20 %); a --since backfill of a team mapping flags needs 7.
+    await ddb().send(new UpdateCommand({ TableName: tables().teamsTable, Key: teamKey(team.teamId), UpdateExpression: 'SET apiBudgetPerHour = :n', ExpressionAttributeValues: { ':n': 7 } }));
     await resetBudgetHour(team.teamId);
 
     const r = await cli('backfill', team.teamId, '--since', '2000-01-01');

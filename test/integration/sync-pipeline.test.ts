@@ -351,6 +351,25 @@ describe('sync pipeline', () => {
     expect((await logEntries(budgeted.teamId)).some((e) => e.outcome === 'failed')).toBe(false);
   });
 
+  it('does not acknowledge a delivery whose log entry could not be written: redelivered, it is logged', async () => {
+    const created = (await httpJson<Json>('POST', sandbox('/patients'), { first_name: 'Audit', last_name: 'Trail', doctor: 263812 }, 201)).body;
+    const id = String(created.id);
+    await waitForLog(team.teamId, (e) => e.drchronoId === id && e.event === 'PATIENT_CREATE', 'the new patient\'s log entry');
+    const since = new Date().toISOString();
+    // Four failures outlast the SDK's attempts (DynamoDB's default is 4) of the batch's one log write.
+    const fault = (
+      await httpJson<{ id: number }>('POST', apiUrl('/_local/faults'), { service: 'dynamodb', operations: ['PutItem'], resource: tables().integrationLogTable, kind: '500', count: 4 }, 201)
+    ).body;
+    await httpJson('PATCH', sandbox(`/patients/${id}`), { last_name: 'Logworth' }, 200);
+    await waitForRecord(team.teamId, 'patient', id, (r) => r.fields['Last Name'] === 'Logworth', 'the update');
+    const entry = await waitForLog(team.teamId, (e) => e.drchronoId === id && e.event === 'PATIENT_MODIFY' && e.at >= since, 'the delivery\'s log entry');
+    // The first attempt wrote the record; the redelivery found it written.
+    expect(entry.outcome).toBe('unchanged');
+    // Every injected failure was used up (a consumed rule is removed).
+    const faults = (await httpJson<{ faults: { id: number }[] }>('GET', apiUrl('/_local/faults'), undefined, 200)).body.faults;
+    expect(faults.some((f) => f.id === fault.id)).toBe(false);
+  });
+
   it('sends a poison message to the DLQ with its reason in the integration log', async () => {
     const marker = `poison-${Date.now()}`;
     await sqsClient().send(

@@ -78,8 +78,9 @@ describe('DrChronoClient errors', () => {
   });
 
   it('turns a timeout into a retryable DrChronoNetworkError after bounded tries', async () => {
+    // Long enough for the request to reach the stub on a busy machine (it counts what arrived).
     stub.script('hang');
-    const err = await caught(client({ timeoutMs: 100, maxRetries: 1 }).getDoctor(1));
+    const err = await caught(client({ timeoutMs: 1_000, maxRetries: 1 }).getDoctor(1));
     expect(err).toBeInstanceOf(DrChronoNetworkError);
     expect((err as DrChronoNetworkError).retryable).toBe(true);
     expect(stub.seen).toHaveLength(2);

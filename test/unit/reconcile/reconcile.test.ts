@@ -12,7 +12,7 @@ import { backfillNeedsNudge, scheduleReconcile } from '../../../shared/reconcile
 import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
 import { mapAppointment, readTeamSyncConfig } from '../../../shared/mapping';
 import { composeRenames, renamesBetween } from '../../../shared/reconcile/renamed-names';
-import { readNameCache } from '../../../shared/store/profile-cache';
+import { readNameCache, readSeenNames, writeNameCache } from '../../../shared/store/profile-cache';
 import { contentHash } from '../../../shared/store/record-version';
 import type { TeamItem } from '../../../shared/teams/team-store';
 import { FakeTeamsTable } from '../team-job/fake-teams-table';
@@ -152,17 +152,17 @@ describe('practice time', () => {
 });
 
 describe('reconcile window', () => {
-  it('starts from the watermark, else the backfill start, else the connect, minus 15 minutes', () => {
+  it('starts from the watermark, else an hour before the backfill start, else the connect, minus 15 minutes', () => {
     const state = { watermark: '2026-11-21T11:00:00.000Z', lastRunAt: 'x', lastRunId: 'x' };
     expect(reconcileFrom(state, '2026-11-20T00:00:00.000Z', undefined, NOW).toISOString()).toBe('2026-11-21T10:45:00.000Z');
     expect(reconcileFrom(state, undefined, '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-21T10:45:00.000Z');
-    expect(reconcileFrom(undefined, '2026-11-20T00:00:00.000Z', '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-19T23:45:00.000Z');
+    expect(reconcileFrom(undefined, '2026-11-20T00:00:00.000Z', '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-19T22:45:00.000Z');
     expect(reconcileFrom(undefined, undefined, '2026-11-19T00:00:00.000Z', NOW).toISOString()).toBe('2026-11-18T23:45:00.000Z');
   });
 
-  it('starts from a completed backfill that began after the watermark (a reconnect after a long gap)', () => {
+  it('re-reads the whole gap after a reconnect: the backfill covers only its appointment date window, from lists up to an hour old', () => {
     const weekOld = { watermark: '2026-11-14T12:00:00.000Z', lastRunAt: 'x', lastRunId: 'x' };
-    expect(reconcileFrom(weekOld, '2026-11-21T09:00:00.000Z', '2026-11-21T08:59:00.000Z', NOW).toISOString()).toBe('2026-11-21T08:45:00.000Z');
+    expect(reconcileFrom(weekOld, '2026-11-21T09:00:00.000Z', '2026-11-21T08:59:00.000Z', NOW).toISOString()).toBe('2026-11-14T11:45:00.000Z');
   });
 
   it('refreshes doctors once a day', () => {
@@ -512,9 +512,57 @@ describe('renamed appointment profiles and flag types', () => {
     expect(table.get(PATIENTS, '7')?.contentHash).toBe('h-other-fields');
   });
 
+  it('relabels on the first name check even when a sync container already cached the new name (the seen-names history keeps the old one)', async () => {
+    const { names: _none, ...noNamesYet } = renamedProfileState();
+    table.put(noNamesYet);
+    table.put(storedAppointment('a1', 'Follow-up'));
+    const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+    // The backfill read the old name; after the rename, a sync container refetched the list (new name).
+    await writeNameCache(ddb, 'teams', TEAM, 'PROFILES', new Map([[447202, 'Follow-up'], [447203, 'New patient']]), NOW);
+    await writeNameCache(ddb, 'teams', TEAM, 'PROFILES', new Map([[447202, 'Follow-up visit'], [447203, 'New patient']]), NOW);
+    profiles = [{ id: 447202, name: 'Follow-up visit' }, { id: 447203, name: 'New patient' }];
+
+    await runReconcileItem(item, ctx, deps());
+
+    expect(table.get(APPOINTMENTS, 'a1')?.['Appt Profile']).toBe('Follow-up visit');
+  });
+
+  it('relabels records holding a name the profile had only between two daily checks', async () => {
+    table.put(renamedProfileState());
+    table.put(storedAppointment('a1', 'Follow-up'));
+    table.put(storedAppointment('a2', 'Follow-up (new)'));
+    const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+    // Renamed twice since the last check; a delivery in between mapped with the intermediate name.
+    await writeNameCache(ddb, 'teams', TEAM, 'PROFILES', new Map([[447202, 'Follow-up (new)'], [447203, 'New patient']]), NOW);
+    profiles = [{ id: 447202, name: 'Follow-up visit' }, { id: 447203, name: 'New patient' }];
+
+    await runReconcileItem(item, ctx, deps());
+
+    expect(table.get(APPOINTMENTS, 'a1')?.['Appt Profile']).toBe('Follow-up visit');
+    expect(table.get(APPOINTMENTS, 'a2')?.['Appt Profile']).toBe('Follow-up visit');
+  });
+
+  it('forgets relabelled names once the last sweep is done, so the next daily check sweeps nothing', async () => {
+    table.put(renamedProfileState());
+    table.put(storedAppointment('a1', 'Follow-up'));
+    const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
+    profiles = [{ id: 447202, name: 'Follow-up visit' }, { id: 447203, name: 'New patient' }];
+    await runReconcileItem(item, ctx, deps());
+    expect(await readSeenNames(ddb, 'teams', TEAM, 'PROFILES')).toEqual({ '447202': ['Follow-up visit'], '447203': ['New patient'] });
+    expect((table.get(TEAM, 'RECONCILE')?.names as Record<string, unknown>).fanOut).toBeDefined();
+    const hourLater = new Date(NOW.getTime() + 3_600_000);
+    await runReconcileItem({ ...item, runAt: hourLater.toISOString() }, ctx, deps({ now: () => hourLater }));
+    expect((table.get(TEAM, 'RECONCILE')?.names as Record<string, unknown>).fanOut).toBeUndefined();
+
+    const dayLater = new Date(NOW.getTime() + 25 * 3_600_000);
+    await runReconcileItem({ ...item, runAt: dayLater.toISOString() }, ctx, deps({ now: () => dayLater }));
+    expect((table.get(TEAM, 'RECONCILE')?.names as Record<string, unknown>).fanOut).toBeUndefined();
+  });
+
   it('leaves out a rename whose old name is now the current name of another profile (ambiguous), and composes chained renames', () => {
     const label = (_id: number, name: string) => name;
     expect(renamesBetween({ '1': 'A', '2': 'B' }, { '1': 'B', '2': 'C' }, label)).toEqual({ renames: [{ from: 'A', to: 'B' }], ambiguous: 1 });
+    expect(renamesBetween({ '1': ['A', 'A2', 'B'] }, { '1': 'B' }, label)).toEqual({ renames: [{ from: 'A', to: 'B' }, { from: 'A2', to: 'B' }], ambiguous: 0 });
     expect(composeRenames([{ from: 'A', to: 'B' }], [{ from: 'B', to: 'C' }])).toEqual([{ from: 'A', to: 'C' }, { from: 'B', to: 'C' }]);
   });
 });

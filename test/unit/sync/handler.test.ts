@@ -78,3 +78,21 @@ it('publishes the DeliveriesFailed metric for deliveries given up on, under the 
   const emf = written.flatMap((w) => w.split('\n')).filter((l) => l.includes('"_aws"')).map((l) => JSON.parse(l) as Record<string, unknown>);
   expect(emf).toEqual([expect.objectContaining({ DeliveriesFailed: 1, service: 'sync' })]);
 });
+
+it('redelivers the messages of a batch whose log write failed, and only those: the next batch reports nothing stale', async () => {
+  ddbMock.reset();
+  ddbMock.on(GetCommand).resolves({});
+  ddbMock.on(GetCommand, { TableName: 'teams' }).resolves({ Item: teamItem() });
+  ddbMock.on(UpdateCommand).resolves({});
+  ddbMock.on(PutCommand).resolves({});
+  ddbMock.on(PutCommand, { TableName: 'log' }).rejectsOnce(new Error('throttled')).resolves({});
+  secretsMock
+    .on(GetSecretValueCommand)
+    .resolves({ SecretString: JSON.stringify({ clientId: 'c', clientSecret: 's', webhookSecret: 'w', accessToken: 'a' }) });
+  const { handler } = await import('../../../functions/sync/handler');
+
+  const first = await handler({ Records: [record('unlogged', message('TASK_CREATE', { id: 3 }))] }, context);
+  expect(first).toEqual({ batchItemFailures: [{ itemIdentifier: 'unlogged' }] });
+  const second = await handler({ Records: [record('logged', message('TASK_CREATE', { id: 4 }))] }, context);
+  expect(second).toEqual({ batchItemFailures: [] });
+});

@@ -179,7 +179,7 @@ describe('processIngestMessage: appointments', () => {
     const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
     expect(entries(r)[0]).toMatchObject({ outcome: 'created', entity: 'appointment', drchronoId: '246813579' });
     const putProfiles = h.ddbMock.commandCalls(PutCommand, { TableName: 'teams' });
-    expect(putProfiles[0]!.args[0].input.Item).toMatchObject({ pk: TEAM, sk: 'PROFILES', names: { '447201': 'Annual Physical' } });
+    expect(putProfiles.find((c) => c.args[0].input.Item?.sk === 'PROFILES')!.args[0].input.Item).toMatchObject({ pk: TEAM, sk: 'PROFILES', names: { '447201': 'Annual Physical' } });
     await processIngestMessage(message('APPOINTMENT_MODIFY', appointmentObj(), { deliveryId: 'd2' }), h.deps);
     expect(h.fake.calls.filter((c) => c === 'listAppointmentProfiles')).toHaveLength(1);
   });

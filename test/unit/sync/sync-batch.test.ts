@@ -162,19 +162,25 @@ describe('SyncBatch', () => {
     expect(b.failedDeliveries).toBe(2);
   });
 
-  it('still updates the webhook counters when the log write fails', async () => {
+  it('reports a team\'s processed messages for redelivery when its log entries cannot be written, and counts them then', async () => {
     ddbMock.on(PutCommand, { TableName: 'log' }).rejects(new Error('throttled'));
     const b = batch(async () => ({ status: 'done', entries: [{ ...entry, outcome: 'updated' }] }));
-    await b.handleRecord(sqsRecord(msg));
-    await b.flush('req');
-    expect(ddbMock.commandCalls(UpdateCommand, { TableName: 'teams' })).toHaveLength(1);
+    await b.handleRecord(sqsRecord(msg, 1, 'a'));
+    await b.handleRecord(sqsRecord(msg, 1, 'b'));
+    expect(await b.flush('req')).toEqual(['a', 'b']);
+    expect(ddbMock.commandCalls(UpdateCommand, { TableName: 'teams' })).toHaveLength(0);
   });
 
-  it('does not fail the batch when the log write fails', async () => {
-    ddbMock.on(PutCommand, { TableName: 'log' }).rejects(new Error('throttled'));
+  it('acknowledges another team\'s messages whose log write succeeded', async () => {
+    const OTHER = '9a1c2b1e-0d55-4b43-9d2a-1f0b7a1c0e22';
+    ddbMock.on(PutCommand, { TableName: 'log' }).callsFake((input: { Item: { pk: string } }) => {
+      if (input.Item.pk === TEAM) throw new Error('throttled');
+      return {};
+    });
     const b = batch(async () => ({ status: 'done', entries: [{ ...entry, outcome: 'updated' }] }));
-    await b.handleRecord(sqsRecord(msg));
-    await expect(b.flush('req')).resolves.toBeUndefined();
+    await b.handleRecord(sqsRecord(msg, 1, 'a'));
+    await b.handleRecord(sqsRecord({ ...msg, teamId: OTHER }, 1, 'b'));
+    expect(await b.flush('req')).toEqual(['a']);
   });
 });
 

@@ -53,7 +53,7 @@ describe('SyncContextCache', () => {
     const names = await cache().nameList(TEAM, 'PROFILES', fetch, 7);
     expect(names.get(7)).toBe('New');
     expect(calls.n).toBe(1);
-    expect(mock.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ sk: 'PROFILES', names: { '7': 'New' } });
+    expect(mock.commandCalls(PutCommand).find((c) => c.args[0].input.Item?.sk === 'PROFILES')!.args[0].input.Item).toMatchObject({ sk: 'PROFILES', names: { '7': 'New' } });
   });
 
   it('refetches for an unknown id at most once per five minutes', async () => {
