@@ -23,6 +23,8 @@ export const AwsFaultRuleSchema = z.strictObject({
   operations: z.array(z.string().min(1)).min(1),
   /** A table name (DynamoDB) or queue name (SQS); omitted matches every resource. */
   resource: z.string().min(1).optional(),
+  /** Only requests whose body contains this text (e.g. a team id), so a test's fault is not taken by another team's request. */
+  bodyContains: z.string().min(1).optional(),
   kind: z.enum(AWS_FAULT_KINDS),
   count: z.number().int().min(1).max(10_000).default(1),
 });
@@ -33,6 +35,7 @@ export interface ActiveAwsFault {
   service: 'dynamodb' | 'sqs';
   operations: string[];
   resource?: string;
+  bodyContains?: string;
   kind: AwsFaultKind;
   remaining: number;
   /** Requests this rule has failed so far. */
@@ -47,7 +50,7 @@ export class AwsFaults {
 
   add(input: AwsFaultRule): ActiveAwsFault {
     const r = AwsFaultRuleSchema.parse(input);
-    const rule: ActiveAwsFault = { id: this.nextId++, service: r.service, operations: r.operations, kind: r.kind, remaining: r.count, hits: 0, ...(r.resource ? { resource: r.resource } : {}) };
+    const rule: ActiveAwsFault = { id: this.nextId++, service: r.service, operations: r.operations, kind: r.kind, remaining: r.count, hits: 0, ...(r.resource ? { resource: r.resource } : {}), ...(r.bodyContains ? { bodyContains: r.bodyContains } : {}) };
     this.rules.push(rule);
     return rule;
   }
@@ -61,9 +64,14 @@ export class AwsFaults {
   }
 
   /** Consumes one matching rule, if any. */
-  take(service: 'dynamodb' | 'sqs', operation: string, resources: readonly string[]): ActiveAwsFault | undefined {
+  take(service: 'dynamodb' | 'sqs', operation: string, resources: readonly string[], body = ''): ActiveAwsFault | undefined {
     const rule = this.rules.find(
-      (r) => r.service === service && r.remaining > 0 && r.operations.includes(operation) && (!r.resource || resources.includes(r.resource)),
+      (r) =>
+        r.service === service &&
+        r.remaining > 0 &&
+        r.operations.includes(operation) &&
+        (!r.resource || resources.includes(r.resource)) &&
+        (!r.bodyContains || body.includes(r.bodyContains)),
     );
     if (!rule) return undefined;
     rule.remaining--;
@@ -128,14 +136,15 @@ export async function startFaultProxy(opts: { service: 'dynamodb' | 'sqs'; targe
       const header = req.headers['x-amz-target'];
       const operation = typeof header === 'string' ? header.slice(header.indexOf('.') + 1) : '';
       if (operation && read.body.length > 0) {
+        const text = read.body.toString('utf8');
         let parsed: unknown;
         try {
-          parsed = JSON.parse(read.body.toString('utf8'));
+          parsed = JSON.parse(text);
         } catch {
           parsed = undefined;
         }
         const resources = opts.service === 'dynamodb' ? dynamoTables(parsed) : sqsQueues(parsed);
-        const fault = opts.faults.take(opts.service, operation, resources);
+        const fault = opts.faults.take(opts.service, operation, resources, text);
         if (fault) {
           const e = errorFor(opts.service, fault.kind);
           const shortType = e.type.slice(e.type.indexOf('#') + 1);

@@ -89,6 +89,7 @@ export function mapAppointment(obj: Appointment | Record<string, unknown>, ctx: 
     ...appointmentRecord(a.id, c, version, false),
     patientDrchronoId: String(a.patient),
     ...(patientVersion !== undefined && c.written.includes('Patient') ? { patientVersion } : {}),
+    ...(c.written.includes('Appt Profile') ? { profileId: a.profile ?? null } : {}),
   };
 }
 

@@ -29,6 +29,11 @@ export interface MappedRecord {
    * DrChrono or was not resolved). A Chart ID fan-out applies only over an older one, so it is order-safe.
    */
   patientVersion?: string;
+  /**
+   * Appointments: the DrChrono profile id "Appt Profile" was labelled from (null: no profile), so reconcile can
+   * relabel by id after a rename instead of guessing from the old label. Absent when the label was not written.
+   */
+  profileId?: number | null;
 }
 
 export interface MappingContext {

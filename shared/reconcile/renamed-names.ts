@@ -59,6 +59,11 @@ const NameFanOutSchema = z.object({
   /** The sweep under way: when it started, which partition, where (null: the partition's first page). */
   sweep: z.object({ startedAt: z.string(), entity: z.enum(['appointment', 'patient']), startKey: z.record(z.string(), z.unknown()).nullable() }).optional(),
   updated: z.number(),
+  /**
+   * A profile name changed: appointments that store the profile id (`profileId`) are relabelled from the current
+   * names by id, which needs no guess from the old label (a rename whose old label is another profile's name).
+   */
+  appointmentById: z.boolean().optional(),
   /** Old names to drop from the seen-names history (profile-cache.ts) once the last sweep is done. */
   forget: z.object({ profiles: z.array(NamePairSchema), flagTypes: z.array(NamePairSchema) }).optional(),
 });
@@ -165,12 +170,24 @@ function relabelFlagDescriptions(items: readonly string[], renames: readonly Ren
 
 const isStringList = (v: unknown): v is string[] => Array.isArray(v) && v.every((x) => typeof x === 'string');
 
-/** The relabelled values of a stored item's name fields: only the fields that change. */
-export function relabelledFields(entity: NameEntity, item: Record<string, unknown>, renames: readonly Rename[]): Record<string, string | string[]> {
+/** An appointment profile id → its label now (undefined: unknown profile, leave the record alone). */
+export type ProfileLabel = (profileId: number) => string | undefined;
+
+/**
+ * The relabelled values of a stored item's name fields: only the fields that change. An appointment that stores
+ * its profile id is relabelled by id (`profileLabel`); one written before ids were stored, by its old label.
+ */
+export function relabelledFields(entity: NameEntity, item: Record<string, unknown>, renames: readonly Rename[], profileLabel?: ProfileLabel): Record<string, string | string[]> {
   const out: Record<string, string | string[]> = {};
   if (entity === 'appointment') {
     const v = item['Appt Profile'];
-    if (typeof v === 'string' && renamed(v, renames) !== v) out['Appt Profile'] = renamed(v, renames);
+    if (typeof v !== 'string') return out;
+    if (typeof item.profileId === 'number' && profileLabel) {
+      const label = profileLabel(item.profileId);
+      if (label !== undefined && label !== v) out['Appt Profile'] = label;
+      return out;
+    }
+    if (renamed(v, renames) !== v) out['Appt Profile'] = renamed(v, renames);
     return out;
   }
   const flags = item['Patient Flags'];
@@ -215,9 +232,10 @@ export async function relabelRecord(
   renames: readonly Rename[],
   config: TeamSyncConfig,
   deliveryId: string,
+  profileLabel?: ProfileLabel,
 ): Promise<string[] | undefined> {
   if (item.deleted === true) return undefined;
-  const changes = relabelledFields(entity, item, renames);
+  const changes = relabelledFields(entity, item, renames, profileLabel);
   const fields = Object.keys(changes);
   if (fields.length === 0) return undefined;
   const hash = rehash(item, config.fields[entity], changes);
@@ -267,11 +285,15 @@ export async function relabelRecord(
 }
 
 /** One page of a partition's records that may hold an old label (the filter does not lower the read cost). */
-async function sweepQuery(ddb: DynamoDBDocumentClient, table: string, teamId: string, entity: NameEntity, renames: readonly Rename[], startKey: Record<string, unknown> | null) {
+async function sweepQuery(ddb: DynamoDBDocumentClient, table: string, teamId: string, entity: NameEntity, renames: readonly Rename[], byId: boolean, startKey: Record<string, unknown> | null) {
   const names: Record<string, string> = {};
   const values: Record<string, unknown> = { ':pk': recordPk(teamId, entity) };
   let filter: string;
-  if (entity === 'appointment' && renames.length <= 99) {
+  if (entity === 'appointment' && byId) {
+    // Any appointment may hold a label its profile id no longer gives.
+    names['#p'] = 'Appt Profile';
+    filter = 'attribute_exists(#p)';
+  } else if (entity === 'appointment' && renames.length <= 99) {
     names['#p'] = 'Appt Profile';
     renames.forEach((r, i) => (values[`:o${i}`] = r.from));
     filter = `#p IN (${renames.map((_, i) => `:o${i}`).join(', ')})`;
@@ -357,10 +379,12 @@ export async function refreshRenamedNames(teamId: string, runId: string, run: Te
       if (r.ambiguous > 0) entries.push(ambiguousEntry(run.now(), runId, 'patient flag type', r.ambiguous));
       next.flagTypes = after;
     }
-    if (appointment.length > 0 || patient.length > 0) {
+    const profileNameChanged = forget.profiles.length > 0;
+    if (appointment.length > 0 || patient.length > 0 || profileNameChanged) {
       const pending = current.fanOut;
       next.fanOut = {
         appointment: composeRenames(pending?.appointment ?? [], appointment),
+        ...(profileNameChanged || pending?.appointmentById ? { appointmentById: true } : {}),
         patient: composeRenames(pending?.patient ?? [], patient),
         settleAt: new Date(run.now().getTime() + NAME_SETTLE_MINUTES * 60_000).toISOString(),
         // A sweep under way starts over: its earlier pages did not know the new renames.
@@ -379,13 +403,16 @@ export async function refreshRenamedNames(teamId: string, runId: string, run: Te
     const fanOut: NameFanOut = current.fanOut;
     const sweep = fanOut.sweep ?? { startedAt: run.now().toISOString(), entity: firstEntity(fanOut), startKey: null };
     const renames = fanOut[sweep.entity];
+    const byId = sweep.entity === 'appointment' && fanOut.appointmentById === true;
     const entries: IntegrationLogEntry[] = [];
     let updated = 0;
-    if (renames.length > 0) {
-      const page = await sweepQuery(deps.ddb, deps.recordsTable, teamId, sweep.entity, renames, sweep.startKey);
+    if (renames.length > 0 || byId) {
+      const page = await sweepQuery(deps.ddb, deps.recordsTable, teamId, sweep.entity, renames, byId, sweep.startKey);
       const deliveryId = `reconcile:${runId}:names`;
+      const names = current.profiles ?? {};
+      const profileLabel: ProfileLabel = (id) => (names[String(id)] === undefined ? undefined : apptProfileLabel(id, names[String(id)], config.choices));
       for (const item of page.Items ?? []) {
-        const fields = await relabelRecord(deps.ddb, deps.recordsTable, teamId, sweep.entity, item, renames, config, deliveryId);
+        const fields = await relabelRecord(deps.ddb, deps.recordsTable, teamId, sweep.entity, item, renames, config, deliveryId, byId ? profileLabel : undefined);
         if (!fields) continue;
         updated++;
         entries.push({
@@ -433,7 +460,7 @@ async function forgetOldNames(deps: NameRefreshDeps, teamId: string, forget: { p
 }
 
 function firstEntity(f: NameFanOut): NameEntity {
-  return f.appointment.length > 0 ? 'appointment' : 'patient';
+  return f.appointment.length > 0 || f.appointmentById ? 'appointment' : 'patient';
 }
 
 function ambiguousEntry(now: Date, runId: string, what: string, n: number): IntegrationLogEntry {
@@ -443,6 +470,9 @@ function ambiguousEntry(now: Date, runId: string, what: string, n: number): Inte
     deliveryId: `reconcile:${runId}:names`,
     entity: 'team',
     outcome: 'info',
-    detail: `${n} renamed ${what}(s) not relabelled: the old name is now another one's name; the records change with their next update`,
+    detail:
+      what === 'appointment profile'
+        ? `${n} renamed ${what}(s) not relabelled by name: the old name is now another one's name; appointments that store their profile id are relabelled by id, older ones change with their next update`
+        : `${n} renamed ${what}(s) not relabelled: the old name is now another one's name; the records change with their next update`,
   };
 }

@@ -26,6 +26,7 @@ export const BOOKKEEPING_ATTRIBUTES = [
   'chartKey',
   'patientDrchronoId',
   'patientVersion',
+  'profileId',
   'chartFanOut',
   'chartFanOutFrom',
   'chartFanOutVersion',
@@ -302,6 +303,13 @@ function upsertExpression(teamId: string, record: MappedRecord, hash: string, de
       values[':patientVersion'] = record.patientVersion;
     } else {
       removes.push('patientVersion');
+    }
+    // The profile "Appt Profile" was labelled from: reconcile relabels by id after a rename (renamed-names.ts).
+    if (typeof record.profileId === 'number') {
+      sets.push('profileId = :profileId');
+      values[':profileId'] = record.profileId;
+    } else if (record.profileId === null) {
+      removes.push('profileId');
     }
   }
   if (record.entity === 'patient') {

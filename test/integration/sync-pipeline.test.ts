@@ -356,9 +356,9 @@ describe('sync pipeline', () => {
     const id = String(created.id);
     await waitForLog(team.teamId, (e) => e.drchronoId === id && e.event === 'PATIENT_CREATE', 'the new patient\'s log entry');
     const since = new Date().toISOString();
-    // Four failures outlast the SDK's attempts (DynamoDB's default is 4) of the batch's one log write.
+    // Four failures outlast the SDK's attempts (DynamoDB's default is 4) of the batch's one log write for this team.
     const fault = (
-      await httpJson<{ id: number }>('POST', apiUrl('/_local/faults'), { service: 'dynamodb', operations: ['PutItem'], resource: tables().integrationLogTable, kind: '500', count: 4 }, 201)
+      await httpJson<{ id: number }>('POST', apiUrl('/_local/faults'), { service: 'dynamodb', operations: ['PutItem'], resource: tables().integrationLogTable, bodyContains: team.teamId, kind: '500', count: 4 }, 201)
     ).body;
     await httpJson('PATCH', sandbox(`/patients/${id}`), { last_name: 'Logworth' }, 200);
     await waitForRecord(team.teamId, 'patient', id, (r) => r.fields['Last Name'] === 'Logworth', 'the update');

@@ -56,6 +56,16 @@ test('a table named inside a transaction matches the fault', async () => {
   client.destroy();
 });
 
+test('a fault with bodyContains fails only requests naming that text (one team\'s items), leaving other teams\' alone', async () => {
+  faults.add({ service: 'dynamodb', operations: ['PutItem'], resource: 'log', bodyContains: 'team-a', kind: 'throughput', count: 1 });
+  const client = ddb();
+  const putFor = (pk: string) => new PutItemCommand({ TableName: 'log', Item: { pk: { S: pk } } });
+  await expect(client.send(putFor('team-b'))).resolves.toBeDefined();
+  await expect(client.send(putFor('team-a'))).rejects.toBeInstanceOf(ProvisionedThroughputExceededException);
+  await expect(client.send(putFor('team-a'))).resolves.toBeDefined();
+  client.destroy();
+});
+
 test('an SQS fault on one queue fails SendMessage to it with a 5xx and leaves other queues alone', async () => {
   faults.add({ service: 'sqs', operations: ['SendMessage'], resource: 'ingest', kind: '503' });
   const sqs = new SQSClient({ endpoint: sqsProxy.url, region: 'us-east-1', credentials, maxAttempts: 1, useQueueUrlAsEndpoint: false });

@@ -33,6 +33,13 @@ describe('mapAppointment', () => {
     expect(record.patientDrchronoId).toBe('42');
   });
 
+  it('keeps the profile id the label came from (null without a profile, absent when the label is not written)', () => {
+    expect(mapAppointment(appointment({ profile: 447201 }), context()).profileId).toBe(447201);
+    expect(mapAppointment(appointment({ profile: null }), context()).profileId).toBeNull();
+    const config = readTeamSyncConfig({ syncFields: { appointment: ['Claim ID'] } });
+    expect(mapAppointment(appointment({ profile: 447201 }), { ...context(), config }).profileId).toBeUndefined();
+  });
+
   it('stamps the stored patient version the Chart ID was read from, and none when Patient is not written', () => {
     const ctx = context({ patientChartIds: new Map([[42, 'SMJO000042']]), patientVersions: new Map([[42, 'u#v1']]) });
     expect(mapAppointment(appointment({ patient: 42 }), ctx).patientVersion).toBe('u#v1');

@@ -559,6 +559,20 @@ describe('renamed appointment profiles and flag types', () => {
     expect((table.get(TEAM, 'RECONCILE')?.names as Record<string, unknown>).fanOut).toBeUndefined();
   });
 
+  it('relabels appointments that store their profile id by id, even when a profile took another one\'s old name', async () => {
+    table.put(renamedProfileState());
+    table.put({ ...storedAppointment('a1', 'Follow-up'), profileId: 447202 });
+    table.put({ ...storedAppointment('a2', 'New patient'), profileId: 447203 });
+    // Swapped: 447202 took 447203's old name, so "New patient" → "First visit" is ambiguous by label alone.
+    profiles = [{ id: 447202, name: 'New patient' }, { id: 447203, name: 'First visit' }];
+
+    await runReconcileItem(item, ctx, deps());
+
+    expect(table.get(APPOINTMENTS, 'a1')?.['Appt Profile']).toBe('New patient');
+    expect(table.get(APPOINTMENTS, 'a2')?.['Appt Profile']).toBe('First visit');
+    expect(table.get(APPOINTMENTS, 'a2')?.contentHash).toBe(storedAppointment('a2', 'First visit').contentHash);
+  });
+
   it('leaves out a rename whose old name is now the current name of another profile (ambiguous), and composes chained renames', () => {
     const label = (_id: number, name: string) => name;
     expect(renamesBetween({ '1': 'A', '2': 'B' }, { '1': 'B', '2': 'C' }, label)).toEqual({ renames: [{ from: 'A', to: 'B' }], ambiguous: 1 });
