@@ -39,10 +39,25 @@ export interface DeadLetter {
   receiveCount?: number;
 }
 
-/** Listing hides each message this long; a listing slower than that sees a message twice and keeps one copy. */
+/** Listing hides each message at least this long; a listing slower than that sees a message twice and keeps one copy. */
 export const LIST_VISIBILITY_SECONDS = 120;
-/** Redrive hides a message while it is copied back; a crash leaves it to reappear in the DLQ after this. */
+/** Redrive hides a message at least this long while it is copied back; a crash leaves it to reappear after this. */
 export const REDRIVE_VISIBILITY_SECONDS = 60;
+/** Messages a pass is assumed to take in per second (10 per receive, a receive every ~200 ms, with a 2x margin). */
+const RECEIVE_RATE_PER_SECOND = 25;
+const MAX_VISIBILITY_SECONDS = 12 * 3600;
+
+/**
+ * The visibility timeout for one pass over the queue: at least `minSeconds`, and long enough for the pass to reach
+ * the last message before the first one becomes visible again. Otherwise a large DLQ would keep handing back
+ * messages already seen and a pass could not end.
+ */
+export async function passVisibilitySeconds(sqs: SQSClient, queueUrl: string, minSeconds: number): Promise<number> {
+  const out = await sqs.send(new GetQueueAttributesCommand({ QueueUrl: queueUrl, AttributeNames: ['ApproximateNumberOfMessages'] }));
+  const count = Number(out.Attributes?.ApproximateNumberOfMessages ?? 0);
+  const needed = Number.isFinite(count) ? Math.ceil(count / RECEIVE_RATE_PER_SECOND) : 0;
+  return Math.min(MAX_VISIBILITY_SECONDS, Math.max(minSeconds, needed));
+}
 
 const PRINTABLE_DELIVERY_ID = /^[\x21-\x7e]{1,200}$/;
 
@@ -141,7 +156,8 @@ export interface ListResult {
  * Every message in the DLQ, without consuming any: each is received with a short visibility timeout (so the
  * next receive returns the next ones) until a long poll comes back empty, then all are made visible again.
  */
-export async function listDeadLetters(sqs: SQSClient, queue: DeadLetterQueue, dlqUrl: string, visibilitySeconds = LIST_VISIBILITY_SECONDS): Promise<ListResult> {
+export async function listDeadLetters(sqs: SQSClient, queue: DeadLetterQueue, dlqUrl: string, minVisibilitySeconds = LIST_VISIBILITY_SECONDS): Promise<ListResult> {
+  const visibilitySeconds = await passVisibilitySeconds(sqs, dlqUrl, minVisibilitySeconds);
   const held = new Map<string, Held>();
   let notReleased = 0;
   try {
@@ -184,7 +200,7 @@ export interface RedriveResult {
  * their step number. The `deferrals` attribute is dropped so a redriven message gets a full set of deferrals.
  */
 export async function redriveDeadLetters(sqs: SQSClient, opts: RedriveOptions): Promise<RedriveResult> {
-  const visibility = opts.visibilitySeconds ?? REDRIVE_VISIBILITY_SECONDS;
+  const visibility = await passVisibilitySeconds(sqs, opts.dlqUrl, opts.visibilitySeconds ?? REDRIVE_VISIBILITY_SECONDS);
   const max = opts.max ?? Number.POSITIVE_INFINITY;
   const moved: DeadLetter[] = [];
   const left = new Map<string, Held>();

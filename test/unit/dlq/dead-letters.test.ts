@@ -46,6 +46,7 @@ beforeEach(() => {
   sqsMock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
   sqsMock.on(SendMessageCommand).resolves({ MessageId: 'new' });
   sqsMock.on(DeleteMessageCommand).resolves({});
+  sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '23' } });
 });
 
 describe('describeDeadLetter', () => {
@@ -89,6 +90,13 @@ describe('listDeadLetters', () => {
     const r = await listDeadLetters(sqs, 'ingest', DLQ);
     expect(r.letters).toHaveLength(1);
     expect(sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand)[0]!.args[0].input.Entries).toEqual([{ Id: '0', ReceiptHandle: 'rh-newer', VisibilityTimeout: 0 }]);
+  });
+
+  it('hides messages long enough for one pass over a large DLQ, so the pass can end', async () => {
+    sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '100000' } });
+    serve([ingest(1)]);
+    await listDeadLetters(sqs, 'ingest', DLQ);
+    expect(sqsMock.commandCalls(ReceiveMessageCommand)[0]!.args[0].input.VisibilityTimeout).toBe(4000);
   });
 
   it('still releases what it holds when a receive fails', async () => {
