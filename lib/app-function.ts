@@ -33,22 +33,25 @@ export interface AppFunctionProps {
   environment: Record<string, string>;
 }
 
-const DATA_READ_ACTIONS = ['dynamodb:GetItem', 'dynamodb:BatchGetItem', 'dynamodb:Query', 'dynamodb:Scan', 'dynamodb:ConditionCheckItem'];
-const DATA_WRITE_ACTIONS = ['dynamodb:PutItem', 'dynamodb:UpdateItem', 'dynamodb:DeleteItem', 'dynamodb:BatchWriteItem'];
-
 /**
- * Table access levels. `items`: single items by key (GetItem, PutItem, UpdateItem), no Scan, Query, batch or
- * delete, so a function that works on one team's items cannot list a whole table of PHI. `append`: PutItem only
- * (the integration log's writers never read it back). Query on the base table is granted per partition kind
- * with `allowQueryPartitions`.
+ * DynamoDB actions a function may be granted on a table, named as IAM names them. Each grant lists exactly the
+ * actions the function's code sends (lib-dynamodb GetCommand -> GetItem, PutCommand -> PutItem, ...), so a
+ * function that reads one team's item cannot Scan a table of PHI. test/infra/function-permissions.test.ts pins
+ * every function's list and checks it against the commands its bundled handler constructs.
  */
-export type TableAccess = 'read' | 'readWrite' | 'items' | 'append';
-const TABLE_ACTIONS: Record<TableAccess, string[]> = {
-  read: DATA_READ_ACTIONS,
-  readWrite: [...DATA_READ_ACTIONS, ...DATA_WRITE_ACTIONS],
-  items: ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
-  append: ['dynamodb:PutItem'],
-};
+export type TableAction =
+  | 'GetItem'
+  | 'PutItem'
+  | 'UpdateItem'
+  | 'DeleteItem'
+  | 'Query'
+  | 'Scan'
+  | 'BatchGetItem'
+  | 'BatchWriteItem'
+  | 'ConditionCheckItem';
+
+/** Secrets Manager actions on team secrets. */
+export type TeamSecretAction = 'GetSecretValue' | 'PutSecretValue' | 'DescribeSecret';
 
 /**
  * A Lambda function with the project's defaults: Node.js on arm64, locally bundled with esbuild, X-Ray tracing,
@@ -123,18 +126,20 @@ export class AppFunction extends Construct {
     );
   }
 
-  /** Access to a table and, for the levels that query, to its named indexes (never `index/*`). */
-  allowTable(table: SchemaTable, access: TableAccess): void {
-    const actions = TABLE_ACTIONS[access];
-    this.role.addToPrincipalPolicy(new PolicyStatement({ actions, resources: [table.table.tableArn] }));
-    if (actions.includes('dynamodb:Query') && table.indexNames.length > 0) {
-      this.role.addToPrincipalPolicy(
-        new PolicyStatement({
-          actions: ['dynamodb:Query'],
-          resources: table.indexNames.map((name) => `${table.table.tableArn}/index/${name}`),
-        }),
-      );
-    }
+  /** Exactly these actions on the table itself (no index: see `allowIndexQuery`). */
+  allowTable(table: SchemaTable, actions: readonly TableAction[]): void {
+    if (actions.length === 0) throw new Error('allowTable needs at least one action');
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: actions.map((a) => `dynamodb:${a}`), resources: [table.table.tableArn] }),
+    );
+  }
+
+  /** Query on one named index of the table (never `index/*`). */
+  allowIndexQuery(table: SchemaTable, indexName: string): void {
+    if (!table.indexNames.includes(indexName)) throw new Error(`table has no index ${indexName}`);
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({ actions: ['dynamodb:Query'], resources: [`${table.table.tableArn}/index/${indexName}`] }),
+    );
   }
 
   /**
@@ -153,20 +158,20 @@ export class AppFunction extends Construct {
   }
 
   /** Team secrets are created at run time by the CLI, so the grant is the name prefix, never `*`. */
-  allowTeamSecrets(prefix: string, access: 'read' | 'readWrite'): void {
-    const actions =
-      access === 'read'
-        ? ['secretsmanager:GetSecretValue']
-        : ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue', 'secretsmanager:DescribeSecret'];
+  allowTeamSecrets(prefix: string, actions: readonly TeamSecretAction[]): void {
+    if (actions.length === 0) throw new Error('allowTeamSecrets needs at least one action');
     this.role.addToPrincipalPolicy(
-      new PolicyStatement({ effect: Effect.ALLOW, actions, resources: [teamSecretsArn(this, prefix)] }),
+      new PolicyStatement({
+        effect: Effect.ALLOW,
+        actions: actions.map((a) => `secretsmanager:${a}`),
+        resources: [teamSecretsArn(this, prefix)],
+      }),
     );
   }
 
+  /** SendMessage only (SendMessageBatch is authorised by it too); no function reads queue attributes. */
   allowSendTo(queue: IQueue): void {
-    this.role.addToPrincipalPolicy(
-      new PolicyStatement({ actions: ['sqs:SendMessage', 'sqs:GetQueueAttributes'], resources: [queue.queueArn] }),
-    );
+    this.role.addToPrincipalPolicy(new PolicyStatement({ actions: ['sqs:SendMessage'], resources: [queue.queueArn] }));
   }
 }
 

@@ -5,7 +5,7 @@ import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import * as path from 'node:path';
 import { BACKFILL_QUEUE, INGEST_QUEUE } from '../shared/config/queue-settings';
-import { resourceNames, type ResourceNames } from '../shared/config/resource-names';
+import { resourceNames, TEAMS_TOKEN_EXPIRY_INDEX, type ResourceNames } from '../shared/config/resource-names';
 import { oauthRedirectUri, WEBHOOK_PATH_TEMPLATE } from '../shared/http/routes';
 import { PipelineAlarms } from './alarms';
 import { AppFunction } from './app-function';
@@ -24,10 +24,12 @@ import {
   OAUTH_CONCURRENCY,
   RECONCILE_RATE,
   SCHEDULED_CONCURRENCY,
+  stackTags,
   stageSettings,
   SYNC_CONCURRENCY,
   TOKEN_REFRESH_RATE,
   TOKEN_REFRESH_WINDOW_MINUTES,
+  UNTAGGED_RESOURCE_TYPES,
   type DeployStage,
   type FunctionName,
 } from './secure-defaults';
@@ -64,9 +66,10 @@ export class DrChronoSyncStack extends Stack {
     this.names = resourceNames(props.stage);
     const settings = stageSettings(props.stage);
     const functionsDir = props.functionsDir ?? path.join(props.repoRoot, 'functions');
-    Tags.of(this).add('project', 'drchrono-sync');
-    Tags.of(this).add('stage', props.stage);
-    Tags.of(this).add('data-classification', 'phi');
+    // Not on the dashboard: several regions' schemas (us-east-1 included) have no Tags on it (secure-defaults).
+    for (const [key, value] of Object.entries(stackTags(props.stage))) {
+      Tags.of(this).add(key, value, { excludeResourceTypes: UNTAGGED_RESOURCE_TYPES });
+    }
 
     this.encryptionKey = new EncryptionKey(this, 'Encryption', { stage: props.stage, removalPolicy: settings.removalPolicy });
     const key = this.encryptionKey.key;
@@ -124,8 +127,9 @@ export class DrChronoSyncStack extends Stack {
       INGEST_QUEUE_URL: this.ingest.queue.queueUrl,
       TEAM_SECRET_PREFIX: secretPrefix,
     });
-    webhook.allowTable(this.tables.teams, 'readWrite');
-    webhook.allowTeamSecrets(secretPrefix, 'read');
+    // Reads a team (does it exist) and bumps its delivery counters: no Scan, Query, Put, Delete or batch.
+    webhook.allowTable(this.tables.teams, ['GetItem', 'UpdateItem']);
+    webhook.allowTeamSecrets(secretPrefix, ['GetSecretValue']);
     webhook.allowSendTo(this.ingest.queue);
 
     const oauth = make('oauth', 'OAuth', OAUTH_CONCURRENCY, {
@@ -134,8 +138,9 @@ export class DrChronoSyncStack extends Stack {
       DRCHRONO_BASE_URL,
       OAUTH_REDIRECT_URI: oauthRedirectUri(baseUrl),
     });
-    oauth.allowTable(this.tables.teams, 'readWrite');
-    oauth.allowTeamSecrets(secretPrefix, 'readWrite');
+    // The team by key, the state nonce (Put, consumed by one conditional Delete), leases and the connection by Update.
+    oauth.allowTable(this.tables.teams, ['GetItem', 'PutItem', 'UpdateItem', 'DeleteItem']);
+    oauth.allowTeamSecrets(secretPrefix, ['GetSecretValue', 'PutSecretValue']);
     oauth.allowSendTo(this.backfillQueue.queue);
     this.httpApi.addRoutes({ webhook: webhook.fn, oauth: oauth.fn });
 
@@ -146,9 +151,11 @@ export class DrChronoSyncStack extends Stack {
       TOKEN_REFRESH_WINDOW_MINUTES: String(TOKEN_REFRESH_WINDOW_MINUTES),
       INTEGRATION_LOG_TTL_DAYS: String(INTEGRATION_LOG_TTL_DAYS),
     });
-    tokenRefresh.allowTable(this.tables.teams, 'readWrite');
-    tokenRefresh.allowTable(this.tables.integrationLog, 'append');
-    tokenRefresh.allowTeamSecrets(secretPrefix, 'readWrite');
+    // Due teams come from the sparse expiry index; leases and token versions are conditional UpdateItems.
+    tokenRefresh.allowTable(this.tables.teams, ['UpdateItem']);
+    tokenRefresh.allowIndexQuery(this.tables.teams, TEAMS_TOKEN_EXPIRY_INDEX);
+    tokenRefresh.allowTable(this.tables.integrationLog, ['PutItem']);
+    tokenRefresh.allowTeamSecrets(secretPrefix, ['GetSecretValue', 'PutSecretValue']);
 
     const dataEnv = {
       RECORDS_TABLE: this.names.recordsTable,
@@ -163,12 +170,12 @@ export class DrChronoSyncStack extends Stack {
       INGEST_QUEUE_URL: this.ingest.queue.queueUrl,
     });
     // One team's items by key: no Scan or Query of the PHI tables, and the log is written, never read.
-    sync.allowTable(this.tables.teams, 'items');
-    sync.allowTable(this.tables.records, 'items');
+    sync.allowTable(this.tables.teams, ['GetItem', 'PutItem', 'UpdateItem']);
+    sync.allowTable(this.tables.records, ['GetItem', 'PutItem', 'UpdateItem']);
     // A patient's Chart ID change reaches its appointments (shared/store/patient-references.ts).
     sync.allowQueryPartitions(this.tables.records, ['*#appointment']);
-    sync.allowTable(this.tables.integrationLog, 'append');
-    sync.allowTeamSecrets(secretPrefix, 'read');
+    sync.allowTable(this.tables.integrationLog, ['PutItem']);
+    sync.allowTeamSecrets(secretPrefix, ['GetSecretValue']);
     // A deferred message is re-sent as a copy when its receive count nears the DLQ limit (shared/sync/deferral).
     sync.allowSendTo(this.ingest.queue);
     sync.fn.addEventSource(
@@ -185,13 +192,13 @@ export class DrChronoSyncStack extends Stack {
       BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
       TEAM_SECRET_PREFIX: secretPrefix,
     });
-    backfill.allowTable(this.tables.teams, 'items');
-    backfill.allowTable(this.tables.records, 'items');
+    backfill.allowTable(this.tables.teams, ['GetItem', 'PutItem', 'UpdateItem']);
+    backfill.allowTable(this.tables.records, ['GetItem', 'PutItem', 'UpdateItem']);
     // Query on the table itself, two partition kinds only: appointments (the Chart ID fan-out,
     // shared/store/patient-references) and patients (the deletion check lists one team's stored patient ids).
     backfill.allowQueryPartitions(this.tables.records, ['*#appointment', '*#patient']);
-    backfill.allowTable(this.tables.integrationLog, 'append');
-    backfill.allowTeamSecrets(secretPrefix, 'read');
+    backfill.allowTable(this.tables.integrationLog, ['PutItem']);
+    backfill.allowTeamSecrets(secretPrefix, ['GetSecretValue']);
     // Objects go through the sync path in-process (shared/team-job/import-objects), not the ingest queue.
     backfill.allowSendTo(this.backfillQueue.queue);
     backfill.fn.addEventSource(
@@ -209,7 +216,8 @@ export class DrChronoSyncStack extends Stack {
     const reconcile = make('reconcile', 'Reconcile', SCHEDULED_CONCURRENCY, {
       BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
     });
-    reconcile.allowTable(this.tables.teams, 'read');
+    // Scan lists the teams; GetItem reads a team's backfill job and API budget. Nothing is written.
+    reconcile.allowTable(this.tables.teams, ['Scan', 'GetItem']);
     reconcile.allowSendTo(this.backfillQueue.queue);
 
     this.schedules = {

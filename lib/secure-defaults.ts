@@ -56,6 +56,18 @@ export function stageSettings(stage: DeployStage): StageSettings {
       };
 }
 
+/** Tags on every resource of the stack that its region's CloudFormation schema lets us tag. */
+export function stackTags(stage: DeployStage): Record<string, string> {
+  return { project: 'drchrono-sync', stage, 'data-classification': 'phi' };
+}
+
+/**
+ * Resource types left untagged: the CloudFormation schemas of several regions (us-east-1 included, as cfn-lint
+ * reports) have no `Tags` on AWS::CloudWatch::Dashboard, and a property a region's schema lacks fails the deploy
+ * there. A dashboard holds no data, so it loses nothing by being untagged.
+ */
+export const UNTAGGED_RESOURCE_TYPES = ['AWS::CloudWatch::Dashboard'];
+
 /**
  * Runtime: Node.js 24, the newest LTS Lambda runtime. middy 7 needs >= 22, our handlers are async (Node 24 drops
  * callback handlers, which we never use), Lambda supports 24 a year longer than 22, and cdk-nag AwsSolutions-L1

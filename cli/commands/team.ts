@@ -2,7 +2,7 @@ import { parseArgs } from 'node:util';
 import { ResourceExistsException } from '@aws-sdk/client-secrets-manager';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PATIENT_FLAG_EVENTS, SYNCED_EVENTS } from '../../shared/ingest/ingest-message';
-import { registerTeam } from '../../shared/teams/register-team';
+import { registerTeam, SecretPendingDeletionError } from '../../shared/teams/register-team';
 import { parseTeamId } from '../../shared/teams/team-id';
 import { getTeamItem, listTeamItems, TeamExistsError, type TeamItem } from '../../shared/teams/team-store';
 import { rotateWebhookSecretCommand, setClientSecretCommand, TEAM_SECRETS_USAGE } from './team-secrets';
@@ -97,12 +97,14 @@ async function add(args: string[], ctx: CliContext): Promise<number> {
         teamsTable: ctx.resources.teamsTable,
         teamSecretPrefix: ctx.resources.teamSecretPrefix,
         kmsKeyId: ctx.resources.kmsKeyId,
+        onPendingDeletion: (ms) => ctx.err(`The team's previous secret is still being deleted by Secrets Manager; retrying in ${ms / 1000} s.`),
       },
     );
   } catch (err) {
     if (err instanceof TeamExistsError || err instanceof ResourceExistsException) {
       throw new CliError(`team ${teamId} is already registered (see \`drchrono-sync team show ${teamId}\`)`);
     }
+    if (err instanceof SecretPendingDeletionError) throw new CliError(err.message);
     throw err;
   }
 

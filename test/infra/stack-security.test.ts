@@ -122,7 +122,7 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
       const policyId = logicalIdOf(s.stack, s.stack.functions[fn].role.node.findChild('DefaultPolicy'));
       return (byPolicy[policyId] ?? []).flatMap(actionsOf).filter((a) => a.startsWith('secretsmanager:')).sort();
     };
-    const writer = ['secretsmanager:DescribeSecret', 'secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'];
+    const writer = ['secretsmanager:GetSecretValue', 'secretsmanager:PutSecretValue'];
     expect(secretActions('oauth')).toEqual(writer);
     expect(secretActions('token-refresh')).toEqual(writer);
     for (const reader of ['webhook', 'sync', 'backfill'] as const) expect(secretActions(reader)).toEqual(['secretsmanager:GetSecretValue']);

@@ -3,6 +3,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import {
   CreateSecretCommand,
   DeleteSecretCommand,
+  InvalidRequestException,
   ResourceExistsException,
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
@@ -118,6 +119,30 @@ describe('team add', () => {
   it('rejects an unknown option as a usage error', async () => {
     const { ctx } = ctxWithOutput();
     await expect(run(['add', TEAM, '--client', 'c'], ctx)).rejects.toMatchObject({ exitCode: 2 });
+  });
+
+  it('waits while a previous secret of the team is still being deleted, then fails with exit 1 and what to do', async () => {
+    jest.useFakeTimers();
+    try {
+      secretsMock.on(CreateSecretCommand).rejects(
+        new InvalidRequestException({
+          message: "You can't create this secret because a secret with this name is already scheduled for deletion.",
+          $metadata: {},
+        }),
+      );
+      const { ctx, text } = ctxWithOutput();
+      const result = run(['add', TEAM, '--client-id', 'c', '--client-secret', 's'], ctx).catch((e: unknown) => e);
+      await jest.advanceTimersByTimeAsync(60_000);
+      const err = await result;
+      expect(err).toBeInstanceOf(CliError);
+      expect(err).toMatchObject({ exitCode: 1 });
+      expect((err as Error).message).toContain('still deleting an earlier secret');
+      expect(text()).toContain('retrying in 1 s');
+      expect(secretsMock.commandCalls(CreateSecretCommand).length).toBeGreaterThan(1);
+      expect(ddbMock.commandCalls(PutCommand)).toHaveLength(0);
+    } finally {
+      jest.useRealTimers();
+    }
   });
 
   it('says the team is already registered when its secret exists', async () => {

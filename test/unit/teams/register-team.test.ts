@@ -1,8 +1,8 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
-import { CreateSecretCommand, DeleteSecretCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { generateWebhookSecret, registerTeam } from '../../../shared/teams/register-team';
+import { CreateSecretCommand, DeleteSecretCommand, InvalidRequestException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
+import { generateWebhookSecret, registerTeam, SecretPendingDeletionError } from '../../../shared/teams/register-team';
 import { TeamExistsError } from '../../../shared/teams/team-store';
 
 const TEAM = '3f1c2b4e-8a7d-4c1e-9b2a-5d6e7f8a9b0c';
@@ -47,5 +47,47 @@ describe('registerTeam', () => {
   it('rejects a team id that is not a UUID before touching AWS', async () => {
     await expect(registerTeam({ teamId: 'clinic-1', clientId: 'cid', clientSecret: 'cs' }, deps)).rejects.toThrow('UUID');
     expect(smMock.calls()).toHaveLength(0);
+  });
+
+  describe('when the same-named secret is still being deleted (a retried `team add`)', () => {
+    // AWS's exact message for CreateSecret while a force-deleted secret of that name is still being removed.
+    const pendingDeletion = () =>
+      new InvalidRequestException({
+        message: "You can't create this secret because a secret with this name is already scheduled for deletion.",
+        $metadata: {},
+      });
+    const input = { teamId: TEAM, clientId: 'cid', clientSecret: 'cs' };
+
+    it('retries CreateSecret with growing waits and registers the team once the name is free', async () => {
+      smMock.on(CreateSecretCommand).rejectsOnce(pendingDeletion()).rejectsOnce(pendingDeletion()).resolves({});
+      ddbMock.on(PutCommand).resolves({});
+      const waits: number[] = [];
+      const { team } = await registerTeam(input, { ...deps, pendingDeletionDelaysMs: [10, 20, 40], sleep: async (ms) => void waits.push(ms) });
+      expect(team.teamId).toBe(TEAM);
+      expect(smMock.commandCalls(CreateSecretCommand)).toHaveLength(3);
+      expect(waits).toEqual([10, 20]);
+      expect(ddbMock.commandCalls(PutCommand)).toHaveLength(1);
+    });
+
+    it('gives up after the bounded retries with a message that says what to do, and writes no team item', async () => {
+      smMock.on(CreateSecretCommand).rejects(pendingDeletion());
+      const waits: number[] = [];
+      const err = await registerTeam(input, { ...deps, pendingDeletionDelaysMs: [10, 20], sleep: async (ms) => void waits.push(ms) }).catch((e: unknown) => e);
+      expect(err).toBeInstanceOf(SecretPendingDeletionError);
+      expect((err as Error).message).toContain(`still deleting an earlier secret named drchrono-sync/test/teams/${TEAM}`);
+      expect((err as Error).message).toContain('wait a minute and run it again');
+      expect(smMock.commandCalls(CreateSecretCommand)).toHaveLength(3);
+      expect(waits).toEqual([10, 20]);
+      expect(ddbMock.commandCalls(PutCommand)).toHaveLength(0);
+      expect(smMock.commandCalls(DeleteSecretCommand)).toHaveLength(0);
+    });
+
+    it('does not retry any other invalid request', async () => {
+      smMock.on(CreateSecretCommand).rejects(new InvalidRequestException({ message: 'You can\'t perform this operation on the secret', $metadata: {} }));
+      const sleep = jest.fn(async () => undefined);
+      await expect(registerTeam(input, { ...deps, pendingDeletionDelaysMs: [10], sleep })).rejects.toBeInstanceOf(InvalidRequestException);
+      expect(smMock.commandCalls(CreateSecretCommand)).toHaveLength(1);
+      expect(sleep).not.toHaveBeenCalled();
+    });
   });
 });

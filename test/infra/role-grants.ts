@@ -1,0 +1,71 @@
+import { teamSecretsArn } from '../../lib/app-function';
+import type { FunctionName } from '../../lib/secure-defaults';
+import { logicalIdOf, resourcesOfType, type SynthesizedStack } from './synth-stack';
+
+type Statement = { Effect: string; Action: string | string[]; Resource: unknown; Condition?: unknown };
+
+/** What a role may do: resource label -> sorted actions. A statement with a condition gets its own label. */
+export type Grants = Record<string, string[]>;
+
+const list = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
+
+/**
+ * Names every resource a function role can be granted, so a grant reads `table:teams`, `queue:ingest`,
+ * `secrets:team/*`, `logs:own` instead of CloudFormation intrinsics. An unknown resource is labelled
+ * `UNKNOWN <json>`, which no pinned table contains.
+ */
+function resourceLabels(s: SynthesizedStack, fn: FunctionName): Map<string, string> {
+  const { stack } = s;
+  const key = (v: unknown): string => JSON.stringify(stack.resolve(v));
+  const labels = new Map<string, string>();
+  for (const [name, t] of Object.entries({ teams: stack.tables.teams, records: stack.tables.records, integrationLog: stack.tables.integrationLog })) {
+    labels.set(key(t.table.tableArn), `table:${name}`);
+    for (const index of t.indexNames) labels.set(key(`${t.table.tableArn}/index/${index}`), `table:${name}/index/${index}`);
+  }
+  for (const [name, q] of Object.entries({ ingest: stack.ingest, backfill: stack.backfillQueue })) {
+    labels.set(key(q.queue.queueArn), `queue:${name}`);
+    labels.set(key(q.dlq.queueArn), `queue:${name}-dlq`);
+  }
+  labels.set(key(stack.encryptionKey.key.keyArn), 'kms:key');
+  labels.set(key(teamSecretsArn(stack, stack.names.teamSecretPrefix)), 'secrets:team/*');
+  for (const [name, f] of Object.entries(stack.functions)) labels.set(key(f.logGroup.logGroupArn), name === fn ? 'logs:own' : `logs:${name}`);
+  labels.set(JSON.stringify('*'), '*');
+  return labels;
+}
+
+/** `[LeadingKeys: *#appointment, *#patient]` for the partition condition of `allowQueryPartitions`, JSON otherwise. */
+function conditionLabel(condition: unknown): string {
+  const keys = (condition as { 'ForAllValues:StringLike'?: { 'dynamodb:LeadingKeys'?: string[] } })['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'];
+  if (keys && Object.keys(condition as object).length === 1) return `[LeadingKeys: ${keys.join(', ')}]`;
+  return `[${JSON.stringify(condition)}]`;
+}
+
+/** Every Allow of a function's role policy, by resource label, actions sorted and de-duplicated. */
+export function grantsOf(s: SynthesizedStack, fn: FunctionName): Grants {
+  const policyId = logicalIdOf(s.stack, s.stack.functions[fn].role.node.findChild('DefaultPolicy'));
+  const policy = resourcesOfType(s.template, 'AWS::IAM::Policy')[policyId];
+  const statements = (policy?.Properties as { PolicyDocument: { Statement: Statement[] } } | undefined)?.PolicyDocument.Statement ?? [];
+  const labels = resourceLabels(s, fn);
+  const out: Record<string, Set<string>> = {};
+  for (const st of statements) {
+    if (st.Effect !== 'Allow') throw new Error(`unexpected ${st.Effect} statement in ${fn}'s policy`);
+    for (const resource of list(st.Resource)) {
+      const json = JSON.stringify(resource);
+      const base = labels.get(json) ?? `UNKNOWN ${json}`;
+      const label = st.Condition === undefined ? base : `${base} ${conditionLabel(st.Condition)}`;
+      out[label] ??= new Set();
+      for (const a of list(st.Action)) out[label].add(a);
+    }
+  }
+  return Object.fromEntries(Object.entries(out).map(([label, actions]) => [label, [...actions].sort()]));
+}
+
+/** Every action the role allows, on any resource. */
+export function allActionsOf(grants: Grants): Set<string> {
+  return new Set(Object.values(grants).flat());
+}
+
+/** Roles in the template other than the functions' own (custom resources and the like). */
+export function roleIds(s: SynthesizedStack): string[] {
+  return Object.keys(resourcesOfType(s.template, 'AWS::IAM::Role'));
+}
