@@ -184,8 +184,10 @@ describe('drchrono-sync dlq', () => {
     await expect(
       sqsClient().send(new StartMessageMoveTaskCommand({ SourceArn: `arn:aws:sqs:us-east-1:000000000000:${new URL(platform().queueUrls.ingestDlq).pathname.split('/').pop()}` })),
     ).rejects.toThrow();
+    expect((await letters()).filter((l) => l.teamId === teamB.teamId)).toHaveLength(2);
     const r = await cli('dlq', 'redrive', '--queue', 'ingest');
-    expect(r.code).toBe(0);
+    expect(r).toMatchObject({ code: 0, err: '' });
+    expect(r.out).toContain('ingest DLQ: 2 moved back to the ingest queue');
     expect(await letters()).toEqual([]);
     for (const p of created) {
       const rec = await waitFor(() => recordOf(teamB.teamId, String(p.id)), { timeoutMs: 30_000, intervalMs: 250, description: 'team B record' });
