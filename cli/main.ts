@@ -34,6 +34,9 @@ Commands:
                                new webhook secret token; the old one is accepted during the overlap
   team set-client-secret <teamId>
                                new DrChrono client secret, from DRCHRONO_CLIENT_SECRET or stdin
+  team disable|enable <teamId> pause a team (webhooks answered, nothing synced) / resume it with a catch-up
+  team remove <teamId> --erase --yes [--rate N]
+                               erase a team's data and secret; keeps a PHI-free audit item
   team fields|choices ...      per-team field and choice configuration
   sandbox ...                  drive the local DrChrono sandbox
   log ...                      a team's integration log

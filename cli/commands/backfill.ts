@@ -45,6 +45,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const team = await getTeamItem(ctx.ddb, ctx.resources.teamsTable, teamId, true);
   if (!team) throw new CliError(`team ${teamId} is not registered`);
   if (team.status !== 'connected') throw new CliError(`team ${teamId} is ${team.status}; a backfill needs a connected team`);
+  if (team.disabledAt !== undefined) throw new CliError(`team ${teamId} is disabled; \`drchrono-sync team enable ${teamId}\` first (it catches up on its own)`);
   const queueUrl = ctx.resources.backfillQueueUrl;
   if (!queueUrl) throw new CliError('the backfill queue URL is unknown for this target (BACKFILL_QUEUE_URL or stack output BackfillQueueUrl)');
   await sendWorkItem(ctx.sqs, queueUrl, item.data);

@@ -15,7 +15,7 @@ import {
   type TeamSyncConfig,
 } from '../../shared/mapping';
 import { parseTeamId } from '../../shared/teams/team-id';
-import { getTeamItem, teamKey } from '../../shared/teams/team-store';
+import { getTeamItem, isTeamRemoved, LIVE_TEAM_CONDITION, LIVE_TEAM_VALUES, teamKey } from '../../shared/teams/team-store';
 import { CliError, type CliContext } from '../context';
 
 export const TEAM_CONFIG_USAGE = `Usage:
@@ -47,6 +47,7 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   if (!teamId) throw new CliError(`team id must be a UUID, got "${rawTeam}"`, 2);
   const team = await getTeamItem(ctx.ddb, ctx.resources.teamsTable, teamId, true);
   if (!team) throw new CliError(`no team ${teamId}`);
+  if (isTeamRemoved(team)) throw new CliError(`team ${teamId} is ${team.status}: it has no configuration any more`);
 
   if (sub === 'fields') return fields(ctx, teamId, team, target, rest, values);
   if (sub === 'choices') return choices(ctx, teamId, team, target, rest, values);
@@ -121,9 +122,9 @@ async function saveAttribute(ctx: CliContext, teamId: string, attribute: string,
         TableName: ctx.resources.teamsTable,
         Key: teamKey(teamId),
         UpdateExpression: 'SET #a = :v, updatedAt = :now',
-        ConditionExpression: 'attribute_exists(pk)',
-        ExpressionAttributeNames: { '#a': attribute },
-        ExpressionAttributeValues: { ':v': value, ':now': new Date().toISOString() },
+        ConditionExpression: LIVE_TEAM_CONDITION,
+        ExpressionAttributeNames: { '#a': attribute, '#status': 'status' },
+        ExpressionAttributeValues: { ':v': value, ':now': new Date().toISOString(), ...LIVE_TEAM_VALUES },
       }),
     );
   } catch (err) {

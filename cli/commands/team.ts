@@ -4,7 +4,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PATIENT_FLAG_EVENTS, SYNCED_EVENTS } from '../../shared/ingest/ingest-message';
 import { registerTeam, SecretPendingDeletionError } from '../../shared/teams/register-team';
 import { parseTeamId } from '../../shared/teams/team-id';
-import { getTeamItem, listTeamItems, TeamExistsError, type TeamItem } from '../../shared/teams/team-store';
+import { displayStatus, getTeamItem, listTeamItems, TeamExistsError, TeamRemovedError, type TeamItem } from '../../shared/teams/team-store';
 import { rotateWebhookSecretCommand, setClientSecretCommand, TEAM_SECRETS_USAGE } from './team-secrets';
 import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
 
@@ -13,6 +13,8 @@ export const TEAM_USAGE = `Usage:
       (or DRCHRONO_CLIENT_ID / DRCHRONO_CLIENT_SECRET in the environment, to keep them out of shell history)
   drchrono-sync team list [--json]
   drchrono-sync team show <teamId> [--json]
+  drchrono-sync team disable <teamId> | enable <teamId>
+  drchrono-sync team remove <teamId> --erase --yes [--rate N]
 ${TEAM_SECRETS_USAGE}`;
 
 /** Item sort key of a team's backfill job (progress counters and cursor). */
@@ -37,6 +39,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       return rotateWebhookSecretCommand(args, ctx);
     case 'set-client-secret':
       return setClientSecretCommand(args, ctx);
+    case 'disable':
+    case 'enable':
+    case 'remove':
+      return (await import('./team-lifecycle')).run(sub, args, ctx);
     case undefined:
     case 'help':
     case '--help':
@@ -101,6 +107,7 @@ async function add(args: string[], ctx: CliContext): Promise<number> {
       },
     );
   } catch (err) {
+    if (err instanceof TeamRemovedError) throw new CliError(`team ${teamId} was removed; team ids are not reused: register the clinic under a new id`);
     if (err instanceof TeamExistsError || err instanceof ResourceExistsException) {
       throw new CliError(`team ${teamId} is already registered (see \`drchrono-sync team show ${teamId}\`)`);
     }
@@ -146,7 +153,7 @@ async function list(args: string[], ctx: CliContext): Promise<number> {
   const header = ['TEAM ID', 'STATUS', 'CREATED', 'PROCESSED', 'IGNORED', 'LAST DELIVERY', 'DRCHRONO USER'];
   const rows = teams.map((t) => [
     t.teamId,
-    t.status,
+    displayStatus(t),
     t.createdAt,
     String(t.webhooksProcessed ?? 0),
     String(t.webhooksIgnored ?? 0),
@@ -173,7 +180,11 @@ async function show(args: string[], ctx: CliContext): Promise<number> {
   }
   const rows: [string, unknown][] = [
     ['Team', team.teamId],
-    ['Status', team.status],
+    ['Status', displayStatus(team)],
+    ['Disabled', team.disabledAt && `since ${team.disabledAt}: webhooks answered, nothing synced; tokens still refreshed`],
+    ['Removal started', team.removalStartedAt],
+    ['Removed', team.removedAt],
+    ['Deleted', team.removalCounts && Object.entries(team.removalCounts).map(([k, n]) => `${n} ${k}`).join(', ')],
     ['Created', team.createdAt],
     ['Updated', team.updatedAt],
     ['Webhook URL', teamWebhookUrl(ctx.resources, teamId)],
@@ -208,6 +219,8 @@ function teamSummary(t: TeamItem) {
   return {
     teamId: t.teamId,
     status: t.status,
+    disabledAt: t.disabledAt ?? null,
+    removedAt: t.removedAt ?? null,
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
     webhooksProcessed: t.webhooksProcessed ?? 0,

@@ -8,7 +8,7 @@ import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clien
 import { enqueueIngestMessage } from '../../shared/ingest/ingest-queue';
 import { errorFields, logger } from '../../shared/logging/logger';
 import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
-import { addWebhookCounts, teamItemExists } from '../../shared/teams/team-store';
+import { addWebhookCounts, webhookTeamState } from '../../shared/teams/team-store';
 import { receiveWebhook, type WebhookDeps } from '../../shared/webhook/receive-webhook';
 
 const EnvSchema = z.object({
@@ -29,9 +29,10 @@ function containerDeps(): WebhookDeps {
     client: secretsClient,
     prefix: env.TEAM_SECRET_PREFIX,
     ttlMs: 5 * 60_000,
-    teamExists: (teamId) => teamItemExists(documentClient(), env.TEAMS_TABLE, teamId),
   });
   deps = {
+    // Read before the secret, so an unknown team costs no Secrets Manager call either.
+    teamState: (teamId) => webhookTeamState(documentClient(), env.TEAMS_TABLE, teamId),
     secrets,
     enqueue: (msg) => enqueueIngestMessage(sqsClient(), env.INGEST_QUEUE_URL, msg),
     countIgnored: (teamId, receivedAt) => addWebhookCounts(documentClient(), env.TEAMS_TABLE, teamId, { ignored: 1 }, receivedAt),

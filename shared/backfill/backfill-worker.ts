@@ -4,7 +4,7 @@ import type { Doctor } from '../drchrono/schemas';
 import { errorFields, logger } from '../logging/logger';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import { writeNameCache } from '../store/profile-cache';
-import { getTeamItem, type TeamItem } from '../teams/team-store';
+import { getTeamItem, teamLifecycle, type TeamItem } from '../teams/team-store';
 import { practiceTimeZoneOf } from '../reconcile/practice-time';
 import { mapsFlags } from '../reconcile/renamed-names';
 import { importDoctors, importObjects } from '../team-job/import-objects';
@@ -41,6 +41,9 @@ export class PageObjectsFailedError extends Error {
 }
 
 export const DEFAULT_BULK_POLL_DELAYS_MS = [500, 1000, 2000, 4000] as const;
+/** Pause reason of a backfill whose team was disabled; the pause lasts until `team enable` (or the watchdog after enable). */
+export const TEAM_DISABLED_PAUSE_REASON = 'team disabled';
+const DISABLED_PAUSE_MS = 60 * 60_000;
 /** A parked bulk page is re-polled after this long. */
 const PARKED_PAGE_DELAY_SECONDS = 10;
 /** DrChrono caches a generated list for 1 h; a parked uuid older than this is regenerated rather than polled. */
@@ -71,8 +74,9 @@ async function start(item: StartItem, ctx: WorkContext, deps: BackfillWorkerDeps
   const now = clock(deps)();
   const { teamId } = item;
   const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
-  if (!team || team.status === 'disabled' || team.status === 'registered') {
-    logger.info('backfill: start ignored', { teamId, status: team?.status ?? 'unknown' });
+  if (!team || teamLifecycle(team) !== 'active' || team.status === 'registered') {
+    // A disabled team's backfill is started by `team enable`'s catch-up (reconcile) instead; a removed team gets nothing.
+    logger.info('backfill: start ignored', { teamId, status: team?.status ?? 'unknown', lifecycle: teamLifecycle(team) ?? 'unknown' });
     return { status: 'done' };
   }
   const jobId = item.jobId ?? `connect-${ctx.messageId}`;
@@ -116,10 +120,25 @@ async function step(item: StepItem, ctx: WorkContext, deps: BackfillWorkerDeps):
   }
 
   const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
-  if (!team || team.status === 'disabled') {
+  const lifecycle = teamLifecycle(team);
+  if (lifecycle === 'removing' || lifecycle === 'removed') {
+    // The removal deletes the job; writing it (or the log) again would bring data of a removed team back.
+    logger.info('backfill: work of a removed team dropped', { teamId, jobId: item.jobId, step: item.step });
+    return { status: 'done' };
+  }
+  if (lifecycle === 'disabled') {
+    // Paused, not failed: `team enable` re-enqueues this step and the backfill carries on where it stopped.
+    const paused = pauseJob(job, new Date(now().getTime() + DISABLED_PAUSE_MS), TEAM_DISABLED_PAUSE_REASON, now());
+    if (job.pauseReason !== TEAM_DISABLED_PAUSE_REASON && (await commitJob(deps.ddb, deps.teamsTable, paused, job.step))) {
+      await log(deps, teamId, [teamEntry(now(), 'BACKFILL_PAUSE', `backfill:${job.jobId}`, 'deferred', `backfill paused at ${job.cursor.phase}: team disabled; \`drchrono-sync team enable ${teamId}\` resumes it`)], ctx.groupId);
+    }
+    logger.info('backfill: paused, team disabled', { teamId, jobId: job.jobId, step: job.step });
+    return { status: 'done' };
+  }
+  if (!team) {
     const failed = failJob(job, 'TeamDisabled', now());
     if (await commitJob(deps.ddb, deps.teamsTable, failed, job.step)) {
-      await log(deps, teamId, [teamEntry(now(), 'BACKFILL_FINISH', `backfill:${job.jobId}`, 'failed', 'backfill stopped: team unknown or disabled')], ctx.groupId);
+      await log(deps, teamId, [teamEntry(now(), 'BACKFILL_FINISH', `backfill:${job.jobId}`, 'failed', 'backfill stopped: team unknown')], ctx.groupId);
     }
     return { status: 'done' };
   }

@@ -7,7 +7,7 @@ import { InvalidGrantError } from '../drchrono/errors';
 import { errorFields, logger } from '../logging/logger';
 import { parseTeamId } from '../teams/team-id';
 import { readTeamSecret, TeamSecretNotFoundError, type TeamSecret } from '../teams/team-secret';
-import { getTeamItem } from '../teams/team-store';
+import { getTeamItem, isTeamRemoved, teamLifecycle } from '../teams/team-store';
 import { buildAuthorizeUrl } from './authorize-url';
 import { consumeOAuthState, createOAuthState } from './oauth-state';
 import { oauthPage, redirectResponse, type HtmlResponse, type OAuthPageKind } from './oauth-pages';
@@ -63,8 +63,8 @@ export async function startAuthorization(deps: OAuthFlowDeps, rawTeamId: unknown
   const teamId = parseTeamId(rawTeamId);
   if (!teamId) return oauthPage('unknown_team');
   const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId);
-  if (!team) return oauthPage('unknown_team');
-  if (team.status === 'disabled') return oauthPage('team_disabled');
+  if (!team || isTeamRemoved(team)) return oauthPage('unknown_team');
+  if (teamLifecycle(team) === 'disabled') return oauthPage('team_disabled');
   const secret = await deps.readClientSecretCached(teamId);
   if (!secret) {
     logger.error('oauth authorize: team has no secret', { teamId });
@@ -120,8 +120,8 @@ async function callback(deps: OAuthFlowDeps, rawQuery: unknown, cookieState: str
   }
   const { teamId } = consumed;
   const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
-  if (!team) return oauthPage('unknown_team');
-  if (team.status === 'disabled') return oauthPage('team_disabled');
+  if (!team || isTeamRemoved(team)) return oauthPage('unknown_team');
+  if (teamLifecycle(team) === 'disabled') return oauthPage('team_disabled');
 
   // The refresher's lease, taken before the code is spent: no refresher (or other callback) writes tokens between
   // our exchange and our write, and a later exchange always writes later (see docs/oauth.md, "Who writes the tokens").

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { teamKey } from '../teams/team-store';
+import { LIVE_TEAM_CONDITION, LIVE_TEAM_VALUES, teamKey } from '../teams/team-store';
 import { REFRESH_PARTITION_TOKENS } from './refresh-index';
 
 /** What the callback records about the DrChrono user who authorised the connection (ids only, no PHI). */
@@ -86,17 +86,17 @@ export async function markTeamConnected(
         UpdateExpression: `SET ${sets.join(', ')} REMOVE ${remove.join(', ')}`,
         ConditionExpression: condition,
         ExpressionAttributeNames: { '#status': 'status' },
-        ExpressionAttributeValues: { ...values, ...extra },
+        ExpressionAttributeValues: { ...values, ...LIVE_TEAM_VALUES, ...extra },
       }),
     );
   const { lease } = input;
   if (!lease) {
-    await write('attribute_exists(pk)', removes, {});
+    await write(LIVE_TEAM_CONDITION, removes, {});
     return false;
   }
   const ours = { ':v': lease.tokenVersion };
   try {
-    await write('attribute_exists(pk) AND tokenVersion = :v AND refreshLeaseOwner = :owner', [...removes, 'refreshLeaseUntil', 'refreshLeaseOwner'], {
+    await write(`${LIVE_TEAM_CONDITION} AND tokenVersion = :v AND refreshLeaseOwner = :owner`, [...removes, 'refreshLeaseUntil', 'refreshLeaseOwner'], {
       ...ours,
       ':owner': lease.owner,
     });
@@ -106,7 +106,8 @@ export async function markTeamConnected(
   }
   try {
     // The lease ran out (someone else may hold it now: leave it), but our tokens are still the latest.
-    await write('attribute_exists(pk) AND tokenVersion = :v', removes, ours);
+    // Never on a team being removed: that would take it out of the removal's fence (team-removal.ts).
+    await write(`${LIVE_TEAM_CONDITION} AND tokenVersion = :v`, removes, ours);
   } catch (err) {
     // A newer writer claimed a version after ours; it records the connection state itself.
     if (!(err instanceof ConditionalCheckFailedException)) throw err;

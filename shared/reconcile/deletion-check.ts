@@ -11,7 +11,7 @@ import type { IntegrationLogEntry } from '../store/integration-log';
 import { tombstonePatient } from '../store/patient-references';
 import { listRecordStates } from '../store/records';
 import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
-import { getTeamItem, type TeamItem } from '../teams/team-store';
+import { getTeamItem, teamLifecycle, type TeamItem } from '../teams/team-store';
 import { LostProgressRace, ProgressItem } from '../team-job/progress-item';
 import { importObjects } from '../team-job/import-objects';
 import { DeferredByWorker, pauseFor, TeamNotConnectedError } from '../team-job/team-api';
@@ -191,7 +191,7 @@ export async function runDeletionCheckItem(item: DeletionCheckItem, ctx: WorkCon
   const now = clockOf(deps);
   const { teamId } = item;
   const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
-  if (team?.status !== 'connected') return { status: 'done' };
+  if (team?.status !== 'connected' || teamLifecycle(team) !== 'active') return { status: 'done' };
   const job = await getBackfillJob(deps.ddb, deps.teamsTable, teamId);
   // A backfill writes patients as it reads them: its records would all be "written after" the listing began.
   if (job && (job.status === 'running' || job.status === 'paused')) return { status: 'done' };

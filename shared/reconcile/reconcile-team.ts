@@ -8,7 +8,7 @@ import { errorFields, logger } from '../logging/logger';
 import { patientNeedsVerbose } from '../mapping';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
-import { getTeamItem } from '../teams/team-store';
+import { getTeamItem, teamLifecycle } from '../teams/team-store';
 import { importDoctors, importObjects, type ImportEntity } from '../team-job/import-objects';
 import { DeferredByWorker, pauseFor, TeamNotConnectedError } from '../team-job/team-api';
 import { clockOf, isRefusedCursor, runTeamJob, teamEntry, writeTeamLog, type TeamJobDeps, type TeamRun, type WorkContext, type WorkResult } from '../team-job/team-job';
@@ -123,8 +123,9 @@ export async function runReconcileItem(item: ReconcileItem, ctx: WorkContext, de
   const now = clockOf(deps);
   const { teamId } = item;
   const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
-  if (team?.status !== 'connected') {
-    logger.info('reconcile: team skipped', { teamId, status: team?.status ?? 'unknown' });
+  // A disabled team keeps its watermark, so `team enable`'s reconcile catches up everything it missed.
+  if (team?.status !== 'connected' || teamLifecycle(team) !== 'active') {
+    logger.info('reconcile: team skipped', { teamId, status: team?.status ?? 'unknown', lifecycle: teamLifecycle(team) ?? 'unknown' });
     return { status: 'done' };
   }
   const job = await getBackfillJob(deps.ddb, deps.teamsTable, teamId);

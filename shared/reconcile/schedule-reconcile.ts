@@ -5,10 +5,10 @@ import type { BackfillJob } from '../backfill/backfill-job';
 import { getBackfillJob } from '../backfill/job-store';
 import { sendWorkItem, sendWorkItems, type WorkItem } from '../team-job/work-item';
 import { errorFields, logger } from '../logging/logger';
-import { listTeamItems, type TeamItem } from '../teams/team-store';
+import { listTeamItems, teamLifecycle, type TeamItem } from '../teams/team-store';
 
 /**
- * The hourly tick (functions/reconcile): one reconcile and one deletion-check work item per connected team on
+ * The hourly tick (functions/reconcile): one reconcile and one deletion-check work item per connected, enabled team on
  * the backfill queue, so
  * per-team work is bounded, budgeted and retried by the backfill worker rather than done in this invocation.
  *
@@ -47,7 +47,7 @@ export function backfillNeedsNudge(job: BackfillJob, team: TeamItem, usedThisHou
 
 export async function scheduleReconcile(deps: ScheduleReconcileDeps): Promise<ScheduleReconcileResult> {
   const now = (deps.now ?? (() => new Date()))();
-  const teams = (await listTeamItems(deps.ddb, deps.teamsTable)).filter((t) => t.status === 'connected');
+  const teams = (await listTeamItems(deps.ddb, deps.teamsTable)).filter((t) => t.status === 'connected' && teamLifecycle(t) === 'active');
   const runAt = now.toISOString();
   // Reconcile and the deletion check of every connected team; the check drops itself unless it is due
   // (daily) or has a listing in progress, which costs one read and no DrChrono call.

@@ -31,7 +31,7 @@ import type { WriteOutcome } from '../store/record-version';
 import { chartFanOutPending, fanOutPatientChartId, readPatientReference, refreshAppointmentPatient, tombstonePatient } from '../store/patient-references';
 import { getRecord, patientTombstone, writeRecord, writeRecordReportingPrevious } from '../store/records';
 import type { TeamSecret } from '../teams/team-secret';
-import type { TeamItem } from '../teams/team-store';
+import { teamLifecycle, type TeamItem } from '../teams/team-store';
 import type { SyncContextCache } from './sync-context';
 
 /**
@@ -113,7 +113,14 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
 
   const team = await deps.context.team(msg.teamId);
   if (!team) return done({ ...base(), outcome: 'ignored', detail: 'unknown team' });
-  if (team.status === 'disabled') return done({ ...base(), outcome: 'ignored', detail: 'team is disabled' });
+  const lifecycle = teamLifecycle(team);
+  if (lifecycle === 'removing' || lifecycle === 'removed') {
+    // Nothing may be written for a removed team, its integration log included: the delivery is dropped, by id only.
+    logger.info('sync: work of a removed team dropped', { teamId: msg.teamId, deliveryId: msg.deliveryId, event: msg.event });
+    return { status: 'done', entries: [] };
+  }
+  // Checked here, not only at the webhook, so work queued before `team disable` is not applied either.
+  if (lifecycle === 'disabled') return done({ ...base(), outcome: 'ignored', detail: 'team is disabled' });
 
   let config: TeamSyncConfig;
   try {

@@ -19,6 +19,8 @@ export interface SyncContextCacheOptions {
 }
 
 const MISSING_ID_REFETCH_MS = 5 * 60_000;
+/** How long a container reuses a team item: `team disable` reaches queued work within this (team-removal.ts drains it). */
+export const DEFAULT_TEAM_TTL_MS = 30_000;
 
 interface Timed<T> {
   value: T;
@@ -34,7 +36,7 @@ export class SyncContextCache {
   private readonly now: () => number;
 
   constructor(private readonly opts: SyncContextCacheOptions) {
-    this.teamTtlMs = opts.teamTtlMs ?? 30_000;
+    this.teamTtlMs = opts.teamTtlMs ?? DEFAULT_TEAM_TTL_MS;
     this.namesTtlMs = opts.namesTtlMs ?? 15 * 60_000;
     this.now = opts.now ?? Date.now;
   }

@@ -3,7 +3,7 @@ import { DeleteSecretCommand, InvalidRequestException, type SecretsManagerClient
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { TeamIdSchema } from './team-id';
 import { createTeamSecret, teamSecretName, type TeamSecret } from './team-secret';
-import { createTeamItem, type TeamItem } from './team-store';
+import { createTeamItem, getTeamItem, isTeamRemoved, TeamExistsError, TeamRemovedError, type TeamItem } from './team-store';
 
 export interface RegisterTeamInput {
   teamId: string;
@@ -84,6 +84,11 @@ export function generateWebhookSecret(): string {
  */
 export async function registerTeam(input: RegisterTeamInput, deps: RegisterTeamDeps): Promise<{ team: TeamItem; webhookSecret: string }> {
   const teamId = TeamIdSchema.parse(input.teamId);
+  // Checked before the secret is created: a removed team's id is never reused (its webhook URL may still be set
+  // in DrChrono, and its audit item must stay unambiguous), and nothing is written for it, even briefly.
+  const existing = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
+  if (existing && isTeamRemoved(existing)) throw new TeamRemovedError(`team ${teamId} was removed; team ids are not reused`);
+  if (existing) throw new TeamExistsError(`team ${teamId} already exists`);
   const webhookSecret = input.webhookSecret ?? generateWebhookSecret();
   await createSecretWaitingForDeletion(deps, teamId, { clientId: input.clientId, clientSecret: input.clientSecret, webhookSecret });
   try {

@@ -8,8 +8,16 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
  */
 export const TEAM_SK = 'TEAM' as const;
 
-export const TEAM_STATUSES = ['registered', 'connected', 'reauthorization_required', 'disabled'] as const;
+/**
+ * `status` is the connection state. `removing` and `removed` are terminal (team-removal.ts): nothing is processed
+ * for such a team again. `disabled` is a legacy status; `team disable` sets `disabledAt` instead and keeps the
+ * connection state, so tokens keep being refreshed (docs/operations.md).
+ */
+export const TEAM_STATUSES = ['registered', 'connected', 'reauthorization_required', 'disabled', 'removing', 'removed'] as const;
 export type TeamStatus = (typeof TEAM_STATUSES)[number];
+
+/** What the team's workers may do: only an `active` team is synced, backfilled or reconciled. */
+export type TeamLifecycle = 'active' | 'disabled' | 'removing' | 'removed';
 
 export const TeamItemSchema = z
   .object({
@@ -38,9 +46,39 @@ export const TeamItemSchema = z
     lastRefreshOutcome: z.string().optional(),
     /** The last token version claimed by a token writer (refresh-lease.ts claimTokenVersion); only ever grows. */
     tokenVersion: z.number().int().nonnegative().optional(),
+    /** Set by `team disable` (ISO time), removed by `team enable`: deliveries are answered but nothing is synced. */
+    disabledAt: z.string().optional(),
+    /** Set once when `team remove --erase` fences the team (ISO time); kept on the audit item. */
+    removalStartedAt: z.string().optional(),
+    removedAt: z.string().optional(),
+    /** Items deleted so far by `team remove --erase`, by kind (team-removal.ts REMOVAL_COUNT_KINDS). */
+    removalCounts: z.record(z.string(), z.number()).optional(),
   })
   .passthrough();
 export type TeamItem = z.infer<typeof TeamItemSchema>;
+
+/** The team's lifecycle; undefined for an unknown team. */
+export function teamLifecycle(team: Pick<TeamItem, 'status' | 'disabledAt'> | undefined): TeamLifecycle | undefined {
+  if (!team) return undefined;
+  if (team.status === 'removing' || team.status === 'removed') return team.status;
+  if (team.status === 'disabled' || team.disabledAt !== undefined) return 'disabled';
+  return 'active';
+}
+
+/** True when nothing may be written for this team any more (removal fenced it or finished). */
+export function isTeamRemoved(team: Pick<TeamItem, 'status'> | undefined): boolean {
+  return team?.status === 'removing' || team?.status === 'removed';
+}
+
+/** Status as operators read it: the connection state, plus "disabled" when the operator switched sync off. */
+export function displayStatus(team: Pick<TeamItem, 'status' | 'disabledAt'>): string {
+  return team.disabledAt !== undefined && !isTeamRemoved(team) ? `disabled (${team.status})` : team.status;
+}
+
+/** The team is being removed or was removed: it can never be enabled, disabled or registered again. */
+export class TeamRemovedError extends Error {
+  override name = 'TeamRemovedError';
+}
 
 export class TeamExistsError extends Error {
   override name = 'TeamExistsError';
@@ -87,6 +125,19 @@ export async function teamItemExists(ddb: DynamoDBDocumentClient, table: string,
   return out.Item !== undefined;
 }
 
+/**
+ * The receiver's view of a team: one eventually consistent GetItem of the two attributes that decide it. A fence
+ * written a moment ago may be missed by this read; the sync worker checks again before anything is applied.
+ */
+export async function webhookTeamState(ddb: DynamoDBDocumentClient, table: string, teamId: string): Promise<'active' | 'disabled' | 'gone'> {
+  const out = await ddb.send(
+    new GetCommand({ TableName: table, Key: teamKey(teamId), ProjectionExpression: '#status, disabledAt', ExpressionAttributeNames: { '#status': 'status' } }),
+  );
+  if (!out.Item) return 'gone';
+  const lifecycle = teamLifecycle(out.Item as Pick<TeamItem, 'status' | 'disabledAt'>);
+  return lifecycle === 'active' ? 'active' : lifecycle === 'disabled' ? 'disabled' : 'gone';
+}
+
 export async function listTeamItems(ddb: DynamoDBDocumentClient, table: string): Promise<TeamItem[]> {
   const teams: TeamItem[] = [];
   let start: Record<string, unknown> | undefined;
@@ -104,6 +155,10 @@ export async function listTeamItems(ddb: DynamoDBDocumentClient, table: string):
   } while (start);
   return teams.sort((a, b) => a.createdAt.localeCompare(b.createdAt));
 }
+
+/** Condition for writes to a team item by the pipeline: the item exists and the team is not (being) removed. Needs `#status`. */
+export const LIVE_TEAM_CONDITION = 'attribute_exists(pk) AND #status <> :removingStatus AND #status <> :removedStatus';
+export const LIVE_TEAM_VALUES = { ':removingStatus': 'removing', ':removedStatus': 'removed' } as const;
 
 /**
  * Add to the webhook counters and move lastDeliveryAt forward, never back. One UpdateItem in the common
@@ -136,10 +191,12 @@ export async function addWebhookCounts(
         TableName: table,
         Key: teamKey(teamId),
         UpdateExpression: withDelivery ? `SET lastDeliveryAt = :ld ${add}` : add,
+        // A removed (or being removed) team's audit item is never written by the pipeline.
         ConditionExpression: withDelivery
-          ? 'attribute_exists(pk) AND (attribute_not_exists(lastDeliveryAt) OR lastDeliveryAt < :ld)'
-          : 'attribute_exists(pk)',
-        ExpressionAttributeValues: withDelivery ? { ...values, ':ld': lastDeliveryAt } : values,
+          ? `${LIVE_TEAM_CONDITION} AND (attribute_not_exists(lastDeliveryAt) OR lastDeliveryAt < :ld)`
+          : LIVE_TEAM_CONDITION,
+        ExpressionAttributeNames: { '#status': 'status' },
+        ExpressionAttributeValues: withDelivery ? { ...values, ...LIVE_TEAM_VALUES, ':ld': lastDeliveryAt } : { ...values, ...LIVE_TEAM_VALUES },
       }),
     );
   };

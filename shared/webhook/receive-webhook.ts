@@ -34,7 +34,15 @@ export interface WebhookRequest {
   rawBody: Buffer;
 }
 
+/** What the receiver needs to know about a team besides its secret. `gone`: unknown, being removed or removed. */
+export type WebhookTeamState = 'active' | 'disabled' | 'gone';
+
 export interface WebhookDeps {
+  /**
+   * Read per request (one eventually consistent GetItem of two attributes, ~$0.125 per million deliveries):
+   * a removed team answers 404 at once, even from a container whose secret cache still holds its secret.
+   */
+  teamState(teamId: string): Promise<WebhookTeamState>;
   secrets: {
     get(teamId: string): Promise<TeamSecret | null>;
     refresh(teamId: string, minAgeMs?: number): Promise<TeamSecret | null>;
@@ -51,12 +59,14 @@ export type WebhookOutcome =
   | 'ping'
   | 'queued'
   | 'ignored'
+  | 'disabled'
   | 'unknown_team'
   | 'too_large'
   | 'bad_request'
   | 'unauthorized'
   | 'method_not_allowed'
   | 'secret_unavailable'
+  | 'team_unavailable'
   | 'queue_unavailable';
 
 export interface WebhookResponse {
@@ -103,6 +113,15 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
     return done('too_large', 413, { error: `body larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` });
   }
 
+  let state: WebhookTeamState;
+  try {
+    state = await deps.teamState(teamId);
+  } catch (err) {
+    logger.error('team state unavailable', { teamId, ...errorFields(err) });
+    return done('team_unavailable', 503, { error: 'temporarily unavailable' });
+  }
+  if (state === 'gone') return done('unknown_team', 404, { error: 'unknown team' });
+
   let secret: TeamSecret | null;
   try {
     // The handshake happens right after a token is set or changed in DrChrono, so it reads a fresher copy.
@@ -142,14 +161,17 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   if (!parsed.ok) return done('bad_request', 400, { error: parsed.error });
 
   const receivedAt = deps.now().toISOString();
-  if (!isSyncedEvent(event.data)) {
+  // Disabled: answered 2xx so DrChrono keeps the hook, but not queued (no PHI enters the queue); `team enable`
+  // catches up through reconcile. Counted as ignored, so the operator sees deliveries still arriving.
+  const disabled = state === 'disabled';
+  if (disabled || !isSyncedEvent(event.data)) {
     try {
       await deps.countIgnored(teamId, receivedAt);
     } catch (err) {
       // A lost counter increment is not worth a redelivery of an event we would ignore again.
       logger.warn('ignored-event counter not updated', { teamId, ...errorFields(err) });
     }
-    return done('ignored', 200, { ok: true, queued: false });
+    return done(disabled ? 'disabled' : 'ignored', 200, { ok: true, queued: false });
   }
 
   try {

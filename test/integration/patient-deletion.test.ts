@@ -89,8 +89,12 @@ describe('deleted patients', () => {
     expect(code).toBe(0);
     expect(shown.join('\n')).toContain(`patient ${id} (deleted)`);
     expect(shown.join('\n')).not.toContain('checked.later@example.com');
-    const log = await readIntegrationLog(ddb(), tables().integrationLogTable, team.teamId, { limit: 100 });
-    expect(log).toEqual(expect.arrayContaining([expect.objectContaining({ event: 'DELETION_CHECK_PATIENT', drchronoId: String(id), outcome: 'deleted' })]));
+    // The check writes the tombstone first and its log entries after the page: wait for the entry, do not race it.
+    const entry = await waitFor(
+      async () => (await readIntegrationLog(ddb(), tables().integrationLogTable, team.teamId, { limit: 100 })).find((e) => e.event === 'DELETION_CHECK_PATIENT' && e.drchronoId === String(id)),
+      { timeoutMs: 30_000, description: 'the deletion check\'s log entry' },
+    );
+    expect(entry).toMatchObject({ outcome: 'deleted' });
 
     // DrChrono's manual redelivery of the older state: same delivery id, same frozen body.
     await httpJson('POST', sandbox(`/deliveries/${String(modify.id)}/redeliver`), undefined, 200);

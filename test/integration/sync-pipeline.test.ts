@@ -349,6 +349,8 @@ describe('sync pipeline', () => {
     // The connect-time backfill may share the counter, so only: the budget was spent when the worker deferred.
     expect(await readApiBudgetUsage(ddb(), tables().teamsTable, budgeted.teamId)).toBeGreaterThanOrEqual(1);
     expect((await logEntries(budgeted.teamId)).some((e) => e.outcome === 'failed')).toBe(false);
+    // Its deliveries would keep sharing batches (and integration-log writes) with the next tests' deliveries.
+    await disconnectWebhook(budgeted);
   });
 
   it('does not acknowledge a delivery whose log entry could not be written: redelivered, it is logged', async () => {

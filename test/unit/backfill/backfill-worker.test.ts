@@ -178,6 +178,34 @@ describe('step work item', () => {
     expect(sent).toHaveLength(1);
   });
 
+  it('pauses (not fails) the backfill of a disabled team without fetching, so `team enable` resumes it at the same step', async () => {
+    putJob({ step: 2, enqueuedStep: 2, cursor: { phase: 'patients', page: 1, chunk: 0 } });
+    table.put(teamItem({ disabledAt: '2026-11-21T12:00:00.000Z' }));
+    expect(await runWorkItem({ type: 'step', teamId: TEAM, jobId: 'j1', step: 2 }, ctx(), deps())).toEqual({ status: 'done' });
+    expect(bulkRequests).toHaveLength(0);
+    expect(storedJob()).toMatchObject({ step: 2, status: 'paused', pauseReason: 'team disabled' });
+    expect(sent).toHaveLength(0);
+    expect(logEntries()).toEqual([expect.objectContaining({ event: 'BACKFILL_PAUSE', outcome: 'deferred' })]);
+  });
+
+  it.each(['removing', 'removed'])('drops a step of a %s team without writing the job, the log or a record', async (status) => {
+    putJob({ step: 2, enqueuedStep: 2, cursor: { phase: 'patients', page: 1, chunk: 0 } });
+    table.put(teamItem({ status }));
+    const before = table.puts.length;
+    expect(await runWorkItem({ type: 'step', teamId: TEAM, jobId: 'j1', step: 2 }, ctx(), deps())).toEqual({ status: 'done' });
+    expect(storedJob()).toMatchObject({ step: 2, status: 'running' });
+    expect(table.puts.length).toBe(before);
+    expect(processed).toHaveLength(0);
+    expect(sent).toHaveLength(0);
+  });
+
+  it.each([{ status: 'removing' }, { disabledAt: '2026-11-21T12:00:00.000Z' }])('ignores a start for a team that is not active (%o)', async (over) => {
+    table.put(teamItem(over));
+    await runWorkItem({ type: 'start', teamId: TEAM }, ctx(), deps());
+    expect(storedJob()).toBeUndefined();
+    expect(sent).toHaveLength(0);
+  });
+
   it('pauses on an exhausted budget until the top of the hour, without advancing or enqueueing', async () => {
     putJob({ step: 2, enqueuedStep: 2, cursor: { phase: 'patients', page: 1, chunk: 0 } });
     table.budgetMax = 0;

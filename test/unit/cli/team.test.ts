@@ -62,6 +62,8 @@ const teamItem = {
 beforeEach(() => {
   ddbMock.reset();
   secretsMock.reset();
+  // No team item unless a test says otherwise (registerTeam reads it first).
+  ddbMock.on(GetCommand).resolves({});
 });
 
 describe('team add', () => {
@@ -240,6 +242,6 @@ describe('team show', () => {
 describe('team', () => {
   it('rejects an unknown subcommand with usage', async () => {
     const { ctx } = ctxWithOutput();
-    await expect(run(['remove', TEAM], ctx)).rejects.toThrow(/unknown team command "remove"(.|\n)*Usage/);
+    await expect(run(['rename', TEAM], ctx)).rejects.toThrow(/unknown team command "rename"(.|\n)*Usage/);
   });
 });

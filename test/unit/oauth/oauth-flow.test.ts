@@ -302,7 +302,7 @@ describe('completeAuthorization: the token lease shared with the refresher', () 
     expect(claim.ExpressionAttributeValues).toMatchObject({ ':next': 7, ':owner': owner });
     expect(JSON.parse(smMock.commandCalls(PutSecretValueCommand)[0]!.args[0].input.SecretString!).tokenVersion).toBe(7);
     const connected = teamWrites('connected')[0]!;
-    expect(connected.ConditionExpression).toBe('attribute_exists(pk) AND tokenVersion = :v AND refreshLeaseOwner = :owner');
+    expect(connected.ConditionExpression).toBe('attribute_exists(pk) AND #status <> :removingStatus AND #status <> :removedStatus AND tokenVersion = :v AND refreshLeaseOwner = :owner');
     expect(connected.ExpressionAttributeValues).toMatchObject({ ':v': 7, ':owner': owner });
     expect(connected.UpdateExpression).toContain('refreshLeaseUntil, refreshLeaseOwner');
     expect(teamWrites('release')).toHaveLength(0);

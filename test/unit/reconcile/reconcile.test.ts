@@ -315,6 +315,13 @@ describe('reconcile work item', () => {
     expect(await runReconcileItem(item, ctx, deps())).toEqual({ status: 'done' });
     expect(listCalls).toEqual([]);
   });
+  it('skips a disabled team and keeps its watermark, so the reconcile after `team enable` reads everything it missed', async () => {
+    table.put(teamItem({ disabledAt: '2026-11-21T11:00:00.000Z' }));
+    table.put({ pk: TEAM, sk: 'RECONCILE', watermark: '2026-11-21T09:00:00.000Z', rev: 1 });
+    expect(await runReconcileItem(item, ctx, deps())).toEqual({ status: 'done' });
+    expect(listCalls).toEqual([]);
+    expect(table.get(TEAM, 'RECONCILE')).toMatchObject({ watermark: '2026-11-21T09:00:00.000Z', rev: 1 });
+  });
 });
 
 describe('hourly schedule', () => {
@@ -334,7 +341,17 @@ describe('hourly schedule', () => {
   });
 
   it('enqueues a reconcile and a deletion-check item per connected team and re-enqueues a resumable backfill step', async () => {
-    ddbMock.on(ScanCommand).resolves({ Items: [teamItem(), { ...teamItem(), pk: TEAM2, teamId: TEAM2, status: 'registered' }] });
+    const TEAM3 = '0b7c9d4e-1f2a-4b3c-8d5e-6f7a8b9c0d1e';
+    const TEAM4 = '1c8d0e5f-2a3b-4c4d-9e6f-7a8b9c0d1e2f';
+    ddbMock.on(ScanCommand).resolves({
+      Items: [
+        teamItem(),
+        { ...teamItem(), pk: TEAM2, teamId: TEAM2, status: 'registered' },
+        // Connected but switched off, or being removed: no reconcile, no deletion check, no backfill nudge.
+        { ...teamItem(), pk: TEAM3, teamId: TEAM3, disabledAt: '2026-11-21T11:00:00.000Z' },
+        { ...teamItem(), pk: TEAM4, teamId: TEAM4, status: 'removing' },
+      ],
+    });
     table.put({ ...job({ status: 'paused', step: 4, pausedUntil: '2026-11-21T12:00:00.000Z', pauseReason: 'team API budget exhausted' }), pk: TEAM, sk: 'BACKFILL' });
     const batches: unknown[] = [];
     const singles: unknown[] = [];

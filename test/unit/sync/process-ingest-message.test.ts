@@ -55,6 +55,23 @@ describe('processIngestMessage: what is not synced', () => {
     expect(entries(r)[0]).toMatchObject({ outcome: 'ignored', detail: 'team is disabled' });
   });
 
+  it('ignores deliveries queued before `team disable` (disabledAt), keeping the connection state', async () => {
+    const h = harness(teamItem({ status: 'connected', disabledAt: '2026-11-30T05:00:00.000Z' }));
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(entries(r)).toEqual([expect.objectContaining({ outcome: 'ignored', detail: 'team is disabled' })]);
+    expect(h.fake.calls).toEqual([]);
+    expect(recordWrites(h)).toEqual([]);
+  });
+
+  it.each(['removing', 'removed'] as const)('drops a delivery of a %s team with no log entry and no write at all', async (status) => {
+    const h = harness(teamItem({ status }));
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(r).toEqual({ status: 'done', entries: [] });
+    expect(h.fake.calls).toEqual([]);
+    const writes = h.ddbMock.calls().filter((c) => !(c.args[0] instanceof GetCommand));
+    expect(writes).toEqual([]);
+  });
+
   it('stores a tombstone for a deleted break instead of failing the delivery into the DLQ', async () => {
     const h = harness();
     const r = await processIngestMessage(message('APPOINTMENT_DELETE', appointmentObj({ id: '246813600', appt_is_break: true, patient: null })), h.deps);

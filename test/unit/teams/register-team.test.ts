@@ -1,9 +1,9 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
-import { DynamoDBDocumentClient, PutCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand } from '@aws-sdk/lib-dynamodb';
 import { CreateSecretCommand, DeleteSecretCommand, InvalidRequestException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { generateWebhookSecret, registerTeam, SecretPendingDeletionError } from '../../../shared/teams/register-team';
-import { TeamExistsError } from '../../../shared/teams/team-store';
+import { TeamExistsError, TeamRemovedError } from '../../../shared/teams/team-store';
 
 const TEAM = '3f1c2b4e-8a7d-4c1e-9b2a-5d6e7f8a9b0c';
 const ddbMock = mockClient(DynamoDBDocumentClient);
@@ -14,6 +14,10 @@ const deps = {
   teamsTable: 'teams',
   teamSecretPrefix: 'drchrono-sync/test/teams/',
 };
+
+beforeEach(() => {
+  ddbMock.on(GetCommand).resolves({});
+});
 
 afterEach(() => {
   ddbMock.reset();
@@ -42,6 +46,12 @@ describe('registerTeam', () => {
     ddbMock.on(PutCommand).rejects(new ConditionalCheckFailedException({ message: 'exists', $metadata: {} }));
     await expect(registerTeam({ teamId: TEAM, clientId: 'cid', clientSecret: 'cs' }, deps)).rejects.toBeInstanceOf(TeamExistsError);
     expect(smMock.commandCalls(DeleteSecretCommand)[0]!.args[0].input).toMatchObject({ ForceDeleteWithoutRecovery: true });
+  });
+
+  it('refuses a removed team id before creating any secret: team ids are not reused', async () => {
+    ddbMock.on(GetCommand).resolves({ Item: { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'removed', createdAt: 'x', updatedAt: 'x' } });
+    await expect(registerTeam({ teamId: TEAM, clientId: 'cid', clientSecret: 'cs' }, deps)).rejects.toBeInstanceOf(TeamRemovedError);
+    expect(smMock.calls()).toHaveLength(0);
   });
 
   it('rejects a team id that is not a UUID before touching AWS', async () => {

@@ -139,6 +139,16 @@ describe('webhook handler', () => {
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
 
+  it('answers 404 from a warm container as soon as the team is being removed, though its secret is still cached', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    expect((await invoke(event(teamId))).statusCode).toBe(202);
+    ddbMock.on(GetCommand).resolves({ Item: { status: 'removing' } });
+    const res = await invoke(event(teamId, { headers: { 'X-Drchrono-Delivery': 'dlv-779' } }));
+    expect(res.statusCode).toBe(404);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(1);
+  });
+
   it('answers 405 with an Allow header and a JSON body to a method the webhook does not serve', async () => {
     const res = await invoke(event(newTeam(), { method: 'DELETE' }));
     expect(res.statusCode).toBe(405);

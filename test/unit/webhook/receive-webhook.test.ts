@@ -16,12 +16,15 @@ const NOW = new Date('2026-11-21T16:30:00.000Z');
 const secretOf = (webhookSecret: string): TeamSecret => ({ clientId: 'cid', clientSecret: 'csecret', webhookSecret });
 
 /** Fake deps: a secret store whose refresh() can return a newer secret, plus recorded enqueues and counts. */
-function fakeDeps(opts: { secret?: TeamSecret | null; refreshed?: TeamSecret | null; enqueueError?: Error; getError?: Error } = {}) {
+function fakeDeps(
+  opts: { secret?: TeamSecret | null; refreshed?: TeamSecret | null; enqueueError?: Error; getError?: Error; state?: 'active' | 'disabled' | 'gone' } = {},
+) {
   const enqueued: IngestMessageInput[] = [];
   const ignored: { teamId: string; receivedAt: string }[] = [];
   const calls = { get: 0, refresh: [] as (number | undefined)[] };
   const current = opts.secret === undefined ? secretOf(TOKEN) : opts.secret;
   const deps: WebhookDeps = {
+    teamState: async () => opts.state ?? 'active',
     secrets: {
       get: async () => {
         calls.get++;
@@ -179,6 +182,46 @@ describe('receiveWebhook: POST deliveries', () => {
     const { deps, enqueued } = fakeDeps({ secret: null });
     const r = await receiveWebhook(post(), deps);
     expect(r.statusCode).toBe(404);
+    expect(enqueued).toHaveLength(0);
+  });
+
+  it('answers 404 for a team being removed or removed, without reading its secret, and queues nothing', async () => {
+    const { deps, enqueued, calls } = fakeDeps({ state: 'gone' });
+    const r = await receiveWebhook(post(), deps);
+    expect(r).toMatchObject({ statusCode: 404, outcome: 'unknown_team' });
+    expect(enqueued).toHaveLength(0);
+    expect(calls.get).toBe(0);
+  });
+
+  it('acknowledges a disabled team\'s authenticated delivery with 200, counts it as ignored and queues nothing', async () => {
+    const { deps, enqueued, ignored } = fakeDeps({ state: 'disabled' });
+    const r = await receiveWebhook(post(), deps);
+    expect(r).toMatchObject({ statusCode: 200, outcome: 'disabled' });
+    expect(JSON.parse(r.body)).toEqual({ ok: true, queued: false });
+    expect(enqueued).toHaveLength(0);
+    expect(ignored).toEqual([{ teamId: TEAM, receivedAt: NOW.toISOString() }]);
+  });
+
+  it('still answers 401 to a forged delivery for a disabled team', async () => {
+    const { deps, ignored } = fakeDeps({ state: 'disabled' });
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': 'forged' } }), deps);
+    expect(r.statusCode).toBe(401);
+    expect(ignored).toHaveLength(0);
+  });
+
+  it('answers the handshake of a disabled team, so DrChrono can verify the hook meanwhile', async () => {
+    const { deps } = fakeDeps({ state: 'disabled' });
+    const r = await receiveWebhook(post({ method: 'GET', rawBody: Buffer.alloc(0), query: { msg: 'abc' } }), deps);
+    expect(r).toMatchObject({ statusCode: 200, outcome: 'handshake' });
+  });
+
+  it('answers 503 when the team state cannot be read, so DrChrono redelivers', async () => {
+    const { deps, enqueued } = fakeDeps();
+    deps.teamState = async () => {
+      throw new Error('ProvisionedThroughputExceededException');
+    };
+    const r = await receiveWebhook(post(), deps);
+    expect(r.statusCode).toBe(503);
     expect(enqueued).toHaveLength(0);
   });
 
