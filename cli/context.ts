@@ -22,6 +22,9 @@ export interface CliResources {
   teamSecretPrefix: string;
   ingestQueueUrl?: string;
   backfillQueueUrl?: string;
+  /** The work queues' DLQs (`dlq list|redrive`). */
+  ingestDlqUrl?: string;
+  backfillDlqUrl?: string;
   apiBaseUrl?: string;
   oauthRedirectUri?: string;
   /** Webhook URL with a `{teamId}` placeholder. */
@@ -79,7 +82,7 @@ const PlatformInfoSchema = z.looseObject({
     teamSecretPrefix: z.string(),
     connectLinkKeySecret: z.string().optional(),
   }),
-  queueUrls: z.looseObject({ ingest: z.string(), backfill: z.string() }),
+  queueUrls: z.looseObject({ ingest: z.string(), backfill: z.string(), ingestDlq: z.string().optional(), backfillDlq: z.string().optional() }),
 });
 type PlatformInfo = z.infer<typeof PlatformInfoSchema>;
 
@@ -104,6 +107,8 @@ export function resourcesFromPlatformInfo(raw: unknown): { info: PlatformInfo; r
       teamSecretPrefix: info.resources.teamSecretPrefix,
       ingestQueueUrl: info.queueUrls.ingest,
       backfillQueueUrl: info.queueUrls.backfill,
+      ingestDlqUrl: info.queueUrls.ingestDlq ?? dlqUrlOf(info.queueUrls.ingest),
+      backfillDlqUrl: info.queueUrls.backfillDlq ?? dlqUrlOf(info.queueUrls.backfill),
       apiBaseUrl: info.apiBaseUrl,
       oauthRedirectUri: info.oauthRedirectUri,
       webhookUrlTemplate: info.webhookUrlTemplate,
@@ -129,6 +134,8 @@ export function resourcesFromStackOutputs(outputs: Record<string, string>, stage
     teamSecretPrefix: required('TeamSecretPrefix'),
     ingestQueueUrl: outputs.IngestQueueUrl,
     backfillQueueUrl: outputs.BackfillQueueUrl,
+    ingestDlqUrl: outputs.IngestDlqUrl ?? dlqUrlOf(outputs.IngestQueueUrl),
+    backfillDlqUrl: outputs.BackfillDlqUrl ?? dlqUrlOf(outputs.BackfillQueueUrl),
     apiBaseUrl: outputs.ApiBaseUrl,
     oauthRedirectUri: outputs.OAuthRedirectUri,
     webhookUrlTemplate: outputs.WebhookUrlTemplate,
@@ -154,6 +161,8 @@ export function resourcesFromEnv(env: NodeJS.ProcessEnv): CliResources {
     teamSecretPrefix,
     ingestQueueUrl: env.INGEST_QUEUE_URL,
     backfillQueueUrl: env.BACKFILL_QUEUE_URL,
+    ingestDlqUrl: env.INGEST_DLQ_URL ?? dlqUrlOf(env.INGEST_QUEUE_URL),
+    backfillDlqUrl: env.BACKFILL_DLQ_URL ?? dlqUrlOf(env.BACKFILL_QUEUE_URL),
     apiBaseUrl: env.API_BASE_URL,
     oauthRedirectUri: env.OAUTH_REDIRECT_URI,
     webhookUrlTemplate: env.WEBHOOK_URL_TEMPLATE,
@@ -243,6 +252,14 @@ export async function createCliContext(opts: CreateContextOptions = {}): Promise
 
 function documentClientFor(client: DynamoDBClient): DynamoDBDocumentClient {
   return DynamoDBDocumentClient.from(client, { marshallOptions: { removeUndefinedValues: true } });
+}
+
+/**
+ * A work queue's DLQ URL: the same URL with `-dlq` appended to the queue name, the naming contract of
+ * shared/config/resource-names.ts that the stack and the local platform both follow.
+ */
+export function dlqUrlOf(queueUrl: string | undefined): string | undefined {
+  return queueUrl ? `${queueUrl.replace(/\/+$/, '')}-dlq` : undefined;
 }
 
 /** `drchrono-sync-dev` → `dev`; anything else keeps the stack name as the stage label. */

@@ -18,6 +18,7 @@ export const COMMAND_MODULES: Record<string, string> = {
   records: './commands/records',
   backfill: './commands/backfill',
   'connect-key': './commands/connect-key',
+  dlq: './commands/dlq',
 };
 
 /** `team fields|choices` belong to the per-team config module. */
@@ -32,6 +33,10 @@ Commands:
   team show <teamId> [--json]  a team's status, counters, connection and backfill progress
   team connect-link <teamId> [--expires 7d] [--allow-account-change] [--json]
                                a signed, expiring connect link (optionally allowing one DrChrono account change)
+  team rotate-webhook-secret <teamId> [--overlap 24h]
+                               new webhook secret token; the old one is accepted during the overlap
+  team set-client-secret <teamId>
+                               new DrChrono client secret, from DRCHRONO_CLIENT_SECRET or stdin
   team disable|enable <teamId> pause a team (webhooks answered, nothing synced) / resume it with a catch-up
   team remove <teamId> --erase --yes [--rate N]
                                erase a team's data and secret; keeps a PHI-free audit item
@@ -42,6 +47,10 @@ Commands:
   log ...                      a team's integration log
   records ...                  synced records
   backfill ...                 start or inspect a backfill
+  dlq list [--queue ingest|backfill] [--team T] [--json]
+                               dead letters with their failure reason (ids only; nothing consumed)
+  dlq redrive [--queue ingest|backfill] [--team T] [--max N]
+                               move dead letters back to their work queue
 
 Target: local by default (reads .local/platform.json, written by \`npm start\`).
   --target aws (or DRCHRONO_SYNC_TARGET=aws) with --stack <name> reads the stack's outputs;

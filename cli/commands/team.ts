@@ -5,6 +5,7 @@ import { PATIENT_FLAG_EVENTS, SYNCED_EVENTS } from '../../shared/ingest/ingest-m
 import { registerTeam, SecretPendingDeletionError } from '../../shared/teams/register-team';
 import { parseTeamId } from '../../shared/teams/team-id';
 import { displayStatus, getTeamItem, listTeamItems, TeamExistsError, TeamRemovedError, type TeamItem } from '../../shared/teams/team-store';
+import { rotateWebhookSecretCommand, setClientSecretCommand, TEAM_SECRETS_USAGE } from './team-secrets';
 import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
 import { runConnectLink, signedConnectLink } from './team-connect-link';
 
@@ -15,7 +16,8 @@ export const TEAM_USAGE = `Usage:
   drchrono-sync team show <teamId> [--json]
   drchrono-sync team connect-link <teamId> [--expires 7d] [--allow-account-change] [--json]
   drchrono-sync team disable <teamId> | enable <teamId>
-  drchrono-sync team remove <teamId> --erase --yes [--rate N]`;
+  drchrono-sync team remove <teamId> --erase --yes [--rate N]
+${TEAM_SECRETS_USAGE}`;
 
 /** Item sort key of a team's backfill job (progress counters and cursor). */
 export const BACKFILL_SK = 'BACKFILL';
@@ -37,6 +39,10 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
       return show(args, ctx);
     case 'connect-link':
       return runConnectLink(args, ctx);
+    case 'rotate-webhook-secret':
+      return rotateWebhookSecretCommand(args, ctx);
+    case 'set-client-secret':
+      return setClientSecretCommand(args, ctx);
     case 'disable':
     case 'enable':
     case 'remove':

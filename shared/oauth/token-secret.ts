@@ -18,6 +18,8 @@ export function secretWithTokens(current: TeamSecret, tokens: IssuedTokens, nowM
     clientId: current.clientId,
     clientSecret: current.clientSecret,
     webhookSecret: current.webhookSecret,
+    // A webhook secret rotation in its overlap: the old token must stay accepted across a token write.
+    ...(current.previousWebhookSecrets ? { previousWebhookSecrets: current.previousWebhookSecrets } : {}),
     accessToken: tokens.accessToken,
     refreshToken: tokens.refreshToken,
     // Whole milliseconds: the secret schema requires an integer, and a rejected write would lose the tokens.

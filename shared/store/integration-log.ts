@@ -236,6 +236,8 @@ export interface ReadIntegrationLogOptions {
   /** Newest entries first; default 50. */
   limit?: number;
   outcome?: IntegrationLogOutcome;
+  /** Only groups written at or after this ISO time (the sort key's prefix), so an old log is not read at all. */
+  since?: string;
 }
 
 /**
@@ -256,8 +258,8 @@ export async function readIntegrationLog(
     const out = await ddb.send(
       new QueryCommand({
         TableName: table,
-        KeyConditionExpression: 'pk = :pk',
-        ExpressionAttributeValues: { ':pk': teamId },
+        KeyConditionExpression: opts.since ? 'pk = :pk AND sk >= :since' : 'pk = :pk',
+        ExpressionAttributeValues: { ':pk': teamId, ...(opts.since ? { ':since': opts.since } : {}) },
         ScanIndexForward: false,
         Limit: 25,
         ExclusiveStartKey: start,

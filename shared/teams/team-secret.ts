@@ -21,6 +21,15 @@ export const TeamSecretSchema = z.object({
   accessTokenExpiresAt: z.number().int().optional(),
   /** Bumped on every token write, so readers can tell a newer token from the one they hold. */
   tokenVersion: z.number().int().nonnegative().optional(),
+  /**
+   * Webhook secret tokens replaced by `team rotate-webhook-secret`, each still accepted until its own
+   * `acceptedUntil` (epoch ms) so DrChrono can keep signing with it while the operator pastes the new one
+   * (shared/teams/webhook-secret-rotation.ts). Every writer of the secret must keep this field.
+   */
+  previousWebhookSecrets: z
+    .array(z.object({ token: z.string().min(1), acceptedUntil: z.number().int() }))
+    .max(5)
+    .optional(),
 });
 export type TeamSecret = z.infer<typeof TeamSecretSchema>;
 

@@ -8,7 +8,8 @@ import type { TeamSecret } from '../teams/team-secret';
 import { parseTeamId } from '../teams/team-id';
 import { parseWebhookEnvelope } from './envelope';
 import { handshakeToken } from './handshake';
-import { isValidDeliverySignature } from './signature';
+import { acceptedWebhookSecrets } from '../teams/webhook-secret-rotation';
+import { isAcceptedDeliverySignature } from './signature';
 
 /**
  * Largest accepted body, in bytes after base64 decoding. DrChrono objects are a few KB (a verbose patient is
@@ -134,12 +135,15 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   if (req.method === 'GET') {
     const msg = HandshakeMsgSchema.safeParse(req.query.msg);
     if (!msg.success) return done('bad_request', 400, { error: 'missing or invalid msg query parameter' });
+    // During a rotation's overlap the reply is signed with the NEW token: DrChrono verifies with the token pasted
+    // into it, and the only reason to press "Verify webhook" then is having just pasted the new one (docs/webhook.md).
     return done('handshake', 200, { secret_token: handshakeToken(secret.webhookSecret, msg.data) });
   }
 
   const signature = req.headers['x-drchrono-signature'];
-  if (!isValidDeliverySignature(signature, secret.webhookSecret, req.rawBody)) {
-    if (!(await signatureMatchesRefreshedSecret(teamId, secret, signature, req.rawBody, deps))) {
+  const nowMs = deps.now().getTime();
+  if (!isAcceptedDeliverySignature(signature, acceptedWebhookSecrets(secret, nowMs), req.rawBody)) {
+    if (!(await signatureMatchesRefreshedSecret(teamId, secret, signature, req.rawBody, nowMs, deps))) {
       return done('unauthorized', 401, { error: 'invalid signature' });
     }
   }
@@ -200,6 +204,7 @@ async function signatureMatchesRefreshedSecret(
   cached: TeamSecret,
   signature: string | undefined,
   rawBody: Buffer,
+  nowMs: number,
   deps: WebhookDeps,
 ): Promise<boolean> {
   let fresh: TeamSecret | null;
@@ -209,6 +214,7 @@ async function signatureMatchesRefreshedSecret(
     logger.warn('team secret refresh failed', { teamId, ...errorFields(err) });
     return false;
   }
+  // Only a rotation (a new current token) can make a refused signature valid; previous tokens never come back.
   if (fresh === null || fresh.webhookSecret === cached.webhookSecret) return false;
-  return isValidDeliverySignature(signature, fresh.webhookSecret, rawBody);
+  return isAcceptedDeliverySignature(signature, acceptedWebhookSecrets(fresh, nowMs), rawBody);
 }

@@ -21,3 +21,14 @@ export function isValidDeliverySignature(signature: string | undefined, secretTo
 function digest(value: string): Buffer {
   return createHash('sha256').update(value, 'utf8').digest();
 }
+
+/**
+ * The signature check during a secret rotation: true when the header matches any of `tokens` (the current token
+ * and the previous ones still accepted), in either form. Every token is compared, whichever matches, so the time
+ * taken depends only on how many tokens the team has, never on which one (or how much of one) matched.
+ */
+export function isAcceptedDeliverySignature(signature: string | undefined, tokens: readonly string[], rawBody: Buffer): boolean {
+  let ok = false;
+  for (const token of tokens) ok = isValidDeliverySignature(signature, token, rawBody) || ok;
+  return ok;
+}

@@ -50,12 +50,19 @@ describe('resourcesFromPlatformInfo', () => {
       teamSecretPrefix: 'custom/teams/',
       ingestQueueUrl: platformInfo.queueUrls.ingest,
       backfillQueueUrl: platformInfo.queueUrls.backfill,
+      ingestDlqUrl: `${platformInfo.queueUrls.ingest}-dlq`,
+      backfillDlqUrl: `${platformInfo.queueUrls.backfill}-dlq`,
       apiBaseUrl: 'http://127.0.0.1:3000',
       oauthRedirectUri: platformInfo.oauthRedirectUri,
       webhookUrlTemplate: platformInfo.webhookUrlTemplate,
       sandboxUrl: 'http://127.0.0.1:3100',
       connectLinkKeySecret: 'drchrono-sync/local/connect-link-key',
     });
+  });
+
+  it('takes the DLQ URLs the platform lists', () => {
+    const withDlqs = { ...platformInfo, queueUrls: { ...platformInfo.queueUrls, ingestDlq: 'i-dlq', backfillDlq: 'b-dlq' } };
+    expect(resourcesFromPlatformInfo(withDlqs).resources).toMatchObject({ ingestDlqUrl: 'i-dlq', backfillDlqUrl: 'b-dlq' });
   });
 
   it('treats a platform without a sandbox (sandboxUrl null) as having none', () => {
@@ -92,6 +99,9 @@ describe('resourcesFromStackOutputs', () => {
       teamSecretPrefix: outputs.TeamSecretPrefix,
       ingestQueueUrl: outputs.IngestQueueUrl,
       backfillQueueUrl: outputs.BackfillQueueUrl,
+      // The DLQs follow the resource-names contract: the work queue's name plus `-dlq`.
+      ingestDlqUrl: 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-ingest-dlq',
+      backfillDlqUrl: 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-backfill-dlq',
       apiBaseUrl: outputs.ApiBaseUrl,
       oauthRedirectUri: outputs.OAuthRedirectUri,
       webhookUrlTemplate: outputs.WebhookUrlTemplate,

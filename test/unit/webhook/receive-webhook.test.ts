@@ -342,3 +342,44 @@ describe('receiveWebhook: POST deliveries', () => {
     expect(r.outcome).toBe('method_not_allowed');
   });
 });
+
+describe('receiveWebhook: webhook secret rotation overlap', () => {
+  const OLD = 'old-token-0123456789abcdef0123456789abcd';
+  const NEW = 'new-token-0123456789abcdef0123456789abcd';
+  const rotated = (acceptedUntil: number): TeamSecret => ({ ...secretOf(NEW), previousWebhookSecrets: [{ token: OLD, acceptedUntil }] });
+  const hmac = (token: string, body: Buffer) => createHmac('sha256', token).update(body).digest('hex');
+
+  it.each([
+    ['the token itself', (token: string) => token],
+    ['a hex HMAC of the body', (token: string) => hmac(token, Buffer.from(JSON.stringify(envelope)))],
+  ])('accepts the previous token as %s until its acceptedUntil, and the new one too', async (_form, sign) => {
+    const f = fakeDeps({ secret: rotated(NOW.getTime() + 1) });
+    expect((await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': sign(OLD) } }), f.deps)).statusCode).toBe(202);
+    expect((await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': sign(NEW) } }), f.deps)).statusCode).toBe(202);
+    expect(f.calls.refresh).toEqual([]);
+  });
+
+  it.each([
+    ['the token itself', (token: string) => token],
+    ['a hex HMAC of the body', (token: string) => hmac(token, Buffer.from(JSON.stringify(envelope)))],
+  ])('refuses the previous token as %s once its acceptedUntil has passed, with the secret still cached', async (_form, sign) => {
+    const f = fakeDeps({ secret: rotated(NOW.getTime()) });
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': sign(OLD) } }), f.deps);
+    expect(r.statusCode).toBe(401);
+    expect(f.enqueued).toHaveLength(0);
+    expect((await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': sign(NEW) } }), f.deps)).statusCode).toBe(202);
+  });
+
+  it('accepts the new token when the container cached the secret before the rotation, through one bounded re-read', async () => {
+    const f = fakeDeps({ secret: secretOf(OLD), refreshed: rotated(NOW.getTime() + 3_600_000) });
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': NEW } }), f.deps);
+    expect(r.statusCode).toBe(202);
+    expect(f.calls.refresh).toEqual([SECRET_REFRESH_MIN_AGE_MS]);
+  });
+
+  it('answers the handshake during the overlap with the new token, the one just pasted into DrChrono', async () => {
+    const f = fakeDeps({ secret: rotated(NOW.getTime() + 3_600_000) });
+    const r = await receiveWebhook(get({ msg: 'verify-me' }), f.deps);
+    expect(bodyOf(r)).toEqual({ secret_token: createHmac('sha256', NEW).update('verify-me').digest('hex') });
+  });
+});

@@ -1,5 +1,5 @@
 import { createHmac } from 'node:crypto';
-import { isValidDeliverySignature } from '../../../shared/webhook/signature';
+import { isAcceptedDeliverySignature, isValidDeliverySignature } from '../../../shared/webhook/signature';
 
 const token = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a0';
 const body = Buffer.from('{"receiver":{"id":1},"object":{"id":42}}');
@@ -44,5 +44,22 @@ describe('isValidDeliverySignature', () => {
 
   it('rejects an empty header when the stored token is empty', () => {
     expect(isValidDeliverySignature('', '', body)).toBe(false);
+  });
+});
+
+describe('isAcceptedDeliverySignature', () => {
+  const body = Buffer.from('{"receiver":{},"object":{"id":1}}');
+  const tokens = ['current-token-aaaaaaaaaaaaaaaaaaaa', 'previous-token-bbbbbbbbbbbbbbbbbbb'];
+
+  it('accepts any of the tokens, as the token itself or as the HMAC of the body', () => {
+    for (const t of tokens) {
+      expect(isAcceptedDeliverySignature(t, tokens, body)).toBe(true);
+      expect(isAcceptedDeliverySignature(createHmac('sha256', t).update(body).digest('hex').toUpperCase(), tokens, body)).toBe(true);
+    }
+  });
+
+  it('refuses a token that is not in the list, and everything when the list is empty', () => {
+    expect(isAcceptedDeliverySignature('retired-token-ccccccccccccccccccc', tokens, body)).toBe(false);
+    expect(isAcceptedDeliverySignature(tokens[0], [], body)).toBe(false);
   });
 });

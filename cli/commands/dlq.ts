@@ -1,0 +1,172 @@
+import { parseArgs } from 'node:util';
+import {
+  DEAD_LETTER_QUEUES,
+  failureReasons,
+  listDeadLetters,
+  logRedrives,
+  redriveDeadLetters,
+  startMoveTask,
+  type DeadLetter,
+  type DeadLetterQueue,
+  type FailureReason,
+  type RedriveOptions,
+} from '../../shared/dlq/dead-letters';
+import { parseTeamId } from '../../shared/teams/team-id';
+import { CliError, type CliContext } from '../context';
+import { terminalText } from '../terminal-text';
+
+export const DLQ_USAGE = `Usage:
+  drchrono-sync dlq list [--queue ingest|backfill] [--team <teamId>] [--json]
+      every dead letter (both DLQs by default): team, event, delivery id, DrChrono id, age and the failure
+      reason from the integration log. Never a body or a field value. Nothing is consumed.
+  drchrono-sync dlq redrive [--queue ingest|backfill] [--team <teamId>] [--max N]
+      move dead letters back to their work queue, where they are processed (and logged) as usual.
+      In AWS without --team/--max: SQS's message move task; otherwise each message is copied back and deleted.`;
+
+/** For tests: a hook between a redriven message's send and its delete (a crash there), and the clock. */
+export interface DlqOptions {
+  afterSend?: RedriveOptions['afterSend'];
+  now?: () => number;
+}
+
+export async function run(argv: string[], ctx: CliContext, opts: DlqOptions = {}): Promise<number> {
+  const [sub, ...args] = argv;
+  switch (sub) {
+    case 'list':
+      return list(args, ctx, opts);
+    case 'redrive':
+      return redrive(args, ctx, opts);
+    case undefined:
+    case 'help':
+    case '--help':
+      ctx.out(DLQ_USAGE);
+      return sub === undefined ? 2 : 0;
+    default:
+      throw new CliError(`unknown dlq command "${sub}"\n\n${DLQ_USAGE}`, 2);
+  }
+}
+
+const OPTIONS = { queue: { type: 'string' }, team: { type: 'string' }, json: { type: 'boolean' }, max: { type: 'string' } } as const;
+
+function parse(args: string[], allowed: ReadonlyArray<keyof typeof OPTIONS>) {
+  let parsed;
+  try {
+    parsed = parseArgs({ args, options: Object.fromEntries(allowed.map((k) => [k, OPTIONS[k]])), allowPositionals: false });
+  } catch (err) {
+    throw new CliError(`${err instanceof Error ? err.message : String(err)}\n\n${DLQ_USAGE}`, 2);
+  }
+  const v = parsed.values as { queue?: string; team?: string; json?: boolean; max?: string };
+  if (v.queue !== undefined && !(DEAD_LETTER_QUEUES as readonly string[]).includes(v.queue)) throw new CliError('--queue must be ingest or backfill', 2);
+  const queues: DeadLetterQueue[] = v.queue ? [v.queue as DeadLetterQueue] : [...DEAD_LETTER_QUEUES];
+  const teamId = v.team === undefined ? undefined : parseTeamId(v.team);
+  if (v.team !== undefined && teamId === undefined) throw new CliError(`--team must be a team id (UUID), got "${terminalText(v.team)}"`, 2);
+  const max = v.max === undefined ? undefined : Number(v.max);
+  if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 1_000_000)) throw new CliError('--max must be a whole number from 1 to 1000000', 2);
+  return { queues, teamId, json: v.json === true, max };
+}
+
+function urls(ctx: CliContext, queue: DeadLetterQueue): { dlqUrl: string; sourceUrl: string } {
+  const r = ctx.resources;
+  const dlqUrl = queue === 'ingest' ? r.ingestDlqUrl : r.backfillDlqUrl;
+  const sourceUrl = queue === 'ingest' ? r.ingestQueueUrl : r.backfillQueueUrl;
+  if (!dlqUrl || !sourceUrl) throw new CliError(`the target does not name the ${queue} queue (stack output ${queue === 'ingest' ? 'IngestQueueUrl' : 'BackfillQueueUrl'})`);
+  return { dlqUrl, sourceUrl };
+}
+
+/** `42s`, `17m`, `3h05m`, `2d04h`. */
+export function formatAge(ms: number): string {
+  const s = Math.max(0, Math.floor(ms / 1000));
+  if (s < 60) return `${s}s`;
+  if (s < 3600) return `${Math.floor(s / 60)}m`;
+  if (s < 86_400) return `${Math.floor(s / 3600)}h${String(Math.floor((s % 3600) / 60)).padStart(2, '0')}m`;
+  return `${Math.floor(s / 86_400)}d${String(Math.floor((s % 86_400) / 3600)).padStart(2, '0')}h`;
+}
+
+function reasonText(r: FailureReason | undefined): string {
+  if (!r) return '(no failure in the integration log)';
+  return [r.errorClass && r.errorMessage ? `${r.errorClass}: ${r.errorMessage}` : (r.errorClass ?? r.errorMessage), r.detail].filter(Boolean).join('; ');
+}
+
+async function list(args: string[], ctx: CliContext, opts: DlqOptions): Promise<number> {
+  const { queues, teamId, json } = parse(args, ['queue', 'team', 'json']);
+  const now = (opts.now ?? Date.now)();
+  const letters: DeadLetter[] = [];
+  for (const queue of queues) {
+    const { dlqUrl } = urls(ctx, queue);
+    const listed = await listDeadLetters(ctx.sqs, queue, dlqUrl);
+    if (listed.notReleased > 0) ctx.err(`warning: ${listed.notReleased} ${queue} dead letters could not be made visible again at once; they reappear within 2 minutes`);
+    letters.push(...listed.letters.filter((l) => teamId === undefined || l.teamId === teamId));
+  }
+  letters.sort((a, b) => (a.sentAt ?? '').localeCompare(b.sentAt ?? ''));
+  const reasons = await failureReasons(ctx.ddb, ctx.resources.integrationLogTable, letters);
+  const ageOf = (l: DeadLetter) => (l.sentAt ? now - Date.parse(l.sentAt) : undefined);
+
+  if (json) {
+    const rows = letters.map((l) => ({ ...l, ageSeconds: ageOf(l) === undefined ? null : Math.floor(ageOf(l)! / 1000), reason: reasons.get(l) ?? null }));
+    ctx.out(JSON.stringify(rows, null, 2));
+    return 0;
+  }
+  if (letters.length === 0) {
+    ctx.out(`no dead letters${teamId ? ` for team ${teamId}` : ''} in the ${queues.join(' and ')} DLQ${queues.length > 1 ? 's' : ''}`);
+    return 0;
+  }
+  const header = ['QUEUE', 'TEAM', 'EVENT', 'DELIVERY', 'DRCHRONO ID', 'AGE', 'RECEIVES', 'REASON'];
+  const rows = letters.map((l) => [
+    l.queue,
+    l.teamId ?? '-',
+    l.event ?? '-',
+    l.deliveryId ?? '-',
+    l.drchronoId ?? '-',
+    ageOf(l) === undefined ? '-' : formatAge(ageOf(l)!),
+    String(l.receiveCount ?? '-'),
+    reasonText(reasons.get(l)),
+  ].map(terminalText));
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ');
+  ctx.out(line(header));
+  for (const r of rows) ctx.out(line(r));
+  ctx.out(`${letters.length} dead letter${letters.length === 1 ? '' : 's'}`);
+  return 0;
+}
+
+async function redrive(args: string[], ctx: CliContext, opts: DlqOptions): Promise<number> {
+  const { queues, teamId, max } = parse(args, ['queue', 'team', 'max']);
+  let remaining = max ?? Number.POSITIVE_INFINITY;
+  let total = 0;
+  for (const queue of queues) {
+    const { dlqUrl, sourceUrl } = urls(ctx, queue);
+    if (ctx.target === 'aws' && teamId === undefined && max === undefined) {
+      // SQS's own redrive: fast and server-side, but all-or-nothing (no filter, no count).
+      const task = await startMoveTask(ctx.sqs, dlqUrl, sourceUrl);
+      ctx.out(
+        `${queue} DLQ: SQS message move task started (${task.approximateNumberOfMessagesToMove ?? 'an unknown number of'} messages to move; handle ${task.taskHandle}).`,
+      );
+      ctx.out(`  Follow it with \`aws sqs list-message-move-tasks --source-arn ${task.sourceArn}\`, and the outcomes with \`drchrono-sync log <teamId>\`.`);
+      continue;
+    }
+    if (remaining <= 0) break;
+    const result = await redriveDeadLetters(ctx.sqs, {
+      queue,
+      dlqUrl,
+      sourceUrl,
+      ...(teamId ? { teamId } : {}),
+      ...(Number.isFinite(remaining) ? { max: remaining } : {}),
+      ...(opts.afterSend ? { afterSend: opts.afterSend } : {}),
+    });
+    remaining -= result.moved.length;
+    total += result.moved.length;
+    for (const l of result.moved) {
+      ctx.out(terminalText(`moved  ${queue}  ${l.teamId ?? '-'}  ${l.event ?? '-'}  ${l.deliveryId ?? '-'}  ${l.drchronoId ?? '-'}`));
+    }
+    ctx.out(`${queue} DLQ: ${result.moved.length} moved back to the ${queue} queue, ${result.left} left in the DLQ`);
+    if (result.notReleased > 0) ctx.err(`warning: ${result.notReleased} ${queue} dead letters could not be made visible again at once; they reappear within a minute`);
+    try {
+      await logRedrives(ctx.ddb, ctx.resources.integrationLogTable, result.moved, new Date((opts.now ?? Date.now)()));
+    } catch (err) {
+      ctx.err(`error: the redrive of ${result.moved.length} ${queue} messages is done, but its integration log entries were not written (${err instanceof Error ? err.name : 'Error'})`);
+      return 1;
+    }
+  }
+  if (Number.isFinite(remaining) || teamId !== undefined || ctx.target !== 'aws') ctx.out(`${total} dead letter${total === 1 ? '' : 's'} redriven`);
+  return 0;
+}

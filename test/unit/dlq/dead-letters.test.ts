@@ -1,0 +1,154 @@
+import { mockClient } from 'aws-sdk-client-mock';
+import {
+  ChangeMessageVisibilityBatchCommand,
+  DeleteMessageCommand,
+  GetQueueAttributesCommand,
+  ListMessageMoveTasksCommand,
+  ReceiveMessageCommand,
+  SendMessageCommand,
+  SQSClient,
+  StartMessageMoveTaskCommand,
+  type Message,
+} from '@aws-sdk/client-sqs';
+import { describeDeadLetter, listDeadLetters, redriveDeadLetters, startMoveTask } from '../../../shared/dlq/dead-letters';
+
+const sqs = new SQSClient({ region: 'us-east-1' });
+const sqsMock = mockClient(sqs);
+const TEAM_A = '0b7c43a2-6d55-4a0e-9a51-7c1a1d3b9e10';
+const TEAM_B = '9d1e0f4c-2b3a-4c5d-8e6f-7a8b9c0d1e2f';
+const DLQ = 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-ingest-dlq';
+const SRC = 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-ingest';
+const SENT = Date.parse('2026-11-30T05:00:00.000Z');
+
+function ingest(n: number, teamId = TEAM_A, extra: Record<string, unknown> = {}): Message {
+  return {
+    MessageId: `m-${teamId.slice(0, 4)}-${n}`,
+    ReceiptHandle: `rh-${teamId.slice(0, 4)}-${n}`,
+    Body: JSON.stringify({ v: 1, teamId, event: 'PATIENT_MODIFY', deliveryId: `d-${n}`, receivedAt: 'x', source: 'webhook', object: { id: 1000 + n, first_name: 'Secretname', ...extra } }),
+    Attributes: { SentTimestamp: String(SENT), ApproximateReceiveCount: '6' },
+    MessageAttributes: {
+      teamId: { DataType: 'String', StringValue: teamId },
+      event: { DataType: 'String', StringValue: 'PATIENT_MODIFY' },
+      deferrals: { DataType: 'Number', StringValue: '48' },
+    },
+  };
+}
+
+/** A queue of messages served 10 at a time, each batch once, then empty receives. */
+function serve(messages: Message[]): void {
+  const chain = sqsMock.on(ReceiveMessageCommand);
+  for (let i = 0; i < messages.length; i += 10) chain.resolvesOnce({ Messages: messages.slice(i, i + 10) });
+  chain.resolves({});
+}
+
+beforeEach(() => {
+  sqsMock.reset();
+  sqsMock.on(ChangeMessageVisibilityBatchCommand).resolves({ Successful: [], Failed: [] });
+  sqsMock.on(SendMessageCommand).resolves({ MessageId: 'new' });
+  sqsMock.on(DeleteMessageCommand).resolves({});
+  sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '23' } });
+});
+
+describe('describeDeadLetter', () => {
+  it('keeps ids only: never a field value of the object', () => {
+    const l = describeDeadLetter('ingest', ingest(1));
+    expect(l).toEqual({ queue: 'ingest', messageId: 'm-0b7c-1', teamId: TEAM_A, event: 'PATIENT_MODIFY', deliveryId: 'd-1', drchronoId: '1001', sentAt: new Date(SENT).toISOString(), receiveCount: 6 });
+    expect(JSON.stringify(l)).not.toContain('Secretname');
+  });
+
+  it('names no delivery or object for a body that is not an ingest message, and never echoes it', () => {
+    const l = describeDeadLetter('ingest', { ...ingest(2), Body: 'Secretname is not json' });
+    expect(l).toMatchObject({ teamId: TEAM_A, event: 'PATIENT_MODIFY' });
+    expect(l.deliveryId).toBeUndefined();
+    expect(JSON.stringify(l)).not.toContain('Secretname');
+  });
+
+  it('files backfill work items under the delivery id their failure is logged with', () => {
+    const item = (body: unknown): Message => ({ MessageId: 'bm', Body: JSON.stringify(body) });
+    expect(describeDeadLetter('backfill', item({ type: 'step', teamId: TEAM_A, jobId: 'j1', step: 3 }))).toMatchObject({ teamId: TEAM_A, event: 'step', deliveryId: 'backfill:j1' });
+    expect(describeDeadLetter('backfill', item({ type: 'start', teamId: TEAM_A }))).toMatchObject({ deliveryId: 'backfill:connect-bm' });
+    expect(describeDeadLetter('backfill', item({ type: 'reconcile', teamId: TEAM_A, runAt: '2026-11-30T05:00:00.000Z' }))).toMatchObject({ deliveryId: 'reconcile:2026-11-30T05:00:00.000Z' });
+  });
+});
+
+describe('listDeadLetters', () => {
+  it('receives until the queue answers empty and releases every message it saw (nothing consumed)', async () => {
+    const messages = Array.from({ length: 23 }, (_, i) => ingest(i));
+    serve(messages);
+    const r = await listDeadLetters(sqs, 'ingest', DLQ);
+    expect(r.letters.map((l) => l.deliveryId)).toEqual(messages.map((_, i) => `d-${i}`));
+    expect(sqsMock.commandCalls(ReceiveMessageCommand)).toHaveLength(4);
+    for (const c of sqsMock.commandCalls(ReceiveMessageCommand)) expect(c.args[0].input).toMatchObject({ VisibilityTimeout: 120, WaitTimeSeconds: 1 });
+    const released = sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand).flatMap((c) => c.args[0].input.Entries!);
+    expect(released.map((e) => e.ReceiptHandle).sort()).toEqual(messages.map((m) => m.ReceiptHandle).sort());
+    expect(released.every((e) => e.VisibilityTimeout === 0)).toBe(true);
+    expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+  });
+
+  it('lists a message seen twice once, and releases it with its newest receipt', async () => {
+    sqsMock.on(ReceiveMessageCommand).resolvesOnce({ Messages: [ingest(1)] }).resolvesOnce({ Messages: [{ ...ingest(1), ReceiptHandle: 'rh-newer' }] }).resolves({});
+    const r = await listDeadLetters(sqs, 'ingest', DLQ);
+    expect(r.letters).toHaveLength(1);
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand)[0]!.args[0].input.Entries).toEqual([{ Id: '0', ReceiptHandle: 'rh-newer', VisibilityTimeout: 0 }]);
+  });
+
+  it('hides messages long enough for one pass over a large DLQ, so the pass can end', async () => {
+    sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '100000' } });
+    serve([ingest(1)]);
+    await listDeadLetters(sqs, 'ingest', DLQ);
+    expect(sqsMock.commandCalls(ReceiveMessageCommand)[0]!.args[0].input.VisibilityTimeout).toBe(4000);
+  });
+
+  it('still releases what it holds when a receive fails', async () => {
+    sqsMock.on(ReceiveMessageCommand).resolvesOnce({ Messages: [ingest(1)] }).rejects(new Error('throttled'));
+    await expect(listDeadLetters(sqs, 'ingest', DLQ)).rejects.toThrow('throttled');
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand)).toHaveLength(1);
+  });
+});
+
+describe('redriveDeadLetters', () => {
+  it('copies each message back (body and attributes, without the deferral count), then deletes it from the DLQ', async () => {
+    serve([ingest(1)]);
+    const r = await redriveDeadLetters(sqs, { queue: 'ingest', dlqUrl: DLQ, sourceUrl: SRC });
+    expect(r.moved).toHaveLength(1);
+    const sent = sqsMock.commandCalls(SendMessageCommand)[0]!.args[0].input;
+    expect(sent).toEqual({
+      QueueUrl: SRC,
+      MessageBody: ingest(1).Body,
+      MessageAttributes: { teamId: { DataType: 'String', StringValue: TEAM_A }, event: { DataType: 'String', StringValue: 'PATIENT_MODIFY' } },
+    });
+    expect(sqsMock.commandCalls(DeleteMessageCommand)[0]!.args[0].input).toEqual({ QueueUrl: DLQ, ReceiptHandle: 'rh-0b7c-1' });
+  });
+
+  it('moves only the given team and at most --max, releasing the rest at once', async () => {
+    serve([ingest(1, TEAM_B), ingest(2), ingest(3), ingest(4, TEAM_B), ingest(5)]);
+    const r = await redriveDeadLetters(sqs, { queue: 'ingest', dlqUrl: DLQ, sourceUrl: SRC, teamId: TEAM_A, max: 2 });
+    expect(r.moved.map((l) => l.deliveryId)).toEqual(['d-2', 'd-3']);
+    expect(r.left).toBe(3);
+    const released = sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand).flatMap((c) => c.args[0].input.Entries!.map((e) => e.ReceiptHandle));
+    expect(released.sort()).toEqual(['rh-0b7c-5', 'rh-9d1e-1', 'rh-9d1e-4']);
+    expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(2);
+  });
+
+  it('leaves a message whose copy was sent but not deleted in the DLQ (a crash there): a later run sends it again', async () => {
+    serve([ingest(1)]);
+    const crash = async () => {
+      throw new Error('crash');
+    };
+    await expect(redriveDeadLetters(sqs, { queue: 'ingest', dlqUrl: DLQ, sourceUrl: SRC, afterSend: crash })).rejects.toThrow('crash');
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(1);
+    expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+    expect(sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand)[0]!.args[0].input.Entries!.map((e) => e.ReceiptHandle)).toEqual(['rh-0b7c-1']);
+  });
+});
+
+describe('startMoveTask', () => {
+  it('starts SQS message move task from the DLQ to the work queue and reports the count', async () => {
+    sqsMock.on(GetQueueAttributesCommand, { QueueUrl: DLQ }).resolves({ Attributes: { QueueArn: 'arn:dlq' } });
+    sqsMock.on(GetQueueAttributesCommand, { QueueUrl: SRC }).resolves({ Attributes: { QueueArn: 'arn:src' } });
+    sqsMock.on(StartMessageMoveTaskCommand).resolves({ TaskHandle: 'h1' });
+    sqsMock.on(ListMessageMoveTasksCommand).resolves({ Results: [{ TaskHandle: 'h1', Status: 'RUNNING', ApproximateNumberOfMessagesToMove: 7 }] });
+    expect(await startMoveTask(sqs, DLQ, SRC)).toEqual({ taskHandle: 'h1', sourceArn: 'arn:dlq', approximateNumberOfMessagesToMove: 7 });
+    expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)[0]!.args[0].input).toEqual({ SourceArn: 'arn:dlq', DestinationArn: 'arn:src' });
+  });
+});
