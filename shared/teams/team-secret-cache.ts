@@ -20,7 +20,8 @@ export interface TeamSecretCacheOptions {
   teamExists?: (teamId: string) => Promise<boolean>;
 }
 
-type Entry = { secret: TeamSecret | null; fetchedAt: number };
+/** `reReadFor`: the highest team tokenVersion this copy was read for (atLeastVersion). */
+type Entry = { secret: TeamSecret | null; fetchedAt: number; reReadFor?: number };
 
 export class TeamSecretCache {
   private readonly entries = new Map<string, Entry>();
@@ -50,6 +51,23 @@ export class TeamSecretCache {
     const cached = this.entries.get(teamId);
     if (cached && this.now() - cached.fetchedAt < minAgeMs) return cached.secret;
     return (await this.load(teamId)).secret;
+  }
+
+  /**
+   * The secret, re-read when the cached copy's tokenVersion is below `version` (the team item's: a secret writer
+   * claimed it, so the copy predates a write). The first ask for a version re-reads at once, so a change reaches a
+   * warm container on its next request; while the copy stays below it (the writer claims before it writes, or its
+   * write failed) further reads are bounded to one per minAgeMs. Only secret writers move the version.
+   */
+  async atLeastVersion(teamId: string, version: number, minAgeMs: number): Promise<TeamSecret | null> {
+    const cached = this.entries.get(teamId);
+    if (cached && !this.isStale(cached)) {
+      if (cached.secret === null || (cached.secret.tokenVersion ?? 0) >= version) return cached.secret;
+      if ((cached.reReadFor ?? -1) >= version && this.now() - cached.fetchedAt < minAgeMs) return cached.secret;
+    }
+    const entry = await this.load(teamId);
+    entry.reReadFor = Math.max(entry.reReadFor ?? -1, version);
+    return entry.secret;
   }
 
   /** Age in ms of the cached entry, or undefined when nothing is cached. */

@@ -126,16 +126,29 @@ export async function teamItemExists(ddb: DynamoDBDocumentClient, table: string,
 }
 
 /**
- * The receiver's view of a team: one eventually consistent GetItem of the two attributes that decide it. A fence
+ * The receiver's view of a team: one eventually consistent GetItem of the attributes that decide it. A fence
  * written a moment ago may be missed by this read; the sync worker checks again before anything is applied.
+ * `tokenVersion` is the last version a secret writer claimed: a cached secret below it is out of date (a rotated
+ * webhook token, receive-webhook.ts).
  */
-export async function webhookTeamState(ddb: DynamoDBDocumentClient, table: string, teamId: string): Promise<'active' | 'disabled' | 'gone'> {
+export async function webhookTeamState(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+): Promise<{ state: 'active' | 'disabled' | 'gone'; tokenVersion?: number }> {
   const out = await ddb.send(
-    new GetCommand({ TableName: table, Key: teamKey(teamId), ProjectionExpression: '#status, disabledAt', ExpressionAttributeNames: { '#status': 'status' } }),
+    new GetCommand({
+      TableName: table,
+      Key: teamKey(teamId),
+      ProjectionExpression: '#status, disabledAt, tokenVersion',
+      ExpressionAttributeNames: { '#status': 'status' },
+    }),
   );
-  if (!out.Item) return 'gone';
-  const lifecycle = teamLifecycle(out.Item as Pick<TeamItem, 'status' | 'disabledAt'>);
-  return lifecycle === 'active' ? 'active' : lifecycle === 'disabled' ? 'disabled' : 'gone';
+  if (!out.Item) return { state: 'gone' };
+  const item = out.Item as Pick<TeamItem, 'status' | 'disabledAt' | 'tokenVersion'>;
+  const lifecycle = teamLifecycle(item);
+  const state = lifecycle === 'active' ? 'active' : lifecycle === 'disabled' ? 'disabled' : 'gone';
+  return typeof item.tokenVersion === 'number' ? { state, tokenVersion: item.tokenVersion } : { state };
 }
 
 export async function listTeamItems(ddb: DynamoDBDocumentClient, table: string): Promise<TeamItem[]> {

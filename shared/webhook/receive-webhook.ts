@@ -22,6 +22,13 @@ export const MAX_WEBHOOK_BODY_BYTES = 128 * 1024;
 /** A signature mismatch re-reads the team secret (to pick up a rotated token) at most this often per team. */
 export const SECRET_REFRESH_MIN_AGE_MS = 30_000;
 
+/**
+ * A cached secret older than the team item's `tokenVersion` is re-read at once the first time, then at most this
+ * often per team while it stays older: while a claimed version has no secret yet (the writer claims, then writes) or
+ * after a write that failed after its claim. Only a secret writer moves that version, never a forged request.
+ */
+export const SECRET_VERSION_REREAD_MIN_AGE_MS = 5_000;
+
 export const PING_EVENT = 'PING';
 
 export interface WebhookRequest {
@@ -37,15 +44,24 @@ export interface WebhookRequest {
 /** What the receiver needs to know about a team besides its secret. `gone`: unknown, being removed or removed. */
 export type WebhookTeamState = 'active' | 'disabled' | 'gone';
 
+/** The team item as the receiver reads it per request: its state and the last claimed secret `tokenVersion`. */
+export interface WebhookTeamView {
+  state: WebhookTeamState;
+  tokenVersion?: number;
+}
+
 export interface WebhookDeps {
   /**
-   * Read per request (one eventually consistent GetItem of two attributes, ~$0.125 per million deliveries):
-   * a removed team answers 404 at once, even from a container whose secret cache still holds its secret.
+   * Read per request (one eventually consistent GetItem of three attributes, ~$0.125 per million deliveries):
+   * a removed team answers 404 at once, even from a container whose secret cache still holds its secret, and a
+   * rotated webhook token replaces the cached one at once (the item's tokenVersion moves with every secret write).
    */
-  teamState(teamId: string): Promise<WebhookTeamState>;
+  teamState(teamId: string): Promise<WebhookTeamView>;
   secrets: {
     get(teamId: string): Promise<TeamSecret | null>;
     refresh(teamId: string, minAgeMs?: number): Promise<TeamSecret | null>;
+    /** TeamSecretCache.atLeastVersion: re-read a copy older than `version`, bounded by minAgeMs after the first time. */
+    atLeastVersion(teamId: string, version: number, minAgeMs: number): Promise<TeamSecret | null>;
   };
   /** Resolves once the queue has accepted the message; rejects otherwise. */
   enqueue(msg: IngestMessageInput): Promise<unknown>;
@@ -113,19 +129,25 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
     return done('too_large', 413, { error: `body larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` });
   }
 
-  let state: WebhookTeamState;
+  let team: WebhookTeamView;
   try {
-    state = await deps.teamState(teamId);
+    team = await deps.teamState(teamId);
   } catch (err) {
     logger.error('team state unavailable', { teamId, ...errorFields(err) });
     return done('team_unavailable', 503, { error: 'temporarily unavailable' });
   }
+  const state = team.state;
   if (state === 'gone') return done('unknown_team', 404, { error: 'unknown team' });
 
   let secret: TeamSecret | null;
   try {
     // The handshake happens right after a token is set or changed in DrChrono, so it reads a fresher copy.
     secret = req.method === 'GET' ? await deps.secrets.refresh(teamId, SECRET_REFRESH_MIN_AGE_MS) : await deps.secrets.get(teamId);
+    // A copy cached before the last secret write (`team rotate-webhook-secret --overlap 0` must cut the old token
+    // off in every warm container, not after the cache TTL): read it again.
+    if (secret && (secret.tokenVersion ?? 0) < (team.tokenVersion ?? 0)) {
+      secret = await deps.secrets.atLeastVersion(teamId, team.tokenVersion ?? 0, SECRET_VERSION_REREAD_MIN_AGE_MS);
+    }
   } catch (err) {
     logger.error('team secret unavailable', { teamId, ...errorFields(err) });
     return done('secret_unavailable', 503, { error: 'temporarily unavailable' });

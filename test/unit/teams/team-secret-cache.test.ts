@@ -87,6 +87,36 @@ describe('TeamSecretCache', () => {
     expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
+  it('atLeastVersion re-reads a younger-than-minAge copy at once the first time a newer version is asked for, then bounded', async () => {
+    const { sm, cache, advance } = setup();
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ ...SECRET, tokenVersion: 3 }) });
+    await cache.get(TEAM);
+    advance(1_000);
+    // The team item says version 4 was claimed: the 1-second-old copy (version 3) is read again at once.
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ ...SECRET, webhookSecret: 'n'.repeat(40), tokenVersion: 4 }) });
+    expect((await cache.atLeastVersion(TEAM, 4, 5_000))?.webhookSecret).toBe('n'.repeat(40));
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    // A copy already at the version is served from memory.
+    expect((await cache.atLeastVersion(TEAM, 4, 5_000))?.tokenVersion).toBe(4);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('atLeastVersion re-reads a copy still below the version at most once per minAge', async () => {
+    const { sm, cache, advance } = setup();
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify({ ...SECRET, tokenVersion: 3 }) });
+    await cache.get(TEAM);
+    // Version 4 is claimed but not yet written: the first ask re-reads, the next ones within minAge do not.
+    await cache.atLeastVersion(TEAM, 4, 5_000);
+    await cache.atLeastVersion(TEAM, 4, 5_000);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+    advance(5_000);
+    await cache.atLeastVersion(TEAM, 4, 5_000);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(3);
+    // A newer claim is a new write: read at once.
+    await cache.atLeastVersion(TEAM, 5, 5_000);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(4);
+  });
+
   it('propagates Secrets Manager failures other than not-found and caches nothing', async () => {
     const { sm, cache } = setup();
     sm.on(GetSecretValueCommand).rejectsOnce(new Error('throttled')).resolves({ SecretString: JSON.stringify(SECRET) });

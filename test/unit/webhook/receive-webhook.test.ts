@@ -6,6 +6,7 @@ import {
   MAX_WEBHOOK_BODY_BYTES,
   receiveWebhook,
   SECRET_REFRESH_MIN_AGE_MS,
+  SECRET_VERSION_REREAD_MIN_AGE_MS,
   type WebhookDeps,
   type WebhookRequest,
 } from '../../../shared/webhook/receive-webhook';
@@ -17,14 +18,21 @@ const secretOf = (webhookSecret: string): TeamSecret => ({ clientId: 'cid', clie
 
 /** Fake deps: a secret store whose refresh() can return a newer secret, plus recorded enqueues and counts. */
 function fakeDeps(
-  opts: { secret?: TeamSecret | null; refreshed?: TeamSecret | null; enqueueError?: Error; getError?: Error; state?: 'active' | 'disabled' | 'gone' } = {},
+  opts: {
+    secret?: TeamSecret | null;
+    refreshed?: TeamSecret | null;
+    enqueueError?: Error;
+    getError?: Error;
+    state?: 'active' | 'disabled' | 'gone';
+    teamTokenVersion?: number;
+  } = {},
 ) {
   const enqueued: IngestMessageInput[] = [];
   const ignored: { teamId: string; receivedAt: string }[] = [];
-  const calls = { get: 0, refresh: [] as (number | undefined)[] };
+  const calls = { get: 0, refresh: [] as (number | undefined)[], atLeastVersion: [] as [number, number][] };
   const current = opts.secret === undefined ? secretOf(TOKEN) : opts.secret;
   const deps: WebhookDeps = {
-    teamState: async () => opts.state ?? 'active',
+    teamState: async () => ({ state: opts.state ?? 'active', tokenVersion: opts.teamTokenVersion }),
     secrets: {
       get: async () => {
         calls.get++;
@@ -34,6 +42,10 @@ function fakeDeps(
       refresh: async (_teamId, minAgeMs) => {
         calls.refresh.push(minAgeMs);
         if (opts.getError) throw opts.getError;
+        return opts.refreshed === undefined ? current : opts.refreshed;
+      },
+      atLeastVersion: async (_teamId, version, minAgeMs) => {
+        calls.atLeastVersion.push([version, minAgeMs]);
         return opts.refreshed === undefined ? current : opts.refreshed;
       },
     },
@@ -375,6 +387,31 @@ describe('receiveWebhook: webhook secret rotation overlap', () => {
     const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': NEW } }), f.deps);
     expect(r.statusCode).toBe(202);
     expect(f.calls.refresh).toEqual([SECRET_REFRESH_MIN_AGE_MS]);
+  });
+
+  it('refuses the old token at once after a rotation without overlap, though the container cached the old secret', async () => {
+    // The cache (5-minute TTL) still holds version 3 with OLD current; the team item says version 4 was written.
+    const f = fakeDeps({ secret: { ...secretOf(OLD), tokenVersion: 3 }, refreshed: { ...secretOf(NEW), tokenVersion: 4 }, teamTokenVersion: 4 });
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': OLD } }), f.deps);
+    expect(r.statusCode).toBe(401);
+    expect(f.enqueued).toHaveLength(0);
+    expect(f.calls.atLeastVersion).toEqual([[4, SECRET_VERSION_REREAD_MIN_AGE_MS]]);
+  });
+
+  it('ends a shortened overlap at once in a container that cached the secret before the rotation', async () => {
+    const f = fakeDeps({
+      secret: { ...rotated(NOW.getTime() + 3_600_000), tokenVersion: 5 },
+      refreshed: { ...rotated(NOW.getTime()), tokenVersion: 6 },
+      teamTokenVersion: 6,
+    });
+    expect((await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': OLD } }), f.deps)).statusCode).toBe(401);
+  });
+
+  it('does not re-read a secret whose version is the team item\'s', async () => {
+    const f = fakeDeps({ secret: { ...secretOf(OLD), tokenVersion: 4 }, refreshed: { ...secretOf(NEW), tokenVersion: 5 }, teamTokenVersion: 4 });
+    expect((await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': OLD } }), f.deps)).statusCode).toBe(202);
+    expect(f.calls.refresh).toEqual([]);
+    expect(f.calls.atLeastVersion).toEqual([]);
   });
 
   it('answers the handshake during the overlap with the new token, the one just pasted into DrChrono', async () => {
