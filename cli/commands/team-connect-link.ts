@@ -3,8 +3,9 @@ import { ResourceNotFoundException } from '@aws-sdk/client-secrets-manager';
 import { DEFAULT_CONNECT_LINK_TTL_SECONDS, MAX_CONNECT_LINK_TTL_SECONDS, parseLinkLifetime } from '../../shared/oauth/connect-link';
 import { mintConnectLink } from '../../shared/oauth/connect-link-key';
 import { parseTeamId } from '../../shared/teams/team-id';
-import { getTeamItem } from '../../shared/teams/team-store';
+import { getTeamItem, isTeamRemoved } from '../../shared/teams/team-store';
 import { CliError, type CliContext } from '../context';
+import { terminalText } from '../terminal-text';
 
 export const CONNECT_LINK_USAGE = `Usage:
   drchrono-sync team connect-link <teamId> [--expires 7d] [--allow-account-change] [--json]
@@ -52,13 +53,15 @@ export async function runConnectLink(args: string[], ctx: CliContext): Promise<n
   const { values, positionals } = parsedArgs;
   if (positionals.length !== 1) throw new CliError(`exactly one team id is required\n\n${CONNECT_LINK_USAGE}`, 2);
   const teamId = parseTeamId(positionals[0]);
-  if (!teamId) throw new CliError(`team id must be a UUID, got "${positionals[0]}"`, 2);
+  if (!teamId) throw new CliError(`team id must be a UUID, got "${terminalText(positionals[0]!)}"`, 2);
   const ttlSeconds = values.expires === undefined ? DEFAULT_CONNECT_LINK_TTL_SECONDS : parseLinkLifetime(values.expires);
   if (ttlSeconds === undefined) {
-    throw new CliError(`--expires must be a duration such as 7d, 12h or 90m, at most ${MAX_CONNECT_LINK_TTL_SECONDS / 86_400}d; got "${values.expires}"`, 2);
+    throw new CliError(`--expires must be a duration such as 7d, 12h or 90m, at most ${MAX_CONNECT_LINK_TTL_SECONDS / 86_400}d; got "${terminalText(values.expires ?? '')}"`, 2);
   }
   const team = await getTeamItem(ctx.ddb, ctx.resources.teamsTable, teamId, true);
   if (!team) throw new CliError(`team ${teamId} is not registered`);
+  // A link for a removed team would look valid and fail only at the callback.
+  if (isTeamRemoved(team)) throw new CliError(`team ${teamId} is ${team.status === 'removed' ? 'removed' : 'being removed'}: no connect link`);
   const link = await signedConnectLink(ctx, teamId, { ttlSeconds, allowAccountChange: values['allow-account-change'] ?? false });
   if (values.json) {
     ctx.out(JSON.stringify({ teamId, url: link.url, expiresAt: link.expiresAt.toISOString(), allowAccountChange: link.allowAccountChange, keyId: link.keyId }, null, 2));

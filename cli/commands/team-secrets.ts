@@ -42,7 +42,8 @@ function teamIdOf(positionals: string[], what: string): string {
   // An extra argument may be a secret typed on the command line: never echo it.
   if (positionals.length > 1) throw new CliError(`${what} takes only a team id; nothing changed (extra arguments are not shown: one may be a secret)`, 2);
   const teamId = parseTeamId(raw);
-  if (teamId === undefined) throw new CliError(`team id must be a UUID, got "${raw}"`, 2);
+  // Never echoed either: a secret typed in place of the team id (`set-client-secret sk_live_...`) would land here.
+  if (teamId === undefined) throw new CliError(`${what}: the first argument must be a team id (a UUID); nothing changed (the argument is not shown: it may be a secret)`, 2);
   return teamId;
 }
 

@@ -8,6 +8,7 @@ import { displayStatus, getTeamItem, listTeamItems, TeamExistsError, TeamRemoved
 import { rotateWebhookSecretCommand, setClientSecretCommand, TEAM_SECRETS_USAGE } from './team-secrets';
 import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
 import { runConnectLink, signedConnectLink } from './team-connect-link';
+import { terminalText } from '../terminal-text';
 
 export const TEAM_USAGE = `Usage:
   drchrono-sync team add <teamId> --client-id X --client-secret Y [--webhook-secret S]
@@ -69,9 +70,10 @@ function parsed<T>(parse: () => T): T {
 function teamIdArg(positionals: string[]): string {
   const raw = positionals[0];
   if (raw === undefined) throw new CliError(`a team id is required\n\n${TEAM_USAGE}`, 2);
-  if (positionals.length > 1) throw new CliError(`unexpected argument "${positionals[1]}"`, 2);
+  // Echoed through terminalText: a pasted control sequence must not rewrite the operator's terminal.
+  if (positionals.length > 1) throw new CliError(`unexpected argument "${terminalText(positionals[1]!)}"`, 2);
   const teamId = parseTeamId(raw);
-  if (teamId === undefined) throw new CliError(`team id must be a UUID (e.g. 3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c), got "${raw}"`, 2);
+  if (teamId === undefined) throw new CliError(`team id must be a UUID (e.g. 3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c), got "${terminalText(raw)}"`, 2);
   return teamId;
 }
 

@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { readTeamSecret, type TeamSecret } from '../teams/team-secret';
-import { getTeamItem, type TeamItem } from '../teams/team-store';
+import { getTeamItem, isTeamRemoved, type TeamItem } from '../teams/team-store';
 import {
   acquireTokenLeaseForCallback,
   claimTokenVersion,
@@ -42,6 +42,11 @@ export class SecretUpdateError extends Error {
   override name = 'SecretUpdateError';
 }
 
+function removedMessage(teamId: string, status: string | undefined): string {
+  if (status === undefined) return `team ${teamId} is not registered`;
+  return status === 'removed' ? `team ${teamId} is removed; nothing changed` : `team ${teamId} is being removed; nothing changed`;
+}
+
 export interface SecretUpdateResult {
   secret: TeamSecret;
   tokenVersion: number;
@@ -61,7 +66,10 @@ export async function updateTeamSecretUnderLease(
   release: (team: TeamItem) => { set?: Record<string, unknown>; remove?: string[] } = () => ({}),
 ): Promise<SecretUpdateResult> {
   const now = deps.now ?? Date.now;
-  if (!(await getTeamItem(deps.ddb, deps.teamsTable, teamId, true))) throw new SecretUpdateError(`team ${teamId} is not registered`);
+  const before = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
+  if (!before) throw new SecretUpdateError(`team ${teamId} is not registered`);
+  // Removal holds the token lease for good: without this check the command would wait for it, then blame a refresh.
+  if (isTeamRemoved(before)) throw new SecretUpdateError(removedMessage(teamId, before.status));
   const lease = await acquireTokenLeaseForCallback(deps.ddb, deps.teamsTable, teamId, `cli:${randomUUID()}`, {
     now,
     leaseMs: SECRET_UPDATE_LEASE_MS,
@@ -69,7 +77,12 @@ export async function updateTeamSecretUnderLease(
     pollMs: LEASE_POLL_MS,
     sleep: deps.sleep ?? ((ms) => new Promise((r) => setTimeout(r, ms))),
   });
-  if (!lease) throw new SecretUpdateError(`team ${teamId}: a token refresh or reconnect is holding the secret; nothing changed, try again in a minute`);
+  if (!lease) {
+    // A removal that started while we waited holds the lease for good.
+    const latest = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
+    if (!latest || isTeamRemoved(latest)) throw new SecretUpdateError(removedMessage(teamId, latest?.status));
+    throw new SecretUpdateError(`team ${teamId}: a token refresh or reconnect is holding the secret; nothing changed, try again in a minute`);
+  }
 
   /** True once the lease needs no release here: released with the outcome, or kept after an uncertain write. */
   let settled = false;

@@ -71,6 +71,30 @@ describe('team rotate-webhook-secret', () => {
   });
 });
 
+describe('secret commands on a removed team', () => {
+  it.each([
+    ['rotate-webhook-secret', 'removing', 'is being removed'],
+    ['rotate-webhook-secret', 'removed', 'is removed'],
+    ['set-client-secret', 'removing', 'is being removed'],
+    ['set-client-secret', 'removed', 'is removed'],
+  ])('%s on a %s team exits 1 at once saying so, without waiting for the lease', async (command, status, says) => {
+    ddbMock.on(GetCommand).resolves({ Item: { ...TEAM_ITEM, status } });
+    let slept = 0;
+    const o = { update: { now: () => NOW, sleep: async (ms: number) => void (slept += ms) }, env: { DRCHRONO_CLIENT_SECRET: 'new-cs' } };
+    const p = command === 'rotate-webhook-secret' ? rotateWebhookSecretCommand([TEAM], ctx().c, o) : setClientSecretCommand([TEAM], ctx().c, o);
+    const err = await p.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).exitCode).toBe(1);
+    expect((err as CliError).message).toContain(`team ${TEAM} ${says}`);
+    expect(slept).toBe(0);
+    expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(0);
+    expect(written()).toEqual([]);
+  });
+});
+
 describe('team set-client-secret', () => {
   it('reads the secret from DRCHRONO_CLIENT_SECRET, keeps everything else, and lifts an invalid_client backoff', async () => {
     const { c, text } = ctx();
@@ -95,6 +119,13 @@ describe('team set-client-secret', () => {
   it('refuses an extra argument (a secret typed on the line) without echoing it', async () => {
     const err = await usage(setClientSecretCommand([TEAM, 'hunter2-value'], ctx().c, { ...opts, env: {} }));
     expect(err.message).not.toContain('hunter2-value');
+    expect(written()).toEqual([]);
+  });
+
+  it('never echoes a secret typed in place of the team id', async () => {
+    const err = await usage(setClientSecretCommand(['sk_live_hunter2'], ctx().c, { ...opts, env: {} }));
+    expect(err.message).not.toContain('sk_live_hunter2');
+    expect(err.message).toContain('the first argument must be a team id (a UUID)');
     expect(written()).toEqual([]);
   });
 

@@ -250,6 +250,33 @@ describe('team show', () => {
   });
 });
 
+describe('team connect-link', () => {
+  it.each(['removing', 'removed'])('refuses a %s team with exit 1 and prints no link', async (status) => {
+    ddbMock.on(GetCommand).resolves({ Item: { ...teamItem, status } });
+    const { ctx, text } = ctxWithOutput();
+    const err = await run(['connect-link', TEAM], ctx).then(
+      () => undefined,
+      (e: unknown) => e,
+    );
+    expect(err).toBeInstanceOf(CliError);
+    expect((err as CliError).exitCode).toBe(1);
+    expect((err as CliError).message).toContain(status === 'removed' ? 'is removed' : 'is being removed');
+    expect(text()).toBe('');
+  });
+
+  it('echoes a bad team id with control characters escaped', async () => {
+    const { ctx } = ctxWithOutput();
+    await expect(run(['connect-link', 'x\u001b[2Jy'], ctx)).rejects.toThrow('got "x\\x1b[2Jy"');
+  });
+});
+
+describe('team show: argument echo', () => {
+  it('escapes control characters of a bad team id', async () => {
+    const { ctx } = ctxWithOutput();
+    await expect(run(['show', 'x\u001b[2Jy'], ctx)).rejects.toThrow('got "x\\x1b[2Jy"');
+  });
+});
+
 describe('team', () => {
   it('rejects an unknown subcommand with usage', async () => {
     const { ctx } = ctxWithOutput();

@@ -105,6 +105,30 @@ describe('updateTeamSecretUnderLease', () => {
     expect(calls()).toEqual(['getTeam', 'acquire', 'read', 'release']);
   });
 
+  it('refuses a team that is being removed without taking or waiting for the lease', async () => {
+    ddbMock.on(GetCommand).callsFake(() => {
+      order.push('getTeam');
+      return { Item: { ...TEAM_ITEM, status: 'removing' } };
+    });
+    await expect(updateTeamSecretUnderLease(deps(), TEAM, (s) => s)).rejects.toThrow(`team ${TEAM} is being removed; nothing changed`);
+    expect(calls()).toEqual(['getTeam']);
+  });
+
+  it('says the team is being removed when a removal started while it waited for the lease', async () => {
+    let reads = 0;
+    ddbMock.on(GetCommand).callsFake(() => {
+      order.push('getTeam');
+      return { Item: { ...TEAM_ITEM, status: reads++ === 0 ? 'connected' : 'removing' } };
+    });
+    updates(() => {
+      throw new ConditionalCheckFailedException({ message: 'held', $metadata: {} });
+    });
+    let t = NOW;
+    const waited = deps({ now: () => t, sleep: async (ms) => void (t += ms) });
+    await expect(updateTeamSecretUnderLease(waited, TEAM, (s) => s)).rejects.toThrow(/is being removed; nothing changed/);
+    expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
+  });
+
   it('refuses a team that is not registered without taking a lease', async () => {
     ddbMock.on(GetCommand).callsFake(() => {
       order.push('getTeam');
