@@ -164,6 +164,9 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
         rejectedTokenVersion = fresh?.tokenVersion;
         return await attempt(freshToken);
       }
+      // Same token under a newer version (an operator's secret write claims one without changing tokens): name the
+      // version the refresher now sees, or it would take the request for one about a token it already replaced.
+      if (freshToken !== undefined && fresh?.tokenVersion !== undefined) rejectedTokenVersion = fresh.tokenVersion;
     } catch (err2) {
       if (!(err2 instanceof DrChronoUnauthorizedError)) return classify(err2, base(), now());
     }

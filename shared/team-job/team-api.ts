@@ -66,6 +66,9 @@ export async function withTeamToken<T>(
     const fresh = await deps.secrets.refresh(teamId, SECRET_REREAD_MIN_AGE_MS);
     // The version of the token DrChrono rejected last: the refresher ignores requests about tokens it replaced.
     let rejectedTokenVersion = secret.tokenVersion;
+    // Same token under a newer version (an operator's secret write claims one without changing tokens): name the
+    // version the refresher now sees, or it would take the request for one about a token it already replaced.
+    if (fresh?.accessToken === secret.accessToken && fresh.tokenVersion !== undefined) rejectedTokenVersion = fresh.tokenVersion;
     if (fresh?.accessToken && fresh.accessToken !== secret.accessToken) {
       rejectedTokenVersion = fresh.tokenVersion;
       try {

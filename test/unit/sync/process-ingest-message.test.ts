@@ -393,6 +393,19 @@ describe('processIngestMessage: 401 handling', () => {
     expect(refresh[0]!.args[0].input.ExpressionAttributeValues?.[':tv']).toBe(7);
   });
 
+  it('names the re-read version when an operator secret write moved the version but kept the rejected token', async () => {
+    // rotate-webhook-secret / set-client-secret claim a new version without changing tokens: naming the cached
+    // version would make the refresher ignore the request as about a token it already replaced.
+    const h = harness();
+    h.fake.validTokens = new Set();
+    h.fake.unauthorized = () => new DrChronoUnauthorizedError();
+    h.deps.secrets.refresh = async () => ({ ...h.secret.current!, webhookSecret: 'rotated', tokenVersion: 9 });
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(r.status).toBe('defer');
+    const refresh = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'TEAM' } });
+    expect(refresh[0]!.args[0].input.ExpressionAttributeValues?.[':tv']).toBe(9);
+  });
+
   it('requests a refresh when the newer token is rejected too', async () => {
     const h = harness();
     h.fake.validTokens = new Set();

@@ -86,6 +86,14 @@ describe('withTeamToken (backfill and reconcile token use)', () => {
     expect(ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeValues).toMatchObject({ ':tv': 4 });
   });
 
+  it('names the re-read version when an operator secret write moved the version but kept the rejected token', async () => {
+    // rotate-webhook-secret / set-client-secret claim version 4 without changing tokens: the refresher compares
+    // against 4, so a request naming 3 would be ignored as about a token it already replaced.
+    const d = deps(base, { ...base, webhookSecret: 'w2', tokenVersion: 4 });
+    await expect(withTeamToken(TEAM, d, 'backfill', callAccepting().fn)).rejects.toBeInstanceOf(TokenRefreshRequestedError);
+    expect(ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeValues).toMatchObject({ ':tv': 4 });
+  });
+
   it('refuses to call DrChrono for a team without tokens', async () => {
     const call = callAccepting('token-1');
     await expect(withTeamToken(TEAM, deps({ ...base, accessToken: undefined }, null), 'backfill', call.fn)).rejects.toBeInstanceOf(TeamNotConnectedError);
