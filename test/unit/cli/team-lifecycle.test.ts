@@ -17,6 +17,7 @@ const resources: CliResources = {
   recordsTable: 'records',
   integrationLogTable: 'log',
   teamSecretPrefix: 'drchrono-sync/prod/teams/',
+  ingestQueueUrl: 'https://sqs/ingest',
   backfillQueueUrl: 'https://sqs/backfill',
 };
 const teamItem = { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x' };
@@ -75,6 +76,16 @@ describe('team remove', () => {
     const { ctx } = ctxFor({ recordsTable: '' });
     await expect(run(['remove', TEAM, '--erase', '--yes'], ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('records table') });
     expect(writes()).toEqual([]);
+  });
+
+  it.each([
+    ['ingest', { ingestQueueUrl: undefined }],
+    ['backfill', { backfillQueueUrl: undefined }],
+  ] as const)('refuses (exit 2) before fencing when the target does not name the %s queue, whose DLQ it must erase', async (queue, over) => {
+    const { ctx } = ctxFor(over);
+    await expect(run(['remove', TEAM, '--erase', '--yes'], ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining(`${queue} queue URL`) });
+    expect(writes()).toEqual([]);
+    expect(sqsMock.calls()).toEqual([]);
   });
 
   it('says a team that is not registered is not registered', async () => {
