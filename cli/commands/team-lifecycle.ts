@@ -73,6 +73,7 @@ async function enable(args: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   if (catchUp.backfillResumed) ctx.out(`  Backfill ${catchUp.backfillResumed.jobId} resumed at step ${catchUp.backfillResumed.step}.`);
+  if (catchUp.backfillStarted) ctx.out('  Backfill queued: the team had none (its connect backfill was dropped while disabled), so its history is imported now.');
   ctx.out(
     catchUp.reconcileFrom
       ? `  Catch-up queued: a reconcile of everything changed in DrChrono since ${catchUp.reconcileFrom} (minus the overlap), and the deletion check.`

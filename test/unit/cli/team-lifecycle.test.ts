@@ -1,8 +1,8 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { run } from '../../../cli/commands/team';
 import type { CliContext, CliResources } from '../../../cli/context';
 
@@ -96,6 +96,14 @@ describe('team remove', () => {
 });
 
 describe('team enable', () => {
+  it('says it queued a backfill when the team had none (its connect backfill was dropped while disabled)', async () => {
+    ddbMock.on(UpdateCommand).resolves({ Attributes: teamItem });
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'q1' });
+    const { ctx, out } = ctxFor();
+    expect(await run(['enable', TEAM], ctx)).toBe(0);
+    expect(out.join('\n')).toMatch(/Backfill queued/);
+  });
+
   it('refuses before changing anything when the target has no backfill queue for the catch-up', async () => {
     const { ctx } = ctxFor({ backfillQueueUrl: undefined });
     await expect(run(['enable', TEAM], ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('backfill queue') });
