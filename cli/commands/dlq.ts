@@ -166,6 +166,11 @@ async function redrive(args: string[], ctx: CliContext, opts: DlqOptions): Promi
       ctx.err(`error: the redrive of ${result.moved.length} ${queue} messages is done, but its integration log entries were not written (${err instanceof Error ? err.name : 'Error'})`);
       return 1;
     }
+    if (result.error !== undefined) {
+      const name = result.error instanceof Error ? result.error.name : 'Error';
+      ctx.err(`error: the ${queue} redrive stopped after ${result.moved.length} moved (${name}); the rest stay in the DLQ, run it again`);
+      return 1;
+    }
   }
   if (Number.isFinite(remaining) || teamId !== undefined || ctx.target !== 'aws') ctx.out(`${total} dead letter${total === 1 ? '' : 's'} redriven`);
   return 0;

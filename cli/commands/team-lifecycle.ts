@@ -73,6 +73,7 @@ async function enable(args: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   if (catchUp.backfillResumed) ctx.out(`  Backfill ${catchUp.backfillResumed.jobId} resumed at step ${catchUp.backfillResumed.step}.`);
+  if (catchUp.backfillStarted) ctx.out('  Backfill queued: the team had none (its connect backfill was dropped while disabled), so its history is imported now.');
   ctx.out(
     catchUp.reconcileFrom
       ? `  Catch-up queued: a reconcile of everything changed in DrChrono since ${catchUp.reconcileFrom} (minus the overlap), and the deletion check.`
@@ -123,6 +124,20 @@ async function remove(args: string[], ctx: CliContext): Promise<number> {
   ] as const) {
     if (!value) throw new CliError(`the target has no ${name} name (use --stack, or set STAGE or RECORDS_TABLE and INTEGRATION_LOG_TABLE)`, 2);
   }
+  // The DLQs are found through the work queues' redrive policies: without a queue URL its dead letters (PHI) would
+  // be skipped and the removal would still report success.
+  const { ingestQueueUrl, backfillQueueUrl } = ctx.resources;
+  for (const [name, value] of [
+    ['ingest', ingestQueueUrl],
+    ['backfill', backfillQueueUrl],
+  ] as const) {
+    if (!value) {
+      throw new CliError(
+        `the target has no ${name} queue URL, so the team's dead letters could not be erased (use --stack, or set INGEST_QUEUE_URL and BACKFILL_QUEUE_URL)`,
+        2,
+      );
+    }
+  }
   const deps = {
     ddb: ctx.ddb,
     secrets: ctx.secrets,
@@ -131,7 +146,7 @@ async function remove(args: string[], ctx: CliContext): Promise<number> {
     integrationLogTable: ctx.resources.integrationLogTable,
     teamSecretPrefix: ctx.resources.teamSecretPrefix,
     sqs: ctx.sqs,
-    workQueueUrls: [ctx.resources.ingestQueueUrl, ctx.resources.backfillQueueUrl].filter((u): u is string => u !== undefined),
+    workQueueUrls: [ingestQueueUrl!, backfillQueueUrl!],
   };
   const team = await getTeamItem(ctx.ddb, ctx.resources.teamsTable, teamId, true);
   if (!team) throw new CliError(`team ${teamId} is not registered`);

@@ -75,7 +75,8 @@ async function start(item: StartItem, ctx: WorkContext, deps: BackfillWorkerDeps
   const { teamId } = item;
   const team = await getTeamItem(deps.ddb, deps.teamsTable, teamId, true);
   if (!team || teamLifecycle(team) !== 'active' || team.status === 'registered') {
-    // A disabled team's backfill is started by `team enable`'s catch-up (reconcile) instead; a removed team gets nothing.
+    // Dropped for a disabled team: `team enable` queues a new start if the team has no backfill job (and resumes a
+    // paused one). A removed team gets nothing.
     logger.info('backfill: start ignored', { teamId, status: team?.status ?? 'unknown', lifecycle: teamLifecycle(team) ?? 'unknown' });
     return { status: 'done' };
   }

@@ -190,6 +190,8 @@ export interface RedriveResult {
   /** Messages looked at and left in the DLQ (another team, or past --max). */
   left: number;
   notReleased: number;
+  /** Set when the redrive stopped on an error: `moved` still lists what was moved before it. */
+  error?: unknown;
 }
 
 /**
@@ -207,6 +209,7 @@ export async function redriveDeadLetters(sqs: SQSClient, opts: RedriveOptions): 
   let notReleased = 0;
   /** The message being moved: released too if the move stops with an error before its delete. */
   let current: Held | undefined;
+  let error: unknown;
   try {
     while (moved.length < max) {
       const batch = await receiveBatch(sqs, opts.dlqUrl, 10, visibility);
@@ -228,11 +231,14 @@ export async function redriveDeadLetters(sqs: SQSClient, opts: RedriveOptions): 
         moved.push(letter);
       }
     }
+  } catch (err) {
+    // What was moved so far is reported (and logged by the caller), not lost with the error.
+    error = err;
   } finally {
     // A process that dies here releases nothing: its messages reappear after the visibility timeout instead.
     notReleased = await release(sqs, opts.dlqUrl, [...left.values(), ...(current ? [current] : [])]);
   }
-  return { moved, left: left.size, notReleased };
+  return { moved, left: left.size, notReleased, ...(error !== undefined ? { error } : {}) };
 }
 
 function copyAttributes(attrs: Record<string, MessageAttributeValue> | undefined): Record<string, MessageAttributeValue> | undefined {

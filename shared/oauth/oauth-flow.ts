@@ -64,6 +64,8 @@ const CALLBACK_LEASE_POLL_MS = 250;
 export interface BackfillStartMessage {
   type: 'start';
   teamId: string;
+  /** Set after an allowed account change: a start with a job id replaces a running backfill of the old account. */
+  jobId?: string;
 }
 
 /**
@@ -270,13 +272,15 @@ async function connectUnderLease(
     lease: { owner: lease.owner, tokenVersion: version },
   });
   logger.info('oauth callback: team connected', { teamId, drchronoUserId: user.id, tokenVersion: withTokens.tokenVersion });
-  await enqueueBackfill(deps, teamId);
+  // A connect start never replaces a running backfill; after an account change the running one reads the old
+  // practice's cursor with the new account's token, so the new practice gets its own job.
+  await enqueueBackfill(deps, teamId, binding.kind === 'change' ? `account-change-v${version}` : undefined);
   return oauthPage('connected', { username: user.username });
 }
 
-async function enqueueBackfill(deps: OAuthFlowDeps, teamId: string): Promise<void> {
+async function enqueueBackfill(deps: OAuthFlowDeps, teamId: string, jobId?: string): Promise<void> {
   if (!deps.backfillQueueUrl) return;
-  const message: BackfillStartMessage = { type: 'start', teamId };
+  const message: BackfillStartMessage = { type: 'start', teamId, ...(jobId ? { jobId } : {}) };
   try {
     await deps.sqs.send(
       new SendMessageCommand({

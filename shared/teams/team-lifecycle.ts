@@ -14,7 +14,8 @@ export { TeamRemovedError } from './team-store';
  * token refresher keeps its tokens alive, so `enable` needs no reconnect. `enable` clears the switch and queues
  * the catch-up: a reconcile from the team's watermark (it reads everything changed since the last completed
  * window, which covers every webhook dropped meanwhile), the deletion check, and the current step of a backfill
- * the disable paused.
+ * the disable paused. A connected team with no backfill job at all (connected just before the disable, so the
+ * worker dropped its connect `start`) gets a new `start`: reconcile alone would read only from the connection.
  */
 export interface LifecycleDeps {
   ddb: DynamoDBDocumentClient;
@@ -64,6 +65,8 @@ export interface CatchUp {
   reconcileQueued: boolean;
   /** A backfill the disable paused (or left running), re-enqueued at its current step. */
   backfillResumed?: { jobId: string; step: number };
+  /** The team had no backfill job (its connect backfill was dropped while disabled): a connect `start` is queued. */
+  backfillStarted?: boolean;
 }
 
 export async function enableTeam(
@@ -81,6 +84,11 @@ export async function enableTeam(
     // A duplicate step item is harmless: only one worker can commit a step (the hourly watchdog does the same).
     await sendWorkItem(deps.sqs, deps.backfillQueueUrl, { type: 'step', teamId, jobId: job.jobId, step: job.step });
     catchUp.backfillResumed = { jobId: job.jobId, step: job.step };
+  } else if (!job) {
+    // Same item as the OAuth callback's: a connect start never replaces a backfill that is running, so one queued
+    // twice (enable run twice, or the callback's own start still in flight) is ignored while the first one runs.
+    await sendWorkItem(deps.sqs, deps.backfillQueueUrl, { type: 'start', teamId });
+    catchUp.backfillStarted = true;
   }
   // Reconcile waits while a backfill runs and then starts from the backfill's start, so queueing it is always right.
   await sendWorkItem(deps.sqs, deps.backfillQueueUrl, { type: 'reconcile', teamId, runAt });

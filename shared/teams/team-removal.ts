@@ -7,7 +7,7 @@ import { ENTITIES, type Entity } from '../mapping/field-names';
 import { countPartition, deletePartition, defaultSleep, RatePacer, type PacedDeleteOptions } from '../store/paced-delete';
 import { recordPk } from '../store/records';
 import { DEFAULT_TEAM_TTL_MS } from '../sync/sync-context';
-import { deadLetterQueueUrl, eraseTeamDeadLetters } from './dead-letter-erase';
+import { DeadLetterEraseIncompleteError, deadLetterQueueUrl, eraseTeamDeadLetters } from './dead-letter-erase';
 import { teamSecretName } from './team-secret';
 import { getTeamItem, TEAM_SK, teamKey, type TeamItem } from './team-store';
 
@@ -203,7 +203,11 @@ export async function removeTeam(deps: RemovalDeps, teamId: string): Promise<Rem
   for (const queueUrl of deps.sqs ? (deps.workQueueUrls ?? []) : []) {
     const dlq = await deadLetterQueueUrl(deps.sqs!, queueUrl);
     if (!dlq) continue;
-    const n = await eraseTeamDeadLetters(deps.sqs!, dlq, teamId);
+    const n = await eraseTeamDeadLetters(deps.sqs!, dlq, teamId).catch(async (err: unknown) => {
+      // Count what this pass did delete (a re-run will not see it again), then stop before the secret and the audit item.
+      if (err instanceof DeadLetterEraseIncompleteError && err.erased > 0) await addCount(deps, teamId, 'deadLetters', err.erased);
+      throw err;
+    });
     if (n > 0) {
       await addCount(deps, teamId, 'deadLetters', n);
       progress(`Deleted ${n} dead-lettered messages of the team.`);

@@ -1,8 +1,8 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, QueryCommand } from '@aws-sdk/lib-dynamodb';
+import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
+import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { run } from '../../../cli/commands/team';
 import type { CliContext, CliResources } from '../../../cli/context';
 
@@ -17,6 +17,7 @@ const resources: CliResources = {
   recordsTable: 'records',
   integrationLogTable: 'log',
   teamSecretPrefix: 'drchrono-sync/prod/teams/',
+  ingestQueueUrl: 'https://sqs/ingest',
   backfillQueueUrl: 'https://sqs/backfill',
 };
 const teamItem = { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x' };
@@ -77,6 +78,16 @@ describe('team remove', () => {
     expect(writes()).toEqual([]);
   });
 
+  it.each([
+    ['ingest', { ingestQueueUrl: undefined }],
+    ['backfill', { backfillQueueUrl: undefined }],
+  ] as const)('refuses (exit 2) before fencing when the target does not name the %s queue, whose DLQ it must erase', async (queue, over) => {
+    const { ctx } = ctxFor(over);
+    await expect(run(['remove', TEAM, '--erase', '--yes'], ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining(`${queue} queue URL`) });
+    expect(writes()).toEqual([]);
+    expect(sqsMock.calls()).toEqual([]);
+  });
+
   it('says a team that is not registered is not registered', async () => {
     ddbMock.on(GetCommand).resolves({});
     const { ctx } = ctxFor();
@@ -85,6 +96,14 @@ describe('team remove', () => {
 });
 
 describe('team enable', () => {
+  it('says it queued a backfill when the team had none (its connect backfill was dropped while disabled)', async () => {
+    ddbMock.on(UpdateCommand).resolves({ Attributes: teamItem });
+    sqsMock.on(SendMessageCommand).resolves({ MessageId: 'q1' });
+    const { ctx, out } = ctxFor();
+    expect(await run(['enable', TEAM], ctx)).toBe(0);
+    expect(out.join('\n')).toMatch(/Backfill queued/);
+  });
+
   it('refuses before changing anything when the target has no backfill queue for the catch-up', async () => {
     const { ctx } = ctxFor({ backfillQueueUrl: undefined });
     await expect(run(['enable', TEAM], ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('backfill queue') });

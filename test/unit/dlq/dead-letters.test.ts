@@ -135,10 +135,22 @@ describe('redriveDeadLetters', () => {
     const crash = async () => {
       throw new Error('crash');
     };
-    await expect(redriveDeadLetters(sqs, { queue: 'ingest', dlqUrl: DLQ, sourceUrl: SRC, afterSend: crash })).rejects.toThrow('crash');
+    const r = await redriveDeadLetters(sqs, { queue: 'ingest', dlqUrl: DLQ, sourceUrl: SRC, afterSend: crash });
+    expect((r.error as Error).message).toBe('crash');
+    expect(r.moved).toEqual([]);
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(1);
     expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(0);
     expect(sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand)[0]!.args[0].input.Entries!.map((e) => e.ReceiptHandle)).toEqual(['rh-0b7c-1']);
+  });
+});
+
+describe('a redrive that stops on an error', () => {
+  it('reports what it moved before the error, so the caller can print and log it', async () => {
+    serve([ingest(1), ingest(2)]);
+    sqsMock.on(SendMessageCommand).resolvesOnce({ MessageId: 'new' }).rejects(new Error('throttled'));
+    const r = await redriveDeadLetters(sqs, { queue: 'ingest', dlqUrl: DLQ, sourceUrl: SRC });
+    expect(r.moved.map((l) => l.deliveryId)).toEqual(['d-1']);
+    expect((r.error as Error).message).toBe('throttled');
   });
 });
 

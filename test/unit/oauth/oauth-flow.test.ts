@@ -480,6 +480,19 @@ describe('completeAuthorization: the team stays bound to its DrChrono account', 
     expect(teamWrites('connected')).toHaveLength(1);
   });
 
+  it('starts a backfill of the new account that replaces a running one (a connect start would be ignored beside it)', async () => {
+    boundTeam(BOUND, LINK_ID);
+    await completeAuthorization(deps({ fetchCurrentUser: async () => OTHER_USER }), { code: CODE, state: STATE }, sameBrowser(STATE));
+    const sent = sqsMock.commandCalls(SendMessageCommand).map((c) => JSON.parse(c.args[0].input.MessageBody!));
+    expect(sent).toEqual([{ type: 'start', teamId: TEAM, jobId: expect.stringMatching(/^account-change-/) }]);
+  });
+
+  it('a reconnect of the bound account sends a plain connect start, which never replaces a running backfill', async () => {
+    boundTeam(BOUND, LINK_ID);
+    await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(sqsMock.commandCalls(SendMessageCommand).map((c) => JSON.parse(c.args[0].input.MessageBody!))).toEqual([{ type: 'start', teamId: TEAM }]);
+  });
+
   it('refuses another account when the permission was already spent, with its own page', async () => {
     boundTeam({ ...BOUND, accountChangeLinksUsed: new Set([LINK_ID]) }, LINK_ID);
     const counted: string[] = [];
