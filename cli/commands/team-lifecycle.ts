@@ -1,9 +1,9 @@
 import { parseArgs } from 'node:util';
-import { parseTeamId } from '../../shared/teams/team-id';
 import { disableTeam, enableTeam, TeamNotFoundError } from '../../shared/teams/team-lifecycle';
 import { DRAIN_MS, planRemoval, REMOVAL_COUNT_KINDS, removeTeam, TeamNotRegisteredError, type RemovalCounts } from '../../shared/teams/team-removal';
 import { getTeamItem, TeamRemovedError } from '../../shared/teams/team-store';
 import { DEFAULT_DELETES_PER_SECOND, MAX_DELETES_PER_SECOND } from '../../shared/store/paced-delete';
+import { parsedArgs, teamIdArg } from '../args';
 import { CliError, type CliContext } from '../context';
 
 /** `team disable|enable|remove`: docs/operations.md. */
@@ -18,27 +18,12 @@ export const LIFECYCLE_USAGE = `Usage:
  */
 export const LOCAL_DRAIN_ENV = 'DRCHRONO_SYNC_REMOVAL_DRAIN_SECONDS';
 
+const parsed = <T>(parse: () => T): T => parsedArgs(parse, LIFECYCLE_USAGE);
+
 export async function run(sub: 'disable' | 'enable' | 'remove', args: string[], ctx: CliContext): Promise<number> {
   if (sub === 'disable') return disable(args, ctx);
   if (sub === 'enable') return enable(args, ctx);
   return remove(args, ctx);
-}
-
-function parsed<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new CliError(`${err instanceof Error ? err.message : String(err)}\n\n${LIFECYCLE_USAGE}`, 2);
-  }
-}
-
-function teamIdArg(positionals: string[]): string {
-  const raw = positionals[0];
-  if (raw === undefined) throw new CliError(`a team id is required\n\n${LIFECYCLE_USAGE}`, 2);
-  if (positionals.length > 1) throw new CliError(`unexpected argument "${positionals[1]}"`, 2);
-  const teamId = parseTeamId(raw);
-  if (teamId === undefined) throw new CliError(`team id must be a UUID (e.g. 3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c), got "${raw}"`, 2);
-  return teamId;
 }
 
 function lifecycleError(err: unknown): never {
@@ -49,7 +34,7 @@ function lifecycleError(err: unknown): never {
 
 async function disable(args: string[], ctx: CliContext): Promise<number> {
   const { positionals } = parsed(() => parseArgs({ args, options: {}, allowPositionals: true }));
-  const teamId = teamIdArg(positionals);
+  const teamId = teamIdArg(positionals, LIFECYCLE_USAGE);
   const { team, changed } = await disableTeam({ ddb: ctx.ddb, teamsTable: ctx.resources.teamsTable }, teamId).catch(lifecycleError);
   ctx.out(changed ? `Team ${teamId} disabled at ${team.disabledAt}.` : `Team ${teamId} was already disabled (since ${team.disabledAt}).`);
   ctx.out('  Webhooks are still answered 2xx (DrChrono keeps the hook) but nothing is queued, synced, backfilled or reconciled;');
@@ -60,7 +45,7 @@ async function disable(args: string[], ctx: CliContext): Promise<number> {
 
 async function enable(args: string[], ctx: CliContext): Promise<number> {
   const { positionals } = parsed(() => parseArgs({ args, options: {}, allowPositionals: true }));
-  const teamId = teamIdArg(positionals);
+  const teamId = teamIdArg(positionals, LIFECYCLE_USAGE);
   // Checked before anything changes: an enable without its catch-up would silently skip what the team missed.
   if (!ctx.resources.backfillQueueUrl) throw new CliError('the target has no backfill queue URL (use --stack, or set BACKFILL_QUEUE_URL): the catch-up cannot be queued', 2);
   const { team, changed, catchUp } = await enableTeam(
@@ -108,7 +93,7 @@ async function remove(args: string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parsed(() =>
     parseArgs({ args, options: { erase: { type: 'boolean' }, yes: { type: 'boolean' }, rate: { type: 'string' } }, allowPositionals: true }),
   );
-  const teamId = teamIdArg(positionals);
+  const teamId = teamIdArg(positionals, LIFECYCLE_USAGE);
   const rate = values.rate === undefined ? DEFAULT_DELETES_PER_SECOND : Number(values.rate);
   if (!Number.isInteger(rate) || rate < 1 || rate > MAX_DELETES_PER_SECOND) {
     throw new CliError(`--rate must be a whole number of deletes per second from 1 to ${MAX_DELETES_PER_SECOND}`, 2);

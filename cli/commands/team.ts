@@ -3,12 +3,11 @@ import { ResourceExistsException } from '@aws-sdk/client-secrets-manager';
 import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PATIENT_FLAG_EVENTS, SYNCED_EVENTS } from '../../shared/ingest/ingest-message';
 import { registerTeam, SecretPendingDeletionError } from '../../shared/teams/register-team';
-import { parseTeamId } from '../../shared/teams/team-id';
 import { displayStatus, getTeamItem, listTeamItems, TeamExistsError, TeamRemovedError, type TeamItem } from '../../shared/teams/team-store';
 import { rotateWebhookSecretCommand, setClientSecretCommand, TEAM_SECRETS_USAGE } from './team-secrets';
+import { parsedArgs, teamIdArg } from '../args';
 import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
 import { runConnectLink, signedConnectLink } from './team-connect-link';
-import { terminalText } from '../terminal-text';
 
 export const TEAM_USAGE = `Usage:
   drchrono-sync team add <teamId> --client-id X --client-secret Y [--webhook-secret S]
@@ -28,6 +27,8 @@ const MIN_WEBHOOK_SECRET_LENGTH = 20;
 
 /** Attributes that must never be printed, whatever writes them to the team item. */
 const NEVER_PRINT = /token(?!ExpiresAt$)|secret|password|lease/i;
+
+const parsed = <T>(parse: () => T): T => parsedArgs(parse, TEAM_USAGE);
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
   const [sub, ...args] = argv;
@@ -58,25 +59,6 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
   }
 }
 
-/** Run parseArgs, turning its errors (unknown option, missing value) into usage errors. */
-function parsed<T>(parse: () => T): T {
-  try {
-    return parse();
-  } catch (err) {
-    throw new CliError(`${err instanceof Error ? err.message : String(err)}\n\n${TEAM_USAGE}`, 2);
-  }
-}
-
-function teamIdArg(positionals: string[]): string {
-  const raw = positionals[0];
-  if (raw === undefined) throw new CliError(`a team id is required\n\n${TEAM_USAGE}`, 2);
-  // Echoed through terminalText: a pasted control sequence must not rewrite the operator's terminal.
-  if (positionals.length > 1) throw new CliError(`unexpected argument "${terminalText(positionals[1]!)}"`, 2);
-  const teamId = parseTeamId(raw);
-  if (teamId === undefined) throw new CliError(`team id must be a UUID (e.g. 3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c), got "${terminalText(raw)}"`, 2);
-  return teamId;
-}
-
 async function add(args: string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parsed(() =>
     parseArgs({
@@ -85,7 +67,7 @@ async function add(args: string[], ctx: CliContext): Promise<number> {
       allowPositionals: true,
     }),
   );
-  const teamId = teamIdArg(positionals);
+  const teamId = teamIdArg(positionals, TEAM_USAGE);
   const env = process.env;
   const clientId = values['client-id'] ?? env.DRCHRONO_CLIENT_ID;
   const clientSecret = values['client-secret'] ?? env.DRCHRONO_CLIENT_SECRET;
@@ -175,7 +157,7 @@ async function list(args: string[], ctx: CliContext): Promise<number> {
 
 async function show(args: string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parsed(() => parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true }));
-  const teamId = teamIdArg(positionals);
+  const teamId = teamIdArg(positionals, TEAM_USAGE);
   const team = await getTeamItem(ctx.ddb, ctx.resources.teamsTable, teamId, true);
   if (!team) throw new CliError(`team ${teamId} is not registered`);
   const backfillOut = await ctx.ddb.send(

@@ -86,9 +86,8 @@ export async function deleteBatch(ddb: DynamoDBDocumentClient, table: string, ke
   }
 }
 
-/** Deletes every item of partition `pk` (except `keep`), returning how many were deleted. */
-export async function deletePartition(ddb: DynamoDBDocumentClient, table: string, pk: string, opts: PacedDeleteOptions): Promise<number> {
-  let deleted = 0;
+/** The keys of partition `pk`, a page at a time (strongly consistent, keys only). */
+async function* partitionKeyPages(ddb: DynamoDBDocumentClient, table: string, pk: string, limit?: number): AsyncGenerator<ItemKey[]> {
   let start: Record<string, unknown> | undefined;
   do {
     const out = await ddb.send(
@@ -99,40 +98,33 @@ export async function deletePartition(ddb: DynamoDBDocumentClient, table: string
         ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
         ExpressionAttributeValues: { ':pk': pk },
         ConsistentRead: true,
-        Limit: DELETE_QUERY_PAGE,
+        ...(limit !== undefined ? { Limit: limit } : {}),
         ExclusiveStartKey: start,
       }),
     );
-    const keys = (out.Items ?? []).map((i) => ({ pk: String(i.pk), sk: String(i.sk) })).filter((k) => !opts.keep?.(k));
+    yield (out.Items ?? []).map((i) => ({ pk: String(i.pk), sk: String(i.sk) }));
+    start = out.LastEvaluatedKey;
+  } while (start);
+}
+
+/** Deletes every item of partition `pk` (except `keep`), returning how many were deleted. */
+export async function deletePartition(ddb: DynamoDBDocumentClient, table: string, pk: string, opts: PacedDeleteOptions): Promise<number> {
+  let deleted = 0;
+  for await (const page of partitionKeyPages(ddb, table, pk, DELETE_QUERY_PAGE)) {
+    const keys = page.filter((k) => !opts.keep?.(k));
     for (let i = 0; i < keys.length; i += BATCH_WRITE_MAX_ITEMS) {
       const batch = keys.slice(i, i + BATCH_WRITE_MAX_ITEMS);
       await deleteBatch(ddb, table, batch, opts);
       deleted += batch.length;
       await opts.onDeleted?.(batch.length);
     }
-    start = out.LastEvaluatedKey;
-  } while (start);
+  }
   return deleted;
 }
 
 /** How many items partition `pk` holds (for the dry run), optionally not counting `keep`. */
 export async function countPartition(ddb: DynamoDBDocumentClient, table: string, pk: string, keep?: (key: ItemKey) => boolean): Promise<number> {
   let n = 0;
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ddb.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: '#pk = :pk',
-        ProjectionExpression: '#pk, #sk',
-        ExpressionAttributeNames: { '#pk': 'pk', '#sk': 'sk' },
-        ExpressionAttributeValues: { ':pk': pk },
-        ConsistentRead: true,
-        ExclusiveStartKey: start,
-      }),
-    );
-    n += (out.Items ?? []).filter((i) => !keep?.({ pk: String(i.pk), sk: String(i.sk) })).length;
-    start = out.LastEvaluatedKey;
-  } while (start);
+  for await (const page of partitionKeyPages(ddb, table, pk)) n += page.filter((k) => !keep?.(k)).length;
   return n;
 }
