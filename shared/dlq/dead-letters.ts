@@ -205,29 +205,25 @@ export async function redriveDeadLetters(sqs: SQSClient, opts: RedriveOptions): 
   const visibility = await passVisibilitySeconds(sqs, opts.dlqUrl, opts.visibilitySeconds ?? REDRIVE_VISIBILITY_SECONDS);
   const max = opts.max ?? Number.POSITIVE_INFINITY;
   const moved: DeadLetter[] = [];
-  const left = new Map<string, Held>();
+  /** Every message received and not yet moved: released at the end, whatever stopped the loop (a batch's rest too). */
+  const held = new Map<string, Held>();
   let notReleased = 0;
-  /** The message being moved: released too if the move stops with an error before its delete. */
-  let current: Held | undefined;
   let error: unknown;
   try {
     while (moved.length < max) {
       const batch = await receiveBatch(sqs, opts.dlqUrl, 10, visibility);
       if (batch.length === 0) break;
+      for (const m of batch) if (m.MessageId && m.ReceiptHandle) held.set(m.MessageId, { message: m, receiptHandle: m.ReceiptHandle });
       for (const m of batch) {
         if (!m.MessageId || !m.ReceiptHandle) continue;
         const letter = describeDeadLetter(opts.queue, m);
-        if (moved.length >= max || (opts.teamId !== undefined && letter.teamId !== opts.teamId)) {
-          left.set(m.MessageId, { message: m, receiptHandle: m.ReceiptHandle });
-          continue;
-        }
-        current = { message: m, receiptHandle: m.ReceiptHandle };
+        if (moved.length >= max || (opts.teamId !== undefined && letter.teamId !== opts.teamId)) continue;
         await sqs.send(
           new SendMessageCommand({ QueueUrl: opts.sourceUrl, MessageBody: m.Body ?? '', MessageAttributes: copyAttributes(m.MessageAttributes) }),
         );
         if (opts.afterSend) await opts.afterSend(letter);
         await sqs.send(new DeleteMessageCommand({ QueueUrl: opts.dlqUrl, ReceiptHandle: m.ReceiptHandle }));
-        current = undefined;
+        held.delete(m.MessageId);
         moved.push(letter);
       }
     }
@@ -236,9 +232,9 @@ export async function redriveDeadLetters(sqs: SQSClient, opts: RedriveOptions): 
     error = err;
   } finally {
     // A process that dies here releases nothing: its messages reappear after the visibility timeout instead.
-    notReleased = await release(sqs, opts.dlqUrl, [...left.values(), ...(current ? [current] : [])]);
+    notReleased = await release(sqs, opts.dlqUrl, [...held.values()]);
   }
-  return { moved, left: left.size, notReleased, ...(error !== undefined ? { error } : {}) };
+  return { moved, left: held.size, notReleased, ...(error !== undefined ? { error } : {}) };
 }
 
 function copyAttributes(attrs: Record<string, MessageAttributeValue> | undefined): Record<string, MessageAttributeValue> | undefined {

@@ -152,6 +152,17 @@ describe('a redrive that stops on an error', () => {
     expect(r.moved.map((l) => l.deliveryId)).toEqual(['d-1']);
     expect((r.error as Error).message).toBe('throttled');
   });
+
+  it('releases the rest of the batch it had not reached, not only the message it was moving', async () => {
+    serve([ingest(1, TEAM_B), ingest(2), ingest(3, TEAM_B)]);
+    const crash = async () => {
+      throw new Error('crash');
+    };
+    const r = await redriveDeadLetters(sqs, { queue: 'ingest', dlqUrl: DLQ, sourceUrl: SRC, teamId: TEAM_A, afterSend: crash });
+    expect(r.error).toBeDefined();
+    const released = sqsMock.commandCalls(ChangeMessageVisibilityBatchCommand).flatMap((c) => c.args[0].input.Entries!.map((e) => e.ReceiptHandle));
+    expect(released.sort()).toEqual(['rh-0b7c-2', 'rh-9d1e-1', 'rh-9d1e-3']);
+  });
 });
 
 describe('startMoveTask', () => {
