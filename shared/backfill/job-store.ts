@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { writeIfCondition } from '../aws/conditional-write';
 import { BACKFILL_SK, BackfillJobSchema, type BackfillJob } from './backfill-job';
 
 /**
@@ -24,8 +25,8 @@ function item(job: BackfillJob): Record<string, unknown> {
  * first, in which case the caller re-reads.
  */
 export async function putNewJob(ddb: DynamoDBDocumentClient, table: string, job: BackfillJob, replacing: string | undefined): Promise<boolean> {
-  try {
-    await ddb.send(
+  return writeIfCondition(
+    ddb.send(
       new PutCommand({
         TableName: table,
         Item: item(job),
@@ -33,30 +34,22 @@ export async function putNewJob(ddb: DynamoDBDocumentClient, table: string, job:
           ? { ConditionExpression: 'attribute_not_exists(pk)' }
           : { ConditionExpression: 'jobId = :old', ExpressionAttributeValues: { ':old': replacing } }),
       }),
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return false;
-    throw err;
-  }
+    ),
+  );
 }
 
 /** Write `next` if the stored job is still `jobId` at `fromStep`. False when someone else moved it. */
 export async function commitJob(ddb: DynamoDBDocumentClient, table: string, next: BackfillJob, fromStep: number): Promise<boolean> {
-  try {
-    await ddb.send(
+  return writeIfCondition(
+    ddb.send(
       new PutCommand({
         TableName: table,
         Item: item(next),
         ConditionExpression: 'jobId = :j AND step = :s',
         ExpressionAttributeValues: { ':j': next.jobId, ':s': fromStep },
       }),
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return false;
-    throw err;
-  }
+    ),
+  );
 }
 
 /** Record that the work item for `step` is on the queue (never moves backwards). */

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { writeIfCondition } from '../aws/conditional-write';
 import { TeamItemSchema, teamKey, type TeamItem } from '../teams/team-store';
 
 /**
@@ -83,8 +84,8 @@ export async function releaseRefreshLease(
     names[`#r${i}`] = attr;
     return `#r${i}`;
   });
-  try {
-    await ddb.send(
+  return writeIfCondition(
+    ddb.send(
       new UpdateCommand({
         TableName: teamsTable,
         Key: teamKey(lease.teamId),
@@ -93,12 +94,8 @@ export async function releaseRefreshLease(
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return false;
-    throw err;
-  }
+    ),
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
-import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { writeIfCondition } from '../aws/conditional-write';
 import { teamKey } from '../teams/team-store';
 import { REFRESH_PARTITION_REQUESTED } from './refresh-index';
 
@@ -24,8 +24,8 @@ export async function requestTokenRefresh(
   rejectedTokenVersion?: number,
 ): Promise<boolean> {
   const withVersion = rejectedTokenVersion !== undefined;
-  try {
-    await ddb.send(
+  return writeIfCondition(
+    ddb.send(
       new UpdateCommand({
         TableName: teamsTable,
         Key: teamKey(teamId),
@@ -40,10 +40,6 @@ export async function requestTokenRefresh(
           ...(withVersion ? { ':tv': rejectedTokenVersion } : {}),
         },
       }),
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return false;
-    throw err;
-  }
+    ),
+  );
 }

@@ -1,5 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { writeIfCondition } from '../aws/conditional-write';
 import type { WriteOutcome } from './record-version';
 import { chartIdOf, patientTombstone, recordPk, writeRecordReportingPrevious, type PreviousRecordState } from './records';
 
@@ -94,8 +95,8 @@ export async function setAppointmentPatient(
   } else {
     update += ' REMOVE #patient';
   }
-  try {
-    await ddb.send(
+  return writeIfCondition(
+    ddb.send(
       new UpdateCommand({
         TableName: table,
         Key: { pk: recordPk(teamId, 'appointment'), sk: appointmentId },
@@ -105,12 +106,8 @@ export async function setAppointmentPatient(
         ExpressionAttributeNames: names,
         ExpressionAttributeValues: values,
       }),
-    );
-    return true;
-  } catch (err) {
-    if (err instanceof ConditionalCheckFailedException) return false;
-    throw err;
-  }
+    ),
+  );
 }
 
 /**
