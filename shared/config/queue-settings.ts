@@ -43,3 +43,20 @@ export const BACKFILL_QUEUE: QueueSettings = {
   maxBatchingWindowSeconds: 0,
   retentionPeriodSeconds: 4 * DAY_SECONDS,
 };
+
+/**
+ * Write-back queue (FIFO) → `write-back`: one record's changes in order, never two in flight (message group per
+ * record, shared/write-back/change.ts). Small batches: a failed or deferred message holds back the rest of its
+ * group (and Lambda's FIFO batches stop at the first failure). Deferrals (budget, 429, token refresh) hide the
+ * message instead of re-sending it, which would reorder the group, so each one costs a receive: the receive
+ * bound is high, and the worker ends a change as `failed` itself after a bounded number of real failures
+ * (docs/write-back.md).
+ */
+export const WRITE_BACK_QUEUE: QueueSettings = {
+  functionTimeoutSeconds: 60,
+  visibilityTimeoutSeconds: 6 * 60,
+  maxReceiveCount: 100,
+  batchSize: 5,
+  maxBatchingWindowSeconds: 0,
+  retentionPeriodSeconds: 14 * DAY_SECONDS,
+};

@@ -21,6 +21,7 @@ import { FIELDS_BY_ENTITY, FIELD_POSITIONS_BY_ENTITY } from '../mapping/field-na
  *            order (shared/mapping/field-names.ts, bit i = byte i>>3, bit i&7; "" is the empty list); a list is
  *            the names verbatim (used when names are unknown, repeated or not in canonical order)
  *     c  errorClass                m  errorMessage        x  detail
+ *     r  direction ('outbound')    g  changeId            y  key
  */
 
 // Both lists are APPEND-ONLY: stored entries hold positions in them.
@@ -34,6 +35,10 @@ export const INTEGRATION_LOG_OUTCOMES = [
   'failed',
   'deferred',
   'info',
+  // Outbound changes (docs/write-back.md): a change's final outcome.
+  'applied',
+  'rejected',
+  'conflict',
 ] as const;
 export type IntegrationLogOutcome = (typeof INTEGRATION_LOG_OUTCOMES)[number];
 
@@ -53,6 +58,12 @@ export const IntegrationLogEntrySchema = z.object({
   errorMessage: z.string().optional(),
   /** Free text for operators; never PHI. */
   detail: z.string().optional(),
+  /** 'outbound' for a change written back to DrChrono (docs/write-back.md); absent = inbound (a delivery or a job). */
+  direction: z.literal('outbound').optional(),
+  /** Outbound only: the change id the write API answered with. */
+  changeId: z.string().optional(),
+  /** Outbound only: the record's key as the app named it (Chart ID or Claim ID). */
+  key: z.string().optional(),
 });
 export type IntegrationLogEntry = z.infer<typeof IntegrationLogEntrySchema>;
 
@@ -77,6 +88,9 @@ const StoredEntrySchema = z.object({
   c: z.string().optional(),
   m: z.string().optional(),
   x: z.string().optional(),
+  r: z.literal('outbound').optional(),
+  g: z.string().optional(),
+  y: z.string().optional(),
 });
 type StoredEntry = z.infer<typeof StoredEntrySchema>;
 const StoredGroupSchema = z.object({ sk: z.string(), v: z.literal(INTEGRATION_LOG_ITEM_VERSION), ev: z.array(z.string()), e: z.array(StoredEntrySchema) });
@@ -143,6 +157,9 @@ function encodeEntry(entry: IntegrationLogEntry, baseMs: number, eventIndex: num
   if (entry.errorClass !== undefined) out.c = entry.errorClass;
   if (entry.errorMessage !== undefined) out.m = entry.errorMessage;
   if (entry.detail !== undefined) out.x = entry.detail;
+  if (entry.direction !== undefined) out.r = entry.direction;
+  if (entry.changeId !== undefined) out.g = entry.changeId;
+  if (entry.key !== undefined) out.y = entry.key;
   return out;
 }
 
@@ -175,6 +192,9 @@ function decodeEntry(s: StoredEntry, events: readonly string[], baseMs: number):
     errorClass: s.c,
     errorMessage: s.m,
     detail: s.x,
+    direction: s.r,
+    changeId: s.g,
+    key: s.y,
   });
   // Drop the keys of absent optionals so a decoded entry equals the one written.
   return parsed.success ? (Object.fromEntries(Object.entries(parsed.data).filter(([, v]) => v !== undefined)) as IntegrationLogEntry) : undefined;
