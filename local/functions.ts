@@ -13,7 +13,7 @@ import { TEST_CONSUMER_QUEUE } from './test-functions/settings';
  */
 export type LambdaHandler = (event: unknown, context: Context) => Promise<unknown>;
 
-export type QueueName = 'ingest' | 'backfill' | 'test-consumer';
+export type QueueName = 'ingest' | 'backfill' | 'write-back' | 'test-consumer';
 
 export type Trigger =
   | { kind: 'http' }

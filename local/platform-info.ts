@@ -18,7 +18,7 @@ export interface PlatformInfo {
   sandboxUrl: string | null;
   endpoints: { dynamodb: string; sqs: string; secretsManager: string };
   resources: ResourceNames;
-  queueUrls: { ingest: string; ingestDlq: string; backfill: string; backfillDlq: string };
+  queueUrls: { ingest: string; ingestDlq: string; backfill: string; backfillDlq: string; writeBack: string; writeBackDlq: string };
   /** only with LOCAL_TEST_FUNCTIONS=1 */
   testQueueUrls?: { queue: string; dlq: string };
 }
@@ -47,6 +47,7 @@ export function handlerEnvironment(info: PlatformInfo): Record<string, string> {
     INTEGRATION_LOG_TABLE: info.resources.integrationLogTable,
     INGEST_QUEUE_URL: info.queueUrls.ingest,
     BACKFILL_QUEUE_URL: info.queueUrls.backfill,
+    WRITE_BACK_QUEUE_URL: info.queueUrls.writeBack,
     TEAM_SECRET_PREFIX: info.resources.teamSecretPrefix,
     CONNECT_LINK_KEY_SECRET_ID: info.resources.connectLinkKeySecret,
     // No sandbox means no DrChrono locally: a closed port fails fast instead of calling the real service.

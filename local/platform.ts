@@ -181,6 +181,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
     const queues = new Map<QueueName, QueuePair>([
       ['ingest', created.ingest],
       ['backfill', created.backfill],
+      ['write-back', created.writeBack],
     ]);
     if (testFunctionsEnabled()) {
       const t = testConsumerQueueNames(STAGE);
@@ -282,6 +283,8 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
         ingestDlq: created.ingest.dlqUrl,
         backfill: created.backfill.url,
         backfillDlq: created.backfill.dlqUrl,
+        writeBack: created.writeBack.url,
+        writeBackDlq: created.writeBack.dlqUrl,
       },
       ...(queues.has('test-consumer')
         ? { testQueueUrls: { queue: queues.get('test-consumer')!.url, dlq: queues.get('test-consumer')!.dlqUrl } }

@@ -11,7 +11,7 @@ import { CreateQueueCommand, GetQueueAttributesCommand, type SQSClient } from '@
 import { CreateSecretCommand, ResourceExistsException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { initialKeys, serializeKeys } from '../shared/oauth/connect-link-key';
 import type { ResourceNames } from '../shared/config/resource-names';
-import { BACKFILL_QUEUE, DLQ_RETENTION_SECONDS, INGEST_QUEUE, type QueueSettings } from '../shared/config/queue-settings';
+import { BACKFILL_QUEUE, DLQ_RETENTION_SECONDS, INGEST_QUEUE, WRITE_BACK_QUEUE, type QueueSettings } from '../shared/config/queue-settings';
 import {
   INTEGRATION_LOG_TABLE_SCHEMA,
   RECORDS_TABLE_SCHEMA,
@@ -33,6 +33,7 @@ export interface QueuePair {
 export interface CreatedResources {
   ingest: QueuePair;
   backfill: QueuePair;
+  writeBack: QueuePair;
 }
 
 export function tableDefinitions(names: ResourceNames): { name: string; schema: TableSchema }[] {
@@ -106,8 +107,10 @@ async function queueArn(sqs: SQSClient, url: string): Promise<string> {
 
 /** A work queue and its DLQ, with the redrive policy and timeouts from shared/config/queue-settings.ts. */
 export async function ensureQueuePair(sqs: SQSClient, name: string, dlqName: string, settings: QueueSettings): Promise<QueuePair> {
+  // A FIFO queue's DLQ must be FIFO too; deduplication ids are always explicit (the change id), never content-based.
+  const fifo: Record<string, string> = name.endsWith('.fifo') ? { FifoQueue: 'true', ContentBasedDeduplication: 'false' } : {};
   const dlq = await sqs.send(
-    new CreateQueueCommand({ QueueName: dlqName, Attributes: { MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) } }),
+    new CreateQueueCommand({ QueueName: dlqName, Attributes: { ...fifo, MessageRetentionPeriod: String(DLQ_RETENTION_SECONDS) } }),
   );
   const dlqUrl = dlq.QueueUrl!;
   const dlqArn = await queueArn(sqs, dlqUrl);
@@ -115,6 +118,7 @@ export async function ensureQueuePair(sqs: SQSClient, name: string, dlqName: str
     new CreateQueueCommand({
       QueueName: name,
       Attributes: {
+        ...fifo,
         VisibilityTimeout: String(settings.visibilityTimeoutSeconds),
         MessageRetentionPeriod: String(settings.retentionPeriodSeconds),
         RedrivePolicy: JSON.stringify({ deadLetterTargetArn: dlqArn, maxReceiveCount: settings.maxReceiveCount }),
@@ -130,6 +134,7 @@ export async function createResources(ddb: DynamoDBClient, sqs: SQSClient, names
   return {
     ingest: await ensureQueuePair(sqs, names.ingestQueue, names.ingestDlq, INGEST_QUEUE),
     backfill: await ensureQueuePair(sqs, names.backfillQueue, names.backfillDlq, BACKFILL_QUEUE),
+    writeBack: await ensureQueuePair(sqs, names.writeBackQueue, names.writeBackDlq, WRITE_BACK_QUEUE),
   };
 }
 

@@ -10,6 +10,9 @@ export interface ResourceNames {
   ingestDlq: string;
   backfillQueue: string;
   backfillDlq: string;
+  /** FIFO (docs/write-back.md): names end in `.fifo`, as SQS requires. */
+  writeBackQueue: string;
+  writeBackDlq: string;
   /** Secrets Manager name prefix; a team's secret is `${teamSecretPrefix}${teamId}`. */
   teamSecretPrefix: string;
   /**
@@ -32,6 +35,8 @@ export function resourceNames(stage: string): ResourceNames {
     ingestDlq: `${p}-ingest-dlq`,
     backfillQueue: `${p}-backfill`,
     backfillDlq: `${p}-backfill-dlq`,
+    writeBackQueue: `${p}-write-back.fifo`,
+    writeBackDlq: `${p}-write-back-dlq.fifo`,
     teamSecretPrefix: `drchrono-sync/${stage}/teams/`,
     connectLinkKeySecret: `drchrono-sync/${stage}/connect-link-key`,
   };
