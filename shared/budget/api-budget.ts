@@ -10,7 +10,8 @@ import { ApiBudgetExhaustedError } from '../drchrono/errors';
  * containers can never overspend. DrChrono resets its own limit at the top of each hour, and so do we.
  *
  * Webhook traffic goes first: backfill may only use `limit - reserve`, so a running backfill always leaves
- * room for live changes.
+ * room for live changes. Outbound changes (docs/write-back.md) sit between: they may use `limit - reserve/2`, so
+ * webhooks keep a share write-back cannot touch, and a running backfill cannot starve an app's changes.
  */
 export const DEFAULT_API_BUDGET_PER_HOUR = 500;
 /** Share of the hourly budget that backfill may not touch. */
@@ -18,7 +19,7 @@ export const DEFAULT_WEBHOOK_RESERVE_FRACTION = 0.2;
 /** Keep counters a little past their hour (clock skew, operators reading `team show`). */
 const COUNTER_TTL_SECONDS = 2 * 3600;
 
-export type BudgetPriority = 'webhook' | 'backfill';
+export type BudgetPriority = 'webhook' | 'write-back' | 'backfill';
 
 export function budgetHourKey(now: Date): string {
   return `BUDGET#${now.toISOString().slice(0, 13)}`;
@@ -37,10 +38,14 @@ export function budgetLimitOf(teamItem: Record<string, unknown> | undefined): nu
   return typeof v === 'number' && Number.isInteger(v) && v > 0 ? v : DEFAULT_API_BUDGET_PER_HOUR;
 }
 
-/** The effective ceiling for a priority: webhooks use the whole budget, backfill all but the reserve. */
+/**
+ * The effective ceiling for a priority: webhooks use the whole budget, write-back all but half the reserve,
+ * backfill all but the reserve (default 500/h: 500, 450, 400).
+ */
 export function budgetCeiling(limit: number, priority: BudgetPriority, reserveFraction = DEFAULT_WEBHOOK_RESERVE_FRACTION): number {
   if (priority === 'webhook') return limit;
-  return Math.max(0, limit - Math.ceil(limit * reserveFraction));
+  const reserve = Math.ceil(limit * reserveFraction);
+  return Math.max(0, limit - (priority === 'write-back' ? Math.ceil(reserve / 2) : reserve));
 }
 
 export interface ConsumeApiBudgetOptions {

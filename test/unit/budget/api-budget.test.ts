@@ -37,6 +37,11 @@ describe('budget helpers', () => {
     expect(budgetCeiling(500, 'backfill')).toBe(400);
     expect(budgetCeiling(3, 'backfill', 0.5)).toBe(1);
   });
+  it('gives write-back all but half the reserve: above backfill, below webhooks', () => {
+    expect(budgetCeiling(500, 'write-back')).toBe(450);
+    expect(budgetCeiling(10, 'write-back')).toBe(9);
+    expect(budgetCeiling(1, 'write-back')).toBe(0);
+  });
 });
 
 describe('consumeApiBudget', () => {
