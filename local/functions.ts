@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { BACKFILL_QUEUE, INGEST_QUEUE, type QueueSettings } from '../shared/config/queue-settings';
+import { BACKFILL_QUEUE, INGEST_QUEUE, WRITE_BACK_QUEUE, type QueueSettings } from '../shared/config/queue-settings';
 import { FUNCTION_SETTINGS } from '../shared/config/function-settings';
 import { TEST_CONSUMER_QUEUE } from './test-functions/settings';
 
@@ -33,6 +33,7 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FUNCTIONS: readonly LocalFunction[] = [
   { name: 'webhook', entry: 'functions/webhook/handler.ts', timeoutSeconds: FUNCTION_SETTINGS.webhook.timeoutSeconds, trigger: { kind: 'http' } },
   { name: 'oauth', entry: 'functions/oauth/handler.ts', timeoutSeconds: FUNCTION_SETTINGS.oauth.timeoutSeconds, trigger: { kind: 'http' } },
+  { name: 'write-api', entry: 'functions/write-api/handler.ts', timeoutSeconds: FUNCTION_SETTINGS['write-api'].timeoutSeconds, trigger: { kind: 'http' } },
   {
     name: 'token-refresh',
     entry: 'functions/token-refresh/handler.ts',
@@ -50,6 +51,12 @@ export const FUNCTIONS: readonly LocalFunction[] = [
     entry: 'functions/backfill/handler.ts',
     timeoutSeconds: BACKFILL_QUEUE.functionTimeoutSeconds,
     trigger: { kind: 'queue', queue: 'backfill', settings: BACKFILL_QUEUE },
+  },
+  {
+    name: 'write-back',
+    entry: 'functions/write-back/handler.ts',
+    timeoutSeconds: WRITE_BACK_QUEUE.functionTimeoutSeconds,
+    trigger: { kind: 'queue', queue: 'write-back', settings: WRITE_BACK_QUEUE },
   },
   {
     name: 'reconcile',
