@@ -98,6 +98,8 @@ function readOnlyProblem(field: string): string {
 export const TEXT_MAX_LENGTH = 255;
 /** An appointment lasts at most a day. */
 export const DURATION_MAX_MINUTES = 24 * 60;
+/** Exam rooms are 1-based indexes into the office's `exam_rooms`; no office has hundreds. */
+const EXAM_ROOM_MAX = 999;
 
 const TEXT_TARGETS: Record<string, string> = {
   'First Name': 'first_name',
@@ -181,11 +183,11 @@ function integerValue(v: unknown): number | undefined {
   return undefined;
 }
 
-function boundedInteger(target: string, v: unknown, min: number, max: number, unit: string): Converted {
+function boundedInteger(target: string, v: unknown, min: number, max: number, messages: { notWhole: string; outOfRange: string }): Converted {
   if (isEmpty(v)) return { problem: CANNOT_CLEAR };
   const n = integerValue(v);
-  if (n === undefined) return { problem: `must be a whole number${unit}` };
-  if (n < min || n > max) return { problem: `must be between ${min} and ${max}${unit}` };
+  if (n === undefined) return { problem: messages.notWhole };
+  if (n < min || n > max) return { problem: messages.outOfRange };
   return { set: { [target]: n } };
 }
 
@@ -265,11 +267,17 @@ function convert(entity: WriteEntity, field: string, v: unknown, ctx: Ctx): Conv
     case 'Date of Service':
       return dateOfService(v);
     case 'Duration':
-      return boundedInteger('duration', v, 1, DURATION_MAX_MINUTES, ' of minutes');
+      return boundedInteger('duration', v, 1, DURATION_MAX_MINUTES, {
+        notWhole: 'must be a whole number of minutes',
+        outOfRange: `must be between 1 and ${DURATION_MAX_MINUTES} minutes`,
+      });
     case 'Office':
-      return boundedInteger('office', v, 1, Number.MAX_SAFE_INTEGER, ' (an office id)');
+      return boundedInteger('office', v, 1, Number.MAX_SAFE_INTEGER, { notWhole: 'must be an office id', outOfRange: 'must be an office id' });
     case 'Exam Room':
-      return boundedInteger('exam_room', v, 1, 999, ' (an exam room index)');
+      return boundedInteger('exam_room', v, 1, EXAM_ROOM_MAX, {
+        notWhole: 'must be an exam room index (1, 2, ...)',
+        outOfRange: `must be an exam room index from 1 to ${EXAM_ROOM_MAX}`,
+      });
   }
   throw new Error(`no reverse mapping for ${entity} field ${field}`);
 }
@@ -340,7 +348,7 @@ export async function planWrite(req: WriteRequest, ctx: Ctx): Promise<WritePlan>
   const names = Object.keys(req.fields);
   if (req.op === 'delete') {
     if (names.length === 0) return { ok: true, payload: {}, fieldsWritten: [] };
-    return { ok: false, problems: names.map((field) => ({ field, problem: 'a delete takes no fields' })) };
+    return { ok: false, problems: orderProblems(req.entity, names.map((field) => ({ field, problem: 'a delete takes no fields' }))) };
   }
   if (names.length === 0 && req.op !== 'create') return { ok: false, problems: [{ field: '(body)', problem: 'no fields' }] };
 
