@@ -213,6 +213,10 @@ describe('planWrite: choice labels', () => {
     expect(await payloadOf(patientUpdate({ Language: 'Deutsch' }), planContext({ config }))).toEqual({ preferred_language: 'deu' });
   });
 
+  it("refuses the English name of a code beyond DrChrono's enum that the team does not list (German)", async () => {
+    expect(await problemsOf(patientUpdate({ Language: 'German' }))).toEqual([{ field: 'Language', problem: "not one of the team's Language labels" }]);
+  });
+
   it("maps a label through the team's list, not DrChrono's default label, once the team renames it", async () => {
     const config = teamConfig({ syncChoices: { status: { A: 'Current' } } });
     expect(await payloadOf(patientUpdate({ Status: 'Current' }), planContext({ config }))).toEqual({ patient_status: 'A' });
