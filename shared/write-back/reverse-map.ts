@@ -119,8 +119,15 @@ const TEXT_TARGETS: Record<string, string> = {
   Reason: 'reason',
 };
 
+/** What planWrite needs besides the request: the team's mapping config, its write-back defaults, the lookups. */
+export interface WriteContext {
+  config: TeamSyncConfig;
+  defaults: WriteDefaults;
+  lookups: WriteLookups;
+}
+
 type Converted = { set: Record<string, unknown> } | { problem: string };
-type Ctx = { config: TeamSyncConfig; defaults: WriteDefaults; lookups: WriteLookups };
+type Ctx = WriteContext;
 
 const CANNOT_CLEAR = 'cannot be cleared';
 const isEmpty = (v: unknown) => v === null || v === '';
