@@ -338,7 +338,7 @@ async function createProblems(fields: Record<string, unknown>, payload: Record<s
       }
     }
   }
-  // An index into the office's exam_rooms; DrChrono does not document the base, its UI counts from 1 (docs/write-back.md).
+  // An index into the office's exam_rooms. DrChrono does not document the base; live clients use 1 (docs/write-back.md).
   if (!Object.hasOwn(fields, 'Exam Room')) payload.exam_room = ctx.defaults.examRoom ?? 1;
   return problems;
 }
