@@ -1,4 +1,5 @@
-import { PATIENT_FIELDS } from '../../../shared/mapping';
+import fc from 'fast-check';
+import { APPOINTMENT_FIELDS, PATIENT_FIELDS } from '../../../shared/mapping';
 import { WRITABLE_FIELDS, planWrite, type WritePlan, type WriteRequest } from '../../../shared/write-back/reverse-map';
 import {
   CHART_ID,
@@ -17,6 +18,9 @@ import {
 } from './reverse-map-fixtures';
 
 type Ctx = Parameters<typeof planWrite>[1];
+
+/** Seeded: FC_SEED reproduces a run; fast-check prints the seed and the shrunk counterexample on failure. */
+const seed = Number(process.env.FC_SEED) || Date.now() % 2 ** 31;
 
 async function plan(req: WriteRequest, ctx: Ctx = planContext()): Promise<WritePlan> {
   return planWrite(req, ctx);
@@ -518,6 +522,28 @@ describe('planWrite: problems', () => {
       patientUpdate({ Nickname: 1, 'Date of Birth': '1985-02-30', Status: 'Gone', Email: 7, 'Chart ID': 'X', 'Primary Provider': '999' }),
     );
     expect(problems.map((p) => p.field)).toEqual(['Chart ID', 'Date of Birth', 'Status', 'Email', 'Primary Provider', 'Nickname']);
+  });
+
+  it('never puts a value in a problem text, whatever the fields and values (property)', async () => {
+    const names = [...PATIENT_FIELDS, ...APPOINTMENT_FIELDS, 'Office', 'Exam Room', 'Nickname', 'email'];
+    const marked = fc.string({ minLength: 1, maxLength: 20 }).map((s) => `§v${s}`);
+    const value = fc.oneof(marked, fc.integer({ min: 100_000, max: 2 ** 40 }), fc.boolean(), fc.constant(null), fc.array(marked, { maxLength: 2 }));
+    await fc.assert(
+      fc.asyncProperty(
+        fc.constantFrom('patient' as const, 'appointment' as const),
+        fc.constantFrom('upsert' as const, 'update' as const, 'create' as const, 'delete' as const),
+        fc.dictionary(fc.constantFrom(...names), value, { maxKeys: 8 }),
+        async (entity, op, fields) => {
+          const key = op === 'create' ? null : 'K1';
+          const p = await plan({ entity, op, key, fields }, planContext({ lookups: stubLookups({ offices: {} }) }));
+          if (p.ok) return;
+          const texts = JSON.stringify(p.problems.map((x) => x.problem));
+          expect(texts).not.toContain('§v');
+          for (const v of Object.values(fields)) if (typeof v === 'number') expect(texts).not.toContain(String(v));
+        },
+      ),
+      { seed, numRuns: 500 },
+    );
   });
 
   it('never puts a value in a problem', async () => {
