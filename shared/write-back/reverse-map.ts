@@ -149,7 +149,8 @@ function address(v: unknown): Converted {
 
 /** A real proleptic Gregorian date (rejects 2023-02-29, month 13, ...). */
 function isCalendarDate(y: number, m: number, d: number): boolean {
-  const t = new Date(Date.UTC(y, m - 1, d));
+  const t = new Date(0);
+  t.setUTCFullYear(y, m - 1, d); // not Date.UTC, which reads years 0-99 as 1900-1999
   return y >= 1 && t.getUTCFullYear() === y && t.getUTCMonth() === m - 1 && t.getUTCDate() === d;
 }
 

@@ -180,6 +180,11 @@ describe('planWrite: Date of Birth', () => {
     expect(await payloadOf(patientUpdate({ 'Date of Birth': '2000-02-29' }))).toEqual({ date_of_birth: '2000-02-29' });
   });
 
+  it('checks dates of the years 1-99 as themselves, not as 1900-1999', async () => {
+    expect(await payloadOf(patientUpdate({ 'Date of Birth': '0004-02-29' }))).toEqual({ date_of_birth: '0004-02-29' });
+    expect(await problemsOf(patientUpdate({ 'Date of Birth': '0100-02-29' }))).toEqual([{ field: 'Date of Birth', problem: 'not a real calendar date' }]);
+  });
+
   it.each(['15/06/1985', '1985-6-15', '1985-06-15T00:00:00', 19850615])('refuses %p: not YYYY-MM-DD', async (value) => {
     expect(await problemsOf(patientUpdate({ 'Date of Birth': value }))).toEqual([{ field: 'Date of Birth', problem: 'must be a date YYYY-MM-DD' }]);
   });
