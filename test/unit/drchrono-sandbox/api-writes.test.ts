@@ -1,6 +1,6 @@
 import type { RunningSandbox } from '../../../local/drchrono-sandbox/index';
 import { ARCHIVED_OFFICE_ID, SATELLITE_OFFICE_ID } from '../../../local/drchrono-sandbox/seed';
-import { api, connect, sandbox, type AnyJson } from './helpers';
+import { api, connect, control, sandbox, type AnyJson } from './helpers';
 
 /**
  * Writes through DrChrono's API as the sandbox answers them (interfaces: POST → 201 + object, PATCH/PUT/DELETE →
@@ -46,6 +46,12 @@ describe('patient writes through the API', () => {
     const second = await send('POST', '/api/patients', { first_name: 'Mike', last_name: 'Wright', doctor: 263812, gender: 'Male' });
     expect(second.body.chart_id).toBe('WRMI000002');
     expect((await send('POST', '/api/patients', { chart_id: 'APP-42', doctor: 263812, gender: '' })).body.chart_id).toBe('APP-42');
+  });
+
+  it('derives a missing Chart ID from the name in the control API (DrChrono\'s UI) too, and keeps an explicit empty one', async () => {
+    const ui = (await control(sb, 'POST', '/patients', { first_name: 'Uma', last_name: 'Interface' })).body;
+    expect(ui.chart_id).toBe('INUM000001');
+    expect((await control(sb, 'POST', '/patients', { first_name: 'No', last_name: 'Chart', chart_id: '' })).body.chart_id).toBe('');
   });
 
   it('filters the patient list by exact chart_id', async () => {
