@@ -5,7 +5,6 @@
  * - user:read      /api/doctors (/api/users/current accepts any token)
  */
 export const SYNC_SCOPES = ['patients:read', 'calendar:read', 'user:read'] as const;
-export const WRITE_BACK_SCOPES = ['patients:write', 'calendar:write'] as const;
 
 export function buildAuthorizeUrl(opts: { baseUrl: string; clientId: string; redirectUri: string; state: string; scopes?: readonly string[] }): string {
   const url = new URL(`${opts.baseUrl.replace(/\/+$/, '')}/o/authorize/`);
