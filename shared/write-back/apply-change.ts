@@ -11,7 +11,7 @@ import {
 import type { Appointment, Patient } from '../drchrono/schemas';
 import { errorFields, logger } from '../logging/logger';
 import { patientNeedsVerbose, readTeamSyncConfig, type TeamSyncConfig } from '../mapping';
-import { WRITE_BACK_SCOPES } from '../oauth/authorize-url';
+import { writeBackAllowed } from '../oauth/authorize-url';
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import { compareVersions, normalizeUpdatedAt, parseVersionKey, recordVersion, versionKey } from '../store/record-version';
@@ -83,8 +83,7 @@ export const REASONS = {
 
 /** Write-back needs the team's opt-in AND an authorization that asked for both write scopes (docs/write-back.md). */
 export function teamCanWrite(team: TeamItem): boolean {
-  const scopes = Array.isArray(team.grantedScopes) ? (team.grantedScopes as unknown[]) : [];
-  return team.writeBack === true && WRITE_BACK_SCOPES.every((s) => scopes.includes(s));
+  return writeBackAllowed({ writeBack: team.writeBack, grantedScopes: team.grantedScopes });
 }
 
 export function changeEvent(m: Pick<ChangeMessage, 'entity' | 'op'>): string {
