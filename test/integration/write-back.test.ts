@@ -302,6 +302,22 @@ describe('write-back through the local platform', () => {
     expect(booked.map((a) => String(a.id))).toEqual([done.drchronoId]);
   }, 90_000);
 
+  it('rejects a change with the reconnect hint once write-back is switched off, without calling DrChrono', async () => {
+    const p = await syncedPatient(team);
+    const setWriteBack = (on: boolean) =>
+      ddb.send(new UpdateCommand({ TableName: tables().teamsTable, Key: teamKey(team.teamId), UpdateExpression: 'SET writeBack = :on', ExpressionAttributeValues: { ':on': on } }));
+    await setWriteBack(false);
+    try {
+      const m = await send(message(team, { key: p.chartId, drchronoId: p.id, payload: { email: 'off@example.invalid' }, fieldsWritten: ['Email'] }));
+      const done = await outcome(team, m.changeId);
+      expect(done.status).toBe('rejected');
+      expect(done.reason).toContain(`drchrono-sync team write-back ${team.teamId} on`);
+      expect((await httpJson<Json>('GET', sandbox(`/patients/${p.id}`), undefined, 200)).body.email).not.toBe('off@example.invalid');
+    } finally {
+      await setWriteBack(true);
+    }
+  }, 60_000);
+
   it('defers on a spent budget without reordering: both changes of one patient apply, in order, after the hour', async () => {
     const p = await syncedPatient(team);
     // Spend this hour's budget (write-back may use 450 of 500).
