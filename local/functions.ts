@@ -51,7 +51,12 @@ export const FUNCTIONS: readonly LocalFunction[] = [
     timeoutSeconds: BACKFILL_QUEUE.functionTimeoutSeconds,
     trigger: { kind: 'queue', queue: 'backfill', settings: BACKFILL_QUEUE },
   },
-  { name: 'write-back', entry: 'functions/write-back/handler.ts', timeoutSeconds: WRITE_BACK_QUEUE.functionTimeoutSeconds, trigger: { kind: 'queue', queue: 'write-back', settings: WRITE_BACK_QUEUE } },
+  {
+    name: 'write-back',
+    entry: 'functions/write-back/handler.ts',
+    timeoutSeconds: WRITE_BACK_QUEUE.functionTimeoutSeconds,
+    trigger: { kind: 'queue', queue: 'write-back', settings: WRITE_BACK_QUEUE },
+  },
   {
     name: 'reconcile',
     entry: 'functions/reconcile/handler.ts',
