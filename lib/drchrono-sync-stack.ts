@@ -32,6 +32,7 @@ import {
   TOKEN_REFRESH_WINDOW_MINUTES,
   UNTAGGED_RESOURCE_TYPES,
   WRITE_API_CONCURRENCY,
+  WRITE_BACK_CONCURRENCY,
   WRITE_BACK_MAX_AGE,
   type DeployStage,
   type FunctionName,
@@ -245,6 +246,27 @@ export class DrChronoSyncStack extends Stack {
       }),
     );
 
+    // Applies queued changes to DrChrono and writes DrChrono's state through the sync's record path (docs/write-back.md).
+    const writeBack = make('write-back', 'WriteBackWorker', WRITE_BACK_CONCURRENCY, {
+      ...dataEnv,
+      TEAM_SECRET_PREFIX: secretPrefix,
+      WRITE_BACK_QUEUE_URL: this.writeBackQueue.queue.queueUrl,
+    });
+    // The team, budget counter, change items and name caches by key; records as the sync writes them.
+    writeBack.allowTable(this.tables.teams, ['GetItem', 'PutItem', 'UpdateItem']);
+    writeBack.allowTable(this.tables.records, ['GetItem', 'PutItem', 'UpdateItem']);
+    writeBack.allowQueryPartitions(this.tables.records, ['*#appointment']);
+    writeBack.allowTable(this.tables.integrationLog, ['PutItem']);
+    writeBack.allowTeamSecrets(secretPrefix, ['GetSecretValue']);
+    // FIFO: no batching window; a deferred change is hidden again on its own receipt (ChangeMessageVisibility, part of the event source's grant).
+    writeBack.fn.addEventSource(
+      new SqsEventSource(this.writeBackQueue.queue, {
+        batchSize: WRITE_BACK_QUEUE.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: WRITE_BACK_CONCURRENCY,
+      }),
+    );
+
     // Reconcile only lists connected teams and enqueues one work item each; the backfill worker does the fetching.
     const reconcile = make('reconcile', 'Reconcile', SCHEDULED_CONCURRENCY, {
       BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
@@ -268,7 +290,7 @@ export class DrChronoSyncStack extends Stack {
       }),
     };
 
-    this.functions = { webhook, oauth, 'token-refresh': tokenRefresh, sync, backfill, reconcile, 'write-api': writeApi };
+    this.functions = { webhook, oauth, 'token-refresh': tokenRefresh, sync, backfill, reconcile, 'write-api': writeApi, 'write-back': writeBack };
     const functionList = Object.values(this.functions);
 
     const queues = [

@@ -128,6 +128,8 @@ export const SCHEDULED_CONCURRENCY = 1;
 export const OAUTH_CONCURRENCY = 5;
 /** Apps' writes: a burst beyond this is throttled (429) instead of spending DynamoDB and DrChrono capacity. */
 export const WRITE_API_CONCURRENCY = 10;
+/** Write-back spends the team budgets like sync: the SQS minimum of 2 keeps a backlog from bursting through them. */
+export const WRITE_BACK_CONCURRENCY = SQS_MIN_CONCURRENCY;
 
 export const TOKEN_REFRESH_RATE = Duration.minutes(FUNCTION_SETTINGS['token-refresh'].everyMinutes ?? 15);
 export const RECONCILE_RATE = Duration.minutes(FUNCTION_SETTINGS.reconcile.everyMinutes ?? 60);

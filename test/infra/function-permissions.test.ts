@@ -72,6 +72,16 @@ const PERMISSIONS: Record<FunctionName, Grants> = {
     'secrets:team/*': ['secretsmanager:GetSecretValue'],
     'queue:writeBack': ['sqs:SendMessage'],
   },
+  // wt-worker's handler (shared/write-back/apply-change.ts, write-back-batch.ts): the sync's record path plus change items.
+  'write-back': {
+    ...EVERY_FUNCTION,
+    'table:teams': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    'table:records': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    'table:records [LeadingKeys: *#appointment]': ['dynamodb:Query'],
+    'table:integrationLog': ['dynamodb:PutItem'],
+    'secrets:team/*': ['secretsmanager:GetSecretValue'],
+    'queue:writeBack': [...EVENT_SOURCE_SQS],
+  },
 };
 
 const FUNCTIONS = Object.keys(PERMISSIONS) as FunctionName[];

@@ -68,8 +68,8 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
 
   it('encrypts every log group with the CMK and sets a retention', () => {
     const groups = Object.values(resourcesOfType(s.template, 'AWS::Logs::LogGroup'));
-    // 7 functions, the API access log and the data protection audit log.
-    expect(groups).toHaveLength(9);
+    // 8 functions, the API access log and the data protection audit log.
+    expect(groups).toHaveLength(10);
     for (const g of groups) {
       expect(g.Properties?.KmsKeyId).toEqual(keyArn);
       expect(g.Properties?.RetentionInDays).toEqual(stage === 'prod' ? 2192 : 14);

@@ -21,6 +21,7 @@ const ENV_CONTRACT: Record<FunctionName, string[]> = {
   backfill: ['RECORDS_TABLE', 'INTEGRATION_LOG_TABLE', 'BACKFILL_QUEUE_URL', 'TEAM_SECRET_PREFIX', 'DRCHRONO_BASE_URL'],
   reconcile: ['BACKFILL_QUEUE_URL'],
   'write-api': ['RECORDS_TABLE', 'WRITE_BACK_QUEUE_URL', 'TEAM_SECRET_PREFIX', 'DRCHRONO_BASE_URL'],
+  'write-back': ['RECORDS_TABLE', 'INTEGRATION_LOG_TABLE', 'WRITE_BACK_QUEUE_URL', 'TEAM_SECRET_PREFIX', 'DRCHRONO_BASE_URL', 'INTEGRATION_LOG_TTL_DAYS'],
 };
 const ENV_ALL = ['STAGE', 'TEAMS_TABLE', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_NAMESPACE'];
 
@@ -107,6 +108,17 @@ describe.each(['dev', 'prod'] as const)('topology (%s)', (stage) => {
       RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: WRITE_BACK_QUEUE.maxReceiveCount },
     });
     s.template.hasResourceProperties('AWS::SQS::Queue', { QueueName: names.writeBackDlq, FifoQueue: true, KmsMasterKeyId: Match.anyValue() });
+  });
+
+  it('feeds the write-back function from the FIFO queue with partial batch failures and no batching window', () => {
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId('write-back') },
+      EventSourceArn: { 'Fn::GetAtt': [logicalIdOf(s.stack, s.stack.writeBackQueue.queue), 'Arn'] },
+      BatchSize: WRITE_BACK_QUEUE.batchSize,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumBatchingWindowInSeconds: Match.absent(),
+    });
+    expect(WRITE_BACK_QUEUE.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * FUNCTION_SIZING['write-back'].timeout.toSeconds());
   });
 
   it('alarms when the write-back DLQ holds a message', () => {
