@@ -575,7 +575,6 @@ export class SandboxEngine {
     const p = this.patient(id);
     const fields = this.validate('patient', body, mode);
     Object.assign(p, fields, { updated_at: this.stamp() });
-    if ('patient_flags_attached' in fields) this.syncFlagTypes(p);
     this.emit('PATIENT_MODIFY', 'patient', p);
     return p;
   }
