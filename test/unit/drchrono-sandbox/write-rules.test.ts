@@ -147,6 +147,10 @@ describe('appointment overlap (same office and exam room)', () => {
     expect(findOverlap(at('a', '09:10', 30), existing)).toBeUndefined();
   });
 
+  it('keeps a cancelled appointment\'s slot taken: only deletion frees it', () => {
+    expect(findOverlap(at('n', '09:00', 30), [at('a', '09:00', 30, { status: 'Cancelled' })])).toBe('a');
+  });
+
   it('agrees with minute-by-minute occupancy (property)', () => {
     fc.assert(
       fc.property(fc.integer({ min: 0, max: 600 }), fc.integer({ min: 1, max: 120 }), fc.integer({ min: 0, max: 600 }), fc.integer({ min: 1, max: 120 }), (s1, d1, s2, d2) => {
