@@ -302,6 +302,17 @@ describe('write-back through the local platform', () => {
     expect(booked.map((a) => String(a.id))).toEqual([done.drchronoId]);
   }, 90_000);
 
+  it('does not create a patient twice when the worker fails between the POST and ending the change', async () => {
+    const chart = `WBFLT${randomUUID().slice(0, 6).toUpperCase()}`;
+    // Ending the change fails (all 4 of the DynamoDB client's tries) after DrChrono created the patient.
+    await httpJson('POST', apiUrl('/_local/faults'), { service: 'dynamodb', operations: ['UpdateItem'], resource: tables().teamsTable, bodyContains: 'completedAt', kind: '500', count: 4 }, 201);
+    const m = await send(message(team, { op: 'upsert', key: chart, payload: { doctor: DOCTOR, gender: 'Female', first_name: 'Fault', last_name: 'Create' }, fieldsWritten: ['Primary Provider', 'Sex', 'First Name', 'Last Name'] }));
+    const done = await outcome(team, m.changeId, 60_000);
+    expect(done).toMatchObject({ status: 'applied', key: chart, attempts: 1 });
+    const created = (await httpJson<Json[]>('GET', sandbox('/patients'), undefined, 200)).body.filter((x) => x.chart_id === chart);
+    expect(created.map((x) => String(x.id))).toEqual([done.drchronoId]);
+  }, 90_000);
+
   it('rejects a change with the reconnect hint once write-back is switched off, without calling DrChrono', async () => {
     const p = await syncedPatient(team);
     const setWriteBack = (on: boolean) =>
