@@ -172,7 +172,7 @@ describe('write-back through the local platform', () => {
       expect(echo.outcome).toBe('unchanged');
       expect(await rawRecord(team, 'patient', p.id)).toEqual(before);
 
-      const out = (await log(team)).find((e) => e.changeId === m.changeId);
+      const out = await waitFor(async () => (await log(team)).find((e) => e.changeId === m.changeId), { description: 'the outbound entry' });
       expect(out).toMatchObject({ direction: 'outbound', outcome: 'applied', entity: 'patient', drchronoId: p.id, fieldsWritten: ['Email'], event: 'WRITE_BACK_PATIENT_UPDATE' });
     } finally {
       await httpJson('POST', sandbox(`/apps/${team.clientId}/webhook/quirks`), { holding: false }, 200);
@@ -229,7 +229,11 @@ describe('write-back through the local platform', () => {
     rec = await getRecord(ddb, tables().recordsTable, team.teamId, 'appointment', id, { consistent: true });
     expect(rec?.deleted).toBe(true);
 
-    const entries = (await log(team)).filter((e) => [create, move, cancel, del].some((c) => c.changeId === e.changeId));
+    // The log is written after the batch, just after the change item ended.
+    const entries = await waitFor(async () => {
+      const found = (await log(team)).filter((e) => [create, move, cancel, del].some((c) => c.changeId === e.changeId));
+      return found.length === 4 ? found : undefined;
+    }, { description: 'the four outbound log entries' });
     expect(entries.map((e) => e.outcome)).toEqual(['applied', 'applied', 'applied', 'applied']);
   }, 90_000);
 
@@ -249,7 +253,7 @@ describe('write-back through the local platform', () => {
     expect(refused).toMatchObject({ status: 'rejected', reason: 'DrChrono refused the change' });
     expect(Object.keys(refused.fieldErrors ?? {})).toEqual(['Sex']);
     expect(JSON.stringify(refused)).not.toContain('Klingon');
-    const entry = (await log(team)).find((e) => e.changeId === bad.changeId);
+    const entry = await waitFor(async () => (await log(team)).find((e) => e.changeId === bad.changeId), { description: 'the rejection logged' });
     expect(entry).toMatchObject({ outcome: 'rejected', fieldsWritten: [] });
   }, 60_000);
 
