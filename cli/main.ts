@@ -50,6 +50,10 @@ Commands:
   sandbox ...                  drive the local DrChrono sandbox
   log ...                      a team's integration log
   records ...                  synced records
+  records set|create|delete ...
+                               change a patient or appointment in DrChrono through the write API; waits for the outcome
+  records change <teamId> <changeId>
+                               a change's outcome
   backfill ...                 start or inspect a backfill
   dlq list [--queue ingest|backfill] [--team T] [--json]
                                dead letters with their failure reason (ids only; nothing consumed)

@@ -6,6 +6,9 @@ import { CliError, type CliContext } from '../context';
 import { terminalText } from '../terminal-text';
 import { runWrite, WRITE_SUBCOMMANDS, type WriteSubcommand } from './records-write';
 
+// Re-exported so the CLI reference test (test/unit/docs/cli-reference.test.ts) checks its options too.
+export { RECORDS_WRITE_USAGE } from './records-write';
+
 export const RECORDS_USAGE = `Usage:
   drchrono-sync records <teamId> patient|appointment|employee [key] [--limit N] [--json]
       key: patient = Chart ID, appointment = Claim ID, employee = Chrono Doctor ID.
