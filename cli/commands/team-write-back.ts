@@ -96,7 +96,7 @@ export function writeBackRows(team: TeamItem): [string, unknown][] {
   if (team.writeBack === true && missing.length) state += ` (no write scopes granted yet: reconnect with drchrono-sync team connect-link ${team.teamId})`;
   return [
     ['Write-back', state],
-    ['Granted scopes', granted ? granted.join(' ') || '(none)' : team.connectedAt ? `(not recorded: connected before scopes were; asked for ${SYNC_SCOPES.join(' ')})` : undefined],
+    ['Granted scopes', granted ? granted.join(' ') || '(none)' : team.connectedAt ? `(not recorded: connected before scopes were recorded; that connection asked for ${SYNC_SCOPES.join(' ')})` : undefined],
     ['Write-back defaults', team.writeBackDefaults !== undefined ? describeDefaults(writeBackDefaultsOf(team)) : undefined],
   ];
 }

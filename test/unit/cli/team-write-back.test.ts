@@ -222,6 +222,12 @@ describe('team show: write-back', () => {
     expect(out).toMatch(/^Write-back: +on \(no write scopes granted yet: reconnect with drchrono-sync team connect-link 3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c\)$/m);
   });
 
+  it('says the scopes of a team connected before they were recorded are unknown (it must reconnect to write)', async () => {
+    const out = await show(team({ writeBack: true }));
+    expect(out).toMatch(/^Granted scopes: +\(not recorded: connected before scopes were recorded; that connection asked for patients:read calendar:read user:read\)$/m);
+    expect(out).toMatch(/^Write-back: +on \(no write scopes granted yet/m);
+  });
+
   it('has the settings in --json', async () => {
     const out = JSON.parse(await show(team({ writeBack: true, grantedScopes: WRITE, writeBackDefaults: { office: 3 } }), true));
     expect(out.team).toMatchObject({ writeBack: true, grantedScopes: WRITE, writeBackDefaults: { office: 3 } });
