@@ -69,17 +69,19 @@ async function defaults(args: string[], ctx: CliContext): Promise<number> {
   if (clear && (values.office !== undefined || values['exam-room'] !== undefined)) throw new CliError('--clear takes no --office or --exam-room', 2);
   if (!clear && values.office === undefined) throw new CliError(`--office is required (or --clear)\n\n${WRITE_BACK_USAGE}`, 2);
   const wanted: WriteBackDefaults = {};
-  if (values.office !== undefined) wanted.office = integerOption('--office', values.office, 1);
-  if (values['exam-room'] !== undefined) wanted.examRoom = integerOption('--exam-room', values['exam-room'], 0);
+  if (values.office !== undefined) wanted.office = integerOption('--office', values.office, 1, Number.MAX_SAFE_INTEGER);
+  if (values['exam-room'] !== undefined) wanted.examRoom = integerOption('--exam-room', values['exam-room'], 1, 999);
   const team = await setWriteBackDefaults({ ddb: ctx.ddb, teamsTable: ctx.resources.teamsTable }, teamId, wanted).catch(settingsError);
   ctx.out(clear ? `Write-back defaults cleared for team ${teamId}.` : `Write-back defaults for team ${teamId}: ${describeDefaults(writeBackDefaultsOf(team))}.`);
   if (team.writeBack !== true) ctx.out(`  Write-back is off for this team: drchrono-sync team write-back ${teamId} on`);
   return 0;
 }
 
-function integerOption(name: string, raw: string, min: number): number {
+function integerOption(name: string, raw: string, min: number, max: number): number {
   const n = /^\d+$/.test(raw) ? Number(raw) : NaN;
-  if (!Number.isSafeInteger(n) || n < min) throw new CliError(`${name} must be an integer${min > 0 ? ` from ${min}` : ' (0 or more)'}, got "${terminalText(raw)}"`, 2);
+  if (!Number.isSafeInteger(n) || n < min || n > max) {
+    throw new CliError(`${name} must be an integer from ${min}${max < Number.MAX_SAFE_INTEGER ? ` to ${max}` : ''}, got "${terminalText(raw)}"`, 2);
+  }
   return n;
 }
 

@@ -15,8 +15,8 @@ import { getTeamItem, LIVE_TEAM_CONDITION, LIVE_TEAM_VALUES, teamKey, TeamRemove
 export const WriteBackDefaultsSchema = z.strictObject({
   /** A DrChrono office id. */
   office: z.number().int().positive().optional(),
-  /** An exam room index within the office, as DrChrono numbers them (Office `exam_rooms[].index`). */
-  examRoom: z.number().int().nonnegative().optional(),
+  /** An exam room index within the office (Office `exam_rooms[].index`, 1-based), the range the reverse mapping accepts. */
+  examRoom: z.number().int().min(1).max(999).optional(),
 });
 export type WriteBackDefaults = z.infer<typeof WriteBackDefaultsSchema>;
 

@@ -185,7 +185,9 @@ describe('team write-back defaults', () => {
     [['--exam-room', '2'], '--office is required'],
     [['--office', '0'], '--office must be an integer from 1'],
     [['--office', '12a'], '--office must be an integer'],
-    [['--office', '1', '--exam-room=-1'], '--exam-room must be an integer (0 or more)'],
+    [['--office', '1', '--exam-room=-1'], '--exam-room must be an integer from 1 to 999'],
+    [['--office', '1', '--exam-room', '0'], '--exam-room must be an integer from 1 to 999'],
+    [['--office', '1', '--exam-room', '1000'], '--exam-room must be an integer from 1 to 999'],
     [['--office', '1', '--clear'], '--clear takes no --office'],
     [['--room', '1'], 'Unknown option'],
   ])('rejects %j as a usage error without writing', async (opts, message) => {
