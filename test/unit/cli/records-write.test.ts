@@ -328,6 +328,25 @@ describe('records dispatch and output', () => {
     expect(seen[0]!.method).toBe('PUT');
   });
 
+  it('signs with the default AWS credential chain on --target aws (here: the environment\'s key)', async () => {
+    const saved = { id: process.env.AWS_ACCESS_KEY_ID, secret: process.env.AWS_SECRET_ACCESS_KEY, profile: process.env.AWS_PROFILE };
+    process.env.AWS_ACCESS_KEY_ID = 'AKIDCLIUNITTEST';
+    process.env.AWS_SECRET_ACCESS_KEY = 'cli-unit-test-secret';
+    delete process.env.AWS_PROFILE;
+    try {
+      api([change({ status: 'applied' })]);
+      const { ctx } = ctxWithOutput();
+      ctx.target = 'aws';
+      await runWrite('set', [TEAM, 'patient', 'C1', '--set', 'Email=x'], ctx, fastDeps());
+      expect(seen[0]!.headers.authorization).toMatch(new RegExp(`^AWS4-HMAC-SHA256 Credential=AKIDCLIUNITTEST/\\d{8}/${REGION}/execute-api/aws4_request`));
+    } finally {
+      for (const [k, v] of [['AWS_ACCESS_KEY_ID', saved.id], ['AWS_SECRET_ACCESS_KEY', saved.secret], ['AWS_PROFILE', saved.profile]] as const) {
+        if (v === undefined) delete process.env[k];
+        else process.env[k] = v;
+      }
+    }
+  });
+
   it('needs the API region', async () => {
     const { ctx } = ctxWithOutput({ region: undefined });
     await expect(runWrite('set', [TEAM, 'patient', 'C1', '--set', 'A=b'], ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining('--region') });
