@@ -9,10 +9,10 @@ import { parsedArgs, teamIdArg } from '../args';
 import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
 import { runConnectLink, signedConnectLink } from './team-connect-link';
 import { run as runWriteBack, writeBackRows } from './team-write-back';
+import { WRITE_BACK_SCOPES } from '../../shared/oauth/authorize-url';
 
 // Re-exported so the CLI reference test (test/unit/docs/cli-reference.test.ts) checks its options too.
 export { WRITE_BACK_USAGE } from './team-write-back';
-import { WRITE_BACK_SCOPES } from '../../shared/oauth/authorize-url';
 
 export const TEAM_USAGE = `Usage:
   drchrono-sync team add <teamId> --client-id X --client-secret Y [--webhook-secret S] [--write-back]
