@@ -25,6 +25,7 @@ export const SANDBOX_USAGE = `Usage: drchrono-sync sandbox <command>   (drives t
   webhook on|off <clientId>                switch delivery on or off
   webhook quirks <clientId> [--duplicate N] [--delay-ms N] [--hold on|off]
   webhook release <clientId> [--order reverse|fifo]
+  webhook verify <clientId>                run the GET ?msg= handshake now (exit 1 if it fails)
   rate-limit <clientId>                    this hour's call counter and budget
   fault <path> <500|502|503|timeout|reset|429|401> [--count N] [--method M]
   faults clear

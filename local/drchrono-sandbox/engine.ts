@@ -3,8 +3,9 @@ import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from '
 import { dirname } from 'node:path';
 import { AppointmentSchema, PatientSchema } from '../../shared/drchrono/schemas';
 import { SandboxClock, practiceTimestamp } from './clock';
-import { buildAppointment, buildPatient, seedData, seedSecondPractice } from './seed';
+import { buildAppointment, buildPatient, seedData, seedOffices, seedSecondPractice } from './seed';
 import type { Fault, FaultKind, Json, RateCounter, SandboxApp, SandboxData, SandboxState, TokenPair } from './types';
+import { MSG, deriveChartId, findOverlap, newAppointment, newPatient, validateFields, type FieldErrors, type RefKind, type WriteMode } from './write-rules';
 
 /** Errors the HTTP layer turns into a response: status plus a JSON body shaped like DrChrono's. */
 export class SandboxHttpError extends Error {
@@ -70,6 +71,8 @@ export class SandboxEngine {
   constructor(private readonly opts: EngineOptions = {}) {
     this.codeTtlMs = (opts.codeTtlSeconds ?? 60) * 1000;
     const loaded = opts.statePath && existsSync(opts.statePath) ? (JSON.parse(readFileSync(opts.statePath, 'utf8')) as SandboxState) : undefined;
+    // A state file written before offices were modelled: its practice was seeded with the same doctors.
+    if (loaded && loaded.data.offices === undefined) loaded.data.offices = seedOffices();
     this.state = loaded ?? this.freshState(opts.seed ?? true);
     this.clock.offsetMs = this.state.clockOffsetMs ?? 0;
   }
@@ -77,7 +80,7 @@ export class SandboxEngine {
   private freshState(seed: boolean): SandboxState {
     const data = seed
       ? seedData(Date.now())
-      : { doctors: [], users: [], profiles: [], flagTypes: [], patients: [], appointments: [], nextPatientId: 104857601, nextAppointmentId: 246813579 };
+      : { doctors: [], users: [], profiles: [], flagTypes: [], patients: [], appointments: [], offices: [], nextPatientId: 104857601, nextAppointmentId: 246813579 };
     return {
       data,
       practices: seed ? [seedSecondPractice(Date.now())] : [],
@@ -377,9 +380,14 @@ export class SandboxEngine {
     return a;
   }
 
+  /**
+   * The practice's staff creating a patient in DrChrono's UI (control API): unset fields get realistic demo
+   * values, as in the seed. A Chart ID not given is derived from the name (deriveChartId); an explicit "" stays.
+   */
   createPatient(fields: Json): Json {
     const id = this.state.data.nextPatientId++;
     const p = buildPatient(id, id % 997, this.clock.now(), { ...writable(fields), updated_at: this.stamp() });
+    if (!('chart_id' in fields)) p.chart_id = deriveChartId(p.first_name, p.last_name, this.chartIds());
     this.checkPatient(p);
     this.state.data.patients.push(p);
     this.emit('PATIENT_CREATE', 'patient', p);
@@ -511,6 +519,122 @@ export class SandboxEngine {
     Object.assign(prof, writable(fields));
     this.persist();
     return prof;
+  }
+
+  // ------------------------------------------------------------ API writes
+  //
+  // Writes through DrChrono's API (POST/PUT/PATCH/DELETE /api/patients, /api/appointments) are checked as
+  // DrChrono's Django REST framework serializers check them (write-rules.ts): every bad field answered at once
+  // in DRF's format, 409 for an overlapping appointment unless allow_overlapping, and a created object holds
+  // what was sent plus blanks. They fire the same webhooks, with the same updated_at handling, as the control API.
+
+  private chartIds(): Set<string> {
+    return new Set(this.state.data.patients.map((p) => String(p.chart_id ?? '')).filter((c) => c !== ''));
+  }
+
+  private refs(kind: RefKind, id: number): boolean {
+    const d = this.state.data;
+    switch (kind) {
+      case 'doctor':
+        return d.doctors.some((x) => x.id === id);
+      case 'patient':
+        return d.patients.some((x) => x.id === id);
+      case 'profile':
+        return d.profiles.some((x) => x.id === id);
+      case 'office':
+        return this.liveOffice(id) !== undefined;
+    }
+  }
+
+  /** A non-archived office (**assumption**: an archived office, which "should not be used", is refused like an unknown one). */
+  private liveOffice(id: unknown): Json | undefined {
+    return (this.state.data.offices ?? []).find((o) => o.id === id && o.archived !== true);
+  }
+
+  private validate(entity: 'patient' | 'appointment', body: unknown, mode: WriteMode): Json {
+    if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+      throw new SandboxHttpError(400, { non_field_errors: [MSG.dict(body)] });
+    }
+    const r = validateFields(entity, body as Json, mode, (k, id) => this.refs(k, id));
+    if (!r.ok) throw new SandboxHttpError(400, r.errors);
+    return r.fields;
+  }
+
+  /** `POST /api/patients`. */
+  apiCreatePatient(body: unknown): Json {
+    const fields = this.validate('patient', body, 'create');
+    const chartId = typeof fields.chart_id === 'string' && fields.chart_id !== '' ? fields.chart_id : deriveChartId(fields.first_name, fields.last_name, this.chartIds());
+    const p = newPatient(this.state.data.nextPatientId++, fields, chartId, this.stamp());
+    this.state.data.patients.push(p);
+    this.emit('PATIENT_CREATE', 'patient', p);
+    return p;
+  }
+
+  /** `PUT` (mode update: doctor and gender required) or `PATCH` (partial) `/api/patients/{id}`. */
+  apiUpdatePatient(id: number, body: unknown, mode: Exclude<WriteMode, 'create'>): Json {
+    const p = this.patient(id);
+    const fields = this.validate('patient', body, mode);
+    Object.assign(p, fields, { updated_at: this.stamp() });
+    this.emit('PATIENT_MODIFY', 'patient', p);
+    return p;
+  }
+
+  /** `POST /api/appointments`. */
+  apiCreateAppointment(body: unknown): Json {
+    const fields = this.validate('appointment', body, 'create');
+    const profile = typeof fields.profile === 'number' ? this.state.data.profiles.find((x) => x.id === fields.profile) : undefined;
+    const errors: FieldErrors = {};
+    // DrChrono: duration is "optional if profile is provided" (the profile's duration is the default).
+    if (fields.duration === undefined && typeof profile?.duration !== 'number') errors.duration = [MSG.required];
+    const a = newAppointment(String(this.state.data.nextAppointmentId), fields, profile, this.stamp());
+    this.checkApiAppointment(a, new Set(Object.keys(fields)), errors, fields.allow_overlapping === true, 'create');
+    this.state.data.nextAppointmentId++;
+    this.state.data.appointments.push(a);
+    this.emit('APPOINTMENT_CREATE', 'appointment', a);
+    return a;
+  }
+
+  /** `PUT` / `PATCH /api/appointments/{id}`: 409 when the moved appointment overlaps another. */
+  apiUpdateAppointment(id: string, body: unknown, mode: Exclude<WriteMode, 'create'>): Json {
+    const a = this.appointment(id);
+    const fields = this.validate('appointment', body, mode);
+    const next = { ...a, ...fields };
+    this.checkApiAppointment(next, new Set(Object.keys(fields)), {}, fields.allow_overlapping === true, mode);
+    Object.assign(a, fields, { updated_at: this.stamp(), extended_updated_at: this.stamp() });
+    this.emit('APPOINTMENT_MODIFY', 'appointment', a);
+    return a;
+  }
+
+  /**
+   * `DELETE /api/appointments/{id}`: the soft delete of the control API (deleted_flag, APPOINTMENT_DELETE).
+   * **Assumption:** deleting an already deleted appointment answers 204 again and changes nothing (no webhook).
+   */
+  apiDeleteAppointment(id: string): void {
+    const a = this.appointment(id);
+    if (a.deleted_flag === true) return;
+    this.deleteAppointment(id);
+  }
+
+  /**
+   * Cross-field rules on the appointment as it would be stored: a null patient only for breaks, the exam room one
+   * of the office's, then (400s first) the overlap check when the slot is new or moved.
+   */
+  private checkApiAppointment(a: Json, sent: ReadonlySet<string>, errors: FieldErrors, allowOverlap: boolean, mode: WriteMode): void {
+    const all = mode !== 'partial';
+    if ((all || sent.has('patient') || sent.has('appt_is_break')) && a.patient === null && a.appt_is_break !== true && !errors.patient) {
+      errors.patient = [MSG.breakOrPatient];
+    }
+    if (all || sent.has('office') || sent.has('exam_room')) {
+      const office = this.liveOffice(a.office);
+      const rooms = ((office?.exam_rooms as Json[] | undefined) ?? []).map((r) => r.index);
+      // DrChrono does not publish this message; an unknown office is reported on `office` already.
+      if (office && !rooms.includes(a.exam_room)) errors.exam_room = [MSG.examRoom];
+    }
+    if (Object.keys(errors).length > 0) throw new SandboxHttpError(400, errors);
+    const moved = all || ['scheduled_time', 'duration', 'office', 'exam_room', 'appt_is_break'].some((f) => sent.has(f));
+    if (moved && !allowOverlap && findOverlap(a, this.state.data.appointments) !== undefined) {
+      throw new SandboxHttpError(409, { detail: MSG.overlap });
+    }
   }
 
   private checkPatient(p: Json): void {

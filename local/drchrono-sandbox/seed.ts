@@ -11,6 +11,48 @@ export const PRACTICE_GROUP = '77821';
 export const OFFICE_ID = 118732;
 export const DOCTOR_IDS = [263812, 263813, 263814] as const;
 
+/**
+ * Offices (DrChrono: each belongs to one doctor; appointments name an office and an exam room `index` in it).
+ * Every doctor has one live office with three exam rooms; 263814 also has a one-room satellite (a doctor with two
+ * offices, so "the provider's only office" cannot be assumed), and 263813 an archived one (to be ignored).
+ */
+export const MAIN_OFFICE: Record<number, number> = { 263812: OFFICE_ID, 263813: 118733, 263814: 118734, 363901: 218732 };
+export const SATELLITE_OFFICE_ID = 118735;
+export const ARCHIVED_OFFICE_ID = 118736;
+
+function office(id: number, doctor: number, name: string, rooms: string[], archived = false): Json {
+  return {
+    id,
+    doctor,
+    name,
+    archived,
+    address: `${id % 1000} Sandbox Way`,
+    city: 'Springfield',
+    state: 'CA',
+    zip_code: '90210',
+    country: 'US',
+    phone_number: phone(id % 100),
+    fax_number: '',
+    start_time: '08:00:00',
+    end_time: '18:00:00',
+    online_scheduling: false,
+    online_timeslots: [],
+    tax_id_number_professional: '',
+    exam_rooms: rooms.map((n, i) => ({ index: i + 1, name: n })),
+  };
+}
+
+export function seedOffices(): Json[] {
+  const three = ['Exam 1', 'Exam 2', 'Exam 3'];
+  return [
+    office(OFFICE_ID, 263812, 'Sandbox Family Clinic', three),
+    office(118733, 263813, 'Internal Medicine Suite', three),
+    office(118734, 263814, 'Pediatrics Wing', three),
+    office(SATELLITE_OFFICE_ID, 263814, 'Pediatrics Satellite', ['Satellite Room']),
+    office(ARCHIVED_OFFICE_ID, 263813, 'Old Annex (archived)', ['Annex Room'], true),
+  ];
+}
+
 const DAY = 86_400_000;
 
 const DOCTORS: [number, string, string, string, string][] = [
@@ -74,7 +116,7 @@ export function buildPatient(id: number, seq: number, nowMs: number, over: Json 
   const last = LAST[seq % LAST.length]!;
   const gender = GENDERS[seq % GENDERS.length]!;
   const dob = `${1950 + ((seq * 7) % 60)}-${String((seq % 12) + 1).padStart(2, '0')}-${String((seq % 27) + 1).padStart(2, '0')}`;
-  const doctor = DOCTOR_IDS[seq % DOCTOR_IDS.length]!;
+  const doctor = typeof over.doctor === 'number' ? over.doctor : DOCTOR_IDS[seq % DOCTOR_IDS.length]!;
   const stamp = practiceTimestamp(nowMs - (30 - seq) * DAY);
   const hasFlag = seq % 3 === 0;
   return {
@@ -122,7 +164,7 @@ export function buildPatient(id: number, seq: number, nowMs: number, over: Json 
     patient_photo_date: null,
     date_of_first_appointment: practiceDate(nowMs - 400 * DAY),
     date_of_last_appointment: practiceDate(nowMs - (seq + 1) * DAY),
-    offices: [OFFICE_ID],
+    offices: [MAIN_OFFICE[doctor] ?? OFFICE_ID],
     custom_demographics: [],
     patient_flags: hasFlag ? [flagTypes(nowMs)[seq % 2]] : [],
     patient_flags_attached: hasFlag
@@ -163,7 +205,7 @@ const STATUSES = ['Confirmed', 'Arrived', 'Complete', 'Not Confirmed', 'Checked 
 
 /** A complete appointment with DrChrono's field set; `over` replaces fields. */
 export function buildAppointment(id: string, seq: number, nowMs: number, patient: number | null, over: Json = {}): Json {
-  const doctor = DOCTOR_IDS[seq % DOCTOR_IDS.length]!;
+  const doctor = typeof over.doctor === 'number' ? over.doctor : DOCTOR_IDS[seq % DOCTOR_IDS.length]!;
   const profile = profiles()[seq % 4] as { id: number; duration: number; reason: string };
   const start = nowMs + (seq - 10) * DAY;
   const scheduled = `${practiceDate(start)}T${String(8 + (seq % 9)).padStart(2, '0')}:${seq % 2 === 0 ? '00' : '30'}:00`;
@@ -172,7 +214,7 @@ export function buildAppointment(id: string, seq: number, nowMs: number, patient
     id,
     doctor,
     patient,
-    office: OFFICE_ID,
+    office: MAIN_OFFICE[doctor] ?? OFFICE_ID,
     exam_room: (seq % 3) + 1,
     profile: profile.id,
     scheduled_time: scheduled,
@@ -268,6 +310,7 @@ export function seedData(nowMs: number): SandboxData {
     flagTypes: flagTypes(nowMs),
     patients,
     appointments,
+    offices: seedOffices(),
     nextPatientId: 104857601 + patients.length,
     nextAppointmentId: 246813579 + appointments.length,
   };
@@ -323,6 +366,7 @@ export function seedSecondPractice(nowMs: number): SandboxData {
     flagTypes: [],
     patients,
     appointments,
+    offices: [{ ...office(218732, SECOND_DOCTOR_ID, 'Sandbox Second Clinic', ['Room A', 'Room B']) }],
     nextPatientId: 204857601 + patients.length,
     nextAppointmentId: 346813579 + appointments.length,
   };

@@ -7,9 +7,10 @@ import type { Json } from './types';
 export const VERBOSE_ONLY = {
   patient: ['auto_accident_insurance', 'custom_demographics', 'patient_flags', 'patient_flags_attached', 'primary_insurance', 'referring_doctor', 'secondary_insurance', 'tertiary_insurance', 'workers_comp_insurance'],
   appointment: ['reminders', 'vitals', 'custom_fields', 'custom_vitals', 'clinical_note', 'extended_updated_at', 'status_transitions'],
+  office: ['online_timeslots'],
 } as const;
 
-export function serialize(type: 'patient' | 'appointment' | 'patient_flag', obj: Json, verbose: boolean): Json {
+export function serialize(type: 'patient' | 'appointment' | 'patient_flag' | 'office', obj: Json, verbose: boolean): Json {
   const out = structuredClone(obj);
   // A patient flag has no verbose-only fields.
   if (!verbose && type !== 'patient_flag') for (const k of VERBOSE_ONLY[type]) delete out[k];

@@ -23,7 +23,14 @@ const SCOPES: Record<string, string[]> = {
   patient_flag_types: ['patients:read', 'patients:write', 'settings:read', 'settings:write'],
   patients_list: ['patients:read', 'patients:write'],
   appointments_list: ['calendar:read', 'calendar:write', 'clinical:read', 'clinical:write'],
+  offices: ['user:read', 'user:write'],
 };
+
+/**
+ * The scope a write needs. DrChrono's spec lists clinical:write beside calendar:write for appointments; the
+ * sandbox takes the stricter reading (calendar:write), which is what the product asks for.
+ */
+const WRITE_SCOPE: Record<string, string> = { patients: 'patients:write', appointments: 'calendar:write' };
 
 interface Ctx {
   req: IncomingMessage;
@@ -185,9 +192,8 @@ export class SandboxRouter {
     }
     if (d !== this.engine.state.data) return this.otherPracticeApi(ctx, d, area, id, tok.userId);
     const write = ['POST', 'PUT', 'PATCH', 'DELETE'].includes(ctx.method);
-    if (write && !hasScope(tok, [`${area === 'appointments' ? 'calendar' : 'patients'}:write`, ...(area === 'appointments' ? ['clinical:write'] : [])])) {
-      return send(ctx.res, 403, FORBIDDEN);
-    }
+    const writeScope = WRITE_SCOPE[area];
+    if (write && writeScope && !hasScope(tok, [writeScope])) return send(ctx.res, 403, FORBIDDEN);
 
     switch (area) {
       case 'users':
@@ -209,9 +215,14 @@ export class SandboxRouter {
         if (id === undefined) return this.list(ctx, filterDoctor(items, q, 'doctor'), 'default');
         return send(ctx.res, 200, findOr404(items, (x) => String(x.id) === id));
       }
+      case 'offices':
+        if (ctx.method !== 'GET') break;
+        if (id === undefined) return this.list(ctx, filterDoctor(d.offices ?? [], q, 'doctor').map((o) => serialize('office', o, verbose)), 'default');
+        return send(ctx.res, 200, serialize('office', findOr404(d.offices ?? [], (x) => String(x.id) === id), verbose));
       case 'patients':
         if (id === undefined) {
-          if (ctx.method === 'POST') return send(ctx.res, 201, serialize('patient', this.engine.createPatient(parseFields(ctx)), true));
+          // 201 with the object as GET serialises it (verbose only when asked for).
+          if (ctx.method === 'POST') return send(ctx.res, 201, serialize('patient', this.engine.apiCreatePatient(parseBody(ctx)), verbose));
           if (ctx.method !== 'GET') break;
           let items = filterDoctor(d.patients, q, 'doctor');
           const since = q.get('since');
@@ -224,17 +235,17 @@ export class SandboxRouter {
         }
         if (ctx.method === 'GET') return send(ctx.res, 200, serialize('patient', this.engine.patient(numericId(id)), verbose));
         if (ctx.method === 'PATCH' || ctx.method === 'PUT') {
-          this.engine.modifyPatient(numericId(id), parseFields(ctx));
-          return ctx.res.writeHead(204).end() as unknown as void;
+          this.engine.apiUpdatePatient(numericId(id), parseBody(ctx), ctx.method === 'PUT' ? 'update' : 'partial');
+          return noContent(ctx.res);
         }
         if (ctx.method === 'DELETE') {
           this.engine.deletePatient(numericId(id));
-          return ctx.res.writeHead(204).end() as unknown as void;
+          return noContent(ctx.res);
         }
         break;
       case 'appointments':
         if (id === undefined) {
-          if (ctx.method === 'POST') return send(ctx.res, 201, serialize('appointment', this.engine.createAppointment(parseFields(ctx)), true));
+          if (ctx.method === 'POST') return send(ctx.res, 201, serialize('appointment', this.engine.apiCreateAppointment(parseBody(ctx)), verbose));
           if (ctx.method !== 'GET') break;
           const since = q.get('since');
           const date = q.get('date');
@@ -259,12 +270,12 @@ export class SandboxRouter {
         }
         if (ctx.method === 'GET') return send(ctx.res, 200, serialize('appointment', this.engine.appointment(id), verbose));
         if (ctx.method === 'PATCH' || ctx.method === 'PUT') {
-          this.engine.modifyAppointment(id, parseFields(ctx));
-          return ctx.res.writeHead(204).end() as unknown as void;
+          this.engine.apiUpdateAppointment(id, parseBody(ctx), ctx.method === 'PUT' ? 'update' : 'partial');
+          return noContent(ctx.res);
         }
         if (ctx.method === 'DELETE') {
-          this.engine.deleteAppointment(id);
-          return ctx.res.writeHead(204).end() as unknown as void;
+          this.engine.apiDeleteAppointment(id);
+          return noContent(ctx.res);
         }
         break;
       default:
@@ -281,7 +292,7 @@ export class SandboxRouter {
     if (ctx.method !== 'GET') return send(ctx.res, 403, FORBIDDEN);
     const q = ctx.url.searchParams;
     const verbose = q.get('verbose') === 'true';
-    const one = (items: Json[], kind?: 'patient' | 'appointment') => {
+    const one = (items: Json[], kind?: 'patient' | 'appointment' | 'office') => {
       const x = findOr404(items, (o) => String(o.id) === id);
       return send(ctx.res, 200, kind ? serialize(kind, x, verbose) : x);
     };
@@ -295,6 +306,8 @@ export class SandboxRouter {
         return id === undefined ? this.list(ctx, d.users, 'default') : one(d.users);
       case 'doctors':
         return id === undefined ? this.list(ctx, filterDoctor(d.doctors, q), 'default') : one(d.doctors);
+      case 'offices':
+        return id === undefined ? this.list(ctx, filterDoctor(d.offices ?? [], q, 'doctor').map((o) => serialize('office', o, verbose)), 'default') : one(d.offices ?? [], 'office');
       case 'appointment_profiles':
       case 'patient_flag_types': {
         const items = area === 'appointment_profiles' ? d.profiles : d.flagTypes;
@@ -584,10 +597,15 @@ function numericId(id: string): number {
   return Number(id);
 }
 
-function parseFields(ctx: Ctx): Json {
+/** An API write's body: JSON (any value; the engine answers a non-object as DRF does) or form-encoded fields. */
+function parseBody(ctx: Ctx): unknown {
   const type = ctx.req.headers['content-type'] ?? '';
   if (type.includes('application/x-www-form-urlencoded')) return Object.fromEntries(new URLSearchParams(ctx.body.toString()));
-  return Fields.parse(parseJson(ctx.body));
+  return parseJson(ctx.body);
+}
+
+function noContent(res: ServerResponse): void {
+  res.writeHead(204).end();
 }
 
 function parseJson(body: Buffer): unknown {

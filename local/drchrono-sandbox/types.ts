@@ -9,6 +9,8 @@ export interface SandboxData {
   flagTypes: Json[];
   patients: Json[];
   appointments: Json[];
+  /** `/api/offices`; absent in state files written before offices were modelled (then: none). */
+  offices?: Json[];
   nextPatientId: number;
   nextAppointmentId: number;
 }

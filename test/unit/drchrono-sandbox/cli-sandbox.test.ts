@@ -121,6 +121,12 @@ describe('drchrono-sync sandbox', () => {
     await expect(run(['frobnicate'], ctx())).rejects.toBeInstanceOf(CliError);
   });
 
+  it('lists every webhook subcommand in the usage text, verify included', async () => {
+    await run(['help'], ctx());
+    const usage = lines.join('\n');
+    for (const sub of ['configure', 'on|off', 'quirks', 'release', 'verify']) expect(usage).toMatch(new RegExp(`^  webhook ${sub.replace('|', '\\|')} `, 'm'));
+  });
+
   it('reports a sandbox validation error without a stack trace', async () => {
     await expect(run(['patient', 'create', '--set', 'doctor=1'], ctx())).rejects.toThrow(/HTTP 400/);
   });
