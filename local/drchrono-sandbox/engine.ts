@@ -3,7 +3,7 @@ import { existsSync, readFileSync, renameSync, writeFileSync, mkdirSync } from '
 import { dirname } from 'node:path';
 import { AppointmentSchema, PatientSchema } from '../../shared/drchrono/schemas';
 import { SandboxClock, practiceTimestamp } from './clock';
-import { buildAppointment, buildPatient, seedData, seedSecondPractice } from './seed';
+import { buildAppointment, buildPatient, seedData, seedOffices, seedSecondPractice } from './seed';
 import type { Fault, FaultKind, Json, RateCounter, SandboxApp, SandboxData, SandboxState, TokenPair } from './types';
 import { MSG, deriveChartId, findOverlap, newAppointment, newPatient, validateFields, type FieldErrors, type RefKind, type WriteMode } from './write-rules';
 
@@ -71,6 +71,8 @@ export class SandboxEngine {
   constructor(private readonly opts: EngineOptions = {}) {
     this.codeTtlMs = (opts.codeTtlSeconds ?? 60) * 1000;
     const loaded = opts.statePath && existsSync(opts.statePath) ? (JSON.parse(readFileSync(opts.statePath, 'utf8')) as SandboxState) : undefined;
+    // A state file written before offices were modelled: its practice was seeded with the same doctors.
+    if (loaded && loaded.data.offices === undefined) loaded.data.offices = seedOffices();
     this.state = loaded ?? this.freshState(opts.seed ?? true);
     this.clock.offsetMs = this.state.clockOffsetMs ?? 0;
   }
@@ -573,7 +575,6 @@ export class SandboxEngine {
     const p = this.patient(id);
     const fields = this.validate('patient', body, mode);
     Object.assign(p, fields, { updated_at: this.stamp() });
-    if ('patient_flags_attached' in fields) this.syncFlagTypes(p);
     this.emit('PATIENT_MODIFY', 'patient', p);
     return p;
   }

@@ -92,7 +92,8 @@ export const PATIENT_FIELDS: Record<string, FieldSpec> = {
   date_of_last_appointment: date,
   offices: { kind: { t: 'pkList', of: 'office' } },
   custom_demographics: list,
-  patient_flags_attached: list,
+  // patient_flags_attached is writable in DrChrono's schema; the sandbox ignores it on API writes (flags change
+  // through the control API's flag routes), so an unchecked list never reaches a webhook.
   primary_insurance: object,
   secondary_insurance: object,
   tertiary_insurance: object,

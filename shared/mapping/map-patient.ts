@@ -23,8 +23,14 @@ const MappablePatientSchema = PatientSchema.extend({
 });
 type MappablePatient = z.infer<typeof MappablePatientSchema>;
 
-/** "123 Main Street, San Francisco, CA 94107": blank parts left out; absent only when every part is absent. */
-function composeAddress(p: MappablePatient): string | null | undefined {
+/** The four DrChrono address parts "Address" is composed of. */
+export type AddressParts = Pick<MappablePatient, 'address' | 'city' | 'state' | 'zip_code'>;
+
+/**
+ * "123 Main Street, San Francisco, CA 94107": blank parts left out; absent only when every part is absent.
+ * The write API splits "Address" back (shared/write-back/address-parts.ts); keep the two in step.
+ */
+export function composeAddress(p: AddressParts): string | null | undefined {
   const parts = [p.address, p.city, p.state, p.zip_code];
   if (parts.every((v) => v === undefined)) return undefined;
   const clean = (v: string | null | undefined) => (v ?? '').trim();

@@ -56,6 +56,8 @@ describe('DRF-style field validation of API writes', () => {
   it('ignores read-only and unknown fields, as DRF does', () => {
     const r = validateFields('patient', { doctor: 263812, gender: 'Male', id: 5, updated_at: '2000-01-01T00:00:00', patient_flags: [1], favourite_colour: 'blue' }, 'create', refs);
     expect(r).toEqual({ ok: true, fields: { doctor: 263812, gender: 'Male' } });
+    // Writable in DrChrono's schema, but the sandbox changes flags through its control API only.
+    expect(validateFields('patient', { patient_flags_attached: [{ flag_type: 'x' }] }, 'partial', refs)).toEqual({ ok: true, fields: {} });
     const a = validateFields('appointment', { deleted_flag: true, billing_notes: ['x'], ins1_status: 'Paid in Full' }, 'partial', refs);
     expect(a).toEqual({ ok: true, fields: {} });
   });
@@ -143,6 +145,10 @@ describe('appointment overlap (same office and exam room)', () => {
     expect(findOverlap(at('n', '09:00', 30), [at('a', '09:00', 30, { appt_is_break: true })])).toBeUndefined();
     expect(findOverlap(at('n', '09:00', 30, { appt_is_break: true }), existing)).toBeUndefined();
     expect(findOverlap(at('a', '09:10', 30), existing)).toBeUndefined();
+  });
+
+  it('keeps a cancelled appointment\'s slot taken: only deletion frees it', () => {
+    expect(findOverlap(at('n', '09:00', 30), [at('a', '09:00', 30, { status: 'Cancelled' })])).toBe('a');
   });
 
   it('agrees with minute-by-minute occupancy (property)', () => {
