@@ -35,6 +35,8 @@ export interface CliResources {
   kmsKeyId?: string;
   /** The connect-link signing keys' secret (shared/oauth/connect-link-key.ts). */
   connectLinkKeySecret?: string;
+  /** The API's region, for SigV4-signed write API requests (`records set|create|delete`). */
+  region?: string;
 }
 
 export interface CliContext {
@@ -114,6 +116,7 @@ export function resourcesFromPlatformInfo(raw: unknown): { info: PlatformInfo; r
       webhookUrlTemplate: info.webhookUrlTemplate,
       sandboxUrl: info.sandboxUrl ?? undefined,
       connectLinkKeySecret: info.resources.connectLinkKeySecret ?? resourceNames(info.stage).connectLinkKeySecret,
+      region: info.region,
     },
   };
 }
@@ -234,9 +237,10 @@ export async function createCliContext(opts: CreateContextOptions = {}): Promise
   }
 
   const region = opts.region ?? env.AWS_REGION ?? env.AWS_DEFAULT_REGION;
-  const resources = opts.stack
+  const found = opts.stack
     ? resourcesFromStackOutputs(await readStackOutputs(opts.stack, region), env.STAGE ?? stageFromStackName(opts.stack))
     : resourcesFromEnv(env);
+  const resources: CliResources = { ...found, region: region ?? regionOfApiUrl(found.apiBaseUrl) };
   const base = region ? { region } : {};
   return {
     target,
@@ -260,6 +264,16 @@ function documentClientFor(client: DynamoDBClient): DynamoDBDocumentClient {
  */
 export function dlqUrlOf(queueUrl: string | undefined): string | undefined {
   return queueUrl ? `${queueUrl.replace(/\/+$/, '')}-dlq` : undefined;
+}
+
+/** The region in an API Gateway default endpoint (`https://<id>.execute-api.<region>.amazonaws.com`); undefined for a custom domain. */
+export function regionOfApiUrl(url: string | undefined): string | undefined {
+  if (!url) return undefined;
+  try {
+    return /\.execute-api\.([a-z0-9-]+)\.amazonaws\.com(\.cn)?$/.exec(new URL(url).hostname)?.[1];
+  } catch {
+    return undefined;
+  }
 }
 
 /** `drchrono-sync-dev` → `dev`; anything else keeps the stack name as the stage label. */

@@ -27,7 +27,7 @@ const TEAM_CONFIG_SUBCOMMANDS = new Set(['fields', 'choices']);
 export const USAGE = `Usage: drchrono-sync [--target local|aws] [--stack <name>] [--region <r>] [--platform-file <f>] <command> ...
 
 Commands:
-  team add <teamId> --client-id X --client-secret Y [--webhook-secret S]
+  team add <teamId> --client-id X --client-secret Y [--webhook-secret S] [--write-back]
                                register a team; prints what to paste into DrChrono
   team list [--json]           list teams
   team show <teamId> [--json]  a team's status, counters, connection and backfill progress
@@ -40,12 +40,20 @@ Commands:
   team disable|enable <teamId> pause a team (webhooks answered, nothing synced) / resume it with a catch-up
   team remove <teamId> --erase --yes [--rate N]
                                erase a team's data and secret; keeps a PHI-free audit item
+  team write-back <teamId> on|off
+                               let the team write to DrChrono (its connect link asks for the write scopes)
+  team write-back defaults <teamId> --office ID [--exam-room N] | --clear
+                               office and exam room for appointment creates that name none
   team fields|choices ...      per-team field and choice configuration
   connect-key show|rotate [--drop-previous]
                                the connect-link signing keys: list ids, rotate
   sandbox ...                  drive the local DrChrono sandbox
   log ...                      a team's integration log
   records ...                  synced records
+  records set|create|delete ...
+                               change a patient or appointment in DrChrono through the write API; waits for the outcome
+  records change <teamId> <changeId>
+                               a change's outcome
   backfill ...                 start or inspect a backfill
   dlq list [--queue ingest|backfill] [--team T] [--json]
                                dead letters with their failure reason (ids only; nothing consumed)

@@ -4,14 +4,21 @@ import { findPatientByChartId, getRecord, listRecords, type StoredRecord } from 
 import { parseTeamId } from '../../shared/teams/team-id';
 import { CliError, type CliContext } from '../context';
 import { terminalText } from '../terminal-text';
+import { runWrite, WRITE_SUBCOMMANDS, type WriteSubcommand } from './records-write';
+
+// Re-exported so the CLI reference test (test/unit/docs/cli-reference.test.ts) checks its options too.
+export { RECORDS_WRITE_USAGE } from './records-write';
 
 export const RECORDS_USAGE = `Usage:
   drchrono-sync records <teamId> patient|appointment|employee [key] [--limit N] [--json]
       key: patient = Chart ID, appointment = Claim ID, employee = Chrono Doctor ID.
       Without a key, lists the team's records of that kind (default 50).
+  drchrono-sync records set|create|delete|change ...   write to DrChrono (records set --help)
   Records hold patient data (PHI): print them only where that is allowed.`;
 
 export async function run(argv: string[], ctx: CliContext): Promise<number> {
+  // A team id is a UUID, so these words cannot be one: the write subcommands (docs/write-back.md).
+  if ((WRITE_SUBCOMMANDS as readonly string[]).includes(argv[0] ?? '')) return runWrite(argv[0] as WriteSubcommand, argv.slice(1), ctx);
   let parsedArgs;
   try {
     parsedArgs = parseArgs({
@@ -70,7 +77,11 @@ function keyName(entity: Entity): string {
 }
 
 export function formatRecord(r: StoredRecord): string {
-  const lines = [`${r.entity} ${r.drchronoId}${r.deleted ? ' (deleted)' : ''}  synced ${r.syncedAt ?? '?'}  delivery ${r.lastDeliveryId ?? '?'}`];
+  const lines = [
+    `${r.entity} ${r.drchronoId}${r.deleted ? ' (deleted)' : ''}  synced ${r.syncedAt ?? '?'}  delivery ${r.lastDeliveryId ?? '?'}`,
+    // The version a write can be based on (--base-version / If-Match): docs/write-back.md.
+    `version ${r.version}`,
+  ];
   for (const name of Object.keys(r.fields).sort()) {
     const v = r.fields[name];
     lines.push(`  ${name}: ${Array.isArray(v) ? v.join('; ') : v === null ? '' : String(v)}`);

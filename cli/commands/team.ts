@@ -8,15 +8,22 @@ import { rotateWebhookSecretCommand, setClientSecretCommand, TEAM_SECRETS_USAGE 
 import { parsedArgs, teamIdArg } from '../args';
 import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
 import { runConnectLink, signedConnectLink } from './team-connect-link';
+import { run as runWriteBack, writeBackRows } from './team-write-back';
+import { WRITE_BACK_SCOPES } from '../../shared/oauth/authorize-url';
+
+// Re-exported so the CLI reference test (test/unit/docs/cli-reference.test.ts) checks its options too.
+export { WRITE_BACK_USAGE } from './team-write-back';
 
 export const TEAM_USAGE = `Usage:
-  drchrono-sync team add <teamId> --client-id X --client-secret Y [--webhook-secret S]
+  drchrono-sync team add <teamId> --client-id X --client-secret Y [--webhook-secret S] [--write-back]
       (or DRCHRONO_CLIENT_ID / DRCHRONO_CLIENT_SECRET in the environment, to keep them out of shell history)
   drchrono-sync team list [--json]
   drchrono-sync team show <teamId> [--json]
   drchrono-sync team connect-link <teamId> [--expires 7d] [--allow-account-change] [--json]
   drchrono-sync team disable <teamId> | enable <teamId>
   drchrono-sync team remove <teamId> --erase --yes [--rate N]
+  drchrono-sync team write-back <teamId> on|off
+  drchrono-sync team write-back defaults <teamId> --office ID [--exam-room N] | --clear
 ${TEAM_SECRETS_USAGE}`;
 
 /** Item sort key of a team's backfill job (progress counters and cursor). */
@@ -49,6 +56,8 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
     case 'enable':
     case 'remove':
       return (await import('./team-lifecycle')).run(sub, args, ctx);
+    case 'write-back':
+      return runWriteBack(args, ctx);
     case undefined:
     case 'help':
     case '--help':
@@ -63,7 +72,7 @@ async function add(args: string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parsed(() =>
     parseArgs({
       args,
-      options: { 'client-id': { type: 'string' }, 'client-secret': { type: 'string' }, 'webhook-secret': { type: 'string' } },
+      options: { 'client-id': { type: 'string' }, 'client-secret': { type: 'string' }, 'webhook-secret': { type: 'string' }, 'write-back': { type: 'boolean' } },
       allowPositionals: true,
     }),
   );
@@ -86,7 +95,7 @@ async function add(args: string[], ctx: CliContext): Promise<number> {
   let result;
   try {
     result = await registerTeam(
-      { teamId, clientId, clientSecret, webhookSecret },
+      { teamId, clientId, clientSecret, webhookSecret, writeBack: values['write-back'] ?? false },
       {
         ddb: ctx.ddb,
         secrets: ctx.secrets,
@@ -122,6 +131,7 @@ async function add(args: string[], ctx: CliContext): Promise<number> {
     `Then save, click "Verify webhook", and connect the account (OAuth) with this link${link ? ` (signed; expires ${link.expiresAt.toISOString()})` : ''}:`,
     `  ${link ? link.url : na}`,
     `  (a new one: drchrono-sync team connect-link ${teamId} [--expires 7d])`,
+    ...(values['write-back'] ? [`  Write-back is on: the link asks DrChrono for the write scopes too (${WRITE_BACK_SCOPES.join(', ')}).`] : []),
     '',
     'The secret token is stored in Secrets Manager and is not shown again.',
   ];
@@ -190,6 +200,7 @@ async function show(args: string[], ctx: CliContext): Promise<number> {
     ['Token expires', team.tokenExpiresAt !== undefined ? new Date(team.tokenExpiresAt).toISOString() : undefined],
     ['Last token refresh', team.lastRefreshAt],
     ['Last refresh outcome', team.lastRefreshOutcome],
+    ...writeBackRows(team),
   ];
   for (const line of formatPairs(rows)) ctx.out(line);
   if (backfill) {

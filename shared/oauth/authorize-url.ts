@@ -13,7 +13,7 @@ export const SYNC_SCOPES = ['patients:read', 'calendar:read', 'user:read'] as co
 export const WRITE_BACK_SCOPES = ['patients:write', 'calendar:write'] as const;
 
 /** The scopes a connect flow asks for: the sync's, plus the write scopes when the team has write-back on. */
-export function scopesToRequest(team: { writeBack?: unknown }): string[] {
+export function scopesToRequest(team: { readonly writeBack?: unknown; readonly [attr: string]: unknown }): string[] {
   return team.writeBack === true ? [...SYNC_SCOPES, ...WRITE_BACK_SCOPES] : [...SYNC_SCOPES];
 }
 
@@ -29,7 +29,7 @@ export function missingWriteBackScopes(granted: unknown): string[] {
 }
 
 /** A team may write to DrChrono only when it opted in AND the authorization behind its tokens asked for the write scopes. */
-export function writeBackAllowed(team: { writeBack?: unknown; grantedScopes?: unknown }): boolean {
+export function writeBackAllowed(team: { readonly writeBack?: unknown; readonly grantedScopes?: unknown; readonly [attr: string]: unknown }): boolean {
   return team.writeBack === true && hasWriteBackScopes(team.grantedScopes);
 }
 

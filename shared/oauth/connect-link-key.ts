@@ -104,10 +104,20 @@ export class ConnectLinkKeyCache {
   }
 
   async key(keyId: string): Promise<SigningKey | undefined> {
-    const fresh = this.cached && this.now() - this.cached.fetchedAt < this.ttlMs ? this.cached : { keys: await this.load(), fetchedAt: this.now() };
+    const fresh = this.cached && this.younger(this.cached.fetchedAt, this.ttlMs) ? this.cached : { keys: await this.load(), fetchedAt: this.now() };
     const found = verificationKey(fresh.keys, keyId);
-    if (found || this.now() - fresh.fetchedAt < this.missRefreshMs) return found;
+    if (found || this.younger(fresh.fetchedAt, this.missRefreshMs)) return found;
     return verificationKey(await this.load(), keyId);
+  }
+
+  /**
+   * Read less than `ms` ago. A read stamped in the future (the clock stepped back: NTP, or the local platform's
+   * clock reset after a test advanced it) counts as old: otherwise the cache would not re-read for as long as the
+   * step, and a rotated key would be refused all that time.
+   */
+  private younger(fetchedAt: number, ms: number): boolean {
+    const age = this.now() - fetchedAt;
+    return age >= 0 && age < ms;
   }
 
   private async load(): Promise<ConnectLinkKeys> {

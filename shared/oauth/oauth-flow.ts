@@ -8,7 +8,7 @@ import { errorFields, logger } from '../logging/logger';
 import { parseTeamId } from '../teams/team-id';
 import { readTeamSecret, TeamSecretNotFoundError, type TeamSecret } from '../teams/team-secret';
 import { getTeamItem, isTeamRemoved, teamLifecycle } from '../teams/team-store';
-import { buildAuthorizeUrl } from './authorize-url';
+import { buildAuthorizeUrl, grantedScopesOf, scopesToRequest, SYNC_SCOPES } from './authorize-url';
 import { consumeOAuthState, createOAuthState } from './oauth-state';
 import { oauthPage, redirectResponse, type HtmlResponse, type OAuthPageKind } from './oauth-pages';
 import { clearedStateCookie, stateCookie, stateFromCookies, stateMatchesCookie } from './state-cookie';
@@ -42,7 +42,8 @@ export interface OAuthFlowDeps {
   backfillQueueUrl?: string;
   /** The authorize route only needs the client id: a cached read (see TeamSecretCache). */
   readClientSecretCached: (teamId: string) => Promise<TeamSecret | null>;
-  exchangeCode: (args: { baseUrl: string; clientId: string; clientSecret: string; code: string; redirectUri: string }) => Promise<IssuedTokens>;
+  /** `scope`: what DrChrono says it granted, when its token response has one (undocumented: see grantedScopesOf). */
+  exchangeCode: (args: { baseUrl: string; clientId: string; clientSecret: string; code: string; redirectUri: string }) => Promise<IssuedTokens & { scope?: string }>;
   fetchCurrentUser: (args: { baseUrl: string; accessToken: string }) => Promise<DrChronoConnectionUser>;
   /** The connect-link signing key with this id (current or previous), from a cache (connect-link-key.ts). */
   connectLinkKey: (keyId: string) => Promise<SigningKey | undefined>;
@@ -90,10 +91,17 @@ export async function startAuthorization(deps: OAuthFlowDeps, rawTeamId: unknown
     return oauthPage('server_error');
   }
   const accountChangeLinkId = link.claims.allowAccountChange ? link.claims.linkId : undefined;
-  const state = await createOAuthState(deps.ddb, deps.teamsTable, teamId, now(deps), { accountChangeLinkId });
-  logger.info('oauth authorize: redirecting to DrChrono', { teamId, keyId: link.keyId, allowAccountChange: link.claims.allowAccountChange });
+  // Write scopes only for a team that opted in to write-back (docs/write-back.md, "Opt-in per team").
+  const scopes = scopesToRequest(team);
+  const state = await createOAuthState(deps.ddb, deps.teamsTable, teamId, now(deps), { accountChangeLinkId, scopes });
+  logger.info('oauth authorize: redirecting to DrChrono', {
+    teamId,
+    keyId: link.keyId,
+    allowAccountChange: link.claims.allowAccountChange,
+    writeScopes: scopes.length > SYNC_SCOPES.length,
+  });
   return redirectResponse(
-    buildAuthorizeUrl({ baseUrl: deps.drchronoBaseUrl, clientId: secret.clientId, redirectUri: deps.redirectUri, state }),
+    buildAuthorizeUrl({ baseUrl: deps.drchronoBaseUrl, clientId: secret.clientId, redirectUri: deps.redirectUri, state, scopes }),
     [stateCookie(state)],
   );
 }
@@ -159,7 +167,7 @@ async function callback(deps: OAuthFlowDeps, rawQuery: unknown, cookieState: str
   /** true once the lease needs no release here: released with the outcome, or left to run out after a failed write. */
   const released = { value: false };
   try {
-    return await connectUnderLease(deps, lease, query.code, released, consumed.accountChangeLinkId);
+    return await connectUnderLease(deps, lease, query.code, released, consumed.accountChangeLinkId, consumed.scopes ?? [...SYNC_SCOPES]);
   } finally {
     // Conditional on this owner: never releases a lease someone else took after ours ran out.
     if (!released.value) {
@@ -176,6 +184,7 @@ async function connectUnderLease(
   code: string,
   released: { value: boolean },
   accountChangeLinkId: string | undefined,
+  requestedScopes: string[],
 ): Promise<HtmlResponse> {
   const { teamId } = lease;
   let secret: TeamSecret;
@@ -188,7 +197,7 @@ async function connectUnderLease(
   }
 
   // The code "expires extremely quickly": exchange it before anything slow.
-  let tokens: IssuedTokens;
+  let tokens: IssuedTokens & { scope?: string };
   try {
     tokens = await deps.exchangeCode({
       baseUrl: deps.drchronoBaseUrl,
@@ -265,11 +274,15 @@ async function connectUnderLease(
     throw err;
   }
 
+  // grantedScopes goes with the connection state, conditional on the version we claimed: a later writer's
+  // scopes are never overwritten by ours.
+  const grantedScopes = grantedScopesOf(requestedScopes, tokens.scope);
   released.value = await markTeamConnected(deps.ddb, deps.teamsTable, teamId, {
     user,
     tokenExpiresAt: withTokens.accessTokenExpiresAt ?? issuedAt.getTime(),
     now: issuedAt,
     lease: { owner: lease.owner, tokenVersion: version },
+    grantedScopes,
   });
   logger.info('oauth callback: team connected', { teamId, drchronoUserId: user.id, tokenVersion: withTokens.tokenVersion });
   // A connect start never replaces a running backfill; after an account change the running one reads the old

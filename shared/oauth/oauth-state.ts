@@ -14,8 +14,14 @@ export const STATE_TTL_SECONDS = 10 * 60;
 /** 32 random bytes, base64url without padding: 43 characters. */
 export const StateNonceSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
 
-/** `accountChangeLinkId`: the flow started from a link allowing an account change once (account-binding.ts). */
-export type ConsumedState = { ok: true; teamId: string; accountChangeLinkId?: string } | { ok: false; reason: 'invalid' | 'expired' };
+/**
+ * `accountChangeLinkId`: the flow started from a link allowing an account change once (account-binding.ts).
+ * `scopes`: what the authorize redirect asked DrChrono for (absent on a state written before scopes were recorded:
+ * those asked for SYNC_SCOPES).
+ */
+export type ConsumedState =
+  | { ok: true; teamId: string; accountChangeLinkId?: string; scopes?: string[] }
+  | { ok: false; reason: 'invalid' | 'expired' };
 
 function stateKey(nonce: string): { pk: string; sk: typeof STATE_SK } {
   return { pk: `STATE#${nonce}`, sk: STATE_SK };
@@ -26,7 +32,7 @@ export async function createOAuthState(
   teamsTable: string,
   teamId: string,
   now: Date = new Date(),
-  opts: { accountChangeLinkId?: string } = {},
+  opts: { accountChangeLinkId?: string; scopes?: readonly string[] } = {},
 ): Promise<string> {
   const nonce = randomBytes(32).toString('base64url');
   await ddb.send(
@@ -39,6 +45,9 @@ export async function createOAuthState(
         createdAt: now.toISOString(),
         expiresAt: Math.floor(now.getTime() / 1000) + STATE_TTL_SECONDS,
         ...(opts.accountChangeLinkId ? { accountChangeLinkId: opts.accountChangeLinkId } : {}),
+        // The callback records these as the team's grantedScopes: the flow's own request, not the team's setting
+        // at callback time (write-back may be switched between the two).
+        ...(opts.scopes ? { scopes: [...opts.scopes] } : {}),
       },
       ConditionExpression: 'attribute_not_exists(pk)',
     }),
@@ -73,7 +82,13 @@ export async function consumeOAuthState(
     const teamId = parseTeamId(out.Attributes?.teamId);
     if (!teamId) return { ok: false, reason: 'invalid' };
     const linkId = out.Attributes?.accountChangeLinkId;
-    return typeof linkId === 'string' && linkId ? { ok: true, teamId, accountChangeLinkId: linkId } : { ok: true, teamId };
+    const scopes = out.Attributes?.scopes;
+    return {
+      ok: true,
+      teamId,
+      ...(typeof linkId === 'string' && linkId ? { accountChangeLinkId: linkId } : {}),
+      ...(Array.isArray(scopes) && scopes.every((x) => typeof x === 'string') ? { scopes: scopes as string[] } : {}),
+    };
   } catch (err) {
     if (err instanceof ConditionalCheckFailedException) {
       return { ok: false, reason: err.Item ? 'expired' : 'invalid' };

@@ -40,7 +40,14 @@ export async function markTeamConnected(
   ddb: DynamoDBDocumentClient,
   teamsTable: string,
   teamId: string,
-  input: { user: DrChronoConnectionUser; tokenExpiresAt: number; now: Date; lease?: { owner: string; tokenVersion: number } },
+  input: {
+    user: DrChronoConnectionUser;
+    tokenExpiresAt: number;
+    now: Date;
+    lease?: { owner: string; tokenVersion: number };
+    /** The scopes of the authorization behind the stored tokens (authorize-url.ts grantedScopesOf). */
+    grantedScopes?: readonly string[];
+  },
 ): Promise<boolean> {
   const values: Record<string, unknown> = {
     ':connected': 'connected',
@@ -70,6 +77,10 @@ export async function markTeamConnected(
     'refreshRequestedTokenVersion',
     'refreshUncertainSince',
   ];
+  if (input.grantedScopes) {
+    sets.push('grantedScopes = :scopes');
+    values[':scopes'] = [...input.grantedScopes];
+  }
   if (input.user.doctor != null) {
     sets.push('drchronoDoctorId = :doc');
     values[':doc'] = input.user.doctor;

@@ -11,6 +11,8 @@ export interface RegisterTeamInput {
   clientSecret: string;
   /** Omitted: a 40-hex-char token from 20 random bytes, the form DrChrono's docs suggest. */
   webhookSecret?: string;
+  /** `team add --write-back`: the team opts in to write-back, so its connect link asks for the write scopes. */
+  writeBack?: boolean;
 }
 
 export interface RegisterTeamDeps {
@@ -92,7 +94,7 @@ export async function registerTeam(input: RegisterTeamInput, deps: RegisterTeamD
   const webhookSecret = input.webhookSecret ?? generateWebhookSecret();
   await createSecretWaitingForDeletion(deps, teamId, { clientId: input.clientId, clientSecret: input.clientSecret, webhookSecret });
   try {
-    const team = await createTeamItem(deps.ddb, deps.teamsTable, teamId, deps.now);
+    const team = await createTeamItem(deps.ddb, deps.teamsTable, teamId, deps.now, input.writeBack ? { writeBack: true } : {});
     return { team, webhookSecret };
   } catch (err) {
     await deps.secrets

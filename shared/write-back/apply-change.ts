@@ -71,7 +71,7 @@ export const REASONS = {
   writeBackOff: 'write-back is off for this team or its DrChrono authorization lacks the write scopes',
   forbidden: 'DrChrono refused the write: the authorization lacks the write scope or the user lacks the permission',
   refused: 'DrChrono refused the change',
-  overlap: 'overlaps an existing appointment of the provider (DrChrono answered 409; overlapping is not allowed for this change)',
+  overlap: 'overlaps an existing appointment (allow overlap: not offered by the write API; choose another time or exam room)',
   createNeeds: 'creating a patient needs Primary Provider and Sex',
   severalPatients: 'several DrChrono patients have this Chart ID',
   noPatient: 'no DrChrono patient has this Chart ID',

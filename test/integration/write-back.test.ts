@@ -172,7 +172,7 @@ describe('write-back through the local platform', () => {
       expect(echo.outcome).toBe('unchanged');
       expect(await rawRecord(team, 'patient', p.id)).toEqual(before);
 
-      const out = (await log(team)).find((e) => e.changeId === m.changeId);
+      const out = await waitFor(async () => (await log(team)).find((e) => e.changeId === m.changeId), { description: 'the outbound entry' });
       expect(out).toMatchObject({ direction: 'outbound', outcome: 'applied', entity: 'patient', drchronoId: p.id, fieldsWritten: ['Email'], event: 'WRITE_BACK_PATIENT_UPDATE' });
     } finally {
       await httpJson('POST', sandbox(`/apps/${team.clientId}/webhook/quirks`), { holding: false }, 200);
@@ -229,7 +229,11 @@ describe('write-back through the local platform', () => {
     rec = await getRecord(ddb, tables().recordsTable, team.teamId, 'appointment', id, { consistent: true });
     expect(rec?.deleted).toBe(true);
 
-    const entries = (await log(team)).filter((e) => [create, move, cancel, del].some((c) => c.changeId === e.changeId));
+    // The log is written after the batch, just after the change item ended.
+    const entries = await waitFor(async () => {
+      const found = (await log(team)).filter((e) => [create, move, cancel, del].some((c) => c.changeId === e.changeId));
+      return found.length === 4 ? found : undefined;
+    }, { description: 'the four outbound log entries' });
     expect(entries.map((e) => e.outcome)).toEqual(['applied', 'applied', 'applied', 'applied']);
   }, 90_000);
 
@@ -249,7 +253,7 @@ describe('write-back through the local platform', () => {
     expect(refused).toMatchObject({ status: 'rejected', reason: 'DrChrono refused the change' });
     expect(Object.keys(refused.fieldErrors ?? {})).toEqual(['Sex']);
     expect(JSON.stringify(refused)).not.toContain('Klingon');
-    const entry = (await log(team)).find((e) => e.changeId === bad.changeId);
+    const entry = await waitFor(async () => (await log(team)).find((e) => e.changeId === bad.changeId), { description: 'the rejection logged' });
     expect(entry).toMatchObject({ outcome: 'rejected', fieldsWritten: [] });
   }, 60_000);
 
@@ -300,6 +304,17 @@ describe('write-back through the local platform', () => {
       (a) => a.patient === Number(p.id) && String(a.scheduled_time).startsWith(start) && a.deleted_flag !== true,
     );
     expect(booked.map((a) => String(a.id))).toEqual([done.drchronoId]);
+  }, 90_000);
+
+  it('does not create a patient twice when the worker fails between the POST and ending the change', async () => {
+    const chart = `WBFLT${randomUUID().slice(0, 6).toUpperCase()}`;
+    // Ending the change fails (all 4 of the DynamoDB client's tries) after DrChrono created the patient.
+    await httpJson('POST', apiUrl('/_local/faults'), { service: 'dynamodb', operations: ['UpdateItem'], resource: tables().teamsTable, bodyContains: 'completedAt', kind: '500', count: 4 }, 201);
+    const m = await send(message(team, { op: 'upsert', key: chart, payload: { doctor: DOCTOR, gender: 'Female', first_name: 'Fault', last_name: 'Create' }, fieldsWritten: ['Primary Provider', 'Sex', 'First Name', 'Last Name'] }));
+    const done = await outcome(team, m.changeId, 60_000);
+    expect(done).toMatchObject({ status: 'applied', key: chart, attempts: 1 });
+    const created = (await httpJson<Json[]>('GET', sandbox('/patients'), undefined, 200)).body.filter((x) => x.chart_id === chart);
+    expect(created.map((x) => String(x.id))).toEqual([done.drchronoId]);
   }, 90_000);
 
   it('rejects a change with the reconnect hint once write-back is switched off, without calling DrChrono', async () => {

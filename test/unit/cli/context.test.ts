@@ -9,6 +9,7 @@ import {
   resourcesFromEnv,
   resourcesFromPlatformInfo,
   resourcesFromStackOutputs,
+  regionOfApiUrl,
   teamWebhookUrl,
 } from '../../../cli/context';
 
@@ -57,6 +58,7 @@ describe('resourcesFromPlatformInfo', () => {
       webhookUrlTemplate: platformInfo.webhookUrlTemplate,
       sandboxUrl: 'http://127.0.0.1:3100',
       connectLinkKeySecret: 'drchrono-sync/local/connect-link-key',
+      region: 'us-east-1',
     });
   });
 
@@ -173,5 +175,19 @@ describe('URLs to paste into DrChrono', () => {
 
   it('gives no URL when the target does not know its API address', () => {
     expect(teamWebhookUrl(resourcesFromEnv({ STAGE: 'dev' }), TEAM)).toBeUndefined();
+  });
+});
+
+describe('regionOfApiUrl (the region write API requests are signed for)', () => {
+  it("reads an API Gateway endpoint's region", () => {
+    expect(regionOfApiUrl('https://a1b2c3d4e5.execute-api.eu-west-1.amazonaws.com')).toBe('eu-west-1');
+    expect(regionOfApiUrl('https://a1b2c3d4e5.execute-api.cn-north-1.amazonaws.com.cn/')).toBe('cn-north-1');
+  });
+
+  it('knows none for a custom domain, a local address or no address', () => {
+    expect(regionOfApiUrl('https://api.clinic.example')).toBeUndefined();
+    expect(regionOfApiUrl('http://127.0.0.1:3000')).toBeUndefined();
+    expect(regionOfApiUrl(undefined)).toBeUndefined();
+    expect(regionOfApiUrl('not a url')).toBeUndefined();
   });
 });

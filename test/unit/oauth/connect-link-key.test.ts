@@ -48,8 +48,18 @@ describe('ConnectLinkKeyCache', () => {
     let calls = 0;
     const load = jest.fn(async (): Promise<ConnectLinkKeys> => sets[Math.min(calls++, sets.length - 1)]!);
     const c = new ConnectLinkKeyCache({ load, ttlMs: 300_000, missRefreshMs: 5_000, now: () => t });
-    return { c, load, advance: (ms: number) => (t += ms) };
+    return { c, load, advance: (ms: number) => (t += ms), setClock: (ms: number) => (t = ms) };
   }
+
+  it('re-reads after the clock stepped back, so a key rotated meanwhile is not refused for as long as the step', async () => {
+    const rotated = { keys: [{ id: 'k2', secret: 'b'.repeat(43) }, K1] };
+    const { c, load, setClock } = cache([{ keys: [K1] }, rotated]);
+    setClock(3_600_000); // read while the clock was an hour ahead
+    await c.key('k1');
+    setClock(0); // the clock steps back to real time
+    await expect(c.key('k2')).resolves.toMatchObject({ id: 'k2' });
+    expect(load).toHaveBeenCalledTimes(2);
+  });
 
   it('reads the secret once per TTL', async () => {
     const { c, load, advance } = cache([{ keys: [K1] }]);

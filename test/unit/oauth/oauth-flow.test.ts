@@ -6,7 +6,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { InvalidGrantError, DrChronoServerError } from '../../../shared/drchrono/errors';
 import { STATE_COOKIE_NAME } from '../../../shared/oauth/state-cookie';
 import { completeAuthorization, startAuthorization, type OAuthFlowDeps } from '../../../shared/oauth/oauth-flow';
-import { SYNC_SCOPES } from '../../../shared/oauth/authorize-url';
+import { SYNC_SCOPES, WRITE_BACK_SCOPES } from '../../../shared/oauth/authorize-url';
 import { signConnectLink, type SigningKey } from '../../../shared/oauth/connect-link';
 import { captureOutput } from '../helpers/lambda';
 
@@ -514,5 +514,62 @@ describe('completeAuthorization: the team stays bound to its DrChrono account', 
     expect(res.statusCode).toBe(500);
     expect(smMock.commandCalls(PutSecretValueCommand)).toHaveLength(0);
     expect(teamWrites('connected')).toHaveLength(0);
+  });
+});
+
+describe('write-back scopes (docs/write-back.md, "Opt-in per team")', () => {
+  const WRITE_SCOPES = [...SYNC_SCOPES, ...WRITE_BACK_SCOPES];
+
+  it('asks only for the sync scopes for a team without write-back, and stores them with the state', async () => {
+    ddbMock.on(GetCommand).resolves({ Item: { ...TEAM_ITEM, writeBack: false } });
+    ddbMock.on(PutCommand).resolves({});
+    const res = await startAuthorization(deps(), TEAM, signed());
+    expect(new URL(res.headers.location!).searchParams.get('scope')).toBe(SYNC_SCOPES.join(' '));
+    expect(ddbMock.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ scopes: [...SYNC_SCOPES] });
+  });
+
+  it('asks for the write scopes too for a team with write-back on, and stores them with the state', async () => {
+    ddbMock.on(GetCommand).resolves({ Item: { ...TEAM_ITEM, writeBack: true } });
+    ddbMock.on(PutCommand).resolves({});
+    const res = await startAuthorization(deps(), TEAM, signed());
+    expect(new URL(res.headers.location!).searchParams.get('scope')).toBe('patients:read calendar:read user:read patients:write calendar:write');
+    expect(ddbMock.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ scopes: WRITE_SCOPES });
+  });
+
+  function stateWithScopes(scopes?: string[]): void {
+    consumableState();
+    ddbMock.on(DeleteCommand).resolves({ Attributes: { pk: `STATE#${STATE}`, sk: 'STATE', teamId: TEAM, ...(scopes ? { scopes } : {}) } });
+  }
+
+  it("records the state's requested scopes as grantedScopes in the connection write, conditional on the claimed tokenVersion", async () => {
+    stateWithScopes(WRITE_SCOPES);
+    const res = await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(res.statusCode).toBe(200);
+    const connected = teamWrites('connected')[0]!;
+    expect(connected.UpdateExpression).toContain('grantedScopes = :scopes');
+    expect(connected.ExpressionAttributeValues).toMatchObject({ ':scopes': WRITE_SCOPES, ':v': 1 });
+    expect(connected.ConditionExpression).toContain('tokenVersion = :v');
+    // Nothing else writes the scopes: not the claim, not a separate update.
+    expect(teamWrites('claim')[0]!.UpdateExpression).not.toContain('grantedScopes');
+  });
+
+  it('records what the flow asked for, not the team setting at callback time (write-back switched off meanwhile)', async () => {
+    stateWithScopes(WRITE_SCOPES);
+    ddbMock.on(GetCommand).resolves({ Item: { ...TEAM_ITEM, writeBack: false } });
+    await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(teamWrites('connected')[0]!.ExpressionAttributeValues).toMatchObject({ ':scopes': WRITE_SCOPES });
+  });
+
+  it('records only the requested scopes DrChrono says it granted when the token response has a scope', async () => {
+    stateWithScopes(WRITE_SCOPES);
+    const exchangeCode = jest.fn(async () => ({ accessToken: ACCESS, refreshToken: REFRESH, expiresIn: 172800, scope: 'patients:read calendar:read user:read patients:write settings:read' }));
+    await completeAuthorization(deps({ exchangeCode }), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(teamWrites('connected')[0]!.ExpressionAttributeValues).toMatchObject({ ':scopes': ['patients:read', 'calendar:read', 'user:read', 'patients:write'] });
+  });
+
+  it('records the sync scopes for a state written before states carried scopes (those asked for the sync scopes)', async () => {
+    stateWithScopes(undefined);
+    await completeAuthorization(deps(), { code: CODE, state: STATE }, sameBrowser(STATE));
+    expect(teamWrites('connected')[0]!.ExpressionAttributeValues).toMatchObject({ ':scopes': [...SYNC_SCOPES] });
   });
 });

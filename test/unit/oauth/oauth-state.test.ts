@@ -61,4 +61,19 @@ describe('consumeOAuthState', () => {
     mock.on(DeleteCommand).resolves({ Attributes: { pk: `STATE#${NONCE}`, sk: 'STATE', teamId: 'nope' } });
     await expect(consumeOAuthState(ddb, 'teams', NONCE, NOW)).resolves.toEqual({ ok: false, reason: 'invalid' });
   });
+
+  it('returns the scopes the flow asked for, and none when the stored value is not a list of strings', async () => {
+    mock.on(DeleteCommand).resolves({ Attributes: { pk: `STATE#${NONCE}`, sk: 'STATE', teamId: TEAM, scopes: ['patients:read', 'patients:write'] } });
+    await expect(consumeOAuthState(ddb, 'teams', NONCE, NOW)).resolves.toEqual({ ok: true, teamId: TEAM, scopes: ['patients:read', 'patients:write'] });
+    mock.on(DeleteCommand).resolves({ Attributes: { pk: `STATE#${NONCE}`, sk: 'STATE', teamId: TEAM, scopes: 'patients:write' } });
+    await expect(consumeOAuthState(ddb, 'teams', NONCE, NOW)).resolves.toEqual({ ok: true, teamId: TEAM });
+  });
+});
+
+describe('createOAuthState: scopes', () => {
+  it('stores the scopes the authorize redirect asks for with the state', async () => {
+    mock.on(PutCommand).resolves({});
+    await createOAuthState(ddb, 'teams', TEAM, NOW, { scopes: ['patients:read', 'calendar:write'] });
+    expect(mock.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ scopes: ['patients:read', 'calendar:write'] });
+  });
 });
