@@ -2,7 +2,7 @@ import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import type { Context } from 'aws-lambda';
-import { BACKFILL_QUEUE, INGEST_QUEUE, type QueueSettings } from '../shared/config/queue-settings';
+import { BACKFILL_QUEUE, INGEST_QUEUE, WRITE_BACK_QUEUE, type QueueSettings } from '../shared/config/queue-settings';
 import { FUNCTION_SETTINGS } from '../shared/config/function-settings';
 import { TEST_CONSUMER_QUEUE } from './test-functions/settings';
 
@@ -50,6 +50,12 @@ export const FUNCTIONS: readonly LocalFunction[] = [
     entry: 'functions/backfill/handler.ts',
     timeoutSeconds: BACKFILL_QUEUE.functionTimeoutSeconds,
     trigger: { kind: 'queue', queue: 'backfill', settings: BACKFILL_QUEUE },
+  },
+  {
+    name: 'write-back',
+    entry: 'functions/write-back/handler.ts',
+    timeoutSeconds: WRITE_BACK_QUEUE.functionTimeoutSeconds,
+    trigger: { kind: 'queue', queue: 'write-back', settings: WRITE_BACK_QUEUE },
   },
   {
     name: 'reconcile',

@@ -128,11 +128,13 @@ export class SqsPoller {
     this.holding += first.length;
     batch.push(...first);
     if (batch.length === 0) return;
-    const windowEnds = Date.now() + maxBatchingWindowSeconds * 1000;
-    while (batch.length < batchSize && this.running && Date.now() < windowEnds) {
+    // A monotonic clock: tests move Date.now() (local/time-control.ts) forward and back, and a window measured with
+    // it would stay open for the whole jump after a reset, holding the messages it gathered until the batch is full.
+    const windowEnds = performance.now() + maxBatchingWindowSeconds * 1000;
+    while (batch.length < batchSize && this.running && performance.now() < windowEnds) {
       const more = await this.receive(batchSize - batch.length, 0);
       this.holding += more.length;
-      if (more.length === 0) await sleep(Math.min(100, Math.max(0, windowEnds - Date.now())));
+      if (more.length === 0) await sleep(Math.min(100, Math.max(0, windowEnds - performance.now())));
       batch.push(...more);
     }
   }

@@ -1,6 +1,6 @@
 import type { AxiosResponse } from 'axios';
 import type { z } from 'zod';
-import { DrChronoError } from './errors';
+import { DrChronoConflictError, DrChronoError, DrChronoValidationError, parseFieldErrors } from './errors';
 import { checkSince, dateRangeValue } from './list-filters';
 import {
   AppointmentProfileSchema,
@@ -17,7 +17,7 @@ import {
   type PatientFlagType,
   type UserProfile,
 } from './schemas';
-import { AuthorizedRequester, parseBody, resolveBaseUrl, type CallInfo, type RequestOptions } from './transport';
+import { AuthorizedRequester, parseBody, resolveBaseUrl, type CallInfo, type RequestOptions, type SendOptions } from './transport';
 
 export type { CallInfo };
 
@@ -130,6 +130,61 @@ export class DrChronoClient {
     return this.list('/api/patient_flag_types', PatientFlagTypeSchema, pageSizeQuery());
   }
 
+  // ---- Writes (write-back, docs/write-back.md). Bodies are DrChrono's field names; never logged. ----
+
+  /** `GET /api/patients?chart_id=`: every patient with exactly this Chart ID (DrChrono does not keep it unique). */
+  async findPatientsByChartId(chartId: string): Promise<Patient[]> {
+    const q = new URLSearchParams({ chart_id: chartId, page_size: String(PAGE_SIZE_MAX.default) });
+    const found: Patient[] = [];
+    for await (const p of this.list('/api/patients', PatientSchema, q)) found.push(p);
+    return found;
+  }
+
+  /**
+   * `GET /api/appointments?date=&doctor=&patient=`: the candidates a create that may have been applied is looked
+   * for among (the write-back worker adopts a match instead of POSTing again).
+   */
+  async findAppointments(o: { date: string; doctor: number; patient?: number | null }): Promise<Appointment[]> {
+    const q = new URLSearchParams({ date: o.date, doctor: String(o.doctor) });
+    if (typeof o.patient === 'number') q.set('patient', String(o.patient));
+    q.set('page_size', String(PAGE_SIZE_MAX.appointments));
+    const found: Appointment[] = [];
+    for await (const a of this.list('/api/appointments', AppointmentSchema, q)) found.push(a);
+    return found;
+  }
+
+  /** POST /api/patients → 201 with the created patient (the same serializer as GET). */
+  async createPatient(payload: Record<string, unknown>): Promise<Patient> {
+    const info = { method: 'POST', path: '/api/patients' };
+    const res = await this.requester.write('POST', `${this.baseUrl}/api/patients`, info, payload, writeErrors(info));
+    return parseBody(PatientSchema, res.data, info);
+  }
+
+  /** PATCH /api/patients/{id} → 204, no body: read the patient back for its new state. */
+  async updatePatient(id: number | string, payload: Record<string, unknown>): Promise<void> {
+    const info = { method: 'PATCH', path: '/api/patients/{id}' };
+    await this.requester.write('PATCH', `${this.baseUrl}/api/patients/${encodeId(id)}`, info, payload, writeErrors(info));
+  }
+
+  /** POST /api/appointments → 201 with the created appointment. 409 when it overlaps (no `allow_overlapping`). */
+  async createAppointment(payload: Record<string, unknown>): Promise<Appointment> {
+    const info = { method: 'POST', path: '/api/appointments' };
+    const res = await this.requester.write('POST', `${this.baseUrl}/api/appointments`, info, payload, writeErrors(info));
+    return parseBody(AppointmentSchema, res.data, info);
+  }
+
+  /** PATCH /api/appointments/{id} → 204, no body. */
+  async updateAppointment(id: number | string, payload: Record<string, unknown>): Promise<void> {
+    const info = { method: 'PATCH', path: '/api/appointments/{id}' };
+    await this.requester.write('PATCH', `${this.baseUrl}/api/appointments/${encodeId(id)}`, info, payload, writeErrors(info));
+  }
+
+  /** DELETE /api/appointments/{id} → 204. */
+  async deleteAppointment(id: number | string): Promise<void> {
+    const info = { method: 'DELETE', path: '/api/appointments/{id}' };
+    await this.requester.write('DELETE', `${this.baseUrl}/api/appointments/${encodeId(id)}`, info, undefined, writeErrors(info));
+  }
+
   private async getOne<S extends z.ZodType>(path: string, template: string, schema: S, q?: URLSearchParams): Promise<z.infer<S>> {
     const info = { method: 'GET', path: template };
     const qs = q && q.size > 0 ? `?${q.toString()}` : '';
@@ -182,6 +237,17 @@ export class DrChronoClient {
   private send(url: string, info: CallInfo, acceptRedirect = false): Promise<AxiosResponse> {
     return this.requester.send('GET', url, info, acceptRedirect ? { accept: (res) => REDIRECTS.has(res.status) } : {});
   }
+}
+
+/** A write's refusals: 400 with DRF field messages, 409 overlap. Other statuses map as for reads. */
+function writeErrors(info: CallInfo): SendOptions {
+  return {
+    errorFor: (res) => {
+      if (res.status === 400) return new DrChronoValidationError(parseFieldErrors(res.data), { ...info, status: 400 });
+      if (res.status === 409) return new DrChronoConflictError({ ...info, status: 409 });
+      return undefined;
+    },
+  };
 }
 
 /** One page of a list and the link to the next one (null on the last page). */

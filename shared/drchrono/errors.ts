@@ -120,3 +120,55 @@ export class ApiBudgetExhaustedError extends DrChronoError {
     this.resetAt = resetAt;
   }
 }
+
+// ---- Write errors (write-back, docs/write-back.md) ----
+
+/**
+ * 400 on a write: DrChrono (Django REST framework) refused the body. `fieldErrors` holds its messages by DrChrono
+ * field name (`non_field_errors` and `detail` as they come). DRF messages can quote the refused value ("“x” is not a
+ * valid choice."), so quoted text is redacted before it is kept; the message names the call only.
+ */
+export class DrChronoValidationError extends DrChronoError {
+  readonly fieldErrors: Record<string, string[]>;
+  constructor(fieldErrors: Record<string, string[]>, details: DrChronoErrorDetails = {}) {
+    const fields = Object.keys(fieldErrors).slice(0, 10).join(', ');
+    super(describe(`refused${fields ? ` (fields: ${fields})` : ''}`, details), { ...details, status: details.status ?? 400 });
+    this.name = 'DrChronoValidationError';
+    this.fieldErrors = fieldErrors;
+  }
+}
+
+/** 409 on a write: an appointment overlaps another of the same doctor (DrChrono's `allow_overlapping` not set). */
+export class DrChronoConflictError extends DrChronoError {
+  constructor(details: DrChronoErrorDetails = {}) {
+    super(describe('conflicts with an existing object (overlap)', details), { ...details, status: details.status ?? 409 });
+    this.name = 'DrChronoConflictError';
+  }
+}
+
+const MAX_FIELD_ERRORS = 50;
+const MAX_FIELD_MESSAGE_CHARS = 200;
+const QUOTED = /“[^”]*”|"[^"]*"|'[^']*'|«[^»]*»/g;
+
+/** A DRF error message with quoted values replaced by "…", capped. */
+export function redactFieldMessage(message: string): string {
+  return message.replace(QUOTED, '"…"').slice(0, MAX_FIELD_MESSAGE_CHARS);
+}
+
+/**
+ * DRF's 400 body → messages by field: `{"gender": ["This field is required."]}`, nested serializer errors
+ * (`{"primary_insurance": {"insurance_company": [...]}}` → `primary_insurance.insurance_company`), a bare string
+ * or list (`non_field_errors`). Anything else: no field errors (the error still says HTTP 400).
+ */
+export function parseFieldErrors(body: unknown): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  const walk = (value: unknown, path: string): void => {
+    if (Object.keys(out).length >= MAX_FIELD_ERRORS) return;
+    if (typeof value === 'string') (out[path || 'non_field_errors'] ??= []).push(redactFieldMessage(value));
+    else if (Array.isArray(value)) for (const v of value.slice(0, 10)) walk(v, path);
+    else if (value && typeof value === 'object') for (const [k, v] of Object.entries(value)) walk(v, path ? `${path}.${k}` : k);
+  };
+  // A non-JSON body (an HTML error page) is not DrChrono's field report: ignored.
+  if (body && typeof body === 'object') walk(body, '');
+  return out;
+}

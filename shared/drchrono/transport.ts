@@ -172,16 +172,38 @@ export class AuthorizedRequester {
   }
 
   async send(method: 'GET' | 'POST', url: string, info: CallInfo, o: SendOptions = {}): Promise<AxiosResponse> {
+    return this.request(method, url, info, o, undefined, true);
+  }
+
+  /**
+   * A write (write-back). PATCH, PUT and DELETE set a state, so repeating one is harmless: retried like reads.
+   * A POST creates: after a 5xx or a network failure DrChrono may have created the object, and a blind retry could
+   * create it twice, so it is retried only when the request never reached the server (connection refused, DNS);
+   * otherwise the error surfaces and the caller decides (the write-back worker looks for the object first).
+   */
+  async write(method: 'POST' | 'PATCH' | 'PUT' | 'DELETE', url: string, info: CallInfo, data: unknown, o: SendOptions = {}): Promise<AxiosResponse> {
+    return this.request(method, url, info, o, data, method !== 'POST');
+  }
+
+  private async request(
+    method: 'GET' | 'POST' | 'PATCH' | 'PUT' | 'DELETE',
+    url: string,
+    info: CallInfo,
+    o: SendOptions,
+    data: unknown,
+    idempotent: boolean,
+  ): Promise<AxiosResponse> {
     for (let attempt = 0; ; attempt++) {
       await this.opts.beforeCall?.(info);
       const token = await this.opts.accessToken();
-      const headers = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+      const headers: Record<string, string> = { Authorization: `Bearer ${token}`, Accept: 'application/json' };
+      if (data !== undefined) headers['Content-Type'] = 'application/json';
       let res: AxiosResponse;
       try {
-        res = method === 'POST' ? await this.http.post(url, undefined, { headers }) : await this.http.get(url, { headers });
+        res = await this.http.request({ method, url, headers, ...(data !== undefined ? { data } : {}) });
       } catch (err) {
         const e = toNetworkError(err, info);
-        if (attempt < this.maxRetries) {
+        if (attempt < this.maxRetries && (idempotent || neverReachedServer(e.code))) {
           await this.pause(attempt, info, e.code ?? 'network');
           continue;
         }
@@ -192,7 +214,7 @@ export class AuthorizedRequester {
       const own = o.errorFor?.(res);
       if (own) throw own;
       const e = errorForStatus(res, info);
-      if (e instanceof DrChronoServerError && attempt < this.maxRetries) {
+      if (e instanceof DrChronoServerError && idempotent && attempt < this.maxRetries) {
         await this.pause(attempt, info, String(res.status));
         continue;
       }

@@ -87,7 +87,7 @@ export const SECRET_REREAD_MIN_AGE_MS = 5_000;
 /** Budget deferrals land a little after the top of the hour, spread so deferred messages do not stampede. */
 const BUDGET_RESET_SPREAD_SECONDS = 60;
 
-type Entity = 'patient' | 'appointment';
+export type Entity = 'patient' | 'appointment';
 
 function entityOf(event: string): Entity | undefined {
   if (event.startsWith('PATIENT_')) return 'patient';
@@ -302,6 +302,85 @@ async function syncObject(
   }
   entries.unshift(entryFor(msg, record, outcome, now(), notes.join('; ') || undefined));
   return { status: 'done', entries };
+}
+
+/** What storeFetchedState wrote: the mapped record, the order guard's outcome, and entries for referenced objects. */
+export interface StoredFetchedState {
+  record: MappedRecord;
+  /** 'ignored': DrChrono shows a break (no patient), which is never synced. */
+  outcome: WriteOutcome | 'ignored';
+  /** Entries for doctors and patients fetched on the way (the caller adds its own entry for the record). */
+  entries: IntegrationLogEntry[];
+  notes: string[];
+}
+
+/**
+ * A state of one object that WE obtained from DrChrono outside a delivery (the write-back worker: the 201 body of a
+ * create, the object read back after a PATCH, an appointment's deletion), written through the same order-guarded
+ * path as a delivery: names, referenced doctors, the "Patient" reference, the Chart ID fan-out. `observedAt` is
+ * when the request that produced the state was sent (authority 'fetched', record-version.ts), so DrChrono's
+ * webhook for the same change, received later with the same updated_at and content, is `unchanged`. A tie (a
+ * different state of the same second, delivered after our request) is settled by fetching, as for a delivery.
+ */
+export async function storeFetchedState(
+  input: { teamId: string; entity: Entity; obj: Record<string, unknown>; observedAt: string; deliveryId: string; event: string; deleted?: boolean },
+  config: TeamSyncConfig,
+  client: SyncDrChronoApi,
+  deps: ProcessDeps,
+): Promise<StoredFetchedState> {
+  const now = deps.now ?? (() => new Date());
+  const msg: IngestMessage = {
+    v: 1,
+    teamId: input.teamId,
+    event: input.event,
+    deliveryId: input.deliveryId,
+    receivedAt: input.observedAt,
+    source: 'webhook',
+    object: { ...input.obj, id: String(input.obj.id) },
+  };
+  const entries: IntegrationLogEntry[] = [];
+  const notes: string[] = [];
+  const ctx: MappingContext = {
+    config,
+    profileNames: new Map(),
+    flagTypeNames: new Map(),
+    observedAt: input.observedAt,
+    authority: 'fetched',
+    ...(input.deleted ? { event: APPOINTMENT_DELETE_EVENT } : {}),
+  };
+  let record = await mapState(msg, input.entity, input.obj, ctx, client, deps, notes, entries, now);
+  if (record.skipReason === 'break' && !record.deleted) return { record, outcome: 'ignored', entries, notes };
+  if (record.deleted && record.skipReason) {
+    const { skipReason: _break, ...tombstone } = record;
+    record = tombstone;
+  }
+  let outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+  for (let fetches = 1; outcome === 'tie'; fetches++) {
+    if (fetches > MAX_TIE_FETCHES) {
+      notes.push(`version tie still open after ${MAX_TIE_FETCHES} fetches: stored state kept`);
+      outcome = 'stale-skipped';
+      break;
+    }
+    const current = await fetchCurrentState(record.drchronoId, input.entity, config, client, now);
+    if (!current) {
+      notes.push(`version tie: ${input.entity} not found in DrChrono, stored state kept`);
+      outcome = 'stale-skipped';
+      break;
+    }
+    const fetched = await mapState(msg, input.entity, current.obj, { ...ctx, observedAt: current.sentAt, event: undefined }, client, deps, notes, entries, now);
+    if (fetched.skipReason) {
+      outcome = 'stale-skipped';
+      break;
+    }
+    record = fetched;
+    notes.push('version tie resolved by fetching the current state');
+    outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+  }
+  if (input.entity === 'appointment' && record.patientDrchronoId && record.fieldsWritten.includes('Patient') && wroteState(outcome)) {
+    const refreshed = await refreshAppointmentPatient(deps.ddb, deps.recordsTable, input.teamId, record.drchronoId, record.patientDrchronoId, record.patientVersion);
+    if (refreshed) notes.push("Patient brought up to the patient's current Chart ID");
+  }
+  return { record, outcome, entries, notes };
 }
 
 /**

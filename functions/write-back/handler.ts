@@ -1,0 +1,64 @@
+import middy from '@middy/core';
+import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
+import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
+import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
+import { z } from 'zod';
+import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
+import { WRITE_BACK_QUEUE } from '../../shared/config/queue-settings';
+import { DrChronoClient } from '../../shared/drchrono/client';
+import { logger } from '../../shared/logging/logger';
+import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../../shared/store/integration-log';
+import { SyncContextCache } from '../../shared/sync/sync-context';
+import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
+import { applyChange, type ApplyDeps } from '../../shared/write-back/apply-change';
+import { WriteBackBatch } from '../../shared/write-back/write-back-batch';
+
+const EnvSchema = z.object({
+  TEAMS_TABLE: z.string().min(1),
+  RECORDS_TABLE: z.string().min(1),
+  INTEGRATION_LOG_TABLE: z.string().min(1),
+  TEAM_SECRET_PREFIX: z.string().min(1),
+  WRITE_BACK_QUEUE_URL: z.string().min(1),
+  DRCHRONO_BASE_URL: z.string().url().optional(),
+  INTEGRATION_LOG_TTL_DAYS: z.coerce.number().positive().default(DEFAULT_INTEGRATION_LOG_TTL_DAYS),
+});
+type Env = z.infer<typeof EnvSchema>;
+
+/** Built on first use and kept for the container's life: secrets, profile names, known doctors. */
+let container: { env: Env; deps: ApplyDeps } | undefined;
+
+function containerState(): NonNullable<typeof container> {
+  if (container) return container;
+  const env = EnvSchema.parse(process.env);
+  const deps: ApplyDeps = {
+    ddb: documentClient(),
+    teamsTable: env.TEAMS_TABLE,
+    recordsTable: env.RECORDS_TABLE,
+    secrets: new TeamSecretCache({ client: secretsClient, prefix: env.TEAM_SECRET_PREFIX }),
+    context: new SyncContextCache({ ddb: documentClient, teamsTable: env.TEAMS_TABLE }),
+    drchrono: (o) => new DrChronoClient({ baseUrl: env.DRCHRONO_BASE_URL, accessToken: o.accessToken, beforeCall: o.beforeCall }),
+  };
+  container = { env, deps };
+  return container;
+}
+
+async function writeBack(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  const { env, deps } = containerState();
+  const batch = new WriteBackBatch({
+    ddb: deps.ddb,
+    sqs: sqsClient(),
+    teamsTable: env.TEAMS_TABLE,
+    integrationLogTable: env.INTEGRATION_LOG_TABLE,
+    queueUrl: env.WRITE_BACK_QUEUE_URL,
+    maxReceiveCount: WRITE_BACK_QUEUE.maxReceiveCount,
+    integrationLogTtlDays: env.INTEGRATION_LOG_TTL_DAYS,
+    apply: (msg) => applyChange(msg, deps),
+  });
+  // FIFO: one record at a time, in order; a failed or deferred record holds back the rest of ITS group only.
+  const processor = new SqsFifoPartialProcessorAsync();
+  const response = await processPartialResponse(event, batch.handleRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false });
+  const unlogged = await batch.flush(context.awsRequestId);
+  return { batchItemFailures: [...response.batchItemFailures, ...unlogged.map((itemIdentifier) => ({ itemIdentifier }))] };
+}
+
+export const handler = middy<SQSEvent, SQSBatchResponse>().use(injectLambdaContext(logger)).handler(writeBack);

@@ -1,0 +1,487 @@
+import { budgetLimitOf, consumeApiBudget } from '../budget/api-budget';
+import {
+  ApiBudgetExhaustedError,
+  DrChronoConflictError,
+  DrChronoForbiddenError,
+  DrChronoNotFoundError,
+  DrChronoRateLimitedError,
+  DrChronoUnauthorizedError,
+  DrChronoValidationError,
+} from '../drchrono/errors';
+import type { Appointment, Patient } from '../drchrono/schemas';
+import { errorFields, logger } from '../logging/logger';
+import { patientNeedsVerbose, readTeamSyncConfig, type TeamSyncConfig } from '../mapping';
+import { writeBackAllowed } from '../oauth/authorize-url';
+import { requestTokenRefresh } from '../oauth/refresh-request';
+import type { IntegrationLogEntry } from '../store/integration-log';
+import { compareVersions, normalizeUpdatedAt, parseVersionKey, recordVersion, versionKey } from '../store/record-version';
+import { getRecord } from '../store/records';
+import {
+  NOT_CONNECTED_DEFER_SECONDS,
+  SECRET_REREAD_MIN_AGE_MS,
+  TOKEN_REFRESH_DEFER_SECONDS,
+  storeFetchedState,
+  type ProcessDeps,
+  type SyncDrChronoApi,
+} from '../sync/process-ingest-message';
+import { getTeamItem, teamLifecycle, type TeamItem } from '../teams/team-store';
+import type { ChangeMessage } from './change';
+import { completeChange, getChange, type ChangeItem, type ChangeOutcome } from './change-store';
+import { changeProgress, markCreateAttempted, recordCreatedId } from './change-progress';
+
+/**
+ * One change message → one result: the domain core of the write-back worker (docs/write-back.md "Processing").
+ * It reads the team and the change item, checks for a conflict, calls DrChrono (PATCH / POST / DELETE), writes
+ * DrChrono's resulting state through the sync worker's order-guarded path, and ends the change item. It never
+ * touches SQS: write-back-batch.ts turns the result into FIFO semantics (visibility, batch item failures, log).
+ *
+ * Nothing here logs values: ids, outcomes and field NAMES only (the payload, Chart IDs and names are PHI).
+ */
+export type ApplyResult =
+  /** The change is final (now, or by an earlier delivery whose log entry is missing): log `entry`, then mark it logged. */
+  | { status: 'final'; changeId: string; entry: IntegrationLogEntry; extra: IntegrationLogEntry[] }
+  /** Nothing to do or log: a removed team, a change item gone, a final change already logged. */
+  | { status: 'done' }
+  /** Come back later without losing the group's order: budget, 429, token refresh, team not connected. */
+  | { status: 'defer'; delaySeconds: number; entry: IntegrationLogEntry }
+  /** A retryable failure (5xx after the client's retries, network, DynamoDB): counted, backed off, bounded. */
+  | { status: 'retry'; error: unknown; entry: IntegrationLogEntry };
+
+/** What the worker calls on DrChrono: the sync worker's reads plus the writes. A subset of DrChronoClient. */
+export interface WriteBackApi extends SyncDrChronoApi {
+  findPatientsByChartId(chartId: string): Promise<Patient[]>;
+  findAppointments(o: { date: string; doctor: number; patient?: number | null }): Promise<Appointment[]>;
+  createPatient(payload: Record<string, unknown>): Promise<Patient>;
+  updatePatient(id: number | string, payload: Record<string, unknown>): Promise<void>;
+  createAppointment(payload: Record<string, unknown>): Promise<Appointment>;
+  updateAppointment(id: number | string, payload: Record<string, unknown>): Promise<void>;
+  deleteAppointment(id: number | string): Promise<void>;
+}
+
+export interface ApplyDeps extends Omit<ProcessDeps, 'drchrono'> {
+  drchrono: (o: { accessToken: () => Promise<string>; beforeCall: () => Promise<void> }) => WriteBackApi;
+}
+
+export const RECONNECT_HINT = (teamId: string) =>
+  `drchrono-sync team write-back ${teamId} on, then reconnect: drchrono-sync team connect-link ${teamId}`;
+const BUDGET_RESET_SPREAD_SECONDS = 60;
+
+export const REASONS = {
+  teamDisabled: 'team is disabled',
+  writeBackOff: 'write-back is off for this team or its DrChrono authorization lacks the write scopes',
+  forbidden: 'DrChrono refused the write: the authorization lacks the write scope or the user lacks the permission',
+  refused: 'DrChrono refused the change',
+  overlap: 'overlaps an existing appointment (allow overlap: not offered by the write API; choose another time or exam room)',
+  createNeeds: 'creating a patient needs Primary Provider and Sex',
+  severalPatients: 'several DrChrono patients have this Chart ID',
+  noPatient: 'no DrChrono patient has this Chart ID',
+  deleted: 'deleted in DrChrono',
+  conflict: "DrChrono's copy changed since the base version",
+  badBase: 'the base version is not a version of this record',
+  noChangeItem: 'change item not found (expired or erased): not applied',
+} as const;
+
+/** Write-back needs the team's opt-in AND an authorization that asked for both write scopes (docs/write-back.md). */
+export function teamCanWrite(team: TeamItem): boolean {
+  return writeBackAllowed({ writeBack: team.writeBack, grantedScopes: team.grantedScopes });
+}
+
+export function changeEvent(m: Pick<ChangeMessage, 'entity' | 'op'>): string {
+  return `WRITE_BACK_${m.entity.toUpperCase()}_${m.op.toUpperCase()}`;
+}
+
+/** DrChrono request field → record field name, to report a 400's field messages by the names the app sent. */
+const RECORD_FIELD_OF: Record<'patient' | 'appointment', Record<string, string>> = {
+  patient: {
+    chart_id: 'Chart ID',
+    first_name: 'First Name',
+    middle_name: 'Middle Name',
+    last_name: 'Last Name',
+    date_of_birth: 'Date of Birth',
+    gender: 'Sex',
+    social_security_number: 'Patient SSN',
+    preferred_language: 'Language',
+    patient_status: 'Status',
+    home_phone: 'Home Phone',
+    cell_phone: 'Cell Phone',
+    email: 'Email',
+    disable_sms_messages: 'Disable SMS/Txt',
+    address: 'Address',
+    city: 'Address',
+    state: 'Address',
+    zip_code: 'Address',
+    emergency_contact_name: 'Emergency Contact Name',
+    emergency_contact_phone: 'Emergency Contact Phone',
+    emergency_contact_relation: 'Emergency Contact Relation',
+    doctor: 'Primary Provider',
+    responsible_party_name: 'Responsible Party Name',
+    responsible_party_relation: 'Responsible Party Relation',
+    responsible_party_email: 'Responsible Party Email',
+    responsible_party_phone: 'Responsible Party Phone',
+  },
+  appointment: {
+    patient: 'Patient',
+    doctor: 'Provider',
+    profile: 'Appt Profile',
+    status: 'Appt Status',
+    scheduled_time: 'Date of Service',
+    reason: 'Reason',
+    duration: 'Duration',
+    office: 'Office',
+    exam_room: 'Exam Room',
+  },
+};
+
+/** A 400's messages by record field name where one is known (DrChrono's name otherwise); messages merge. */
+export function recordFieldErrors(entity: 'patient' | 'appointment', fieldErrors: Record<string, string[]>): Record<string, string[]> {
+  const out: Record<string, string[]> = {};
+  for (const [field, messages] of Object.entries(fieldErrors)) {
+    const name = RECORD_FIELD_OF[entity][field.split('.')[0]!] ?? field;
+    (out[name] ??= []).push(...messages);
+  }
+  return out;
+}
+
+interface Ctx {
+  msg: ChangeMessage;
+  team: TeamItem;
+  config: TeamSyncConfig;
+  change: ChangeItem;
+  client: WriteBackApi;
+  deps: ApplyDeps;
+  now: () => Date;
+  /** Log entries for referenced objects written on the way. */
+  extra: IntegrationLogEntry[];
+}
+
+export async function applyChange(msg: ChangeMessage, deps: ApplyDeps): Promise<ApplyResult> {
+  const now = deps.now ?? (() => new Date());
+  const ids = { teamId: msg.teamId, changeId: msg.changeId };
+  const base = (): IntegrationLogEntry => ({
+    at: now().toISOString(),
+    event: changeEvent(msg),
+    direction: 'outbound',
+    changeId: msg.changeId,
+    entity: msg.entity,
+    ...(msg.key !== null ? { key: msg.key } : {}),
+    ...(msg.drchronoId !== null ? { drchronoId: msg.drchronoId } : {}),
+    outcome: 'info',
+  });
+  try {
+    // Strongly consistent: `team write-back off`, `team disable` and removal apply to the next change at once.
+    const team = await getTeamItem(deps.ddb, deps.teamsTable, msg.teamId, true);
+    const lifecycle = teamLifecycle(team);
+    if (!team || lifecycle === 'removing' || lifecycle === 'removed') {
+      // The team's items (this change's included) are erased or being erased: nothing may be written for it.
+      logger.info('write-back: change of a removed team dropped', ids);
+      return { status: 'done' };
+    }
+    const change = await getChange(deps.ddb, deps.teamsTable, msg.teamId, msg.changeId);
+    if (!change) {
+      logger.warn('write-back: change item not found; not applied', ids);
+      return { status: 'final', changeId: msg.changeId, entry: { ...base(), outcome: 'failed', detail: REASONS.noChangeItem }, extra: [] };
+    }
+    if (change.status !== 'pending') {
+      // Applied (or refused) by an earlier delivery: never again. Its log entry, if that delivery could not write it.
+      if (changeProgress(change).loggedAt) return { status: 'done' };
+      return { status: 'final', changeId: msg.changeId, entry: entryOfChange(change, base()), extra: [] };
+    }
+    const finish = (outcome: ChangeOutcome, extra: IntegrationLogEntry[] = []) => complete(msg, outcome, base(), deps, now, extra);
+    if (lifecycle === 'disabled') return await finish({ status: 'rejected', reason: REASONS.teamDisabled });
+    if (!teamCanWrite(team)) return await finish({ status: 'rejected', reason: `${REASONS.writeBackOff}; ${RECONNECT_HINT(msg.teamId)}` });
+    const config = readTeamSyncConfig(team);
+
+    let secret = await deps.secrets.get(msg.teamId);
+    if (team.status === 'connected' && !secret?.accessToken) secret = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
+    else if (secret && (secret.tokenVersion ?? 0) < (team.tokenVersion ?? 0)) secret = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
+    if (team.status !== 'connected' || !secret?.accessToken) {
+      return {
+        status: 'defer',
+        delaySeconds: NOT_CONNECTED_DEFER_SECONDS,
+        entry: { ...base(), outcome: 'deferred', errorClass: 'TeamNotConnected', errorMessage: `team status is ${team.status}`, detail: 'waiting for the team to connect' },
+      };
+    }
+
+    const limit = budgetLimitOf(team);
+    const run = async (token: string): Promise<ApplyResult> => {
+      const client = deps.drchrono({
+        accessToken: async () => token,
+        beforeCall: async () => {
+          await consumeApiBudget(deps.ddb, deps.teamsTable, msg.teamId, { limit, priority: 'write-back', now: now() });
+        },
+      });
+      const ctx: Ctx = { msg, team, config, change, client, deps, now, extra: [] };
+      const outcome = await perform(ctx);
+      return finish(outcome, ctx.extra);
+    };
+    try {
+      return await run(secret.accessToken);
+    } catch (err) {
+      if (!(err instanceof DrChronoUnauthorizedError)) throw err;
+      // As the sync worker: the token may have been refreshed meanwhile; re-read once, else ask the refresher.
+      let rejectedTokenVersion = secret.tokenVersion;
+      try {
+        const fresh = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
+        if (fresh?.accessToken && fresh.accessToken !== secret.accessToken) {
+          rejectedTokenVersion = fresh.tokenVersion;
+          return await run(fresh.accessToken);
+        }
+        if (fresh?.accessToken !== undefined && fresh.tokenVersion !== undefined) rejectedTokenVersion = fresh.tokenVersion;
+      } catch (err2) {
+        if (!(err2 instanceof DrChronoUnauthorizedError)) throw err2;
+      }
+      await requestTokenRefresh(deps.ddb, deps.teamsTable, msg.teamId, 'write-back: DrChrono answered 401', now(), rejectedTokenVersion);
+      return { status: 'defer', delaySeconds: TOKEN_REFRESH_DEFER_SECONDS, entry: { ...base(), outcome: 'deferred', ...errorFields(err), detail: 'token refresh requested' } };
+    }
+  } catch (err) {
+    return classify(err, base(), now());
+  }
+}
+
+function classify(err: unknown, entry: IntegrationLogEntry, now: Date): ApplyResult {
+  if (err instanceof ApiBudgetExhaustedError) {
+    const wait = Math.ceil((err.resetAt.getTime() - now.getTime()) / 1000) + Math.floor(Math.random() * BUDGET_RESET_SPREAD_SECONDS);
+    return { status: 'defer', delaySeconds: Math.max(1, wait), entry: { ...entry, outcome: 'deferred', ...errorFields(err), detail: 'team API budget exhausted' } };
+  }
+  if (err instanceof DrChronoRateLimitedError) {
+    return { status: 'defer', delaySeconds: Math.max(1, err.retryAfterSeconds), entry: { ...entry, outcome: 'deferred', ...errorFields(err), detail: 'DrChrono rate limit' } };
+  }
+  return { status: 'retry', error: err, entry: { ...entry, outcome: 'failed', ...errorFields(err) } };
+}
+
+/** Ends the change (the first final outcome wins) and builds its log entry from what the change item now says. */
+async function complete(
+  msg: ChangeMessage,
+  outcome: ChangeOutcome,
+  base: IntegrationLogEntry,
+  deps: ApplyDeps,
+  now: () => Date,
+  extra: IntegrationLogEntry[],
+): Promise<ApplyResult> {
+  const set = await completeChange(deps.ddb, deps.teamsTable, msg.teamId, msg.changeId, outcome, now());
+  if (set) return { status: 'final', changeId: msg.changeId, entry: entryOfOutcome(outcome, msg.fieldsWritten, base), extra };
+  // Ended by someone else meanwhile (or erased): the stored outcome stands and is what gets logged.
+  const stored = await getChange(deps.ddb, deps.teamsTable, msg.teamId, msg.changeId);
+  if (!stored) return { status: 'done' };
+  if (changeProgress(stored).loggedAt) return { status: 'done' };
+  return { status: 'final', changeId: msg.changeId, entry: entryOfChange(stored, base), extra };
+}
+
+function entryOfOutcome(o: ChangeOutcome, fieldsWritten: string[], base: IntegrationLogEntry): IntegrationLogEntry {
+  const fieldNames = o.fieldErrors ? Object.keys(o.fieldErrors) : [];
+  const detail = [o.reason, fieldNames.length > 0 ? `fields: ${fieldNames.join(', ')}` : undefined, o.currentVersion ? `version ${o.currentVersion}` : undefined]
+    .filter(Boolean)
+    .join('; ');
+  return {
+    ...base,
+    ...(o.key !== undefined ? { key: o.key } : {}),
+    ...(o.drchronoId !== undefined ? { drchronoId: o.drchronoId } : {}),
+    outcome: o.status,
+    fieldsWritten: o.status === 'applied' ? fieldsWritten : [],
+    ...(detail ? { detail } : {}),
+  };
+}
+
+function entryOfChange(c: ChangeItem, base: IntegrationLogEntry): IntegrationLogEntry {
+  const o: ChangeOutcome = {
+    status: c.status === 'pending' ? 'failed' : c.status,
+    ...(c.key ? { key: c.key } : {}),
+    ...(c.drchronoId ? { drchronoId: c.drchronoId } : {}),
+    ...(c.reason ? { reason: c.reason } : {}),
+    ...(c.fieldErrors ? { fieldErrors: c.fieldErrors } : {}),
+    ...(c.currentVersion ? { currentVersion: c.currentVersion } : {}),
+  };
+  return entryOfOutcome(o, c.fieldsWritten, base);
+}
+
+/** The DrChrono side of one change. Refusals become outcomes; everything else propagates to classify(). */
+async function perform(ctx: Ctx): Promise<ChangeOutcome> {
+  try {
+    if (ctx.msg.entity === 'patient') return await performPatient(ctx);
+    return await performAppointment(ctx);
+  } catch (err) {
+    const { entity, teamId } = ctx.msg;
+    if (err instanceof DrChronoValidationError) return { status: 'rejected', reason: REASONS.refused, fieldErrors: recordFieldErrors(entity, err.fieldErrors) };
+    if (err instanceof DrChronoConflictError) return { status: 'rejected', reason: REASONS.overlap };
+    if (err instanceof DrChronoForbiddenError) return { status: 'rejected', reason: `${REASONS.forbidden}; ${RECONNECT_HINT(teamId)}` };
+    throw err;
+  }
+}
+
+async function performPatient(ctx: Ctx): Promise<ChangeOutcome> {
+  const { msg, client } = ctx;
+  let id = msg.drchronoId ?? undefined;
+  if (id === undefined && msg.key !== null) {
+    // Not synced yet (or the API did not know it): DrChrono's own Chart ID filter. A redelivered upsert whose create
+    // went through finds the patient it created here, and updates it instead of creating a second one.
+    const found = await client.findPatientsByChartId(msg.key);
+    if (found.length > 1) return { status: 'rejected', reason: REASONS.severalPatients };
+    if (found.length === 1) id = String(found[0]!.id);
+  }
+  if (id === undefined) {
+    if (msg.op !== 'upsert' || msg.key === null) return { status: 'rejected', reason: REASONS.noPatient };
+    if (msg.payload.doctor === undefined || msg.payload.doctor === null || !msg.payload.gender) return { status: 'rejected', reason: REASONS.createNeeds };
+    const sentAt = ctx.now().toISOString();
+    const created = await client.createPatient({ ...msg.payload, chart_id: msg.key });
+    return applied(ctx, 'patient', created, sentAt);
+  }
+  const conflict = await checkConflict(ctx, 'patient', id);
+  if (conflict) return conflict;
+  try {
+    await client.updatePatient(id, msg.payload);
+  } catch (err) {
+    if (err instanceof DrChronoNotFoundError) return { status: 'rejected', reason: REASONS.deleted, drchronoId: id };
+    throw err;
+  }
+  // PATCH answers 204 without a body: DrChrono's state is read back (sent after the PATCH, so it includes it).
+  const sentAt = ctx.now().toISOString();
+  const current = await client.getPatient(id, { verbose: patientNeedsVerbose({}, ctx.config) });
+  return applied(ctx, 'patient', current, sentAt);
+}
+
+async function performAppointment(ctx: Ctx): Promise<ChangeOutcome> {
+  const { msg, client, deps } = ctx;
+  if (msg.op === 'create') return createAppointment(ctx);
+  const id = msg.drchronoId ?? msg.key;
+  if (id === null) return { status: 'rejected', reason: REASONS.deleted };
+  const conflict = await checkConflict(ctx, 'appointment', id);
+  if (conflict) return conflict;
+  if (msg.op === 'delete') {
+    const sentAt = ctx.now().toISOString();
+    try {
+      await client.deleteAppointment(id);
+    } catch (err) {
+      // Already gone (deleted in DrChrono, or our own DELETE of an earlier delivery): the goal is reached.
+      if (!(err instanceof DrChronoNotFoundError)) throw err;
+    }
+    const stored = await storeFetchedState(
+      { teamId: msg.teamId, entity: 'appointment', obj: { id }, observedAt: sentAt, deliveryId: msg.changeId, event: changeEvent(msg), deleted: true },
+      ctx.config,
+      client,
+      deps,
+    );
+    ctx.extra.push(...stored.entries);
+    return { status: 'applied', drchronoId: id, key: id, currentVersion: await heldVersion(ctx, 'appointment', id, versionKey(stored.record.version)) };
+  }
+  try {
+    await client.updateAppointment(id, msg.payload);
+  } catch (err) {
+    if (err instanceof DrChronoNotFoundError) return { status: 'rejected', reason: REASONS.deleted, drchronoId: id };
+    throw err;
+  }
+  const sentAt = ctx.now().toISOString();
+  const current = await client.getAppointment(id);
+  return applied(ctx, 'appointment', current, sentAt);
+}
+
+/**
+ * An appointment create must not be applied twice. `createAttemptedAt` is set BEFORE the POST and `createdId` right
+ * after it: a redelivery with the id adopts it; one with only the attempt mark (the POST may have reached DrChrono:
+ * a crash, a timeout, a 5xx after DrChrono stored it) looks for the appointment (same doctor, patient and start)
+ * and adopts it, and POSTs only when none exists.
+ */
+async function createAppointment(ctx: Ctx): Promise<ChangeOutcome> {
+  const { msg, client, deps } = ctx;
+  const progress = changeProgress(ctx.change);
+  if (progress.createdId) {
+    const sentAt = ctx.now().toISOString();
+    try {
+      return await applied(ctx, 'appointment', await client.getAppointment(progress.createdId), sentAt);
+    } catch (err) {
+      if (err instanceof DrChronoNotFoundError) return { status: 'applied', drchronoId: progress.createdId, key: progress.createdId, reason: 'created, then deleted in DrChrono' };
+      throw err;
+    }
+  }
+  if (progress.createAttemptedAt) {
+    const match = await findCreated(ctx);
+    if (match) {
+      await recordCreatedId(deps.ddb, deps.teamsTable, msg.teamId, msg.changeId, match.id);
+      logger.info('write-back: appointment create adopted after an interrupted attempt', { teamId: msg.teamId, changeId: msg.changeId, drchronoId: match.id });
+      return applied(ctx, 'appointment', match, ctx.now().toISOString());
+    }
+  }
+  if (!(await markCreateAttempted(deps.ddb, deps.teamsTable, msg.teamId, msg.changeId, ctx.now()))) {
+    throw new Error('change is no longer pending');
+  }
+  const sentAt = ctx.now().toISOString();
+  const created = await client.createAppointment(msg.payload);
+  await recordCreatedId(deps.ddb, deps.teamsTable, msg.teamId, msg.changeId, created.id);
+  return applied(ctx, 'appointment', created, sentAt);
+}
+
+async function findCreated(ctx: Ctx): Promise<Appointment | undefined> {
+  const p = ctx.msg.payload;
+  const start = typeof p.scheduled_time === 'string' ? normalizeUpdatedAt(p.scheduled_time) : null;
+  const doctor = typeof p.doctor === 'number' ? p.doctor : Number(p.doctor);
+  if (start === null || !Number.isInteger(doctor)) return undefined;
+  const patient = typeof p.patient === 'number' ? p.patient : p.patient === null || p.patient === undefined ? null : Number(p.patient);
+  const candidates = await ctx.client.findAppointments({ date: start.slice(0, 10), doctor, patient });
+  return candidates.find(
+    (a) => a.deleted_flag !== true && a.doctor === doctor && (patient === null || a.patient === patient) && normalizeUpdatedAt(a.scheduled_time) === start,
+  );
+}
+
+/**
+ * §4: with a base version, DrChrono's current copy is read first. A conflict when its updated_at is later than the
+ * base's, or when the stored record already holds a version that supersedes the base (a change the app has not
+ * seen). Nothing is written then. DrChrono has no If-Match: between this GET and the PATCH another writer could
+ * still change the object (a window of one request, well under a second); the PATCH then wins for the fields it
+ * sends (last writer wins, as without a base version), and the echo of both changes reaches the records in order.
+ * undefined: no conflict, go on.
+ */
+async function checkConflict(ctx: Ctx, entity: 'patient' | 'appointment', id: string): Promise<ChangeOutcome | undefined> {
+  const { msg, client, deps } = ctx;
+  if (msg.baseVersion === null) return undefined;
+  const base = parseVersionKey(msg.baseVersion);
+  if (!base) return { status: 'rejected', reason: REASONS.badBase, drchronoId: id };
+  const sentAt = ctx.now().toISOString();
+  let current: Record<string, unknown> & { updated_at?: string | null };
+  try {
+    current = entity === 'patient' ? await client.getPatient(id, { verbose: patientNeedsVerbose({}, ctx.config) }) : await client.getAppointment(id);
+  } catch (err) {
+    if (!(err instanceof DrChronoNotFoundError)) throw err;
+    // A delete of an appointment already gone goes on: its DELETE answers 404 too, and the record gets its tombstone.
+    if (msg.op === 'delete') return undefined;
+    return { status: 'rejected', reason: REASONS.deleted, drchronoId: id };
+  }
+  const drchrono = recordVersion(current.updated_at, sentAt, 'fetched');
+  if (drchrono.updatedAt !== null && base.updatedAt !== null && drchrono.updatedAt > base.updatedAt) {
+    return { status: 'conflict', reason: REASONS.conflict, drchronoId: id, currentVersion: versionKey(drchrono) };
+  }
+  const stored = await getRecord(deps.ddb, deps.recordsTable, msg.teamId, entity, id, { consistent: true });
+  const storedVersion = stored ? parseVersionKey(stored.version) : undefined;
+  if (stored && storedVersion && compareVersions(storedVersion, base) > 0 && stored.version !== msg.baseVersion) {
+    // Only a newer updated_at counts: a later fetch of the same state (the same updated_at) is no change the app missed.
+    if (storedVersion.updatedAt !== base.updatedAt || storedVersion.deletion) {
+      return { status: 'conflict', reason: REASONS.conflict, drchronoId: id, currentVersion: stored.version };
+    }
+  }
+  return undefined;
+}
+
+/** A successful write: DrChrono's resulting state into the records (order-guarded), the change applied. */
+async function applied(ctx: Ctx, entity: 'patient' | 'appointment', obj: Record<string, unknown> & { id: number | string }, sentAt: string): Promise<ChangeOutcome> {
+  const { msg, client, deps } = ctx;
+  const stored = await storeFetchedState(
+    { teamId: msg.teamId, entity, obj, observedAt: sentAt, deliveryId: msg.changeId, event: changeEvent(msg) },
+    ctx.config,
+    client,
+    deps,
+  );
+  ctx.extra.push(...stored.entries);
+  const drchronoId = String(obj.id);
+  const key = entity === 'appointment' ? drchronoId : stored.record.key || msg.key || undefined;
+  logger.info('write-back: DrChrono state stored', { teamId: msg.teamId, changeId: msg.changeId, entity, drchronoId, outcome: stored.outcome });
+  return {
+    status: 'applied',
+    drchronoId,
+    ...(key ? { key } : {}),
+    currentVersion: await heldVersion(ctx, entity, drchronoId, versionKey(stored.record.version)),
+  };
+}
+
+/** The version the record holds now (ours, or a newer one a delivery wrote meanwhile). */
+async function heldVersion(ctx: Ctx, entity: 'patient' | 'appointment', drchronoId: string, fallback: string): Promise<string> {
+  const rec = await getRecord(ctx.deps.ddb, ctx.deps.recordsTable, ctx.msg.teamId, entity, drchronoId, { consistent: true });
+  return rec?.version ?? fallback;
+}
