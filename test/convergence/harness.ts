@@ -485,7 +485,10 @@ export class ConvergenceHarness {
     const url = `${this.info.apiBaseUrl}/teams/${this.team!.teamId}${path}`;
     const text = body === undefined ? undefined : JSON.stringify(body);
     const headers: Record<string, string> = { ...(text === undefined ? {} : { 'content-type': 'application/json' }), ...(ifMatch ? { 'if-match': ifMatch } : {}) };
-    const signed = await signRequest({ method, url, headers, ...(text === undefined ? {} : { body: text }) }, { credentials: LOCAL_CREDENTIALS, region: this.info.region });
+    // Signed at the platform's clock: the harness moves it days ahead, and the local API checks x-amz-date against it
+    // (within 15 minutes, as API Gateway does), as an app's clock agrees with AWS's.
+    const now = new Date((await http<{ now: string }>('GET', this.local('/clock'), undefined, [200])).body.now);
+    const signed = await signRequest({ method, url, headers, ...(text === undefined ? {} : { body: text }) }, { credentials: LOCAL_CREDENTIALS, region: this.info.region, now });
     const { host: _host, ...send } = signed;
     const res = await fetch(url, { method, headers: send, ...(text === undefined ? {} : { body: text }) });
     const raw = await res.text();
@@ -513,6 +516,7 @@ export class ConvergenceHarness {
     for (let attempt = 1; ; attempt++) {
       const res = await this.appRequest(method, path, body, ifMatch);
       this.appCounts[`${method} ${res.status}`] = (this.appCounts[`${method} ${res.status}`] ?? 0) + 1;
+      if (process.env.CONVERGENCE_DEBUG && res.status >= 400) console.log(`[convergence] app ${method} ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
       if (res.status === 202 && typeof res.body.changeId === 'string') {
         this.appChanges.push({ changeId: res.body.changeId, op });
         return;
