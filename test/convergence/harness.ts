@@ -42,7 +42,7 @@ export const FRESH_EVERY = 50;
 export interface SequenceResult {
   ops: number;
   faults: Record<string, number>;
-  /** The app's write requests by method and answer (`PATCH 202`, `POST 400`, ...), and how many were accepted. */
+  /** The app's write requests by method and answer (`PATCH 202`, `POST 400`, ...) and its changes' outcomes (`outcome applied`). */
   appRequests: Record<string, number>;
   appChanges: number;
   divergences: Divergence[];
@@ -104,6 +104,8 @@ export class ConvergenceHarness {
   /** App-side changes the write API accepted (202) in this sequence, and what became of the app's requests. */
   private appChanges: { changeId: string; op: string }[] = [];
   private appCounts: Record<string, number> = {};
+  /** App requests the write API answered 503 while faults were on: the app sends them again once things recover. */
+  private retryLater: { op: string; method: string; path: string; body: unknown; ifMatch: string | undefined }[] = [];
 
   constructor(readonly info: PlatformInfo) {
     const region = info.region;
@@ -233,6 +235,7 @@ export class ConvergenceHarness {
     this.faultCounts = {};
     this.appChanges = [];
     this.appCounts = {};
+    this.retryLater = [];
     for (const q of [this.info.queueUrls.ingestDlq, this.info.queueUrls.backfillDlq, this.info.queueUrls.writeBackDlq]) await this.c.sqs.send(new PurgeQueueCommand({ QueueUrl: q }));
     const deliveries = await this.deliveries();
     this.firstDelivery = deliveries.reduce((n, d) => Math.max(n, Number(d.id)), 0) + 1;
@@ -513,17 +516,43 @@ export class ConvergenceHarness {
       const read = await this.appRequest('GET', path);
       if (read.status === 200 && read.etag) ifMatch = read.etag;
     }
+    await this.sendAppWrite(op, method, path, body, ifMatch, false);
+  }
+
+  /** Sends one app change; a 503 is retried a few times, then (while faults may be on) kept for the settle. */
+  private async sendAppWrite(op: string, method: string, path: string, body: unknown, ifMatch: string | undefined, settling: boolean): Promise<boolean> {
     for (let attempt = 1; ; attempt++) {
       const res = await this.appRequest(method, path, body, ifMatch);
       this.appCounts[`${method} ${res.status}`] = (this.appCounts[`${method} ${res.status}`] ?? 0) + 1;
       if (process.env.CONVERGENCE_DEBUG && res.status >= 400) console.log(`[convergence] app ${method} ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
       if (res.status === 202 && typeof res.body.changeId === 'string') {
         this.appChanges.push({ changeId: res.body.changeId, op });
-        return;
+        return true;
       }
-      if (res.status === 503 && attempt < 5) continue;
+      if (res.status === 503 && attempt < 3) continue;
+      if (res.status === 503 && !settling) {
+        this.retryLater.push({ op, method, path, body, ifMatch });
+        return true;
+      }
+      if (res.status === 503) return false;
       if (res.status >= 500) throw new Error(`write API answered ${res.status} to ${method} (attempt ${attempt})`);
-      return;
+      return true;
+    }
+  }
+
+  /**
+   * The app's refused requests, sent again once faults have stopped: each may take a token refresh or the next
+   * hour's budget first (the 503's Retry-After), so the clock moves between rounds, as the app's backoff would.
+   */
+  private async resendAppWrites(): Promise<void> {
+    for (let round = 0; this.retryLater.length > 0; round++) {
+      if (round >= 4) throw new Error(`write API still answered 503 to ${this.retryLater.length} app change(s) after faults stopped`);
+      const waiting = this.retryLater;
+      this.retryLater = [];
+      for (const w of waiting) if (!(await this.sendAppWrite(w.op, w.method, w.path, w.body, w.ifMatch, true))) this.retryLater.push(w);
+      if (this.retryLater.length === 0) break;
+      await this.runScheduled('token-refresh');
+      await this.advanceClock(round < 2 ? 60 : 3600);
     }
   }
 
@@ -633,6 +662,7 @@ export class ConvergenceHarness {
       this.reauth = false;
     }
     await this.waitForBackfill();
+    await this.resendAppWrites();
     await this.drainQueues();
     this.debug('settle: first drain done');
     // DrChrono's own webhook retries (1 h, 3 h, 7 h after the event) land within 8 hours.
@@ -743,6 +773,7 @@ export class ConvergenceHarness {
     for (const c of this.appChanges) {
       const item = await getChange(this.c.ddb, this.info.resources.teamsTable, this.team!.teamId, c.changeId);
       const status = item?.status ?? 'missing';
+      this.appCounts[`outcome ${status}`] = (this.appCounts[`outcome ${status}`] ?? 0) + 1;
       if (status !== 'applied' && status !== 'rejected' && status !== 'conflict') {
         divergences.push({ kind: 'change', id: c.changeId, detail: `${c.op}: ${status}${item?.reason ? ` (${item.reason})` : ''}` });
         continue;
