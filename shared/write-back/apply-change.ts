@@ -26,6 +26,7 @@ import {
   type SyncDrChronoApi,
 } from '../sync/process-ingest-message';
 import { getTeamItem, teamLifecycle, type TeamItem } from '../teams/team-store';
+import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
 import type { ChangeMessage } from './change';
 import { completeChange, getChange, type ChangeItem, type ChangeOutcome } from './change-store';
 import { changeProgress, markCreateAttempted, markWriteAttempted, markWritten, mayHaveBeenWritten, recordCreatedId } from './change-progress';
@@ -61,7 +62,21 @@ export interface WriteBackApi extends SyncDrChronoApi {
 
 export interface ApplyDeps extends Omit<ProcessDeps, 'drchrono'> {
   drchrono: (o: { accessToken: () => Promise<string>; beforeCall: () => Promise<void> }) => WriteBackApi;
+  /** Milliseconds left in the invocation (Lambda's getRemainingTimeInMillis); no deadline when omitted. */
+  remainingMs?: () => number;
 }
+
+/**
+ * The worker's DrChrono client: a per-request timeout and retries that fit the function's 60 s (the sync default,
+ * 10 s × 3 tries + backoff, could take ~38 s per call). Worst case per call: 2 × 8 s + 2 s backoff = 18 s.
+ */
+export const WRITE_BACK_CALL_TIMEOUT_MS = 8_000;
+export const WRITE_BACK_CALL_RETRIES = 1;
+export const WRITE_BACK_RETRY_MAX_DELAY_MS = 2_000;
+/** No DrChrono request starts with less than this left (a call's worst case plus time to record the outcome). */
+export const WRITE_BACK_CALL_RESERVE_MS = 2 * WRITE_BACK_CALL_TIMEOUT_MS + WRITE_BACK_RETRY_MAX_DELAY_MS + 5_000;
+/** A change that met the invocation deadline comes back this soon (not counted as a failed attempt). */
+export const DEADLINE_DEFER_SECONDS = 1;
 
 export const RECONNECT_HINT = (teamId: string) =>
   `drchrono-sync team write-back ${teamId} on, then reconnect: drchrono-sync team connect-link ${teamId}`;
@@ -227,6 +242,8 @@ export async function applyChange(msg: ChangeMessage, deps: ApplyDeps): Promise<
       const client = deps.drchrono({
         accessToken: async () => token,
         beforeCall: async () => {
+          // A call that may not finish before Lambda's timeout is not started: a timeout would lose the whole batch.
+          if (deps.remainingMs && deps.remainingMs() < WRITE_BACK_CALL_RESERVE_MS) throw new InvocationDeadlineExceededError();
           await consumeApiBudget(deps.ddb, deps.teamsTable, msg.teamId, { limit, priority: 'write-back', now: now() });
         },
       });
@@ -259,6 +276,10 @@ export async function applyChange(msg: ChangeMessage, deps: ApplyDeps): Promise<
 }
 
 function classify(err: unknown, entry: IntegrationLogEntry, now: Date): ApplyResult {
+  if (err instanceof InvocationDeadlineExceededError) {
+    // Its marks (writeAttemptedAt, writtenAt, createdId) make the next delivery finish it without writing twice.
+    return { status: 'defer', delaySeconds: DEADLINE_DEFER_SECONDS, entry: { ...entry, outcome: 'deferred', ...errorFields(err), detail: 'invocation deadline' } };
+  }
   if (err instanceof ApiBudgetExhaustedError) {
     const wait = Math.ceil((err.resetAt.getTime() - now.getTime()) / 1000) + Math.floor(Math.random() * BUDGET_RESET_SPREAD_SECONDS);
     return { status: 'defer', delaySeconds: Math.max(1, wait), entry: { ...entry, outcome: 'deferred', ...errorFields(err), detail: 'team API budget exhausted' } };

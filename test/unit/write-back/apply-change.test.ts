@@ -11,7 +11,7 @@ import {
   DrChronoValidationError,
 } from '../../../shared/drchrono/errors';
 import type { Appointment, Patient } from '../../../shared/drchrono/schemas';
-import { applyChange, REASONS, type ApplyResult } from '../../../shared/write-back/apply-change';
+import { applyChange, REASONS, WRITE_BACK_CALL_RESERVE_MS, type ApplyResult } from '../../../shared/write-back/apply-change';
 import { NOT_CONNECTED_DEFER_SECONDS, TOKEN_REFRESH_DEFER_SECONDS } from '../../../shared/sync/process-ingest-message';
 import { appointmentObj, patientObj } from '../sync/helpers';
 import { change, changeItem, completions, harness, NOW, progressWrites, TEAM, writingTeam } from './helpers';
@@ -455,5 +455,15 @@ describe('applyChange: other DrChrono 4xx answers end the change rejected', () =
     const e = final(await applyChange(m, h.deps));
     expect(e.outcome).toBe('rejected');
     expect(e.detail).toContain(`HTTP ${status}`);
+  });
+});
+
+describe('applyChange: the invocation deadline', () => {
+  it('starts no DrChrono call that may outlast the invocation and defers the change (not counted as a failure)', async () => {
+    const m = change();
+    const h = harness(m);
+    const r = await applyChange(m, { ...h.deps, remainingMs: () => WRITE_BACK_CALL_RESERVE_MS - 1 });
+    expect(r.status).toBe('defer');
+    expect(h.fake.calls).toEqual([]);
   });
 });
