@@ -536,8 +536,15 @@ async function findCreated(ctx: Ctx): Promise<Appointment | undefined> {
   if (start === null || !Number.isInteger(doctor)) return undefined;
   const patient = typeof p.patient === 'number' ? p.patient : p.patient === null || p.patient === undefined ? null : Number(p.patient);
   const candidates = await ctx.client.findAppointments({ date: start.slice(0, 10), doctor, patient });
+  // Every sent field must match, not only doctor, patient and start: a booking the clinic made itself for the same
+  // slot is not taken for ours unless it is identical in all we sent (office, exam room, profile, reason, ...).
   return candidates.find(
-    (a) => a.deleted_flag !== true && a.doctor === doctor && (patient === null || a.patient === patient) && normalizeUpdatedAt(a.scheduled_time) === start,
+    (a) =>
+      a.deleted_flag !== true &&
+      a.doctor === doctor &&
+      (patient === null || a.patient === patient) &&
+      normalizeUpdatedAt(a.scheduled_time) === start &&
+      holdsPayload(a as Record<string, unknown>, p),
   );
 }
 

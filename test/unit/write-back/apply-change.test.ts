@@ -224,7 +224,7 @@ describe('applyChange: appointments', () => {
   });
 
   describe('create, never twice', () => {
-    const create = () => change({ entity: 'appointment', op: 'create', key: null, drchronoId: null, payload: { doctor: 263812, patient: 104857601, office: 1, exam_room: 1, scheduled_time: '2024-01-15T09:30:00' }, fieldsWritten: ['Provider', 'Patient', 'Date of Service'] });
+    const create = () => change({ entity: 'appointment', op: 'create', key: null, drchronoId: null, payload: { doctor: 263812, patient: 104857601, office: 118732, exam_room: 1, scheduled_time: '2024-01-15T09:30:00' }, fieldsWritten: ['Provider', 'Patient', 'Date of Service'] });
 
     it('marks the attempt before the POST and records the id right after it', async () => {
       const m = create();
@@ -256,6 +256,15 @@ describe('applyChange: appointments', () => {
       expect(writes(h)).toEqual([]);
       expect(h.fake.calls[0]).toBe('findAppointments');
       expect(progressWrites(h)).toEqual(['createdId']);
+    });
+
+    it('does not adopt a booking of the same doctor, patient and start that differs in a sent field (the clinic\'s own)', async () => {
+      const m = create();
+      const h = harness(m, writingTeam(), changeItem(m, { createAttemptedAt: '2026-11-21T10:00:00.000Z' }));
+      const sent = m.payload as { exam_room: number };
+      h.fake.candidates = [appointmentObj({ exam_room: sent.exam_room + 1 }) as Appointment];
+      final(await applyChange(m, h.deps));
+      expect(writes(h)).toEqual(['createAppointment']);
     });
 
     it('POSTs when an interrupted create left nothing in DrChrono', async () => {
