@@ -156,7 +156,18 @@ async function targets(p: BenchPlatform, teams: readonly BenchTeam[]): Promise<T
   return out;
 }
 
+/** DrChrono's webhook attempts so far for the teams' apps, by event and answer. */
+async function webhookAttempts(p: BenchPlatform, teams: readonly BenchTeam[]): Promise<Record<string, number>> {
+  const out: Record<string, number> = {};
+  for (const t of teams) {
+    const deliveries = await httpJson<{ event: string; attempts: { ok: boolean; status?: number }[] }[]>('GET', `${p.info.sandboxUrl}/_sandbox/deliveries?clientId=${t.clientId}`, undefined, 200);
+    for (const d of deliveries) for (const a of d.attempts) out[`${d.event} ${a.status ?? (a.ok ? 'ok' : 'failed')}`] = (out[`${d.event} ${a.status ?? (a.ok ? 'ok' : 'failed')}`] ?? 0) + 1;
+  }
+  return out;
+}
+
 async function runOnce(p: BenchPlatform, teams: readonly BenchTeam[], all: readonly Target[], o: WriteBackOptions, run: number): Promise<WriteBackRun> {
+  const attemptsBefore = await webhookAttempts(p, teams);
   for (const t of teams) await resetRateLimit(p.info, t.clientId);
   await p.reset();
   const changeIds: { teamId: string; changeId: string }[] = [];
@@ -206,10 +217,7 @@ async function runOnce(p: BenchPlatform, teams: readonly BenchTeam[], all: reado
   const lines = costLines(scaleUsage(usage, 1_000_000));
   const floorLines = costLines(writeBackFloorUsage(1_000_000));
   const echoes: Record<string, number> = {};
-  for (const t of teams) {
-    const deliveries = await httpJson<{ event: string; status: string; attempts: { ok: boolean; status?: number }[] }[]>('GET', `${p.info.sandboxUrl}/_sandbox/deliveries?clientId=${t.clientId}`, undefined, 200);
-    for (const d of deliveries) for (const a of d.attempts) echoes[`${d.event} ${a.status ?? (a.ok ? 'ok' : 'failed')}`] = (echoes[`${d.event} ${a.status ?? (a.ok ? 'ok' : 'failed')}`] ?? 0) + 1;
-  }
+  for (const [k, n] of Object.entries(await webhookAttempts(p, teams))) if (n - (attemptsBefore[k] ?? 0) > 0) echoes[k] = n - (attemptsBefore[k] ?? 0);
   let drchronoCalls = 0;
   const drchronoByPath: Record<string, number> = {};
   for (const t of teams) {
