@@ -468,10 +468,15 @@ async function performAppointment(ctx: Ctx): Promise<ChangeOutcome> {
   if (msg.op === 'delete') {
     // A DELETE sent before (writeAttemptedAt / writtenAt) is not checked for a conflict again: its own effect
     // (the appointment gone) would read as a change made by someone else.
-    if (!changeProgress(ctx.change).writeAttemptedAt) {
+    const progress = changeProgress(ctx.change);
+    if (!progress.writeAttemptedAt) {
       const conflict = await checkConflict(ctx, 'appointment', id);
       if (conflict) return conflict;
       await beforeWrite(ctx);
+    } else if (ctx.refusal && !progress.writtenAt) {
+      // The team may no longer write: finished only when the earlier DELETE reached DrChrono, never sent again.
+      const current = await currentState(ctx, 'appointment', id);
+      if (current && current.deleted_flag !== true) return ctx.refusal;
     }
     const sentAt = ctx.now().toISOString();
     try {

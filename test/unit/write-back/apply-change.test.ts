@@ -476,3 +476,21 @@ describe('applyChange: the invocation deadline', () => {
     expect(h.fake.calls).toEqual([]);
   });
 });
+
+describe('applyChange: an interrupted DELETE for a team that may no longer write', () => {
+  const del = () => change({ entity: 'appointment', op: 'delete', key: '246813579', drchronoId: '246813579', payload: {}, fieldsWritten: [] });
+
+  it('is not sent again when the appointment still exists: rejected, nothing deleted', async () => {
+    const m = del();
+    const h = harness(m, writingTeam({ writeBack: false }), changeItem(m, { writeAttemptedAt: '2026-11-21T10:00:00.000Z' }));
+    expect(outcomeOf(await applyChange(m, h.deps))).toBe('rejected');
+    expect(h.fake.calls).not.toContain('deleteAppointment');
+  });
+
+  it('ends applied when the earlier DELETE reached DrChrono', async () => {
+    const m = del();
+    const h = harness(m, writingTeam({ writeBack: false }), changeItem(m, { writeAttemptedAt: '2026-11-21T10:00:00.000Z' }));
+    h.fake.failures.push(new DrChronoNotFoundError({ status: 404 }));
+    expect(outcomeOf(await applyChange(m, h.deps))).toBe('applied');
+  });
+});
