@@ -4,8 +4,8 @@ import { LambdaFunction } from 'aws-cdk-lib/aws-events-targets';
 import { SqsEventSource } from 'aws-cdk-lib/aws-lambda-event-sources';
 import type { Construct } from 'constructs';
 import * as path from 'node:path';
-import { BACKFILL_QUEUE, INGEST_QUEUE } from '../shared/config/queue-settings';
-import { resourceNames, TEAMS_TOKEN_EXPIRY_INDEX, type ResourceNames } from '../shared/config/resource-names';
+import { BACKFILL_QUEUE, INGEST_QUEUE, WRITE_BACK_QUEUE } from '../shared/config/queue-settings';
+import { RECORDS_CHART_ID_INDEX, resourceNames, TEAMS_TOKEN_EXPIRY_INDEX, type ResourceNames } from '../shared/config/resource-names';
 import { oauthRedirectUri, WEBHOOK_PATH_TEMPLATE } from '../shared/http/routes';
 import { PipelineAlarms } from './alarms';
 import { AppFunction } from './app-function';
@@ -31,6 +31,9 @@ import {
   TOKEN_REFRESH_RATE,
   TOKEN_REFRESH_WINDOW_MINUTES,
   UNTAGGED_RESOURCE_TYPES,
+  WRITE_API_CONCURRENCY,
+  WRITE_BACK_CONCURRENCY,
+  WRITE_BACK_MAX_AGE,
   type DeployStage,
   type FunctionName,
 } from './secure-defaults';
@@ -52,6 +55,8 @@ export class DrChronoSyncStack extends Stack {
   readonly tables: DataTables;
   readonly ingest: WorkQueue;
   readonly backfillQueue: WorkQueue;
+  /** FIFO: one message group per record (shared/write-back/change.ts changeGroupId). */
+  readonly writeBackQueue: WorkQueue;
   readonly functions: Record<FunctionName, AppFunction>;
   readonly httpApi: WebhookApi;
   readonly logDataProtection: LogDataProtection;
@@ -98,6 +103,13 @@ export class DrChronoSyncStack extends Stack {
       queueName: this.names.backfillQueue,
       dlqName: this.names.backfillDlq,
       settings: BACKFILL_QUEUE,
+    });
+    this.writeBackQueue = new WorkQueue(this, 'WriteBack', {
+      ...stateful,
+      queueName: this.names.writeBackQueue,
+      dlqName: this.names.writeBackDlq,
+      settings: WRITE_BACK_QUEUE,
+      fifo: true,
     });
 
     // The API exists before the functions so the OAuth redirect URI can be an env var; routes come after.
@@ -148,7 +160,23 @@ export class DrChronoSyncStack extends Stack {
     // The authorize route verifies connect links (shared/oauth/connect-link.ts): read-only, this one secret.
     this.connectLinkKey.allowRead(oauth);
     oauth.allowSendTo(this.backfillQueue.queue);
-    this.httpApi.addRoutes({ webhook: webhook.fn, oauth: oauth.fn });
+    // The write API (docs/write-back.md): behind the IAM authorizer; validates, maps back, stores the change, queues it.
+    const writeApi = make('write-api', 'WriteApi', WRITE_API_CONCURRENCY, {
+      RECORDS_TABLE: this.names.recordsTable,
+      WRITE_BACK_QUEUE_URL: this.writeBackQueue.queue.queueUrl,
+      TEAM_SECRET_PREFIX: secretPrefix,
+      DRCHRONO_BASE_URL,
+    });
+    // The team and its change items by key; PutItem stores a change (and a fetched name list), UpdateItem ends an
+    // unqueued change failed, charges the API budget and records name-list history. No Scan, Query or Delete.
+    writeApi.allowTable(this.tables.teams, ['GetItem', 'PutItem', 'UpdateItem']);
+    // Records by key, patients by Chart ID (the keys-only index): read-only.
+    writeApi.allowTable(this.tables.records, ['GetItem']);
+    writeApi.allowIndexQuery(this.tables.records, RECORDS_CHART_ID_INDEX);
+    // The team's token, only for a lookup list the caches do not hold (appointment profiles, offices).
+    writeApi.allowTeamSecrets(secretPrefix, ['GetSecretValue']);
+    writeApi.allowSendTo(this.writeBackQueue.queue);
+    this.httpApi.addRoutes({ webhook: webhook.fn, oauth: oauth.fn, 'write-api': writeApi.fn });
 
     const tokenRefresh = make('token-refresh', 'TokenRefresh', SCHEDULED_CONCURRENCY, {
       INTEGRATION_LOG_TABLE: this.names.integrationLogTable,
@@ -218,6 +246,27 @@ export class DrChronoSyncStack extends Stack {
       }),
     );
 
+    // Applies queued changes to DrChrono and writes DrChrono's state through the sync's record path (docs/write-back.md).
+    const writeBack = make('write-back', 'WriteBackWorker', WRITE_BACK_CONCURRENCY, {
+      ...dataEnv,
+      TEAM_SECRET_PREFIX: secretPrefix,
+      WRITE_BACK_QUEUE_URL: this.writeBackQueue.queue.queueUrl,
+    });
+    // The team, budget counter, change items and name caches by key; records as the sync writes them.
+    writeBack.allowTable(this.tables.teams, ['GetItem', 'PutItem', 'UpdateItem']);
+    writeBack.allowTable(this.tables.records, ['GetItem', 'PutItem', 'UpdateItem']);
+    writeBack.allowQueryPartitions(this.tables.records, ['*#appointment']);
+    writeBack.allowTable(this.tables.integrationLog, ['PutItem']);
+    writeBack.allowTeamSecrets(secretPrefix, ['GetSecretValue']);
+    // FIFO: no batching window; a deferred change is hidden again on its own receipt (ChangeMessageVisibility, part of the event source's grant).
+    writeBack.fn.addEventSource(
+      new SqsEventSource(this.writeBackQueue.queue, {
+        batchSize: WRITE_BACK_QUEUE.batchSize,
+        reportBatchItemFailures: true,
+        maxConcurrency: WRITE_BACK_CONCURRENCY,
+      }),
+    );
+
     // Reconcile only lists connected teams and enqueues one work item each; the backfill worker does the fetching.
     const reconcile = make('reconcile', 'Reconcile', SCHEDULED_CONCURRENCY, {
       BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
@@ -241,12 +290,13 @@ export class DrChronoSyncStack extends Stack {
       }),
     };
 
-    this.functions = { webhook, oauth, 'token-refresh': tokenRefresh, sync, backfill, reconcile };
+    this.functions = { webhook, oauth, 'token-refresh': tokenRefresh, sync, backfill, reconcile, 'write-api': writeApi, 'write-back': writeBack };
     const functionList = Object.values(this.functions);
 
     const queues = [
       { name: 'Ingest', queue: this.ingest, maxAge: INGEST_MAX_AGE },
       { name: 'Backfill', queue: this.backfillQueue, maxAge: BACKFILL_MAX_AGE },
+      { name: 'WriteBack', queue: this.writeBackQueue, maxAge: WRITE_BACK_MAX_AGE },
     ];
     this.alarms = new PipelineAlarms(this, 'Alarms', {
       stage: props.stage,
@@ -275,6 +325,11 @@ export class DrChronoSyncStack extends Stack {
       IntegrationLogTableName: { value: this.tables.integrationLog.table.tableName, description: 'Integration log table' },
       IngestQueueUrl: { value: this.ingest.queue.queueUrl, description: 'Ingest queue (webhook -> sync)' },
       BackfillQueueUrl: { value: this.backfillQueue.queue.queueUrl, description: 'Backfill work queue' },
+      WriteBackQueueUrl: { value: this.writeBackQueue.queue.queueUrl, description: 'Write-back FIFO queue (write API -> write-back)' },
+      WriteApiInvokeArn: {
+        value: this.formatArn({ service: 'execute-api', resource: this.httpApi.api.apiId, resourceName: '*/*/teams/*' }),
+        description: 'Resource of the execute-api:Invoke grant an app needs for the write API (docs/write-back.md)',
+      },
       TeamSecretPrefix: { value: secretPrefix, description: 'Secrets Manager name prefix of team secrets' },
       TeamSecretsKmsKeyArn: { value: key.keyArn, description: 'KMS key the CLI must create team secrets with' },
       ConnectLinkKeySecretName: { value: this.names.connectLinkKeySecret, description: 'Secret holding the connect-link signing keys (connect-key rotate)' },

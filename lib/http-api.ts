@@ -1,6 +1,7 @@
 import type { RemovalPolicy } from 'aws-cdk-lib';
 import { AccessLogFormat } from 'aws-cdk-lib/aws-apigateway';
 import { HttpApi, HttpMethod, LogGroupLogDestination, type HttpStage } from 'aws-cdk-lib/aws-apigatewayv2';
+import { HttpIamAuthorizer } from 'aws-cdk-lib/aws-apigatewayv2-authorizers';
 import { HttpLambdaIntegration } from 'aws-cdk-lib/aws-apigatewayv2-integrations';
 import type { IKey } from 'aws-cdk-lib/aws-kms';
 import type { IFunction } from 'aws-cdk-lib/aws-lambda';
@@ -44,7 +45,7 @@ export class WebhookApi extends Construct {
     super(scope, id);
     this.api = new HttpApi(this, 'Api', {
       apiName: `drchrono-sync-${props.stage}`,
-      description: 'DrChrono webhooks and the OAuth connect flow',
+      description: 'DrChrono webhooks, the OAuth connect flow and the write API',
       createDefaultStage: false,
     });
 
@@ -74,13 +75,15 @@ export class WebhookApi extends Construct {
    */
   addRoutes(handlers: Record<FunctionName, IFunction>): void {
     const integrations = new Map<FunctionName, HttpLambdaIntegration>();
+    // SigV4 checked by API Gateway (execute-api:Invoke): the write API's callers are IAM principals (docs/write-back.md).
+    const iam = new HttpIamAuthorizer();
     for (const route of ROUTES) {
       let integration = integrations.get(route.fn);
       if (!integration) {
         integration = new HttpLambdaIntegration(`${capitalise(route.fn)}Integration`, handlers[route.fn]);
         integrations.set(route.fn, integration);
       }
-      this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration });
+      this.api.addRoutes({ path: route.path, methods: [HttpMethod[route.method]], integration, ...(route.auth === 'iam' ? { authorizer: iam } : {}) });
     }
   }
 

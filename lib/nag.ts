@@ -33,6 +33,8 @@ const NO_DLQ_BY_TRIGGER: Record<FunctionName, string> = {
   oauth: 'Invoked synchronously by API Gateway: an error is shown to the operator, who restarts the connect flow. Lambda DLQs apply to async invokes only.',
   sync: 'Invoked by the SQS event source (synchronous): failed records stay on the ingest queue and move to its DLQ after maxReceiveCount.',
   backfill: 'Invoked by the SQS event source (synchronous): failed records stay on the backfill queue and move to its DLQ after maxReceiveCount.',
+  'write-back': 'Invoked by the SQS event source (synchronous): failed records stay on the FIFO write-back queue and move to its DLQ after maxReceiveCount.',
+  'write-api': 'Invoked synchronously by API Gateway: an error returns 5xx and the app sends the change again. Lambda DLQs apply to async invokes only.',
   'token-refresh':
     'Invoked by an EventBridge schedule whose event carries no data: Lambda retries twice, the next run is 15 min later, and failures alarm (Errors, TokenRefreshFailed). A DLQ would hold empty ticks.',
   reconcile:
@@ -93,7 +95,7 @@ export function acknowledgeNagFindings(stack: DrChronoSyncStack): NagAcknowledge
     ack(t.table, 'HIPAA.Security-DynamoDBInBackupPlan', 'Point-in-time recovery (35 days, continuous) is on and prod tables are retained with deletion protection; an AWS Backup plan is left to the account\'s organisation-wide backup policy.');
   }
 
-  for (const q of [stack.ingest, stack.backfillQueue]) {
+  for (const q of [stack.ingest, stack.backfillQueue, stack.writeBackQueue]) {
     ack(q.dlq, 'Serverless-SQSRedrivePolicy', 'This is a dead-letter queue: its messages are inspected and redriven to the source queue by an operator, not retried onward.');
   }
 

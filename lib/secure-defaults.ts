@@ -126,6 +126,10 @@ export const BACKFILL_CONCURRENCY = SQS_MIN_CONCURRENCY;
 /** Scheduled jobs run one at a time: overlapping refreshers would race on refresh tokens. */
 export const SCHEDULED_CONCURRENCY = 1;
 export const OAUTH_CONCURRENCY = 5;
+/** Apps' writes: a burst beyond this is throttled (429) instead of spending DynamoDB and DrChrono capacity. */
+export const WRITE_API_CONCURRENCY = 10;
+/** Write-back spends the team budgets like sync: the SQS minimum of 2 keeps a backlog from bursting through them. */
+export const WRITE_BACK_CONCURRENCY = SQS_MIN_CONCURRENCY;
 
 export const TOKEN_REFRESH_RATE = Duration.minutes(FUNCTION_SETTINGS['token-refresh'].everyMinutes ?? 15);
 export const RECONCILE_RATE = Duration.minutes(FUNCTION_SETTINGS.reconcile.everyMinutes ?? 60);
@@ -147,6 +151,8 @@ export const METRIC_DELETION_CHECK_BLOCKED: DeletionCheckMetricName = DELETION_C
 /** Alarm thresholds: an ingest message older than this means the sync worker is stuck or starved. */
 export const INGEST_MAX_AGE = Duration.minutes(15);
 export const BACKFILL_MAX_AGE = Duration.hours(2);
+/** A write-back change older than this: the worker is stuck, or the team's budget has been spent for a long time. */
+export const WRITE_BACK_MAX_AGE = Duration.minutes(30);
 
 export const DRCHRONO_BASE_URL = 'https://drchrono.com';
 export const TOKEN_REFRESH_WINDOW_MINUTES = 1440;

@@ -10,6 +10,8 @@ export interface WorkQueueProps {
   settings: QueueSettings;
   key: IKey;
   removalPolicy: RemovalPolicy;
+  /** A FIFO pair (names end in .fifo); deduplication ids come from the sender, never from the content. */
+  fifo?: boolean;
 }
 
 /**
@@ -31,6 +33,7 @@ export class WorkQueue extends Construct {
       dataKeyReuse: Duration.minutes(5),
       enforceSSL: true,
       removalPolicy: props.removalPolicy,
+      ...(props.fifo ? { fifo: true, contentBasedDeduplication: false } : {}),
     };
     this.dlq = new Queue(this, 'Dlq', {
       ...encrypted,

@@ -33,6 +33,7 @@ export const REPO_ROOT = fileURLToPath(new URL('..', import.meta.url));
 export const FUNCTIONS: readonly LocalFunction[] = [
   { name: 'webhook', entry: 'functions/webhook/handler.ts', timeoutSeconds: FUNCTION_SETTINGS.webhook.timeoutSeconds, trigger: { kind: 'http' } },
   { name: 'oauth', entry: 'functions/oauth/handler.ts', timeoutSeconds: FUNCTION_SETTINGS.oauth.timeoutSeconds, trigger: { kind: 'http' } },
+  { name: 'write-api', entry: 'functions/write-api/handler.ts', timeoutSeconds: FUNCTION_SETTINGS['write-api'].timeoutSeconds, trigger: { kind: 'http' } },
   {
     name: 'token-refresh',
     entry: 'functions/token-refresh/handler.ts',

@@ -8,6 +8,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { resourceNames } from '../shared/config/resource-names';
 import { ROUTES } from '../shared/http/routes';
+import { LOCAL_CREDENTIALS } from '../shared/http/sigv4';
 import { startDynamoDbLocal, type DynamoDbLocal } from './emulators/dynamodb';
 import { startSecretsManagerEmulator, type SecretsManagerEmulator } from './emulators/secrets-manager';
 import { startSqsEmulator, type SqsEmulator } from './emulators/sqs';
@@ -249,6 +250,7 @@ export async function startPlatform(opts: PlatformOptions): Promise<RunningPlatf
       { port: ports.api },
       {
         routes: ROUTES,
+        iam: { region: REGION, credentials: LOCAL_CREDENTIALS },
         invoke: (fn, event: APIGatewayProxyEventV2) => invoke(byName.get(fn)!, event),
         onError: (_fn, err) =>
           err instanceof FunctionNotImplementedError ? jsonResponse(501, { message: err.message }) : undefined,

@@ -1,10 +1,12 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import type { RouteDef } from '../../shared/http/routes';
+import type { SigV4Credentials } from '../../shared/http/sigv4';
 import { listen, type ListeningServer } from '../http/listen';
 import { readRequestBody } from '../http/read-body';
 import { matchRoute, toApiGatewayEvent } from './http-event';
 import { jsonResponse, toHttpResponse, type HttpResponse } from './http-response';
+import { verifySigV4 } from './sigv4-verify';
 
 /**
  * The local stand-in for the HTTP API: the same routes as the CDK stack (shared/http/routes.ts), each
@@ -18,6 +20,11 @@ export interface LocalApiDeps {
   routes: readonly RouteDef[];
   invoke(fn: RouteDef['fn'], event: APIGatewayProxyEventV2): Promise<unknown>;
   control?(method: string, path: string, body: Buffer): Promise<HttpResponse>;
+  /**
+   * What `auth: 'iam'` routes accept: SigV4 with this key pair and region (service execute-api). Without it such
+   * routes answer 403 to everyone (fail closed).
+   */
+  iam?: { region: string; credentials: SigV4Credentials };
   /** Called when an invocation fails; must log ids/classes only. */
   onError?(fn: string, err: unknown): HttpResponse | undefined;
   log(line: string): void;
@@ -48,6 +55,17 @@ function sendSafely(res: ServerResponse, r: HttpResponse): HttpResponse {
   }
 }
 
+/** Lower-cased names; repeated headers joined with commas, as SigV4 canonicalises them. */
+function lowerCaseHeaders(rawHeaders: string[]): Record<string, string> {
+  const out: Record<string, string> = {};
+  for (let i = 0; i + 1 < rawHeaders.length; i += 2) {
+    const name = rawHeaders[i]!.toLowerCase();
+    const value = rawHeaders[i + 1]!;
+    out[name] = out[name] === undefined ? value : `${out[name]},${value}`;
+  }
+  return out;
+}
+
 export async function startLocalApi(opts: { port: number; host?: string }, deps: LocalApiDeps): Promise<LocalApi> {
   const host = opts.host ?? '127.0.0.1';
 
@@ -65,6 +83,23 @@ export async function startLocalApi(opts: { port: number; host?: string }, deps:
     }
     const match = matchRoute(deps.routes, method, rawPath);
     if (!match) return { response: jsonResponse(404, { message: 'Not Found' }), label: '(no route)' };
+    if (match.route.auth === 'iam') {
+      const queryAt = url.indexOf('?');
+      const verdict = deps.iam
+        ? await verifySigV4(
+            {
+              method,
+              rawPath,
+              rawQueryString: queryAt === -1 ? '' : url.slice(queryAt + 1).split('#')[0]!,
+              headers: lowerCaseHeaders(req.rawHeaders),
+              body,
+            },
+            { ...deps.iam, now: new Date() },
+          )
+        : ({ ok: false, reason: 'no-iam-configured' } as const);
+      // Like API Gateway: one plain 403 for every failure; the reason class goes to the log only.
+      if (!verdict.ok) return { response: jsonResponse(403, { message: 'Forbidden' }), label: `${match.route.path} (sigv4: ${verdict.reason})` };
+    }
     const event = toApiGatewayEvent(
       {
         method,

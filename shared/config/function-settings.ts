@@ -1,10 +1,10 @@
-import { BACKFILL_QUEUE, INGEST_QUEUE } from './queue-settings';
+import { BACKFILL_QUEUE, INGEST_QUEUE, WRITE_BACK_QUEUE } from './queue-settings';
 
 /**
  * Memory, timeout and schedule of every function, as plain data. The CDK stack (lib/secure-defaults.ts) and the
  * local platform (local/functions.ts) both read this, so local runs time out and fire like the deployed ones.
  */
-export const FUNCTION_NAMES = ['webhook', 'oauth', 'token-refresh', 'sync', 'backfill', 'reconcile'] as const;
+export const FUNCTION_NAMES = ['webhook', 'oauth', 'token-refresh', 'sync', 'backfill', 'reconcile', 'write-api', 'write-back'] as const;
 export type LambdaFunctionName = (typeof FUNCTION_NAMES)[number];
 
 export interface FunctionSettings {
@@ -54,5 +54,16 @@ export const FUNCTION_SETTINGS: Record<LambdaFunctionName, FunctionSettings> = {
     timeoutSeconds: 120,
     everyMinutes: 60,
     why: 'lists connected teams, enqueues one reconcile work item each, restarts paused or stalled backfills',
+  },
+  'write-api': {
+    memoryMb: 256,
+    // Under the HTTP API's 30 s integration limit: a cold lookup list may cost DrChrono calls (docs/write-back.md).
+    timeoutSeconds: 29,
+    why: 'validate and map one change back, a few DynamoDB reads, one PutItem and one SendMessage; a cold lookup may call DrChrono',
+  },
+  'write-back': {
+    memoryMb: 512,
+    timeoutSeconds: WRITE_BACK_QUEUE.functionTimeoutSeconds,
+    why: 'batch of 5 changes, a few DrChrono calls each (conflict GET, write, read-back) and the sync write path',
   },
 };

@@ -6,6 +6,7 @@ import {
   AppointmentProfileSchema,
   AppointmentSchema,
   DoctorSchema,
+  OfficeSchema,
   PageSchema,
   PatientFlagTypeSchema,
   PatientSchema,
@@ -13,6 +14,7 @@ import {
   type Appointment,
   type AppointmentProfile,
   type Doctor,
+  type Office,
   type Patient,
   type PatientFlagType,
   type UserProfile,
@@ -120,6 +122,13 @@ export class DrChronoClient {
 
   listDoctors(): AsyncIterable<Doctor> {
     return this.list('/api/doctors', DoctorSchema, pageSizeQuery());
+  }
+
+  /** `/api/offices?doctor=`: the doctor's offices (the write API picks the default office of an appointment create). */
+  listOffices(o: { doctor: number | string }): AsyncIterable<Office> {
+    const q = pageSizeQuery();
+    q.set('doctor', String(o.doctor));
+    return this.list('/api/offices', OfficeSchema, q);
   }
 
   listAppointmentProfiles(): AsyncIterable<AppointmentProfile> {

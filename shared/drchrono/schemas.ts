@@ -143,6 +143,16 @@ export const AppointmentProfileSchema = z.looseObject({
 });
 export type AppointmentProfile = z.infer<typeof AppointmentProfileSchema>;
 
+/** `/api/offices` (write-back: an appointment create needs an office and exam room). */
+export const OfficeSchema = z.looseObject({
+  id: int,
+  name: text,
+  doctor: int.nullish(),
+  archived: flag,
+  exam_rooms: z.array(z.looseObject({ index: int, name: text })).nullish(),
+});
+export type Office = z.infer<typeof OfficeSchema>;
+
 /** `/api/users/{id}`. DrChrono's schema types every field as string; the live API sends numbers and booleans. */
 export const UserProfileSchema = z.looseObject({
   id: z.union([int, z.string().min(1)]).transform((v) => String(v)),

@@ -63,6 +63,25 @@ const PERMISSIONS: Record<FunctionName, Grants> = {
     'table:teams': ['dynamodb:GetItem', 'dynamodb:Scan'],
     'queue:backfill': ['sqs:SendMessage'],
   },
+  // docs/write-back.md "The write API": change items, the budget and lookup caches; records read-only.
+  'write-api': {
+    ...EVERY_FUNCTION,
+    'table:teams': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    'table:records': ['dynamodb:GetItem'],
+    'table:records/index/byChartId': ['dynamodb:Query'],
+    'secrets:team/*': ['secretsmanager:GetSecretValue'],
+    'queue:writeBack': ['sqs:SendMessage'],
+  },
+  // wt-worker's handler (shared/write-back/apply-change.ts, write-back-batch.ts): the sync's record path plus change items.
+  'write-back': {
+    ...EVERY_FUNCTION,
+    'table:teams': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    'table:records': ['dynamodb:GetItem', 'dynamodb:PutItem', 'dynamodb:UpdateItem'],
+    'table:records [LeadingKeys: *#appointment]': ['dynamodb:Query'],
+    'table:integrationLog': ['dynamodb:PutItem'],
+    'secrets:team/*': ['secretsmanager:GetSecretValue'],
+    'queue:writeBack': [...EVENT_SOURCE_SQS],
+  },
 };
 
 const FUNCTIONS = Object.keys(PERMISSIONS) as FunctionName[];
@@ -86,6 +105,12 @@ describe.each(['dev', 'prod'] as const)('function permissions (%s)', (stage) => 
   it('gives the webhook no Scan, Query, BatchWriteItem, PutItem or DeleteItem on the teams table', () => {
     expect(grantsOf(s, 'webhook')['table:teams']).toEqual(['dynamodb:GetItem', 'dynamodb:UpdateItem']);
     expect(Object.keys(grantsOf(s, 'webhook')).filter((label) => label.startsWith('table:'))).toEqual(['table:teams']);
+  });
+
+  it('gives the write API no write on the records table and no Scan, Query or Delete on the teams table', () => {
+    const grants = grantsOf(s, 'write-api');
+    expect(grants['table:records']).toEqual(['dynamodb:GetItem']);
+    expect(grants['table:teams']?.filter((a) => /Scan|Query|Delete|Batch/.test(a))).toEqual([]);
   });
 
   it('gives oauth no Scan or Query on any table or index', () => {

@@ -61,7 +61,7 @@ describe('cdk synth -c stage=prod', () => {
       const template = JSON.parse(readFileSync(path.join(outdir, 'drchrono-sync-prod.template.json'), 'utf8')) as {
         Resources: Record<string, { Type: string }>;
       };
-      expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(6);
+      expect(Object.values(template.Resources).filter((r) => r.Type === 'AWS::Lambda::Function')).toHaveLength(8);
     } finally {
       rmSync(outdir, { recursive: true, force: true });
     }

@@ -22,7 +22,7 @@ function resourceLabels(s: SynthesizedStack, fn: FunctionName): Map<string, stri
     labels.set(key(t.table.tableArn), `table:${name}`);
     for (const index of t.indexNames) labels.set(key(`${t.table.tableArn}/index/${index}`), `table:${name}/index/${index}`);
   }
-  for (const [name, q] of Object.entries({ ingest: stack.ingest, backfill: stack.backfillQueue })) {
+  for (const [name, q] of Object.entries({ ingest: stack.ingest, backfill: stack.backfillQueue, writeBack: stack.writeBackQueue })) {
     labels.set(key(q.queue.queueArn), `queue:${name}`);
     labels.set(key(q.dlq.queueArn), `queue:${name}-dlq`);
   }

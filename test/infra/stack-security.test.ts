@@ -61,14 +61,15 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
 
   it('encrypts every queue, DLQs included, with the CMK', () => {
     const queues = Object.values(resourcesOfType(s.template, 'AWS::SQS::Queue'));
-    expect(queues).toHaveLength(4);
+    // ingest, backfill and write-back (FIFO), each with its DLQ.
+    expect(queues).toHaveLength(6);
     for (const q of queues) expect(q.Properties?.KmsMasterKeyId).toEqual(keyArn);
   });
 
   it('encrypts every log group with the CMK and sets a retention', () => {
     const groups = Object.values(resourcesOfType(s.template, 'AWS::Logs::LogGroup'));
-    // 6 functions, the API access log and the data protection audit log.
-    expect(groups).toHaveLength(8);
+    // 8 functions, the API access log and the data protection audit log.
+    expect(groups).toHaveLength(10);
     for (const g of groups) {
       expect(g.Properties?.KmsKeyId).toEqual(keyArn);
       expect(g.Properties?.RetentionInDays).toEqual(stage === 'prod' ? 2192 : 14);

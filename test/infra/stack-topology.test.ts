@@ -7,7 +7,7 @@ import {
   SYNC_CONCURRENCY,
   type FunctionName,
 } from '../../lib/secure-defaults';
-import { BACKFILL_QUEUE, INGEST_QUEUE } from '../../shared/config/queue-settings';
+import { BACKFILL_QUEUE, INGEST_QUEUE, WRITE_BACK_QUEUE } from '../../shared/config/queue-settings';
 import { resourceNames } from '../../shared/config/resource-names';
 import { ROUTES } from '../../shared/http/routes';
 import { logicalIdOf, resourcesOfType, synthStack, type SynthesizedStack } from './synth-stack';
@@ -20,6 +20,8 @@ const ENV_CONTRACT: Record<FunctionName, string[]> = {
   sync: ['RECORDS_TABLE', 'INTEGRATION_LOG_TABLE', 'INGEST_QUEUE_URL', 'TEAM_SECRET_PREFIX', 'DRCHRONO_BASE_URL', 'INTEGRATION_LOG_TTL_DAYS'],
   backfill: ['RECORDS_TABLE', 'INTEGRATION_LOG_TABLE', 'BACKFILL_QUEUE_URL', 'TEAM_SECRET_PREFIX', 'DRCHRONO_BASE_URL'],
   reconcile: ['BACKFILL_QUEUE_URL'],
+  'write-api': ['RECORDS_TABLE', 'WRITE_BACK_QUEUE_URL', 'TEAM_SECRET_PREFIX', 'DRCHRONO_BASE_URL'],
+  'write-back': ['RECORDS_TABLE', 'INTEGRATION_LOG_TABLE', 'WRITE_BACK_QUEUE_URL', 'TEAM_SECRET_PREFIX', 'DRCHRONO_BASE_URL', 'INTEGRATION_LOG_TTL_DAYS'],
 };
 const ENV_ALL = ['STAGE', 'TEAMS_TABLE', 'POWERTOOLS_SERVICE_NAME', 'POWERTOOLS_LOG_LEVEL', 'POWERTOOLS_METRICS_NAMESPACE'];
 
@@ -32,6 +34,8 @@ const OUTPUT_KEYS = [
   'IntegrationLogTableName',
   'IngestQueueUrl',
   'BackfillQueueUrl',
+  'WriteBackQueueUrl',
+  'WriteApiInvokeArn',
   'ConnectLinkKeySecretName',
   'TeamSecretPrefix',
   'TeamSecretsKmsKeyArn',
@@ -82,6 +86,47 @@ describe.each(['dev', 'prod'] as const)('topology (%s)', (stage) => {
     );
     expect(invokePermissions.length).toBeGreaterThanOrEqual(1);
     for (const p of invokePermissions) expect(JSON.stringify(p.Properties?.SourceArn)).toContain('/drchronowebhook/{teamId}');
+  });
+
+  it('puts every write API route, refused methods included, behind the IAM authorizer, and no webhook or OAuth route', () => {
+    const routes = Object.values(resourcesOfType(s.template, 'AWS::ApiGatewayV2::Route'));
+    for (const route of ROUTES) {
+      const cfn = routes.find((r) => r.Properties?.RouteKey === `${route.method} ${route.path}`);
+      expect([route.method, route.path, cfn?.Properties?.AuthorizationType ?? 'NONE']).toEqual([route.method, route.path, route.fn === 'write-api' ? 'AWS_IAM' : 'NONE']);
+    }
+    expect(ROUTES.filter((r) => r.fn === 'write-api').length).toBe(4 * 7);
+  });
+
+  it('makes the write-back queue and its DLQ FIFO, deduplicated by the sender\'s id, KMS-encrypted', () => {
+    const dlqId = logicalIdOf(s.stack, s.stack.writeBackQueue.dlq);
+    s.template.hasResourceProperties('AWS::SQS::Queue', {
+      QueueName: names.writeBackQueue,
+      FifoQueue: true,
+      ContentBasedDeduplication: false,
+      VisibilityTimeout: WRITE_BACK_QUEUE.visibilityTimeoutSeconds,
+      KmsMasterKeyId: Match.anyValue(),
+      RedrivePolicy: { deadLetterTargetArn: { 'Fn::GetAtt': [dlqId, 'Arn'] }, maxReceiveCount: WRITE_BACK_QUEUE.maxReceiveCount },
+    });
+    s.template.hasResourceProperties('AWS::SQS::Queue', { QueueName: names.writeBackDlq, FifoQueue: true, KmsMasterKeyId: Match.anyValue() });
+  });
+
+  it('feeds the write-back function from the FIFO queue with partial batch failures and no batching window', () => {
+    s.template.hasResourceProperties('AWS::Lambda::EventSourceMapping', {
+      FunctionName: { Ref: fnId('write-back') },
+      EventSourceArn: { 'Fn::GetAtt': [logicalIdOf(s.stack, s.stack.writeBackQueue.queue), 'Arn'] },
+      BatchSize: WRITE_BACK_QUEUE.batchSize,
+      FunctionResponseTypes: ['ReportBatchItemFailures'],
+      MaximumBatchingWindowInSeconds: Match.absent(),
+    });
+    expect(WRITE_BACK_QUEUE.visibilityTimeoutSeconds).toBeGreaterThanOrEqual(6 * FUNCTION_SIZING['write-back'].timeout.toSeconds());
+  });
+
+  it('alarms when the write-back DLQ holds a message', () => {
+    s.template.hasResourceProperties('AWS::CloudWatch::Alarm', {
+      MetricName: 'ApproximateNumberOfMessagesVisible',
+      Dimensions: [{ Name: 'QueueName', Value: { 'Fn::GetAtt': [logicalIdOf(s.stack, s.stack.writeBackQueue.dlq), 'QueueName'] } }],
+      Threshold: 1,
+    });
   });
 
   it.each([

@@ -2,6 +2,7 @@ import type { APIGatewayProxyEventV2 } from 'aws-lambda';
 import { ROUTES } from '../../../shared/http/routes';
 import { MAX_PAYLOAD_BYTES, startLocalApi, type LocalApi } from '../../../local/api/server';
 import { jsonResponse } from '../../../local/api/http-response';
+import { LOCAL_CREDENTIALS, signRequest } from '../../../shared/http/sigv4';
 
 let api: LocalApi;
 let invoked: { fn: string; event: APIGatewayProxyEventV2 }[];
@@ -99,5 +100,79 @@ describe('local API server', () => {
     });
     await new Promise((r) => setTimeout(r, 50));
     expect((await fetch(`${api.url}/drchronowebhook/t-1`)).status).toBe(204);
+  });
+});
+
+describe('local API server: SigV4 on auth iam routes', () => {
+  const TEAM = '3f1c2a9e-8d7b-4c6a-9e5f-1a2b3c4d5e6f';
+  let iamApi: LocalApi;
+  let calls: string[];
+  let lines: string[];
+
+  async function start(iam: boolean): Promise<void> {
+    iamApi = await startLocalApi(
+      { port: 0 },
+      {
+        routes: ROUTES,
+        ...(iam ? { iam: { region: 'us-east-1', credentials: LOCAL_CREDENTIALS } } : {}),
+        invoke: async (fn) => {
+          calls.push(fn);
+          return { statusCode: 202, body: '{}' };
+        },
+        log: (l) => lines.push(l),
+      },
+    );
+  }
+
+  beforeEach(() => {
+    calls = [];
+    lines = [];
+  });
+  afterEach(() => iamApi.close());
+
+  async function signedPut(url: string, body: string, credentials = LOCAL_CREDENTIALS): Promise<Record<string, string>> {
+    return signRequest({ method: 'PUT', url, headers: { 'content-type': 'application/json' }, body }, { credentials, region: 'us-east-1' });
+  }
+
+  it('invokes write-api for a request signed with the local key, as sent by fetch', async () => {
+    await start(true);
+    const url = `${iamApi.url}/teams/${TEAM}/patients/CH%201?x=1`;
+    const body = '{"Email":"a@b.example"}';
+    const res = await fetch(url, { method: 'PUT', headers: await signedPut(url, body), body });
+    expect(res.status).toBe(202);
+    expect(calls).toEqual(['write-api']);
+  });
+
+  it('answers a plain 403 Forbidden to an unsigned request and logs only the reason class', async () => {
+    await start(true);
+    const res = await fetch(`${iamApi.url}/teams/${TEAM}/changes/c1`);
+    expect(res.status).toBe(403);
+    expect(await res.json()).toEqual({ message: 'Forbidden' });
+    expect(calls).toEqual([]);
+    expect(lines[0]).toMatch(/^GET \/teams\/\{teamId\}\/changes\/\{changeId\} \(sigv4: unsigned\) 403 \d+ms$/);
+  });
+
+  it('answers 403 to a wrong secret and to a body changed after signing', async () => {
+    await start(true);
+    const url = `${iamApi.url}/teams/${TEAM}/patients/CH1`;
+    const body = '{"Email":"a@b.example"}';
+    const wrong = await signedPut(url, body, { accessKeyId: 'local', secretAccessKey: 'guess' });
+    expect((await fetch(url, { method: 'PUT', headers: wrong, body })).status).toBe(403);
+    const right = await signedPut(url, body);
+    expect((await fetch(url, { method: 'PUT', headers: right, body: body.replace('a@', 'b@') })).status).toBe(403);
+    expect(calls).toEqual([]);
+  });
+
+  it('fails closed: without an iam configuration even a signed request gets 403', async () => {
+    await start(false);
+    const url = `${iamApi.url}/teams/${TEAM}/patients/CH1`;
+    const body = '{}';
+    expect((await fetch(url, { method: 'PUT', headers: await signedPut(url, body), body })).status).toBe(403);
+    expect(calls).toEqual([]);
+  });
+
+  it('does not ask routes without auth for a signature', async () => {
+    await start(true);
+    expect((await fetch(`${iamApi.url}/drchronowebhook/t-1`)).status).toBe(202);
   });
 });

@@ -1,0 +1,125 @@
+import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
+import { budgetLimitOf, consumeApiBudget } from '../budget/api-budget';
+import { ApiBudgetExhaustedError, DrChronoError } from '../drchrono/errors';
+import type { AppointmentProfile, Office } from '../drchrono/schemas';
+import { findPatientByChartId, getRecord } from '../store/records';
+import type { SyncContextCache } from '../sync/sync-context';
+import type { TeamSecretCache } from '../teams/team-secret-cache';
+import type { TeamItem } from '../teams/team-store';
+import type { WriteLookups } from './reverse-map';
+
+/**
+ * The write API's lookups for the reverse mapping (reverse-map.ts WriteLookups). Patients and doctors come from
+ * the records table. Appointment profiles come from the PROFILES name cache the sync keeps in the teams table;
+ * when it is cold, and for a doctor's offices, the write API asks DrChrono itself with the team's token, charging
+ * the team's hourly budget at the 'write-back' priority (docs/write-back.md, "The write API"). A lookup that cannot
+ * be answered now throws LookupUnavailableError: the API answers 503 with Retry-After and accepts nothing.
+ */
+export interface WriteLookupApi {
+  listAppointmentProfiles(): AsyncIterable<AppointmentProfile>;
+  listOffices(o: { doctor: number | string }): AsyncIterable<Office>;
+}
+
+export interface WriteLookupDeps {
+  ddb: DynamoDBDocumentClient;
+  teamsTable: string;
+  recordsTable: string;
+  secrets: TeamSecretCache;
+  /** Name lists: container memory, then the teams-table cache, then DrChrono (shared with the sync's cache logic). */
+  names: SyncContextCache;
+  offices: OfficeCache;
+  drchrono(o: { accessToken: () => Promise<string>; beforeCall: () => Promise<void> }): WriteLookupApi;
+  now?: () => Date;
+}
+
+/** A lookup needs DrChrono and DrChrono cannot be asked now (no token, budget spent, DrChrono failing). */
+export class LookupUnavailableError extends Error {
+  override name = 'LookupUnavailableError';
+  constructor(
+    readonly reason: 'no-token' | 'budget' | 'drchrono',
+    readonly retryAfterSeconds: number,
+  ) {
+    super(`lookup unavailable: ${reason}`);
+  }
+}
+
+/** How long a warm container reuses a doctor's office list. Offices change rarely; a new one shows within this. */
+export const OFFICE_CACHE_TTL_MS = 15 * 60_000;
+const DRCHRONO_RETRY_AFTER_SECONDS = 30;
+/** A secret copy older than the team's tokenVersion is re-read at most this often. */
+const SECRET_REREAD_MIN_AGE_MS = 30_000;
+
+/** Per-container cache of each team's doctors' non-archived office ids. */
+export class OfficeCache {
+  private readonly entries = new Map<string, { ids: number[]; at: number }>();
+  constructor(private readonly now: () => number = Date.now) {}
+  async get(teamId: string, doctorId: string, load: () => Promise<number[]>): Promise<number[]> {
+    const key = `${teamId}#${doctorId}`;
+    const hit = this.entries.get(key);
+    if (hit && this.now() - hit.at < OFFICE_CACHE_TTL_MS) return hit.ids;
+    const ids = await load();
+    this.entries.set(key, { ids, at: this.now() });
+    return ids;
+  }
+}
+
+export function writeLookups(team: TeamItem, deps: WriteLookupDeps): WriteLookups {
+  const teamId = team.teamId;
+  const now = deps.now ?? (() => new Date());
+
+  const client = async (): Promise<WriteLookupApi> => {
+    const version = team.tokenVersion ?? 0;
+    const secret = version > 0 ? await deps.secrets.atLeastVersion(teamId, version, SECRET_REREAD_MIN_AGE_MS) : await deps.secrets.get(teamId);
+    const token = secret?.accessToken;
+    if (team.status !== 'connected' || token === undefined) throw new LookupUnavailableError('no-token', DRCHRONO_RETRY_AFTER_SECONDS);
+    const limit = budgetLimitOf(team);
+    return deps.drchrono({
+      accessToken: async () => token,
+      beforeCall: async () => {
+        await consumeApiBudget(deps.ddb, deps.teamsTable, teamId, { limit, priority: 'write-back', now: now() });
+      },
+    });
+  };
+
+  /** DrChrono failures become LookupUnavailableError; anything else (our bug, AWS) stays a 5xx. */
+  const translated = async <T>(work: () => Promise<T>): Promise<T> => {
+    try {
+      return await work();
+    } catch (err) {
+      if (err instanceof ApiBudgetExhaustedError) {
+        throw new LookupUnavailableError('budget', Math.max(1, Math.ceil((err.resetAt.getTime() - now().getTime()) / 1000)));
+      }
+      if (err instanceof DrChronoError) throw new LookupUnavailableError('drchrono', DRCHRONO_RETRY_AFTER_SECONDS);
+      throw err;
+    }
+  };
+
+  return {
+    async patientIdByChartId(chartId) {
+      const record = await findPatientByChartId(deps.ddb, deps.recordsTable, teamId, chartId);
+      return record && !record.deleted ? record.drchronoId : undefined;
+    },
+    async doctorExists(doctorId) {
+      if (!/^\d{1,20}$/.test(doctorId)) return false;
+      const record = await getRecord(deps.ddb, deps.recordsTable, teamId, 'employee', doctorId);
+      return record !== undefined && !record.deleted;
+    },
+    appointmentProfiles() {
+      // The token is read only when the cache is cold: a warm cache answers without DrChrono.
+      return translated(() =>
+        deps.names.nameList(teamId, 'PROFILES', async function* () {
+          yield* (await client()).listAppointmentProfiles();
+        }),
+      );
+    },
+    officesOfDoctor(doctorId) {
+      return deps.offices.get(teamId, doctorId, () =>
+        translated(async () => {
+          const ids: number[] = [];
+          for await (const office of (await client()).listOffices({ doctor: doctorId })) if (office.archived !== true) ids.push(office.id);
+          return ids;
+        }),
+      );
+    },
+  };
+}
