@@ -3,6 +3,7 @@ import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { z } from 'zod';
 import { WRITE_API_PATHS, type RouteMethod } from '../http/routes';
+import { encodeSqsMessageBody } from '../ingest/sqs-message-body';
 import { logger } from '../logging/logger';
 import { readTeamSyncConfig, type TeamSyncConfig } from '../mapping/team-sync-config';
 import { writeBackAllowed } from '../oauth/authorize-url';
@@ -229,7 +230,8 @@ async function accept(draft: ChangeMessage, deps: WriteApiDeps): Promise<WriteAp
     await deps.sqs.send(
       new SendMessageCommand({
         QueueUrl: deps.writeBackQueueUrl,
-        MessageBody: JSON.stringify(message),
+        // Values are the app's text: JSON.stringify leaves U+FFFE/U+FFFF raw and SQS would refuse the message.
+        MessageBody: encodeSqsMessageBody(message),
         MessageGroupId: changeGroupId(message),
         MessageDeduplicationId: changeId,
         MessageAttributes: { teamId: { DataType: 'String', StringValue: teamId }, entity: { DataType: 'String', StringValue: entity } },

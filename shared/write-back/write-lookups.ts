@@ -1,6 +1,7 @@
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { budgetLimitOf, consumeApiBudget } from '../budget/api-budget';
-import { ApiBudgetExhaustedError, DrChronoError } from '../drchrono/errors';
+import { ApiBudgetExhaustedError, DrChronoError, DrChronoUnauthorizedError } from '../drchrono/errors';
+import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { AppointmentProfile, Office } from '../drchrono/schemas';
 import { findPatientByChartId, getRecord } from '../store/records';
 import type { SyncContextCache } from '../sync/sync-context';
@@ -67,10 +68,13 @@ export function writeLookups(team: TeamItem, deps: WriteLookupDeps): WriteLookup
   const teamId = team.teamId;
   const now = deps.now ?? (() => new Date());
 
+  /** The token version the lookup used: named in a refresh request after a 401 (the refresher ignores stale ones). */
+  let usedTokenVersion: number | undefined;
   const client = async (): Promise<WriteLookupApi> => {
     const version = team.tokenVersion ?? 0;
     const secret = version > 0 ? await deps.secrets.atLeastVersion(teamId, version, SECRET_REREAD_MIN_AGE_MS) : await deps.secrets.get(teamId);
     const token = secret?.accessToken;
+    usedTokenVersion = secret?.tokenVersion;
     if (team.status !== 'connected' || token === undefined) throw new LookupUnavailableError('no-token', DRCHRONO_RETRY_AFTER_SECONDS);
     const limit = budgetLimitOf(team);
     return deps.drchrono({
@@ -89,6 +93,9 @@ export function writeLookups(team: TeamItem, deps: WriteLookupDeps): WriteLookup
       if (err instanceof ApiBudgetExhaustedError) {
         throw new LookupUnavailableError('budget', Math.max(1, Math.ceil((err.resetAt.getTime() - now().getTime()) / 1000)));
       }
+      // A token DrChrono refuses is not ours to refresh here (one writer: the refresher), but the refresher must hear
+      // of it, as the sync worker makes it: else the app's retries meet the same 401 until the token's expiry.
+      if (err instanceof DrChronoUnauthorizedError) await requestTokenRefresh(deps.ddb, deps.teamsTable, teamId, 'write-api: DrChrono answered 401', now(), usedTokenVersion);
       if (err instanceof DrChronoError) throw new LookupUnavailableError('drchrono', DRCHRONO_RETRY_AFTER_SECONDS);
       throw err;
     }

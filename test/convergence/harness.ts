@@ -9,7 +9,9 @@ import { ENTITIES } from '../../shared/mapping/field-names';
 import { decodeIntegrationLogItem, type IntegrationLogEntry } from '../../shared/store/integration-log';
 import { listRecords, type StoredRecord } from '../../shared/store/records';
 import { PATIENT_FLAG_EVENTS } from '../../shared/ingest/ingest-message';
+import { LOCAL_CREDENTIALS, signRequest } from '../../shared/http/sigv4';
 import { mintConnectLink } from '../../shared/oauth/connect-link-key';
+import { getChange } from '../../shared/write-back/change-store';
 import { registerTeam } from '../../shared/teams/register-team';
 import { getTeamItem, listTeamItems } from '../../shared/teams/team-store';
 import { compare, project, type Divergence, type Json, type SandboxData, type StoredView } from './model';
@@ -40,6 +42,9 @@ export const FRESH_EVERY = 50;
 export interface SequenceResult {
   ops: number;
   faults: Record<string, number>;
+  /** The app's write requests by method and answer (`PATCH 202`, `POST 400`, ...) and its changes' outcomes (`outcome applied`). */
+  appRequests: Record<string, number>;
+  appChanges: number;
   divergences: Divergence[];
   ms: number;
   teamId: string;
@@ -96,6 +101,11 @@ export class ConvergenceHarness {
   /** This sequence's first sandbox delivery id and the clock time its log entries start from. */
   private firstDelivery = 0;
   private logFrom = '';
+  /** App-side changes the write API accepted (202) in this sequence, and what became of the app's requests. */
+  private appChanges: { changeId: string; op: string }[] = [];
+  private appCounts: Record<string, number> = {};
+  /** App requests the write API answered 503 while faults were on: the app sends them again once things recover. */
+  private retryLater: { op: string; method: string; path: string; body: unknown; ifMatch: string | undefined }[] = [];
 
   constructor(readonly info: PlatformInfo) {
     const region = info.region;
@@ -173,9 +183,9 @@ export class ConvergenceHarness {
     // Leftovers of earlier teams (other suites sharing the platform, or the previous practice) are not this
     // test's to account for: their teams are retired and their messages purged.
     await this.retireOtherTeams();
-    for (const fn of ['sync', 'backfill']) await http('POST', this.local(`/pollers/${fn}/resume`), undefined, [200]);
+    for (const fn of ['sync', 'backfill', 'write-back']) await http('POST', this.local(`/pollers/${fn}/resume`), undefined, [200]);
     const q = this.info.queueUrls;
-    for (const url of [q.ingest, q.backfill, q.ingestDlq, q.backfillDlq]) await this.c.sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
+    for (const url of [q.ingest, q.backfill, q.writeBack, q.ingestDlq, q.backfillDlq, q.writeBackDlq]) await this.c.sqs.send(new PurgeQueueCommand({ QueueUrl: url }));
     await this.waitFor(async () => (await this.workState()).inFlight === 0, 'pollers to finish leftover batches');
 
     const clientId = `cv-${randomBytes(6).toString('hex')}`;
@@ -183,7 +193,8 @@ export class ConvergenceHarness {
     await http('POST', this.sandbox('/apps'), { clientId, clientSecret, redirectUris: [this.info.oauthRedirectUri] }, [201]);
     const teamId = randomUUID();
     const { webhookSecret } = await registerTeam(
-      { teamId, clientId, clientSecret },
+      // Write-back on: the connect link asks for the write scopes, so the app-side ops can write (docs/write-back.md).
+      { teamId, clientId, clientSecret, writeBack: true },
       { ddb: this.c.ddb, secrets: this.c.secrets, teamsTable: this.info.resources.teamsTable, teamSecretPrefix: this.info.resources.teamSecretPrefix },
     );
     this.team = { teamId, clientId, clientSecret, webhookSecret };
@@ -222,7 +233,10 @@ export class ConvergenceHarness {
     this.dropLeft = 0;
     this.holdLeft = 0;
     this.faultCounts = {};
-    for (const q of [this.info.queueUrls.ingestDlq, this.info.queueUrls.backfillDlq]) await this.c.sqs.send(new PurgeQueueCommand({ QueueUrl: q }));
+    this.appChanges = [];
+    this.appCounts = {};
+    this.retryLater = [];
+    for (const q of [this.info.queueUrls.ingestDlq, this.info.queueUrls.backfillDlq, this.info.queueUrls.writeBackDlq]) await this.c.sqs.send(new PurgeQueueCommand({ QueueUrl: q }));
     const deliveries = await this.deliveries();
     this.firstDelivery = deliveries.reduce((n, d) => Math.max(n, Number(d.id)), 0) + 1;
     this.logFrom = new Date(Date.parse((await http<{ now: string }>('GET', this.local('/clock'), undefined, [200])).body.now) - 1000).toISOString();
@@ -370,6 +384,36 @@ export class ConvergenceHarness {
         this.profileRenamed = true;
         return;
       }
+      case 'appPatientUpdate': {
+        const p = pick(live.filter((x) => typeof x.chart_id === 'string' && x.chart_id !== ''), op.p);
+        if (p) await this.appWrite(op.k, 'PATCH', `/patients/${encodeURIComponent(String(p.chart_id))}`, op.f, op.withBase);
+        return;
+      }
+      case 'appPatientCreate':
+        // PUT upserts by Chart ID: a new one creates the patient (Primary Provider and Sex are what DrChrono requires).
+        return this.appWrite(op.k, 'PUT', `/patients/APP-${op.n}`, { ...op.f, 'Primary Provider': String(op.doctor), Sex: op.sex }, false);
+      case 'appApptCreate': {
+        const p = pick(live.filter((x) => typeof x.chart_id === 'string' && x.chart_id !== ''), op.p);
+        if (!p) return;
+        // An overlap takes the slot of one of the provider's appointments: DrChrono answers 409, the change is rejected.
+        const taken = op.overlap ? appts.find((a) => a.doctor === op.doctor) : undefined;
+        const when = taken ? String(taken.scheduled_time).slice(0, 16) : op.f['Date of Service'] ?? '2026-12-15T09:30';
+        const body = { ...op.f, Patient: String(p.chart_id), Provider: String(op.doctor), 'Date of Service': when, Duration: op.f.Duration ?? 30 };
+        return this.appWrite(op.k, 'POST', '/appointments', body, false);
+      }
+      case 'appApptUpdate': {
+        const a = pick(appts, op.a);
+        if (a) await this.appWrite(op.k, 'PATCH', `/appointments/${encodeURIComponent(String(a.id))}`, op.f, op.withBase);
+        return;
+      }
+      case 'appApptDelete': {
+        const a = pick(appts, op.a);
+        if (a) await this.appWrite(op.k, 'DELETE', `/appointments/${encodeURIComponent(String(a.id))}`, undefined, false);
+        return;
+      }
+      case 'writeQueueFailure':
+        await this.awsFault('sqs', ['SendMessage'], this.queueName(this.info.queueUrls.writeBack), '500', op.count);
+        return;
       case 'webhookDrop':
         this.dropLeft += op.n;
         return;
@@ -439,6 +483,79 @@ export class ConvergenceHarness {
     }
   }
 
+  /** One signed request to the write API, as an app sends it (shared/http/sigv4.ts, the local key pair). */
+  private async appRequest(method: string, path: string, body?: unknown, ifMatch?: string): Promise<{ status: number; body: Json; etag: string | null }> {
+    const url = `${this.info.apiBaseUrl}/teams/${this.team!.teamId}${path}`;
+    const text = body === undefined ? undefined : JSON.stringify(body);
+    const headers: Record<string, string> = { ...(text === undefined ? {} : { 'content-type': 'application/json' }), ...(ifMatch ? { 'if-match': ifMatch } : {}) };
+    // Signed at the platform's clock: the harness moves it days ahead, and the local API checks x-amz-date against it
+    // (within 15 minutes, as API Gateway does), as an app's clock agrees with AWS's.
+    const now = new Date((await http<{ now: string }>('GET', this.local('/clock'), undefined, [200])).body.now);
+    const signed = await signRequest({ method, url, headers, ...(text === undefined ? {} : { body: text }) }, { credentials: LOCAL_CREDENTIALS, region: this.info.region, now });
+    const { host: _host, ...send } = signed;
+    const res = await fetch(url, { method, headers: send, ...(text === undefined ? {} : { body: text }) });
+    const raw = await res.text();
+    let parsed: Json = {};
+    try {
+      parsed = raw === '' ? {} : (JSON.parse(raw) as Json);
+    } catch {
+      parsed = {};
+    }
+    return { status: res.status, body: parsed, etag: res.headers.get('etag') };
+  }
+
+  /**
+   * An app-side change. With a base version the app first reads the record (its ETag) and sends it as If-Match,
+   * so a DrChrono-side change in between ends `conflict`. A 503 (the queue refused the message) is what an app
+   * retries; the 400s and 404s it gets for changes the records cannot take (a Chart ID no record has yet, a label a
+   * hostile value breaks) are counted, not checked: nothing was accepted.
+   */
+  private async appWrite(op: string, method: string, path: string, body: unknown, withBase: boolean): Promise<void> {
+    let ifMatch: string | undefined;
+    if (withBase) {
+      const read = await this.appRequest('GET', path);
+      if (read.status === 200 && read.etag) ifMatch = read.etag;
+    }
+    await this.sendAppWrite(op, method, path, body, ifMatch, false);
+  }
+
+  /** Sends one app change; a 503 is retried a few times, then (while faults may be on) kept for the settle. */
+  private async sendAppWrite(op: string, method: string, path: string, body: unknown, ifMatch: string | undefined, settling: boolean): Promise<boolean> {
+    for (let attempt = 1; ; attempt++) {
+      const res = await this.appRequest(method, path, body, ifMatch);
+      this.appCounts[`${method} ${res.status}`] = (this.appCounts[`${method} ${res.status}`] ?? 0) + 1;
+      if (process.env.CONVERGENCE_DEBUG && res.status >= 400) console.log(`[convergence] app ${method} ${res.status} ${JSON.stringify(res.body).slice(0, 300)}`);
+      if (res.status === 202 && typeof res.body.changeId === 'string') {
+        this.appChanges.push({ changeId: res.body.changeId, op });
+        return true;
+      }
+      if (res.status === 503 && attempt < 3) continue;
+      if (res.status === 503 && !settling) {
+        this.retryLater.push({ op, method, path, body, ifMatch });
+        return true;
+      }
+      if (res.status === 503) return false;
+      if (res.status >= 500) throw new Error(`write API answered ${res.status} to ${method} (attempt ${attempt})`);
+      return true;
+    }
+  }
+
+  /**
+   * The app's refused requests, sent again once faults have stopped: each may take a token refresh or the next
+   * hour's budget first (the 503's Retry-After), so the clock moves between rounds, as the app's backoff would.
+   */
+  private async resendAppWrites(): Promise<void> {
+    for (let round = 0; this.retryLater.length > 0; round++) {
+      if (round >= 4) throw new Error(`write API still answered 503 to ${this.retryLater.length} app change(s) after faults stopped`);
+      const waiting = this.retryLater;
+      this.retryLater = [];
+      for (const w of waiting) if (!(await this.sendAppWrite(w.op, w.method, w.path, w.body, w.ifMatch, true))) this.retryLater.push(w);
+      if (this.retryLater.length === 0) break;
+      await this.runScheduled('token-refresh');
+      await this.advanceClock(round < 2 ? 60 : 3600);
+    }
+  }
+
   private queueName(url: string): string {
     return url.slice(url.lastIndexOf('/') + 1);
   }
@@ -462,13 +579,14 @@ export class ConvergenceHarness {
 
   /** Messages on the work queues, and how many of them a poller holds right now (being processed). */
   private async workState(): Promise<{ visible: number; waiting: number; inFlight: number }> {
-    const [ingest, backfill, pollers] = await Promise.all([
+    const [ingest, backfill, writeBack, pollers] = await Promise.all([
       this.queueDepth(this.info.queueUrls.ingest),
       this.queueDepth(this.info.queueUrls.backfill),
+      this.queueDepth(this.info.queueUrls.writeBack),
       http<{ pollers: { fn: string; inFlight?: number }[] }>('GET', this.local('/pollers'), undefined, [200]),
     ]);
-    const inFlight = pollers.body.pollers.filter((p) => p.fn === 'sync' || p.fn === 'backfill').reduce((n, p) => n + (p.inFlight ?? 0), 0);
-    return { visible: ingest.visible + backfill.visible, waiting: ingest.waiting + backfill.waiting, inFlight };
+    const inFlight = pollers.body.pollers.filter((p) => p.fn === 'sync' || p.fn === 'backfill' || p.fn === 'write-back').reduce((n, p) => n + (p.inFlight ?? 0), 0);
+    return { visible: ingest.visible + backfill.visible + writeBack.visible, waiting: ingest.waiting + backfill.waiting + writeBack.waiting, inFlight };
   }
 
   private async pendingWork(): Promise<number> {
@@ -544,6 +662,7 @@ export class ConvergenceHarness {
       this.reauth = false;
     }
     await this.waitForBackfill();
+    await this.resendAppWrites();
     await this.drainQueues();
     this.debug('settle: first drain done');
     // DrChrono's own webhook retries (1 h, 3 h, 7 h after the event) land within 8 hours.
@@ -648,11 +767,39 @@ export class ConvergenceHarness {
       }
     }
 
+    // Every app change the write API accepted ended applied, rejected or conflict, with an outbound log entry saying so.
+    const outbound = new Map<string, IntegrationLogEntry[]>();
+    for (const e of log) if (e.direction === 'outbound' && e.changeId) outbound.set(e.changeId, [...(outbound.get(e.changeId) ?? []), e]);
+    for (const c of this.appChanges) {
+      const item = await getChange(this.c.ddb, this.info.resources.teamsTable, this.team!.teamId, c.changeId);
+      const status = item?.status ?? 'missing';
+      this.appCounts[`outcome ${status}`] = (this.appCounts[`outcome ${status}`] ?? 0) + 1;
+      if (status !== 'applied' && status !== 'rejected' && status !== 'conflict') {
+        divergences.push({ kind: 'change', id: c.changeId, detail: `${c.op}: ${status}${item?.reason ? ` (${item.reason})` : ''}` });
+        continue;
+      }
+      if (!(outbound.get(c.changeId) ?? []).some((e) => e.outcome === status)) divergences.push({ kind: 'change-unlogged', id: c.changeId, detail: `${c.op}: ${status} without its log entry` });
+    }
+    for (const m of await this.dlqMessages(this.info.queueUrls.writeBackDlq)) {
+      if (m.teamId === this.team!.teamId) divergences.push({ kind: 'dlq', id: String(m.changeId ?? 'change'), detail: 'in the write-back DLQ' });
+    }
+
     // Every delivery we accepted (a 2xx attempt) was applied, superseded or dead-lettered: a final log entry.
     for (const d of await this.deliveries()) {
       if (Number(d.id) < this.firstDelivery || !d.attempts.some((a) => a.ok)) continue;
       const entries = logged.get(d.id) ?? [];
       if (!entries.some((e) => e.outcome !== 'deferred')) divergences.push({ kind: 'delivery-unlogged', id: d.id, detail: `${d.event}: ${entries.length} entries, none final` });
+    }
+
+    // No echo loop: our writes' webhooks came back as no-ops, so once settled another schedule round changes nothing
+    // in DrChrono (no new deliveries) and queues nothing.
+    if (this.appChanges.length > 0 && divergences.length === 0) {
+      const before = (await this.deliveries()).length;
+      await this.advanceClock(RECONCILE_PERIOD_HOURS * 3600 + 60);
+      await this.runScheduled('reconcile');
+      await this.drainQueues();
+      const after = (await this.deliveries()).length;
+      if (after !== before) divergences.push({ kind: 'echo', detail: `${after - before} new DrChrono deliveries after the app's changes settled` });
     }
     return divergences;
   }
@@ -693,7 +840,7 @@ export class ConvergenceHarness {
     if (divergences.length === 0) divergences.push(...(await this.check()));
     phase('checked');
     this.needsFresh = divergences.length > 0;
-    return { ops: ops.length, faults: { ...this.faultCounts }, divergences, ms: Date.now() - t0, teamId: this.team!.teamId, settledSeconds };
+    return { ops: ops.length, faults: { ...this.faultCounts }, appRequests: { ...this.appCounts }, appChanges: this.appChanges.length, divergences, ms: Date.now() - t0, teamId: this.team!.teamId, settledSeconds };
   }
 
   /** Team status, for diagnostics. */

@@ -17,6 +17,12 @@ export const OPERATION_KINDS = [
   'breakCreate',
   'doctorEdit',
   'profileRename',
+  // App-side writes through the write API (docs/write-back.md), mixed with DrChrono-side changes.
+  'appPatientUpdate',
+  'appPatientCreate',
+  'appApptCreate',
+  'appApptUpdate',
+  'appApptDelete',
 ] as const;
 
 export const FAULT_KINDS = [
@@ -35,6 +41,8 @@ export const FAULT_KINDS = [
   'refreshDuringReconnect',
   'budgetExhausted',
   'clockJump',
+  /** SendMessage to the write-back queue fails: the write API answers 503 and the app sends the change again. */
+  'writeQueueFailure',
 ] as const;
 
 /** Field-value flavours used by patient/appointment edits. */

@@ -182,7 +182,7 @@ export interface StoredView {
 }
 
 export interface Divergence {
-  kind: 'field' | 'missing' | 'extra' | 'not-deleted' | 'queue' | 'dlq' | 'delivery-unlogged' | 'settle';
+  kind: 'field' | 'missing' | 'extra' | 'not-deleted' | 'queue' | 'dlq' | 'delivery-unlogged' | 'settle' | 'change' | 'change-unlogged' | 'echo';
   entity?: string;
   id?: string;
   /** Field names only (values are PHI-shaped; synthetic here, but the report stays ids-only). */

@@ -12,6 +12,11 @@ export type PatientEdit = Partial<Record<(typeof PATIENT_TEXT_FIELDS)[number], s
   disable_sms_messages?: boolean;
   doctor?: number;
 };
+/** App-side changes: record field names and labels, as an app sends them to the write API. */
+export type AppPatientFields = Partial<Record<'Email' | 'Cell Phone' | 'Home Phone' | 'First Name' | 'Last Name' | 'Status' | 'Sex' | 'Language', string>> & {
+  'Disable SMS/Txt'?: boolean;
+};
+export type AppApptFields = Partial<Record<'Appt Status' | 'Reason' | 'Date of Service', string>> & { Duration?: number };
 export type ApptEdit = { status?: string; reason?: string; duration?: number; profile?: number | null; doctor?: number; scheduled_time?: string };
 
 export type Op =
@@ -28,6 +33,12 @@ export type Op =
   | { k: 'breakCreate'; minutes: number }
   | { k: 'doctorEdit'; d: number; f: Record<string, string> }
   | { k: 'profileRename'; pr: number; name: string }
+  | { k: 'appPatientUpdate'; p: number; f: AppPatientFields; withBase: boolean }
+  | { k: 'appPatientCreate'; n: number; f: AppPatientFields; doctor: number; sex: string }
+  | { k: 'appApptCreate'; p: number; f: AppApptFields; doctor: number; overlap: boolean }
+  | { k: 'appApptUpdate'; a: number; f: AppApptFields; withBase: boolean }
+  | { k: 'appApptDelete'; a: number }
+  | { k: 'writeQueueFailure'; count: number }
   | { k: 'webhookDrop'; n: number }
   | { k: 'webhookReorder'; n: number }
   | { k: 'webhookDuplicate'; n: number }
@@ -107,6 +118,38 @@ function apptEditArb(values: ReadonlySet<ValueKind>): fc.Arbitrary<ApptEdit> {
   );
 }
 
+function appPatientArb(values: ReadonlySet<ValueKind>): fc.Arbitrary<AppPatientFields> {
+  const t = textArb(values);
+  return fc.record(
+    {
+      Email: t,
+      'Cell Phone': t,
+      'Home Phone': t,
+      'First Name': t,
+      'Last Name': t,
+      Status: fc.constantFrom('Active', 'Inactive', 'Inactive - Deceased'),
+      Sex: fc.constantFrom('Male', 'Female', 'Other', 'Unknown'),
+      Language: fc.constantFrom('English', 'Spanish', 'Declined'),
+      'Disable SMS/Txt': fc.boolean(),
+    },
+    { requiredKeys: [] },
+  ) as fc.Arbitrary<AppPatientFields>;
+}
+
+function appApptArb(values: ReadonlySet<ValueKind>): fc.Arbitrary<AppApptFields> {
+  return fc.record(
+    {
+      'Appt Status': fc.constantFrom('Confirmed', 'Arrived', 'Complete', 'No Show', 'Cancelled'),
+      Reason: textArb(values),
+      Duration: fc.integer({ min: 5, max: 120 }),
+      'Date of Service': fc
+        .record({ d: fc.integer({ min: 1, max: 28 }), h: fc.integer({ min: 7, max: 18 }) })
+        .map(({ d, h }) => `2026-12-${String(d).padStart(2, '0')}T${String(h).padStart(2, '0')}:30`),
+    },
+    { requiredKeys: [] },
+  );
+}
+
 const ref = fc.nat({ max: 1000 });
 const apiPath = fc.constantFrom<ApiPath>('/api/patients', '/api/appointments', '/api/doctors', '/o/token/');
 const awsKind = fc.constantFrom<AwsKind>('throttle', 'throughput', '500', '503');
@@ -145,6 +188,20 @@ export function opArbitraries(kinds: ReadonlySet<Kind>): { kind: OperationKind |
         .map((o) => ({ k: 'doctorEdit', ...o })),
     },
     { kind: 'profileRename', weight: 1, arb: fc.record({ pr: ref, name: fc.constantFrom('Check-up', 'Visit (renamed)', 'Télé') }).map((o) => ({ k: 'profileRename', ...o })) },
+    { kind: 'appPatientUpdate', weight: 3, arb: fc.record({ p: ref, f: appPatientArb(values), withBase: fc.boolean() }).map((o) => ({ k: 'appPatientUpdate', ...o })) },
+    {
+      kind: 'appPatientCreate',
+      weight: 1,
+      arb: fc.record({ n: fc.nat({ max: 99 }), f: appPatientArb(values), doctor: fc.constantFrom(...DOCTORS), sex: fc.constantFrom('Male', 'Female', 'Other') }).map((o) => ({ k: 'appPatientCreate', ...o })),
+    },
+    {
+      kind: 'appApptCreate',
+      weight: 2,
+      arb: fc.record({ p: ref, f: appApptArb(values), doctor: fc.constantFrom(...DOCTORS), overlap: fc.boolean() }).map((o) => ({ k: 'appApptCreate', ...o })),
+    },
+    { kind: 'appApptUpdate', weight: 3, arb: fc.record({ a: ref, f: appApptArb(values), withBase: fc.boolean() }).map((o) => ({ k: 'appApptUpdate', ...o })) },
+    { kind: 'appApptDelete', weight: 1, arb: ref.map((a) => ({ k: 'appApptDelete', a })) },
+    { kind: 'writeQueueFailure', weight: 1, arb: fc.integer({ min: 1, max: 2 }).map((count) => ({ k: 'writeQueueFailure', count })) },
     { kind: 'webhookDrop', weight: 2, arb: fc.integer({ min: 1, max: 3 }).map((n) => ({ k: 'webhookDrop', n })) },
     { kind: 'webhookReorder', weight: 2, arb: fc.integer({ min: 2, max: 4 }).map((n) => ({ k: 'webhookReorder', n })) },
     { kind: 'webhookDuplicate', weight: 1, arb: fc.integer({ min: 1, max: 3 }).map((n) => ({ k: 'webhookDuplicate', n })) },
@@ -176,7 +233,7 @@ export function opsArbitrary(kinds: ReadonlySet<Kind>, maxOps: number): fc.Arbit
 
 const FAULT_OPS = new Set<string>([
   'webhookDrop', 'webhookReorder', 'webhookDuplicate', 'webhookRedeliverLater', 'apiServerError', 'apiRateLimited', 'apiTimeout',
-  'tokenExpire', 'ingestSqsFailure', 'recordsWriteThrottle', 'logWriteThrottle', 'reauthForDays', 'refreshDuringReconnect', 'budgetExhausted', 'clockJump',
+  'tokenExpire', 'writeQueueFailure', 'ingestSqsFailure', 'recordsWriteThrottle', 'logWriteThrottle', 'reauthForDays', 'refreshDuringReconnect', 'budgetExhausted', 'clockJump',
 ]);
 export function isFault(op: Op): boolean {
   return FAULT_OPS.has(op.k);

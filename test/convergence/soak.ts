@@ -94,7 +94,7 @@ async function main(): Promise<void> {
         }
       } catch (err) {
         const error = err instanceof Error ? `${err.name}: ${err.message}` : 'unknown error';
-        results.push({ ops: ops.length, faults: {}, divergences: [], ms: 0, teamId: '', settledSeconds: 0, seed: s, opList: ops, error });
+        results.push({ ops: ops.length, faults: {}, appRequests: {}, appChanges: 0, divergences: [], ms: 0, teamId: '', settledSeconds: 0, seed: s, opList: ops, error });
         console.log(`sequence ${i + 1} (seed ${s}): harness error ${error}`);
       }
       if ((i + 1) % 50 === 0) console.log(`  ... ${i + 1}/${sequences} sequences, ${((Date.now() - started) / (i + 1) / 1000).toFixed(2)} s each`);
@@ -123,6 +123,8 @@ async function main(): Promise<void> {
   for (const r of results) for (const [k, n] of Object.entries(r.faults)) faults[k] = (faults[k] ?? 0) + n;
   const operationsByKind: Record<string, number> = {};
   for (const r of results) for (const op of r.opList) if (!(op.k in faults)) operationsByKind[op.k] = (operationsByKind[op.k] ?? 0) + 1;
+  const appRequests: Record<string, number> = {};
+  for (const r of results) for (const [k, n] of Object.entries(r.appRequests)) appRequests[k] = (appRequests[k] ?? 0) + n;
   const divergent = results.filter((r) => r.divergences.length > 0);
   const errors = results.filter((r) => r.error);
   const summary = {
@@ -131,6 +133,8 @@ async function main(): Promise<void> {
     operations: results.reduce((n, r) => n + r.ops, 0),
     operationsByKind,
     faultsByKind: faults,
+    appRequests,
+    appChangesAccepted: results.reduce((n, r) => n + r.appChanges, 0),
     divergentSequences: divergent.length,
     divergences: divergent.reduce((n, r) => n + r.divergences.length, 0),
     harnessErrors: errors.length,
@@ -145,6 +149,8 @@ async function main(): Promise<void> {
   console.log(`| operations | ${summary.operations} |`);
   for (const [k, n] of Object.entries(operationsByKind).sort()) console.log(`| operations: ${k} | ${n} |`);
   for (const [k, n] of Object.entries(faults).sort()) console.log(`| faults: ${k} | ${n} |`);
+  for (const [k, n] of Object.entries(appRequests).sort()) console.log(`| app requests: ${k} | ${n} |`);
+  console.log(`| app changes accepted | ${summary.appChangesAccepted} |`);
   console.log(`| divergent sequences | ${summary.divergentSequences} |`);
   console.log(`| divergences | ${summary.divergences} |`);
   console.log(`| harness errors | ${summary.harnessErrors} |`);

@@ -3,7 +3,7 @@ import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { chartKey } from '../../../shared/store/records';
 import { mockClient } from 'aws-sdk-client-mock';
-import { DrChronoServerError } from '../../../shared/drchrono/errors';
+import { DrChronoServerError, DrChronoUnauthorizedError } from '../../../shared/drchrono/errors';
 import type { AppointmentProfile, Office } from '../../../shared/drchrono/schemas';
 import { SyncContextCache } from '../../../shared/sync/sync-context';
 import type { TeamSecret } from '../../../shared/teams/team-secret';
@@ -125,6 +125,14 @@ describe('write API lookups', () => {
     await expect(writeLookups(team(), deps()).officesOfDoctor('7')).rejects.toMatchObject({ reason: 'drchrono', retryAfterSeconds: 30 });
     failWith = new TypeError('bug');
     await expect(writeLookups(team(), deps()).officesOfDoctor('8')).rejects.toBeInstanceOf(TypeError);
+  });
+
+  it('asks the refresher for a new token when DrChrono answers 401, naming the rejected token version', async () => {
+    failWith = new DrChronoUnauthorizedError({ status: 401 });
+    secret = { clientId: 'c', clientSecret: 's', webhookSecret: 'w', accessToken: 'tok', tokenVersion: 4 };
+    await expect(writeLookups(team({ tokenVersion: 4 }), deps()).officesOfDoctor('7')).rejects.toMatchObject({ reason: 'drchrono' });
+    const request = ddbMock.commandCalls(UpdateCommand).find((c) => c.args[0].input.Key?.sk === 'TEAM');
+    expect(request?.args[0].input.ExpressionAttributeValues).toMatchObject({ ':requested': 'refresh-requested', ':tv': 4 });
   });
 
   it('resolves a doctor id to a live Employee record only', async () => {

@@ -3,6 +3,7 @@ import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
 import { WRITE_API_PATHS } from '../../../shared/http/routes';
+import { isSqsText } from '../../../shared/ingest/sqs-message-body';
 import { chartKey } from '../../../shared/store/records';
 import { ChangeMessageSchema, changeGroupId } from '../../../shared/write-back/change';
 import type { WritePlan, WriteRequest } from '../../../shared/write-back/reverse-map';
@@ -232,6 +233,16 @@ describe('write API: accepting a change', () => {
     expect(sent.MessageGroupId).not.toContain(CHART);
     expect(sent.MessageDeduplicationId).toBe(CHANGE_ID);
     expect(sent.MessageAttributes).toEqual({ teamId: { DataType: 'String', StringValue: TEAM }, entity: { DataType: 'String', StringValue: 'patient' } });
+  });
+
+  it('queues a value with U+FFFE, U+FFFF or a lone surrogate in a body SQS accepts, which parses back to the same value', async () => {
+    const value = 'A\uFFFEB\uFFFF \uD800';
+    const d = { ...deps(), planWrite: (req: WriteRequest): Promise<WritePlan> => Promise.resolve({ ok: true, payload: { email: req.fields.Email }, fieldsWritten: ['Email'] }) };
+    const res = await handleWriteApi(request('PUT', 'patient', { chartId: CHART }, { body: JSON.stringify({ Email: value }) }), d);
+    expect(res.statusCode).toBe(202);
+    const body = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody!;
+    expect(isSqsText(body)).toBe(true);
+    expect(ChangeMessageSchema.parse(JSON.parse(body)).payload).toEqual({ email: value });
   });
 
   it('PUT of a Chart ID no record holds queues an upsert without a DrChrono id', async () => {
