@@ -3,6 +3,7 @@ import type { ColdStartSection } from './sections/cold-start';
 import type { E2eSection } from './sections/e2e-latency';
 import type { RefreshSweepSection } from './sections/refresh-sweep';
 import type { WebhookCpuSection } from './sections/webhook-cpu';
+import type { WriteBackSection } from './sections/write-back';
 import type { Summary } from './stats';
 
 /** Renders the benchmark results as Markdown tables (printed, stored in latest.json, pasted into the docs). */
@@ -12,6 +13,7 @@ export interface BenchResults {
   coldStart?: ColdStartSection;
   e2e?: E2eSection;
   refreshSweep?: RefreshSweepSection;
+  writeBack?: WriteBackSection;
 }
 
 const fmt = (v: number, digits: number): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -69,7 +71,23 @@ export function summaryTable(r: BenchResults): string {
       ]);
     }
   }
+  if (r.writeBack) {
+    const w = r.writeBack;
+    rows.push(['Cost per 1M outbound changes (write-back, echoes included)', `$${fmt(w.usdPerMillion.median, 2)}`, `$${fmt(w.usdPerMillion.min, 2)} – $${fmt(w.usdPerMillion.max, 2)}`, `$${fmt(w.floorUsdPerMillion, 2)}`, `×${fmt(w.ratioToFloor.median, 2)}`]);
+    rows.push(['DrChrono calls per outbound change', ...mmm(w.drchronoCallsPerChange, 2), '1', `×${fmt(w.drchronoCallsPerChange.median, 2)}`]);
+    rows.push(['DynamoDB WRU per outbound change', ...mmm(w.dynamoDbWriteUnitsPerChange, 2), '1.00', `×${fmt(w.dynamoDbWriteUnitsPerChange.median, 2)}`]);
+    rows.push(['SQS billed requests per outbound change', ...mmm(w.sqsRequestsPerChange, 2), '1.40', `×${fmt(w.sqsRequestsPerChange.median / 1.4, 2)}`]);
+    if (w.changesPerTeamHourWithinBudget !== null) rows.push(['Outbound changes per team-hour within the write-back budget share', fmt(w.changesPerTeamHourWithinBudget, 0), '–', '–', '–']);
+  }
   return table(['Figure', 'Median', 'Min – max', 'Floor / bound', 'Ratio'], rows);
+}
+
+export function writeBackTable(w: WriteBackSection): string {
+  const floor = new Map(w.floorLinesPerMillion.map((l) => [l.item, l.usd]));
+  const rows = w.linesPerMillion.map((l) => [l.item, fmt(l.quantity.median, 0), `$${fmt(l.usd.median, 4)}`, `$${fmt(floor.get(l.item) ?? 0, 4)}`]);
+  rows.push(['**Total**', '', `**$${fmt(w.usdPerMillion.median, 2)}**`, `**$${fmt(w.floorUsdPerMillion, 2)}**`]);
+  const ops = Object.entries(w.requestsPerChange).map(([op, s]) => [`\`${op}\``, fmt(s.median, 3), `${fmt(s.min, 3)} – ${fmt(s.max, 3)}`]);
+  return `${table(['Line (per 1M outbound changes, median run)', 'Quantity', 'Measured', 'Floor'], rows)}\n\n${table(['AWS request per outbound change', 'Median', 'Min – max'], ops)}`;
 }
 
 export function costTable(c: CostSection): string {
@@ -130,5 +148,6 @@ export function markdown(r: BenchResults, sectionRuns: Partial<Record<keyof Benc
   const runs = Object.entries(sectionRuns).map(([section, run]) => `${section} ${run.generatedAt} (${run.mode}, ${run.commit})`);
   if (new Set(Object.values(sectionRuns).map((run) => run.generatedAt)).size > 1) parts.push(`Sections measured in different runs: ${runs.join('; ')}.`);
   if (r.cost) parts.push(costTable(r.cost), requestsTable(r.cost));
+  if (r.writeBack) parts.push(writeBackTable(r.writeBack));
   return parts.join('\n\n');
 }

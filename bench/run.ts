@@ -10,13 +10,13 @@ import { carryOverSections, markdown, type BenchResults, type PreviousResults, t
 
 /**
  * `npm run bench` (not part of `npm test`): cost per million webhook events and DrChrono calls per event, webhook
- * CPU, cold start, end-to-end latency and the token refresh sweep, each beside its floor. Prints Markdown tables
+ * CPU, cold start, end-to-end latency, the token refresh sweep and outbound changes (write-back), each beside its floor. Prints Markdown tables
  * and writes bench/results/latest.json.
- *   npm run bench -- --only cost,coldstart     sections: cost, cpu, coldstart, e2e, sweep
+ *   npm run bench -- --only cost,coldstart     sections: cost, cpu, coldstart, e2e, sweep, writeback
  *   npm run bench -- --quick                   small sizes, for iterating (figures are not for the README)
  * BENCH_E2E_SECONDS (default 60) and BENCH_E2E_RATE (default 10 events/s) size the latency run.
  */
-const SECTIONS = ['cpu', 'coldstart', 'cost', 'e2e', 'sweep'] as const;
+const SECTIONS = ['cpu', 'coldstart', 'cost', 'e2e', 'sweep', 'writeback'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean', default: false } } });
@@ -44,6 +44,8 @@ const settings = {
     teams: 4,
   },
   sweep: quick ? [{ teams: 200, runs: 1 }] : [{ teams: 1000, runs: 3 }, { teams: 10_000, runs: 3 }],
+  // One team: the sandbox's apps share a practice, so a second team would receive the first one's echoes as changes.
+  writeback: quick ? { changes: 40, teams: 1, runs: 1, inFlight: 2 } : { changes: 200, teams: 1, runs: 3, inFlight: 4 },
 };
 
 // This process's own logs (team set-up, the sweep run in-process) are not what is measured.
@@ -85,7 +87,7 @@ const stop = async (): Promise<void> => {
 };
 process.on('SIGINT', () => void stop().then(() => process.exit(130)));
 try {
-  if (wanted('cost') || wanted('e2e') || wanted('sweep')) {
+  if (wanted('cost') || wanted('e2e') || wanted('sweep') || wanted('writeback')) {
     log('starting the local platform (ephemeral, AWS requests counted)...');
     const { startBenchPlatform } = await import('./platform-process');
     platform = await startBenchPlatform();
@@ -118,6 +120,13 @@ try {
       results.refreshSweep = await runRefreshSweepSection(p.info, settings.sweep, log);
     });
   }
+  if (p && wanted('writeback')) {
+    await section('writeback', async () => {
+      log('outbound changes: cost per 1M changes and DrChrono calls per change...');
+      const { runWriteBackSection } = await import('./sections/write-back');
+      results.writeBack = await runWriteBackSection(p, settings.writeback, log);
+    });
+  }
 } finally {
   await stop();
 }
@@ -133,7 +142,7 @@ const generatedAt = new Date().toISOString();
 const thisRun: SectionRun = { generatedAt, commit, mode: quick ? 'quick' : 'full' };
 // A `--only` run keeps the other sections' figures from the previous results file, each stamped with its own run.
 const previous = only && existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as PreviousResults) : undefined;
-const RESULT_KEYS: Record<Section, keyof BenchResults> = { cpu: 'webhookCpu', coldstart: 'coldStart', cost: 'cost', e2e: 'e2e', sweep: 'refreshSweep' };
+const RESULT_KEYS: Record<Section, keyof BenchResults> = { cpu: 'webhookCpu', coldstart: 'coldStart', cost: 'cost', e2e: 'e2e', sweep: 'refreshSweep', writeback: 'writeBack' };
 const sectionRuns = carryOverSections(results, SECTIONS.filter(wanted).map((s) => RESULT_KEYS[s]), thisRun, previous);
 const md = markdown(results, sectionRuns);
 const output = {

@@ -36,11 +36,12 @@ export async function createSandboxApp(info: PlatformInfo, extra: Record<string,
 }
 
 /** Register a team and connect it through the real OAuth flow (local API → sandbox approve → callback). */
-export async function connectTeam(info: PlatformInfo): Promise<BenchTeam> {
+export async function connectTeam(info: PlatformInfo, opts: { writeBack?: boolean } = {}): Promise<BenchTeam> {
   const app = await createSandboxApp(info);
   const teamId = randomUUID();
   const { webhookSecret } = await registerTeam(
-    { teamId, ...app },
+    // write-back on: the connect link asks for DrChrono's write scopes (the write-back section needs them).
+    { teamId, ...app, ...(opts.writeBack ? { writeBack: true } : {}) },
     { ddb: documentClient(), secrets: secretsClient(), teamsTable: info.resources.teamsTable, teamSecretPrefix: info.resources.teamSecretPrefix },
   );
   const link = await mintConnectLink(secretsClient(), info.resources.connectLinkKeySecret, info.apiBaseUrl, teamId);
