@@ -15,6 +15,7 @@ import { ChangeIdSchema, ChangeMessageSchema, changeGroupId, type ChangeMessage,
 import { completeChange, createChange, getChange } from './change-store';
 import { recordView } from './record-view';
 import type { FieldProblem, WriteDefaults, WriteLookups, WritePlan, WriteRequest } from './reverse-map';
+import { RECONNECT_HINT } from './reconnect-hint';
 import { LookupUnavailableError } from './write-lookups';
 
 /**
@@ -25,8 +26,6 @@ import { LookupUnavailableError } from './write-lookups';
  * are never logged: team id, change id, entity, op, outcome and counts only.
  */
 export const MAX_BODY_BYTES = 64 * 1024;
-export const WRITE_BACK_HINT = (teamId: string): string =>
-  `drchrono-sync team write-back ${teamId} on, then reconnect: drchrono-sync team connect-link ${teamId}`;
 
 export interface WriteApiRequest {
   method: string;
@@ -95,9 +94,12 @@ export async function handleWriteApi(req: WriteApiRequest, deps: WriteApiDeps): 
   if (req.method === 'GET') return read(route, teamId, req, deps);
 
   if (lifecycle === 'disabled') return json(409, { message: 'team is disabled' });
+  // Not connected (never, or DrChrono revoked the grant): the worker could not apply the change, which would sit
+  // pending for days. Refuse now and say how to reconnect.
+  if (team.status !== 'connected') return json(409, { message: 'the team is not connected to DrChrono', hint: RECONNECT_HINT(teamId) });
   if (!writeBackAllowed({ writeBack: team.writeBack, grantedScopes: team.grantedScopes })) {
     const message = team.writeBack === true ? 'the team has not granted the write scopes' : 'write-back is off for this team';
-    return json(403, { message, hint: WRITE_BACK_HINT(teamId) });
+    return json(403, { message, hint: RECONNECT_HINT(teamId) });
   }
   return write(route, team, req, deps);
 }
@@ -240,7 +242,16 @@ async function accept(draft: ChangeMessage, deps: WriteApiDeps): Promise<WriteAp
   } catch (err) {
     // The worker never sees this change: end it so a poller does not wait forever. If this write fails too the
     // item stays pending (the app got a 5xx and no change id, so nothing waits on it) until its TTL.
-    await completeChange(deps.ddb, deps.teamsTable, teamId, changeId, { status: 'failed', reason: 'not queued' }, deps.now?.() ?? new Date());
+    const ended = await completeChange(deps.ddb, deps.teamsTable, teamId, changeId, { status: 'failed', reason: 'not queued' }, deps.now?.() ?? new Date());
+    if (!ended) {
+      // The send failed on our side only (e.g. a timeout) but SQS stored the message and the worker already took
+      // the change on: it is not ours to fail. "Send it again" would apply it twice; answer with its own status.
+      const current = await getChange(deps.ddb, deps.teamsTable, teamId, changeId);
+      if (current) {
+        logger.warn('write-api change queued despite a send error', { teamId, changeId, entity, op, outcome: current.status });
+        return json(202, { changeId, status: current.status }, { location: `/teams/${teamId}/changes/${changeId}` });
+      }
+    }
     logger.error('write-api change not queued', { teamId, changeId, entity, op, outcome: 'failed', errorClass: err instanceof Error ? err.name : 'UnknownError' });
     return json(503, { message: 'the change could not be queued; send it again', changeId, status: 'failed' }, { 'retry-after': '1' });
   }

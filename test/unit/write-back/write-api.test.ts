@@ -1,4 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -123,6 +123,15 @@ describe('write API: routes and the team', () => {
     const res = await call(request('PUT', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}' }));
     expect(res.statusCode).toBe(409);
     expect(bodyOf(res)).toEqual({ message: 'team is disabled' });
+  });
+
+  it.each(['registered', 'reauthorization_required'])('answers 409 with the reconnect hint for a %s team instead of queueing a change that cannot be applied', async (status) => {
+    givenTeam(team({ status }));
+    const res = await call(request('PUT', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}' }));
+    expect(res.statusCode).toBe(409);
+    expect(bodyOf(res)).toMatchObject({ message: 'the team is not connected to DrChrono', hint: expect.stringContaining(`team connect-link ${TEAM}`) });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
   });
 
   it('answers 403 with the hint when write-back is off', async () => {
@@ -283,6 +292,18 @@ describe('write API: accepting a change', () => {
     const update = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
     expect(update.Key).toEqual({ pk: TEAM, sk: `CHANGE#${CHANGE_ID}` });
     expect(update.ExpressionAttributeValues).toMatchObject({ ':status': 'failed', ':reason': 'not queued' });
+  });
+  it('answers 202 with the change\'s own status when the send failed on the client side but the worker already ended the change', async () => {
+    // The SDK gave up on SendMessage (a timeout), but SQS had stored it and the worker applied it meanwhile.
+    sqs.on(SendMessageCommand).rejects(new Error('socket hang up'));
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'not pending', $metadata: {} }));
+    ddb.on(GetCommand, { TableName: 'teams', Key: { pk: TEAM, sk: `CHANGE#${CHANGE_ID}` } }).resolves({
+      Item: { pk: TEAM, sk: `CHANGE#${CHANGE_ID}`, changeId: CHANGE_ID, teamId: TEAM, entity: 'patient', op: 'upsert', key: CHART, fieldsWritten: ['Email'], baseVersion: null, requestedAt: 'x', status: 'applied' },
+    });
+    const res = await call(request('PUT', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}' }));
+    expect(res.statusCode).toBe(202);
+    expect(bodyOf(res)).toEqual({ changeId: CHANGE_ID, status: 'applied' });
+    expect(res.headers.location).toBe(`/teams/${TEAM}/changes/${CHANGE_ID}`);
   });
 });
 
