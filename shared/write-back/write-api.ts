@@ -8,7 +8,7 @@ import { logger } from '../logging/logger';
 import { readTeamSyncConfig, type TeamSyncConfig } from '../mapping/team-sync-config';
 import { writeBackAllowed } from '../oauth/authorize-url';
 import { parseVersionKey } from '../store/record-version';
-import { getRecord, findPatientByChartId, type StoredRecord } from '../store/records';
+import { getRecord, findPatientsByChartId, type StoredRecord } from '../store/records';
 import { parseTeamId } from '../teams/team-id';
 import { getTeamItem, teamLifecycle, type TeamItem } from '../teams/team-store';
 import { ChangeIdSchema, ChangeMessageSchema, changeGroupId, type ChangeMessage, type ChangeOp, type WriteEntity } from './change';
@@ -16,7 +16,7 @@ import { completeChange, createChange, getChange } from './change-store';
 import { recordView } from './record-view';
 import type { FieldProblem, WriteDefaults, WriteLookups, WritePlan, WriteRequest } from './reverse-map';
 import { RECONNECT_HINT } from './reconnect-hint';
-import { LookupUnavailableError } from './write-lookups';
+import { AmbiguousChartIdError, LookupUnavailableError } from './write-lookups';
 
 /**
  * The write API's routes (docs/write-back.md, "The write API"): validate the request, check the team may write,
@@ -63,6 +63,7 @@ function json(statusCode: number, body: unknown, headers: Record<string, string>
 }
 
 const notFound = (what: string): WriteApiResponse => json(404, { message: `${what} not found` });
+const ambiguous = (): WriteApiResponse => json(409, { message: 'several patients have this Chart ID' });
 const invalid = (problems: FieldProblem[]): WriteApiResponse => json(400, { message: 'invalid change', problems });
 
 /** Path keys: a Chart ID as the app names it (the change message allows 128 characters), a Claim ID is DrChrono's numeric id. */
@@ -112,6 +113,7 @@ async function read(route: Route, teamId: string, req: WriteApiRequest, deps: Wr
     return change ? json(200, change) : notFound('change');
   }
   const found = await findRecord(route === 'patient' ? 'patient' : 'appointment', teamId, req, deps);
+  if (found === 'ambiguous') return ambiguous();
   if (found === 'invalid-key' || found.record === undefined) return notFound('record');
   const view = recordView(found.record, found.key);
   return json(200, view, { etag: `"${view.version}"` });
@@ -122,11 +124,14 @@ async function findRecord(
   teamId: string,
   req: WriteApiRequest,
   deps: WriteApiDeps,
-): Promise<{ key: string; record: StoredRecord | undefined } | 'invalid-key'> {
+): Promise<{ key: string; record: StoredRecord | undefined } | 'invalid-key' | 'ambiguous'> {
   if (entity === 'patient') {
     const key = ChartIdSchema.safeParse(req.params.chartId);
     if (!key.success) return 'invalid-key';
-    return { key: key.data, record: await findPatientByChartId(deps.ddb, deps.recordsTable, teamId, key.data) };
+    const { live, deleted } = await findPatientsByChartId(deps.ddb, deps.recordsTable, teamId, key.data);
+    // Two live patients share the Chart ID (DrChrono allows it): reading or writing "the" patient would pick one at random.
+    if (live.length > 1) return 'ambiguous';
+    return { key: key.data, record: live[0] ?? deleted };
   }
   const key = ClaimIdSchema.safeParse(req.params.claimId);
   if (!key.success) return 'invalid-key';
@@ -179,6 +184,7 @@ async function write(route: Route, team: TeamItem, req: WriteApiRequest, deps: W
   if (op !== 'create') {
     const found = await findRecord(entity, teamId, req, deps);
     if (found === 'invalid-key') return entity === 'patient' ? invalid([{ field: 'Chart ID', problem: 'must be 1 to 128 characters' }]) : notFound('record');
+    if (found === 'ambiguous') return ambiguous();
     key = found.key;
     const live = found.record !== undefined && !found.record.deleted ? found.record : undefined;
     // PUT creates the patient when no live record holds the Chart ID; PATCH and DELETE need one.
@@ -199,6 +205,7 @@ async function write(route: Route, team: TeamItem, req: WriteApiRequest, deps: W
     try {
       plan = await deps.planWrite({ entity, op, key, fields: body.fields }, { config: readTeamSyncConfig(team), defaults: defaultsOf(team), lookups: deps.lookups(team) });
     } catch (err) {
+      if (err instanceof AmbiguousChartIdError) return ambiguous();
       if (!(err instanceof LookupUnavailableError)) throw err;
       logger.warn('write-api lookup unavailable', { teamId, entity, op, reason: err.reason });
       return json(503, { message: 'DrChrono could not be asked for a lookup this change needs; retry later' }, { 'retry-after': String(err.retryAfterSeconds) });

@@ -3,7 +3,7 @@ import { budgetLimitOf, consumeApiBudget } from '../budget/api-budget';
 import { ApiBudgetExhaustedError, DrChronoError, DrChronoUnauthorizedError } from '../drchrono/errors';
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { AppointmentProfile, Office } from '../drchrono/schemas';
-import { findPatientByChartId, getRecord } from '../store/records';
+import { findPatientsByChartId, getRecord } from '../store/records';
 import type { SyncContextCache } from '../sync/sync-context';
 import type { TeamSecretCache } from '../teams/team-secret-cache';
 import type { TeamItem } from '../teams/team-store';
@@ -34,6 +34,14 @@ export interface WriteLookupDeps {
 }
 
 /** A lookup needs DrChrono and DrChrono cannot be asked now (no token, budget spent, DrChrono failing). */
+/** Several live patients hold the Chart ID the change names: writing to either could put PHI on the wrong person. */
+export class AmbiguousChartIdError extends Error {
+  override name = 'AmbiguousChartIdError';
+  constructor() {
+    super('several patients have this Chart ID');
+  }
+}
+
 export class LookupUnavailableError extends Error {
   override name = 'LookupUnavailableError';
   constructor(
@@ -103,8 +111,9 @@ export function writeLookups(team: TeamItem, deps: WriteLookupDeps): WriteLookup
 
   return {
     async patientIdByChartId(chartId) {
-      const record = await findPatientByChartId(deps.ddb, deps.recordsTable, teamId, chartId);
-      return record && !record.deleted ? record.drchronoId : undefined;
+      const { live } = await findPatientsByChartId(deps.ddb, deps.recordsTable, teamId, chartId);
+      if (live.length > 1) throw new AmbiguousChartIdError();
+      return live[0]?.drchronoId;
     },
     async doctorExists(doctorId) {
       if (!/^\d{1,20}$/.test(doctorId)) return false;

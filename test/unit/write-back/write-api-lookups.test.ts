@@ -9,7 +9,7 @@ import { SyncContextCache } from '../../../shared/sync/sync-context';
 import type { TeamSecret } from '../../../shared/teams/team-secret';
 import { TeamSecretCache } from '../../../shared/teams/team-secret-cache';
 import type { TeamItem } from '../../../shared/teams/team-store';
-import { LookupUnavailableError, OFFICE_CACHE_TTL_MS, OfficeCache, writeLookups, type WriteLookupApi, type WriteLookupDeps } from '../../../shared/write-back/write-lookups';
+import { AmbiguousChartIdError, LookupUnavailableError, OFFICE_CACHE_TTL_MS, OfficeCache, writeLookups, type WriteLookupApi, type WriteLookupDeps } from '../../../shared/write-back/write-lookups';
 
 const TEAM = '3f1c2a9e-8d7b-4c6a-9e5f-1a2b3c4d5e6f';
 const NOW = new Date('2026-11-30T09:10:00.000Z');
@@ -152,5 +152,13 @@ describe('write API lookups', () => {
     expect(await writeLookups(team(), deps()).patientIdByChartId('CH-1')).toBe('501');
     ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '501' } }).resolves({ Item: { ...item, deleted: true } });
     expect(await writeLookups(team(), deps()).patientIdByChartId('CH-1')).toBeUndefined();
+  });
+
+  it('refuses to pick one of two live patients holding the same Chart ID', async () => {
+    ddbMock.on(QueryCommand).resolves({ Items: ['501', '502'].map((sk) => ({ pk: `${TEAM}#patient`, sk, chartKey: chartKey(TEAM, 'CH-1') })) });
+    for (const sk of ['501', '502']) {
+      ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk } }).resolves({ Item: { pk: `${TEAM}#patient`, sk, version: 'o#x', chartKey: chartKey(TEAM, 'CH-1') } });
+    }
+    await expect(writeLookups(team(), deps()).patientIdByChartId('CH-1')).rejects.toBeInstanceOf(AmbiguousChartIdError);
   });
 });

@@ -8,7 +8,7 @@ import { chartKey } from '../../../shared/store/records';
 import { ChangeMessageSchema, changeGroupId } from '../../../shared/write-back/change';
 import type { WritePlan, WriteRequest } from '../../../shared/write-back/reverse-map';
 import { handleWriteApi, MAX_BODY_BYTES, type WriteApiDeps, type WriteApiRequest } from '../../../shared/write-back/write-api';
-import { LookupUnavailableError } from '../../../shared/write-back/write-lookups';
+import { AmbiguousChartIdError, LookupUnavailableError } from '../../../shared/write-back/write-lookups';
 
 const TEAM = '3f1c2a9e-8d7b-4c6a-9e5f-1a2b3c4d5e6f';
 const CHANGE_ID = '0b6a8f5e-2c4d-4e1f-9a3b-7c8d9e0f1a2b';
@@ -204,6 +204,30 @@ describe('write API: request validation', () => {
     givenAppointment('9002', { deleted: true });
     expect((await call(request('DELETE', 'appointment', { claimId: '9002' }))).statusCode).toBe(404);
     expect((await call(request('DELETE', 'appointment', { claimId: 'abc' }))).statusCode).toBe(404);
+  });
+
+  it('answers 409 and queues nothing when two live patients hold the Chart ID, instead of writing to one of them', async () => {
+    ddb.on(QueryCommand, { TableName: 'records' }).resolves({
+      Items: [{ chartKey: chartKey(TEAM, CHART), pk: `${TEAM}#patient`, sk: '501' }, { chartKey: chartKey(TEAM, CHART), pk: `${TEAM}#patient`, sk: '502' }],
+    });
+    for (const sk of ['501', '502']) {
+      ddb.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk } }).resolves({ Item: { pk: `${TEAM}#patient`, sk, version: VERSION, chartKey: chartKey(TEAM, CHART) } });
+    }
+    for (const method of ['PUT', 'PATCH']) {
+      const res = await call(request(method, 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}' }));
+      expect(res.statusCode).toBe(409);
+      expect(bodyOf(res)).toMatchObject({ message: 'several patients have this Chart ID' });
+    }
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('answers 409 when an appointment names a Chart ID that several live patients hold', async () => {
+    plan = () => Promise.reject(new AmbiguousChartIdError());
+    const res = await call(request('POST', 'appointments', {}, { body: '{"Chart ID":"CH-77"}' }));
+    expect(res.statusCode).toBe(409);
+    expect(bodyOf(res)).toMatchObject({ message: 'several patients have this Chart ID' });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
   it('answers 400 to a DELETE with a body', async () => {
