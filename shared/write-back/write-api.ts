@@ -11,6 +11,7 @@ import { parseVersionKey } from '../store/record-version';
 import { getRecord, findPatientsByChartId, type StoredRecord } from '../store/records';
 import { parseTeamId } from '../teams/team-id';
 import { getTeamItem, teamLifecycle, type TeamItem } from '../teams/team-store';
+import { writeBackDefaultsOf } from '../teams/write-back-settings';
 import { ChangeIdSchema, ChangeMessageSchema, changeGroupId, type ChangeMessage, type ChangeOp, type WriteEntity } from './change';
 import { completeChange, createChange, getChange } from './change-store';
 import { recordView } from './record-view';
@@ -159,17 +160,6 @@ function parseBody(body: Buffer | undefined): { ok: true; fields: Record<string,
   return { ok: true, fields: object.data };
 }
 
-const WriteDefaultsSchema = z.looseObject({ office: z.number().int().optional(), examRoom: z.number().int().optional() });
-
-function defaultsOf(team: TeamItem): WriteDefaults {
-  const parsed = WriteDefaultsSchema.safeParse(team.writeBackDefaults ?? {});
-  if (!parsed.success) return {};
-  return {
-    ...(parsed.data.office !== undefined ? { office: parsed.data.office } : {}),
-    ...(parsed.data.examRoom !== undefined ? { examRoom: parsed.data.examRoom } : {}),
-  };
-}
-
 async function write(route: Route, team: TeamItem, req: WriteApiRequest, deps: WriteApiDeps): Promise<WriteApiResponse> {
   const teamId = team.teamId;
   if (req.body !== undefined && req.body.length > MAX_BODY_BYTES) return json(413, { message: `the body is larger than ${MAX_BODY_BYTES} bytes` });
@@ -203,7 +193,7 @@ async function write(route: Route, team: TeamItem, req: WriteApiRequest, deps: W
     if (!body.ok) return body.response;
     let plan: WritePlan;
     try {
-      plan = await deps.planWrite({ entity, op, key, fields: body.fields }, { config: readTeamSyncConfig(team), defaults: defaultsOf(team), lookups: deps.lookups(team) });
+      plan = await deps.planWrite({ entity, op, key, fields: body.fields }, { config: readTeamSyncConfig(team), defaults: writeBackDefaultsOf(team), lookups: deps.lookups(team) });
     } catch (err) {
       if (err instanceof AmbiguousChartIdError) return ambiguous();
       if (!(err instanceof LookupUnavailableError)) throw err;
