@@ -139,10 +139,13 @@ async function findRecord(
   return { key: key.data, record: await getRecord(deps.ddb, deps.recordsTable, teamId, 'appointment', key.data, { consistent: true }) };
 }
 
-/** `If-Match: "<versionKey>"` → the base version; absent → null (last writer wins). */
+/**
+ * `If-Match: "<versionKey>"` → the base version; absent or `*` ("any version", RFC 9110) → null (last writer wins).
+ * A weak ETag `W/"<versionKey>"` (a proxy may weaken ours) names the same version: its opaque value is compared.
+ */
 function baseVersionOf(header: string | undefined): { ok: true; value: string | null } | { ok: false } {
-  if (header === undefined || header.trim() === '') return { ok: true, value: null };
-  const m = /^"([^"]{1,200})"$/.exec(header.trim());
+  if (header === undefined || header.trim() === '' || header.trim() === '*') return { ok: true, value: null };
+  const m = /^(?:W\/)?"([^"]{1,200})"$/.exec(header.trim());
   if (!m || parseVersionKey(m[1]!) === undefined) return { ok: false };
   return { ok: true, value: m[1]! };
 }
@@ -164,7 +167,7 @@ async function write(route: Route, team: TeamItem, req: WriteApiRequest, deps: W
   const teamId = team.teamId;
   if (req.body !== undefined && req.body.length > MAX_BODY_BYTES) return json(413, { message: `the body is larger than ${MAX_BODY_BYTES} bytes` });
   const base = baseVersionOf(req.headers['if-match']);
-  if (!base.ok) return invalid([{ field: 'If-Match', problem: 'must be a quoted record version, as the ETag of a record read' }]);
+  if (!base.ok) return invalid([{ field: 'If-Match', problem: 'must be *, or one quoted record version as the ETag of a record read' }]);
 
   const entity: WriteEntity = route === 'patient' ? 'patient' : 'appointment';
   const op: ChangeOp = req.method === 'PUT' ? 'upsert' : req.method === 'POST' ? 'create' : req.method === 'DELETE' ? 'delete' : 'update';

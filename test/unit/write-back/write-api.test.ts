@@ -178,7 +178,7 @@ describe('write API: request validation', () => {
     expect(res.statusCode).toBe(413);
   });
 
-  it.each(['v1', '"not-a-version"', '*', 'W/"u#2026-11-29T10:00:00.000000000"'])('answers 400 for If-Match %s', async (ifMatch) => {
+  it.each(['v1', '"not-a-version"', 'W/"not-a-version"', '"a", "b"', '* "x"'])('answers 400 for If-Match %s', async (ifMatch) => {
     const res = await call(request('PUT', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}', headers: { 'if-match': ifMatch } }));
     expect(res.statusCode).toBe(400);
     expect(bodyOf(res).problems).toEqual([{ field: 'If-Match', problem: expect.any(String) }]);
@@ -276,6 +276,20 @@ describe('write API: accepting a change', () => {
     const body = sqs.commandCalls(SendMessageCommand)[0]!.args[0].input.MessageBody!;
     expect(isSqsText(body)).toBe(true);
     expect(ChangeMessageSchema.parse(JSON.parse(body)).payload).toEqual({ email: value });
+  });
+
+  it('takes If-Match: * as "any version": the change has no base version (last writer wins)', async () => {
+    givenPatient();
+    const res = await call(request('PATCH', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}', headers: { 'if-match': '*' } }));
+    expect(res.statusCode).toBe(202);
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ baseVersion: null });
+  });
+
+  it('takes a weak ETag W/"<version>" as that version (the opaque value is compared)', async () => {
+    givenPatient();
+    const res = await call(request('PATCH', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}', headers: { 'if-match': `W/"${VERSION}"` } }));
+    expect(res.statusCode).toBe(202);
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ baseVersion: VERSION });
   });
 
   it('PUT of a Chart ID no record holds queues an upsert without a DrChrono id', async () => {
