@@ -54,6 +54,14 @@ export class LookupUnavailableError extends Error {
 
 /** How long a warm container reuses a doctor's office list. Offices change rarely; a new one shows within this. */
 export const OFFICE_CACHE_TTL_MS = 15 * 60_000;
+/**
+ * The write API answers within API Gateway's 29 s (function-settings.ts), so its DrChrono client is short: 5 s per
+ * request and one retry (the sync client's 10 s × 3 tries could take ~38 s), and no request starts after
+ * WRITE_LOOKUP_DEADLINE_MS from the request's first lookup: a slow DrChrono gives the documented 503 with
+ * Retry-After instead of a gateway timeout.
+ */
+export const WRITE_LOOKUP_CLIENT = { timeoutMs: 5_000, maxRetries: 1, retryBaseDelayMs: 250, retryMaxDelayMs: 1_000 } as const;
+export const WRITE_LOOKUP_DEADLINE_MS = 15_000;
 const DRCHRONO_RETRY_AFTER_SECONDS = 30;
 /** A secret copy older than the team's tokenVersion is re-read at most this often. */
 const SECRET_REREAD_MIN_AGE_MS = 30_000;
@@ -75,6 +83,8 @@ export class OfficeCache {
 export function writeLookups(team: TeamItem, deps: WriteLookupDeps): WriteLookups {
   const teamId = team.teamId;
   const now = deps.now ?? (() => new Date());
+  // One writeLookups per request (write-api.ts): the deadline counts from the request's lookups.
+  const deadline = now().getTime() + WRITE_LOOKUP_DEADLINE_MS;
 
   /** The token version the lookup used: named in a refresh request after a 401 (the refresher ignores stale ones). */
   let usedTokenVersion: number | undefined;
@@ -88,6 +98,7 @@ export function writeLookups(team: TeamItem, deps: WriteLookupDeps): WriteLookup
     return deps.drchrono({
       accessToken: async () => token,
       beforeCall: async () => {
+        if (now().getTime() >= deadline) throw new LookupUnavailableError('drchrono', DRCHRONO_RETRY_AFTER_SECONDS);
         await consumeApiBudget(deps.ddb, deps.teamsTable, teamId, { limit, priority: 'write-back', now: now() });
       },
     });
