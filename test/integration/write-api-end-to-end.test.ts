@@ -17,6 +17,7 @@ import { waitFor } from './helpers/wait-for';
 type Json = Record<string, unknown>;
 const ddb = documentClient();
 const DOCTOR_WITH_ONE_LIVE_OFFICE = 263813; // sandbox seed: Internal Medicine Suite (118733) + an archived annex
+const DOCTOR_WITH_TWO_LIVE_OFFICES = 263814; // sandbox seed: two live offices (118734 and 118735)
 const sandbox = (path: string): string => `${platform().sandboxUrl}/_sandbox${path}`;
 
 async function call(method: string, path: string, opts: { body?: Json; headers?: Record<string, string> } = {}): Promise<HttpResult<string>> {
@@ -95,6 +96,15 @@ describe('write API end to end (write-back worker and DrChrono sandbox)', () => 
     // The same base version again: DrChrono's copy moved on since, so the retry is a conflict, not a second write.
     const retry = await call('PATCH', `/teams/${teamId}/patients/${chartId}`, { body: { Email: 'late@example.invalid' }, headers: { 'if-match': before.headers.etag! } });
     expect(await outcome(teamId, String(parsed(retry).changeId))).toMatchObject({ status: 'conflict' });
+  });
+
+  it('answers 400 saying what is missing when the provider has two live offices and the team has no default office', async () => {
+    const res = await call('POST', `/teams/${teamId}/appointments`, {
+      body: { Patient: chartId, Provider: String(DOCTOR_WITH_TWO_LIVE_OFFICES), 'Date of Service': '2032-03-03T09:00:00', Duration: 30 },
+    });
+    expect(res.status).toBe(400);
+    const problems = parsed(res).problems as { field: string; problem: string }[];
+    expect(problems).toEqual([{ field: 'Office', problem: expect.stringContaining('team write-back defaults') }]);
   });
 
   it('creates an appointment in the provider\'s only live office (looked up in DrChrono, archived offices left out) and reads it back by its Claim ID', async () => {

@@ -158,6 +158,24 @@ describe('write API: validation and unknown records', () => {
     expect(await takeQueued(teamId)).toEqual([]);
   });
 
+  it('answers 400 listing every problem of the issue\'s kinds: unknown, read-only, a bad date, a label not in the list, a Chart ID and a Chrono Doctor ID no record has', async () => {
+    const patch = await signedRequest('PATCH', `/teams/${teamId}/patients/${chartId}`, {
+      body: JSON.stringify({ 'Favourite Colour': 'blue', 'Dr Chrono ID': '1', 'Patient Flags': ['VIP'], 'Date of Last Appointment': '2026-01-01', 'Date of Birth': '1990-02-30', Status: 'Retired', 'Primary Provider': '999999' }),
+    });
+    expect(patch.status).toBe(400);
+    const problems = (json(patch) as { problems: { field: string; problem: string }[] }).problems;
+    expect(problems.map((p) => p.field).sort()).toEqual(['Date of Birth', 'Date of Last Appointment', 'Dr Chrono ID', 'Favourite Colour', 'Patient Flags', 'Primary Provider', 'Status'].sort());
+    // Problems name fields, never the values sent (PHI).
+    expect(JSON.stringify(problems)).not.toMatch(/blue|1990-02-30|Retired|999999/);
+
+    const create = await signedRequest('POST', `/teams/${teamId}/appointments`, {
+      body: JSON.stringify({ Patient: 'NO-SUCH-CHART', Provider: '999999', 'Date of Service': '2026-12-14T10:30:00-05:00', Duration: 30, 'Claim ID': '5' }),
+    });
+    expect(create.status).toBe(400);
+    expect((json(create).problems as { field: string }[]).map((p) => p.field).sort()).toEqual(['Claim ID', 'Date of Service', 'Patient', 'Provider']);
+    expect(await takeQueued(teamId)).toEqual([]);
+  });
+
   it('answers 400 to a body that is not a JSON object and to a malformed If-Match', async () => {
     expect((await signedRequest('PATCH', `/teams/${teamId}/patients/${chartId}`, { body: '["Email"]' })).status).toBe(400);
     const res = await signedRequest('PATCH', `/teams/${teamId}/patients/${chartId}`, { body: '{"Email":"new@example.invalid"}', headers: { 'if-match': 'v1' } });
