@@ -416,33 +416,50 @@ export async function getRecordState(
 }
 
 /**
- * The patient record whose current Chart ID is chartId. The index is keys-only and eventually consistent, so
- * each hit is re-read and checked (a Chart ID that just moved to another patient must not match).
+ * Every patient record whose current Chart ID is chartId: the live ones, and one deleted one if any. The index is
+ * keys-only and eventually consistent, so each hit is re-read and checked (a Chart ID that just moved to another
+ * patient must not match). DrChrono does not enforce unique Chart IDs: a clinic can hold two live patients with one.
  */
+export async function findPatientsByChartId(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  chartId: string,
+): Promise<{ live: StoredRecord[]; deleted: StoredRecord | undefined }> {
+  const live: StoredRecord[] = [];
+  let deleted: StoredRecord | undefined;
+  if (!chartId) return { live, deleted };
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: RECORDS_CHART_ID_INDEX,
+        KeyConditionExpression: 'chartKey = :ck',
+        ExpressionAttributeValues: { ':ck': chartKey(teamId, chartId) },
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    for (const hit of out.Items ?? []) {
+      const record = await getRecord(ddb, table, teamId, 'patient', String(hit.sk), { consistent: true });
+      if (record?.chartId !== chartId) continue;
+      if (!record.deleted) live.push(record);
+      else deleted ??= record;
+    }
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return { live, deleted };
+}
+
+/** The patient record whose current Chart ID is chartId, for reads: a live patient wins over a deleted one. */
 export async function findPatientByChartId(
   ddb: DynamoDBDocumentClient,
   table: string,
   teamId: string,
   chartId: string,
 ): Promise<StoredRecord | undefined> {
-  if (!chartId) return undefined;
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: table,
-      IndexName: RECORDS_CHART_ID_INDEX,
-      KeyConditionExpression: 'chartKey = :ck',
-      ExpressionAttributeValues: { ':ck': chartKey(teamId, chartId) },
-    }),
-  );
-  // A live patient wins over a deleted one that held the same Chart ID.
-  let deleted: StoredRecord | undefined;
-  for (const hit of out.Items ?? []) {
-    const record = await getRecord(ddb, table, teamId, 'patient', String(hit.sk), { consistent: true });
-    if (record?.chartId !== chartId) continue;
-    if (!record.deleted) return record;
-    deleted ??= record;
-  }
-  return deleted;
+  const { live, deleted } = await findPatientsByChartId(ddb, table, teamId, chartId);
+  return live[0] ?? deleted;
 }
 
 export interface ListRecordsOptions {
