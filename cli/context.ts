@@ -22,6 +22,8 @@ export interface CliResources {
   teamSecretPrefix: string;
   ingestQueueUrl?: string;
   backfillQueueUrl?: string;
+  /** The write-back FIFO queue: `team remove --erase` erases the team's messages from its DLQ. */
+  writeBackQueueUrl?: string;
   /** The work queues' DLQs (`dlq list|redrive`). */
   ingestDlqUrl?: string;
   backfillDlqUrl?: string;
@@ -84,7 +86,7 @@ const PlatformInfoSchema = z.looseObject({
     teamSecretPrefix: z.string(),
     connectLinkKeySecret: z.string().optional(),
   }),
-  queueUrls: z.looseObject({ ingest: z.string(), backfill: z.string(), ingestDlq: z.string().optional(), backfillDlq: z.string().optional() }),
+  queueUrls: z.looseObject({ ingest: z.string(), backfill: z.string(), writeBack: z.string().optional(), ingestDlq: z.string().optional(), backfillDlq: z.string().optional() }),
 });
 type PlatformInfo = z.infer<typeof PlatformInfoSchema>;
 
@@ -109,6 +111,7 @@ export function resourcesFromPlatformInfo(raw: unknown): { info: PlatformInfo; r
       teamSecretPrefix: info.resources.teamSecretPrefix,
       ingestQueueUrl: info.queueUrls.ingest,
       backfillQueueUrl: info.queueUrls.backfill,
+      writeBackQueueUrl: info.queueUrls.writeBack,
       ingestDlqUrl: info.queueUrls.ingestDlq ?? dlqUrlOf(info.queueUrls.ingest),
       backfillDlqUrl: info.queueUrls.backfillDlq ?? dlqUrlOf(info.queueUrls.backfill),
       apiBaseUrl: info.apiBaseUrl,
@@ -137,6 +140,7 @@ export function resourcesFromStackOutputs(outputs: Record<string, string>, stage
     teamSecretPrefix: required('TeamSecretPrefix'),
     ingestQueueUrl: outputs.IngestQueueUrl,
     backfillQueueUrl: outputs.BackfillQueueUrl,
+    writeBackQueueUrl: outputs.WriteBackQueueUrl,
     ingestDlqUrl: outputs.IngestDlqUrl ?? dlqUrlOf(outputs.IngestQueueUrl),
     backfillDlqUrl: outputs.BackfillDlqUrl ?? dlqUrlOf(outputs.BackfillQueueUrl),
     apiBaseUrl: outputs.ApiBaseUrl,
@@ -164,6 +168,7 @@ export function resourcesFromEnv(env: NodeJS.ProcessEnv): CliResources {
     teamSecretPrefix,
     ingestQueueUrl: env.INGEST_QUEUE_URL,
     backfillQueueUrl: env.BACKFILL_QUEUE_URL,
+    writeBackQueueUrl: env.WRITE_BACK_QUEUE_URL,
     ingestDlqUrl: env.INGEST_DLQ_URL ?? dlqUrlOf(env.INGEST_QUEUE_URL),
     backfillDlqUrl: env.BACKFILL_DLQ_URL ?? dlqUrlOf(env.BACKFILL_QUEUE_URL),
     apiBaseUrl: env.API_BASE_URL,

@@ -51,7 +51,16 @@ export async function run(argv: string[], ctx: CliContext): Promise<number> {
 }
 
 export function formatEntry(e: IntegrationLogEntry): string {
-  const head = [e.at, e.outcome.padEnd(13), e.event, e.entity ? `${e.entity} ${e.drchronoId ?? ''}`.trim() : (e.drchronoId ?? ''), e.deliveryId ? `delivery ${e.deliveryId}` : '']
+  // Outbound (write-back) entries say so and name the change id the app got; the key (Chart ID) is only in --json.
+  const head = [
+    e.at,
+    e.outcome.padEnd(13),
+    e.direction ?? '',
+    e.event,
+    e.entity ? `${e.entity} ${e.drchronoId ?? ''}`.trim() : (e.drchronoId ?? ''),
+    e.changeId ? `change ${e.changeId}` : '',
+    e.deliveryId ? `delivery ${e.deliveryId}` : '',
+  ]
     .filter(Boolean)
     .join('  ');
   const lines = [head];
@@ -59,6 +68,6 @@ export function formatEntry(e: IntegrationLogEntry): string {
   if (e.fieldsSkipped?.length) lines.push(`    skipped: ${e.fieldsSkipped.join(', ')}`);
   if (e.errorClass || e.errorMessage) lines.push(`    error: ${[e.errorClass, e.errorMessage].filter(Boolean).join(': ')}`);
   if (e.detail) lines.push(`    ${e.detail}`);
-  // The DrChrono id (an appointment id is any printable text) and delivery id are escaped for the terminal.
+  // The DrChrono id (an appointment id is any printable text), change id and delivery id are escaped for the terminal.
   return lines.map(terminalText).join('\n');
 }

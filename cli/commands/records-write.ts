@@ -112,7 +112,7 @@ export function ifMatch(version: string): string {
 function timeoutOf(raw: string | undefined): number {
   if (raw === undefined) return DEFAULT_TIMEOUT_SECONDS * 1000;
   const s = /^\d+(\.\d+)?$/.test(raw) ? Number(raw) : NaN;
-  if (!(s > 0 && s <= MAX_TIMEOUT_SECONDS)) throw usage(`--timeout must be a number of seconds from 0 to ${MAX_TIMEOUT_SECONDS}, got "${terminalText(raw)}"`);
+  if (!(s > 0 && s <= MAX_TIMEOUT_SECONDS)) throw usage(`--timeout must be a number of seconds above 0 and at most ${MAX_TIMEOUT_SECONDS}, got "${terminalText(raw)}"`);
   return Math.round(s * 1000);
 }
 

@@ -111,14 +111,16 @@ async function remove(args: string[], ctx: CliContext): Promise<number> {
   }
   // The DLQs are found through the work queues' redrive policies: without a queue URL its dead letters (PHI) would
   // be skipped and the removal would still report success.
-  const { ingestQueueUrl, backfillQueueUrl } = ctx.resources;
+  const { ingestQueueUrl, backfillQueueUrl, writeBackQueueUrl } = ctx.resources;
   for (const [name, value] of [
     ['ingest', ingestQueueUrl],
     ['backfill', backfillQueueUrl],
+    // Write-back dead letters carry the app's field values (PHI) too.
+    ['write-back', writeBackQueueUrl],
   ] as const) {
     if (!value) {
       throw new CliError(
-        `the target has no ${name} queue URL, so the team's dead letters could not be erased (use --stack, or set INGEST_QUEUE_URL and BACKFILL_QUEUE_URL)`,
+        `the target has no ${name} queue URL, so the team's dead letters could not be erased (use --stack, or set INGEST_QUEUE_URL, BACKFILL_QUEUE_URL and WRITE_BACK_QUEUE_URL)`,
         2,
       );
     }
@@ -131,7 +133,7 @@ async function remove(args: string[], ctx: CliContext): Promise<number> {
     integrationLogTable: ctx.resources.integrationLogTable,
     teamSecretPrefix: ctx.resources.teamSecretPrefix,
     sqs: ctx.sqs,
-    workQueueUrls: [ingestQueueUrl!, backfillQueueUrl!],
+    workQueueUrls: [ingestQueueUrl!, backfillQueueUrl!, writeBackQueueUrl!],
   };
   const team = await getTeamItem(ctx.ddb, ctx.resources.teamsTable, teamId, true);
   if (!team) throw new CliError(`team ${teamId} is not registered`);

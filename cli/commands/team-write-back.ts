@@ -18,9 +18,11 @@ const parsed = <T>(parse: () => T): T => parsedArgs(parse, WRITE_BACK_USAGE);
 
 export async function run(args: string[], ctx: CliContext): Promise<number> {
   if (args[0] === 'defaults') return defaults(args.slice(1), ctx);
-  if (args[0] === undefined || args[0] === 'help' || args[0] === '--help') {
+  // Asked for: usage on stdout, exit 0. Missing arguments: a usage error (stderr, exit 2).
+  if (args[0] === undefined) throw new CliError(`say a team id and on or off\n\n${WRITE_BACK_USAGE}`, 2);
+  if (args[0] === 'help' || args[0] === '--help') {
     ctx.out(WRITE_BACK_USAGE);
-    return args[0] === undefined ? 2 : 0;
+    return 0;
   }
   return onOff(args, ctx);
 }

@@ -9,7 +9,7 @@ import { SyncContextCache } from '../../shared/sync/sync-context';
 import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
 import { planWrite } from '../../shared/write-back/reverse-map';
 import { handleWriteApi, type WriteApiDeps } from '../../shared/write-back/write-api';
-import { OfficeCache, writeLookups } from '../../shared/write-back/write-lookups';
+import { OfficeCache, WRITE_LOOKUP_CLIENT, writeLookups } from '../../shared/write-back/write-lookups';
 
 const EnvSchema = z.object({
   TEAMS_TABLE: z.string().min(1),
@@ -33,7 +33,7 @@ function containerDeps(): WriteApiDeps {
     names: new SyncContextCache({ ddb: documentClient, teamsTable: env.TEAMS_TABLE }),
     offices: new OfficeCache(),
     drchrono: (o: { accessToken: () => Promise<string>; beforeCall: () => Promise<void> }) =>
-      new DrChronoClient({ baseUrl: env.DRCHRONO_BASE_URL, accessToken: o.accessToken, beforeCall: o.beforeCall }),
+      new DrChronoClient({ ...WRITE_LOOKUP_CLIENT, baseUrl: env.DRCHRONO_BASE_URL, accessToken: o.accessToken, beforeCall: o.beforeCall }),
   };
   deps = {
     ddb: documentClient(),

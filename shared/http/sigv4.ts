@@ -8,7 +8,6 @@ import { SignatureV4 } from '@smithy/signature-v4';
  * so the two cannot drift apart.
  */
 export const EXECUTE_API_SERVICE = 'execute-api';
-export const SIGV4_ALGORITHM = 'AWS4-HMAC-SHA256';
 /** The key pair the local API accepts (the emulators' credentials). */
 export const LOCAL_CREDENTIALS: SigV4Credentials = { accessKeyId: 'local', secretAccessKey: 'local' };
 

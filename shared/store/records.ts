@@ -84,13 +84,23 @@ function incomingState(record: MappedRecord) {
   return { version: record.version, deleted: record.deleted === true, contentHash: contentHash(hashedContent(record)) };
 }
 
+type HashedRecord = Pick<MappedRecord, 'entity' | 'fields' | 'key' | 'deleted'>;
+
+/**
+ * The content hash writeRecord stores for a record with these fields (shared/sync/fetched-state-covers.ts
+ * recomputes it from a stored item to prove the item holds exactly one mapped state).
+ */
+export function storedContentHash(record: HashedRecord): string {
+  return contentHash(hashedContent(record));
+}
+
 /**
  * What a record's content hash covers: the written fields, and for a live patient its Chart ID (chartKey is
  * written whether or not the team maps "Chart ID"), so two states differing only in Chart ID are never
  * 'unchanged' (a same-second pair is a tie, settled by a fetch). Added only when the mapped fields do not
  * already carry it, so a team that maps "Chart ID" keeps the hashes it has.
  */
-function hashedContent(record: MappedRecord): Readonly<Record<string, unknown>> {
+function hashedContent(record: HashedRecord): Readonly<Record<string, unknown>> {
   if (record.entity !== 'patient' || record.deleted) return record.fields;
   if ('Chart ID' in record.fields && record.fields['Chart ID'] === (record.key || null)) return record.fields;
   return { ...record.fields, chartKey: record.key };
@@ -382,34 +392,74 @@ export async function getRecord(
   return out.Item ? toStoredRecord(out.Item) : undefined;
 }
 
+/** A stored record with the bookkeeping the sync worker's decisions need (never shown to users). */
+export interface StoredRecordState {
+  record: StoredRecord;
+  /** The content hash its write stored (storedContentHash of the state it holds). */
+  contentHash?: string;
+  /** Patients: a Chart ID fan-out to the appointments was started and not finished. */
+  chartFanOutPending: boolean;
+}
+
+/** One record, strongly consistent, with its bookkeeping (StoredRecordState); undefined when there is none. */
+export async function getRecordState(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  entity: Entity,
+  drchronoId: string,
+): Promise<StoredRecordState | undefined> {
+  const out = await ddb.send(new GetCommand({ TableName: table, Key: { pk: recordPk(teamId, entity), sk: drchronoId }, ConsistentRead: true }));
+  if (!out.Item) return undefined;
+  const hash = out.Item.contentHash;
+  return { record: toStoredRecord(out.Item), ...(typeof hash === 'string' ? { contentHash: hash } : {}), chartFanOutPending: out.Item.chartFanOut === true };
+}
+
 /**
- * The patient record whose current Chart ID is chartId. The index is keys-only and eventually consistent, so
- * each hit is re-read and checked (a Chart ID that just moved to another patient must not match).
+ * Every patient record whose current Chart ID is chartId: the live ones, and one deleted one if any. The index is
+ * keys-only and eventually consistent, so each hit is re-read and checked (a Chart ID that just moved to another
+ * patient must not match). DrChrono does not enforce unique Chart IDs: a clinic can hold two live patients with one.
  */
+export async function findPatientsByChartId(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  chartId: string,
+): Promise<{ live: StoredRecord[]; deleted: StoredRecord | undefined }> {
+  const live: StoredRecord[] = [];
+  let deleted: StoredRecord | undefined;
+  if (!chartId) return { live, deleted };
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb.send(
+      new QueryCommand({
+        TableName: table,
+        IndexName: RECORDS_CHART_ID_INDEX,
+        KeyConditionExpression: 'chartKey = :ck',
+        ExpressionAttributeValues: { ':ck': chartKey(teamId, chartId) },
+        ...(start ? { ExclusiveStartKey: start } : {}),
+      }),
+    );
+    for (const hit of out.Items ?? []) {
+      const record = await getRecord(ddb, table, teamId, 'patient', String(hit.sk), { consistent: true });
+      if (record?.chartId !== chartId) continue;
+      if (!record.deleted) live.push(record);
+      else deleted ??= record;
+    }
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return { live, deleted };
+}
+
+/** The patient record whose current Chart ID is chartId, for reads: a live patient wins over a deleted one. */
 export async function findPatientByChartId(
   ddb: DynamoDBDocumentClient,
   table: string,
   teamId: string,
   chartId: string,
 ): Promise<StoredRecord | undefined> {
-  if (!chartId) return undefined;
-  const out = await ddb.send(
-    new QueryCommand({
-      TableName: table,
-      IndexName: RECORDS_CHART_ID_INDEX,
-      KeyConditionExpression: 'chartKey = :ck',
-      ExpressionAttributeValues: { ':ck': chartKey(teamId, chartId) },
-    }),
-  );
-  // A live patient wins over a deleted one that held the same Chart ID.
-  let deleted: StoredRecord | undefined;
-  for (const hit of out.Items ?? []) {
-    const record = await getRecord(ddb, table, teamId, 'patient', String(hit.sk), { consistent: true });
-    if (record?.chartId !== chartId) continue;
-    if (!record.deleted) return record;
-    deleted ??= record;
-  }
-  return deleted;
+  const { live, deleted } = await findPatientsByChartId(ddb, table, teamId, chartId);
+  return live[0] ?? deleted;
 }
 
 export interface ListRecordsOptions {

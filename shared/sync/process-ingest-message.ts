@@ -29,9 +29,10 @@ import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import type { WriteOutcome } from '../store/record-version';
 import { chartFanOutPending, fanOutPatientChartId, readPatientReference, refreshAppointmentPatient, tombstonePatient } from '../store/patient-references';
-import { getRecord, patientTombstone, writeRecord, writeRecordReportingPrevious } from '../store/records';
+import { getRecord, getRecordState, patientTombstone, writeRecord, writeRecordReportingPrevious } from '../store/records';
 import type { TeamSecret } from '../teams/team-secret';
 import { teamLifecycle, type TeamItem } from '../teams/team-store';
+import { fetchedStateCovers } from './fetched-state-covers';
 import type { SyncContextCache } from './sync-context';
 
 /**
@@ -244,6 +245,15 @@ async function syncObject(
     ctx.authority = 'fetched';
     notes.push("patient flags re-read (verbose patient fetched)");
   } else if (entity === 'patient' && patientNeedsVerbose(obj, config)) {
+    // DrChrono's echo of our own write-back (and a retried delivery) would cost a GET and a version-only write:
+    // a stored verbose fetch of the same second with the same fields already holds it (fetched-state-covers.ts).
+    const delivered = mapDeliveredPatient(obj, ctx);
+    if (delivered) {
+      const stored = await getRecordState(deps.ddb, deps.recordsTable, teamId, 'patient', objectId);
+      if (fetchedStateCovers(stored, delivered, config.fields.patient)) {
+        return done(entryFor(msg, delivered, 'unchanged', now(), 'same updated_at and fields as the stored verbose fetch: not fetched again'));
+      }
+    }
     const sentAt = now().toISOString();
     try {
       obj = await client.getPatient(objectId, { verbose: true });
@@ -479,6 +489,15 @@ async function writeMapped(
     if (fanned) notes.push(`Chart ID change: ${fanned.updated} appointment(s) updated`);
   }
   return outcome;
+}
+
+/** The delivered patient as mapped without names or fetches; undefined when it does not map (the fetch may). */
+function mapDeliveredPatient(obj: Record<string, unknown>, ctx: MappingContext): MappedRecord | undefined {
+  try {
+    return mapPatient(obj, ctx);
+  } catch {
+    return undefined;
+  }
 }
 
 /** Outcomes after which the record holds this state (an 'unchanged' may have been a duplicate: harmless). */

@@ -2,7 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteSecretCommand, ResourceNotFoundException, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { SQSClient } from '@aws-sdk/client-sqs';
 import { PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { BACKFILL_QUEUE, INGEST_QUEUE } from '../config/queue-settings';
+import { BACKFILL_QUEUE, INGEST_QUEUE, WRITE_BACK_QUEUE } from '../config/queue-settings';
 import { ENTITIES, type Entity } from '../mapping/field-names';
 import { countPartition, deletePartition, defaultSleep, RatePacer, type PacedDeleteOptions } from '../store/paced-delete';
 import { recordPk } from '../store/records';
@@ -45,10 +45,11 @@ const FOREVER_MS = Number.MAX_SAFE_INTEGER;
 
 /**
  * How long after the fence a worker that read the team as active may still write: the sync worker's cached team
- * item (30 s), plus the longest invocation of a worker that writes team data (sync, backfill/reconcile), plus a
+ * item (30 s), plus the longest invocation of a worker that writes team data (sync, backfill/reconcile, write-back), plus a
  * margin for clock skew and SQS.
  */
-export const DRAIN_MS = DEFAULT_TEAM_TTL_MS + Math.max(INGEST_QUEUE.functionTimeoutSeconds, BACKFILL_QUEUE.functionTimeoutSeconds) * 1000 + 30_000;
+export const DRAIN_MS =
+  DEFAULT_TEAM_TTL_MS + Math.max(INGEST_QUEUE.functionTimeoutSeconds, BACKFILL_QUEUE.functionTimeoutSeconds, WRITE_BACK_QUEUE.functionTimeoutSeconds) * 1000 + 30_000;
 
 export interface RemovalDeps {
   ddb: DynamoDBDocumentClient;
@@ -57,7 +58,7 @@ export interface RemovalDeps {
   recordsTable: string;
   integrationLogTable: string;
   teamSecretPrefix: string;
-  /** The work queues (ingest, backfill) whose DLQs are cleared of the team's messages. */
+  /** The work queues (ingest, backfill, write-back) whose DLQs are cleared of the team's messages. */
   sqs?: SQSClient;
   workQueueUrls?: readonly string[];
   /** Item deletes per second across all tables. */

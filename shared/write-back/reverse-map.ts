@@ -340,7 +340,11 @@ async function createProblems(fields: Record<string, unknown>, payload: Record<s
     }
   }
   // An index into the office's exam_rooms. DrChrono does not document the base; live clients use 1 (docs/write-back.md).
-  if (!Object.hasOwn(fields, 'Exam Room')) payload.exam_room = ctx.defaults.examRoom ?? 1;
+  // The team's default room belongs to its default office: in another office that index may not exist.
+  if (!Object.hasOwn(fields, 'Exam Room')) {
+    const inDefaultOffice = ctx.defaults.office !== undefined && payload.office === ctx.defaults.office;
+    payload.exam_room = inDefaultOffice ? (ctx.defaults.examRoom ?? 1) : 1;
+  }
   return problems;
 }
 

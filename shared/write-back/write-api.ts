@@ -8,14 +8,16 @@ import { logger } from '../logging/logger';
 import { readTeamSyncConfig, type TeamSyncConfig } from '../mapping/team-sync-config';
 import { writeBackAllowed } from '../oauth/authorize-url';
 import { parseVersionKey } from '../store/record-version';
-import { getRecord, findPatientByChartId, type StoredRecord } from '../store/records';
+import { getRecord, findPatientsByChartId, type StoredRecord } from '../store/records';
 import { parseTeamId } from '../teams/team-id';
 import { getTeamItem, teamLifecycle, type TeamItem } from '../teams/team-store';
+import { writeBackDefaultsOf } from '../teams/write-back-settings';
 import { ChangeIdSchema, ChangeMessageSchema, changeGroupId, type ChangeMessage, type ChangeOp, type WriteEntity } from './change';
 import { completeChange, createChange, getChange } from './change-store';
 import { recordView } from './record-view';
 import type { FieldProblem, WriteDefaults, WriteLookups, WritePlan, WriteRequest } from './reverse-map';
-import { LookupUnavailableError } from './write-lookups';
+import { RECONNECT_HINT } from './reconnect-hint';
+import { AmbiguousChartIdError, LookupUnavailableError } from './write-lookups';
 
 /**
  * The write API's routes (docs/write-back.md, "The write API"): validate the request, check the team may write,
@@ -25,8 +27,6 @@ import { LookupUnavailableError } from './write-lookups';
  * are never logged: team id, change id, entity, op, outcome and counts only.
  */
 export const MAX_BODY_BYTES = 64 * 1024;
-export const WRITE_BACK_HINT = (teamId: string): string =>
-  `drchrono-sync team write-back ${teamId} on, then reconnect: drchrono-sync team connect-link ${teamId}`;
 
 export interface WriteApiRequest {
   method: string;
@@ -64,6 +64,7 @@ function json(statusCode: number, body: unknown, headers: Record<string, string>
 }
 
 const notFound = (what: string): WriteApiResponse => json(404, { message: `${what} not found` });
+const ambiguous = (): WriteApiResponse => json(409, { message: 'several patients have this Chart ID' });
 const invalid = (problems: FieldProblem[]): WriteApiResponse => json(400, { message: 'invalid change', problems });
 
 /** Path keys: a Chart ID as the app names it (the change message allows 128 characters), a Claim ID is DrChrono's numeric id. */
@@ -95,9 +96,12 @@ export async function handleWriteApi(req: WriteApiRequest, deps: WriteApiDeps): 
   if (req.method === 'GET') return read(route, teamId, req, deps);
 
   if (lifecycle === 'disabled') return json(409, { message: 'team is disabled' });
+  // Not connected (never, or DrChrono revoked the grant): the worker could not apply the change, which would sit
+  // pending for days. Refuse now and say how to reconnect.
+  if (team.status !== 'connected') return json(409, { message: 'the team is not connected to DrChrono', hint: RECONNECT_HINT(teamId) });
   if (!writeBackAllowed({ writeBack: team.writeBack, grantedScopes: team.grantedScopes })) {
     const message = team.writeBack === true ? 'the team has not granted the write scopes' : 'write-back is off for this team';
-    return json(403, { message, hint: WRITE_BACK_HINT(teamId) });
+    return json(403, { message, hint: RECONNECT_HINT(teamId) });
   }
   return write(route, team, req, deps);
 }
@@ -110,6 +114,7 @@ async function read(route: Route, teamId: string, req: WriteApiRequest, deps: Wr
     return change ? json(200, change) : notFound('change');
   }
   const found = await findRecord(route === 'patient' ? 'patient' : 'appointment', teamId, req, deps);
+  if (found === 'ambiguous') return ambiguous();
   if (found === 'invalid-key' || found.record === undefined) return notFound('record');
   const view = recordView(found.record, found.key);
   return json(200, view, { etag: `"${view.version}"` });
@@ -120,21 +125,27 @@ async function findRecord(
   teamId: string,
   req: WriteApiRequest,
   deps: WriteApiDeps,
-): Promise<{ key: string; record: StoredRecord | undefined } | 'invalid-key'> {
+): Promise<{ key: string; record: StoredRecord | undefined } | 'invalid-key' | 'ambiguous'> {
   if (entity === 'patient') {
     const key = ChartIdSchema.safeParse(req.params.chartId);
     if (!key.success) return 'invalid-key';
-    return { key: key.data, record: await findPatientByChartId(deps.ddb, deps.recordsTable, teamId, key.data) };
+    const { live, deleted } = await findPatientsByChartId(deps.ddb, deps.recordsTable, teamId, key.data);
+    // Two live patients share the Chart ID (DrChrono allows it): reading or writing "the" patient would pick one at random.
+    if (live.length > 1) return 'ambiguous';
+    return { key: key.data, record: live[0] ?? deleted };
   }
   const key = ClaimIdSchema.safeParse(req.params.claimId);
   if (!key.success) return 'invalid-key';
   return { key: key.data, record: await getRecord(deps.ddb, deps.recordsTable, teamId, 'appointment', key.data, { consistent: true }) };
 }
 
-/** `If-Match: "<versionKey>"` → the base version; absent → null (last writer wins). */
+/**
+ * `If-Match: "<versionKey>"` → the base version; absent or `*` ("any version", RFC 9110) → null (last writer wins).
+ * A weak ETag `W/"<versionKey>"` (a proxy may weaken ours) names the same version: its opaque value is compared.
+ */
 function baseVersionOf(header: string | undefined): { ok: true; value: string | null } | { ok: false } {
-  if (header === undefined || header.trim() === '') return { ok: true, value: null };
-  const m = /^"([^"]{1,200})"$/.exec(header.trim());
+  if (header === undefined || header.trim() === '' || header.trim() === '*') return { ok: true, value: null };
+  const m = /^(?:W\/)?"([^"]{1,200})"$/.exec(header.trim());
   if (!m || parseVersionKey(m[1]!) === undefined) return { ok: false };
   return { ok: true, value: m[1]! };
 }
@@ -152,22 +163,11 @@ function parseBody(body: Buffer | undefined): { ok: true; fields: Record<string,
   return { ok: true, fields: object.data };
 }
 
-const WriteDefaultsSchema = z.looseObject({ office: z.number().int().optional(), examRoom: z.number().int().optional() });
-
-function defaultsOf(team: TeamItem): WriteDefaults {
-  const parsed = WriteDefaultsSchema.safeParse(team.writeBackDefaults ?? {});
-  if (!parsed.success) return {};
-  return {
-    ...(parsed.data.office !== undefined ? { office: parsed.data.office } : {}),
-    ...(parsed.data.examRoom !== undefined ? { examRoom: parsed.data.examRoom } : {}),
-  };
-}
-
 async function write(route: Route, team: TeamItem, req: WriteApiRequest, deps: WriteApiDeps): Promise<WriteApiResponse> {
   const teamId = team.teamId;
   if (req.body !== undefined && req.body.length > MAX_BODY_BYTES) return json(413, { message: `the body is larger than ${MAX_BODY_BYTES} bytes` });
   const base = baseVersionOf(req.headers['if-match']);
-  if (!base.ok) return invalid([{ field: 'If-Match', problem: 'must be a quoted record version, as the ETag of a record read' }]);
+  if (!base.ok) return invalid([{ field: 'If-Match', problem: 'must be *, or one quoted record version as the ETag of a record read' }]);
 
   const entity: WriteEntity = route === 'patient' ? 'patient' : 'appointment';
   const op: ChangeOp = req.method === 'PUT' ? 'upsert' : req.method === 'POST' ? 'create' : req.method === 'DELETE' ? 'delete' : 'update';
@@ -177,6 +177,7 @@ async function write(route: Route, team: TeamItem, req: WriteApiRequest, deps: W
   if (op !== 'create') {
     const found = await findRecord(entity, teamId, req, deps);
     if (found === 'invalid-key') return entity === 'patient' ? invalid([{ field: 'Chart ID', problem: 'must be 1 to 128 characters' }]) : notFound('record');
+    if (found === 'ambiguous') return ambiguous();
     key = found.key;
     const live = found.record !== undefined && !found.record.deleted ? found.record : undefined;
     // PUT creates the patient when no live record holds the Chart ID; PATCH and DELETE need one.
@@ -195,8 +196,9 @@ async function write(route: Route, team: TeamItem, req: WriteApiRequest, deps: W
     if (!body.ok) return body.response;
     let plan: WritePlan;
     try {
-      plan = await deps.planWrite({ entity, op, key, fields: body.fields }, { config: readTeamSyncConfig(team), defaults: defaultsOf(team), lookups: deps.lookups(team) });
+      plan = await deps.planWrite({ entity, op, key, fields: body.fields }, { config: readTeamSyncConfig(team), defaults: writeBackDefaultsOf(team), lookups: deps.lookups(team) });
     } catch (err) {
+      if (err instanceof AmbiguousChartIdError) return ambiguous();
       if (!(err instanceof LookupUnavailableError)) throw err;
       logger.warn('write-api lookup unavailable', { teamId, entity, op, reason: err.reason });
       return json(503, { message: 'DrChrono could not be asked for a lookup this change needs; retry later' }, { 'retry-after': String(err.retryAfterSeconds) });
@@ -240,7 +242,16 @@ async function accept(draft: ChangeMessage, deps: WriteApiDeps): Promise<WriteAp
   } catch (err) {
     // The worker never sees this change: end it so a poller does not wait forever. If this write fails too the
     // item stays pending (the app got a 5xx and no change id, so nothing waits on it) until its TTL.
-    await completeChange(deps.ddb, deps.teamsTable, teamId, changeId, { status: 'failed', reason: 'not queued' }, deps.now?.() ?? new Date());
+    const ended = await completeChange(deps.ddb, deps.teamsTable, teamId, changeId, { status: 'failed', reason: 'not queued' }, deps.now?.() ?? new Date());
+    if (!ended) {
+      // The send failed on our side only (e.g. a timeout) but SQS stored the message and the worker already took
+      // the change on: it is not ours to fail. "Send it again" would apply it twice; answer with its own status.
+      const current = await getChange(deps.ddb, deps.teamsTable, teamId, changeId);
+      if (current) {
+        logger.warn('write-api change queued despite a send error', { teamId, changeId, entity, op, outcome: current.status });
+        return json(202, { changeId, status: current.status }, { location: `/teams/${teamId}/changes/${changeId}` });
+      }
+    }
     logger.error('write-api change not queued', { teamId, changeId, entity, op, outcome: 'failed', errorClass: err instanceof Error ? err.name : 'UnknownError' });
     return json(503, { message: 'the change could not be queued; send it again', changeId, status: 'failed' }, { 'retry-after': '1' });
   }

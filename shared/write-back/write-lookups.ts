@@ -3,7 +3,7 @@ import { budgetLimitOf, consumeApiBudget } from '../budget/api-budget';
 import { ApiBudgetExhaustedError, DrChronoError, DrChronoUnauthorizedError } from '../drchrono/errors';
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { AppointmentProfile, Office } from '../drchrono/schemas';
-import { findPatientByChartId, getRecord } from '../store/records';
+import { findPatientsByChartId, getRecord } from '../store/records';
 import type { SyncContextCache } from '../sync/sync-context';
 import type { TeamSecretCache } from '../teams/team-secret-cache';
 import type { TeamItem } from '../teams/team-store';
@@ -34,6 +34,14 @@ export interface WriteLookupDeps {
 }
 
 /** A lookup needs DrChrono and DrChrono cannot be asked now (no token, budget spent, DrChrono failing). */
+/** Several live patients hold the Chart ID the change names: writing to either could put PHI on the wrong person. */
+export class AmbiguousChartIdError extends Error {
+  override name = 'AmbiguousChartIdError';
+  constructor() {
+    super('several patients have this Chart ID');
+  }
+}
+
 export class LookupUnavailableError extends Error {
   override name = 'LookupUnavailableError';
   constructor(
@@ -46,6 +54,14 @@ export class LookupUnavailableError extends Error {
 
 /** How long a warm container reuses a doctor's office list. Offices change rarely; a new one shows within this. */
 export const OFFICE_CACHE_TTL_MS = 15 * 60_000;
+/**
+ * The write API answers within API Gateway's 29 s (function-settings.ts), so its DrChrono client is short: 5 s per
+ * request and one retry (the sync client's 10 s × 3 tries could take ~38 s), and no request starts after
+ * WRITE_LOOKUP_DEADLINE_MS from the request's first lookup: a slow DrChrono gives the documented 503 with
+ * Retry-After instead of a gateway timeout.
+ */
+export const WRITE_LOOKUP_CLIENT = { timeoutMs: 5_000, maxRetries: 1, retryBaseDelayMs: 250, retryMaxDelayMs: 1_000 } as const;
+export const WRITE_LOOKUP_DEADLINE_MS = 15_000;
 const DRCHRONO_RETRY_AFTER_SECONDS = 30;
 /** A secret copy older than the team's tokenVersion is re-read at most this often. */
 const SECRET_REREAD_MIN_AGE_MS = 30_000;
@@ -67,6 +83,8 @@ export class OfficeCache {
 export function writeLookups(team: TeamItem, deps: WriteLookupDeps): WriteLookups {
   const teamId = team.teamId;
   const now = deps.now ?? (() => new Date());
+  // One writeLookups per request (write-api.ts): the deadline counts from the request's lookups.
+  const deadline = now().getTime() + WRITE_LOOKUP_DEADLINE_MS;
 
   /** The token version the lookup used: named in a refresh request after a 401 (the refresher ignores stale ones). */
   let usedTokenVersion: number | undefined;
@@ -80,6 +98,7 @@ export function writeLookups(team: TeamItem, deps: WriteLookupDeps): WriteLookup
     return deps.drchrono({
       accessToken: async () => token,
       beforeCall: async () => {
+        if (now().getTime() >= deadline) throw new LookupUnavailableError('drchrono', DRCHRONO_RETRY_AFTER_SECONDS);
         await consumeApiBudget(deps.ddb, deps.teamsTable, teamId, { limit, priority: 'write-back', now: now() });
       },
     });
@@ -103,8 +122,9 @@ export function writeLookups(team: TeamItem, deps: WriteLookupDeps): WriteLookup
 
   return {
     async patientIdByChartId(chartId) {
-      const record = await findPatientByChartId(deps.ddb, deps.recordsTable, teamId, chartId);
-      return record && !record.deleted ? record.drchronoId : undefined;
+      const { live } = await findPatientsByChartId(deps.ddb, deps.recordsTable, teamId, chartId);
+      if (live.length > 1) throw new AmbiguousChartIdError();
+      return live[0]?.drchronoId;
     },
     async doctorExists(doctorId) {
       if (!/^\d{1,20}$/.test(doctorId)) return false;

@@ -249,6 +249,20 @@ describe('team remove --erase', () => {
       );
     }
 
+    // Write-back dead letters (FIFO) carry the app's field values: the team's must go, the other team's stay.
+    for (const t of [team.teamId, otherTeam]) {
+      const changeId = randomUUID();
+      await sqsClient().send(
+        new SendMessageCommand({
+          QueueUrl: platform().queueUrls.writeBackDlq,
+          MessageBody: JSON.stringify({ v: 1, changeId, teamId: t, entity: 'patient', op: 'update', key: 'CH-1', drchronoId: '1', fieldsWritten: ['Email'], payload: { email: 'x' }, baseVersion: null, requestedAt: new Date().toISOString() }),
+          MessageGroupId: `${t}:patient:dlq`,
+          MessageDeduplicationId: changeId,
+          MessageAttributes: { teamId: { DataType: 'String', StringValue: t }, entity: { DataType: 'String', StringValue: 'patient' } },
+        }),
+      );
+    }
+
     // First run: the real bin, slow enough to be killed mid-way.
     const child = spawn(process.execPath, [join(__dirname, '../../cli/drchrono-sync.mjs'), 'team', 'remove', team.teamId, '--erase', '--yes', '--rate', '300'], {
       env: { ...process.env, DRCHRONO_SYNC_PLATFORM_FILE: process.env[PLATFORM_INFO_ENV], [LOCAL_DRAIN_ENV]: '0' },
@@ -291,11 +305,13 @@ describe('team remove --erase', () => {
     expect(printed('integration log items')).toBeLessThanOrEqual(expected.integrationLog);
     expect(printed('integration log items')).toBeGreaterThanOrEqual(LOG_ITEMS - 25);
     expect(printed('team secret')).toBe(1);
-    expect(printed('dead-lettered queue messages')).toBe(1);
+    expect(printed('dead-lettered queue messages')).toBe(2);
     const dlqTeams = await dlqTeamIds();
     expect(dlqTeams).toContain(otherTeam);
     expect(dlqTeams).not.toContain(team.teamId);
     await eraseTeamDeadLetters(sqsClient(), platform().queueUrls.ingestDlq, otherTeam); // leave the DLQ as other suites expect it
+    expect(await eraseTeamDeadLetters(sqsClient(), platform().queueUrls.writeBackDlq, team.teamId)).toBe(0);
+    expect(await eraseTeamDeadLetters(sqsClient(), platform().queueUrls.writeBackDlq, otherTeam)).toBe(1); // it survived; now cleaned up
 
     for (const pk of ['patient', 'appointment', 'employee'].map((e) => `${team.teamId}#${e}`)) expect(await countPartition(tables().recordsTable, pk)).toBe(0);
     expect(await countPartition(tables().integrationLogTable, team.teamId)).toBe(0);
@@ -324,7 +340,7 @@ describe('team remove --erase', () => {
     );
     expect(Item).toMatchObject({ teamId: team.teamId, status: 'removed' });
     expect(Object.keys(Item!.removalCounts as Json).sort()).toEqual(['appointments', 'deadLetters', 'employees', 'integrationLog', 'patients', 'secret', 'teamItems']);
-    expect(Item!.removalCounts).toMatchObject({ deadLetters: 1, secret: 1 });
+    expect(Item!.removalCounts).toMatchObject({ deadLetters: 2, secret: 1 });
   });
 
   it('afterwards: the webhook answers 404, records shows nothing, team list shows the team as removed, and the id cannot be re-added', async () => {

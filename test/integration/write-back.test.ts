@@ -37,14 +37,16 @@ interface Team {
  * Connects a team whose authorization asked for the write scopes and switches write-back on: what `team write-back
  * on` + the connect link do (wt-api's §5), done here directly so this suite tests the worker alone.
  */
-async function connectWritingTeam(): Promise<Team> {
+async function connectWritingTeam(o: { defaultFields?: boolean } = {}): Promise<Team> {
   const app = await createSandboxApp();
   const { teamId, webhookSecret } = await registerTestTeam(app);
-  // No verbose-only patient fields (flags, insurance): then a webhook's body is the whole state and DrChrono's echo of
-  // our own change needs no fetch (docs/write-back.md "Processing" says what the echo costs a team that maps them).
-  await ddb.send(
-    new UpdateCommand({ TableName: tables().teamsTable, Key: teamKey(teamId), UpdateExpression: 'SET syncFields = :f', ExpressionAttributeValues: { ':f': { patient: NON_VERBOSE_PATIENT_FIELDS } } }),
-  );
+  // No verbose-only patient fields (flags, insurance): then a webhook's body is the whole state. The default config
+  // (every field) is the other case: the echo's body lacks the verbose-only fields (docs/write-back.md "Processing").
+  if (!o.defaultFields) {
+    await ddb.send(
+      new UpdateCommand({ TableName: tables().teamsTable, Key: teamKey(teamId), UpdateExpression: 'SET syncFields = :f', ExpressionAttributeValues: { ':f': { patient: NON_VERBOSE_PATIENT_FIELDS } } }),
+    );
+  }
   const authorize = await startAuthorize(teamId);
   if (authorize.status !== 302 || !authorize.location) throw new Error(`authorize answered ${authorize.status}`);
   const url = new URL(authorize.location);
@@ -116,6 +118,12 @@ const log = (team: Team): Promise<IntegrationLogEntry[]> => readIntegrationLog(d
 const rawRecord = async (team: Team, entity: string, id: string) =>
   (await ddb.send(new GetCommand({ TableName: tables().recordsTable, Key: { pk: `${team.teamId}#${entity}`, sk: id }, ConsistentRead: true }))).Item;
 
+/** DrChrono calls on `/api/patients/{id}` (GET, PATCH) the team's app has made, from the sandbox's counter. */
+async function patientByIdCalls(team: Team): Promise<number> {
+  const { body } = await httpJson<{ byPath: Record<string, number> }>('GET', sandbox(`/apps/${team.clientId}/rate-limit`), undefined, 200);
+  return body.byPath['/api/patients/{id}'] ?? 0;
+}
+
 async function sandboxPatient(o: Json = {}): Promise<Json> {
   const chart = `WB${randomUUID().slice(0, 8).toUpperCase()}`;
   return (await httpJson<Json>('POST', sandbox('/patients'), { first_name: 'Write', last_name: 'Back', gender: 'Female', doctor: DOCTOR, chart_id: chart, ...o }, 201)).body;
@@ -179,6 +187,30 @@ describe('write-back through the local platform', () => {
       await httpJson('POST', sandbox(`/apps/${team.clientId}/webhook/release`), {}, 200);
     }
   }, 90_000);
+
+  it("with the default fields (flags, insurance: verbose-only), DrChrono's echo is `unchanged` without a GET or a record write", async () => {
+    const all = await connectWritingTeam({ defaultFields: true });
+    try {
+      const p = await syncedPatient(all);
+      await httpJson('POST', sandbox(`/apps/${all.clientId}/webhook/quirks`), { holding: true }, 200);
+      const m = await send(message(all, { key: p.chartId, drchronoId: p.id, payload: { email: 'echo@example.invalid' }, fieldsWritten: ['Email'] }));
+      expect(await outcome(all, m.changeId)).toMatchObject({ status: 'applied', drchronoId: p.id });
+      const before = await rawRecord(all, 'patient', p.id);
+      expect(before).toMatchObject({ Email: 'echo@example.invalid', lastDeliveryId: m.changeId });
+      const patientCalls = await patientByIdCalls(all);
+
+      await httpJson('POST', sandbox(`/apps/${all.clientId}/webhook/release`), { order: 'fifo' }, 200);
+      const echo = await waitFor(
+        async () => (await log(all)).find((e) => e.event === 'PATIENT_MODIFY' && e.drchronoId === p.id && e.direction === undefined),
+        { timeoutMs: 30_000, description: 'the echo webhook processed' },
+      );
+      expect(echo.outcome).toBe('unchanged');
+      expect(await rawRecord(all, 'patient', p.id)).toEqual(before);
+      expect(await patientByIdCalls(all)).toBe(patientCalls);
+    } finally {
+      await httpJson('PATCH', sandbox(`/apps/${all.clientId}/webhook`), { active: false }, 200);
+    }
+  }, 120_000);
 
   it('upserts a Chart ID DrChrono does not have by creating the patient with it', async () => {
     const chart = `WBNEW${randomUUID().slice(0, 6).toUpperCase()}`;

@@ -31,6 +31,7 @@ const platformInfo = {
   queueUrls: {
     ingest: 'http://127.0.0.1:4566/000000000000/drchrono-sync-local-ingest',
     backfill: 'http://127.0.0.1:4566/000000000000/drchrono-sync-local-backfill',
+    writeBack: 'http://127.0.0.1:4566/000000000000/drchrono-sync-local-write-back.fifo',
   },
 };
 
@@ -51,6 +52,7 @@ describe('resourcesFromPlatformInfo', () => {
       teamSecretPrefix: 'custom/teams/',
       ingestQueueUrl: platformInfo.queueUrls.ingest,
       backfillQueueUrl: platformInfo.queueUrls.backfill,
+      writeBackQueueUrl: platformInfo.queueUrls.writeBack,
       ingestDlqUrl: `${platformInfo.queueUrls.ingest}-dlq`,
       backfillDlqUrl: `${platformInfo.queueUrls.backfill}-dlq`,
       apiBaseUrl: 'http://127.0.0.1:3000',
@@ -90,6 +92,7 @@ describe('resourcesFromStackOutputs', () => {
     WebhookUrlTemplate: 'https://abc.execute-api.us-east-1.amazonaws.com/drchronowebhook/{teamId}',
     TeamSecretsKmsKeyArn: 'arn:aws:kms:us-east-1:1:key/k',
     ConnectLinkKeySecretName: 'drchrono-sync/dev/connect-link-key',
+    WriteBackQueueUrl: 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-write-back.fifo',
   };
 
   it('maps every output key', () => {
@@ -101,6 +104,7 @@ describe('resourcesFromStackOutputs', () => {
       teamSecretPrefix: outputs.TeamSecretPrefix,
       ingestQueueUrl: outputs.IngestQueueUrl,
       backfillQueueUrl: outputs.BackfillQueueUrl,
+      writeBackQueueUrl: outputs.WriteBackQueueUrl,
       // The DLQs follow the resource-names contract: the work queue's name plus `-dlq`.
       ingestDlqUrl: 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-ingest-dlq',
       backfillDlqUrl: 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-backfill-dlq',
@@ -124,10 +128,11 @@ describe('resourcesFromEnv', () => {
   });
 
   it('prefers explicit names over STAGE', () => {
-    expect(resourcesFromEnv({ STAGE: 'dev', TEAMS_TABLE: 't', TEAM_SECRET_PREFIX: 'p/', INGEST_QUEUE_URL: 'q' })).toMatchObject({
+    expect(resourcesFromEnv({ STAGE: 'dev', TEAMS_TABLE: 't', TEAM_SECRET_PREFIX: 'p/', INGEST_QUEUE_URL: 'q', WRITE_BACK_QUEUE_URL: 'w' })).toMatchObject({
       teamsTable: 't',
       teamSecretPrefix: 'p/',
       ingestQueueUrl: 'q',
+      writeBackQueueUrl: 'w',
     });
   });
 

@@ -159,7 +159,7 @@ describe('records set|create|delete arguments', () => {
     ['delete', [TEAM, 'appointment', '7', '--set', 'A=b'], 'takes no --set'],
     ['change', [TEAM, 'nope'], 'change id must be a UUID'],
     ['change', [TEAM], 'takes a team id and a change id'],
-    ['set', [TEAM, 'patient', 'C1', '--set', 'A=b', '--timeout', '0'], '--timeout must be'],
+    ['set', [TEAM, 'patient', 'C1', '--set', 'A=b', '--timeout', '0'], '--timeout must be a number of seconds above 0 and at most'],
     ['set', [TEAM, 'patient', 'C1', '--set', 'A=b', '--timeout', 'soon'], '--timeout must be'],
     ['set', [TEAM, 'patient', 'C1', '--sett', 'A=b'], 'Unknown option'],
   ] as const)('records %s %j is a usage error', (sub, argv, message) => {

@@ -19,6 +19,7 @@ const resources: CliResources = {
   teamSecretPrefix: 'drchrono-sync/prod/teams/',
   ingestQueueUrl: 'https://sqs/ingest',
   backfillQueueUrl: 'https://sqs/backfill',
+  writeBackQueueUrl: 'https://sqs/write-back.fifo',
 };
 const teamItem = { pk: TEAM, sk: 'TEAM', teamId: TEAM, status: 'connected', createdAt: 'x', updatedAt: 'x' };
 
@@ -81,6 +82,7 @@ describe('team remove', () => {
   it.each([
     ['ingest', { ingestQueueUrl: undefined }],
     ['backfill', { backfillQueueUrl: undefined }],
+    ['write-back', { writeBackQueueUrl: undefined }],
   ] as const)('refuses (exit 2) before fencing when the target does not name the %s queue, whose DLQ it must erase', async (queue, over) => {
     const { ctx } = ctxFor(over);
     await expect(run(['remove', TEAM, '--erase', '--yes'], ctx)).rejects.toMatchObject({ exitCode: 2, message: expect.stringContaining(`${queue} queue URL`) });

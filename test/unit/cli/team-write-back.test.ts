@@ -145,12 +145,14 @@ describe('team write-back on|off', () => {
     expect(ddbMock.calls()).toHaveLength(0);
   });
 
-  it('exits 2 with the usage through main for a bare `team write-back`', async () => {
-    const lines: string[] = [];
+  it('exits 2 with the usage on stderr (stdout empty) through main for a bare `team write-back`', async () => {
+    const out: string[] = [];
+    const err: string[] = [];
     const ctx = ctxWithOutput().ctx;
-    const code = await main(['team', 'write-back'], { out: (l) => lines.push(l), err: (l) => lines.push(l), context: async () => ({ ...ctx, out: (l) => lines.push(l) }) });
+    const code = await main(['team', 'write-back'], { out: (l) => out.push(l), err: (l) => err.push(l), context: async () => ({ ...ctx, out: (l) => out.push(l), err: (l) => err.push(l) }) });
     expect(code).toBe(2);
-    expect(lines.join('\n')).toContain('team write-back <teamId> on|off');
+    expect(err.join('\n')).toContain('team write-back <teamId> on|off');
+    expect(out).toEqual([]);
   });
 });
 

@@ -1,4 +1,6 @@
-import { chartKey } from '../../../shared/store/records';
+import { chartKey, storedContentHash } from '../../../shared/store/records';
+import { DEFAULT_TEAM_SYNC_CONFIG, mapPatient } from '../../../shared/mapping';
+import { versionKey } from '../../../shared/store/record-version';
 import { mockClient } from 'aws-sdk-client-mock';
 import { GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { TeamSecretCache } from '../../../shared/teams/team-secret-cache';
@@ -108,6 +110,43 @@ describe('processIngestMessage: patients', () => {
     const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
     expect(h.fake.calls).toContain('getPatient(verbose)');
     expect(entries(r)[0]!.fieldsWritten).toContain('Insurance Company');
+  });
+
+  describe('the echo of a state already fetched verbose (fetched-state-covers.ts)', () => {
+    const KEY = { pk: `${TEAM}#patient`, sk: '104857601' };
+    /** The record as writeRecord stores a verbose fetch of the fixture patient sent at 10:13:59 (empty fields absent). */
+    function storedFetch(): Record<string, unknown> {
+      const fetched = mapPatient(patientObj(), { config: DEFAULT_TEAM_SYNC_CONFIG, profileNames: new Map(), flagTypeNames: new Map(), observedAt: '2026-11-21T10:13:59.000Z', authority: 'fetched' });
+      const present = Object.fromEntries(Object.entries(fetched.fields).filter(([, v]) => v !== null));
+      return { ...KEY, ...present, version: versionKey(fetched.version), contentHash: storedContentHash(fetched), chartKey: chartKey(TEAM, fetched.key), lastDeliveryId: 'change-1', syncedAt: 1 };
+    }
+    const slimPatient = (o: Record<string, unknown> = {}) => {
+      const p = patientObj(o);
+      delete p.primary_insurance;
+      delete p.secondary_insurance;
+      delete p.patient_flags_attached;
+      return p;
+    };
+
+    it('is `unchanged` without a DrChrono call or a record write when the stored verbose fetch has its updated_at and fields', async () => {
+      const h = harness();
+      h.ddbMock.on(GetCommand, { TableName: 'records', Key: KEY }).resolves({ Item: storedFetch() });
+      const r = await processIngestMessage(message('PATIENT_MODIFY', slimPatient()), h.deps);
+      expect(entries(r)).toEqual([expect.objectContaining({ outcome: 'unchanged', entity: 'patient', drchronoId: '104857601', fieldsWritten: [] })]);
+      expect(h.fake.calls).toEqual([]);
+      expect(recordWrites(h)).toEqual([]);
+      expect(h.ddbMock.commandCalls(PutCommand, { TableName: 'records' })).toHaveLength(0);
+    });
+
+    it('still fetches verbose when a field the delivery carries differs within the same second', async () => {
+      const h = harness();
+      h.ddbMock.on(GetCommand, { TableName: 'records', Key: KEY }).resolves({ Item: storedFetch() });
+      h.fake.patient = patientObj({ email: 'other@example.invalid' });
+      const r = await processIngestMessage(message('PATIENT_MODIFY', slimPatient({ email: 'other@example.invalid' })), h.deps);
+      expect(h.fake.calls).toContain('getPatient(verbose)');
+      expect(entries(r)[0]!.fieldsWritten).toContain('Email');
+      expect(recordWrites(h)).toContainEqual(KEY);
+    });
   });
 
   it('marks the patient deleted, keeping its Chart ID, when the verbose fetch answers 404', async () => {
@@ -230,7 +269,7 @@ describe('processIngestMessage: appointments', () => {
     const PATIENT_KEY = { pk: `${TEAM}#patient`, sk: '104857601' };
     // The tombstone write replaces a stored live patient (ALL_OLD).
     h.ddbMock.on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Attributes: { ...PATIENT_KEY, version: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:15:00.000Z', chartKey: chartKey(TEAM, 'DOJA000001') } });
-    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'DOJA000001'), version: 'z#2026-11-21T10:16:00.000Z', deleted: true } });
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { ...PATIENT_KEY, chartKey: chartKey(TEAM, 'DOJA000001'), version: 'z#2026-11-21T10:16:00.000Z', deleted: true } });
     h.ddbMock.on(QueryCommand, { TableName: 'records' }).resolves({ Items: [{ sk: 'A1', Patient: 'DOJA000001', patientVersion: 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:15:00.000Z' }] });
     h.fake.failures.push(new DrChronoNotFoundError({ method: 'GET', path: '/api/patients/{id}' }));
     // A slim object (no insurance): the verbose fetch the team's fields need is what answers 404.

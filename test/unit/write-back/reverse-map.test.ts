@@ -491,6 +491,18 @@ describe('planWrite: appointment create', () => {
     expect(lookups.calls.officesOfDoctor).toEqual([]);
   });
 
+  it("applies the team's default exam room only with the team's default office, not with an office the body names", async () => {
+    const payload = await payloadOf(appointmentCreate({ ...CREATE_BODY, Office: 5 }), planContext({ lookups: stubLookups(), defaults: { office: 9, examRoom: 2 } }));
+    // Exam room 2 is an index into office 9's rooms: in office 5 it may not exist (DrChrono 400).
+    expect(payload).toMatchObject({ office: 5, exam_room: 1 });
+  });
+
+  it("does not apply a default exam room without a default office to the provider's only office", async () => {
+    const lookups = stubLookups({ offices: { [DOCTOR_ID]: [4] } });
+    const payload = await payloadOf(appointmentCreate(CREATE_BODY), planContext({ lookups, defaults: { examRoom: 2 } }));
+    expect(payload).toMatchObject({ office: 4, exam_room: 1 });
+  });
+
   it('says what is missing when the provider has several offices and the team no default', async () => {
     const lookups = stubLookups({ offices: { [DOCTOR_ID]: [1, 2] } });
     expect(await problemsOf(appointmentCreate(CREATE_BODY), planContext({ lookups }))).toEqual([

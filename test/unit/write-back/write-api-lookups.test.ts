@@ -5,11 +5,12 @@ import { chartKey } from '../../../shared/store/records';
 import { mockClient } from 'aws-sdk-client-mock';
 import { DrChronoServerError, DrChronoUnauthorizedError } from '../../../shared/drchrono/errors';
 import type { AppointmentProfile, Office } from '../../../shared/drchrono/schemas';
+import { FUNCTION_SETTINGS } from '../../../shared/config/function-settings';
 import { SyncContextCache } from '../../../shared/sync/sync-context';
 import type { TeamSecret } from '../../../shared/teams/team-secret';
 import { TeamSecretCache } from '../../../shared/teams/team-secret-cache';
 import type { TeamItem } from '../../../shared/teams/team-store';
-import { LookupUnavailableError, OFFICE_CACHE_TTL_MS, OfficeCache, writeLookups, type WriteLookupApi, type WriteLookupDeps } from '../../../shared/write-back/write-lookups';
+import { AmbiguousChartIdError, LookupUnavailableError, OFFICE_CACHE_TTL_MS, OfficeCache, WRITE_LOOKUP_CLIENT, WRITE_LOOKUP_DEADLINE_MS, writeLookups, type WriteLookupApi, type WriteLookupDeps } from '../../../shared/write-back/write-lookups';
 
 const TEAM = '3f1c2a9e-8d7b-4c6a-9e5f-1a2b3c4d5e6f';
 const NOW = new Date('2026-11-30T09:10:00.000Z');
@@ -152,5 +153,28 @@ describe('write API lookups', () => {
     expect(await writeLookups(team(), deps()).patientIdByChartId('CH-1')).toBe('501');
     ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '501' } }).resolves({ Item: { ...item, deleted: true } });
     expect(await writeLookups(team(), deps()).patientIdByChartId('CH-1')).toBeUndefined();
+  });
+
+  it('gives up (drchrono, 503) instead of starting a DrChrono request once the lookup deadline has passed', async () => {
+    const l = writeLookups(team(), deps());
+    await l.officesOfDoctor('7');
+    clock += WRITE_LOOKUP_DEADLINE_MS;
+    await expect(l.appointmentProfiles()).rejects.toMatchObject({ name: 'LookupUnavailableError', reason: 'drchrono' });
+    // The second request never started: no budget was charged for it.
+    expect(ddbMock.commandCalls(UpdateCommand).filter((c) => String(c.args[0].input.Key?.sk).startsWith('BUDGET'))).toHaveLength(1);
+  });
+
+  it('bounds a lookup so the write API answers 503 within its timeout: the last request starts before the deadline and times out', () => {
+    // Every request (each page and retry) starts before the deadline and lasts at most the client timeout.
+    const worstMs = WRITE_LOOKUP_DEADLINE_MS + WRITE_LOOKUP_CLIENT.timeoutMs;
+    expect(worstMs + 5_000).toBeLessThanOrEqual(FUNCTION_SETTINGS['write-api'].timeoutSeconds * 1000);
+  });
+
+  it('refuses to pick one of two live patients holding the same Chart ID', async () => {
+    ddbMock.on(QueryCommand).resolves({ Items: ['501', '502'].map((sk) => ({ pk: `${TEAM}#patient`, sk, chartKey: chartKey(TEAM, 'CH-1') })) });
+    for (const sk of ['501', '502']) {
+      ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk } }).resolves({ Item: { pk: `${TEAM}#patient`, sk, version: 'o#x', chartKey: chartKey(TEAM, 'CH-1') } });
+    }
+    await expect(writeLookups(team(), deps()).patientIdByChartId('CH-1')).rejects.toBeInstanceOf(AmbiguousChartIdError);
   });
 });

@@ -1,4 +1,4 @@
-import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
+import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
@@ -8,7 +8,7 @@ import { chartKey } from '../../../shared/store/records';
 import { ChangeMessageSchema, changeGroupId } from '../../../shared/write-back/change';
 import type { WritePlan, WriteRequest } from '../../../shared/write-back/reverse-map';
 import { handleWriteApi, MAX_BODY_BYTES, type WriteApiDeps, type WriteApiRequest } from '../../../shared/write-back/write-api';
-import { LookupUnavailableError } from '../../../shared/write-back/write-lookups';
+import { AmbiguousChartIdError, LookupUnavailableError } from '../../../shared/write-back/write-lookups';
 
 const TEAM = '3f1c2a9e-8d7b-4c6a-9e5f-1a2b3c4d5e6f';
 const CHANGE_ID = '0b6a8f5e-2c4d-4e1f-9a3b-7c8d9e0f1a2b';
@@ -125,6 +125,15 @@ describe('write API: routes and the team', () => {
     expect(bodyOf(res)).toEqual({ message: 'team is disabled' });
   });
 
+  it.each(['registered', 'reauthorization_required'])('answers 409 with the reconnect hint for a %s team instead of queueing a change that cannot be applied', async (status) => {
+    givenTeam(team({ status }));
+    const res = await call(request('PUT', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}' }));
+    expect(res.statusCode).toBe(409);
+    expect(bodyOf(res)).toMatchObject({ message: 'the team is not connected to DrChrono', hint: expect.stringContaining(`team connect-link ${TEAM}`) });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
   it('answers 403 with the hint when write-back is off', async () => {
     givenTeam(team({ writeBack: undefined }));
     const res = await call(request('PUT', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}' }));
@@ -169,7 +178,7 @@ describe('write API: request validation', () => {
     expect(res.statusCode).toBe(413);
   });
 
-  it.each(['v1', '"not-a-version"', '*', 'W/"u#2026-11-29T10:00:00.000000000"'])('answers 400 for If-Match %s', async (ifMatch) => {
+  it.each(['v1', '"not-a-version"', 'W/"not-a-version"', '"a", "b"', '* "x"'])('answers 400 for If-Match %s', async (ifMatch) => {
     const res = await call(request('PUT', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}', headers: { 'if-match': ifMatch } }));
     expect(res.statusCode).toBe(400);
     expect(bodyOf(res).problems).toEqual([{ field: 'If-Match', problem: expect.any(String) }]);
@@ -195,6 +204,30 @@ describe('write API: request validation', () => {
     givenAppointment('9002', { deleted: true });
     expect((await call(request('DELETE', 'appointment', { claimId: '9002' }))).statusCode).toBe(404);
     expect((await call(request('DELETE', 'appointment', { claimId: 'abc' }))).statusCode).toBe(404);
+  });
+
+  it('answers 409 and queues nothing when two live patients hold the Chart ID, instead of writing to one of them', async () => {
+    ddb.on(QueryCommand, { TableName: 'records' }).resolves({
+      Items: [{ chartKey: chartKey(TEAM, CHART), pk: `${TEAM}#patient`, sk: '501' }, { chartKey: chartKey(TEAM, CHART), pk: `${TEAM}#patient`, sk: '502' }],
+    });
+    for (const sk of ['501', '502']) {
+      ddb.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk } }).resolves({ Item: { pk: `${TEAM}#patient`, sk, version: VERSION, chartKey: chartKey(TEAM, CHART) } });
+    }
+    for (const method of ['PUT', 'PATCH']) {
+      const res = await call(request(method, 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}' }));
+      expect(res.statusCode).toBe(409);
+      expect(bodyOf(res)).toMatchObject({ message: 'several patients have this Chart ID' });
+    }
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(ddb.commandCalls(PutCommand)).toHaveLength(0);
+  });
+
+  it('answers 409 when an appointment names a Chart ID that several live patients hold', async () => {
+    plan = () => Promise.reject(new AmbiguousChartIdError());
+    const res = await call(request('POST', 'appointments', {}, { body: '{"Chart ID":"CH-77"}' }));
+    expect(res.statusCode).toBe(409);
+    expect(bodyOf(res)).toMatchObject({ message: 'several patients have this Chart ID' });
+    expect(sqs.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
   it('answers 400 to a DELETE with a body', async () => {
@@ -245,6 +278,20 @@ describe('write API: accepting a change', () => {
     expect(ChangeMessageSchema.parse(JSON.parse(body)).payload).toEqual({ email: value });
   });
 
+  it('takes If-Match: * as "any version": the change has no base version (last writer wins)', async () => {
+    givenPatient();
+    const res = await call(request('PATCH', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}', headers: { 'if-match': '*' } }));
+    expect(res.statusCode).toBe(202);
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ baseVersion: null });
+  });
+
+  it('takes a weak ETag W/"<version>" as that version (the opaque value is compared)', async () => {
+    givenPatient();
+    const res = await call(request('PATCH', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}', headers: { 'if-match': `W/"${VERSION}"` } }));
+    expect(res.statusCode).toBe(202);
+    expect(ddb.commandCalls(PutCommand)[0]!.args[0].input.Item).toMatchObject({ baseVersion: VERSION });
+  });
+
   it('PUT of a Chart ID no record holds queues an upsert without a DrChrono id', async () => {
     const res = await call(request('PUT', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}' }));
     expect(res.statusCode).toBe(202);
@@ -283,6 +330,18 @@ describe('write API: accepting a change', () => {
     const update = ddb.commandCalls(UpdateCommand)[0]!.args[0].input;
     expect(update.Key).toEqual({ pk: TEAM, sk: `CHANGE#${CHANGE_ID}` });
     expect(update.ExpressionAttributeValues).toMatchObject({ ':status': 'failed', ':reason': 'not queued' });
+  });
+  it('answers 202 with the change\'s own status when the send failed on the client side but the worker already ended the change', async () => {
+    // The SDK gave up on SendMessage (a timeout), but SQS had stored it and the worker applied it meanwhile.
+    sqs.on(SendMessageCommand).rejects(new Error('socket hang up'));
+    ddb.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'not pending', $metadata: {} }));
+    ddb.on(GetCommand, { TableName: 'teams', Key: { pk: TEAM, sk: `CHANGE#${CHANGE_ID}` } }).resolves({
+      Item: { pk: TEAM, sk: `CHANGE#${CHANGE_ID}`, changeId: CHANGE_ID, teamId: TEAM, entity: 'patient', op: 'upsert', key: CHART, fieldsWritten: ['Email'], baseVersion: null, requestedAt: 'x', status: 'applied' },
+    });
+    const res = await call(request('PUT', 'patient', { chartId: CHART }, { body: '{"Email":"a@b.example"}' }));
+    expect(res.statusCode).toBe(202);
+    expect(bodyOf(res)).toEqual({ changeId: CHANGE_ID, status: 'applied' });
+    expect(res.headers.location).toBe(`/teams/${TEAM}/changes/${CHANGE_ID}`);
   });
 });
 
