@@ -10,7 +10,13 @@ import { logger } from '../../shared/logging/logger';
 import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../../shared/store/integration-log';
 import { SyncContextCache } from '../../shared/sync/sync-context';
 import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
-import { applyChange, type ApplyDeps } from '../../shared/write-back/apply-change';
+import {
+  applyChange,
+  WRITE_BACK_CALL_RETRIES,
+  WRITE_BACK_CALL_TIMEOUT_MS,
+  WRITE_BACK_RETRY_MAX_DELAY_MS,
+  type ApplyDeps,
+} from '../../shared/write-back/apply-change';
 import { WriteBackBatch } from '../../shared/write-back/write-back-batch';
 
 const EnvSchema = z.object({
@@ -36,14 +42,24 @@ function containerState(): NonNullable<typeof container> {
     recordsTable: env.RECORDS_TABLE,
     secrets: new TeamSecretCache({ client: secretsClient, prefix: env.TEAM_SECRET_PREFIX }),
     context: new SyncContextCache({ ddb: documentClient, teamsTable: env.TEAMS_TABLE }),
-    drchrono: (o) => new DrChronoClient({ baseUrl: env.DRCHRONO_BASE_URL, accessToken: o.accessToken, beforeCall: o.beforeCall }),
+    drchrono: (o) =>
+      new DrChronoClient({
+        baseUrl: env.DRCHRONO_BASE_URL,
+        accessToken: o.accessToken,
+        beforeCall: o.beforeCall,
+        timeoutMs: WRITE_BACK_CALL_TIMEOUT_MS,
+        maxRetries: WRITE_BACK_CALL_RETRIES,
+        retryMaxDelayMs: WRITE_BACK_RETRY_MAX_DELAY_MS,
+      }),
   };
   container = { env, deps };
   return container;
 }
 
 async function writeBack(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
-  const { env, deps } = containerState();
+  const { env, deps: shared } = containerState();
+  const remainingMs = typeof context.getRemainingTimeInMillis === 'function' ? () => context.getRemainingTimeInMillis() : undefined;
+  const deps: ApplyDeps = { ...shared, ...(remainingMs ? { remainingMs } : {}) };
   const batch = new WriteBackBatch({
     ddb: deps.ddb,
     sqs: sqsClient(),
@@ -53,10 +69,12 @@ async function writeBack(event: SQSEvent, context: Context): Promise<SQSBatchRes
     maxReceiveCount: WRITE_BACK_QUEUE.maxReceiveCount,
     integrationLogTtlDays: env.INTEGRATION_LOG_TTL_DAYS,
     apply: (msg) => applyChange(msg, deps),
+    ...(remainingMs ? { remainingMs } : {}),
   });
   // FIFO: one record at a time, in order; a failed or deferred record holds back the rest of ITS group only.
   const processor = new SqsFifoPartialProcessorAsync();
   const response = await processPartialResponse(event, batch.handleRecord, processor, { context, skipGroupOnError: true, throwOnFullBatchFailure: false });
+  await batch.releaseSkipped(event.Records, response.batchItemFailures.map((f) => f.itemIdentifier));
   const unlogged = await batch.flush(context.awsRequestId);
   return { batchItemFailures: [...response.batchItemFailures, ...unlogged.map((itemIdentifier) => ({ itemIdentifier }))] };
 }

@@ -2,6 +2,7 @@ import { budgetLimitOf, consumeApiBudget } from '../budget/api-budget';
 import {
   ApiBudgetExhaustedError,
   DrChronoConflictError,
+  DrChronoError,
   DrChronoForbiddenError,
   DrChronoNotFoundError,
   DrChronoRateLimitedError,
@@ -25,9 +26,10 @@ import {
   type SyncDrChronoApi,
 } from '../sync/process-ingest-message';
 import { getTeamItem, teamLifecycle, type TeamItem } from '../teams/team-store';
+import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
 import type { ChangeMessage } from './change';
 import { completeChange, getChange, type ChangeItem, type ChangeOutcome } from './change-store';
-import { changeProgress, markCreateAttempted, recordCreatedId } from './change-progress';
+import { changeProgress, markCreateAttempted, markWriteAttempted, markWritten, mayHaveBeenWritten, recordCreatedId } from './change-progress';
 
 /**
  * One change message → one result: the domain core of the write-back worker (docs/write-back.md "Processing").
@@ -60,7 +62,21 @@ export interface WriteBackApi extends SyncDrChronoApi {
 
 export interface ApplyDeps extends Omit<ProcessDeps, 'drchrono'> {
   drchrono: (o: { accessToken: () => Promise<string>; beforeCall: () => Promise<void> }) => WriteBackApi;
+  /** Milliseconds left in the invocation (Lambda's getRemainingTimeInMillis); no deadline when omitted. */
+  remainingMs?: () => number;
 }
+
+/**
+ * The worker's DrChrono client: a per-request timeout and retries that fit the function's 60 s (the sync default,
+ * 10 s × 3 tries + backoff, could take ~38 s per call). Worst case per call: 2 × 8 s + 2 s backoff = 18 s.
+ */
+export const WRITE_BACK_CALL_TIMEOUT_MS = 8_000;
+export const WRITE_BACK_CALL_RETRIES = 1;
+export const WRITE_BACK_RETRY_MAX_DELAY_MS = 2_000;
+/** No DrChrono request starts with less than this left (a call's worst case plus time to record the outcome). */
+export const WRITE_BACK_CALL_RESERVE_MS = 2 * WRITE_BACK_CALL_TIMEOUT_MS + WRITE_BACK_RETRY_MAX_DELAY_MS + 5_000;
+/** A change that met the invocation deadline comes back this soon (not counted as a failed attempt). */
+export const DEADLINE_DEFER_SECONDS = 1;
 
 export const RECONNECT_HINT = (teamId: string) =>
   `drchrono-sync team write-back ${teamId} on, then reconnect: drchrono-sync team connect-link ${teamId}`;
@@ -79,6 +95,7 @@ export const REASONS = {
   conflict: "DrChrono's copy changed since the base version",
   badBase: 'the base version is not a version of this record',
   noChangeItem: 'change item not found (expired or erased): not applied',
+  writtenThenDeleted: 'written, then deleted in DrChrono',
 } as const;
 
 /** Write-back needs the team's opt-in AND an authorization that asked for both write scopes (docs/write-back.md). */
@@ -152,6 +169,18 @@ interface Ctx {
   now: () => Date;
   /** Log entries for referenced objects written on the way. */
   extra: IntegrationLogEntry[];
+  /**
+   * Set when the team may not write any more (disabled, write-back off) but an earlier delivery may already have
+   * written this change: it is finished (read back, adopted) and only a NEW write is refused with this outcome.
+   */
+  refusal?: ChangeOutcome;
+}
+
+/** Stops perform() before a new DrChrono write: the team may no longer write (Ctx.refusal). */
+class WriteRefused extends Error {
+  constructor(readonly outcome: ChangeOutcome) {
+    super('write refused');
+  }
 }
 
 export async function applyChange(msg: ChangeMessage, deps: ApplyDeps): Promise<ApplyResult> {
@@ -187,8 +216,14 @@ export async function applyChange(msg: ChangeMessage, deps: ApplyDeps): Promise<
       return { status: 'final', changeId: msg.changeId, entry: entryOfChange(change, base()), extra: [] };
     }
     const finish = (outcome: ChangeOutcome, extra: IntegrationLogEntry[] = []) => complete(msg, outcome, base(), deps, now, extra);
-    if (lifecycle === 'disabled') return await finish({ status: 'rejected', reason: REASONS.teamDisabled });
-    if (!teamCanWrite(team)) return await finish({ status: 'rejected', reason: `${REASONS.writeBackOff}; ${RECONNECT_HINT(msg.teamId)}` });
+    const refusal: ChangeOutcome | undefined =
+      lifecycle === 'disabled'
+        ? { status: 'rejected', reason: REASONS.teamDisabled }
+        : !teamCanWrite(team)
+          ? { status: 'rejected', reason: `${REASONS.writeBackOff}; ${RECONNECT_HINT(msg.teamId)}` }
+          : undefined;
+    // A change an earlier delivery may have written is finished first: `rejected` would tell the app it was not applied.
+    if (refusal && !mayHaveBeenWritten(changeProgress(change))) return await finish(refusal);
     const config = readTeamSyncConfig(team);
 
     let secret = await deps.secrets.get(msg.teamId);
@@ -207,10 +242,12 @@ export async function applyChange(msg: ChangeMessage, deps: ApplyDeps): Promise<
       const client = deps.drchrono({
         accessToken: async () => token,
         beforeCall: async () => {
+          // A call that may not finish before Lambda's timeout is not started: a timeout would lose the whole batch.
+          if (deps.remainingMs && deps.remainingMs() < WRITE_BACK_CALL_RESERVE_MS) throw new InvocationDeadlineExceededError();
           await consumeApiBudget(deps.ddb, deps.teamsTable, msg.teamId, { limit, priority: 'write-back', now: now() });
         },
       });
-      const ctx: Ctx = { msg, team, config, change, client, deps, now, extra: [] };
+      const ctx: Ctx = { msg, team, config, change, client, deps, now, extra: [], ...(refusal ? { refusal } : {}) };
       const outcome = await perform(ctx);
       return finish(outcome, ctx.extra);
     };
@@ -239,6 +276,10 @@ export async function applyChange(msg: ChangeMessage, deps: ApplyDeps): Promise<
 }
 
 function classify(err: unknown, entry: IntegrationLogEntry, now: Date): ApplyResult {
+  if (err instanceof InvocationDeadlineExceededError) {
+    // Its marks (writeAttemptedAt, writtenAt, createdId) make the next delivery finish it without writing twice.
+    return { status: 'defer', delaySeconds: DEADLINE_DEFER_SECONDS, entry: { ...entry, outcome: 'deferred', ...errorFields(err), detail: 'invocation deadline' } };
+  }
   if (err instanceof ApiBudgetExhaustedError) {
     const wait = Math.ceil((err.resetAt.getTime() - now.getTime()) / 1000) + Math.floor(Math.random() * BUDGET_RESET_SPREAD_SECONDS);
     return { status: 'defer', delaySeconds: Math.max(1, wait), entry: { ...entry, outcome: 'deferred', ...errorFields(err), detail: 'team API budget exhausted' } };
@@ -304,39 +345,119 @@ async function perform(ctx: Ctx): Promise<ChangeOutcome> {
     if (err instanceof DrChronoValidationError) return { status: 'rejected', reason: REASONS.refused, fieldErrors: recordFieldErrors(entity, err.fieldErrors) };
     if (err instanceof DrChronoConflictError) return { status: 'rejected', reason: REASONS.overlap };
     if (err instanceof DrChronoForbiddenError) return { status: 'rejected', reason: `${REASONS.forbidden}; ${RECONNECT_HINT(teamId)}` };
+    if (err instanceof WriteRefused) return err.outcome;
+    // Any other 4xx (405, 413, 422, …) is an answer about this change that no retry changes. 401, 429 and 404 are
+    // handled where they occur (token refresh, deferral, deleted).
+    if (err instanceof DrChronoError && isFinalClientError(err.status)) {
+      return { status: 'rejected', reason: `${REASONS.refused} (HTTP ${err.status})` };
+    }
     throw err;
   }
 }
 
+/** 4xx answers that end a change as `rejected` (401 → token refresh, 404 → deleted, 429 → deferral, elsewhere). */
+function isFinalClientError(status: number | undefined): status is number {
+  return status !== undefined && status >= 400 && status < 500 && status !== 401 && status !== 404 && status !== 429;
+}
+
+/** Before a NEW DrChrono write: refused when the team may not write; the attempt mark set (docs: "Processing"). */
+async function beforeWrite(ctx: Ctx): Promise<void> {
+  if (ctx.refusal) throw new WriteRefused(ctx.refusal);
+  const at = ctx.now();
+  if (!(await markWriteAttempted(ctx.deps.ddb, ctx.deps.teamsTable, ctx.msg.teamId, ctx.msg.changeId, at))) throw new Error('change is no longer pending');
+  // The same change object serves a re-run with a refreshed token: it must see its own marks.
+  ctx.change.writeAttemptedAt = at.toISOString();
+}
+
+/** DrChrono answered 2xx to the write: a redelivery only reads back from now on. */
+async function afterWrite(ctx: Ctx): Promise<void> {
+  const at = ctx.now();
+  if (!(await markWritten(ctx.deps.ddb, ctx.deps.teamsTable, ctx.msg.teamId, ctx.msg.changeId, at))) throw new Error('change is no longer pending');
+  ctx.change.writtenAt = at.toISOString();
+}
+
 async function performPatient(ctx: Ctx): Promise<ChangeOutcome> {
   const { msg, client } = ctx;
-  let id = msg.drchronoId ?? undefined;
+  const progress = changeProgress(ctx.change);
+  let id = progress.createdId ?? msg.drchronoId ?? undefined;
   if (id === undefined && msg.key !== null) {
     // Not synced yet (or the API did not know it): DrChrono's own Chart ID filter. A redelivered upsert whose create
-    // went through finds the patient it created here, and updates it instead of creating a second one.
-    const found = await client.findPatientsByChartId(msg.key);
+    // went through finds the patient it created here. DrChrono's chart_id filter is not an exact match (it has
+    // returned longer Chart IDs that contain the key), so only exact matches count.
+    const key = msg.key;
+    const found = (await client.findPatientsByChartId(key)).filter((p) => p.chart_id === key);
     if (found.length > 1) return { status: 'rejected', reason: REASONS.severalPatients };
     if (found.length === 1) id = String(found[0]!.id);
   }
   if (id === undefined) {
     if (msg.op !== 'upsert' || msg.key === null) return { status: 'rejected', reason: REASONS.noPatient };
     if (msg.payload.doctor === undefined || msg.payload.doctor === null || !msg.payload.gender) return { status: 'rejected', reason: REASONS.createNeeds };
+    await beforeWrite(ctx);
     const sentAt = ctx.now().toISOString();
     const created = await client.createPatient({ ...msg.payload, chart_id: msg.key });
+    await recordCreatedId(ctx.deps.ddb, ctx.deps.teamsTable, msg.teamId, msg.changeId, String(created.id));
+    ctx.change.createdId = String(created.id);
+    await afterWrite(ctx);
     return applied(ctx, 'patient', created, sentAt);
   }
-  const conflict = await checkConflict(ctx, 'patient', id);
-  if (conflict) return conflict;
+  const patientId = id;
+  return writeOnce(ctx, 'patient', patientId, () => client.updatePatient(patientId, msg.payload));
+}
+
+/** DrChrono's current copy; undefined when it is gone (404). */
+async function currentState(ctx: Ctx, entity: 'patient' | 'appointment', id: string): Promise<(Record<string, unknown> & { id: number | string }) | undefined> {
   try {
-    await client.updatePatient(id, msg.payload);
+    return entity === 'patient' ? await ctx.client.getPatient(id, { verbose: patientNeedsVerbose({}, ctx.config) }) : await ctx.client.getAppointment(id);
   } catch (err) {
-    if (err instanceof DrChronoNotFoundError) return { status: 'rejected', reason: REASONS.deleted, drchronoId: id };
+    if (err instanceof DrChronoNotFoundError) return undefined;
     throw err;
+  }
+}
+
+/**
+ * A PATCH applied at most once across redeliveries (docs/write-back.md "Processing"): `writtenAt` → only read back;
+ * `writeAttemptedAt` alone (the write may have reached DrChrono) → DrChrono's copy already holding every payload
+ * value counts as written, before the conflict check (which would take our own write for someone else's).
+ */
+async function writeOnce(ctx: Ctx, entity: 'patient' | 'appointment', id: string, send: () => Promise<void>): Promise<ChangeOutcome> {
+  const progress = changeProgress(ctx.change);
+  let written = Boolean(progress.writtenAt);
+  if (!written && progress.writeAttemptedAt) {
+    const current = await currentState(ctx, entity, id);
+    if (current && holdsPayload(current, ctx.msg.payload)) {
+      await afterWrite(ctx);
+      written = true;
+    }
+  }
+  if (!written) {
+    const conflict = await checkConflict(ctx, entity, id);
+    if (conflict) return conflict;
+    await beforeWrite(ctx);
+    try {
+      await send();
+    } catch (err) {
+      if (err instanceof DrChronoNotFoundError) return { status: 'rejected', reason: REASONS.deleted, drchronoId: id };
+      throw err;
+    }
+    await afterWrite(ctx);
   }
   // PATCH answers 204 without a body: DrChrono's state is read back (sent after the PATCH, so it includes it).
   const sentAt = ctx.now().toISOString();
-  const current = await client.getPatient(id, { verbose: patientNeedsVerbose({}, ctx.config) });
-  return applied(ctx, 'patient', current, sentAt);
+  const current = await currentState(ctx, entity, id);
+  if (!current) return { status: 'applied', drchronoId: id, ...(entity === 'appointment' ? { key: id } : {}), reason: REASONS.writtenThenDeleted };
+  return applied(ctx, entity, current, sentAt);
+}
+
+/** Every payload field has the sent value in DrChrono's copy (dates compared normalized, empty = null). */
+export function holdsPayload(current: Record<string, unknown>, payload: Record<string, unknown>): boolean {
+  const empty = (v: unknown) => v === null || v === undefined || v === '';
+  return Object.entries(payload).every(([field, sent]) => {
+    const held = current[field];
+    if (empty(sent) || empty(held)) return empty(sent) && empty(held);
+    if (typeof sent === 'object' || typeof held === 'object') return JSON.stringify(sent) === JSON.stringify(held);
+    if (typeof sent === 'string' && typeof held === 'string' && /^\d{4}-\d{2}-\d{2}T/.test(sent)) return normalizeUpdatedAt(sent) === normalizeUpdatedAt(held);
+    return String(sent) === String(held);
+  });
 }
 
 async function performAppointment(ctx: Ctx): Promise<ChangeOutcome> {
@@ -344,9 +465,19 @@ async function performAppointment(ctx: Ctx): Promise<ChangeOutcome> {
   if (msg.op === 'create') return createAppointment(ctx);
   const id = msg.drchronoId ?? msg.key;
   if (id === null) return { status: 'rejected', reason: REASONS.deleted };
-  const conflict = await checkConflict(ctx, 'appointment', id);
-  if (conflict) return conflict;
   if (msg.op === 'delete') {
+    // A DELETE sent before (writeAttemptedAt / writtenAt) is not checked for a conflict again: its own effect
+    // (the appointment gone) would read as a change made by someone else.
+    const progress = changeProgress(ctx.change);
+    if (!progress.writeAttemptedAt) {
+      const conflict = await checkConflict(ctx, 'appointment', id);
+      if (conflict) return conflict;
+      await beforeWrite(ctx);
+    } else if (ctx.refusal && !progress.writtenAt) {
+      // The team may no longer write: finished only when the earlier DELETE reached DrChrono, never sent again.
+      const current = await currentState(ctx, 'appointment', id);
+      if (current && current.deleted_flag !== true) return ctx.refusal;
+    }
     const sentAt = ctx.now().toISOString();
     try {
       await client.deleteAppointment(id);
@@ -354,6 +485,7 @@ async function performAppointment(ctx: Ctx): Promise<ChangeOutcome> {
       // Already gone (deleted in DrChrono, or our own DELETE of an earlier delivery): the goal is reached.
       if (!(err instanceof DrChronoNotFoundError)) throw err;
     }
+    await afterWrite(ctx);
     const stored = await storeFetchedState(
       { teamId: msg.teamId, entity: 'appointment', obj: { id }, observedAt: sentAt, deliveryId: msg.changeId, event: changeEvent(msg), deleted: true },
       ctx.config,
@@ -363,15 +495,7 @@ async function performAppointment(ctx: Ctx): Promise<ChangeOutcome> {
     ctx.extra.push(...stored.entries);
     return { status: 'applied', drchronoId: id, key: id, currentVersion: await heldVersion(ctx, 'appointment', id, versionKey(stored.record.version)) };
   }
-  try {
-    await client.updateAppointment(id, msg.payload);
-  } catch (err) {
-    if (err instanceof DrChronoNotFoundError) return { status: 'rejected', reason: REASONS.deleted, drchronoId: id };
-    throw err;
-  }
-  const sentAt = ctx.now().toISOString();
-  const current = await client.getAppointment(id);
-  return applied(ctx, 'appointment', current, sentAt);
+  return writeOnce(ctx, 'appointment', id, () => client.updateAppointment(id, msg.payload));
 }
 
 /**
@@ -400,6 +524,7 @@ async function createAppointment(ctx: Ctx): Promise<ChangeOutcome> {
       return applied(ctx, 'appointment', match, ctx.now().toISOString());
     }
   }
+  if (ctx.refusal) throw new WriteRefused(ctx.refusal);
   if (!(await markCreateAttempted(deps.ddb, deps.teamsTable, msg.teamId, msg.changeId, ctx.now()))) {
     throw new Error('change is no longer pending');
   }
@@ -416,8 +541,15 @@ async function findCreated(ctx: Ctx): Promise<Appointment | undefined> {
   if (start === null || !Number.isInteger(doctor)) return undefined;
   const patient = typeof p.patient === 'number' ? p.patient : p.patient === null || p.patient === undefined ? null : Number(p.patient);
   const candidates = await ctx.client.findAppointments({ date: start.slice(0, 10), doctor, patient });
+  // Every sent field must match, not only doctor, patient and start: a booking the clinic made itself for the same
+  // slot is not taken for ours unless it is identical in all we sent (office, exam room, profile, reason, ...).
   return candidates.find(
-    (a) => a.deleted_flag !== true && a.doctor === doctor && (patient === null || a.patient === patient) && normalizeUpdatedAt(a.scheduled_time) === start,
+    (a) =>
+      a.deleted_flag !== true &&
+      a.doctor === doctor &&
+      (patient === null || a.patient === patient) &&
+      normalizeUpdatedAt(a.scheduled_time) === start &&
+      holdsPayload(a as Record<string, unknown>, p),
   );
 }
 

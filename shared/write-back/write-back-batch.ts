@@ -8,7 +8,7 @@ import { parseTeamId } from '../teams/team-id';
 import type { ApplyResult } from './apply-change';
 import { changeEvent } from './apply-change';
 import { ChangeIdSchema, ChangeMessageSchema, type ChangeMessage } from './change';
-import { markChangeLogged } from './change-progress';
+import { changeProgress, markChangeLogged, mayHaveBeenWritten } from './change-progress';
 import { completeChange, countChangeAttempt, getChange } from './change-store';
 
 /**
@@ -47,7 +47,17 @@ export interface WriteBackBatchDeps {
   integrationLogTtlDays: number;
   apply: (msg: ChangeMessage) => Promise<ApplyResult>;
   now?: () => Date;
+  /** Milliseconds left in the invocation (Lambda's getRemainingTimeInMillis); no deadline when omitted. */
+  remainingMs?: () => number;
+  /** A record is not started with less than this left (default RECORD_START_RESERVE_MS). */
+  recordReserveMs?: number;
 }
+
+/**
+ * A change takes 2–3 DrChrono calls plus DynamoDB writes. With less than this left it is not started: it is reported
+ * as a failure and made visible again at once, unprocessed (the next invocation takes it, in order).
+ */
+export const RECORD_START_RESERVE_MS = 30_000;
 
 /** Thrown to make Powertools report a record as a batch item failure; carries ids only. */
 export class WriteBackRecordFailure extends Error {
@@ -66,6 +76,8 @@ interface TeamTally {
 
 export class WriteBackBatch {
   private readonly teams = new Map<string, TeamTally>();
+  /** Records handleRecord ran for: any other failed record of the batch was skipped (its group held back). */
+  private readonly started = new Set<string>();
   private readonly now: () => Date;
 
   constructor(private readonly deps: WriteBackBatchDeps) {
@@ -74,6 +86,12 @@ export class WriteBackBatch {
 
   /** The Powertools record handler: resolves to acknowledge, throws to keep the message (and hold its group). */
   readonly handleRecord = async (record: SQSRecord): Promise<void> => {
+    if (this.deps.remainingMs && this.deps.remainingMs() < (this.deps.recordReserveMs ?? RECORD_START_RESERVE_MS)) {
+      // Not started (see releaseSkipped): nothing counted, nothing logged, nothing written.
+      logger.info('write-back: not started before the invocation deadline', { messageId: record.messageId });
+      throw new WriteBackRecordFailure(`message ${record.messageId} not started`);
+    }
+    this.started.add(record.messageId);
     const receiveCount = receiveCountOf(record);
     const msg = parse(record.body);
     if (!msg) return this.poison(record, receiveCount);
@@ -160,8 +178,28 @@ export class WriteBackBatch {
     return unlogged;
   }
 
-  private async giveUp(msg: ChangeMessage, record: SQSRecord, reason: string): Promise<void> {
+  /**
+   * Failed records handleRecord never ran for (skipped behind a failed message of their FIFO group, or not started
+   * before the deadline) would keep the receive's visibility (6 min) and, being in flight, lock their group that
+   * long: the failed message's own 10/20/40 s backoff would really wait 6 min. They are made visible again at once;
+   * the group still waits for its hidden head message, so order holds.
+   */
+  async releaseSkipped(records: SQSRecord[], failedIds: string[]): Promise<void> {
+    const failed = new Set(failedIds);
+    await Promise.all(
+      records
+        .filter((r) => failed.has(r.messageId) && !this.started.has(r.messageId))
+        .map((r) =>
+          this.hide(r, 0).catch((err: unknown) => logger.warn('write-back: could not release a skipped message', { messageId: r.messageId, ...errorFields(err) })),
+        ),
+    );
+  }
+
+  private async giveUp(msg: ChangeMessage, record: SQSRecord, why: string): Promise<void> {
     const ids = { teamId: msg.teamId, changeId: msg.changeId, messageId: record.messageId };
+    // "failed" must not read as "not applied" when a write was sent: DrChrono may hold it.
+    const before = await getChange(this.deps.ddb, this.deps.teamsTable, msg.teamId, msg.changeId).catch(() => undefined);
+    const reason = before && mayHaveBeenWritten(changeProgress(before)) ? `${why}; may have been applied in DrChrono (a write was sent)` : why;
     const outcome = { status: 'failed' as const, reason };
     const set = await completeChange(this.deps.ddb, this.deps.teamsTable, msg.teamId, msg.changeId, outcome, this.now());
     const stored = set ? undefined : await getChange(this.deps.ddb, this.deps.teamsTable, msg.teamId, msg.changeId);

@@ -2,6 +2,7 @@ import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import {
   DrChronoConflictError,
+  DrChronoError,
   DrChronoForbiddenError,
   DrChronoNotFoundError,
   DrChronoRateLimitedError,
@@ -10,7 +11,7 @@ import {
   DrChronoValidationError,
 } from '../../../shared/drchrono/errors';
 import type { Appointment, Patient } from '../../../shared/drchrono/schemas';
-import { applyChange, REASONS, type ApplyResult } from '../../../shared/write-back/apply-change';
+import { applyChange, REASONS, WRITE_BACK_CALL_RESERVE_MS, type ApplyResult } from '../../../shared/write-back/apply-change';
 import { NOT_CONNECTED_DEFER_SECONDS, TOKEN_REFRESH_DEFER_SECONDS } from '../../../shared/sync/process-ingest-message';
 import { appointmentObj, patientObj } from '../sync/helpers';
 import { change, changeItem, completions, harness, NOW, progressWrites, TEAM, writingTeam } from './helpers';
@@ -223,7 +224,7 @@ describe('applyChange: appointments', () => {
   });
 
   describe('create, never twice', () => {
-    const create = () => change({ entity: 'appointment', op: 'create', key: null, drchronoId: null, payload: { doctor: 263812, patient: 104857601, office: 1, exam_room: 1, scheduled_time: '2024-01-15T09:30:00' }, fieldsWritten: ['Provider', 'Patient', 'Date of Service'] });
+    const create = () => change({ entity: 'appointment', op: 'create', key: null, drchronoId: null, payload: { doctor: 263812, patient: 104857601, office: 118732, exam_room: 1, scheduled_time: '2024-01-15T09:30:00' }, fieldsWritten: ['Provider', 'Patient', 'Date of Service'] });
 
     it('marks the attempt before the POST and records the id right after it', async () => {
       const m = create();
@@ -255,6 +256,15 @@ describe('applyChange: appointments', () => {
       expect(writes(h)).toEqual([]);
       expect(h.fake.calls[0]).toBe('findAppointments');
       expect(progressWrites(h)).toEqual(['createdId']);
+    });
+
+    it('does not adopt a booking of the same doctor, patient and start that differs in a sent field (the clinic\'s own)', async () => {
+      const m = create();
+      const h = harness(m, writingTeam(), changeItem(m, { createAttemptedAt: '2026-11-21T10:00:00.000Z' }));
+      const sent = m.payload as { exam_room: number };
+      h.fake.candidates = [appointmentObj({ exam_room: sent.exam_room + 1 }) as Appointment];
+      final(await applyChange(m, h.deps));
+      expect(writes(h)).toEqual(['createAppointment']);
     });
 
     it('POSTs when an interrupted create left nothing in DrChrono', async () => {
@@ -341,5 +351,146 @@ describe('applyChange: deferrals and retries', () => {
     const refresh = h.ddbMock.commandCalls(UpdateCommand).filter((c) => String(c.args[0].input.UpdateExpression).includes('refreshRequestedAt'));
     expect(refresh).toHaveLength(1);
     expect(h.secret.reads).toBe(1);
+  });
+});
+
+function outcomeOf(r: ApplyResult): string {
+  return r.status === 'final' ? String(r.entry.outcome) : r.status;
+}
+const OK = undefined as unknown as Error;
+
+describe('applyChange: a write DrChrono applied is never redone on redelivery', () => {
+  const base = 'u#2024-01-15T10:30:00.000000000#0#2024-01-15T15:30:01.000Z';
+
+  it('ends applied, not conflict, when the read-back failed after the PATCH (base version given)', async () => {
+    const m = change({ baseVersion: base });
+    const h = harness(m, writingTeam(), changeItem(m));
+    h.fake.patient = patientObj({ updated_at: '2024-01-15T10:30:00' });
+    // conflict GET ok, PATCH ok (DrChrono applied it), read-back GET 502 after the client's retries.
+    h.fake.failures.push(OK, OK, new DrChronoServerError({ status: 502 }));
+    const first = await applyChange(m, h.deps);
+    expect(first.status).toBe('retry');
+    expect(h.fake.calls).toEqual(['getPatient(verbose)', 'updatePatient', 'getPatient(verbose)']);
+    // DrChrono now holds OUR change, stamped with a later updated_at.
+    h.fake.patient = patientObj({ updated_at: '2024-01-15T10:35:00', email: 'new@example.invalid' });
+    expect(outcomeOf(await applyChange(m, h.deps))).toBe('applied');
+  });
+
+  it('ends applied on redelivery, not conflict, when a 429 on the read-back came after DrChrono applied the change', async () => {
+    const m = change({ baseVersion: base });
+    const h = harness(m, writingTeam(), changeItem(m));
+    h.fake.patient = patientObj({ updated_at: '2024-01-15T10:30:00' });
+    h.fake.failures.push(OK, OK, new DrChronoRateLimitedError(30));
+    expect((await applyChange(m, h.deps)).status).toBe('defer');
+    h.fake.patient = patientObj({ updated_at: '2024-01-15T10:35:00', email: 'new@example.invalid' });
+    expect(outcomeOf(await applyChange(m, h.deps))).toBe('applied');
+  });
+
+  it('does not PATCH DrChrono a second time on redelivery (a staff edit made meanwhile would be overwritten)', async () => {
+    const m = change();
+    const h = harness(m, writingTeam(), changeItem(m));
+    h.fake.failures.push(OK, new DrChronoRateLimitedError(30));
+    expect((await applyChange(m, h.deps)).status).toBe('defer');
+    expect(h.fake.calls.filter((c) => c === 'updatePatient')).toHaveLength(1);
+    h.fake.patient = patientObj({ updated_at: '2024-01-15T10:40:00', email: 'staff@example.invalid' });
+    await applyChange(m, h.deps);
+    expect(h.fake.calls.filter((c) => c === 'updatePatient')).toHaveLength(1);
+  });
+
+  it('ends applied, not conflict, after a crash between the PATCH and its mark when DrChrono holds every sent value', async () => {
+    const m = change({ baseVersion: base });
+    const h = harness(m, writingTeam(), changeItem(m, { writeAttemptedAt: '2026-11-21T10:15:00.000Z' }));
+    h.fake.patient = patientObj({ updated_at: '2024-01-15T10:35:00', email: 'new@example.invalid' });
+    expect(outcomeOf(await applyChange(m, h.deps))).toBe('applied');
+    expect(h.fake.calls).not.toContain('updatePatient');
+  });
+
+  it('still checks for a conflict after an attempt mark when DrChrono does not hold the sent values', async () => {
+    const m = change({ baseVersion: base });
+    const h = harness(m, writingTeam(), changeItem(m, { writeAttemptedAt: '2026-11-21T10:15:00.000Z' }));
+    h.fake.patient = patientObj({ updated_at: '2024-01-15T10:35:00', email: 'staff@example.invalid' });
+    expect(outcomeOf(await applyChange(m, h.deps))).toBe('conflict');
+    expect(h.fake.calls).not.toContain('updatePatient');
+  });
+
+  it('marks the write attempted before the PATCH and written after it', async () => {
+    const m = change();
+    const h = harness(m);
+    await applyChange(m, h.deps);
+    expect(progressWrites(h)).toEqual(['writeAttemptedAt', 'writtenAt']);
+  });
+});
+
+describe('applyChange: a create DrChrono already performed is finished, not refused', () => {
+  const create = () =>
+    change({
+      entity: 'appointment',
+      op: 'create',
+      key: null,
+      drchronoId: null,
+      payload: { doctor: 263812, patient: 104857601, office: 1, exam_room: 1, scheduled_time: '2024-01-15T09:30:00' },
+      fieldsWritten: ['Provider', 'Patient', 'Date of Service'],
+    });
+
+  it('is not reported rejected when write-back was switched off after DrChrono created it (createdId recorded)', async () => {
+    const m = create();
+    const h = harness(m, writingTeam({ writeBack: false }), changeItem(m, { createAttemptedAt: '2026-11-21T10:00:00.000Z', createdId: '246813579' }));
+    expect(outcomeOf(await applyChange(m, h.deps))).toBe('applied');
+  });
+
+  it('does not POST again for a team that may no longer write when no created appointment is found', async () => {
+    const m = create();
+    const h = harness(m, writingTeam({ writeBack: false }), changeItem(m, { createAttemptedAt: '2026-11-21T10:00:00.000Z' }));
+    expect(outcomeOf(await applyChange(m, h.deps))).toBe('rejected');
+    expect(h.fake.calls).not.toContain('createAppointment');
+  });
+});
+
+describe("applyChange: upsert by Chart ID does not trust DrChrono's chart_id filter", () => {
+  it('does not PATCH a patient whose Chart ID is not exactly the key', async () => {
+    const m = change({ op: 'upsert', drchronoId: null, key: 'DOJA000001' });
+    const h = harness(m);
+    h.fake.chartMatches = [patientObj({ id: 104857699, chart_id: 'DOJA0000011' }) as never];
+    await applyChange(m, h.deps);
+    expect(h.fake.calls).not.toContain('updatePatient');
+  });
+});
+
+describe('applyChange: other DrChrono 4xx answers end the change rejected', () => {
+  it.each([405, 413, 422])('a %i on the PATCH is rejected with its status, not retried', async (status) => {
+    const m = change();
+    const h = harness(m);
+    h.fake.writeFailures.set('updatePatient', new DrChronoError(`PATCH /api/patients/{id}: unexpected HTTP ${status}`, { status }));
+    const e = final(await applyChange(m, h.deps));
+    expect(e.outcome).toBe('rejected');
+    expect(e.detail).toContain(`HTTP ${status}`);
+  });
+});
+
+describe('applyChange: the invocation deadline', () => {
+  it('starts no DrChrono call that may outlast the invocation and defers the change (not counted as a failure)', async () => {
+    const m = change();
+    const h = harness(m);
+    const r = await applyChange(m, { ...h.deps, remainingMs: () => WRITE_BACK_CALL_RESERVE_MS - 1 });
+    expect(r.status).toBe('defer');
+    expect(h.fake.calls).toEqual([]);
+  });
+});
+
+describe('applyChange: an interrupted DELETE for a team that may no longer write', () => {
+  const del = () => change({ entity: 'appointment', op: 'delete', key: '246813579', drchronoId: '246813579', payload: {}, fieldsWritten: [] });
+
+  it('is not sent again when the appointment still exists: rejected, nothing deleted', async () => {
+    const m = del();
+    const h = harness(m, writingTeam({ writeBack: false }), changeItem(m, { writeAttemptedAt: '2026-11-21T10:00:00.000Z' }));
+    expect(outcomeOf(await applyChange(m, h.deps))).toBe('rejected');
+    expect(h.fake.calls).not.toContain('deleteAppointment');
+  });
+
+  it('ends applied when the earlier DELETE reached DrChrono', async () => {
+    const m = del();
+    const h = harness(m, writingTeam({ writeBack: false }), changeItem(m, { writeAttemptedAt: '2026-11-21T10:00:00.000Z' }));
+    h.fake.failures.push(new DrChronoNotFoundError({ status: 404 }));
+    expect(outcomeOf(await applyChange(m, h.deps))).toBe('applied');
   });
 });

@@ -98,7 +98,14 @@ export class FakeWriteBack extends FakeDrChrono implements WriteBackApi {
  */
 export function harness(m: ChangeMessage, team: Record<string, unknown> | null = writingTeam(), item: Record<string, unknown> | null = changeItem(m)) {
   const h = syncHarness(team);
-  h.ddbMock.on(GetCommand, { TableName: 'teams', Key: { pk: TEAM, sk: `CHANGE#${m.changeId}` } }).resolves({ Item: item ?? undefined });
+  // The change item is live: the worker's bookkeeping marks (SET #a = :v) show on the next read, as in DynamoDB.
+  const stored = item ? { ...item } : undefined;
+  const changeKey = { pk: TEAM, sk: `CHANGE#${m.changeId}` };
+  h.ddbMock.on(GetCommand, { TableName: 'teams', Key: changeKey }).callsFake(() => ({ Item: stored ? { ...stored } : undefined }));
+  h.ddbMock.on(UpdateCommand, { TableName: 'teams', Key: changeKey, UpdateExpression: 'SET #a = :v' }).callsFake((input: { ExpressionAttributeNames: Record<string, string>; ExpressionAttributeValues: Record<string, unknown> }) => {
+    if (stored) stored[input.ExpressionAttributeNames['#a']!] = input.ExpressionAttributeValues[':v'];
+    return {};
+  });
   const fake = new FakeWriteBack();
   const deps: ApplyDeps = {
     ...h.deps,

@@ -6,7 +6,7 @@ import type { Context, SQSRecord } from 'aws-lambda';
 import { mockClient } from 'aws-sdk-client-mock';
 import type { ApplyResult } from '../../../shared/write-back/apply-change';
 import type { ChangeMessage } from '../../../shared/write-back/change';
-import { MAX_CHANGE_ATTEMPTS, retryBackoffSeconds, WriteBackBatch } from '../../../shared/write-back/write-back-batch';
+import { MAX_CHANGE_ATTEMPTS, RECORD_START_RESERVE_MS, retryBackoffSeconds, WriteBackBatch } from '../../../shared/write-back/write-back-batch';
 import { change, CHANGE_ID, NOW, TEAM } from './helpers';
 
 function record(m: ChangeMessage | string, o: { id?: string; group?: string; receiveCount?: number } = {}): SQSRecord {
@@ -33,7 +33,7 @@ function record(m: ChangeMessage | string, o: { id?: string; group?: string; rec
 
 const entry = { at: NOW.toISOString(), event: 'WRITE_BACK_PATIENT_UPDATE', direction: 'outbound' as const, changeId: CHANGE_ID, entity: 'patient' as const };
 
-function setup(results: ApplyResult[] | ((m: ChangeMessage) => ApplyResult)) {
+function setup(results: ApplyResult[] | ((m: ChangeMessage) => ApplyResult), o: { remainingMs?: () => number } = {}) {
   const ddb = DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' }));
   const ddbMock = mockClient(ddb);
   ddbMock.on(GetCommand).resolves({});
@@ -52,6 +52,7 @@ function setup(results: ApplyResult[] | ((m: ChangeMessage) => ApplyResult)) {
     maxReceiveCount: 100,
     integrationLogTtlDays: 90,
     now: () => NOW,
+    ...o,
     apply: async (m) => {
       applied.push(m.changeId);
       return typeof results === 'function' ? results(m) : results.shift()!;
@@ -148,5 +149,44 @@ describe('WriteBackBatch', () => {
     });
     expect(res.batchItemFailures.map((f) => f.itemIdentifier).sort()).toEqual(['a1', 'a2']);
     expect(s.applied).toEqual([a1.changeId, b1.changeId]);
+  });
+
+  it('says "may have been applied" when it gives up on a change whose write was already sent', async () => {
+    const s = setup([{ status: 'retry', error: new Error('boom'), entry: { ...entry, outcome: 'failed', errorClass: 'DrChronoServerError' } }]);
+    s.ddbMock.on(UpdateCommand).resolves({ Attributes: { attempts: MAX_CHANGE_ATTEMPTS } });
+    const m = change();
+    s.ddbMock.on(GetCommand).resolves({
+      Item: { pk: TEAM, sk: `CHANGE#${CHANGE_ID}`, changeId: CHANGE_ID, teamId: TEAM, entity: 'patient', op: 'update', key: m.key, drchronoId: m.drchronoId, fieldsWritten: ['Email'], baseVersion: null, requestedAt: m.requestedAt, status: 'pending', writeAttemptedAt: NOW.toISOString() },
+    });
+    await s.batch.handleRecord(record(m));
+    const ends = s.ddbMock.commandCalls(UpdateCommand).filter((c) => c.args[0].input.ExpressionAttributeValues?.[':status'] === 'failed');
+    expect(String(ends[0]!.args[0].input.ExpressionAttributeValues?.[':reason'])).toBe('failed 5 times: DrChronoServerError; may have been applied in DrChrono (a write was sent)');
+  });
+
+  it('makes the messages skipped behind a failed one visible again at once, so the failed one\'s backoff holds', async () => {
+    const a1 = change({ changeId: '00000000-0000-4000-8000-0000000000a1' });
+    const a2 = change({ changeId: '00000000-0000-4000-8000-0000000000a2' });
+    const s = setup([{ status: 'retry', error: new Error('boom'), entry: { ...entry, outcome: 'failed' } }]);
+    const records = [record(a1, { id: 'a1', group: 'A' }), record(a2, { id: 'a2', group: 'A' })];
+    const res = await processPartialResponse({ Records: records }, s.batch.handleRecord, new SqsFifoPartialProcessorAsync(), {
+      context: {} as Context,
+      skipGroupOnError: true,
+      throwOnFullBatchFailure: false,
+    });
+    await s.batch.releaseSkipped(records, res.batchItemFailures.map((f) => f.itemIdentifier));
+    const calls = s.sqsMock.commandCalls(ChangeMessageVisibilityCommand).map((c) => [c.args[0].input.ReceiptHandle, c.args[0].input.VisibilityTimeout]);
+    expect(calls).toEqual([
+      ['rh-a1', 10],
+      ['rh-a2', 0],
+    ]);
+  });
+
+  it('does not start a record with too little of the invocation left: unprocessed, failed, released', async () => {
+    const s = setup([], { remainingMs: () => RECORD_START_RESERVE_MS - 1 });
+    const r = record(change());
+    await expect(s.batch.handleRecord(r)).rejects.toThrow('not started');
+    expect(s.applied).toEqual([]);
+    await s.batch.releaseSkipped([r], ['m-1']);
+    expect(visibility(s)).toEqual([0]);
   });
 });
