@@ -30,6 +30,7 @@ import { InvocationDeadlineExceededError } from '../sync/invocation-deadline';
 import type { ChangeMessage } from './change';
 import { completeChange, getChange, type ChangeItem, type ChangeOutcome } from './change-store';
 import { changeProgress, markCreateAttempted, markWriteAttempted, markWritten, mayHaveBeenWritten, recordCreatedId } from './change-progress';
+import { RECONNECT_HINT } from './reconnect-hint';
 
 /**
  * One change message → one result: the domain core of the write-back worker (docs/write-back.md "Processing").
@@ -78,8 +79,6 @@ export const WRITE_BACK_CALL_RESERVE_MS = 2 * WRITE_BACK_CALL_TIMEOUT_MS + WRITE
 /** A change that met the invocation deadline comes back this soon (not counted as a failed attempt). */
 export const DEADLINE_DEFER_SECONDS = 1;
 
-export const RECONNECT_HINT = (teamId: string) =>
-  `drchrono-sync team write-back ${teamId} on, then reconnect: drchrono-sync team connect-link ${teamId}`;
 const BUDGET_RESET_SPREAD_SECONDS = 60;
 
 export const REASONS = {
