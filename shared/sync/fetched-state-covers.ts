@@ -46,7 +46,8 @@ export function fetchedStateCovers(stored: StoredRecordState | undefined, delive
   return delivered.fieldsWritten.every((f) => sameValue(delivered.fields[f] ?? null, storedFields[f] ?? null));
 }
 
-function sameValue(a: FieldValue, b: FieldValue): boolean {
+/** Two stored field values are equal (lists element by element, in order). */
+export function sameValue(a: FieldValue, b: FieldValue): boolean {
   if (Array.isArray(a) || Array.isArray(b)) return Array.isArray(a) && Array.isArray(b) && a.length === b.length && a.every((v, i) => v === b[i]);
   return a === b;
 }

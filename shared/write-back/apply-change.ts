@@ -11,12 +11,13 @@ import {
 } from '../drchrono/errors';
 import type { Appointment, Patient } from '../drchrono/schemas';
 import { errorFields, logger } from '../logging/logger';
-import { patientNeedsVerbose, readTeamSyncConfig, type TeamSyncConfig } from '../mapping';
+import { mapAppointment, mapPatient, patientNeedsVerbose, readTeamSyncConfig, type TeamSyncConfig } from '../mapping';
 import { writeBackAllowed } from '../oauth/authorize-url';
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import { compareVersions, normalizeUpdatedAt, parseVersionKey, recordVersion, versionKey } from '../store/record-version';
-import { getRecord } from '../store/records';
+import { getRecord, type StoredRecord } from '../store/records';
+import { sameValue } from '../sync/fetched-state-covers';
 import {
   NOT_CONNECTED_DEFER_SECONDS,
   SECRET_REREAD_MIN_AGE_MS,
@@ -581,6 +582,14 @@ async function checkConflict(ctx: Ctx, entity: 'patient' | 'appointment', id: st
   }
   const stored = await getRecord(deps.ddb, deps.recordsTable, msg.teamId, entity, id, { consistent: true });
   const storedVersion = stored ? parseVersionKey(stored.version) : undefined;
+  // The same updated_at can hold two states (DrChrono's one-second precision; the order guard calls it a tie): when the
+  // record holds a state of the base's second and DrChrono's copy differs from it, another writer changed it since.
+  if (
+    stored && !stored.deleted && storedVersion?.updatedAt === base.updatedAt && drchrono.updatedAt === base.updatedAt &&
+    differsFromStored(entity, current, stored, ctx.config, sentAt)
+  ) {
+    return { status: 'conflict', reason: REASONS.conflict, drchronoId: id, currentVersion: versionKey(drchrono) };
+  }
   if (stored && storedVersion && compareVersions(storedVersion, base) > 0 && stored.version !== msg.baseVersion) {
     // Only a newer updated_at counts: a later fetch of the same state (the same updated_at) is no change the app missed.
     if (storedVersion.updatedAt !== base.updatedAt || storedVersion.deletion) {
@@ -588,6 +597,23 @@ async function checkConflict(ctx: Ctx, entity: 'patient' | 'appointment', id: st
     }
   }
   return undefined;
+}
+
+/**
+ * Fields whose value needs a lookup (the patient's Chart ID, profile and flag names) are left out: mapped without
+ * their lists they read empty, which is no change. Everything else DrChrono holds is compared with the record.
+ */
+const LOOKUP_FIELDS = new Set(['Patient', 'Appt Profile', 'Patient Flags', 'Patient Flags and Descriptions']);
+
+function differsFromStored(entity: 'patient' | 'appointment', obj: Record<string, unknown>, stored: StoredRecord, config: TeamSyncConfig, observedAt: string): boolean {
+  const ctx = { config, profileNames: new Map<number, string>(), flagTypeNames: new Map<number, string>(), observedAt, authority: 'fetched' as const };
+  let mapped;
+  try {
+    mapped = entity === 'patient' ? mapPatient(obj, ctx) : mapAppointment(obj, ctx);
+  } catch {
+    return false; // unmappable: the write goes on and its read-back is logged as any other
+  }
+  return mapped.fieldsWritten.some((f) => !LOOKUP_FIELDS.has(f) && !sameValue(mapped.fields[f] ?? null, stored.fields[f] ?? null));
 }
 
 /** A successful write: DrChrono's resulting state into the records (order-guarded), the change applied. */

@@ -11,6 +11,7 @@ import {
   DrChronoValidationError,
 } from '../../../shared/drchrono/errors';
 import type { Appointment, Patient } from '../../../shared/drchrono/schemas';
+import { DEFAULT_TEAM_SYNC_CONFIG, mapPatient } from '../../../shared/mapping';
 import { applyChange, REASONS, WRITE_BACK_CALL_RESERVE_MS, type ApplyResult } from '../../../shared/write-back/apply-change';
 import { NOT_CONNECTED_DEFER_SECONDS, TOKEN_REFRESH_DEFER_SECONDS } from '../../../shared/sync/process-ingest-message';
 import { appointmentObj, patientObj } from '../sync/helpers';
@@ -301,13 +302,30 @@ describe('applyChange: conflicts (§4)', () => {
     expect(writes(h)).toEqual([]);
   });
 
+  /** The record as the sync stores DrChrono's object: its mapped fields (empty ones absent) under `version`. */
+  const storedItem = (obj: Record<string, unknown>, version: string) => {
+    const mapped = mapPatient(obj, { config: DEFAULT_TEAM_SYNC_CONFIG, profileNames: new Map(), flagTypeNames: new Map(), observedAt: NOW.toISOString() });
+    const fields = Object.fromEntries(Object.entries(mapped.fields).filter(([, v]) => v !== null));
+    return { Item: { pk: `${TEAM}#patient`, sk: '104857601', version, ...fields } };
+  };
+
   it('applies when DrChrono still has the base state (a later fetch of the same state is no conflict)', async () => {
     const m = change({ baseVersion: same });
     const h = harness(m);
     const refetched = `u#2024-01-15T10:30:00.000000000#1#2024-01-15T16:00:00.000Z`;
-    h.ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '104857601' } }).resolves({ Item: { pk: `${TEAM}#patient`, sk: '104857601', version: refetched } });
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '104857601' } }).resolves(storedItem(h.fake.patient, refetched));
     expect(final(await applyChange(m, h.deps)).outcome).toBe('applied');
     expect(writes(h)).toEqual(['updatePatient']);
+  });
+
+  it("is a conflict when DrChrono holds a different state of the base version's second (another writer, same updated_at)", async () => {
+    const m = change({ baseVersion: same });
+    const h = harness(m);
+    // The app read the record at `same`; another writer then changed Email within that second.
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#patient`, sk: '104857601' } }).resolves(storedItem(h.fake.patient, same));
+    h.fake.patient = { ...h.fake.patient, email: 'other-writer@example.invalid' };
+    expect(final(await applyChange(m, h.deps))).toMatchObject({ outcome: 'conflict' });
+    expect(writes(h)).toEqual([]);
   });
 });
 
