@@ -133,7 +133,24 @@ async function syncedPatient(team: Team): Promise<{ id: string; chartId: string 
   const p = await sandboxPatient();
   const id = String(p.id);
   await waitFor(() => getRecord(ddb, tables().recordsTable, team.teamId, 'patient', id, { consistent: true }), { timeoutMs: 30_000, description: 'the new patient synced' });
+  await deliveriesLogged(team);
   return { id, chartId: String(p.chart_id) };
+}
+
+/**
+ * Until every delivery the team's app has been sent has its final log entry: no earlier webhook (another suite's
+ * patient change in the shared practice, or this patient's create) is still on its way to the record, so a test
+ * that compares the record before and after an echo sees the echo's effect only.
+ */
+async function deliveriesLogged(team: Team): Promise<void> {
+  await waitFor(
+    async () => {
+      const { body: deliveries } = await httpJson<{ id: string; attempts: { ok: boolean }[] }[]>('GET', sandbox(`/deliveries?clientId=${team.clientId}`), undefined, 200);
+      const logged = new Set((await log(team)).filter((e) => e.deliveryId !== undefined && e.outcome !== 'deferred').map((e) => e.deliveryId));
+      return deliveries.every((d) => !d.attempts.some((a) => a.ok) || logged.has(d.id));
+    },
+    { timeoutMs: 30_000, description: 'the team\'s deliveries so far processed' },
+  );
 }
 
 /** A start time no other test books: a random minute of a day far ahead. */
