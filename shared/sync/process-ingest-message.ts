@@ -277,39 +277,10 @@ async function syncObject(
     record = tombstone;
   }
 
-  let outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
-  // A tie: the stored state and this one share updated_at and neither is known to be newer. DrChrono's
-  // current state settles it (one more call, only now); a fetch supersedes both unless yet another state of
-  // that second was stored meanwhile, hence the bound.
-  for (let fetches = 1; outcome === 'tie'; fetches++) {
-    if (fetches > MAX_TIE_FETCHES) {
-      notes.push(`version tie still open after ${MAX_TIE_FETCHES} fetches: stored state kept`);
-      outcome = 'stale-skipped';
-      break;
-    }
-    const current = await fetchCurrentState(objectId, entity, config, client, now);
-    if (!current && entity === 'patient') return deletePatient(msg, objectId, now().toISOString(), config, deps, now, 'version tie: patient not found in DrChrono (404)');
-    if (!current) {
-      notes.push(`version tie: ${entity} not found in DrChrono, stored state kept`);
-      outcome = 'stale-skipped';
-      break;
-    }
-    const fetchedCtx: MappingContext = { ...ctx, observedAt: current.sentAt, authority: 'fetched', event: undefined };
-    const fetched = await mapState(msg, entity, current.obj, fetchedCtx, client, deps, notes, entries, now);
-    if (fetched.skipReason) {
-      notes.push('version tie: DrChrono now shows a break, stored state kept');
-      outcome = 'stale-skipped';
-      break;
-    }
-    record = fetched;
-    notes.push('version tie resolved by fetching the current state');
-    outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
-  }
-  if (entity === 'appointment' && record.patientDrchronoId && record.fieldsWritten.includes('Patient') && wroteState(outcome)) {
-    // The patient may have changed its Chart ID between our read of it and this write: check after the write.
-    const refreshed = await refreshAppointmentPatient(deps.ddb, deps.recordsTable, teamId, record.drchronoId, record.patientDrchronoId, record.patientVersion);
-    if (refreshed) notes.push("Patient brought up to the patient's current Chart ID");
-  }
+  const settled = await writeSettlingTies(msg, entity, objectId, record, ctx, client, deps, now, entries, notes);
+  if (settled === 'patient-gone') return deletePatient(msg, objectId, now().toISOString(), config, deps, now, 'version tie: patient not found in DrChrono (404)');
+  ({ record } = settled);
+  const { outcome } = settled;
   entries.unshift(entryFor(msg, record, outcome, now(), notes.join('; ') || undefined));
   return { status: 'done', entries };
 }
@@ -364,6 +335,37 @@ export async function storeFetchedState(
     const { skipReason: _break, ...tombstone } = record;
     record = tombstone;
   }
+  const settled = await writeSettlingTies(msg, input.entity, record.drchronoId, record, ctx, client, deps, now, entries, notes);
+  if (settled === 'patient-gone') {
+    notes.push('version tie: patient not found in DrChrono, stored state kept');
+    return { record, outcome: 'stale-skipped', entries, notes };
+  }
+  const { outcome } = settled;
+  record = settled.record;
+  return { record, outcome, entries, notes };
+}
+
+/**
+ * Writes a mapped state under the order guard, settling a tie: the stored state and this one share updated_at and
+ * neither is known to be newer. DrChrono's current state settles it (one more call, only now); a fetch supersedes
+ * both unless yet another state of that second was stored meanwhile, hence the bound. Then an appointment's
+ * "Patient" is checked against the patient's current Chart ID (it may have changed between our read and the
+ * write). 'patient-gone': the tie's fetch found the patient deleted (404); the caller decides what that means.
+ */
+async function writeSettlingTies(
+  msg: IngestMessage,
+  entity: Entity,
+  objectId: string,
+  first: MappedRecord,
+  ctx: MappingContext,
+  client: SyncDrChronoApi,
+  deps: ProcessDeps,
+  now: () => Date,
+  entries: IntegrationLogEntry[],
+  notes: string[],
+): Promise<{ record: MappedRecord; outcome: Exclude<WriteOutcome, 'tie'> } | 'patient-gone'> {
+  const { config } = ctx;
+  let record = first;
   let outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
   for (let fetches = 1; outcome === 'tie'; fetches++) {
     if (fetches > MAX_TIE_FETCHES) {
@@ -371,14 +373,17 @@ export async function storeFetchedState(
       outcome = 'stale-skipped';
       break;
     }
-    const current = await fetchCurrentState(record.drchronoId, input.entity, config, client, now);
+    const current = await fetchCurrentState(objectId, entity, config, client, now);
+    if (!current && entity === 'patient') return 'patient-gone';
     if (!current) {
-      notes.push(`version tie: ${input.entity} not found in DrChrono, stored state kept`);
+      notes.push(`version tie: ${entity} not found in DrChrono, stored state kept`);
       outcome = 'stale-skipped';
       break;
     }
-    const fetched = await mapState(msg, input.entity, current.obj, { ...ctx, observedAt: current.sentAt, event: undefined }, client, deps, notes, entries, now);
+    const fetchedCtx: MappingContext = { ...ctx, observedAt: current.sentAt, authority: 'fetched', event: undefined };
+    const fetched = await mapState(msg, entity, current.obj, fetchedCtx, client, deps, notes, entries, now);
     if (fetched.skipReason) {
+      notes.push('version tie: DrChrono now shows a break, stored state kept');
       outcome = 'stale-skipped';
       break;
     }
@@ -386,11 +391,11 @@ export async function storeFetchedState(
     notes.push('version tie resolved by fetching the current state');
     outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
   }
-  if (input.entity === 'appointment' && record.patientDrchronoId && record.fieldsWritten.includes('Patient') && wroteState(outcome)) {
-    const refreshed = await refreshAppointmentPatient(deps.ddb, deps.recordsTable, input.teamId, record.drchronoId, record.patientDrchronoId, record.patientVersion);
+  if (entity === 'appointment' && record.patientDrchronoId && record.fieldsWritten.includes('Patient') && wroteState(outcome)) {
+    const refreshed = await refreshAppointmentPatient(deps.ddb, deps.recordsTable, msg.teamId, record.drchronoId, record.patientDrchronoId, record.patientVersion);
     if (refreshed) notes.push("Patient brought up to the patient's current Chart ID");
   }
-  return { record, outcome, entries, notes };
+  return { record, outcome };
 }
 
 /**
