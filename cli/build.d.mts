@@ -2,7 +2,10 @@
 export declare const ROOT: string;
 export declare const BUILD_DIR: string;
 export declare const MANIFEST_FILE: string;
-/** The built CLI's entry if the build exists and none of its recorded inputs changed; undefined if it must be rebuilt. */
-export declare function freshBuild(root?: string): string | undefined;
+/**
+ * The built CLI's entry if the build exists and none of its recorded inputs changed; undefined if it must be rebuilt
+ * (`why` hears the first reason).
+ */
+export declare function freshBuild(root?: string, why?: (reason: string) => void): string | undefined;
 /** Builds the CLI into a new build directory and makes it current. */
 export declare function buildCli(root?: string): Promise<{ entry: string; inputs: number; bytes: number }>;

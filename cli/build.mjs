@@ -50,17 +50,15 @@ function readManifest(root) {
  * missing); undefined if it must be rebuilt. Equality, not "newer than": a checkout that moves a file back in time
  * also changes it.
  */
-export function freshBuild(root = ROOT) {
+export function freshBuild(root = ROOT, why = () => {}) {
   const manifest = readManifest(root);
-  if (!manifest || typeof manifest.entry !== 'string') return undefined;
+  if (!manifest || typeof manifest.entry !== 'string') return why('no build'), undefined;
   const entry = join(root, BUILD_DIR, manifest.entry);
-  if (!existsSync(entry)) return undefined;
+  if (!existsSync(entry)) return why(`${manifest.entry} is missing`), undefined;
   for (const input of manifest.inputs) {
     const now = stamp(root, input.path);
-    if (input.missing) {
-      if (!now.missing) return undefined;
-    } else if (now.missing || now.mtimeMs !== input.mtimeMs || now.size !== input.size) {
-      return undefined;
+    if (input.missing ? !now.missing : now.missing || now.mtimeMs !== input.mtimeMs || now.size !== input.size) {
+      return why(`${input.path} changed`), undefined;
     }
   }
   return entry;

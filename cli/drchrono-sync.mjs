@@ -9,13 +9,18 @@ import { buildCli, freshBuild } from './build.mjs';
 // Node 20 dev machines: the SDK's "Node 22 from 2027" notice is not actionable per command (see the README).
 process.env.AWS_SDK_JS_NODE_VERSION_SUPPORT_WARNING_DISABLED ??= 'true';
 
+// DRCHRONO_SYNC_BUILD_LOG=1: say on stderr why the CLI is rebuilt or run through tsx (silent otherwise: stderr is
+// the command's).
+const buildLog = process.env.DRCHRONO_SYNC_BUILD_LOG ? (line) => process.stderr.write(`drchrono-sync: ${line}\n`) : () => {};
+
 async function builtCli() {
-  const fresh = freshBuild();
+  const fresh = freshBuild(undefined, (reason) => buildLog(`rebuilding: ${reason}`));
   if (fresh) return fresh;
   try {
     return (await buildCli()).entry;
-  } catch {
+  } catch (err) {
     // Whatever stopped the build (a syntax error included) is reported by the tsx run below, in the source's terms.
+    buildLog(`cannot build (${err instanceof Error ? err.message.split('\n')[0] : err}); running the sources through tsx`);
     return undefined;
   }
 }

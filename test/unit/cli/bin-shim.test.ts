@@ -25,8 +25,13 @@ function copyOfProject(): string {
   return dir;
 }
 
-function run(dir: string, argv: string[]) {
-  const res = spawnSync(process.execPath, [join(dir, 'cli', 'drchrono-sync.mjs'), ...argv], { cwd: dir, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+function run(dir: string, argv: string[], env: NodeJS.ProcessEnv = {}) {
+  const res = spawnSync(process.execPath, [join(dir, 'cli', 'drchrono-sync.mjs'), ...argv], {
+    cwd: dir,
+    encoding: 'utf8',
+    stdio: ['ignore', 'pipe', 'pipe'],
+    env: { ...process.env, DRCHRONO_SYNC_BUILD_LOG: '', ...env },
+  });
   if (res.error) throw res.error;
   return { code: res.status, stdout: res.stdout, stderr: res.stderr };
 }
@@ -84,9 +89,10 @@ describe('drchrono-sync bin shim', () => {
   it('rebuilds when a source is newer than the build, even if its size did not change', () => {
     run(dir, ['--help']);
     editSameSize(dir, 'cli/main.ts', '\nCommands:\n', '\nCOMMANDS:\n');
-    const res = run(dir, ['--help']);
+    const res = run(dir, ['--help'], { DRCHRONO_SYNC_BUILD_LOG: '1' });
     expect(res.code).toBe(0);
     expect(res.stdout).toContain('\nCOMMANDS:\n');
+    expect(res.stderr).toBe('drchrono-sync: rebuilding: cli/main.ts changed\n');
   }, 120_000);
 
   it('rebuilds when a shared/ source changed size, even with its recorded mtime restored', () => {
@@ -129,8 +135,7 @@ describe('drchrono-sync bin shim', () => {
       // A file where the build directory should be: the build cannot write.
       writeFileSync(join(copy, '.build'), '');
       const res = run(copy, ['--help']);
-      expect(res.code).toBe(0);
-      expect(res.stdout).toBe(`${USAGE}\n`);
+      expect(res).toEqual({ code: 0, stdout: `${USAGE}\n`, stderr: '' });
       expect(statSync(join(copy, '.build')).isFile()).toBe(true);
     } finally {
       rmSync(copy, { recursive: true, force: true });
