@@ -122,11 +122,15 @@ export async function buildCli(root = ROOT) {
   return { entry, inputs: inputs.length, bytes };
 }
 
-// `node cli/build.mjs` (the `prepare` script): build and say so in one line.
+// `node cli/build.mjs` (the `prepare` script): build and say so in one line. npm runs `prepare` even with
+// --omit=dev, where esbuild (a devDependency) is absent: that install still succeeds, and the shim falls back to tsx.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const t0 = Date.now();
-  const built = await buildCli();
-  console.log(
-    `drchrono-sync CLI built: ${relative(process.cwd(), built.entry)} (${Math.round(built.bytes / 1024)} KB, ${built.inputs} inputs, ${Date.now() - t0} ms)`,
-  );
+  try {
+    const built = await buildCli();
+    console.log(`drchrono-sync CLI built: ${relative(process.cwd(), built.entry)} (${Math.round(built.bytes / 1024)} KB, ${built.inputs} inputs, ${Date.now() - t0} ms)`);
+  } catch (err) {
+    if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes("'esbuild'")) throw err;
+    console.log('drchrono-sync CLI not built: esbuild is not installed (dev dependencies omitted)');
+  }
 }
