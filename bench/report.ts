@@ -165,6 +165,7 @@ export function scaleTable(s: ScaleSection): string {
   const rows: string[][] = [
     ['Load', `${fmt(s.events, 0)} deliveries to ${fmt(o.teams, 0)} teams at ${fmt(s.actualRate, 1)}/s (${o.seconds} s); ${s.distribution}`],
     ['Landed', `${fmt(s.landed, 0)} of ${fmt(s.events, 0)} (statuses ${Object.entries(s.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')})`],
+    ['Backlog growth (median landing, last tenth ÷ first tenth of sends)', `×${fmt(s.backlogGrowth, 2)}${s.backlogGrowth > 2 ? ' — the pipeline fell behind the rate: an overload, not a sustained load' : ''}`],
     ['Median team’s p99 landing time', ms(f.medianTeamP99Ms)],
     ['Worst team’s p99 landing time', `${ms(f.worstTeamP99Ms)} (${f.worstTeamBusy ? 'a busy' : 'a quiet'} team)`],
     ['Worst ÷ median team p99 (target ≤ 2)', `×${fmt(f.worstToMedianRatio, 2)}; ${f.teamsOver2xMedian} of ${f.teams} teams above ×2`],
@@ -172,7 +173,7 @@ export function scaleTable(s: ScaleSection): string {
   if (f.busy) rows.push([`Busy teams (${f.busy.teams}, ${fmt(f.busy.samples, 0)} deliveries)`, `p50 ${ms(f.busy.pooledP50Ms)}, p99 ${ms(f.busy.pooledP99Ms)} pooled; median team p99 ${ms(f.busy.medianTeamP99Ms)}`]);
   if (f.quiet) rows.push([`Quiet teams (${f.quiet.teams}, ${fmt(f.quiet.samples, 0)} deliveries)`, `p50 ${ms(f.quiet.pooledP50Ms)}, p99 ${ms(f.quiet.pooledP99Ms)} pooled; median team p99 ${ms(f.quiet.medianTeamP99Ms)}`]);
   rows.push(
-    ['DrChrono budget share per team (run)', `median ${pct(s.budget.medianShare)}, max ${pct(s.budget.maxShare)} of ${s.budget.perTeamHour} calls/hour (max ${fmt(s.budget.maxCalls, 0)} calls; ${pct(s.budget.maxShareProjectedPerHour)} if the rate lasted an hour)`],
+    ['DrChrono budget share per team (run)', `median ${pct(s.budget.medianShare)}, max ${pct(s.budget.maxShare)} of ${s.budget.perTeamHour} calls/hour (max ${fmt(s.budget.maxCalls, 0)} calls; median busy team ${fmt(s.budget.busyMedianCalls, 0)}, quiet team ${fmt(s.budget.quietMedianCalls, 0)})`],
     ['DrChrono calls per event', fmt(s.drchronoCallsPerEvent, 3)],
     ['Dead-lettered during the run', `ingest ${s.dlq.ingest}, backfill ${s.dlq.backfill}, write-back ${s.dlq.writeBack}; sync messages failed ${s.syncFailedMessages}`],
     ['Webhook / sync invocation p95', `${ms(s.webhookMs.p95)} / ${ms(s.syncBatchMs.p95)} (means ${fmt(s.webhookMs.mean, 1)} / ${fmt(s.syncBatchMs.mean, 1)} ms); ${fmt(s.eventsPerSyncInvocation, 1)} events per sync invocation`],

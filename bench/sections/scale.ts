@@ -55,6 +55,11 @@ export interface ScaleSection {
   drained: boolean;
   actualRate: number;
   fairness: Fairness;
+  /**
+   * Median landing time of the last tenth of deliveries (by send time) ÷ that of the first tenth: about 1 when the
+   * pipeline kept up with the rate; well above 1 when a backlog grew (the run measured an overload, not a load).
+   */
+  backlogGrowth: number;
   /** The five teams with the highest p99. */
   slowestTeams: TeamLatency[];
   budget: {
@@ -63,8 +68,9 @@ export interface ScaleSection {
     maxCalls: number;
     medianShare: number;
     maxShare: number;
-    /** The busiest team's share if the run's rate lasted an hour. */
-    maxShareProjectedPerHour: number;
+    /** Median calls of the busy teams and of the quiet ones (most calls fill per-team caches once, so they do not scale with time). */
+    busyMedianCalls: number;
+    quietMedianCalls: number;
   };
   drchronoCallsPerEvent: number;
   /** Messages that reached each DLQ during the run (the queue's count after minus before). */
@@ -158,6 +164,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
 
     const statuses: Record<number, number> = {};
     const samples = new Map<number, number[]>();
+    const bySend: { sentAt: number; ms: number }[] = [];
     let notLanded = 0;
     for (const r of records) {
       statuses[r.status] = (statuses[r.status] ?? 0) + 1;
@@ -168,12 +175,16 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
         notLanded++;
         continue;
       }
+      bySend.push({ sentAt: r.sentAt, ms: at - r.sentAt });
       const team = plan.mutations[r.index]!.team;
       const list = samples.get(team) ?? [];
       list.push(at - r.sentAt);
       samples.set(team, list);
     }
     const landed = [...samples.values()].reduce((s, l) => s + l.length, 0);
+    bySend.sort((a, b) => a.sentAt - b.sentAt);
+    const tenth = Math.max(1, Math.floor(bySend.length / 10));
+    const backlogGrowth = median(bySend.slice(-tenth).map((x) => x.ms)) / Math.max(1, median(bySend.slice(0, tenth).map((x) => x.ms)));
     const { fairness, teams: perTeam } = teamFairness(samples, (team) => team < o.busyTeams);
 
     const calls: number[] = new Array<number>(o.teams).fill(0);
@@ -198,6 +209,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
       drained,
       actualRate: records.length / runSeconds,
       fairness,
+      backlogGrowth,
       slowestTeams: [...perTeam].sort((a, b) => b.p99Ms - a.p99Ms).slice(0, 5),
       budget: {
         perTeamHour: DEFAULT_API_BUDGET_PER_HOUR,
@@ -205,7 +217,8 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
         maxCalls: Math.max(...calls),
         medianShare: shares.median,
         maxShare: shares.max,
-        maxShareProjectedPerHour: (shares.max * 3600) / runSeconds,
+        busyMedianCalls: o.busyTeams > 0 ? median(calls.slice(0, o.busyTeams)) : 0,
+        quietMedianCalls: median(calls.slice(o.busyTeams)),
       },
       drchronoCallsPerEvent: calls.reduce((s, c) => s + c, 0) / records.length,
       dlq: { ingest: dlqAfter.ingest - dlqBefore.ingest, backfill: dlqAfter.backfill - dlqBefore.backfill, writeBack: dlqAfter.writeBack - dlqBefore.writeBack },
