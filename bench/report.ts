@@ -160,6 +160,11 @@ export function markdown(r: BenchResults, sectionRuns: Partial<Record<keyof Benc
 export function scaleTable(s: ScaleSection): string {
   const f = s.fairness;
   const ms = (v: number): string => `${fmt(v, 0)} ms`;
+  const byPath = (calls: Record<string, number>): string =>
+    Object.entries(calls)
+      .sort((a, b) => b[1] - a[1])
+      .map(([path, n]) => `${path} ${n}`)
+      .join(', ') || 'none';
   const pct = (v: number): string => `${fmt(v * 100, 2)} %`;
   const o = s.options;
   const rows: string[][] = [
@@ -174,7 +179,7 @@ export function scaleTable(s: ScaleSection): string {
   if (f.quiet) rows.push([`Quiet teams (${f.quiet.teams}, ${fmt(f.quiet.samples, 0)} deliveries)`, `p50 ${ms(f.quiet.pooledP50Ms)}, p99 ${ms(f.quiet.pooledP99Ms)} pooled; median team p99 ${ms(f.quiet.medianTeamP99Ms)}`]);
   rows.push(
     ['DrChrono budget share per team (run)', `median ${pct(s.budget.medianShare)}, max ${pct(s.budget.maxShare)} of ${s.budget.perTeamHour} calls/hour (max ${fmt(s.budget.maxCalls, 0)} calls; median busy team ${fmt(s.budget.busyMedianCalls, 0)}, quiet team ${fmt(s.budget.quietMedianCalls, 0)})`],
-    ['DrChrono calls per event', fmt(s.drchronoCallsPerEvent, 3)],
+    ['DrChrono calls per event', `${fmt(s.drchronoCallsPerEvent, 3)} (quiet teams: ${byPath(s.drchronoCallsByPath.quiet)}; busy teams: ${byPath(s.drchronoCallsByPath.busy)})`],
     ['Dead-lettered during the run', `ingest ${s.dlq.ingest}, backfill ${s.dlq.backfill}, write-back ${s.dlq.writeBack}; sync messages failed ${s.syncFailedMessages}`],
     ['Webhook / sync invocation p95', `${ms(s.webhookMs.p95)} / ${ms(s.syncBatchMs.p95)} (means ${fmt(s.webhookMs.mean, 1)} / ${fmt(s.syncBatchMs.mean, 1)} ms); ${fmt(s.eventsPerSyncInvocation, 1)} events per sync invocation`],
     ['Per event under this mix', `${fmt(s.dynamoDbWriteUnitsPerEvent, 2)} WRU, ${fmt(s.dynamoDbReadUnitsPerEvent, 2)} RRU, ${fmt(s.secretsManagerCallsPerEvent, 3)} Secrets Manager calls`],
@@ -189,7 +194,11 @@ export function sizingTable(sizings: readonly Sizing[]): string {
   return sources
     .map((source) => {
       const stages = sizings.filter((z) => z.source === source);
-      const rows = stages[0]!.bounds.map((b, i) => [b.limit, ...stages.map((z) => `${eps(z.bounds[i]!.eventsPerSecond)}${z.binding === z.bounds[i]!.limit ? ' **(binds)**' : ''}`), stages.map((z) => `${z.stage}: ${z.bounds[i]!.arithmetic}`).join('; ')]);
+      const arithmetic = (i: number): string => {
+        const each = stages.map((z) => z.bounds[i]!.arithmetic);
+        return new Set(each).size === 1 ? each[0]! : stages.map((z, k) => `${z.stage}: ${each[k]!}`).join('; ');
+      };
+      const rows = stages[0]!.bounds.map((b, i) => [b.limit, ...stages.map((z) => `${eps(z.bounds[i]!.eventsPerSecond)}${z.binding === z.bounds[i]!.limit ? ' **(binds)**' : ''}`), arithmetic(i)]);
       rows.push(['**Sustained events/s**', ...stages.map((z) => `**${eps(z.sustainedEventsPerSecond)}**`), '']);
       rows.push(['Events per team-hour within the DrChrono budget', ...stages.map((z) => eps(z.eventsPerTeamHourWithinBudget)), '']);
       rows.push(['Sync would bind above this full-batch duration', ...stages.map((z) => (z.syncBindsAboveBatchMs === null ? 'binds now' : `${fmt(z.syncBindsAboveBatchMs, 0)} ms`)), '']);

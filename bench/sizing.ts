@@ -126,7 +126,10 @@ export function sizeStack(l: StackLimits, m: MeasuredCosts): Sizing {
     {
       limit: 'Secrets Manager GetSecretValue quota',
       eventsPerSecond: m.secretsManagerCallsPerEvent > 0 ? ACCOUNT_QUOTAS.secretsManagerGetSecretValuePerSecond / m.secretsManagerCallsPerEvent : Number.POSITIVE_INFINITY,
-      arithmetic: `${n(ACCOUNT_QUOTAS.secretsManagerGetSecretValuePerSecond)}/s ÷ ${n(m.secretsManagerCallsPerEvent, 4)} calls per event`,
+      arithmetic:
+        m.secretsManagerCallsPerEvent > 0
+          ? `${n(ACCOUNT_QUOTAS.secretsManagerGetSecretValuePerSecond)}/s ÷ ${n(m.secretsManagerCallsPerEvent, 4)} calls per event`
+          : `${n(ACCOUNT_QUOTAS.secretsManagerGetSecretValuePerSecond)}/s; no call per event measured (secrets cached)`,
     },
     { limit: 'HTTP API account quota', eventsPerSecond: ACCOUNT_QUOTAS.httpApiRequestsPerSecond, arithmetic: `${n(ACCOUNT_QUOTAS.httpApiRequestsPerSecond)} requests/s per Region` },
     { limit: 'SQS standard queue', eventsPerSecond: Number.POSITIVE_INFINITY, arithmetic: 'nearly unlimited requests/s' },

@@ -73,6 +73,8 @@ export interface ScaleSection {
     quietMedianCalls: number;
   };
   drchronoCallsPerEvent: number;
+  /** DrChrono calls by path over all teams, busy and quiet apart. */
+  drchronoCallsByPath: { busy: Record<string, number>; quiet: Record<string, number> };
   /** Messages that reached each DLQ during the run (the queue's count after minus before). */
   dlq: DlqCounts;
   /** Ingest messages the sync worker failed (left for retry) during the run. */
@@ -188,10 +190,16 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
     const { fairness, teams: perTeam } = teamFairness(samples, (team) => team < o.busyTeams);
 
     const calls: number[] = new Array<number>(o.teams).fill(0);
+    const byPath = { busy: {} as Record<string, number>, quiet: {} as Record<string, number> };
     await forEachLimit(
       teams.map((t, i) => [t, i] as const),
       COUNTER_CONCURRENCY,
-      async ([t, i]) => void (calls[i] = (await rateLimit(info, t.clientId)).total),
+      async ([t, i]) => {
+        const rl = await rateLimit(info, t.clientId);
+        calls[i] = rl.total;
+        const into = i < o.busyTeams ? byPath.busy : byPath.quiet;
+        for (const [path, n] of Object.entries(rl.byPath)) into[path] = (into[path] ?? 0) + n;
+      },
     );
     const shares = budgetShares(calls, DEFAULT_API_BUDGET_PER_HOUR);
     const runSeconds = Math.max(elapsed, 1e-3);
@@ -221,6 +229,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
         quietMedianCalls: median(calls.slice(o.busyTeams)),
       },
       drchronoCallsPerEvent: calls.reduce((s, c) => s + c, 0) / records.length,
+      drchronoCallsByPath: byPath,
       dlq: { ingest: dlqAfter.ingest - dlqBefore.ingest, backfill: dlqAfter.backfill - dlqBefore.backfill, writeBack: dlqAfter.writeBack - dlqBefore.writeBack },
       syncFailedMessages,
       webhookMs: durations(byFn.get('webhook')),

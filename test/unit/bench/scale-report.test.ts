@@ -41,6 +41,7 @@ describe('scaleTable', () => {
     slowestTeams: [],
     budget: { perTeamHour: 500, medianCalls: 1, maxCalls: 8, medianShare: 0.002, maxShare: 0.016, busyMedianCalls: 6, quietMedianCalls: 1 },
     drchronoCallsPerEvent: 0.5,
+    drchronoCallsByPath: { busy: { '/api/doctors': 10 }, quiet: {} },
     dlq: { ingest: 0, backfill: 0, writeBack: 0 },
     syncFailedMessages: 0,
     webhookMs: { median: 5, p95: 20, mean: 8, count: 2250 },
@@ -56,6 +57,10 @@ describe('scaleTable', () => {
 
   it('states the worst-to-median ratio against its target and how many teams exceed it', () => {
     expect(scaleTable(section(1.1))).toContain('| Worst ÷ median team p99 (target ≤ 2) | ×2.50; 3 of 1000 teams above ×2 |');
+  });
+
+  it('breaks the DrChrono calls down by path for busy and quiet teams', () => {
+    expect(scaleTable(section(1.1))).toContain('(quiet teams: none; busy teams: /api/doctors 10)');
   });
 
   it('says when the pipeline fell behind the rate, and not when it kept up', () => {
