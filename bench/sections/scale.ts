@@ -56,10 +56,11 @@ export interface ScaleSection {
   actualRate: number;
   fairness: Fairness;
   /**
-   * Median landing time of the last tenth of deliveries (by send time) ÷ that of the first tenth: about 1 when the
-   * pipeline kept up with the rate; well above 1 when a backlog grew (the run measured an overload, not a load).
+   * Landing throughput ÷ sending throughput: deliveries landed per second from the first send to the last landing,
+   * over deliveries sent per second from the first send to the last. Close to 1 when the pipeline kept up with the
+   * rate; well below when a backlog grew (the run then measured an overload, not a sustained load).
    */
-  backlogGrowth: number;
+  keptUpShare: number;
   /** The five teams with the highest p99. */
   slowestTeams: TeamLatency[];
   budget: {
@@ -166,7 +167,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
 
     const statuses: Record<number, number> = {};
     const samples = new Map<number, number[]>();
-    const bySend: { sentAt: number; ms: number }[] = [];
+    const landedAt: number[] = [];
     let notLanded = 0;
     for (const r of records) {
       statuses[r.status] = (statuses[r.status] ?? 0) + 1;
@@ -177,16 +178,17 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
         notLanded++;
         continue;
       }
-      bySend.push({ sentAt: r.sentAt, ms: at - r.sentAt });
+      landedAt.push(at);
       const team = plan.mutations[r.index]!.team;
       const list = samples.get(team) ?? [];
       list.push(at - r.sentAt);
       samples.set(team, list);
     }
     const landed = [...samples.values()].reduce((s, l) => s + l.length, 0);
-    bySend.sort((a, b) => a.sentAt - b.sentAt);
-    const tenth = Math.max(1, Math.floor(bySend.length / 10));
-    const backlogGrowth = median(bySend.slice(-tenth).map((x) => x.ms)) / Math.max(1, median(bySend.slice(0, tenth).map((x) => x.ms)));
+    const firstSent = Math.min(...records.map((r) => r.sentAt));
+    const sendSpan = Math.max(1, Math.max(...records.map((r) => r.sentAt)) - firstSent);
+    const landSpan = Math.max(1, ...landedAt.map((at) => at - firstSent));
+    const keptUpShare = landed / landSpan / (records.length / sendSpan);
     const { fairness, teams: perTeam } = teamFairness(samples, (team) => team < o.busyTeams);
 
     const calls: number[] = new Array<number>(o.teams).fill(0);
@@ -217,7 +219,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
       drained,
       actualRate: records.length / runSeconds,
       fairness,
-      backlogGrowth,
+      keptUpShare,
       slowestTeams: [...perTeam].sort((a, b) => b.p99Ms - a.p99Ms).slice(0, 5),
       budget: {
         perTeamHour: DEFAULT_API_BUDGET_PER_HOUR,
