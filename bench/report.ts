@@ -5,6 +5,7 @@ import type { RefreshSweepSection } from './sections/refresh-sweep';
 import type { ScaleSection } from './sections/scale';
 import type { WebhookCpuSection } from './sections/webhook-cpu';
 import type { WriteBackSection } from './sections/write-back';
+import { KEPT_UP_SHARE } from './scale-mix';
 import type { Sizing } from './sizing';
 import type { Summary } from './stats';
 
@@ -170,7 +171,7 @@ export function scaleTable(s: ScaleSection): string {
   const rows: string[][] = [
     ['Load', `${fmt(s.events, 0)} deliveries to ${fmt(o.teams, 0)} teams at ${fmt(s.actualRate, 1)}/s (${o.seconds} s); ${s.distribution}`],
     ['Landed', `${fmt(s.landed, 0)} of ${fmt(s.events, 0)} (statuses ${Object.entries(s.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')})`],
-    ['Kept up (landing rate ÷ sending rate, first send to last landing)', `${fmt(s.keptUpShare, 2)}${s.keptUpShare < 0.9 ? ' — the pipeline fell behind the rate: an overload, not a sustained load' : ''}`],
+    ['Kept up (landing rate ÷ sending rate, first send to last landing)', `${fmt(s.keptUpShare, 2)}${s.keptUpShare < KEPT_UP_SHARE ? ' — the pipeline fell behind the rate: an overload, not a sustained load' : ''}`],
     ['Median team’s p99 landing time', ms(f.medianTeamP99Ms)],
     ['Worst team’s p99 landing time', `${ms(f.worstTeamP99Ms)} (${f.worstTeamBusy ? 'a busy' : 'a quiet'} team)`],
     ['Worst ÷ median team p99 (target ≤ 2)', `×${fmt(f.worstToMedianRatio, 2)}; ${f.teamsOver2xMedian} of ${f.teams} teams above ×2`],

@@ -9,6 +9,7 @@ import type { BenchPlatform } from './platform-process';
 import { DRCHRONO_HOURLY_BUDGET, SYNC_CONCURRENCY, stageSettings } from '../lib/secure-defaults';
 import { INGEST_QUEUE } from '../shared/config/queue-settings';
 import { carryOverSections, markdown, sizingTable, type BenchResults, type PreviousResults, type SectionRun } from './report';
+import { KEPT_UP_SHARE } from './scale-mix';
 import { measuredFromCost, measuredFromScale, sizeStack, type MeasuredCosts, type StackLimits } from './sizing';
 
 /**
@@ -171,7 +172,9 @@ const stackLimits = (['prod', 'dev'] as const).map((stage): StackLimits => {
   const st = stageSettings(stage);
   return { stage, apiRateLimit: st.apiRateLimit, apiBurstLimit: st.apiBurstLimit, webhookConcurrency: st.webhookConcurrency, syncConcurrency: SYNC_CONCURRENCY, batchSize: INGEST_QUEUE.batchSize, drchronoBudgetPerTeamHour: DRCHRONO_HOURLY_BUDGET };
 });
-const measured = [results.cost && measuredFromCost(results.cost), results.scale && measuredFromScale(results.scale)].filter((m): m is MeasuredCosts => m !== undefined);
+// An overloaded scale run's durations are the machine's backlog, not per-invocation costs: no sizing from them.
+const scaleKeptUp = results.scale !== undefined && results.scale.keptUpShare >= KEPT_UP_SHARE;
+const measured = [results.cost && measuredFromCost(results.cost), scaleKeptUp && results.scale && measuredFromScale(results.scale)].filter((m): m is MeasuredCosts => !!m);
 const sizing = measured.flatMap((m) => stackLimits.map((l) => sizeStack(l, m)));
 const md = [markdown(results, sectionRuns), ...(sizing.length > 0 ? [sizingTable(sizing)] : [])].join('\n\n');
 const output = {

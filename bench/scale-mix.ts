@@ -43,6 +43,9 @@ export function planSkewedMix(o: SkewOptions): MixPlan {
   return { mutations, posts: mutations.map((_, i) => i), duplicates: 0, outOfOrder: 0 };
 }
 
+/** Below this landing-rate ÷ sending-rate share, a run measured an overload (a growing backlog), not a sustained load. */
+export const KEPT_UP_SHARE = 0.9;
+
 export interface TeamLatency {
   team: number;
   busy: boolean;
