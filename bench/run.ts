@@ -51,7 +51,7 @@ const settings = {
   sweep: quick ? [{ teams: 200, runs: 1 }] : [{ teams: 1000, runs: 3 }, { teams: 10_000, runs: 3 }],
   // One team: the sandbox's apps share a practice, so a second team would receive the first one's echoes as changes.
   writeback: quick ? { changes: 40, teams: 1, runs: 1, inFlight: 2 } : { changes: 200, teams: 1, runs: 3, inFlight: 4 },
-  // 10 busy clinics take half the deliveries, the other 990 share the rest (about two each in the full run).
+  // 10 busy clinics take half the deliveries, the other 990 share the rest (one or two each in the full run).
   scale: quick
     ? { teams: 100, busyTeams: 5, busyShare: 0.5, seconds: 20, eventsPerSecond: 10 }
     : { teams: 1000, busyTeams: 10, busyShare: 0.5, seconds: 90, eventsPerSecond: 25 },
