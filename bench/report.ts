@@ -1,4 +1,5 @@
 import type { CostSection } from './sections/cost';
+import type { CliStartSection } from './sections/cli-start';
 import type { ColdStartSection } from './sections/cold-start';
 import type { E2eSection } from './sections/e2e-latency';
 import type { RefreshSweepSection } from './sections/refresh-sweep';
@@ -17,6 +18,7 @@ export interface BenchResults {
   e2e?: E2eSection;
   refreshSweep?: RefreshSweepSection;
   writeBack?: WriteBackSection;
+  cliStart?: CliStartSection;
   scale?: ScaleSection;
 }
 
@@ -55,6 +57,10 @@ export function summaryTable(r: BenchResults): string {
       rows.push([`Module init \`${f.fn}\` (median of ${r.coldStart.samples})`, ...mmm(f.bundle.initMs, 0, ' ms'), `${fmt(f.floor.initMs.median, 0)} ms`, `×${fmt(f.initRatio, 2)}`]);
     }
   }
+  if (r.cliStart) {
+    const c = r.cliStart.cases[0];
+    if (c) rows.push([`Operator CLI start, ${c.name} (median of ${r.cliStart.samples})`, ...mmm(c.wallMs, 0, ' ms'), `${fmt(r.cliStart.floorMs.median, 0)} ms (\`node -e 0\`)`, `×${fmt(c.ratioToFloor, 2)}`]);
+  }
   if (r.e2e) {
     const e = r.e2e;
     const label = `${e.eventsPerSecond}/s for ${e.seconds} s`;
@@ -92,6 +98,18 @@ export function writeBackTable(w: WriteBackSection): string {
   rows.push(['**Total**', '', `**$${fmt(w.usdPerMillion.median, 2)}**`, `**$${fmt(w.floorUsdPerMillion, 2)}**`]);
   const ops = Object.entries(w.requestsPerChange).map(([op, s]) => [`\`${op}\``, fmt(s.median, 3), `${fmt(s.min, 3)} – ${fmt(s.max, 3)}`]);
   return `${table(['Line (per 1M outbound changes, median run)', 'Quantity', 'Measured', 'Floor'], rows)}\n\n${table(['AWS request per outbound change', 'Median', 'Min – max'], ops)}`;
+}
+
+/** Every CLI start case beside `node -e 0`, and what the shim's staleness check and a rebuild cost. */
+export function cliStartTable(c: CliStartSection): string {
+  const rows = [
+    ['`node -e 0` (floor)', ...mmm(c.floorMs, 0, ' ms'), '×1.00'],
+    ...c.cases.map((k) => [k.name, ...mmm(k.wallMs, 0, ' ms'), `×${fmt(k.ratioToFloor, 2)}`]),
+    [`Staleness check, ${c.inputs} inputs stat'ed, once in a fresh process: wall`, ...mmm(c.checkWallMs, 2, ' ms'), '–'],
+    ['Staleness check: CPU (user + system)', ...mmm(c.checkCpuMs, 2, ' ms'), '–'],
+    ['Rebuild after an edit (once, in-process esbuild)', `${fmt(c.rebuildMs, 0)} ms`, '–', '–'],
+  ];
+  return table([`Operator CLI start (wall, median of ${c.samples}, Node ${c.nodeVersion})`, 'Median', 'Min – max', 'Ratio to node -e 0'], rows);
 }
 
 export function costTable(c: CostSection): string {
@@ -153,6 +171,7 @@ export function markdown(r: BenchResults, sectionRuns: Partial<Record<keyof Benc
   if (new Set(Object.values(sectionRuns).map((run) => run.generatedAt)).size > 1) parts.push(`Sections measured in different runs: ${runs.join('; ')}.`);
   if (r.cost) parts.push(costTable(r.cost), requestsTable(r.cost));
   if (r.writeBack) parts.push(writeBackTable(r.writeBack));
+  if (r.cliStart) parts.push(cliStartTable(r.cliStart));
   if (r.scale) parts.push(scaleTable(r.scale));
   return parts.join('\n\n');
 }

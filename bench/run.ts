@@ -17,11 +17,11 @@ import { measuredFromCost, measuredFromScale, sizeStack, type MeasuredCosts, typ
  * CPU, cold start, end-to-end latency, the token refresh sweep, outbound changes (write-back) and many teams at scale,
  * each beside its floor, and a sizing table of the deployed stack from the measured figures. Prints Markdown tables
  * and writes bench/results/latest.json.
- *   npm run bench -- --only cost,coldstart     sections: cost, cpu, coldstart, e2e, sweep, writeback, scale
+ *   npm run bench -- --only cost,coldstart     sections: cost, cpu, coldstart, cli, e2e, sweep, writeback, scale
  *   npm run bench -- --quick                   small sizes, for iterating (figures are not for the README)
  * BENCH_E2E_SECONDS (default 60) and BENCH_E2E_RATE (default 10 events/s) size the latency run.
  */
-const SECTIONS = ['cpu', 'coldstart', 'cost', 'e2e', 'sweep', 'writeback', 'scale'] as const;
+const SECTIONS = ['cpu', 'coldstart', 'cli', 'cost', 'e2e', 'sweep', 'writeback', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean', default: false } } });
@@ -42,6 +42,7 @@ const settings = {
   cost: quick ? { events: 300, teams: 2, runs: 2, inFlight: 2 } : { events: 1500, teams: 4, runs: 3, inFlight: 2 },
   cpu: quick ? { events: 1000, runs: 3 } : { events: 5000, runs: 5 },
   coldstart: { samples: quick ? 5 : 20 },
+  cli: { samples: quick ? 5 : 15 },
   e2e: {
     seconds: envNumber('BENCH_E2E_SECONDS', quick ? 10 : 60),
     eventsPerSecond: envNumber('BENCH_E2E_RATE', 10),
@@ -86,6 +87,13 @@ if (wanted('coldstart')) {
     log('cold start: bundles as the stack builds them, module init in fresh processes...');
     const { runColdStartSection } = await import('./sections/cold-start');
     results.coldStart = await runColdStartSection(settings.coldstart);
+  });
+}
+if (wanted('cli')) {
+  await section('cli', async () => {
+    log('operator CLI start: built CLI vs node -e 0, fresh processes...');
+    const { runCliStartSection } = await import('./sections/cli-start');
+    results.cliStart = await runCliStartSection(settings.cli, log);
   });
 }
 
@@ -165,7 +173,7 @@ const generatedAt = new Date().toISOString();
 const thisRun: SectionRun = { generatedAt, commit, mode: quick ? 'quick' : 'full' };
 // A `--only` run keeps the other sections' figures from the previous results file, each stamped with its own run.
 const previous = only && existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as PreviousResults) : undefined;
-const RESULT_KEYS: Record<Section, keyof BenchResults> = { cpu: 'webhookCpu', coldstart: 'coldStart', cost: 'cost', e2e: 'e2e', sweep: 'refreshSweep', writeback: 'writeBack', scale: 'scale' };
+const RESULT_KEYS: Record<Section, keyof BenchResults> = { cpu: 'webhookCpu', coldstart: 'coldStart', cli: 'cliStart', cost: 'cost', e2e: 'e2e', sweep: 'refreshSweep', writeback: 'writeBack', scale: 'scale' };
 const sectionRuns = carryOverSections(results, SECTIONS.filter(wanted).map((s) => RESULT_KEYS[s]), thisRun, previous);
 // The deployed stack's limits, per stage, against whichever measured figures this report holds.
 const stackLimits = (['prod', 'dev'] as const).map((stage): StackLimits => {
