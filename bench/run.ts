@@ -39,7 +39,10 @@ const envNumber = (name: string, fallback: number): number => {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 };
 const settings = {
-  cost: quick ? { events: 300, teams: 2, runs: 2, inFlight: 2 } : { events: 1500, teams: 4, runs: 3, inFlight: 2 },
+  // BENCH_COST_TEAMS spreads the mix over more teams: per-team-per-batch writes (the integration log) grow with it.
+  cost: quick
+    ? { events: 300, teams: envNumber('BENCH_COST_TEAMS', 2), runs: 2, inFlight: 2 }
+    : { events: 1500, teams: envNumber('BENCH_COST_TEAMS', 4), runs: 3, inFlight: 2 },
   cpu: quick ? { events: 1000, runs: 3 } : { events: 5000, runs: 5 },
   coldstart: { samples: quick ? 5 : 20 },
   cli: { samples: quick ? 5 : 15 },
