@@ -43,6 +43,8 @@ export interface AwsUsage {
   logs: LogUsage[];
   /** X-Ray traces recorded at the sampling rule's fixed rate (the reservoir is a monthly fixed cost). */
   xrayTraces: number;
+  /** The log groups carry a data protection policy, which scans every event ingested (lib/log-data-protection.ts). */
+  logDataProtection: boolean;
 }
 
 export interface CostLine {
@@ -101,6 +103,8 @@ export function costLines(u: AwsUsage, prices: PriceTable = PRICES, arch: Lambda
     priced('KMS requests', u.kmsRequests, prices.kmsRequest),
   );
   for (const l of u.logs) lines.push(priced(`CloudWatch Logs ingestion: ${l.source}`, ingestedGb(l), prices.cloudWatchLogsIngestedGb, 'GB'));
+  const scannedGb = u.logDataProtection ? u.logs.reduce((n, l) => n + l.bytes, 0) / BYTES_PER_GB : 0;
+  lines.push(priced('CloudWatch Logs data protection (GB scanned)', scannedGb, prices.cloudWatchLogsDataProtectionGb, 'GB'));
   lines.push(priced('X-Ray traces recorded (fixed rate)', u.xrayTraces, prices.xrayTraceRecorded));
   return lines;
 }
@@ -132,6 +136,7 @@ export function scaleUsage(u: AwsUsage, events: number): AwsUsage {
     kmsRequests: u.kmsRequests * k,
     logs: u.logs.map((l) => ({ ...l, events: l.events * k, bytes: l.bytes * k })),
     xrayTraces: u.xrayTraces * k,
+    logDataProtection: u.logDataProtection,
   };
 }
 
@@ -156,7 +161,7 @@ export const FLOOR_ACCESS_LOG_BYTES = accessLogLineBytes(WEBHOOK_REQUEST, MINIMA
  * batched by 10, one sync invoke per 10 events and one DynamoDB write of at most 1 KB. Durations and memory are
  * the anchors' stated assumptions (§C3: 50 ms webhook, 250 ms per sync batch, both 256 MB arm64), which put the
  * floor at about $2.58 per million events; plus the log lines any deployment writes (`unavoidableLogs`: one minimal
- * access-log line per request), $0.03 more. The floor prints nothing itself and traces nothing.
+ * access-log line per request), $0.03 more. The floor prints nothing itself, traces nothing and scans no log.
  */
 export interface FloorAssumptions {
   batchSize: number;
@@ -185,6 +190,7 @@ export function floorUsage(events: number, a: FloorAssumptions = FLOOR_ASSUMPTIO
     kmsRequests: 0,
     logs: unavoidableLogs(events, FLOOR_ACCESS_LOG_BYTES),
     xrayTraces: 0,
+    logDataProtection: false,
   };
 }
 

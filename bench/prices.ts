@@ -25,6 +25,7 @@ export interface PriceTable {
   secretsManagerApiCall: Price;
   kmsRequest: Price;
   cloudWatchLogsIngestedGb: Price;
+  cloudWatchLogsDataProtectionGb: Price;
   xrayTraceRecorded: Price;
   cloudWatchMetricMonth: Price;
   cloudWatchAlarmMonth: Price;
@@ -72,6 +73,12 @@ export const PRICES: PriceTable = {
     usd: 0.5,
     per: 1,
     unit: 'CloudWatch Logs ingested GB, Standard log class (event bytes + 26 bytes per event)',
+    source: 'https://aws.amazon.com/cloudwatch/pricing/',
+  },
+  cloudWatchLogsDataProtectionGb: {
+    usd: 0.12,
+    per: 1,
+    unit: 'CloudWatch Logs data protection, GB of log events scanned (every log group of the stack has the PHI policy)',
     source: 'https://aws.amazon.com/cloudwatch/pricing/',
   },
   xrayTraceRecorded: { usd: 5.0, per: 1_000_000, unit: 'X-Ray trace recorded', source: 'https://aws.amazon.com/xray/pricing/' },

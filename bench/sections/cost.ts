@@ -204,6 +204,7 @@ async function runOnce(p: BenchPlatform, teams: readonly BenchTeam[], o: CostOpt
     // What the handlers printed, the access-log line of each delivery, and Lambda's own lines (none at WARN).
     logs: [...printedLogs(snap.logs.functions), ...unavoidableLogs(plan.posts.length, accessLogLineBytes(WEBHOOK_REQUEST))],
     xrayTraces: fixedRateTraces(lambda.reduce((n, l) => n + l.invocations, 0)),
+    logDataProtection: true,
   };
   const priced = costAgainstFloor(usage);
   const drchronoCalls = [];

@@ -103,6 +103,7 @@ export function writeBackFloorUsage(changes: number): AwsUsage {
     kmsRequests: 0,
     logs: unavoidableLogs(changes, FLOOR_ACCESS_LOG_BYTES),
     xrayTraces: 0,
+    logDataProtection: false,
   };
 }
 
@@ -242,6 +243,7 @@ async function runOnce(p: BenchPlatform, teams: readonly BenchTeam[], all: reado
     // What the handlers printed (the echoes' webhook and sync lines included) and an access-log line per request.
     logs: [...printedLogs(snap.logs.functions), ...unavoidableLogs(o.changes + echoDeliveries, accessLogBytes / Math.max(1, o.changes + echoDeliveries))],
     xrayTraces: fixedRateTraces(lambda.reduce((n, l) => n + l.invocations, 0)),
+    logDataProtection: true,
   };
   const lines = costLines(scaleUsage(usage, 1_000_000));
   const floorLines = costLines(writeBackFloorUsage(1_000_000));

@@ -31,6 +31,7 @@ const usage = (over: Partial<AwsUsage> = {}): AwsUsage => ({
   kmsRequests: 0,
   logs: [],
   xrayTraces: 0,
+  logDataProtection: false,
   ...over,
 });
 
@@ -143,6 +144,13 @@ describe('the whole bill', () => {
     expect(l.quantity).toBeCloseTo(1_024_000 / 1024 ** 3, 15);
     expect(l.usd).toBeCloseTo((1_024_000 / 1024 ** 3) * 0.5, 15);
     expect(l.source).toBe('https://aws.amazon.com/cloudwatch/pricing/');
+  });
+
+  it('charges the data protection scan on the bytes of every line when the log groups carry the policy', () => {
+    const logs = [{ source: 'a', events: 10, bytes: 500_000_000 }, { source: 'b', events: 5, bytes: 500_000_000 }];
+    const scan = (on: boolean) => costLines(usage({ logs, logDataProtection: on })).find((l) => l.item.startsWith('CloudWatch Logs data protection'))!;
+    expect(scan(true).usd).toBeCloseTo((1e9 / 1024 ** 3) * 0.12, 12);
+    expect(scan(false).usd).toBe(0);
   });
 
   it('traces the fixed rate of every invocation and prices a trace at $5 per million', () => {
