@@ -59,17 +59,8 @@ export interface CostLine {
 
 export type LambdaArchitecture = 'arm64' | 'x86_64';
 
-export const SQS_CHUNK_BYTES = 64 * 1024;
-
-/** Lambda bills duration per started millisecond. */
-export function billedMs(durationMs: number): number {
-  return Math.max(1, Math.ceil(durationMs));
-}
-
-/** One SQS request per started 64 KB chunk of the larger of request and response payload. */
-export function sqsBilledRequests(payloadBytes: number): number {
-  return Math.max(1, Math.ceil(payloadBytes / SQS_CHUNK_BYTES));
-}
+// In their own module so the platform process's request counter does not load the CDK (lib/) with this one.
+export { billedMs, SQS_CHUNK_BYTES, sqsBilledRequests } from './billing-units';
 
 export function gbSeconds(l: LambdaUsage): number {
   return (l.billedMs / 1000) * (l.memoryMb / 1024);
