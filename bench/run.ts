@@ -6,17 +6,22 @@ import { handlerEnvironment } from '../local/platform-info';
 import { PRICES } from './prices';
 import { FLOOR_ASSUMPTIONS } from './cost-model';
 import type { BenchPlatform } from './platform-process';
-import { carryOverSections, markdown, type BenchResults, type PreviousResults, type SectionRun } from './report';
+import { DRCHRONO_HOURLY_BUDGET, SYNC_CONCURRENCY, stageSettings } from '../lib/secure-defaults';
+import { INGEST_QUEUE } from '../shared/config/queue-settings';
+import { carryOverSections, markdown, sizingTable, type BenchResults, type PreviousResults, type SectionRun } from './report';
+import { KEPT_UP_SHARE } from './scale-mix';
+import { measuredFromCost, measuredFromScale, sizeStack, type MeasuredCosts, type StackLimits } from './sizing';
 
 /**
  * `npm run bench` (not part of `npm test`): cost per million webhook events and DrChrono calls per event, webhook
- * CPU, cold start, end-to-end latency, the token refresh sweep and outbound changes (write-back), each beside its floor. Prints Markdown tables
+ * CPU, cold start, end-to-end latency, the token refresh sweep, outbound changes (write-back) and many teams at scale,
+ * each beside its floor, and a sizing table of the deployed stack from the measured figures. Prints Markdown tables
  * and writes bench/results/latest.json.
- *   npm run bench -- --only cost,coldstart     sections: cost, cpu, coldstart, e2e, sweep, writeback
+ *   npm run bench -- --only cost,coldstart     sections: cost, cpu, coldstart, e2e, sweep, writeback, scale
  *   npm run bench -- --quick                   small sizes, for iterating (figures are not for the README)
  * BENCH_E2E_SECONDS (default 60) and BENCH_E2E_RATE (default 10 events/s) size the latency run.
  */
-const SECTIONS = ['cpu', 'coldstart', 'cost', 'e2e', 'sweep', 'writeback'] as const;
+const SECTIONS = ['cpu', 'coldstart', 'cost', 'e2e', 'sweep', 'writeback', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean', default: false } } });
@@ -46,6 +51,10 @@ const settings = {
   sweep: quick ? [{ teams: 200, runs: 1 }] : [{ teams: 1000, runs: 3 }, { teams: 10_000, runs: 3 }],
   // One team: the sandbox's apps share a practice, so a second team would receive the first one's echoes as changes.
   writeback: quick ? { changes: 40, teams: 1, runs: 1, inFlight: 2 } : { changes: 200, teams: 1, runs: 3, inFlight: 4 },
+  // 10 busy clinics take half the deliveries, the other 990 share the rest (one or two each in the full run).
+  scale: quick
+    ? { teams: 100, busyTeams: 5, busyShare: 0.5, seconds: 20, eventsPerSecond: 10 }
+    : { teams: 1000, busyTeams: 10, busyShare: 0.5, seconds: 90, eventsPerSecond: 25 },
 };
 
 // This process's own logs (team set-up, the sweep run in-process) are not what is measured.
@@ -87,7 +96,7 @@ const stop = async (): Promise<void> => {
 };
 process.on('SIGINT', () => void stop().then(() => process.exit(130)));
 try {
-  if (wanted('cost') || wanted('e2e') || wanted('sweep') || wanted('writeback')) {
+  if (wanted('cost') || wanted('e2e') || wanted('sweep') || wanted('writeback') || wanted('scale')) {
     log('starting the local platform (ephemeral, AWS requests counted)...');
     const { startBenchPlatform } = await import('./platform-process');
     platform = await startBenchPlatform();
@@ -127,6 +136,20 @@ try {
       results.writeBack = await runWriteBackSection(p, settings.writeback, log);
     });
   }
+  if (p && wanted('scale')) {
+    await section('scale', async () => {
+      const o = settings.scale;
+      log(`scale: ${o.teams} teams, ${o.busyTeams} of them with ${o.busyShare * 100} % of deliveries, ${o.eventsPerSecond}/s for ${o.seconds} s...`);
+      const { runScaleSection, scaleFailures } = await import('./sections/scale');
+      const s = await runScaleSection(p, o, log);
+      results.scale = s;
+      const f = s.fairness;
+      log(`  scale: median team p99 ${f.medianTeamP99Ms.toFixed(0)} ms, worst ${f.worstTeamP99Ms.toFixed(0)} ms (×${f.worstToMedianRatio.toFixed(2)}); DLQs ${s.dlq.ingest}/${s.dlq.backfill}/${s.dlq.writeBack}`);
+      // The figures stay in the report; the section still fails.
+      const failures = scaleFailures(s);
+      if (failures.length > 0) throw new Error(failures.join('; '));
+    });
+  }
 } finally {
   await stop();
 }
@@ -142,9 +165,18 @@ const generatedAt = new Date().toISOString();
 const thisRun: SectionRun = { generatedAt, commit, mode: quick ? 'quick' : 'full' };
 // A `--only` run keeps the other sections' figures from the previous results file, each stamped with its own run.
 const previous = only && existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as PreviousResults) : undefined;
-const RESULT_KEYS: Record<Section, keyof BenchResults> = { cpu: 'webhookCpu', coldstart: 'coldStart', cost: 'cost', e2e: 'e2e', sweep: 'refreshSweep', writeback: 'writeBack' };
+const RESULT_KEYS: Record<Section, keyof BenchResults> = { cpu: 'webhookCpu', coldstart: 'coldStart', cost: 'cost', e2e: 'e2e', sweep: 'refreshSweep', writeback: 'writeBack', scale: 'scale' };
 const sectionRuns = carryOverSections(results, SECTIONS.filter(wanted).map((s) => RESULT_KEYS[s]), thisRun, previous);
-const md = markdown(results, sectionRuns);
+// The deployed stack's limits, per stage, against whichever measured figures this report holds.
+const stackLimits = (['prod', 'dev'] as const).map((stage): StackLimits => {
+  const st = stageSettings(stage);
+  return { stage, apiRateLimit: st.apiRateLimit, apiBurstLimit: st.apiBurstLimit, webhookConcurrency: st.webhookConcurrency, syncConcurrency: SYNC_CONCURRENCY, batchSize: INGEST_QUEUE.batchSize, drchronoBudgetPerTeamHour: DRCHRONO_HOURLY_BUDGET };
+});
+// An overloaded scale run's durations are the machine's backlog, not per-invocation costs: no sizing from them.
+const scaleKeptUp = results.scale !== undefined && results.scale.keptUpShare >= KEPT_UP_SHARE;
+const measured = [results.cost && measuredFromCost(results.cost), scaleKeptUp && results.scale && measuredFromScale(results.scale)].filter((m): m is MeasuredCosts => !!m);
+const sizing = measured.flatMap((m) => stackLimits.map((l) => sizeStack(l, m)));
+const md = [markdown(results, sectionRuns), ...(sizing.length > 0 ? [sizingTable(sizing)] : [])].join('\n\n');
 const output = {
   generatedAt,
   commit,
@@ -157,6 +189,7 @@ const output = {
   floorAssumptions: FLOOR_ASSUMPTIONS,
   prices: PRICES,
   results,
+  sizing,
   errors,
   markdown: md,
 };
