@@ -52,11 +52,14 @@ export interface WebhookTeamView {
 
 export interface WebhookDeps {
   /**
-   * Read per request (one eventually consistent GetItem of three attributes, ~$0.125 per million deliveries):
-   * a removed team answers 404 at once, even from a container whose secret cache still holds its secret, and a
-   * rotated webhook token replaces the cached one at once (the item's tokenVersion moves with every secret write).
+   * The team item's view (one eventually consistent GetItem of three attributes), cached per container for a short
+   * TTL (team-state-cache.ts): `get` may answer from the cache, `fresh` always reads. The handshake and every
+   * signature failure read fresh, so a token rotated or a team reconnected a moment ago never makes a good request fail.
    */
-  teamState(teamId: string): Promise<WebhookTeamView>;
+  teamState: {
+    get(teamId: string): Promise<WebhookTeamView>;
+    fresh(teamId: string): Promise<WebhookTeamView>;
+  };
   secrets: {
     get(teamId: string): Promise<TeamSecret | null>;
     refresh(teamId: string, minAgeMs?: number): Promise<TeamSecret | null>;
@@ -85,6 +88,14 @@ export type WebhookOutcome =
   | 'team_unavailable'
   | 'queue_unavailable';
 
+/**
+ * Outcomes that print nothing (no log line, no metric): deliveries accepted and recorded elsewhere. A queued one
+ * is in the API access log, the integration log and the team's `webhooksProcessed`; an ignored or disabled one in
+ * the access log and the team's `webhooksIgnored`. Every other outcome (handshake, ping, every refusal and error)
+ * logs one line and counts one metric (docs/webhook.md, "Logging and metrics").
+ */
+export const SILENT_OUTCOMES: ReadonlySet<WebhookOutcome> = new Set<WebhookOutcome>(['queued', 'ignored', 'disabled']);
+
 export interface WebhookResponse {
   statusCode: number;
   body: string;
@@ -112,8 +123,10 @@ const DeliveryIdSchema = z.string().regex(/^[\x21-\x7e]{1,200}$/);
 export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
   const log: { teamId?: string; event?: string; deliveryId?: string; method: string } = { method: req.method };
   const done = (outcome: WebhookOutcome, statusCode: number, body: Record<string, unknown>): WebhookResponse => {
-    const level = statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
-    logger[level]('webhook request', { ...log, outcome, statusCode });
+    if (!SILENT_OUTCOMES.has(outcome)) {
+      const level = statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
+      logger[level]('webhook request', { ...log, outcome, statusCode });
+    }
     return { statusCode, body: JSON.stringify(body), outcome };
   };
 
@@ -131,23 +144,19 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
 
   let team: WebhookTeamView;
   try {
-    team = await deps.teamState(teamId);
+    // The handshake happens right after a token is set or changed in DrChrono (and is rare): always read fresh.
+    team = req.method === 'GET' ? await deps.teamState.fresh(teamId) : await deps.teamState.get(teamId);
   } catch (err) {
     logger.error('team state unavailable', { teamId, ...errorFields(err) });
     return done('team_unavailable', 503, { error: 'temporarily unavailable' });
   }
-  const state = team.state;
-  if (state === 'gone') return done('unknown_team', 404, { error: 'unknown team' });
+  if (team.state === 'gone') return done('unknown_team', 404, { error: 'unknown team' });
 
   let secret: TeamSecret | null;
   try {
     // The handshake happens right after a token is set or changed in DrChrono, so it reads a fresher copy.
     secret = req.method === 'GET' ? await deps.secrets.refresh(teamId, SECRET_REFRESH_MIN_AGE_MS) : await deps.secrets.get(teamId);
-    // A copy cached before the last secret write (`team rotate-webhook-secret --overlap 0` must cut the old token
-    // off in every warm container, not after the cache TTL): read it again.
-    if (secret && (secret.tokenVersion ?? 0) < (team.tokenVersion ?? 0)) {
-      secret = await deps.secrets.atLeastVersion(teamId, team.tokenVersion ?? 0, SECRET_VERSION_REREAD_MIN_AGE_MS);
-    }
+    secret = await secretOfVersion(teamId, secret, team, deps);
   } catch (err) {
     logger.error('team secret unavailable', { teamId, ...errorFields(err) });
     return done('secret_unavailable', 503, { error: 'temporarily unavailable' });
@@ -165,7 +174,24 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   const signature = req.headers['x-drchrono-signature'];
   const nowMs = deps.now().getTime();
   if (!isAcceptedDeliverySignature(signature, acceptedWebhookSecrets(secret, nowMs), req.rawBody)) {
-    if (!(await signatureMatchesRefreshedSecret(teamId, secret, signature, req.rawBody, nowMs, deps))) {
+    // The cached team view may predate a rotation or a reconnect (its tokenVersion), or a removal: read it again,
+    // bypassing the cache, before refusing a delivery that may be good.
+    try {
+      team = await deps.teamState.fresh(teamId);
+    } catch (err) {
+      logger.error('team state unavailable', { teamId, ...errorFields(err) });
+      return done('team_unavailable', 503, { error: 'temporarily unavailable' });
+    }
+    if (team.state === 'gone') return done('unknown_team', 404, { error: 'unknown team' });
+    let current: TeamSecret | null;
+    try {
+      current = await secretOfVersion(teamId, secret, team, deps);
+    } catch (err) {
+      logger.error('team secret unavailable', { teamId, ...errorFields(err) });
+      return done('secret_unavailable', 503, { error: 'temporarily unavailable' });
+    }
+    const matchesCurrent = current !== null && current !== secret && isAcceptedDeliverySignature(signature, acceptedWebhookSecrets(current, nowMs), req.rawBody);
+    if (!matchesCurrent && !(await signatureMatchesRefreshedSecret(teamId, current ?? secret, signature, req.rawBody, nowMs, deps))) {
       return done('unauthorized', 401, { error: 'invalid signature' });
     }
   }
@@ -185,7 +211,7 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   const receivedAt = deps.now().toISOString();
   // Disabled: answered 2xx so DrChrono keeps the hook, but not queued (no PHI enters the queue); `team enable`
   // catches up through reconcile. Counted as ignored, so the operator sees deliveries still arriving.
-  const disabled = state === 'disabled';
+  const disabled = team.state === 'disabled';
   if (disabled || !isSyncedEvent(event.data)) {
     try {
       await deps.countIgnored(teamId, receivedAt);
@@ -215,6 +241,17 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
     return done('queue_unavailable', 503, { error: 'temporarily unavailable' });
   }
   return done('queued', 202, { ok: true, queued: true });
+}
+
+/**
+ * A copy cached before the last secret write (the team item's tokenVersion is higher: `team rotate-webhook-secret
+ * --overlap 0` must cut the old token off in every warm container, not after the cache TTL) is read again.
+ */
+async function secretOfVersion(teamId: string, secret: TeamSecret | null, team: WebhookTeamView, deps: WebhookDeps): Promise<TeamSecret | null> {
+  if (secret && (secret.tokenVersion ?? 0) < (team.tokenVersion ?? 0)) {
+    return deps.secrets.atLeastVersion(teamId, team.tokenVersion ?? 0, SECRET_VERSION_REREAD_MIN_AGE_MS);
+  }
+  return secret;
 }
 
 /**
