@@ -81,5 +81,9 @@ async function webhook(event: APIGatewayProxyEventV2, context: Context): Promise
   }
 }
 
-/** No middlewares: logger context and metrics are set above, only for what is printed (docs/webhook.md). */
-export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>().handler(webhook);
+/**
+ * No middlewares: logger context and metrics are set above, only for what is printed (docs/webhook.md). No early
+ * timeout either (a timer and a race per request): a delivery takes milliseconds, and a Lambda timeout is a 5xx
+ * that DrChrono redelivers just the same.
+ */
+export const handler = middy<APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2>({ timeoutEarlyInMillis: 0 }).handler(webhook);
