@@ -67,7 +67,7 @@ async function webhook(event: APIGatewayProxyEventV2, context: Context): Promise
         method: event.requestContext?.http?.method?.toUpperCase() ?? '',
         query: event.queryStringParameters ?? {},
         headers: lowerCaseHeaders(event.headers),
-        rawBody: event.isBase64Encoded ? Buffer.from(body, 'base64') : Buffer.from(body, 'utf8'),
+        rawBody: event.isBase64Encoded ? Buffer.from(body, 'base64') : body,
       },
       containerDeps(),
     );

@@ -56,6 +56,9 @@ export const MAX_JSON_NESTING = 64;
  * exceeds `limit`. Brackets inside strings do not count. Assumes nothing about validity: JSON.parse judges that.
  */
 export function jsonNestingExceeds(text: string, limit: number): boolean {
+  // Depth never exceeds the number of opening brackets: a DrChrono object has a few dozen, counted by native
+  // searches, so the character-by-character scan runs only for a body that has more than `limit` of them.
+  if (openingBracketsAtMost(text, limit)) return false;
   let depth = 0;
   let inString = false;
   for (let i = 0; i < text.length; i++) {
@@ -71,11 +74,22 @@ export function jsonNestingExceeds(text: string, limit: number): boolean {
   return false;
 }
 
+/** True when `text` holds at most `limit` '{' and '[' in all (inside strings included). */
+function openingBracketsAtMost(text: string, limit: number): boolean {
+  let n = 0;
+  for (const bracket of ['{', '[']) {
+    for (let i = text.indexOf(bracket); i !== -1; i = text.indexOf(bracket, i + 1)) {
+      if (++n > limit) return false;
+    }
+  }
+  return true;
+}
+
 export type EnvelopeResult = { ok: true; envelope: WebhookEnvelope } | { ok: false; error: string };
 
 /** Parse and validate a raw body. Error messages name the failing field, never a value from the body. */
-export function parseWebhookEnvelope(rawBody: Buffer): EnvelopeResult {
-  const text = rawBody.toString('utf8');
+export function parseWebhookEnvelope(rawBody: Buffer | string): EnvelopeResult {
+  const text = typeof rawBody === 'string' ? rawBody : rawBody.toString('utf8');
   if (jsonNestingExceeds(text, MAX_JSON_NESTING)) return { ok: false, error: `body nests deeper than ${MAX_JSON_NESTING} levels` };
   let json: unknown;
   try {

@@ -38,7 +38,16 @@ export interface WebhookRequest {
   query: Readonly<Record<string, string | undefined>>;
   /** Header names lower-cased. */
   headers: Readonly<Record<string, string | undefined>>;
-  rawBody: Buffer;
+  /**
+   * The body's bytes: a Buffer (decoded base64), or the event's text as it came (its UTF-8 bytes are the body's),
+   * which spares a copy into a Buffer and back for every delivery.
+   */
+  rawBody: Buffer | string;
+}
+
+/** The body's size in bytes, as sent. */
+export function bodyBytes(rawBody: Buffer | string): number {
+  return typeof rawBody === 'string' ? Buffer.byteLength(rawBody, 'utf8') : rawBody.length;
 }
 
 /** What the receiver needs to know about a team besides its secret. `gone`: unknown, being removed or removed. */
@@ -138,7 +147,7 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   if (req.method !== 'GET' && req.method !== 'POST') {
     return { ...done('method_not_allowed', 405, { error: 'method not allowed' }), headers: { allow: WEBHOOK_METHODS.join(', ') } };
   }
-  if (req.rawBody.length > MAX_WEBHOOK_BODY_BYTES) {
+  if (bodyBytes(req.rawBody) > MAX_WEBHOOK_BODY_BYTES) {
     return done('too_large', 413, { error: `body larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` });
   }
 
@@ -262,7 +271,7 @@ async function signatureMatchesRefreshedSecret(
   teamId: string,
   cached: TeamSecret,
   signature: string | undefined,
-  rawBody: Buffer,
+  rawBody: Buffer | string,
   nowMs: number,
   deps: WebhookDeps,
 ): Promise<boolean> {

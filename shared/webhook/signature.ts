@@ -8,7 +8,7 @@ import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
  * Both sides are hashed to SHA-256 before timingSafeEqual, so the comparison is constant-time and never
  * leaks the token's length. Both candidates are always compared (no short-circuit).
  */
-export function isValidDeliverySignature(signature: string | undefined, secretToken: string, rawBody: Buffer): boolean {
+export function isValidDeliverySignature(signature: string | undefined, secretToken: string, rawBody: Buffer | string): boolean {
   return isAcceptedDeliverySignature(signature, [secretToken], rawBody);
 }
 
@@ -24,7 +24,7 @@ const HEX_SHA256 = /^[0-9a-fA-F]{64}$/;
  * on the header alone, which the sender chose, never on a token. DrChrono sends the token itself (40 characters),
  * so a delivery costs no HMAC of its body.
  */
-export function isAcceptedDeliverySignature(signature: string | undefined, tokens: readonly string[], rawBody: Buffer): boolean {
+export function isAcceptedDeliverySignature(signature: string | undefined, tokens: readonly string[], rawBody: Buffer | string): boolean {
   if (signature === undefined || signature.length === 0) return false;
   const trimmed = signature.trim();
   const given = digest(trimmed);

@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -118,6 +119,22 @@ describe('webhook handler', () => {
     const res = await invoke(event(teamId, { body: JSON.stringify({ receiver: {}, object: { id: 1, pad: 'x'.repeat(200 * 1024) } }) }));
     expect(res.statusCode).toBe(413);
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('measures a text body in UTF-8 bytes, not characters: 413 for 70,000 two-byte characters', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    const res = await invoke(event(teamId, { body: JSON.stringify({ receiver: {}, object: { id: 1, pad: 'é'.repeat(70_000) } }) }));
+    expect(res.statusCode).toBe(413);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('checks the HMAC form over the UTF-8 bytes of a text body with non-ASCII characters', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    const body = JSON.stringify({ receiver: { id: 5 }, object: { id: 7, last_name: 'Zoë Ångström 🙂' } });
+    const signature = createHmac('sha256', TOKEN).update(Buffer.from(body, 'utf8')).digest('hex');
+    expect((await invoke(event(teamId, { body, headers: { 'X-Drchrono-Signature': signature } }))).statusCode).toBe(202);
   });
 
   it('answers 401 for a forged signature and queues nothing', async () => {
