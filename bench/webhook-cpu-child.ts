@@ -9,9 +9,10 @@ import { lambdaContext } from '../local/lambda-context';
 /**
  * Section 3, run in a fresh process (stdout discarded, result over IPC): CPU per webhook delivery of the real
  * handler, with the real SDK clients (serialise, sign, parse, MD5 check) but SQS, Secrets Manager and DynamoDB
- * answered in memory at the HTTP handler, so no socket is involved: SendMessage lands in an array. The team secret is
- * cached after the warm-up, as in a warm container. The floor: checking the signature header and parsing
- * the body, nothing else.
+ * answered in memory at the HTTP handler, so no socket is involved: SendMessage lands in an array. The team secret and
+ * the team's state are cached after the warm-up, as in a warm container; the state's 10 s TTL expires during a run
+ * (about 1 GetItem per 10 s is measured, as in Lambda). The floor: checking the signature header and parsing the body,
+ * nothing else.
  */
 export interface WebhookCpuRun {
   events: number;
@@ -50,7 +51,7 @@ function answer(target: string, body: string): unknown {
     return { MessageId: randomUUID(), MD5OfMessageBody: createHash('md5').update(msg.MessageBody).digest('hex') };
   }
   if (target === 'secretsmanager.GetSecretValue') return { Name: 'bench', SecretString: secretString, VersionId: 'v1' };
-  // The secret cache checks that the team item exists before its first secret read.
+  // The team item: the webhook's team state (an item without status or disabledAt is an active team).
   if (target === 'DynamoDB_20120810.GetItem') return { Item: { pk: { S: teamId } } };
   throw new Error(`unexpected AWS call ${target}`);
 }
