@@ -50,6 +50,12 @@ export function bodyBytes(rawBody: Buffer | string): number {
   return typeof rawBody === 'string' ? Buffer.byteLength(rawBody, 'utf8') : rawBody.length;
 }
 
+/** Whether the body is over `limit` bytes; a text body of at most limit/3 UTF-16 units cannot be (3 bytes each at most). */
+function bodyExceeds(rawBody: Buffer | string, limit: number): boolean {
+  if (typeof rawBody === 'string' && rawBody.length * 3 <= limit) return false;
+  return bodyBytes(rawBody) > limit;
+}
+
 /** What the receiver needs to know about a team besides its secret. `gone`: unknown, being removed or removed. */
 export type WebhookTeamState = 'active' | 'disabled' | 'gone';
 
@@ -147,7 +153,7 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   if (req.method !== 'GET' && req.method !== 'POST') {
     return { ...done('method_not_allowed', 405, { error: 'method not allowed' }), headers: { allow: WEBHOOK_METHODS.join(', ') } };
   }
-  if (bodyBytes(req.rawBody) > MAX_WEBHOOK_BODY_BYTES) {
+  if (bodyExceeds(req.rawBody, MAX_WEBHOOK_BODY_BYTES)) {
     return done('too_large', 413, { error: `body larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` });
   }
 

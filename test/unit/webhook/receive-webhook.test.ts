@@ -331,6 +331,15 @@ describe('receiveWebhook: POST deliveries', () => {
     expect(r.statusCode).toBe(202);
   });
 
+  it('measures a text body in UTF-8 bytes: the limit in bytes is accepted, one more byte (a two-byte character) is 413', async () => {
+    const json = JSON.stringify(envelope);
+    const atLimit = json + ' '.repeat(MAX_WEBHOOK_BODY_BYTES - Buffer.byteLength(json));
+    expect((await receiveWebhook(post({ rawBody: atLimit }), fakeDeps().deps)).statusCode).toBe(202);
+    const over = `${atLimit.slice(0, -1)}é`;
+    expect(over.length).toBe(atLimit.length);
+    expect((await receiveWebhook(post({ rawBody: over }), fakeDeps().deps)).statusCode).toBe(413);
+  });
+
   it('acknowledges an event the product does not sync with 200, counts it and queues nothing', async () => {
     const { deps, enqueued, ignored } = fakeDeps();
     const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-event': 'TASK_CREATE' } }), deps);
