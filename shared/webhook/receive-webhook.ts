@@ -130,20 +130,25 @@ const HandshakeMsgSchema = z.string().regex(/^[^{]{1,1024}$/);
 /** Delivery ids are opaque; accept printable ASCII so they are safe to log and to store. */
 const DeliveryIdSchema = z.string().regex(/^[\x21-\x7e]{1,200}$/);
 
+type RequestLog = { teamId?: string; event?: string; deliveryId?: string; method: string };
+
+/** The response for `outcome`, with its one log line unless the outcome is silent. */
+function finish(log: RequestLog, outcome: WebhookOutcome, statusCode: number, body: Record<string, unknown>): WebhookResponse {
+  if (!SILENT_OUTCOMES.has(outcome)) {
+    const level = statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
+    logger[level]('webhook request', { ...log, outcome, statusCode });
+  }
+  return { statusCode, body: JSON.stringify(body), outcome };
+}
+
 /**
  * Handle one request to /drchronowebhook/{teamId}: the GET verification handshake or a POST delivery.
  * Checks run cheapest first and nothing is queued unless every check passes. Logs carry ids and the
  * outcome only: never the body, headers or secrets.
  */
 export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
-  const log: { teamId?: string; event?: string; deliveryId?: string; method: string } = { method: req.method };
-  const done = (outcome: WebhookOutcome, statusCode: number, body: Record<string, unknown>): WebhookResponse => {
-    if (!SILENT_OUTCOMES.has(outcome)) {
-      const level = statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
-      logger[level]('webhook request', { ...log, outcome, statusCode });
-    }
-    return { statusCode, body: JSON.stringify(body), outcome };
-  };
+  const log: RequestLog = { method: req.method };
+  const done = finish.bind(undefined, log);
 
   // An id that is not a UUID names no team; the raw value is never logged.
   const teamId = parseTeamId(req.teamId);
