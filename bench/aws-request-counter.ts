@@ -1,6 +1,6 @@
 import { createRequire } from 'node:module';
 import { Readable } from 'node:stream';
-import { sqsBilledRequests } from './cost-model';
+import { sqsBilledRequests } from './billing-units';
 
 /**
  * Counts every HTTP request the AWS SDK sends from this process, by service and operation, at the one place all

@@ -1,4 +1,9 @@
-import { PRICES, priceOf, type PriceTable } from './prices';
+import { TRACE_SAMPLING } from '../lib/trace-sampling';
+import { MINIMAL_ACCESS_LOG_FIELDS, WEBHOOK_REQUEST, accessLogLineBytes } from './access-log';
+import { CLOUDWATCH_EVENT_OVERHEAD_BYTES } from './log-counter';
+import type { FunctionLogCount } from './log-counter';
+import type { StackInventory } from './stack-inventory';
+import { BYTES_PER_GB, PRICES, priceOf, type Price, type PriceTable } from './prices';
 
 /**
  * Converts counted AWS usage into dollars, and builds the floor the pipeline is compared with. Pure arithmetic:
@@ -12,6 +17,18 @@ export interface LambdaUsage {
   memoryMb: number;
 }
 
+/** Log events written to CloudWatch Logs by one source (a function's own lines, the access log, Lambda's lines). */
+export interface LogUsage {
+  source: string;
+  events: number;
+  /** UTF-8 bytes of the events, without CloudWatch's per-event overhead. */
+  bytes: number;
+}
+
+/** Lambda's own per-invocation lines (platform.start, platform.runtimeDone, platform.report) at INFO and below. */
+export const LAMBDA_PLATFORM_LOG_SOURCE = 'Lambda platform lines (system log level WARN)';
+export const ACCESS_LOG_SOURCE = 'HTTP API access log';
+
 export interface AwsUsage {
   events: number;
   httpApiRequests: number;
@@ -22,48 +39,73 @@ export interface AwsUsage {
   dynamoDbReadUnits: number;
   secretsManagerCalls: number;
   kmsRequests: number;
+  /** Everything written to CloudWatch Logs, by source. */
+  logs: LogUsage[];
+  /** X-Ray traces recorded at the sampling rule's fixed rate (the reservoir is a monthly fixed cost). */
+  xrayTraces: number;
+  /** The log groups carry a data protection policy, which scans every event ingested (lib/log-data-protection.ts). */
+  logDataProtection: boolean;
 }
 
 export interface CostLine {
   item: string;
   quantity: number;
   usd: number;
+  /** What `quantity` counts, when it is not a count of requests (GB, GB-seconds, ...). */
+  unit?: string;
+  /** The price page. */
+  source?: string;
 }
 
 export type LambdaArchitecture = 'arm64' | 'x86_64';
 
-export const SQS_CHUNK_BYTES = 64 * 1024;
-
-/** Lambda bills duration per started millisecond. */
-export function billedMs(durationMs: number): number {
-  return Math.max(1, Math.ceil(durationMs));
-}
-
-/** One SQS request per started 64 KB chunk of the larger of request and response payload. */
-export function sqsBilledRequests(payloadBytes: number): number {
-  return Math.max(1, Math.ceil(payloadBytes / SQS_CHUNK_BYTES));
-}
+// In their own module so the platform process's request counter does not load the CDK (lib/) with this one.
+export { billedMs, SQS_CHUNK_BYTES, sqsBilledRequests } from './billing-units';
 
 export function gbSeconds(l: LambdaUsage): number {
   return (l.billedMs / 1000) * (l.memoryMb / 1024);
 }
 
+/** GB CloudWatch Logs ingests for a source: its bytes plus 26 bytes per event. */
+export function ingestedGb(l: LogUsage): number {
+  return (l.bytes + CLOUDWATCH_EVENT_OVERHEAD_BYTES * l.events) / BYTES_PER_GB;
+}
+
+const priced = (item: string, quantity: number, price: Price, unit?: string): CostLine => ({
+  item,
+  quantity,
+  usd: priceOf(price, quantity),
+  ...(unit ? { unit } : {}),
+  source: price.source,
+});
+
 export function costLines(u: AwsUsage, prices: PriceTable = PRICES, arch: LambdaArchitecture = 'arm64'): CostLine[] {
   const gbPrice = arch === 'arm64' ? prices.lambdaGbSecondArm64 : prices.lambdaGbSecondX86;
-  const lines: CostLine[] = [{ item: 'HTTP API requests', quantity: u.httpApiRequests, usd: priceOf(prices.httpApiRequest, u.httpApiRequests) }];
+  const lines: CostLine[] = [priced('HTTP API requests', u.httpApiRequests, prices.httpApiRequest)];
   for (const l of u.lambda) {
-    lines.push({ item: `Lambda ${l.fn} requests`, quantity: l.invocations, usd: priceOf(prices.lambdaRequest, l.invocations) });
-    const gbs = gbSeconds(l);
-    lines.push({ item: `Lambda ${l.fn} GB-seconds`, quantity: gbs, usd: priceOf(gbPrice, gbs) });
+    lines.push(priced(`Lambda ${l.fn} requests`, l.invocations, prices.lambdaRequest));
+    lines.push(priced(`Lambda ${l.fn} GB-seconds`, gbSeconds(l), gbPrice, 'GB-s'));
   }
   lines.push(
-    { item: 'SQS requests (64 KB chunks)', quantity: u.sqsRequests, usd: priceOf(prices.sqsRequest, u.sqsRequests) },
-    { item: 'DynamoDB write request units', quantity: u.dynamoDbWriteUnits, usd: priceOf(prices.dynamoDbWriteRequestUnit, u.dynamoDbWriteUnits) },
-    { item: 'DynamoDB read request units', quantity: u.dynamoDbReadUnits, usd: priceOf(prices.dynamoDbReadRequestUnit, u.dynamoDbReadUnits) },
-    { item: 'Secrets Manager API calls', quantity: u.secretsManagerCalls, usd: priceOf(prices.secretsManagerApiCall, u.secretsManagerCalls) },
-    { item: 'KMS requests', quantity: u.kmsRequests, usd: priceOf(prices.kmsRequest, u.kmsRequests) },
+    priced('SQS requests (64 KB chunks)', u.sqsRequests, prices.sqsRequest),
+    priced('DynamoDB write request units', u.dynamoDbWriteUnits, prices.dynamoDbWriteRequestUnit),
+    priced('DynamoDB read request units', u.dynamoDbReadUnits, prices.dynamoDbReadRequestUnit),
+    priced('Secrets Manager API calls', u.secretsManagerCalls, prices.secretsManagerApiCall),
+    priced('KMS requests', u.kmsRequests, prices.kmsRequest),
   );
+  for (const l of u.logs) lines.push(priced(`CloudWatch Logs ingestion: ${l.source}`, ingestedGb(l), prices.cloudWatchLogsIngestedGb, 'GB'));
+  const scannedGb = u.logDataProtection ? u.logs.reduce((n, l) => n + l.bytes, 0) / BYTES_PER_GB : 0;
+  lines.push(priced('CloudWatch Logs data protection (GB scanned)', scannedGb, prices.cloudWatchLogsDataProtectionGb, 'GB'));
+  lines.push(priced('X-Ray traces recorded (fixed rate)', u.xrayTraces, prices.xrayTraceRecorded));
   return lines;
+}
+
+/**
+ * Traces recorded beyond the reservoir: the fixed rate of every invocation. An upper bound: a sampled webhook's
+ * message carries its trace header to the sync invocation, which then adds segments to that trace, not a new one.
+ */
+export function fixedRateTraces(invocations: number, fixedRate: number = TRACE_SAMPLING.fixedRate): number {
+  return invocations * fixedRate;
 }
 
 export function totalUsd(lines: readonly CostLine[]): number {
@@ -83,14 +125,34 @@ export function scaleUsage(u: AwsUsage, events: number): AwsUsage {
     dynamoDbReadUnits: u.dynamoDbReadUnits * k,
     secretsManagerCalls: u.secretsManagerCalls * k,
     kmsRequests: u.kmsRequests * k,
+    logs: u.logs.map((l) => ({ ...l, events: l.events * k, bytes: l.bytes * k })),
+    xrayTraces: u.xrayTraces * k,
+    logDataProtection: u.logDataProtection,
   };
 }
+
+/**
+ * The log lines no design can avoid: one access-log line per HTTP request (`bytesPerLine`: the stack's format, or
+ * the floor's minimal one) and Lambda's own lines. The stack sets the system log level to WARN
+ * (lib/app-function.ts), and Lambda's per-invocation lines (platform.start, platform.runtimeDone, platform.report)
+ * are INFO events, so none is written: the line is kept, at zero, so the table says so.
+ */
+export function unavoidableLogs(httpRequests: number, bytesPerLine: number): LogUsage[] {
+  return [
+    { source: ACCESS_LOG_SOURCE, events: httpRequests, bytes: httpRequests * bytesPerLine },
+    { source: LAMBDA_PLATFORM_LOG_SOURCE, events: 0, bytes: 0 },
+  ];
+}
+
+/** Bytes of the floor's access-log line: the request id and the status. */
+export const FLOOR_ACCESS_LOG_BYTES = accessLogLineBytes(WEBHOOK_REQUEST, MINIMAL_ACCESS_LOG_FIELDS);
 
 /**
  * The floor (issue 8): per event one HTTP API request, one webhook invoke, one SendMessage, receives and deletes
  * batched by 10, one sync invoke per 10 events and one DynamoDB write of at most 1 KB. Durations and memory are
  * the anchors' stated assumptions (§C3: 50 ms webhook, 250 ms per sync batch, both 256 MB arm64), which put the
- * floor at about $2.58 per million events.
+ * floor at about $2.58 per million events; plus the log lines any deployment writes (`unavoidableLogs`: one minimal
+ * access-log line per request), $0.03 more. The floor prints nothing itself, traces nothing and scans no log.
  */
 export interface FloorAssumptions {
   batchSize: number;
@@ -117,6 +179,9 @@ export function floorUsage(events: number, a: FloorAssumptions = FLOOR_ASSUMPTIO
     dynamoDbReadUnits: 0,
     secretsManagerCalls: 0,
     kmsRequests: 0,
+    logs: unavoidableLogs(events, FLOOR_ACCESS_LOG_BYTES),
+    xrayTraces: 0,
+    logDataProtection: false,
   };
 }
 
@@ -131,4 +196,64 @@ export function costAgainstFloor(
   const usd = totalUsd(lines);
   const floorUsd = totalUsd(floorLines);
   return { lines, usd, floorLines, floorUsd, ratio: usd / floorUsd };
+}
+
+/** A 30-day month. */
+export const SECONDS_PER_MONTH = 30 * 24 * 3600;
+/**
+ * DynamoDB with a customer-managed key caches each caller's table key and asks KMS again after 5 minutes
+ * (https://docs.aws.amazon.com/kms/latest/developerguide/services-dynamodb.html); modelled like SQS's data-key reuse.
+ */
+export const TABLE_KEY_REUSE_SECONDS = 300;
+
+/**
+ * What the deployment pays per month whatever the traffic, apart from the per-event bill: custom metrics (each
+ * distinct metric name x dimension values the functions emitted in EMF), alarms and dashboards of the stack, the
+ * X-Ray reservoir (traced first, up to `reservoirPerSecond` traces each second there is traffic), and the KMS
+ * requests the customer-managed key implies per principal per queue or table per reuse period, an upper bound
+ * (every principal active in every period). Plus the key itself and the stack's own secrets; team secrets are per
+ * team ($0.40 each), not counted here.
+ */
+export function fixedMonthlyLines(
+  inv: StackInventory,
+  customMetrics: number,
+  prices: PriceTable = PRICES,
+  sampling: { reservoirPerSecond: number } = TRACE_SAMPLING,
+): CostLine[] {
+  const queuePeriods = SECONDS_PER_MONTH / inv.queueDataKeyReuseSeconds;
+  const tablePeriods = SECONDS_PER_MONTH / TABLE_KEY_REUSE_SECONDS;
+  return [
+    priced('CloudWatch custom metrics (EMF: distinct name x dimensions emitted)', customMetrics, prices.cloudWatchMetricMonth, 'metric-months'),
+    priced('CloudWatch alarms (standard resolution)', inv.alarms, prices.cloudWatchAlarmMonth, 'alarm-months'),
+    priced('CloudWatch dashboards', inv.dashboards, prices.cloudWatchDashboardMonth, 'dashboard-months'),
+    priced(`X-Ray reservoir traces (up to ${sampling.reservoirPerSecond}/s all month)`, sampling.reservoirPerSecond * SECONDS_PER_MONTH, prices.xrayTraceRecorded),
+    priced(
+      `KMS requests for SQS data keys (${inv.queueKeyPrincipals.length} role x queue x send/receive, one per ${inv.queueDataKeyReuseSeconds} s at most)`,
+      inv.queueKeyPrincipals.length * queuePeriods,
+      prices.kmsRequest,
+    ),
+    priced(
+      `KMS requests for DynamoDB table keys (${inv.tableKeyPrincipals.length} role x table, one per ${TABLE_KEY_REUSE_SECONDS} s at most)`,
+      inv.tableKeyPrincipals.length * tablePeriods,
+      prices.kmsRequest,
+    ),
+    priced('KMS customer-managed keys', inv.kmsKeys, prices.kmsKeyMonth, 'key-months'),
+    priced('Secrets Manager secrets of the stack (team secrets are per team)', inv.secrets, prices.secretsManagerSecretMonth, 'secret-months'),
+  ];
+}
+
+/** The measured lines each function printed, as log usage (one source per function). */
+export function printedLogs(functions: readonly FunctionLogCount[]): LogUsage[] {
+  return [...functions].sort((a, b) => a.fn.localeCompare(b.fn)).map((f) => ({ source: `${f.fn} lines (logs and EMF metrics)`, events: f.events, bytes: f.bytes }));
+}
+
+/** DynamoDB write units and their dollars, by table, from operation keys such as `UpdateItem[teams]`. */
+export function writeUnitsByTable(ops: readonly { operation: string; writeUnits: number }[], prices: PriceTable = PRICES): { table: string; writeUnits: number; usd: number }[] {
+  const by = new Map<string, number>();
+  for (const o of ops) {
+    if (o.writeUnits === 0) continue;
+    const table = /\[(.+)\]$/.exec(o.operation)?.[1] ?? 'other';
+    by.set(table, (by.get(table) ?? 0) + o.writeUnits);
+  }
+  return [...by].sort(([a], [b]) => a.localeCompare(b)).map(([table, writeUnits]) => ({ table, writeUnits, usd: priceOf(prices.dynamoDbWriteRequestUnit, writeUnits) }));
 }

@@ -1,6 +1,8 @@
 /**
  * us-east-1 list prices, no free tier, copied with their sources from the research anchors
- * (/work/shared/notes/anchors.md §C2, read Aug 2026). Re-check the pages before quoting a figure to a customer.
+ * (/work/shared/notes/anchors.md §C2, read Aug 2026); CloudWatch (logs, metrics, alarms, dashboards), X-Ray and the
+ * monthly KMS key and secret prices from the pricing pages named (issue #14, Nov 2026). Re-check the pages before
+ * quoting a figure to a customer.
  * `usd` is the price of `per` units.
  */
 export interface Price {
@@ -22,7 +24,18 @@ export interface PriceTable {
   dynamoDbReadRequestUnit: Price;
   secretsManagerApiCall: Price;
   kmsRequest: Price;
+  cloudWatchLogsIngestedGb: Price;
+  cloudWatchLogsDataProtectionGb: Price;
+  xrayTraceRecorded: Price;
+  cloudWatchMetricMonth: Price;
+  cloudWatchAlarmMonth: Price;
+  cloudWatchDashboardMonth: Price;
+  kmsKeyMonth: Price;
+  secretsManagerSecretMonth: Price;
 }
+
+/** CloudWatch Logs bills ingested GB: the UTF-8 bytes of each event plus 26 bytes per event (PutLogEvents). */
+export const BYTES_PER_GB = 1024 ** 3;
 
 export const PRICES: PriceTable = {
   region: 'us-east-1',
@@ -56,6 +69,24 @@ export const PRICES: PriceTable = {
   },
   secretsManagerApiCall: { usd: 0.05, per: 10_000, unit: 'Secrets Manager API call', source: 'https://aws.amazon.com/secrets-manager/pricing/' },
   kmsRequest: { usd: 0.03, per: 10_000, unit: 'KMS symmetric request', source: 'https://aws.amazon.com/kms/pricing/' },
+  cloudWatchLogsIngestedGb: {
+    usd: 0.5,
+    per: 1,
+    unit: 'CloudWatch Logs ingested GB, Standard log class (event bytes + 26 bytes per event)',
+    source: 'https://aws.amazon.com/cloudwatch/pricing/',
+  },
+  cloudWatchLogsDataProtectionGb: {
+    usd: 0.12,
+    per: 1,
+    unit: 'CloudWatch Logs data protection, GB of log events scanned (every log group of the stack has the PHI policy)',
+    source: 'https://aws.amazon.com/cloudwatch/pricing/',
+  },
+  xrayTraceRecorded: { usd: 5.0, per: 1_000_000, unit: 'X-Ray trace recorded', source: 'https://aws.amazon.com/xray/pricing/' },
+  cloudWatchMetricMonth: { usd: 0.3, per: 1, unit: 'CloudWatch custom metric-month (first 10,000)', source: 'https://aws.amazon.com/cloudwatch/pricing/' },
+  cloudWatchAlarmMonth: { usd: 0.1, per: 1, unit: 'CloudWatch standard-resolution alarm-month (one metric)', source: 'https://aws.amazon.com/cloudwatch/pricing/' },
+  cloudWatchDashboardMonth: { usd: 3.0, per: 1, unit: 'CloudWatch dashboard-month', source: 'https://aws.amazon.com/cloudwatch/pricing/' },
+  kmsKeyMonth: { usd: 1.0, per: 1, unit: 'KMS customer-managed key-month', source: 'https://aws.amazon.com/kms/pricing/' },
+  secretsManagerSecretMonth: { usd: 0.4, per: 1, unit: 'Secrets Manager secret-month', source: 'https://aws.amazon.com/secrets-manager/pricing/' },
 };
 
 export function priceOf(p: Price, quantity: number): number {

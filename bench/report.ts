@@ -1,5 +1,7 @@
-import type { CostSection } from './sections/cost';
 import type { CliStartSection } from './sections/cli-start';
+import { FLOOR_ACCESS_LOG_BYTES, type CostLine } from './cost-model';
+import { CLOUDWATCH_EVENT_OVERHEAD_BYTES } from './log-counter';
+import type { CostSection, FixedMonthly, TableWrites } from './sections/cost';
 import type { ColdStartSection } from './sections/cold-start';
 import type { E2eSection } from './sections/e2e-latency';
 import type { RefreshSweepSection } from './sections/refresh-sweep';
@@ -22,6 +24,8 @@ export interface BenchResults {
   scale?: ScaleSection;
 }
 
+/** The floor's log bytes per event: one minimal access-log line (Lambda writes no line at WARN). */
+const FLOOR_LOG_BYTES_PER_EVENT = FLOOR_ACCESS_LOG_BYTES + CLOUDWATCH_EVENT_OVERHEAD_BYTES;
 const fmt = (v: number, digits: number): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
 const mmm = (s: Summary, digits: number, unit = ''): [string, string] => [`${fmt(s.median, digits)}${unit}`, `${fmt(s.min, digits)} – ${fmt(s.max, digits)}${unit}`];
 const kb = (bytes: number): string => `${fmt(bytes / 1024, 0)} KB`;
@@ -43,6 +47,15 @@ export function summaryTable(r: BenchResults): string {
     if (c.eventsPerTeamHourWithinBudget !== null) {
       rows.push(['Webhook events per team-hour within the 500-call DrChrono budget', fmt(c.eventsPerTeamHourWithinBudget, 0), '–', '–', '–']);
     }
+    for (const w of c.writesByTable ?? []) {
+      if (w.table === 'records') continue;
+      rows.push([`DynamoDB WRU per event, ${w.table === 'teams' ? 'team counters' : w.table} ($${fmt(w.usdPerMillion.median, 2)} per 1M)`, ...mmm(w.writeUnitsPerEvent, 3), '0', '–']);
+    }
+    if (c.logBytesPerEvent) {
+      const perEvent = Object.values(c.logBytesPerEvent).reduce((n, b) => n + b.median, 0);
+      rows.push(['CloudWatch Logs bytes ingested per event (all sources)', fmt(perEvent, 0), '–', fmt(FLOOR_LOG_BYTES_PER_EVENT, 0), `×${fmt(perEvent / FLOOR_LOG_BYTES_PER_EVENT, 2)}`]);
+    }
+    if (c.fixedMonthly) rows.push(['Fixed monthly cost of the stack (metrics, alarms, dashboard, X-Ray reservoir, KMS)', `$${fmt(c.fixedMonthly.usd, 2)}`, '–', '–', '–']);
     rows.push(['Largest share of a team’s hourly budget used by one run', ...mmm({ ...c.maxTeamBudgetShare, median: c.maxTeamBudgetShare.median * 100, min: c.maxTeamBudgetShare.min * 100, max: c.maxTeamBudgetShare.max * 100 }, 1, ' %'), '–', '–']);
   }
   if (r.webhookCpu) {
@@ -87,17 +100,23 @@ export function summaryTable(r: BenchResults): string {
     rows.push(['DrChrono calls per outbound change', ...mmm(w.drchronoCallsPerChange, 2), '1', `×${fmt(w.drchronoCallsPerChange.median, 2)}`]);
     rows.push(['DynamoDB WRU per outbound change', ...mmm(w.dynamoDbWriteUnitsPerChange, 2), '1.00', `×${fmt(w.dynamoDbWriteUnitsPerChange.median, 2)}`]);
     rows.push(['SQS billed requests per outbound change', ...mmm(w.sqsRequestsPerChange, 2), '1.40', `×${fmt(w.sqsRequestsPerChange.median / 1.4, 2)}`]);
+    for (const t of w.writesByTable ?? []) {
+      if (t.table === 'records') continue;
+      rows.push([`DynamoDB WRU per outbound change, ${t.table} ($${fmt(t.usdPerMillion.median, 2)} per 1M)`, ...mmm(t.writeUnitsPerEvent, 3), '0', '–']);
+    }
     if (w.changesPerTeamHourWithinBudget !== null) rows.push(['Outbound changes per team-hour within the write-back budget share', fmt(w.changesPerTeamHourWithinBudget, 0), '–', '–', '–']);
   }
   return table(['Figure', 'Median', 'Min – max', 'Floor / bound', 'Ratio'], rows);
 }
 
 export function writeBackTable(w: WriteBackSection): string {
-  const floor = new Map(w.floorLinesPerMillion.map((l) => [l.item, l.usd]));
-  const rows = w.linesPerMillion.map((l) => [l.item, fmt(l.quantity.median, 0), `$${fmt(l.usd.median, 4)}`, `$${fmt(floor.get(l.item) ?? 0, 4)}`]);
-  rows.push(['**Total**', '', `**$${fmt(w.usdPerMillion.median, 2)}**`, `**$${fmt(w.floorUsdPerMillion, 2)}**`]);
+  const lines = linesTable('Line (per 1M outbound changes, median run)', w.linesPerMillion, w.floorLinesPerMillion, w.usdPerMillion.median, w.floorUsdPerMillion, sourcesOf(w.runs, w.floorLinesPerMillion));
   const ops = Object.entries(w.requestsPerChange).map(([op, s]) => [`\`${op}\``, fmt(s.median, 3), `${fmt(s.min, 3)} – ${fmt(s.max, 3)}`]);
-  return `${table(['Line (per 1M outbound changes, median run)', 'Quantity', 'Measured', 'Floor'], rows)}\n\n${table(['AWS request per outbound change', 'Median', 'Min – max'], ops)}`;
+  const parts = [lines, table(['AWS request per outbound change', 'Median', 'Min – max'], ops)];
+  // Results from before the whole bill (carried over from an older latest.json) lack these.
+  if (w.writesByTable) parts.push(writesByTableTable('change', w.writesByTable));
+  if (w.logBytesPerChange) parts.push(logBytesTable('change', w.logBytesPerChange));
+  return parts.join('\n\n');
 }
 
 /** Every CLI start case beside `node -e 0`, and what the shim's staleness check and a rebuild cost. */
@@ -112,11 +131,53 @@ export function cliStartTable(c: CliStartSection): string {
   return table([`Operator CLI start (wall, median of ${c.samples}, Node ${c.nodeVersion})`, 'Median', 'Min – max', 'Ratio to node -e 0'], rows);
 }
 
+const quantity = (l: { quantity: number; unit?: string }): string => (l.unit === 'GB' ? `${fmt(l.quantity, 3)} GB` : fmt(l.quantity, 0));
+const priceLink = (source: string | undefined): string => (source ? `[price](${source})` : '');
+
+/** Lines per 1M with the floor beside them and each line's price page. */
+function linesTable(head: string, lines: { item: string; quantity: { median: number }; usd: { median: number } }[], floorLines: CostLine[], total: number, floorTotal: number, sources: Map<string, string | undefined>): string {
+  const floor = new Map(floorLines.map((l) => [l.item, l.usd]));
+  const unit = new Map(floorLines.map((l) => [l.item, l.unit]));
+  const rows = lines.map((l) => [
+    l.item,
+    quantity({ quantity: l.quantity.median, unit: unit.get(l.item) ?? (l.item.startsWith('CloudWatch Logs') ? 'GB' : undefined) }),
+    `$${fmt(l.usd.median, 4)}`,
+    `$${fmt(floor.get(l.item) ?? 0, 4)}`,
+    priceLink(sources.get(l.item)),
+  ]);
+  rows.push(['**Total**', '', `**$${fmt(total, 2)}**`, `**$${fmt(floorTotal, 2)}**`, '']);
+  return table([head, 'Quantity', 'Measured', 'Floor', 'Source'], rows);
+}
+
+const sourcesOf = (runs: readonly { lines: CostLine[] }[], floorLines: CostLine[]): Map<string, string | undefined> =>
+  new Map([...floorLines, ...runs.flatMap((r) => r.lines)].map((l) => [l.item, l.source]));
+
 export function costTable(c: CostSection): string {
-  const floor = new Map(c.floorLinesPerMillion.map((l) => [l.item, l.usd]));
-  const rows = c.linesPerMillion.map((l) => [l.item, fmt(l.quantity.median, 0), `$${fmt(l.usd.median, 4)}`, `$${fmt(floor.get(l.item) ?? 0, 4)}`]);
-  rows.push(['**Total**', '', `**$${fmt(c.usdPerMillion.median, 2)}**`, `**$${fmt(c.floorUsdPerMillion, 2)}**`]);
-  return table(['Line (per 1M events, median run)', 'Quantity', 'Measured', 'Floor'], rows);
+  return linesTable('Line (per 1M events, median run)', c.linesPerMillion, c.floorLinesPerMillion, c.usdPerMillion.median, c.floorUsdPerMillion, sourcesOf(c.runs, c.floorLinesPerMillion));
+}
+
+/** Monthly costs that do not grow with events (shown apart from the per-event tables). */
+export function fixedMonthlyTable(f: FixedMonthly): string {
+  const rows = f.lines.map((l) => [l.item, fmt(l.quantity, 0), `$${fmt(l.usd, 2)}`, priceLink(l.source)]);
+  rows.push(['**Total per month**', '', `**$${fmt(f.usd, 2)}**`, '']);
+  return table(['Fixed monthly (whatever the traffic; upper bounds where marked "at most"/"up to")', 'Quantity', 'Per month', 'Source'], rows);
+}
+
+/** DynamoDB writes by table: the record writes apart from the integration log and the team items' counters. */
+export function writesByTableTable(per: string, writes: TableWrites[]): string {
+  const label: Record<string, string> = {
+    records: 'records (the synced records)',
+    'integration-log': 'integration-log (one entry per delivery, grouped)',
+    teams: 'teams (team counters; for write-back also change items and budget counters)',
+  };
+  const rows = writes.map((w) => [label[w.table] ?? w.table, fmt(w.writeUnitsPerEvent.median, 3), `${fmt(w.writeUnitsPerEvent.min, 3)} – ${fmt(w.writeUnitsPerEvent.max, 3)}`, `$${fmt(w.usdPerMillion.median, 4)}`]);
+  return table([`DynamoDB writes by table`, `WRU per ${per} (median)`, 'Min – max', `$ per 1M ${per}s`], rows);
+}
+
+/** CloudWatch Logs bytes ingested per event by source, 26 bytes per log event included. */
+export function logBytesTable(per: string, bytes: Record<string, { median: number; min: number; max: number }>): string {
+  const rows = Object.entries(bytes).map(([source, b]) => [source, fmt(b.median, 0), `${fmt(b.min, 0)} – ${fmt(b.max, 0)}`]);
+  return table([`CloudWatch Logs ingested bytes per ${per}`, 'Median', 'Min – max'], rows);
 }
 
 export function requestsTable(c: CostSection): string {
@@ -169,9 +230,16 @@ export function markdown(r: BenchResults, sectionRuns: Partial<Record<keyof Benc
   const parts = [summaryTable(r)];
   const runs = Object.entries(sectionRuns).map(([section, run]) => `${section} ${run.generatedAt} (${run.mode}, ${run.commit})`);
   if (new Set(Object.values(sectionRuns).map((run) => run.generatedAt)).size > 1) parts.push(`Sections measured in different runs: ${runs.join('; ')}.`);
-  if (r.cost) parts.push(costTable(r.cost), requestsTable(r.cost));
+  if (r.cost) {
+    parts.push(costTable(r.cost), requestsTable(r.cost));
+    // Results from before the whole bill (carried over from an older latest.json) lack these.
+    if (r.cost.writesByTable) parts.push(writesByTableTable('event', r.cost.writesByTable));
+    if (r.cost.logBytesPerEvent) parts.push(logBytesTable('event', r.cost.logBytesPerEvent));
+  }
   if (r.writeBack) parts.push(writeBackTable(r.writeBack));
   if (r.cliStart) parts.push(cliStartTable(r.cliStart));
+  const fixed = r.cost?.fixedMonthly ?? r.writeBack?.fixedMonthly;
+  if (fixed) parts.push(fixedMonthlyTable(fixed));
   if (r.scale) parts.push(scaleTable(r.scale));
   return parts.join('\n\n');
 }

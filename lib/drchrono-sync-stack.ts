@@ -16,6 +16,7 @@ import { EncryptionKey } from './encryption-key';
 import { WebhookApi } from './http-api';
 import { LogDataProtection } from './log-data-protection';
 import { acknowledgeNagFindings, type NagAcknowledgement } from './nag';
+import { TraceSampling } from './trace-sampling';
 import {
   BACKFILL_CONCURRENCY,
   BACKFILL_MAX_AGE,
@@ -63,6 +64,8 @@ export class DrChronoSyncStack extends Stack {
   readonly connectLinkKey: ConnectLinkKey;
   readonly alarms: PipelineAlarms;
   readonly dashboard: PipelineDashboard;
+  /** X-Ray sampling of the functions' traces (lib/trace-sampling.ts). */
+  readonly traceSampling: TraceSampling;
   readonly schedules: { tokenRefresh: Rule; reconcile: Rule };
   /** Accepted cdk-nag findings, one per resource and rule (lib/nag.ts). */
   readonly nagAcknowledgements: NagAcknowledgement[];
@@ -317,6 +320,8 @@ export class DrChronoSyncStack extends Stack {
       functions: functionList,
       alarms: this.alarms.alarms,
     });
+
+    this.traceSampling = new TraceSampling(this, 'TraceSampling', { stage: props.stage });
 
     const outputs: Record<string, { value: string; description: string }> = {
       ApiBaseUrl: { value: baseUrl, description: 'Base URL of the HTTP API' },

@@ -2,16 +2,34 @@ import { GetQueueAttributesCommand } from '@aws-sdk/client-sqs';
 import { FUNCTION_SIZING, type FunctionName } from '../../lib/secure-defaults';
 import { sqsClient } from '../../shared/aws/clients';
 import { DEFAULT_API_BUDGET_PER_HOUR } from '../../shared/budget/api-budget';
+import { accessLogLineBytes, WEBHOOK_REQUEST } from '../access-log';
 import { EMPTY_RECEIVE, type OperationCount } from '../aws-request-counter';
-import { billedMs, costAgainstFloor, type AwsUsage, type CostLine, type LambdaUsage } from '../cost-model';
+import {
+  billedMs,
+  costAgainstFloor,
+  fixedMonthlyLines,
+  fixedRateTraces,
+  ingestedGb,
+  printedLogs,
+  totalUsd,
+  unavoidableLogs,
+  writeUnitsByTable,
+  type AwsUsage,
+  type CostLine,
+  type LambdaUsage,
+} from '../cost-model';
+import type { LogSnapshot } from '../log-counter';
 import type { BenchPlatform } from '../platform-process';
+import { BYTES_PER_GB } from '../prices';
+import { synthInventory, type StackInventory } from '../stack-inventory';
 import { connectTeam, httpJson, rateLimit, resetRateLimit, type BenchTeam } from '../sandbox';
 import { median, percentile, summarize, summarizeBy, type Summary } from '../stats';
 import { materialise, planMix, postAll } from '../workload';
 
 /**
- * Sections 1 and 2 of issue 8: drive the realistic mix through the local pipeline, count every AWS request and
- * every DrChrono call, and price the counts per million events beside the floor.
+ * Sections 1 and 2 of issue 8: drive the realistic mix through the local pipeline, count every AWS request, every
+ * DrChrono call and every line the functions print, and price the counts per million events beside the floor
+ * (issue 14 §1: the whole bill, with the monthly fixed costs apart).
  */
 export interface CostOptions {
   events: number;
@@ -36,6 +54,54 @@ export interface CostRun {
   syncBatchMs: { median: number; p95: number };
   syncInvocations: number;
   drchronoCalls: { teamId: string; calls: number; budget: number; byPath: Record<string, number> }[];
+  /** What each function printed during the run (lines, bytes, EMF metrics). */
+  logs: LogSnapshot;
+}
+
+/** DynamoDB writes of one table per event (or change) and per 1M, median across runs. */
+export interface TableWrites {
+  table: string;
+  writeUnitsPerEvent: Summary;
+  usdPerMillion: Summary;
+}
+
+/** Monthly costs that do not grow with events, shown apart from the per-event bill. */
+export interface FixedMonthly {
+  lines: CostLine[];
+  usd: number;
+  customMetrics: string[];
+  inventory: StackInventory;
+}
+
+/** CloudWatch Logs bytes ingested per event (or change), by source, 26 bytes per event included. */
+export function ingestedBytesPerEvent(runs: readonly { usage: AwsUsage }[]): Record<string, Summary> {
+  const sources = [...new Set(runs.flatMap((r) => r.usage.logs.map((l) => l.source)))];
+  const out: Record<string, Summary> = {};
+  for (const source of sources) {
+    out[source] = summarizeBy(runs, (r) => {
+      const l = r.usage.logs.find((x) => x.source === source);
+      return l ? (ingestedGb(l) * BYTES_PER_GB) / r.usage.events : 0;
+    });
+  }
+  return out;
+}
+
+export function tableWrites(runs: readonly { usage: AwsUsage; awsOps: OperationCount[] }[]): TableWrites[] {
+  const tables = [...new Set(runs.flatMap((r) => writeUnitsByTable(r.awsOps).map((t) => t.table)))].sort();
+  const of = (r: { awsOps: OperationCount[] }, table: string) => writeUnitsByTable(r.awsOps).find((t) => t.table === table);
+  return tables.map((table) => ({
+    table,
+    writeUnitsPerEvent: summarizeBy(runs, (r) => (of(r, table)?.writeUnits ?? 0) / r.usage.events),
+    usdPerMillion: summarizeBy(runs, (r) => ((of(r, table)?.usd ?? 0) * 1_000_000) / r.usage.events),
+  }));
+}
+
+/** The fixed monthly bill of the synthesized stack, with the metrics the runs' EMF lines declared. */
+export async function fixedMonthly(runs: readonly { logs: LogSnapshot }[]): Promise<FixedMonthly> {
+  const inventory = await synthInventory();
+  const customMetrics = [...new Set(runs.flatMap((r) => r.logs.metrics))].sort();
+  const lines = fixedMonthlyLines(inventory, customMetrics.length);
+  return { lines, usd: totalUsd(lines), customMetrics, inventory };
 }
 
 export interface CostSection {
@@ -60,6 +126,11 @@ export interface CostSection {
   /** Events per hour one team can sustain within its budget at the measured calls per event. */
   eventsPerTeamHourWithinBudget: number | null;
   idleEmptyReceivesPerRun: Summary;
+  /** CloudWatch Logs bytes ingested per event by source (each function's lines, the access log, Lambda's lines). */
+  logBytesPerEvent: Record<string, Summary>;
+  /** DynamoDB writes by table: the records apart from the integration log and the team counters. */
+  writesByTable: TableWrites[];
+  fixedMonthly: FixedMonthly;
   runs: CostRun[];
   notes: string[];
 }
@@ -130,6 +201,10 @@ async function runOnce(p: BenchPlatform, teams: readonly BenchTeam[], o: CostOpt
     secretsManagerCalls: secretsCalls,
     // Modelled: no KMS locally. Each GetSecretValue decrypts with the stack's CMK (one Decrypt).
     kmsRequests: sum((c) => c.requests, (c) => c.service === 'secretsmanager' && c.operation === 'GetSecretValue'),
+    // What the handlers printed, the access-log line of each delivery, and Lambda's own lines (none at WARN).
+    logs: [...printedLogs(snap.logs.functions), ...unavoidableLogs(plan.posts.length, accessLogLineBytes(WEBHOOK_REQUEST))],
+    xrayTraces: fixedRateTraces(lambda.reduce((n, l) => n + l.invocations, 0)),
+    logDataProtection: true,
   };
   const priced = costAgainstFloor(usage);
   const drchronoCalls = [];
@@ -153,6 +228,7 @@ async function runOnce(p: BenchPlatform, teams: readonly BenchTeam[], o: CostOpt
     syncBatchMs: durationFigures(byFn.get('sync')),
     syncInvocations: (byFn.get('sync') ?? []).length,
     drchronoCalls,
+    logs: snap.logs,
   };
 }
 
@@ -202,6 +278,9 @@ export async function runCostSection(p: BenchPlatform, o: CostOptions, log: (l: 
     maxTeamBudgetShare: summarizeBy(runs, (r) => Math.max(...r.drchronoCalls.map((t) => t.calls / t.budget))),
     eventsPerTeamHourWithinBudget: dcpe.median > 0 ? Math.floor(DEFAULT_API_BUDGET_PER_HOUR / dcpe.median) : null,
     idleEmptyReceivesPerRun: summarize(runs.map((r) => r.idleEmptyReceives)),
+    logBytesPerEvent: ingestedBytesPerEvent(runs),
+    writesByTable: tableWrites(runs),
+    fixedMonthly: await fixedMonthly(runs),
     runs,
     notes: [],
   };

@@ -7,9 +7,24 @@ import { WRITE_BACK_QUEUE } from '../../shared/config/queue-settings';
 import { listRecords } from '../../shared/store/records';
 import { getChange } from '../../shared/write-back/change-store';
 import { FUNCTION_SIZING, type FunctionName } from '../../lib/secure-defaults';
+import { accessLogLineBytes, WEBHOOK_REQUEST, WRITE_API_REQUEST } from '../access-log';
 import { EMPTY_RECEIVE, type OperationCount } from '../aws-request-counter';
-import { billedMs, costLines, scaleUsage, totalUsd, type AwsUsage, type CostLine, type LambdaUsage } from '../cost-model';
+import {
+  billedMs,
+  costLines,
+  FLOOR_ACCESS_LOG_BYTES,
+  fixedRateTraces,
+  printedLogs,
+  scaleUsage,
+  totalUsd,
+  unavoidableLogs,
+  type AwsUsage,
+  type CostLine,
+  type LambdaUsage,
+} from '../cost-model';
+import type { LogSnapshot } from '../log-counter';
 import type { BenchPlatform } from '../platform-process';
+import { fixedMonthly, ingestedBytesPerEvent, tableWrites, type FixedMonthly, type TableWrites } from './cost';
 import { connectTeam, httpJson, rateLimit, resetRateLimit, type BenchTeam } from '../sandbox';
 import { summarizeBy, type Summary } from '../stats';
 
@@ -41,6 +56,7 @@ export interface WriteBackRun {
   drchronoByPath: Record<string, number>;
   /** DrChrono's webhook attempts for the run's teams, by event and answer (the echoes of our writes). */
   echoes: Record<string, number>;
+  logs: LogSnapshot;
 }
 
 export interface WriteBackSection {
@@ -57,13 +73,19 @@ export interface WriteBackSection {
   floorLinesPerMillion: CostLine[];
   /** Changes one team can send per hour within its DrChrono budget's write-back share at the measured calls per change. */
   changesPerTeamHourWithinBudget: number | null;
+  /** CloudWatch Logs bytes ingested per change by source. */
+  logBytesPerChange: Record<string, Summary>;
+  /** DynamoDB writes by table per change: records, the integration log and the teams table (change items, counters). */
+  writesByTable: TableWrites[];
+  fixedMonthly: FixedMonthly;
   runs: WriteBackRun[];
 }
 
 /**
  * The floor per change: one HTTP API request, one write-api invoke (50 ms), one SendMessage, receive and delete
  * per batch of the write-back queue, one write-back invoke per batch (250 ms), one DynamoDB write of at most
- * 1 KB, and (not priced: DrChrono's) one DrChrono call. 256 MB arm64, as the webhook floor assumes.
+ * 1 KB, and (not priced: DrChrono's) one DrChrono call. 256 MB arm64, as the webhook floor assumes. Plus the
+ * unavoidable log lines (one minimal access-log line per request).
  */
 export function writeBackFloorUsage(changes: number): AwsUsage {
   const batches = changes / WRITE_BACK_QUEUE.batchSize;
@@ -79,6 +101,9 @@ export function writeBackFloorUsage(changes: number): AwsUsage {
     dynamoDbReadUnits: 0,
     secretsManagerCalls: 0,
     kmsRequests: 0,
+    logs: unavoidableLogs(changes, FLOOR_ACCESS_LOG_BYTES),
+    xrayTraces: 0,
+    logDataProtection: false,
   };
 }
 
@@ -203,16 +228,22 @@ async function runOnce(p: BenchPlatform, teams: readonly BenchTeam[], all: reado
     .map((i) => ({ fn: i.fn, invocations: i.durationsMs.length, billedMs: i.durationsMs.reduce((s, ms) => s + billedMs(ms), 0), memoryMb: memoryOf(i.fn) }));
   const ops = snap.aws;
   const sum = (pick: (c: OperationCount) => number, where: (c: OperationCount) => boolean = () => true): number => ops.filter(where).reduce((s, c) => s + pick(c), 0);
+  const echoDeliveries = lambda.find((l) => l.fn === 'webhook')?.invocations ?? 0;
+  const accessLogBytes = o.changes * accessLogLineBytes(WRITE_API_REQUEST) + echoDeliveries * accessLogLineBytes(WEBHOOK_REQUEST);
   const usage: AwsUsage = {
     events: changeIds.length,
     // The app's write requests, and the webhook deliveries of the echoes.
-    httpApiRequests: o.changes + (lambda.find((l) => l.fn === 'webhook')?.invocations ?? 0),
+    httpApiRequests: o.changes + echoDeliveries,
     lambda,
     sqsRequests: sum((c) => c.sqsBilledRequests, (c) => c.service === 'sqs' && c.operation !== EMPTY_RECEIVE),
     dynamoDbWriteUnits: sum((c) => c.writeUnits),
     dynamoDbReadUnits: sum((c) => c.readUnits),
     secretsManagerCalls: sum((c) => c.requests, (c) => c.service === 'secretsmanager'),
     kmsRequests: sum((c) => c.requests, (c) => c.service === 'secretsmanager' && c.operation === 'GetSecretValue'),
+    // What the handlers printed (the echoes' webhook and sync lines included) and an access-log line per request.
+    logs: [...printedLogs(snap.logs.functions), ...unavoidableLogs(o.changes + echoDeliveries, accessLogBytes / Math.max(1, o.changes + echoDeliveries))],
+    xrayTraces: fixedRateTraces(lambda.reduce((n, l) => n + l.invocations, 0)),
+    logDataProtection: true,
   };
   const lines = costLines(scaleUsage(usage, 1_000_000));
   const floorLines = costLines(writeBackFloorUsage(1_000_000));
@@ -239,6 +270,7 @@ async function runOnce(p: BenchPlatform, teams: readonly BenchTeam[], all: reado
     drchronoCalls,
     drchronoByPath,
     echoes,
+    logs: snap.logs,
   };
 }
 
@@ -274,6 +306,9 @@ export async function runWriteBackSection(p: BenchPlatform, o: WriteBackOptions,
     })),
     floorLinesPerMillion: runs[0]!.floorLines,
     changesPerTeamHourWithinBudget: calls.median > 0 ? Math.floor(share / calls.median) : null,
+    logBytesPerChange: ingestedBytesPerEvent(runs),
+    writesByTable: tableWrites(runs),
+    fixedMonthly: await fixedMonthly(runs),
     runs,
   };
 }

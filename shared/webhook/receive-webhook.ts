@@ -38,7 +38,22 @@ export interface WebhookRequest {
   query: Readonly<Record<string, string | undefined>>;
   /** Header names lower-cased. */
   headers: Readonly<Record<string, string | undefined>>;
-  rawBody: Buffer;
+  /**
+   * The body's bytes: a Buffer (decoded base64), or the event's text as it came (its UTF-8 bytes are the body's),
+   * which spares a copy into a Buffer and back for every delivery.
+   */
+  rawBody: Buffer | string;
+}
+
+/** The body's size in bytes, as sent. */
+export function bodyBytes(rawBody: Buffer | string): number {
+  return typeof rawBody === 'string' ? Buffer.byteLength(rawBody, 'utf8') : rawBody.length;
+}
+
+/** Whether the body is over `limit` bytes; a text body of at most limit/3 UTF-16 units cannot be (3 bytes each at most). */
+function bodyExceeds(rawBody: Buffer | string, limit: number): boolean {
+  if (typeof rawBody === 'string' && rawBody.length * 3 <= limit) return false;
+  return bodyBytes(rawBody) > limit;
 }
 
 /** What the receiver needs to know about a team besides its secret. `gone`: unknown, being removed or removed. */
@@ -52,11 +67,14 @@ export interface WebhookTeamView {
 
 export interface WebhookDeps {
   /**
-   * Read per request (one eventually consistent GetItem of three attributes, ~$0.125 per million deliveries):
-   * a removed team answers 404 at once, even from a container whose secret cache still holds its secret, and a
-   * rotated webhook token replaces the cached one at once (the item's tokenVersion moves with every secret write).
+   * The team item's view (one eventually consistent GetItem of three attributes), cached per container for a short
+   * TTL (team-state-cache.ts): `get` may answer from the cache, `fresh` always reads. The handshake and every
+   * signature failure read fresh, so a token rotated or a team reconnected a moment ago never makes a good request fail.
    */
-  teamState(teamId: string): Promise<WebhookTeamView>;
+  teamState: {
+    get(teamId: string): Promise<WebhookTeamView>;
+    fresh(teamId: string): Promise<WebhookTeamView>;
+  };
   secrets: {
     get(teamId: string): Promise<TeamSecret | null>;
     refresh(teamId: string, minAgeMs?: number): Promise<TeamSecret | null>;
@@ -85,6 +103,14 @@ export type WebhookOutcome =
   | 'team_unavailable'
   | 'queue_unavailable';
 
+/**
+ * Outcomes that print nothing (no log line, no metric): deliveries accepted and recorded elsewhere. A queued one
+ * is in the API access log, the integration log and the team's `webhooksProcessed`; an ignored or disabled one in
+ * the access log and the team's `webhooksIgnored`. Every other outcome (handshake, ping, every refusal and error)
+ * logs one line and counts one metric (docs/webhook.md, "Logging and metrics").
+ */
+export const SILENT_OUTCOMES: ReadonlySet<WebhookOutcome> = new Set<WebhookOutcome>(['queued', 'ignored', 'disabled']);
+
 export interface WebhookResponse {
   statusCode: number;
   body: string;
@@ -104,18 +130,25 @@ const HandshakeMsgSchema = z.string().regex(/^[^{]{1,1024}$/);
 /** Delivery ids are opaque; accept printable ASCII so they are safe to log and to store. */
 const DeliveryIdSchema = z.string().regex(/^[\x21-\x7e]{1,200}$/);
 
+type RequestLog = { teamId?: string; event?: string; deliveryId?: string; method: string };
+
+/** The response for `outcome`, with its one log line unless the outcome is silent. */
+function finish(log: RequestLog, outcome: WebhookOutcome, statusCode: number, body: Record<string, unknown>): WebhookResponse {
+  if (!SILENT_OUTCOMES.has(outcome)) {
+    const level = statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
+    logger[level]('webhook request', { ...log, outcome, statusCode });
+  }
+  return { statusCode, body: JSON.stringify(body), outcome };
+}
+
 /**
  * Handle one request to /drchronowebhook/{teamId}: the GET verification handshake or a POST delivery.
  * Checks run cheapest first and nothing is queued unless every check passes. Logs carry ids and the
  * outcome only: never the body, headers or secrets.
  */
 export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Promise<WebhookResponse> {
-  const log: { teamId?: string; event?: string; deliveryId?: string; method: string } = { method: req.method };
-  const done = (outcome: WebhookOutcome, statusCode: number, body: Record<string, unknown>): WebhookResponse => {
-    const level = statusCode >= 500 ? 'error' : statusCode >= 400 ? 'warn' : 'info';
-    logger[level]('webhook request', { ...log, outcome, statusCode });
-    return { statusCode, body: JSON.stringify(body), outcome };
-  };
+  const log: RequestLog = { method: req.method };
+  const done = finish.bind(undefined, log);
 
   // An id that is not a UUID names no team; the raw value is never logged.
   const teamId = parseTeamId(req.teamId);
@@ -125,29 +158,25 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   if (req.method !== 'GET' && req.method !== 'POST') {
     return { ...done('method_not_allowed', 405, { error: 'method not allowed' }), headers: { allow: WEBHOOK_METHODS.join(', ') } };
   }
-  if (req.rawBody.length > MAX_WEBHOOK_BODY_BYTES) {
+  if (bodyExceeds(req.rawBody, MAX_WEBHOOK_BODY_BYTES)) {
     return done('too_large', 413, { error: `body larger than ${MAX_WEBHOOK_BODY_BYTES} bytes` });
   }
 
   let team: WebhookTeamView;
   try {
-    team = await deps.teamState(teamId);
+    // The handshake happens right after a token is set or changed in DrChrono (and is rare): always read fresh.
+    team = req.method === 'GET' ? await deps.teamState.fresh(teamId) : await deps.teamState.get(teamId);
   } catch (err) {
     logger.error('team state unavailable', { teamId, ...errorFields(err) });
     return done('team_unavailable', 503, { error: 'temporarily unavailable' });
   }
-  const state = team.state;
-  if (state === 'gone') return done('unknown_team', 404, { error: 'unknown team' });
+  if (team.state === 'gone') return done('unknown_team', 404, { error: 'unknown team' });
 
   let secret: TeamSecret | null;
   try {
     // The handshake happens right after a token is set or changed in DrChrono, so it reads a fresher copy.
     secret = req.method === 'GET' ? await deps.secrets.refresh(teamId, SECRET_REFRESH_MIN_AGE_MS) : await deps.secrets.get(teamId);
-    // A copy cached before the last secret write (`team rotate-webhook-secret --overlap 0` must cut the old token
-    // off in every warm container, not after the cache TTL): read it again.
-    if (secret && (secret.tokenVersion ?? 0) < (team.tokenVersion ?? 0)) {
-      secret = await deps.secrets.atLeastVersion(teamId, team.tokenVersion ?? 0, SECRET_VERSION_REREAD_MIN_AGE_MS);
-    }
+    secret = await secretOfVersion(teamId, secret, team, deps);
   } catch (err) {
     logger.error('team secret unavailable', { teamId, ...errorFields(err) });
     return done('secret_unavailable', 503, { error: 'temporarily unavailable' });
@@ -165,7 +194,24 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   const signature = req.headers['x-drchrono-signature'];
   const nowMs = deps.now().getTime();
   if (!isAcceptedDeliverySignature(signature, acceptedWebhookSecrets(secret, nowMs), req.rawBody)) {
-    if (!(await signatureMatchesRefreshedSecret(teamId, secret, signature, req.rawBody, nowMs, deps))) {
+    // The cached team view may predate a rotation or a reconnect (its tokenVersion), or a removal: read it again,
+    // bypassing the cache, before refusing a delivery that may be good.
+    try {
+      team = await deps.teamState.fresh(teamId);
+    } catch (err) {
+      logger.error('team state unavailable', { teamId, ...errorFields(err) });
+      return done('team_unavailable', 503, { error: 'temporarily unavailable' });
+    }
+    if (team.state === 'gone') return done('unknown_team', 404, { error: 'unknown team' });
+    let current: TeamSecret | null;
+    try {
+      current = await secretOfVersion(teamId, secret, team, deps);
+    } catch (err) {
+      logger.error('team secret unavailable', { teamId, ...errorFields(err) });
+      return done('secret_unavailable', 503, { error: 'temporarily unavailable' });
+    }
+    const matchesCurrent = current !== null && current !== secret && isAcceptedDeliverySignature(signature, acceptedWebhookSecrets(current, nowMs), req.rawBody);
+    if (!matchesCurrent && !(await signatureMatchesRefreshedSecret(teamId, current ?? secret, signature, req.rawBody, nowMs, deps))) {
       return done('unauthorized', 401, { error: 'invalid signature' });
     }
   }
@@ -185,7 +231,7 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
   const receivedAt = deps.now().toISOString();
   // Disabled: answered 2xx so DrChrono keeps the hook, but not queued (no PHI enters the queue); `team enable`
   // catches up through reconcile. Counted as ignored, so the operator sees deliveries still arriving.
-  const disabled = state === 'disabled';
+  const disabled = team.state === 'disabled';
   if (disabled || !isSyncedEvent(event.data)) {
     try {
       await deps.countIgnored(teamId, receivedAt);
@@ -218,6 +264,17 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
 }
 
 /**
+ * A copy cached before the last secret write (the team item's tokenVersion is higher: `team rotate-webhook-secret
+ * --overlap 0` must cut the old token off in every warm container, not after the cache TTL) is read again.
+ */
+async function secretOfVersion(teamId: string, secret: TeamSecret | null, team: WebhookTeamView, deps: WebhookDeps): Promise<TeamSecret | null> {
+  if (secret && (secret.tokenVersion ?? 0) < (team.tokenVersion ?? 0)) {
+    return deps.secrets.atLeastVersion(teamId, team.tokenVersion ?? 0, SECRET_VERSION_REREAD_MIN_AGE_MS);
+  }
+  return secret;
+}
+
+/**
  * On a mismatch, re-read the secret once in case the token was rotated, at most once per
  * SECRET_REFRESH_MIN_AGE_MS per team, so a flood of forged deliveries costs at most that many reads.
  */
@@ -225,7 +282,7 @@ async function signatureMatchesRefreshedSecret(
   teamId: string,
   cached: TeamSecret,
   signature: string | undefined,
-  rawBody: Buffer,
+  rawBody: Buffer | string,
   nowMs: number,
   deps: WebhookDeps,
 ): Promise<boolean> {

@@ -10,6 +10,7 @@ import { refreshAccessToken } from '../../shared/drchrono/token-client';
 import { refreshTeam, type RefreshTeamDeps } from '../../shared/oauth/refresh-team';
 import { readTeamSecret, writeTeamSecret } from '../../shared/teams/team-secret';
 import { getTeamItem, teamKey } from '../../shared/teams/team-store';
+import { WEBHOOK_TEAM_STATE_TTL_MS } from '../../shared/webhook/team-state-cache';
 import { PLATFORM_INFO_ENV } from './setup/platform-process';
 import { connectTeam, createSandboxApp, registerTestTeam } from './helpers/connect-team';
 import { httpJson, httpRequest } from './helpers/http';
@@ -112,12 +113,23 @@ describe('team rotate-webhook-secret', () => {
     expect(await accepted(teamId, c)).toEqual([200, 200]);
   });
 
-  it('with --overlap 0 refuses the old token at once, also in a warm container that cached it', async () => {
+  it('with --overlap 0 refuses the old token once the team-state TTL has passed, also in a warm container that cached it', async () => {
     const { teamId, webhookSecret: old } = await registerTestTeam(await createSandboxApp());
     expect(await accepted(teamId, old)).toEqual([200, 200]);
     const fresh = await rotate(teamId, '0');
+    // The container reuses the team's state (and so its tokenVersion) for WEBHOOK_TEAM_STATE_TTL_MS (docs/webhook.md).
+    await advanceClock(WEBHOOK_TEAM_STATE_TTL_MS);
     expect(await accepted(teamId, old)).toEqual([401, 401]);
     expect(await accepted(teamId, fresh)).toEqual([200, 200]);
+  });
+
+  it('with --overlap 0 accepts the new token at once, and from then on refuses the old one, in a container that cached the old state', async () => {
+    const { teamId, webhookSecret: old } = await registerTestTeam(await createSandboxApp());
+    expect(await accepted(teamId, old)).toEqual([200, 200]);
+    const fresh = await rotate(teamId, '0');
+    // The refused signature makes the container read the team state fresh: the new tokenVersion, then the new secret.
+    expect(await accepted(teamId, fresh)).toEqual([200, 200]);
+    expect(await accepted(teamId, old)).toEqual([401, 401]);
   });
 
   it('refuses an unknown team and a bad overlap with the right exit codes', async () => {

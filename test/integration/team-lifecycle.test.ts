@@ -13,6 +13,7 @@ import { getRecord } from '../../shared/store/records';
 import { markTeamConnected } from '../../shared/oauth/team-connection';
 import { eraseTeamDeadLetters } from '../../shared/teams/dead-letter-erase';
 import { getTeamItem } from '../../shared/teams/team-store';
+import { WEBHOOK_TEAM_STATE_TTL_MS } from '../../shared/webhook/team-state-cache';
 import { PLATFORM_INFO_ENV } from './setup/platform-process';
 import { connectTeam, type ConnectedTeam } from './helpers/connect-team';
 import { httpJson, httpRequest } from './helpers/http';
@@ -66,6 +67,15 @@ async function dlqTeamIds(): Promise<string[]> {
   return ids;
 }
 
+/**
+ * A warm webhook container reuses a team's state for WEBHOOK_TEAM_STATE_TTL_MS (docs/webhook.md): a disable or a
+ * fence reaches it within that, so the platform clock is moved past it (work queued meanwhile is the sync worker's
+ * to ignore or drop, tested below).
+ */
+async function passWebhookTeamStateTtl(): Promise<void> {
+  await httpJson('POST', apiUrl('/_local/clock'), { advanceSeconds: WEBHOOK_TEAM_STATE_TTL_MS / 1000 }, 200);
+}
+
 /** A signed delivery as DrChrono sends it (the token form of the signature). */
 function deliver(teamId: string, webhookSecret: string, object: Json, event = 'PATIENT_MODIFY') {
   return httpRequest('POST', apiUrl(`/drchronowebhook/${teamId}`), {
@@ -102,6 +112,7 @@ describe('team disable / enable', () => {
     expect(r.out).toContain('disabled');
     expect((await cli('team', 'show', team.teamId)).out).toMatch(/Status:\s+disabled \(connected\)/);
     expect((await cli('team', 'list')).out).toMatch(new RegExp(`${team.teamId}\\s+disabled \\(connected\\)`));
+    await passWebhookTeamStateTtl();
 
     createdWhileDisabled = (await httpJson<Json>('POST', sandbox('/patients'), { first_name: 'Paused', last_name: 'Clinic', doctor: 263812 }, 201)).body;
     const id = String(createdWhileDisabled.id);
@@ -281,7 +292,9 @@ describe('team remove --erase', () => {
     expect(fenced?.refreshPartition).toBeUndefined();
     const left = await countPartition(tables().recordsTable, `${team.teamId}#patient`);
     expect(left).toBeGreaterThan(0);
-    // Fenced: the webhook URL already answers 404 and queues nothing, though the secret still exists.
+    // Fenced: the webhook URL answers 404 (once a warm container's team state has expired) and queues nothing,
+    // though the secret still exists.
+    await passWebhookTeamStateTtl();
     expect((await deliver(team.teamId, team.webhookSecret, { id: 1 })).status).toBe(404);
 
     // Second run: continues and finishes.

@@ -1,15 +1,24 @@
 import {
+  ACCESS_LOG_SOURCE,
   billedMs,
   costAgainstFloor,
   costLines,
+  fixedMonthlyLines,
+  fixedRateTraces,
+  FLOOR_ACCESS_LOG_BYTES,
   floorUsage,
   gbSeconds,
+  LAMBDA_PLATFORM_LOG_SOURCE,
+  printedLogs,
   scaleUsage,
+  SECONDS_PER_MONTH,
   sqsBilledRequests,
   totalUsd,
+  writeUnitsByTable,
   type AwsUsage,
 } from '../../../bench/cost-model';
 import { PRICES, priceOf } from '../../../bench/prices';
+import type { StackInventory } from '../../../bench/stack-inventory';
 
 const usage = (over: Partial<AwsUsage> = {}): AwsUsage => ({
   events: 1000,
@@ -20,6 +29,9 @@ const usage = (over: Partial<AwsUsage> = {}): AwsUsage => ({
   dynamoDbReadUnits: 0,
   secretsManagerCalls: 0,
   kmsRequests: 0,
+  logs: [],
+  xrayTraces: 0,
+  logDataProtection: false,
   ...over,
 });
 
@@ -97,8 +109,21 @@ describe('the floor', () => {
     expect([f.dynamoDbReadUnits, f.secretsManagerCalls, f.kmsRequests]).toEqual([0, 0, 0]);
   });
 
-  it('comes to the ≈ $2.58 per million events of the research anchors (§C3)', () => {
-    expect(totalUsd(costLines(floorUsage(1_000_000)))).toBeCloseTo(2.575, 2);
+  it('comes to the ≈ $2.58 per million events of the research anchors (§C3) before its log lines', () => {
+    const lines = costLines(floorUsage(1_000_000)).filter((l) => !l.item.startsWith('CloudWatch Logs'));
+    expect(totalUsd(lines)).toBeCloseTo(2.575, 2);
+  });
+
+  it('adds one minimal access-log line per request and no Lambda line at system level WARN: $2.609 per 1M, by hand', () => {
+    // {"requestId":"Jx1B2gQwoAMEVxw=","status":"202"} is 47 bytes, + 26 bytes of event overhead = 73 bytes per request.
+    expect(FLOOR_ACCESS_LOG_BYTES).toBe(47);
+    const lines = costLines(floorUsage(1_000_000));
+    const access = lines.find((l) => l.item === `CloudWatch Logs ingestion: ${ACCESS_LOG_SOURCE}`)!;
+    expect(access.quantity).toBeCloseTo(73_000_000 / 1024 ** 3, 12);
+    expect(access.usd).toBeCloseTo((0.5 * 73_000_000) / 1024 ** 3, 12);
+    expect(lines.find((l) => l.item === `CloudWatch Logs ingestion: ${LAMBDA_PLATFORM_LOG_SOURCE}`)!.usd).toBe(0);
+    expect(lines.find((l) => l.item.startsWith('X-Ray'))!.usd).toBe(0);
+    expect(totalUsd(lines)).toBeCloseTo(2.575 + 0.033993, 5);
   });
 
   it('compares a usage with the floor within the same run', () => {
@@ -108,5 +133,78 @@ describe('the floor', () => {
     expect(r.usd - r.floorUsd).toBeCloseTo(PRICES.dynamoDbWriteRequestUnit.usd, 6);
     expect(r.ratio).toBeCloseTo(r.usd / r.floorUsd, 12);
     expect(r.ratio).toBeGreaterThan(1);
+  });
+});
+
+describe('the whole bill', () => {
+  it('prices printed lines per ingested GB, 26 bytes of overhead per line included', () => {
+    // 1,000 lines of 998 bytes: (998 + 26) x 1,000 = 1,024,000 bytes.
+    const u = usage({ logs: printedLogs([{ fn: 'webhook', events: 1000, bytes: 998_000, emfEvents: 500, emfBytes: 300_000 }]) });
+    const l = costLines(u).find((x) => x.item === 'CloudWatch Logs ingestion: webhook lines (logs and EMF metrics)')!;
+    expect(l.quantity).toBeCloseTo(1_024_000 / 1024 ** 3, 15);
+    expect(l.usd).toBeCloseTo((1_024_000 / 1024 ** 3) * 0.5, 15);
+    expect(l.source).toBe('https://aws.amazon.com/cloudwatch/pricing/');
+  });
+
+  it('charges the data protection scan on the bytes of every line when the log groups carry the policy', () => {
+    const logs = [{ source: 'a', events: 10, bytes: 500_000_000 }, { source: 'b', events: 5, bytes: 500_000_000 }];
+    const scan = (on: boolean) => costLines(usage({ logs, logDataProtection: on })).find((l) => l.item.startsWith('CloudWatch Logs data protection'))!;
+    expect(scan(true).usd).toBeCloseTo((1e9 / 1024 ** 3) * 0.12, 12);
+    expect(scan(false).usd).toBe(0);
+  });
+
+  it('traces the fixed rate of every invocation and prices a trace at $5 per million', () => {
+    expect(fixedRateTraces(1_100_000, 0.001)).toBeCloseTo(1100, 9);
+    expect(costLines(usage({ xrayTraces: 1100 })).find((l) => l.item.startsWith('X-Ray'))!.usd).toBeCloseTo(0.0055, 12);
+  });
+
+  it('scales log events, bytes and traces with the events', () => {
+    const scaled = scaleUsage(usage({ logs: [{ source: 's', events: 10, bytes: 2000 }], xrayTraces: 2 }), 1_000_000);
+    expect(scaled.logs).toEqual([{ source: 's', events: 10_000, bytes: 2_000_000 }]);
+    expect(scaled.xrayTraces).toBe(2000);
+  });
+
+  it('splits DynamoDB writes by table', () => {
+    const ops = [
+      { operation: 'UpdateItem[records]', writeUnits: 1167 },
+      { operation: 'PutItem[integration-log]', writeUnits: 385 },
+      { operation: 'UpdateItem[teams]', writeUnits: 408 },
+      { operation: 'PutItem[teams]', writeUnits: 2 },
+      { operation: 'GetItem[records]', writeUnits: 0 },
+    ];
+    expect(writeUnitsByTable(ops)).toEqual([
+      { table: 'integration-log', writeUnits: 385, usd: (385 * 0.625) / 1e6 },
+      { table: 'records', writeUnits: 1167, usd: (1167 * 0.625) / 1e6 },
+      { table: 'teams', writeUnits: 410, usd: (410 * 0.625) / 1e6 },
+    ]);
+  });
+});
+
+describe('fixed monthly costs', () => {
+  const inv: StackInventory = {
+    alarms: 12,
+    dashboards: 1,
+    kmsKeys: 1,
+    secrets: 1,
+    queueKeyPrincipals: Array.from({ length: 9 }, (_, i) => `q${i}`),
+    tableKeyPrincipals: Array.from({ length: 16 }, (_, i) => `t${i}`),
+    queueDataKeyReuseSeconds: 300,
+  };
+
+  it('prices metrics, alarms, the dashboard, the X-Ray reservoir, key periods, the key and the secret, by hand', () => {
+    const lines = fixedMonthlyLines(inv, 7, PRICES, { reservoirPerSecond: 1 });
+    const usd = Object.fromEntries(lines.map((l) => [l.item.split(' (')[0], l.usd]));
+    expect(SECONDS_PER_MONTH).toBe(2_592_000);
+    expect(usd['CloudWatch custom metrics']).toBeCloseTo(2.1, 10);
+    expect(usd['CloudWatch alarms']).toBeCloseTo(1.2, 10);
+    expect(usd['CloudWatch dashboards']).toBeCloseTo(3, 10);
+    // 2,592,000 traces at $5 per million.
+    expect(usd['X-Ray reservoir traces']).toBeCloseTo(12.96, 10);
+    // 9 x 8,640 periods = 77,760 requests at $0.03 per 10,000; 16 x 8,640 = 138,240.
+    expect(usd['KMS requests for SQS data keys']).toBeCloseTo(0.23328, 10);
+    expect(usd['KMS requests for DynamoDB table keys']).toBeCloseTo(0.41472, 10);
+    expect(usd['KMS customer-managed keys']).toBe(1);
+    expect(usd['Secrets Manager secrets of the stack']).toBeCloseTo(0.4, 10);
+    expect(totalUsd(lines)).toBeCloseTo(2.1 + 1.2 + 3 + 12.96 + 0.23328 + 0.41472 + 1 + 0.4, 8);
   });
 });

@@ -1,4 +1,4 @@
-import { carryOverSections, markdown, type BenchResults, type SectionRun } from '../../../bench/report';
+import { carryOverSections, fixedMonthlyTable, markdown, writesByTableTable, type BenchResults, type SectionRun } from '../../../bench/report';
 import type { E2eSection } from '../../../bench/sections/e2e-latency';
 import type { WebhookCpuSection } from '../../../bench/sections/webhook-cpu';
 
@@ -44,5 +44,32 @@ describe('markdown', () => {
 
   it('adds no run note when every section comes from one run', () => {
     expect(markdown({ webhookCpu: cpu }, { webhookCpu: now })).not.toContain('different runs');
+  });
+});
+
+describe('the whole bill tables', () => {
+  it('shows the fixed monthly costs apart, with a total and each price page', () => {
+    const md = fixedMonthlyTable({
+      lines: [
+        { item: 'CloudWatch alarms (standard resolution)', quantity: 12, usd: 1.2, source: 'https://aws.amazon.com/cloudwatch/pricing/' },
+        { item: 'CloudWatch dashboards', quantity: 1, usd: 3, source: 'https://aws.amazon.com/cloudwatch/pricing/' },
+      ],
+      usd: 4.2,
+      customMetrics: [],
+      inventory: { alarms: 12, dashboards: 1, kmsKeys: 1, secrets: 1, queueKeyPrincipals: [], tableKeyPrincipals: [], queueDataKeyReuseSeconds: 300 },
+    });
+    expect(md).toContain('| CloudWatch alarms (standard resolution) | 12 | $1.20 | [price](https://aws.amazon.com/cloudwatch/pricing/) |');
+    expect(md).toContain('**$4.20**');
+  });
+
+  it('shows the integration log and the team counters apart from the record writes', () => {
+    const md = writesByTableTable('event', [
+      { table: 'integration-log', writeUnitsPerEvent: s(0.385), usdPerMillion: s(0.24) },
+      { table: 'records', writeUnitsPerEvent: s(1.167), usdPerMillion: s(0.73) },
+      { table: 'teams', writeUnitsPerEvent: s(0.408), usdPerMillion: s(0.255) },
+    ]);
+    expect(md.split('\n')).toHaveLength(5);
+    expect(md).toContain('| integration-log (one entry per delivery, grouped) | 0.385 |');
+    expect(md).toContain('$0.2550');
   });
 });

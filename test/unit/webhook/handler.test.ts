@@ -1,3 +1,4 @@
+import { createHmac } from 'node:crypto';
 import { mockClient } from 'aws-sdk-client-mock';
 import { SendMessageCommand, SQSClient } from '@aws-sdk/client-sqs';
 import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
@@ -5,6 +6,7 @@ import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { captureOutput, lambdaContext } from '../helpers/lambda';
 import { handler } from '../../../functions/webhook/handler';
+import { WEBHOOK_TEAM_STATE_TTL_MS } from '../../../shared/webhook/team-state-cache';
 
 // The handler reads its env on first invocation, as a Lambda container does.
 process.env.TEAMS_TABLE = 'drchrono-sync-test-teams';
@@ -119,6 +121,22 @@ describe('webhook handler', () => {
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
   });
 
+  it('measures a text body in UTF-8 bytes, not characters: 413 for 70,000 two-byte characters', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    const res = await invoke(event(teamId, { body: JSON.stringify({ receiver: {}, object: { id: 1, pad: 'é'.repeat(70_000) } }) }));
+    expect(res.statusCode).toBe(413);
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+  });
+
+  it('checks the HMAC form over the UTF-8 bytes of a text body with non-ASCII characters', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    const body = JSON.stringify({ receiver: { id: 5 }, object: { id: 7, last_name: 'Zoë Ångström 🙂' } });
+    const signature = createHmac('sha256', TOKEN).update(Buffer.from(body, 'utf8')).digest('hex');
+    expect((await invoke(event(teamId, { body, headers: { 'X-Drchrono-Signature': signature } }))).statusCode).toBe(202);
+  });
+
   it('answers 401 for a forged signature and queues nothing', async () => {
     const teamId = newTeam();
     seedSecret(teamId);
@@ -139,14 +157,35 @@ describe('webhook handler', () => {
     expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
   });
 
-  it('answers 404 from a warm container as soon as the team is being removed, though its secret is still cached', async () => {
+  it('reads the team item once across two warm invocations within the team-state TTL', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    expect((await invoke(event(teamId))).statusCode).toBe(202);
+    expect((await invoke(event(teamId, { headers: { 'X-Drchrono-Delivery': 'dlv-778' } }))).statusCode).toBe(202);
+    expect(ddbMock.commandCalls(GetCommand)).toHaveLength(1);
+  });
+
+  it('answers 404 from a warm container once the team-state TTL has passed after a removal, though its secret is still cached', async () => {
     const teamId = newTeam();
     seedSecret(teamId);
     expect((await invoke(event(teamId))).statusCode).toBe(202);
     ddbMock.on(GetCommand).resolves({ Item: { status: 'removing' } });
+    const now = Date.now();
+    jest.spyOn(Date, 'now').mockReturnValue(now + WEBHOOK_TEAM_STATE_TTL_MS);
     const res = await invoke(event(teamId, { headers: { 'X-Drchrono-Delivery': 'dlv-779' } }));
     expect(res.statusCode).toBe(404);
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(1);
+  });
+
+  it('a removed team costs no Secrets Manager call and, within the TTL, no further team read, even for forged requests', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    ddbMock.on(GetCommand).resolves({ Item: { status: 'removed' } });
+    for (const signature of [TOKEN, 'forged', TOKEN]) {
+      expect((await invoke(event(teamId, { headers: { 'X-Drchrono-Signature': signature } }))).statusCode).toBe(404);
+    }
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    expect(ddbMock.commandCalls(GetCommand)).toHaveLength(1);
   });
 
   it('answers 405 with an Allow header and a JSON body to a method the webhook does not serve', async () => {
@@ -185,15 +224,25 @@ describe('webhook handler', () => {
     expect(res.body).not.toMatch(/at .*\.ts|socket hang up/);
   });
 
-  it('logs team id, delivery id, event and outcome, and never the body, headers or secrets', async () => {
+  it('prints nothing for an accepted delivery: no log line and no metric line', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    expect((await invoke(event(teamId))).statusCode).toBe(202);
+    expect(output.join('')).toBe('');
+  });
+
+  it('logs one line and one EMF metric for a refused delivery: team id, delivery id, event and outcome, never the body, headers or secrets', async () => {
     const teamId = newTeam();
     seedSecret(teamId);
     await invoke(event(teamId));
     await invoke(event(teamId, { headers: { 'X-Drchrono-Signature': 'forged-signature-value' } }));
     await invoke(event(teamId, { body: '{"receiver":{},"object":{"first_name":"Philomena"}}' }));
     const logs = output.join('');
-    const queued = logs.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>).find((l) => l.outcome === 'queued');
-    expect(queued).toMatchObject({ teamId, deliveryId: 'dlv-777', event: 'PATIENT_MODIFY', outcome: 'queued' });
+    const lines = logs.split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.message === 'webhook request').map((l) => l.outcome)).toEqual(['unauthorized', 'bad_request']);
+    expect(lines.find((l) => l.outcome === 'bad_request')).toMatchObject({ teamId, deliveryId: 'dlv-777', event: 'PATIENT_MODIFY', statusCode: 400, function_request_id: 'req-1' });
+    const emf = lines.filter((l) => l._aws !== undefined);
+    expect(emf.map((l) => Object.keys(l).filter((k) => k.startsWith('webhook_')))).toEqual([['webhook_unauthorized'], ['webhook_bad_request']]);
     for (const value of [...Object.values(PATIENT).map(String), TOKEN, CLIENT_SECRET, 'forged-signature-value', 'application/json']) {
       expect(logs).not.toContain(value);
     }

@@ -9,6 +9,7 @@ import {
   SECRET_VERSION_REREAD_MIN_AGE_MS,
   type WebhookDeps,
   type WebhookRequest,
+  type WebhookTeamView,
 } from '../../../shared/webhook/receive-webhook';
 
 const TEAM = '3f2c1b0a-9d8e-4f7a-8b6c-5d4e3f2a1b0c';
@@ -25,14 +26,29 @@ function fakeDeps(
     getError?: Error;
     state?: 'active' | 'disabled' | 'gone';
     teamTokenVersion?: number;
+    /** What the container's team-state cache still holds (default: the same as a fresh read). */
+    cached?: WebhookTeamView;
+    teamError?: Error;
   } = {},
 ) {
   const enqueued: IngestMessageInput[] = [];
   const ignored: { teamId: string; receivedAt: string }[] = [];
-  const calls = { get: 0, refresh: [] as (number | undefined)[], atLeastVersion: [] as [number, number][] };
+  const calls = { get: 0, refresh: [] as (number | undefined)[], atLeastVersion: [] as [number, number][], teamGet: 0, teamFresh: 0 };
   const current = opts.secret === undefined ? secretOf(TOKEN) : opts.secret;
+  const freshView = (): WebhookTeamView => ({ state: opts.state ?? 'active', tokenVersion: opts.teamTokenVersion });
   const deps: WebhookDeps = {
-    teamState: async () => ({ state: opts.state ?? 'active', tokenVersion: opts.teamTokenVersion }),
+    teamState: {
+      get: async () => {
+        calls.teamGet++;
+        if (opts.teamError) throw opts.teamError;
+        return opts.cached ?? freshView();
+      },
+      fresh: async () => {
+        calls.teamFresh++;
+        if (opts.teamError) throw opts.teamError;
+        return freshView();
+      },
+    },
     secrets: {
       get: async () => {
         calls.get++;
@@ -228,10 +244,7 @@ describe('receiveWebhook: POST deliveries', () => {
   });
 
   it('answers 503 when the team state cannot be read, so DrChrono redelivers', async () => {
-    const { deps, enqueued } = fakeDeps();
-    deps.teamState = async () => {
-      throw new Error('ProvisionedThroughputExceededException');
-    };
+    const { deps, enqueued } = fakeDeps({ teamError: new Error('ProvisionedThroughputExceededException') });
     const r = await receiveWebhook(post(), deps);
     expect(r.statusCode).toBe(503);
     expect(enqueued).toHaveLength(0);
@@ -316,6 +329,15 @@ describe('receiveWebhook: POST deliveries', () => {
     const padded = Buffer.from(json + ' '.repeat(MAX_WEBHOOK_BODY_BYTES - Buffer.byteLength(json)));
     const r = await receiveWebhook(post({ rawBody: padded }), fakeDeps().deps);
     expect(r.statusCode).toBe(202);
+  });
+
+  it('measures a text body in UTF-8 bytes: the limit in bytes is accepted, one more byte (a two-byte character) is 413', async () => {
+    const json = JSON.stringify(envelope);
+    const atLimit = json + ' '.repeat(MAX_WEBHOOK_BODY_BYTES - Buffer.byteLength(json));
+    expect((await receiveWebhook(post({ rawBody: atLimit }), fakeDeps().deps)).statusCode).toBe(202);
+    const over = `${atLimit.slice(0, -1)}é`;
+    expect(over.length).toBe(atLimit.length);
+    expect((await receiveWebhook(post({ rawBody: over }), fakeDeps().deps)).statusCode).toBe(413);
   });
 
   it('acknowledges an event the product does not sync with 200, counts it and queues nothing', async () => {
@@ -418,5 +440,67 @@ describe('receiveWebhook: webhook secret rotation overlap', () => {
     const f = fakeDeps({ secret: rotated(NOW.getTime() + 3_600_000) });
     const r = await receiveWebhook(get({ msg: 'verify-me' }), f.deps);
     expect(bodyOf(r)).toEqual({ secret_token: createHmac('sha256', NEW).update('verify-me').digest('hex') });
+  });
+});
+
+describe('receiveWebhook: the cached team state', () => {
+  const OLD = 'old-token-0123456789abcdef0123456789abcd';
+  const NEW = 'new-token-0123456789abcdef0123456789abcd';
+
+  it('answers a good delivery from the cached team view, without reading the team item', async () => {
+    const f = fakeDeps();
+    expect((await receiveWebhook(post(), f.deps)).statusCode).toBe(202);
+    expect(f.calls).toMatchObject({ teamGet: 1, teamFresh: 0 });
+  });
+
+  it('accepts a delivery signed with a token written after the cached view: re-reads the team state, then the secret of that version', async () => {
+    // Cached view and secret both at version 3 (OLD); the rotation wrote version 4 (NEW), which only a fresh read shows.
+    const f = fakeDeps({
+      secret: { ...secretOf(OLD), tokenVersion: 3 },
+      refreshed: { ...secretOf(NEW), tokenVersion: 4 },
+      cached: { state: 'active', tokenVersion: 3 },
+      teamTokenVersion: 4,
+    });
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': NEW } }), f.deps);
+    expect(r.statusCode).toBe(202);
+    expect(f.enqueued).toHaveLength(1);
+    expect(f.calls.teamFresh).toBe(1);
+    expect(f.calls.atLeastVersion).toEqual([[4, SECRET_VERSION_REREAD_MIN_AGE_MS]]);
+  });
+
+  it('answers 404 to a delivery that fails verification when the fresh read finds the team removed, without re-reading its secret', async () => {
+    const f = fakeDeps({ cached: { state: 'active' }, state: 'gone' });
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': 'some-other-token' } }), f.deps);
+    expect(r).toMatchObject({ statusCode: 404, outcome: 'unknown_team' });
+    expect(f.calls.refresh).toEqual([]);
+    expect(f.calls.atLeastVersion).toEqual([]);
+  });
+
+  it('answers 503, not 401, when the team state cannot be re-read after a verification failure', async () => {
+    const f = fakeDeps({ secret: secretOf(OLD) });
+    f.deps.teamState.fresh = async () => {
+      throw new Error('ProvisionedThroughputExceededException');
+    };
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': NEW } }), f.deps);
+    expect(r).toMatchObject({ statusCode: 503, outcome: 'team_unavailable' });
+  });
+
+  it('does not queue a delivery whose fresh re-read finds the team disabled', async () => {
+    const f = fakeDeps({ secret: secretOf(OLD), refreshed: secretOf(NEW), cached: { state: 'active' }, state: 'disabled' });
+    const r = await receiveWebhook(post({ headerOverrides: { 'x-drchrono-signature': NEW } }), f.deps);
+    expect(r).toMatchObject({ statusCode: 200, outcome: 'disabled' });
+    expect(f.enqueued).toHaveLength(0);
+  });
+
+  it('reads the team state fresh for the handshake, so "Verify webhook" right after a rotation is signed with the new token', async () => {
+    const f = fakeDeps({
+      secret: { ...secretOf(OLD), tokenVersion: 3 },
+      refreshed: { ...secretOf(NEW), tokenVersion: 4 },
+      cached: { state: 'active', tokenVersion: 3 },
+      teamTokenVersion: 4,
+    });
+    const r = await receiveWebhook(get({ msg: 'verify-me' }), f.deps);
+    expect(bodyOf(r)).toEqual({ secret_token: createHmac('sha256', NEW).update('verify-me').digest('hex') });
+    expect(f.calls).toMatchObject({ teamGet: 0, teamFresh: 1 });
   });
 });

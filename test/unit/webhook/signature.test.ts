@@ -1,6 +1,9 @@
 import { createHmac } from 'node:crypto';
 import { isAcceptedDeliverySignature, isValidDeliverySignature } from '../../../shared/webhook/signature';
 
+// The module object signature.ts calls through (a namespace import would be a copy that a spy cannot reach).
+// eslint-disable-next-line @typescript-eslint/no-require-imports
+const nodeCrypto = require('node:crypto') as { createHmac: typeof createHmac };
 const token = 'a3f1c0de9b8e7d6c5b4a39281706f5e4d3c2b1a0';
 const body = Buffer.from('{"receiver":{"id":1},"object":{"id":42}}');
 const hmacHex = (key: string, data: Buffer) => createHmac('sha256', key).update(data).digest('hex');
@@ -61,5 +64,19 @@ describe('isAcceptedDeliverySignature', () => {
   it('refuses a token that is not in the list, and everything when the list is empty', () => {
     expect(isAcceptedDeliverySignature('retired-token-ccccccccccccccccccc', tokens, body)).toBe(false);
     expect(isAcceptedDeliverySignature(tokens[0], [], body)).toBe(false);
+  });
+
+  it('computes the body HMAC only for a header shaped like one (64 hex digits), once per token, whatever matches', () => {
+    const spy = jest.spyOn(nodeCrypto, 'createHmac');
+    try {
+      expect(isAcceptedDeliverySignature(tokens[0], tokens, body)).toBe(true);
+      expect(isAcceptedDeliverySignature('forged', tokens, body)).toBe(false);
+      expect(spy).not.toHaveBeenCalled();
+      expect(isAcceptedDeliverySignature(` ${hmacHex(tokens[1]!, body)} `, tokens, body)).toBe(true);
+      expect(isAcceptedDeliverySignature('f'.repeat(64), tokens, body)).toBe(false);
+      expect(spy).toHaveBeenCalledTimes(2 * tokens.length + 1);
+    } finally {
+      spy.mockRestore();
+    }
   });
 });
