@@ -44,7 +44,8 @@ export class TeamSecretCache {
     this.maxEntries = Math.max(1, opts.maxEntries ?? TEAM_SECRET_CACHE_MAX_ENTRIES);
     this.ttlMs = opts.ttlMs ?? 5 * 60_000;
     this.notFoundTtlMs = opts.notFoundTtlMs ?? 30_000;
-    this.now = opts.now ?? Date.now;
+    // Looked up per call, not captured: a clock moved under test reaches a cache built earlier (a warm container's).
+    this.now = opts.now ?? (() => Date.now());
   }
 
   /** The team's secret, or null when the team has none (unknown team). */
