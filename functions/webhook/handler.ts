@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import { z } from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { enqueueIngestMessage } from '../../shared/ingest/ingest-queue';
 import { errorFields, logger } from '../../shared/logging/logger';
@@ -12,9 +12,9 @@ import { addWebhookCounts, webhookTeamState } from '../../shared/teams/team-stor
 import { receiveWebhook, type WebhookDeps } from '../../shared/webhook/receive-webhook';
 
 const EnvSchema = z.object({
-  TEAMS_TABLE: z.string().min(1),
-  INGEST_QUEUE_URL: z.string().min(1),
-  TEAM_SECRET_PREFIX: z.string().min(1),
+  TEAMS_TABLE: z.string().check(z.minLength(1)),
+  INGEST_QUEUE_URL: z.string().check(z.minLength(1)),
+  TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
 });
 
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DrChronoSync', serviceName: 'webhook' });
