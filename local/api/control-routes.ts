@@ -1,4 +1,5 @@
 import { z } from 'zod/mini';
+import '../../shared/validation/english-messages';
 import { AwsFaultRuleSchema, type AwsFaults } from '../emulators/fault-proxy';
 import type { SqsPoller } from '../poller/sqs-poller';
 import { advanceClock, clockOffsetMs, resetClock } from '../time-control';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod/mini';
+import '../../shared/validation/english-messages';
 import { readRequestBody } from '../http/read-body';
 import { bulkList, clearBulkLists, isBulkArea } from './bulk';
 import { SandboxHttpError, type SandboxEngine } from './engine';

@@ -1,4 +1,5 @@
 import type { z } from 'zod/mini';
+import '../validation/english-messages';
 import type { RecordVersion, VersionAuthority } from '../store/record-version';
 import type { Entity } from './field-names';
 import type { TeamSyncConfig } from './team-sync-config';

@@ -1,4 +1,5 @@
 import { z } from 'zod/mini';
+import '../validation/english-messages';
 import { APPOINTMENT_FIELDS, EMPLOYEE_FIELDS, PATIENT_FIELDS } from './field-names';
 
 /**
