@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { resourceNames } from '../shared/config/resource-names';
 import { oauthRedirectUri, webhookUrl } from '../shared/http/routes';
 

@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { LOCAL_CREDENTIALS, signRequest, type SigV4CredentialSource } from '../../shared/http/sigv4';
 import { ChangeIdSchema } from '../../shared/write-back/change';
 import { ChangeItemSchema, type ChangeItem } from '../../shared/write-back/change-store';

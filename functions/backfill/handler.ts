@@ -4,7 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, SQSBatchResponse, SQSEvent, SQSRecord } from 'aws-lambda';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { runWorkItem, type BackfillWorkerDeps } from '../../shared/backfill/backfill-worker';
 import { parseWorkItem } from '../../shared/team-job/work-item';

@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { DrChronoClient } from '../../shared/drchrono/client';
 import { exchangeAuthorizationCode } from '../../shared/drchrono/token-client';

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { documentClient, sqsClient } from '../../shared/aws/clients';
 import { logger } from '../../shared/logging/logger';
 import { scheduleReconcile, type ScheduleReconcileResult } from '../../shared/reconcile/schedule-reconcile';

@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { DrChronoClient } from '../../shared/drchrono/client';
 import { errorFields, logger } from '../../shared/logging/logger';

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { WRITE_BACK_QUEUE } from '../../shared/config/queue-settings';
 import { DrChronoClient } from '../../shared/drchrono/client';

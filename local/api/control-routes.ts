@@ -1,4 +1,4 @@
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import '../../shared/validation/english-messages';
 import { AwsFaultRuleSchema, type AwsFaults } from '../emulators/fault-proxy';
 import type { SqsPoller } from '../poller/sqs-poller';

@@ -1,5 +1,6 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
+import { $ZodError } from 'zod/v4/core';
 import '../../shared/validation/english-messages';
 import { readRequestBody } from '../http/read-body';
 import { bulkList, clearBulkLists, isBulkArea } from './bulk';
@@ -91,7 +92,7 @@ export class SandboxRouter {
       send(res, 404, { detail: 'Not found.' });
     } catch (err) {
       if (err instanceof SandboxHttpError) return send(res, err.status, err.body);
-      if (err instanceof z.core.$ZodError) return send(res, 400, { detail: 'invalid request', issues: err.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+      if (err instanceof $ZodError) return send(res, 400, { detail: 'invalid request', issues: err.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
       const status = (err as { status?: number }).status;
       if (status && status < 500) return send(res, status, { detail: (err as Error).message });
       // A sandbox bug, not an injected fault: show it to the developer (the sandbox holds synthetic data only).

@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest } from 'node:http';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { listen, type ListeningServer } from '../http/listen';
 import { readRequestBody } from '../http/read-body';
 

@@ -1,5 +1,5 @@
 import type { OutcomeTally } from '../team-job/import-objects';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 
 /**
  * A team's backfill job: the state machine behind the backfill work items, as plain data and pure functions.

@@ -1,5 +1,5 @@
 import type { AxiosResponse } from 'axios';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import type { DrChronoClientOptions } from './client';
 import { DrChronoError } from './errors';
 import { checkSince, dateRangeValue } from './list-filters';

@@ -1,5 +1,5 @@
 import type { AxiosResponse } from 'axios';
-import type { z } from 'zod/mini';
+import type * as z from 'zod/mini';
 import { DrChronoConflictError, DrChronoError, DrChronoValidationError, parseFieldErrors } from './errors';
 import { checkSince, dateRangeValue } from './list-filters';
 import {

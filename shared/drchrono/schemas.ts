@@ -1,4 +1,4 @@
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 
 /**
  * zod schemas for the DrChrono responses the product reads. Objects are loose (unknown fields pass through

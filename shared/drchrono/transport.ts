@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import type { z } from 'zod/mini';
+import type * as z from 'zod/mini';
 import { logger } from '../logging/logger';
 import {
   DrChronoError,

@@ -1,4 +1,4 @@
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 
 /**
  * What the webhook receiver puts on the ingest queue: one message per verified delivery.

@@ -1,5 +1,5 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { TeamIdSchema } from '../teams/team-id';
 import { IngestMessageSchema, type IngestMessage } from './ingest-message';
 import { encodeSqsMessageBody, MAX_SQS_MESSAGE_BYTES, sqsMessageBytes, SqsMessageTooLargeError } from './sqs-message-body';

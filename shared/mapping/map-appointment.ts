@@ -1,4 +1,4 @@
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { AppointmentSchema, Timestamp, type Appointment } from '../drchrono/schemas';
 import { recordVersion } from '../store/record-version';
 import { apptProfileLabel, apptStatusLabel } from './choice-labels';

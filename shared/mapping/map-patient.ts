@@ -1,4 +1,4 @@
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { DateString, PatientSchema, Timestamp, type Insurance, type Patient, type PatientFlag } from '../drchrono/schemas';
 import { recordVersion } from '../store/record-version';
 import { languageLabel, sexLabel, statusLabel } from './choice-labels';

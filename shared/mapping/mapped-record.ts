@@ -1,4 +1,4 @@
-import type { z } from 'zod/mini';
+import type * as z from 'zod/mini';
 import '../validation/english-messages';
 import type { RecordVersion, VersionAuthority } from '../store/record-version';
 import type { Entity } from './field-names';

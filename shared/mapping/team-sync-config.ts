@@ -1,4 +1,4 @@
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import '../validation/english-messages';
 import { APPOINTMENT_FIELDS, EMPLOYEE_FIELDS, PATIENT_FIELDS } from './field-names';
 

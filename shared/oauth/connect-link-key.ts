@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { connectLinkUrl, DEFAULT_CONNECT_LINK_TTL_SECONDS, KeyIdSchema, signConnectLink, type SigningKey } from './connect-link';
 
 /**

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 
 /**
  * Signed, expiring connect links: `GET /integration-oauth/authorize/{teamId}?exp=&acc=&lid=&kid=&sig=`.

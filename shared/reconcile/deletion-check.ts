@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { getBackfillJob } from '../backfill/job-store';
 import type { ListPage } from '../drchrono/client';
 import { ApiBudgetExhaustedError, DrChronoNotFoundError } from '../drchrono/errors';

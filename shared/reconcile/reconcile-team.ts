@@ -1,5 +1,5 @@
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { getBackfillJob } from '../backfill/job-store';
 import { ApiBudgetExhaustedError } from '../drchrono/errors';
 import type { ListPage } from '../drchrono/client';

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { logger } from '../logging/logger';
 import { apptProfileLabel } from '../mapping/choice-labels';
 import { PATIENT_FLAG_FIELDS } from '../mapping/field-names';

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { z } from 'zod/mini';
+import type * as z from 'zod/mini';
 
 /**
  * Where a schedule keeps its place between runs: one teams-table item per team (pk teamId, sk e.g.

@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { TeamIdSchema } from '../teams/team-id';
 
 /**

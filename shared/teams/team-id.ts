@@ -1,4 +1,4 @@
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 
 /** Team ids are UUIDs (any version); compared and stored lower-case. */
 export const TeamIdSchema = z.pipe(

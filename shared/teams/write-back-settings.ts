@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { getTeamItem, LIVE_TEAM_CONDITION, LIVE_TEAM_VALUES, teamKey, TeamRemovedError, TeamItemSchema, type TeamItem } from './team-store';
 
 /**

@@ -1,4 +1,5 @@
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
+import { en } from 'zod/locales';
 
 /**
  * zod/mini loads no locale: without one every issue's message is just "Invalid input". Modules whose issue
@@ -6,4 +7,4 @@ import { z } from 'zod/mini';
  * once for its effect. The English messages name the rule and the expected type, never the input value.
  * Paths-only renderers (webhook and write-api 4xx bodies, DrChrono response errors) need no messages.
  */
-z.config(z.locales.en());
+z.config(en());

@@ -1,4 +1,4 @@
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 
 /** Longest string id accepted, in characters (code points): at most 512 UTF-8 bytes, half a DynamoDB sort key. */
 export const MAX_OBJECT_ID_CHARS = 128;

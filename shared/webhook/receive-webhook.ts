@@ -1,4 +1,4 @@
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { errorFields, logger } from '../logging/logger';
 import { WEBHOOK_METHODS } from '../http/routes';
 import { isSyncedEvent } from '../ingest/ingest-message';

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { writeIfCondition } from '../aws/conditional-write';
 import { CHANGE_OPS, CHANGE_STATUSES, WRITE_ENTITIES, type ChangeMessage, type FinalChangeStatus } from './change';
 

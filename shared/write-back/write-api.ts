@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod/mini';
+import * as z from 'zod/mini';
 import { WRITE_API_PATHS, type RouteMethod } from '../http/routes';
 import { encodeSqsMessageBody } from '../ingest/sqs-message-body';
 import { logger } from '../logging/logger';
