@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
 import { build, type Metafile } from 'esbuild';
-import { BUNDLING } from '../../lib/secure-defaults';
+import { BUNDLE_ALIASES, BUNDLING } from '../../lib/secure-defaults';
 import { summarize, type Summary } from '../stats';
 
 /**
@@ -45,7 +45,7 @@ const SDK_CLIENTS: Record<string, string> = {
 };
 
 /** Same arguments NodejsFunction passes to esbuild (aws-cdk-lib/aws-lambda-nodejs bundling.js) for our BUNDLING. */
-async function bundle(entry: string, outfile: string): Promise<Metafile> {
+export async function bundle(entry: string, outfile: string): Promise<Metafile> {
   const out = await build({
     entryPoints: [entry],
     bundle: true,
@@ -56,6 +56,8 @@ async function bundle(entry: string, outfile: string): Promise<Metafile> {
     sourcemap: BUNDLING.sourceMap ?? false,
     // bundleAwsSDK: true → no externals at all.
     external: BUNDLING.bundleAwsSDK ? [] : ['@aws-sdk/*'],
+    // BUNDLING.esbuildArgs['--alias'], as NodejsFunction passes it.
+    alias: { ...BUNDLE_ALIASES },
     outfile,
     metafile: true,
     logLevel: 'silent',
