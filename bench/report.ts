@@ -90,6 +90,33 @@ export function writeBackTable(w: WriteBackSection): string {
   return `${table(['Line (per 1M outbound changes, median run)', 'Quantity', 'Measured', 'Floor'], rows)}\n\n${table(['AWS request per outbound change', 'Median', 'Min – max'], ops)}`;
 }
 
+/**
+ * Bundles against issue #14's targets, and what each bundle carries: its largest packages and what it has beyond
+ * the SDK-clients-only floor, in KB and as a share of the floor's size.
+ */
+export function coldStartTable(c: ColdStartSection): string {
+  const share = (bytes: number, floor: number): string => `${fmt(bytes / 1024, 0)} KB (${fmt((bytes / floor) * 100, 0)} %)`;
+  const against = (ratio: number, target: number | undefined): string =>
+    target === undefined ? `×${fmt(ratio, 2)}` : `×${fmt(ratio, 2)} / ≤ ${fmt(target, 1)} ${ratio <= target ? 'met' : '**over**'}`;
+  const targets = c.functions.map((f) => [
+    `\`${f.fn}\``,
+    kb(f.bundle.bytes),
+    kb(f.floor.bytes),
+    against(f.sizeRatio, f.target?.size),
+    `${fmt(f.bundle.initMs.median, 0)} ms / ${fmt(f.floor.initMs.median, 0)} ms`,
+    against(f.initRatio, f.target?.init),
+  ]);
+  const analysis = c.functions.map((f) => [
+    `\`${f.fn}\``,
+    f.topPackages.map((p) => `${p.pkg} ${share(p.bytes, f.floor.bytes)}`).join(', '),
+    (f.overFloor ?? []).map((p) => `${p.pkg} ${share(p.bytes, f.floor.bytes)}`).join(', ') || '–',
+  ]);
+  return [
+    table(['Function', 'Bundle', 'Floor', 'Size ratio / target', 'Module init (median) / floor', 'Init ratio / target'], targets),
+    table(['Bundle', 'Largest packages (KB, share of the floor)', 'Beyond the floor, by package (KB, share of the floor)'], analysis),
+  ].join('\n\n');
+}
+
 export function costTable(c: CostSection): string {
   const floor = new Map(c.floorLinesPerMillion.map((l) => [l.item, l.usd]));
   const rows = c.linesPerMillion.map((l) => [l.item, fmt(l.quantity.median, 0), `$${fmt(l.usd.median, 4)}`, `$${fmt(floor.get(l.item) ?? 0, 4)}`]);
@@ -148,6 +175,7 @@ export function markdown(r: BenchResults, sectionRuns: Partial<Record<keyof Benc
   const runs = Object.entries(sectionRuns).map(([section, run]) => `${section} ${run.generatedAt} (${run.mode}, ${run.commit})`);
   if (new Set(Object.values(sectionRuns).map((run) => run.generatedAt)).size > 1) parts.push(`Sections measured in different runs: ${runs.join('; ')}.`);
   if (r.cost) parts.push(costTable(r.cost), requestsTable(r.cost));
+  if (r.coldStart) parts.push(coldStartTable(r.coldStart));
   if (r.writeBack) parts.push(writeBackTable(r.writeBack));
   return parts.join('\n\n');
 }
