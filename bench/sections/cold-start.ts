@@ -113,7 +113,7 @@ export function bytesOverFloor(bundle: Map<string, number>, floor: Map<string, n
 }
 
 /** Module init: require() of the bundle in a fresh node process, in ms. */
-function initTimes(file: string, samples: number): number[] {
+function initTime(file: string): number {
   const script = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`;
   const env = {
     PATH: process.env.PATH ?? '',
@@ -128,12 +128,25 @@ function initTimes(file: string, samples: number): number[] {
     POWERTOOLS_SERVICE_NAME: 'bench',
     POWERTOOLS_LOG_LEVEL: 'INFO',
   };
-  return Array.from({ length: samples }, () => Number(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8' })));
+  return Number(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8' }));
 }
 
-function figures(file: string, samples: number): BundleFigures {
+/**
+ * The bundle's and the floor's init samples, taken alternately: on a shared, busy machine the load drifts over a
+ * run, and two back-to-back series would put that drift into the ratio.
+ */
+function interleavedInitTimes(bundleFile: string, floorFile: string, samples: number): { bundle: number[]; floor: number[] } {
+  const out = { bundle: [] as number[], floor: [] as number[] };
+  for (let i = 0; i < samples; i++) {
+    out.bundle.push(initTime(bundleFile));
+    out.floor.push(initTime(floorFile));
+  }
+  return out;
+}
+
+function figures(file: string, initMs: number[]): BundleFigures {
   const code = readFileSync(file);
-  return { bytes: code.length, deflatedBytes: deflateRawSync(code, { level: 9 }).length, initMs: summarize(initTimes(file, samples)) };
+  return { bytes: code.length, deflatedBytes: deflateRawSync(code, { level: 9 }).length, initMs: summarize(initMs) };
 }
 
 export async function runColdStartSection(opts: { samples: number }): Promise<ColdStartSection> {
@@ -168,8 +181,9 @@ export async function runColdStartSection(opts: { samples: number }): Promise<Co
         metafile: true,
         logLevel: 'silent',
       });
-      const b = figures(outfile, opts.samples);
-      const f = figures(floorOut, opts.samples);
+      const init = interleavedInitTimes(outfile, floorOut, opts.samples);
+      const b = figures(outfile, init.bundle);
+      const f = figures(floorOut, init.floor);
       out.push({
         fn,
         sdkPackages,
