@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'cdk.out/', '.local/', 'bench/results/', 'coverage/', '**/*.cjs'] },
+  { ignores: ['node_modules/', 'cdk.out/', '.local/', '.build/', 'bench/results/', 'coverage/', '**/*.cjs'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,9 +1,13 @@
 import type { CostSection } from './sections/cost';
+import type { CliStartSection } from './sections/cli-start';
 import type { ColdStartSection } from './sections/cold-start';
 import type { E2eSection } from './sections/e2e-latency';
 import type { RefreshSweepSection } from './sections/refresh-sweep';
+import type { ScaleSection } from './sections/scale';
 import type { WebhookCpuSection } from './sections/webhook-cpu';
 import type { WriteBackSection } from './sections/write-back';
+import { KEPT_UP_SHARE } from './scale-mix';
+import type { Sizing } from './sizing';
 import type { Summary } from './stats';
 
 /** Renders the benchmark results as Markdown tables (printed, stored in latest.json, pasted into the docs). */
@@ -14,6 +18,8 @@ export interface BenchResults {
   e2e?: E2eSection;
   refreshSweep?: RefreshSweepSection;
   writeBack?: WriteBackSection;
+  cliStart?: CliStartSection;
+  scale?: ScaleSection;
 }
 
 const fmt = (v: number, digits: number): string => v.toLocaleString('en-US', { minimumFractionDigits: digits, maximumFractionDigits: digits });
@@ -50,6 +56,10 @@ export function summaryTable(r: BenchResults): string {
       rows.push([`Bundle \`${f.fn}\``, kb(f.bundle.bytes), `(${kb(f.bundle.deflatedBytes)} deflated)`, kb(f.floor.bytes), `×${fmt(f.sizeRatio, 2)}`]);
       rows.push([`Module init \`${f.fn}\` (median of ${r.coldStart.samples})`, ...mmm(f.bundle.initMs, 0, ' ms'), `${fmt(f.floor.initMs.median, 0)} ms`, `×${fmt(f.initRatio, 2)}`]);
     }
+  }
+  if (r.cliStart) {
+    const c = r.cliStart.cases[0];
+    if (c) rows.push([`Operator CLI start, ${c.name} (median of ${r.cliStart.samples})`, ...mmm(c.wallMs, 0, ' ms'), `${fmt(r.cliStart.floorMs.median, 0)} ms (\`node -e 0\`)`, `×${fmt(c.ratioToFloor, 2)}`]);
   }
   if (r.e2e) {
     const e = r.e2e;
@@ -118,6 +128,18 @@ export function coldStartTable(c: ColdStartSection): string {
   ].join('\n\n');
 }
 
+/** Every CLI start case beside `node -e 0`, and what the shim's staleness check and a rebuild cost. */
+export function cliStartTable(c: CliStartSection): string {
+  const rows = [
+    ['`node -e 0` (floor)', ...mmm(c.floorMs, 0, ' ms'), '×1.00'],
+    ...c.cases.map((k) => [k.name, ...mmm(k.wallMs, 0, ' ms'), `×${fmt(k.ratioToFloor, 2)}`]),
+    [`Staleness check, ${c.inputs} inputs stat'ed, once in a fresh process: wall`, ...mmm(c.checkWallMs, 2, ' ms'), '–'],
+    ['Staleness check: CPU (user + system)', ...mmm(c.checkCpuMs, 2, ' ms'), '–'],
+    ['Rebuild after an edit (once, in-process esbuild)', `${fmt(c.rebuildMs, 0)} ms`, '–', '–'],
+  ];
+  return table([`Operator CLI start (wall, median of ${c.samples}, Node ${c.nodeVersion})`, 'Median', 'Min – max', 'Ratio to node -e 0'], rows);
+}
+
 export function costTable(c: CostSection): string {
   const floor = new Map(c.floorLinesPerMillion.map((l) => [l.item, l.usd]));
   const rows = c.linesPerMillion.map((l) => [l.item, fmt(l.quantity.median, 0), `$${fmt(l.usd.median, 4)}`, `$${fmt(floor.get(l.item) ?? 0, 4)}`]);
@@ -178,5 +200,58 @@ export function markdown(r: BenchResults, sectionRuns: Partial<Record<keyof Benc
   if (r.cost) parts.push(costTable(r.cost), requestsTable(r.cost));
   if (r.coldStart) parts.push(coldStartTable(r.coldStart));
   if (r.writeBack) parts.push(writeBackTable(r.writeBack));
+  if (r.cliStart) parts.push(cliStartTable(r.cliStart));
+  if (r.scale) parts.push(scaleTable(r.scale));
   return parts.join('\n\n');
+}
+
+/** Issue 14 §3: per-team fairness, DrChrono budget shares and DLQs under the many-team skewed mix. */
+export function scaleTable(s: ScaleSection): string {
+  const f = s.fairness;
+  const ms = (v: number): string => `${fmt(v, 0)} ms`;
+  const byPath = (calls: Record<string, number>): string =>
+    Object.entries(calls)
+      .sort((a, b) => b[1] - a[1])
+      .map(([path, n]) => `${path} ${n}`)
+      .join(', ') || 'none';
+  const pct = (v: number): string => `${fmt(v * 100, 2)} %`;
+  const o = s.options;
+  const rows: string[][] = [
+    ['Load', `${fmt(s.events, 0)} deliveries to ${fmt(o.teams, 0)} teams at ${fmt(s.actualRate, 1)}/s (${o.seconds} s); ${s.distribution}`],
+    ['Landed', `${fmt(s.landed, 0)} of ${fmt(s.events, 0)} (statuses ${Object.entries(s.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')})`],
+    ['Kept up (landing rate ÷ sending rate, first send to last landing)', `${fmt(s.keptUpShare, 2)}${s.keptUpShare < KEPT_UP_SHARE ? ' — the pipeline fell behind the rate: an overload, not a sustained load' : ''}`],
+    ['Median team’s p99 landing time', ms(f.medianTeamP99Ms)],
+    ['Worst team’s p99 landing time', `${ms(f.worstTeamP99Ms)} (${f.worstTeamBusy ? 'a busy' : 'a quiet'} team)`],
+    ['Worst ÷ median team p99 (target ≤ 2)', `×${fmt(f.worstToMedianRatio, 2)}; ${f.teamsOver2xMedian} of ${f.teams} teams above ×2`],
+  ];
+  if (f.busy) rows.push([`Busy teams (${f.busy.teams}, ${fmt(f.busy.samples, 0)} deliveries)`, `p50 ${ms(f.busy.pooledP50Ms)}, p99 ${ms(f.busy.pooledP99Ms)} pooled; median team p99 ${ms(f.busy.medianTeamP99Ms)}`]);
+  if (f.quiet) rows.push([`Quiet teams (${f.quiet.teams}, ${fmt(f.quiet.samples, 0)} deliveries)`, `p50 ${ms(f.quiet.pooledP50Ms)}, p99 ${ms(f.quiet.pooledP99Ms)} pooled; median team p99 ${ms(f.quiet.medianTeamP99Ms)}`]);
+  rows.push(
+    ['DrChrono budget share per team (run)', `median ${pct(s.budget.medianShare)}, max ${pct(s.budget.maxShare)} of ${s.budget.perTeamHour} calls/hour (max ${fmt(s.budget.maxCalls, 0)} calls; median busy team ${fmt(s.budget.busyMedianCalls, 0)}, quiet team ${fmt(s.budget.quietMedianCalls, 0)})`],
+    ['DrChrono calls per event', `${fmt(s.drchronoCallsPerEvent, 3)} (quiet teams: ${byPath(s.drchronoCallsByPath.quiet)}; busy teams: ${byPath(s.drchronoCallsByPath.busy)})`],
+    ['Dead-lettered during the run', `ingest ${s.dlq.ingest}, backfill ${s.dlq.backfill}, write-back ${s.dlq.writeBack}; sync messages failed ${s.syncFailedMessages}`],
+    ['Webhook / sync invocation p95', `${ms(s.webhookMs.p95)} / ${ms(s.syncBatchMs.p95)} (means ${fmt(s.webhookMs.mean, 1)} / ${fmt(s.syncBatchMs.mean, 1)} ms); ${fmt(s.eventsPerSyncInvocation, 1)} events per sync invocation`],
+    ['Per event under this mix', `${fmt(s.dynamoDbWriteUnitsPerEvent, 2)} WRU, ${fmt(s.dynamoDbReadUnitsPerEvent, 2)} RRU, ${fmt(s.secretsManagerCallsPerEvent, 3)} Secrets Manager calls`],
+  );
+  return table(['Scale (many teams, skewed mix)', 'Figure'], rows);
+}
+
+/** One sizing table per measured source: events per second each limit allows, per stage, and which binds. */
+export function sizingTable(sizings: readonly Sizing[]): string {
+  const sources = [...new Set(sizings.map((z) => z.source))];
+  const eps = (v: number): string => (Number.isFinite(v) ? fmt(v, 0) : 'unbounded');
+  return sources
+    .map((source) => {
+      const stages = sizings.filter((z) => z.source === source);
+      const arithmetic = (i: number): string => {
+        const each = stages.map((z) => z.bounds[i]!.arithmetic);
+        return new Set(each).size === 1 ? each[0]! : stages.map((z, k) => `${z.stage}: ${each[k]!}`).join('; ');
+      };
+      const rows = stages[0]!.bounds.map((b, i) => [b.limit, ...stages.map((z) => `${eps(z.bounds[i]!.eventsPerSecond)}${z.binding === z.bounds[i]!.limit ? ' **(binds)**' : ''}`), arithmetic(i)]);
+      rows.push(['**Sustained events/s**', ...stages.map((z) => `**${eps(z.sustainedEventsPerSecond)}**`), '']);
+      rows.push(['Events per team-hour within the DrChrono budget', ...stages.map((z) => eps(z.eventsPerTeamHourWithinBudget)), '']);
+      rows.push(['Sync would bind above this full-batch duration', ...stages.map((z) => (z.syncBindsAboveBatchMs === null ? 'binds now' : `${fmt(z.syncBindsAboveBatchMs, 0)} ms`)), '']);
+      return table([`Sizing from the ${source}`, ...stages.map((z) => `${z.stage} events/s`), 'Arithmetic'], rows);
+    })
+    .join('\n\n');
 }

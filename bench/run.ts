@@ -6,17 +6,22 @@ import { handlerEnvironment } from '../local/platform-info';
 import { PRICES } from './prices';
 import { FLOOR_ASSUMPTIONS } from './cost-model';
 import type { BenchPlatform } from './platform-process';
-import { carryOverSections, markdown, type BenchResults, type PreviousResults, type SectionRun } from './report';
+import { DRCHRONO_HOURLY_BUDGET, SYNC_CONCURRENCY, stageSettings } from '../lib/secure-defaults';
+import { INGEST_QUEUE } from '../shared/config/queue-settings';
+import { carryOverSections, markdown, sizingTable, type BenchResults, type PreviousResults, type SectionRun } from './report';
+import { KEPT_UP_SHARE } from './scale-mix';
+import { measuredFromCost, measuredFromScale, sizeStack, type MeasuredCosts, type StackLimits } from './sizing';
 
 /**
  * `npm run bench` (not part of `npm test`): cost per million webhook events and DrChrono calls per event, webhook
- * CPU, cold start, end-to-end latency, the token refresh sweep and outbound changes (write-back), each beside its floor. Prints Markdown tables
+ * CPU, cold start, end-to-end latency, the token refresh sweep, outbound changes (write-back) and many teams at scale,
+ * each beside its floor, and a sizing table of the deployed stack from the measured figures. Prints Markdown tables
  * and writes bench/results/latest.json.
- *   npm run bench -- --only cost,coldstart     sections: cost, cpu, coldstart, e2e, sweep, writeback
+ *   npm run bench -- --only cost,coldstart     sections: cost, cpu, coldstart, cli, e2e, sweep, writeback, scale
  *   npm run bench -- --quick                   small sizes, for iterating (figures are not for the README)
  * BENCH_E2E_SECONDS (default 60) and BENCH_E2E_RATE (default 10 events/s) size the latency run.
  */
-const SECTIONS = ['cpu', 'coldstart', 'cost', 'e2e', 'sweep', 'writeback'] as const;
+const SECTIONS = ['cpu', 'coldstart', 'cli', 'cost', 'e2e', 'sweep', 'writeback', 'scale'] as const;
 type Section = (typeof SECTIONS)[number];
 
 const { values } = parseArgs({ options: { only: { type: 'string' }, quick: { type: 'boolean', default: false } } });
@@ -34,9 +39,13 @@ const envNumber = (name: string, fallback: number): number => {
   return Number.isFinite(v) && v > 0 ? v : fallback;
 };
 const settings = {
-  cost: quick ? { events: 300, teams: 2, runs: 2, inFlight: 2 } : { events: 1500, teams: 4, runs: 3, inFlight: 2 },
+  // BENCH_COST_TEAMS spreads the mix over more teams: per-team-per-batch writes (the integration log) grow with it.
+  cost: quick
+    ? { events: 300, teams: envNumber('BENCH_COST_TEAMS', 2), runs: 2, inFlight: 2 }
+    : { events: 1500, teams: envNumber('BENCH_COST_TEAMS', 4), runs: 3, inFlight: 2 },
   cpu: quick ? { events: 1000, runs: 3 } : { events: 5000, runs: 5 },
   coldstart: { samples: quick ? 5 : 20 },
+  cli: { samples: quick ? 5 : 15 },
   e2e: {
     seconds: envNumber('BENCH_E2E_SECONDS', quick ? 10 : 60),
     eventsPerSecond: envNumber('BENCH_E2E_RATE', 10),
@@ -46,6 +55,10 @@ const settings = {
   sweep: quick ? [{ teams: 200, runs: 1 }] : [{ teams: 1000, runs: 3 }, { teams: 10_000, runs: 3 }],
   // One team: the sandbox's apps share a practice, so a second team would receive the first one's echoes as changes.
   writeback: quick ? { changes: 40, teams: 1, runs: 1, inFlight: 2 } : { changes: 200, teams: 1, runs: 3, inFlight: 4 },
+  // 10 busy clinics take half the deliveries, the other 990 share the rest (one or two each in the full run).
+  scale: quick
+    ? { teams: 100, busyTeams: 5, busyShare: 0.5, seconds: 20, eventsPerSecond: 10 }
+    : { teams: 1000, busyTeams: 10, busyShare: 0.5, seconds: 90, eventsPerSecond: 25 },
 };
 
 // This process's own logs (team set-up, the sweep run in-process) are not what is measured.
@@ -79,6 +92,13 @@ if (wanted('coldstart')) {
     results.coldStart = await runColdStartSection(settings.coldstart);
   });
 }
+if (wanted('cli')) {
+  await section('cli', async () => {
+    log('operator CLI start: built CLI vs node -e 0, fresh processes...');
+    const { runCliStartSection } = await import('./sections/cli-start');
+    results.cliStart = await runCliStartSection(settings.cli, log);
+  });
+}
 
 let platform: BenchPlatform | undefined;
 const stop = async (): Promise<void> => {
@@ -87,7 +107,7 @@ const stop = async (): Promise<void> => {
 };
 process.on('SIGINT', () => void stop().then(() => process.exit(130)));
 try {
-  if (wanted('cost') || wanted('e2e') || wanted('sweep') || wanted('writeback')) {
+  if (wanted('cost') || wanted('e2e') || wanted('sweep') || wanted('writeback') || wanted('scale')) {
     log('starting the local platform (ephemeral, AWS requests counted)...');
     const { startBenchPlatform } = await import('./platform-process');
     platform = await startBenchPlatform();
@@ -127,6 +147,20 @@ try {
       results.writeBack = await runWriteBackSection(p, settings.writeback, log);
     });
   }
+  if (p && wanted('scale')) {
+    await section('scale', async () => {
+      const o = settings.scale;
+      log(`scale: ${o.teams} teams, ${o.busyTeams} of them with ${o.busyShare * 100} % of deliveries, ${o.eventsPerSecond}/s for ${o.seconds} s...`);
+      const { runScaleSection, scaleFailures } = await import('./sections/scale');
+      const s = await runScaleSection(p, o, log);
+      results.scale = s;
+      const f = s.fairness;
+      log(`  scale: median team p99 ${f.medianTeamP99Ms.toFixed(0)} ms, worst ${f.worstTeamP99Ms.toFixed(0)} ms (×${f.worstToMedianRatio.toFixed(2)}); DLQs ${s.dlq.ingest}/${s.dlq.backfill}/${s.dlq.writeBack}`);
+      // The figures stay in the report; the section still fails.
+      const failures = scaleFailures(s);
+      if (failures.length > 0) throw new Error(failures.join('; '));
+    });
+  }
 } finally {
   await stop();
 }
@@ -142,9 +176,18 @@ const generatedAt = new Date().toISOString();
 const thisRun: SectionRun = { generatedAt, commit, mode: quick ? 'quick' : 'full' };
 // A `--only` run keeps the other sections' figures from the previous results file, each stamped with its own run.
 const previous = only && existsSync(RESULTS_FILE) ? (JSON.parse(readFileSync(RESULTS_FILE, 'utf8')) as PreviousResults) : undefined;
-const RESULT_KEYS: Record<Section, keyof BenchResults> = { cpu: 'webhookCpu', coldstart: 'coldStart', cost: 'cost', e2e: 'e2e', sweep: 'refreshSweep', writeback: 'writeBack' };
+const RESULT_KEYS: Record<Section, keyof BenchResults> = { cpu: 'webhookCpu', coldstart: 'coldStart', cli: 'cliStart', cost: 'cost', e2e: 'e2e', sweep: 'refreshSweep', writeback: 'writeBack', scale: 'scale' };
 const sectionRuns = carryOverSections(results, SECTIONS.filter(wanted).map((s) => RESULT_KEYS[s]), thisRun, previous);
-const md = markdown(results, sectionRuns);
+// The deployed stack's limits, per stage, against whichever measured figures this report holds.
+const stackLimits = (['prod', 'dev'] as const).map((stage): StackLimits => {
+  const st = stageSettings(stage);
+  return { stage, apiRateLimit: st.apiRateLimit, apiBurstLimit: st.apiBurstLimit, webhookConcurrency: st.webhookConcurrency, syncConcurrency: SYNC_CONCURRENCY, batchSize: INGEST_QUEUE.batchSize, drchronoBudgetPerTeamHour: DRCHRONO_HOURLY_BUDGET };
+});
+// An overloaded scale run's durations are the machine's backlog, not per-invocation costs: no sizing from them.
+const scaleKeptUp = results.scale !== undefined && results.scale.keptUpShare >= KEPT_UP_SHARE;
+const measured = [results.cost && measuredFromCost(results.cost), scaleKeptUp && results.scale && measuredFromScale(results.scale)].filter((m): m is MeasuredCosts => !!m);
+const sizing = measured.flatMap((m) => stackLimits.map((l) => sizeStack(l, m)));
+const md = [markdown(results, sectionRuns), ...(sizing.length > 0 ? [sizingTable(sizing)] : [])].join('\n\n');
 const output = {
   generatedAt,
   commit,
@@ -157,6 +200,7 @@ const output = {
   floorAssumptions: FLOOR_ASSUMPTIONS,
   prices: PRICES,
   results,
+  sizing,
   errors,
   markdown: md,
 };

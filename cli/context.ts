@@ -5,6 +5,7 @@ import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
 import * as z from 'zod/mini';
+import { CliError } from './cli-error';
 import { resourceNames } from '../shared/config/resource-names';
 import { oauthRedirectUri, webhookUrl } from '../shared/http/routes';
 
@@ -59,16 +60,7 @@ export interface GlobalOptions {
   region?: string;
 }
 
-/** An error the user can act on: main prints the message (no stack) and exits non-zero. */
-export class CliError extends Error {
-  override name = 'CliError';
-  constructor(
-    message: string,
-    readonly exitCode = 1,
-  ) {
-    super(message);
-  }
-}
+export { CliError } from './cli-error';
 
 /** `.local/platform.json`, written by `npm start` (local/platform-info.ts `PlatformInfo`). Unknown keys are ignored. */
 const PlatformInfoSchema = z.looseObject({

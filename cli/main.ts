@@ -1,4 +1,5 @@
-import { CliError, createCliContext, type CliContext, type CreateContextOptions, type GlobalOptions } from './context';
+import { CliError } from './cli-error';
+import type { CliContext, CreateContextOptions, GlobalOptions } from './context';
 import { streamOutput } from './output';
 
 /** Every command module exports this. */
@@ -93,7 +94,25 @@ export function splitGlobalOptions(argv: readonly string[]): { global: GlobalOpt
 
 export type ModuleLoader = (path: string) => Promise<unknown>;
 
-const defaultLoader: ModuleLoader = (path) => import(path);
+/**
+ * One literal import() per COMMAND_MODULES path: the build (cli/build.mjs) can only bundle what it can see, and each
+ * module (with the AWS SDK and zod behind it) loads only when its command runs, so `--help` stays cheap.
+ */
+export const COMMAND_IMPORTS: Record<string, () => Promise<unknown>> = {
+  './commands/team': () => import('./commands/team'),
+  './commands/team-config': () => import('./commands/team-config'),
+  './commands/sandbox': () => import('./commands/sandbox'),
+  './commands/log': () => import('./commands/log'),
+  './commands/records': () => import('./commands/records'),
+  './commands/backfill': () => import('./commands/backfill'),
+  './commands/connect-key': () => import('./commands/connect-key'),
+  './commands/dlq': () => import('./commands/dlq'),
+};
+
+const defaultLoader: ModuleLoader = (path) => (COMMAND_IMPORTS[path] ?? (() => import(path)))();
+
+/** The real context builder, loaded on first use (it pulls in the AWS SDK clients). */
+const createCliContext = async (opts: CreateContextOptions): Promise<CliContext> => (await import('./context')).createCliContext(opts);
 
 function isModuleNotFound(err: unknown): boolean {
   const code = (err as { code?: string } | null)?.code;

@@ -41,7 +41,7 @@ export interface E2eSection {
   runs: E2eRun[];
 }
 
-function runGenerator(file: string, apiBaseUrl: string, rate: number): Promise<SendRecord[]> {
+export function runGenerator(file: string, apiBaseUrl: string, rate: number): Promise<SendRecord[]> {
   const child = spawn(process.execPath, ['--import', 'tsx', 'bench/load-generator.ts', file, apiBaseUrl, String(rate)], {
     cwd: process.cwd(),
     stdio: ['ignore', 'ignore', 'inherit', 'ipc'],
@@ -52,7 +52,7 @@ function runGenerator(file: string, apiBaseUrl: string, rate: number): Promise<S
   });
 }
 
-async function syncedAtOf(p: BenchPlatform, deliveries: readonly Delivery[]): Promise<Map<string, number>> {
+export async function syncedAtOf(p: BenchPlatform, deliveries: readonly Delivery[]): Promise<Map<string, number>> {
   const out = new Map<string, number>();
   const table = p.info.resources.recordsTable;
   for (let i = 0; i < deliveries.length; i += 100) {

@@ -9,7 +9,7 @@ import { markTeamConnected } from '../../shared/oauth/team-connection';
 import { writeIntegrationLog } from '../../shared/store/integration-log';
 import { createTeamSecret } from '../../shared/teams/team-secret';
 import { createTeamItem } from '../../shared/teams/team-store';
-import { httpJson, sandboxUrl } from '../sandbox';
+import { httpJson, sandboxUrl, type BenchTeam } from '../sandbox';
 import { summarizeBy, type Summary } from '../stats';
 
 /**
@@ -53,7 +53,7 @@ export interface RefreshSweepSection {
   sizes: SweepSize[];
 }
 
-async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
+export async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T) => Promise<void>): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
@@ -62,22 +62,28 @@ async function forEachLimit<T>(items: readonly T[], limit: number, fn: (item: T)
   );
 }
 
-/** One connected team whose access token expires within the refresh window, with its own sandbox app. */
-async function seedTeam(info: PlatformInfo, nowMs: number): Promise<string> {
+/**
+ * One connected team with its own sandbox app, seeded directly (sandbox app + grant + token exchange, secret,
+ * team item) rather than through the browser flow. Its access token expires at `expiresAt` (default: the
+ * token's own lifetime); `tokenLatencyMs` slows the app's token endpoint from then on.
+ */
+export async function seedConnectedTeam(info: PlatformInfo, o: { expiresAt?: number; tokenLatencyMs?: number } = {}): Promise<BenchTeam> {
+  const nowMs = Date.now();
   const teamId = randomUUID();
   const clientId = `sweep-${randomBytes(6).toString('hex')}`;
   const clientSecret = randomBytes(16).toString('hex');
+  const webhookSecret = randomBytes(20).toString('hex');
   const redirectUri = info.oauthRedirectUri;
   await httpJson('POST', sandboxUrl(info, '/_sandbox/apps'), { clientId, clientSecret, redirectUris: [redirectUri] }, 201);
   const { location } = await httpJson<{ location: string }>('POST', sandboxUrl(info, '/_sandbox/oauth/approve'), { client_id: clientId, redirect_uri: redirectUri, decision: 'approve' }, 200);
   const code = new URL(location).searchParams.get('code');
   if (!code) throw new Error('sandbox approve gave no code');
   const tokens = await exchangeAuthorizationCode({ baseUrl: info.sandboxUrl!, clientId, clientSecret, code, redirectUri });
-  const expiresAt = nowMs + 60 * MINUTE_MS;
+  const expiresAt = o.expiresAt ?? nowMs + tokens.expiresIn * 1000;
   await createTeamSecret(secretsClient(), info.resources.teamSecretPrefix, teamId, {
     clientId,
     clientSecret,
-    webhookSecret: randomBytes(20).toString('hex'),
+    webhookSecret,
     accessToken: tokens.accessToken,
     refreshToken: tokens.refreshToken,
     accessTokenExpiresAt: expiresAt,
@@ -86,15 +92,15 @@ async function seedTeam(info: PlatformInfo, nowMs: number): Promise<string> {
   await createTeamItem(documentClient(), info.resources.teamsTable, teamId);
   await markTeamConnected(documentClient(), info.resources.teamsTable, teamId, { user: { id: 9001, username: 'bench' }, tokenExpiresAt: expiresAt, now: new Date(nowMs) });
   // Latency applies from now on: the seeding exchange above ran at full speed.
-  await httpJson('PATCH', sandboxUrl(info, `/_sandbox/apps/${clientId}`), { latencyMs: TOKEN_LATENCY_MS }, 200);
-  return teamId;
+  if (o.tokenLatencyMs !== undefined) await httpJson('PATCH', sandboxUrl(info, `/_sandbox/apps/${clientId}`), { latencyMs: o.tokenLatencyMs }, 200);
+  return { teamId, clientId, clientSecret, webhookSecret };
 }
 
 /** Seeding is set-up, not measurement: a transient network error seeds a fresh team instead of failing the run. */
-async function seedTeamWithRetry(info: PlatformInfo, attempts = 3): Promise<string> {
+export async function seedConnectedTeamWithRetry(info: PlatformInfo, o: Parameters<typeof seedConnectedTeam>[1] = {}, attempts = 3): Promise<BenchTeam> {
   for (let i = 1; ; i++) {
     try {
-      return await seedTeam(info, Date.now());
+      return await seedConnectedTeam(info, o);
     } catch (err) {
       if (i >= attempts || !(err instanceof DrChronoNetworkError)) throw err;
     }
@@ -106,7 +112,8 @@ async function sweepOnce(info: PlatformInfo, teams: number): Promise<SweepRun> {
   await forEachLimit(
     Array.from({ length: teams }, (_, i) => i),
     SEED_CONCURRENCY,
-    async () => void (await seedTeamWithRetry(info)),
+    // Due within the refresh window (60 min), so the sweep refreshes every one.
+    async () => void (await seedConnectedTeamWithRetry(info, { expiresAt: Date.now() + 60 * MINUTE_MS, tokenLatencyMs: TOKEN_LATENCY_MS })),
   );
   const seedMs = Date.now() - s0;
   const ddb = documentClient();

@@ -4,6 +4,7 @@ import { GetCommand } from '@aws-sdk/lib-dynamodb';
 import { PATIENT_FLAG_EVENTS, SYNCED_EVENTS } from '../../shared/ingest/ingest-message';
 import { registerTeam, SecretPendingDeletionError } from '../../shared/teams/register-team';
 import { displayStatus, getTeamItem, listTeamItems, TeamExistsError, TeamRemovedError, type TeamItem } from '../../shared/teams/team-store';
+import { webhookCounts, type WebhookCounts } from '../../shared/teams/webhook-counts';
 import { rotateWebhookSecretCommand, setClientSecretCommand, TEAM_SECRETS_USAGE } from './team-secrets';
 import { parsedArgs, teamIdArg } from '../args';
 import { CliError, redirectUri, teamWebhookUrl, type CliContext } from '../context';
@@ -143,8 +144,9 @@ async function list(args: string[], ctx: CliContext): Promise<number> {
   const { values, positionals } = parsed(() => parseArgs({ args, options: { json: { type: 'boolean' } }, allowPositionals: true }));
   if (positionals.length) throw new CliError(`unexpected argument "${positionals[0]}"`, 2);
   const teams = await listTeamItems(ctx.ddb, ctx.resources.teamsTable);
+  const counts = await countsOf(ctx, teams);
   if (values.json) {
-    ctx.out(JSON.stringify(teams.map(teamSummary), null, 2));
+    ctx.out(JSON.stringify(teams.map((t, i) => teamSummary(t, counts[i]!)), null, 2));
     return 0;
   }
   if (!teams.length) {
@@ -152,13 +154,13 @@ async function list(args: string[], ctx: CliContext): Promise<number> {
     return 0;
   }
   const header = ['TEAM ID', 'STATUS', 'CREATED', 'PROCESSED', 'IGNORED', 'LAST DELIVERY', 'DRCHRONO USER'];
-  const rows = teams.map((t) => [
+  const rows = teams.map((t, i) => [
     t.teamId,
     displayStatus(t),
     t.createdAt,
-    String(t.webhooksProcessed ?? 0),
-    String(t.webhooksIgnored ?? 0),
-    t.lastDeliveryAt ?? '-',
+    String(counts[i]!.processed),
+    String(counts[i]!.ignored),
+    counts[i]!.lastDeliveryAt ?? '-',
     t.drchronoUsername ?? '-',
   ]);
   for (const line of formatTable([header, ...rows])) ctx.out(line);
@@ -174,9 +176,11 @@ async function show(args: string[], ctx: CliContext): Promise<number> {
     new GetCommand({ TableName: ctx.resources.teamsTable, Key: { pk: teamId, sk: BACKFILL_SK }, ConsistentRead: true }),
   );
   const backfill = backfillOut.Item ? printable(backfillOut.Item) : undefined;
+  const [counts] = await countsOf(ctx, [team]);
 
   if (values.json) {
-    ctx.out(JSON.stringify({ team: printable(team), webhookUrl: teamWebhookUrl(ctx.resources, teamId), backfill }, null, 2));
+    const shown = { ...printable(team), webhooksProcessed: counts!.processed, webhooksIgnored: counts!.ignored, lastDeliveryAt: counts!.lastDeliveryAt };
+    ctx.out(JSON.stringify({ team: shown, webhookUrl: teamWebhookUrl(ctx.resources, teamId), backfill }, null, 2));
     return 0;
   }
   const rows: [string, unknown][] = [
@@ -189,9 +193,9 @@ async function show(args: string[], ctx: CliContext): Promise<number> {
     ['Created', team.createdAt],
     ['Updated', team.updatedAt],
     ['Webhook URL', teamWebhookUrl(ctx.resources, teamId)],
-    ['Webhooks processed', team.webhooksProcessed ?? 0],
-    ['Webhooks ignored', team.webhooksIgnored ?? 0],
-    ['Last delivery', team.lastDeliveryAt ?? 'never'],
+    ['Webhooks processed', counts!.processed],
+    ['Webhooks ignored', counts!.ignored],
+    ['Last delivery', counts!.lastDeliveryAt ?? 'never'],
     ['Connected', team.connectedAt],
     ['DrChrono user', team.drchronoUserId],
     ['DrChrono username', team.drchronoUsername],
@@ -217,7 +221,28 @@ function printable(item: Record<string, unknown>): Record<string, unknown> {
   return Object.fromEntries(Object.entries(item).filter(([k]) => !NEVER_PRINT.test(k)));
 }
 
-function teamSummary(t: TeamItem) {
+/** Teams whose counters are read at once by `team list` (one log query each, and a rollup when due). */
+const COUNT_CONCURRENCY = 8;
+
+/**
+ * Each team's webhook counters, computed from the team item and the integration log groups since its last
+ * rollup (shared/teams/webhook-counts.ts); reading them rolls the settled groups up into the team item.
+ */
+async function countsOf(ctx: CliContext, teams: TeamItem[]): Promise<WebhookCounts[]> {
+  const deps = { ddb: ctx.ddb, teamsTable: ctx.resources.teamsTable, integrationLogTable: ctx.resources.integrationLogTable };
+  const out: WebhookCounts[] = new Array<WebhookCounts>(teams.length);
+  let next = 0;
+  const worker = async (): Promise<void> => {
+    while (next < teams.length) {
+      const i = next++;
+      out[i] = await webhookCounts(deps, teams[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(COUNT_CONCURRENCY, teams.length) }, worker));
+  return out;
+}
+
+function teamSummary(t: TeamItem, counts: WebhookCounts) {
   return {
     teamId: t.teamId,
     status: t.status,
@@ -225,9 +250,9 @@ function teamSummary(t: TeamItem) {
     removedAt: t.removedAt ?? null,
     createdAt: t.createdAt,
     updatedAt: t.updatedAt,
-    webhooksProcessed: t.webhooksProcessed ?? 0,
-    webhooksIgnored: t.webhooksIgnored ?? 0,
-    lastDeliveryAt: t.lastDeliveryAt ?? null,
+    webhooksProcessed: counts.processed,
+    webhooksIgnored: counts.ignored,
+    lastDeliveryAt: counts.lastDeliveryAt ?? null,
     drchronoUsername: t.drchronoUsername ?? null,
   };
 }

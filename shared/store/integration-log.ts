@@ -100,7 +100,17 @@ export interface WriteIntegrationLogOptions {
   now?: Date;
   /** Makes the sort key unique per invocation (e.g. the Lambda awsRequestId); random when omitted. */
   groupId?: string;
+  /**
+   * The team's webhook counts for these entries (the sync worker's batch): stored on the first item as
+   * `wn` (deliveries) and `wl` (latest receivedAt), and read back by readWebhookCountGroups. They replace a
+   * counter update of the team item per batch.
+   */
+  webhookCounts?: { processed: number; lastDeliveryAt?: string };
 }
+
+/** Item attributes of the webhook counts a group carries (WriteIntegrationLogOptions.webhookCounts). */
+export const WEBHOOK_COUNT_ATTR = 'wn';
+export const WEBHOOK_LAST_DELIVERY_ATTR = 'wl';
 
 function clampEntry(entry: IntegrationLogEntry): IntegrationLogEntry {
   const out = IntegrationLogEntrySchema.parse(entry);
@@ -241,10 +251,16 @@ export async function writeIntegrationLog(
   for (let i = 0; i < clean.length; i += MAX_ENTRIES_PER_ITEM) {
     const chunk = clean.slice(i, i + MAX_ENTRIES_PER_ITEM);
     const suffix = clean.length > MAX_ENTRIES_PER_ITEM ? `#${i / MAX_ENTRIES_PER_ITEM}` : '';
+    const counts = i === 0 && opts.webhookCounts && opts.webhookCounts.processed > 0 ? opts.webhookCounts : undefined;
     await ddb.send(
       new PutCommand({
         TableName: table,
-        Item: { ...integrationLogItem(teamId, chunk, now, `${groupId}${suffix}`), expiresAt },
+        Item: {
+          ...integrationLogItem(teamId, chunk, now, `${groupId}${suffix}`),
+          ...(counts ? { [WEBHOOK_COUNT_ATTR]: counts.processed } : {}),
+          ...(counts?.lastDeliveryAt ? { [WEBHOOK_LAST_DELIVERY_ATTR]: counts.lastDeliveryAt } : {}),
+          expiresAt,
+        },
       }),
     );
     written += 1;
@@ -293,4 +309,48 @@ export async function readIntegrationLog(
     start = out.LastEvaluatedKey;
   } while (start && found.length < limit);
   return found.sort((a, b) => b.at.localeCompare(a.at)).slice(0, limit);
+}
+
+/** The webhook counts one stored group carries. */
+export interface WebhookCountGroup {
+  sk: string;
+  processed: number;
+  lastDeliveryAt?: string;
+}
+
+/**
+ * The webhook counts of a team's log groups with a sort key after `afterSk` (all when omitted), oldest first.
+ * Only the count attributes are returned, but DynamoDB bills a query by the size of the items it reads, so
+ * callers keep the range short (shared/teams/webhook-counts.ts rolls up what it has read).
+ */
+export async function readWebhookCountGroups(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  afterSk?: string,
+): Promise<WebhookCountGroup[]> {
+  const groups: WebhookCountGroup[] = [];
+  let start: Record<string, unknown> | undefined;
+  do {
+    const out = await ddb.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: afterSk === undefined ? 'pk = :pk' : 'pk = :pk AND sk > :after',
+        FilterExpression: 'attribute_exists(#n)',
+        ProjectionExpression: 'sk, #n, #l',
+        ExpressionAttributeNames: { '#n': WEBHOOK_COUNT_ATTR, '#l': WEBHOOK_LAST_DELIVERY_ATTR },
+        ExpressionAttributeValues: afterSk === undefined ? { ':pk': teamId } : { ':pk': teamId, ':after': afterSk },
+        ExclusiveStartKey: start,
+      }),
+    );
+    for (const item of out.Items ?? []) {
+      const { sk } = item;
+      const n: unknown = item[WEBHOOK_COUNT_ATTR];
+      const at: unknown = item[WEBHOOK_LAST_DELIVERY_ATTR];
+      if (typeof sk !== 'string' || typeof n !== 'number' || !Number.isInteger(n) || n < 0) continue;
+      groups.push(typeof at === 'string' ? { sk, processed: n, lastDeliveryAt: at } : { sk, processed: n });
+    }
+    start = out.LastEvaluatedKey;
+  } while (start);
+  return groups;
 }

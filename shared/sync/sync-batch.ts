@@ -3,8 +3,7 @@ import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import type { SQSRecord } from 'aws-lambda';
 import { IngestMessageSchema, type IngestMessage } from '../ingest/ingest-message';
 import { errorFields, logger } from '../logging/logger';
-import { writeIntegrationLog, type IntegrationLogEntry } from '../store/integration-log';
-import { addWebhookCounts } from '../teams/team-store';
+import { writeIntegrationLog, type IntegrationLogEntry, type IntegrationLogOutcome } from '../store/integration-log';
 import { parseTeamId } from '../teams/team-id';
 import { applyDeferral, deferralsOf, planDeferral, receiveCountOf } from './deferral';
 import { InvocationDeadline, InvocationDeadlineExceededError } from './invocation-deadline';
@@ -13,12 +12,11 @@ import type { ProcessResult } from './process-ingest-message';
 /**
  * One SQS batch of the sync worker: turns each record's ProcessResult into SQS semantics (acknowledge, keep
  * for a retry, defer) and collects the integration log entries, which are written once per team per batch
- * together with the team's webhook counters.
+ * together with the team's webhook counts for the batch.
  */
 export interface SyncBatchDeps {
   ddb: DynamoDBDocumentClient;
   sqs: SQSClient;
-  teamsTable: string;
   integrationLogTable: string;
   ingestQueueUrl: string;
   maxReceiveCount: number;
@@ -56,11 +54,36 @@ interface TeamTally {
   done: string[];
 }
 
+/**
+ * What one invocation did, in counts only: the sync function prints it once per invocation (in its metrics
+ * line) instead of a line per delivery, because every printed byte is billed (CloudWatch Logs ingestion). Each
+ * delivery's own outcome is in the integration log; failures and errors are still printed one by one.
+ */
+export interface SyncBatchSummary {
+  /** Records received in this invocation. */
+  messages: number;
+  /** Teams whose log entries were written. */
+  teams: number;
+  /** Records acknowledged as done. */
+  done: number;
+  /** Records deferred (kept with a longer visibility, or re-enqueued). */
+  deferred: number;
+  /** Records left for SQS to retry (not their last receive). */
+  retried: number;
+  /** Deliveries given up on (last receive: on their way to the DLQ). */
+  failed: number;
+  /** Acknowledged records reported for redelivery because their team's log write failed. */
+  unlogged: number;
+  /** Integration log entries written, by outcome. */
+  outcomes: Partial<Record<IntegrationLogOutcome, number>>;
+}
+
 export class SyncBatch {
   private readonly teams = new Map<string, TeamTally>();
   private readonly now: () => Date;
   private readonly deadline: InvocationDeadline;
   private failed = 0;
+  private readonly counts: SyncBatchSummary = { messages: 0, teams: 0, done: 0, deferred: 0, retried: 0, failed: 0, unlogged: 0, outcomes: {} };
 
   constructor(private readonly deps: SyncBatchDeps) {
     this.now = deps.now ?? (() => new Date());
@@ -69,6 +92,7 @@ export class SyncBatch {
 
   /** The Powertools record handler: resolves to acknowledge, throws to keep the message. */
   readonly handleRecord = async (record: SQSRecord): Promise<void> => {
+    this.counts.messages += 1;
     const receiveCount = receiveCountOf(record);
     const finalAttempt = receiveCount >= this.deps.maxReceiveCount;
     const msg = this.parse(record);
@@ -86,6 +110,7 @@ export class SyncBatch {
         });
       }
       if (finalAttempt) this.failed += 1;
+      else this.counts.retried += 1;
       throw new InvalidIngestMessageError(`message ${record.messageId} does not match the ingest message schema`);
     }
     const ids = { teamId: msg.teamId, deliveryId: msg.deliveryId, event: msg.event, messageId: record.messageId };
@@ -102,7 +127,7 @@ export class SyncBatch {
       for (const e of result.entries) this.add(msg.teamId, e);
       this.tally(msg.teamId).done.push(record.messageId);
       this.count(msg);
-      logger.info('sync: processed', { ...ids, outcomes: result.entries.map((e) => e.outcome) });
+      this.counts.done += 1;
       return;
     }
 
@@ -116,7 +141,7 @@ export class SyncBatch {
       if (plan.action !== 'give-up') {
         const keep = await applyDeferral(this.deps.sqs, this.deps.ingestQueueUrl, record, plan);
         this.add(msg.teamId, { ...result.entry, detail: `${result.entry.detail ?? 'deferred'}; ${describePlan(plan)}` });
-        logger.info('sync: deferred', { ...ids, reason: result.entry.errorClass, plan: plan.action, seconds: result.delaySeconds });
+        this.counts.deferred += 1;
         if (keep) throw new SyncRecordFailure(`message ${record.messageId} deferred`);
         return;
       }
@@ -130,16 +155,19 @@ export class SyncBatch {
       this.add(msg.teamId, { ...result.entry, outcome: 'failed', detail: joinDetail(result.entry.detail, `moving to the DLQ after ${receiveCount} receives`) });
       this.count(msg);
       this.failed += 1;
+    } else {
+      this.counts.retried += 1;
     }
     throw new SyncRecordFailure(`message ${record.messageId} failed`);
   };
 
   /**
-   * Write the collected log entries and counters: one log write and one counter update per team. Returns the
-   * message ids to report as batch item failures: a team's acknowledged messages whose log entries could not be
-   * written (after the SDK's retries). A delivery is never acknowledged without its log entry: redelivered, it
-   * finds its record written (`unchanged`) and is logged then. A counter update that fails is only logged (the
-   * counters are approximate; the log is the audit trail).
+   * Write the collected log entries: one log write per team, carrying the team's webhook counts for this batch
+   * (`team show` adds them up, shared/teams/webhook-counts.ts), so the counters cost no write of their own and
+   * are exactly what the log holds. Returns the message ids to report as batch item failures: a team's
+   * acknowledged messages whose log entries could not be written (after the SDK's retries). A delivery is never
+   * acknowledged without its log entry: redelivered, it finds its record written (`unchanged`) and is logged
+   * (and counted) then.
    */
   async flush(groupId: string): Promise<string[]> {
     this.deadline.dispose();
@@ -150,23 +178,25 @@ export class SyncBatch {
           ttlDays: this.deps.integrationLogTtlDays,
           now: this.now(),
           groupId,
+          ...(tally.processed > 0 ? { webhookCounts: { processed: tally.processed, lastDeliveryAt: tally.lastReceivedAt } } : {}),
         });
       } catch (err) {
         logger.error('sync: could not write integration log; its deliveries are redelivered', { teamId, entries: tally.entries.length, messages: tally.done.length, ...errorFields(err) });
         unlogged.push(...tally.done);
-        // Counted again when redelivered.
         return;
       }
-      if (tally.processed === 0) return;
-      try {
-        await addWebhookCounts(this.deps.ddb, this.deps.teamsTable, teamId, { processed: tally.processed }, tally.lastReceivedAt);
-      } catch (err) {
-        logger.error('sync: could not update webhook counters', { teamId, processed: tally.processed, ...errorFields(err) });
-      }
+      this.counts.teams += 1;
+      for (const e of tally.entries) this.counts.outcomes[e.outcome] = (this.counts.outcomes[e.outcome] ?? 0) + 1;
     });
     await Promise.all(jobs);
     this.teams.clear();
+    this.counts.unlogged += unlogged.length;
     return unlogged;
+  }
+
+  /** The invocation's counts; complete once flush() has run. */
+  summary(): SyncBatchSummary {
+    return { ...this.counts, failed: this.failed, outcomes: { ...this.counts.outcomes } };
   }
 
   /** Deliveries given up on in this batch (logged as failed, on their way to the DLQ). */
@@ -198,9 +228,9 @@ export class SyncBatch {
   }
 
   /**
-   * The team's webhook counters count webhook deliveries only, not backfill or reconcile fetches. They are
-   * approximate under at-least-once delivery: a message redelivered after it was processed (the invocation died
-   * before SQS deleted it) is counted again. The integration log, keyed by deliveryId, is the audit trail.
+   * The team's webhook counts count webhook deliveries only, not backfill or reconcile fetches: one per logged
+   * delivery (done, or given up on). A message redelivered after it was processed (the invocation died before
+   * SQS deleted it) is logged, and counted, again.
    */
   private count(msg: IngestMessage): void {
     if (msg.source !== 'webhook') return;

@@ -28,8 +28,9 @@ export const TeamItemSchema = z.looseObject({
     createdAt: z.string(),
     updatedAt: z.string(),
     /**
-     * Webhook counters. The receiver writes nothing per queued delivery (cost floor); the sync worker adds
-     * processed deliveries once per team per batch. Ignored (unsynced) events are counted by the receiver.
+     * Webhook counters. The receiver writes nothing per queued delivery (cost floor) and counts ignored
+     * (unsynced) events. Processed deliveries ride on the integration log write; `webhooksProcessed` is their
+     * rolled-up total (shared/teams/webhook-counts.ts computes the current value).
      */
     webhooksProcessed: z.optional(z.number()),
     webhooksIgnored: z.optional(z.number()),

@@ -13,6 +13,8 @@ import { connectTeam, type ConnectedTeam } from './helpers/connect-team';
 import { httpJson } from './helpers/http';
 import { apiUrl, platform } from './helpers/platform';
 import { waitFor } from './helpers/wait-for';
+import { main } from '../../cli/main';
+import { PLATFORM_INFO_ENV } from './setup/platform-process';
 
 /**
  * The whole local pipeline: a change in the DrChrono sandbox → its webhook → local API → webhook function →
@@ -400,5 +402,30 @@ describe('sync pipeline', () => {
       { timeoutMs: 30_000, intervalMs: 500, description: 'the poison message in the DLQ' },
     );
     expect(found.Body).toContain(marker);
+  });
+
+  it('counts each processed webhook delivery once in team show, from the integration log, without writing the team item per batch', async () => {
+    const counted = await connectWithWebhook();
+    extraTeams.push(counted);
+    const ids: string[] = [];
+    for (const last of ['Countwell', 'Tallyson', 'Sumner']) {
+      ids.push(String((await httpJson<Json>('POST', sandbox('/patients'), { first_name: 'Cora', last_name: last, doctor: 263812 }, 201)).body.id));
+    }
+    await httpJson('PATCH', sandbox(`/patients/${ids[0]}`), { last_name: 'Countwell-Two' }, 200);
+    await waitForRecord(counted.teamId, 'patient', ids[0]!, (r) => r.fields['Last Name'] === 'Countwell-Two', 'the modified patient');
+    // Four webhook deliveries (three creates, one modify), each logged once; the connect's backfill is not counted.
+    const deliveries = await waitFor(async () => {
+      const ds = new Set((await logEntries(counted.teamId)).filter((e) => e.deliveryId && SYNCED.includes(e.event)).map((e) => e.deliveryId));
+      return ds.size >= 4 ? ds : undefined;
+    }, { timeoutMs: 30_000, intervalMs: 250, description: 'four logged deliveries' });
+    expect(deliveries.size).toBe(4);
+    const out: string[] = [];
+    const code = await main(['--platform-file', process.env[PLATFORM_INFO_ENV]!, 'team', 'show', counted.teamId, '--json'], { out: (l) => out.push(l), err: (l) => out.push(l) });
+    expect(code).toBe(0);
+    const shown = JSON.parse(out.join('\n')) as { team: { webhooksProcessed: number; lastDeliveryAt?: string } };
+    expect(shown.team.webhooksProcessed).toBe(4);
+    expect(shown.team.lastDeliveryAt).toEqual(expect.any(String));
+    // The team item itself was not written by the sync worker: its stored counter is still the one it was created with.
+    expect((await getTeamItem(ddb(), tables().teamsTable, counted.teamId, true))?.webhooksProcessed ?? 0).toBe(0);
   });
 });

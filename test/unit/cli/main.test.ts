@@ -1,6 +1,6 @@
 import type { CliContext } from '../../../cli/context';
 import { CliError } from '../../../cli/context';
-import { loadCommand, main, splitGlobalOptions } from '../../../cli/main';
+import { COMMAND_IMPORTS, COMMAND_MODULES, loadCommand, main, splitGlobalOptions } from '../../../cli/main';
 
 function capture() {
   const out: string[] = [];
@@ -35,6 +35,11 @@ describe('loadCommand', () => {
 
   it('does not hide a missing dependency inside an existing command module', async () => {
     await expect(loadCommand('records', async () => Promise.reject(notFound('some-lib')))).rejects.toThrow("Cannot find module 'some-lib'");
+  });
+
+  it('has a literal import for every command module, so the built CLI bundles each of them', async () => {
+    expect(Object.keys(COMMAND_IMPORTS).sort()).toEqual([...new Set(Object.values(COMMAND_MODULES))].sort());
+    for (const name of Object.keys(COMMAND_MODULES)) expect(typeof (await loadCommand(name)).run).toBe('function');
   });
 
   it('rejects an unknown command', async () => {

@@ -2,7 +2,7 @@ import { mockClient } from 'aws-sdk-client-mock';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { CreateSecretCommand, GetSecretValueCommand, SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { run } from '../../../cli/commands/team';
 import { main } from '../../../cli/main';
 import type { CliContext, CliResources } from '../../../cli/context';
@@ -56,6 +56,8 @@ beforeEach(() => {
   ddbMock.reset();
   secretsMock.reset();
   ddbMock.on(GetCommand).resolves({});
+  // team show adds up the webhook counts of the integration log: none here.
+  ddbMock.on(QueryCommand).resolves({ Items: [] });
 });
 
 describe('team add --write-back', () => {

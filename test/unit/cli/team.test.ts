@@ -9,7 +9,7 @@ import {
   SecretsManagerClient,
 } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { DynamoDBDocumentClient, GetCommand, PutCommand, ScanCommand } from '@aws-sdk/lib-dynamodb';
+import { DynamoDBDocumentClient, GetCommand, PutCommand, QueryCommand, ScanCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { run } from '../../../cli/commands/team';
 import { CliError, type CliContext, type CliResources } from '../../../cli/context';
@@ -69,6 +69,8 @@ beforeEach(() => {
   secretsMock.on(GetSecretValueCommand, { SecretId: resources.connectLinkKeySecret }).resolves({ SecretString: JSON.stringify({ keys: [LINK_KEY] }) });
   // No team item unless a test says otherwise (registerTeam reads it first).
   ddbMock.on(GetCommand).resolves({});
+  // No integration log groups carrying webhook counts unless a test says otherwise.
+  ddbMock.on(QueryCommand).resolves({ Items: [] });
 });
 
 describe('team add', () => {
@@ -201,6 +203,36 @@ describe('team list', () => {
 });
 
 describe('team show', () => {
+  it('adds the webhook counts the integration log carries since the last rollup to the team item\'s, and rolls up the settled ones', async () => {
+    const rolled = { ...teamItem, webhookCountsThrough: '2026-11-01T00:00:00.000Z#r0', lastProcessedDeliveryAt: '2026-11-01T00:00:00.000Z' };
+    ddbMock.on(GetCommand, { Key: { pk: TEAM, sk: 'TEAM' } }).resolves({ Item: rolled });
+    ddbMock.on(GetCommand, { Key: { pk: TEAM, sk: 'BACKFILL' } }).resolves({});
+    ddbMock.on(QueryCommand).resolves({
+      Items: [
+        { sk: '2026-11-21T09:00:00.000Z#r1', wn: 10, wl: '2026-11-21T08:59:59.000Z' },
+        // Written a moment ago: counted, but not rolled up yet (a late write could still land before it).
+        { sk: `${new Date(Date.now() - 60_000).toISOString()}#r2`, wn: 4, wl: '2099-01-01T00:00:00.000Z' },
+      ],
+    });
+    ddbMock.on(UpdateCommand).resolves({});
+    const { ctx, text } = ctxWithOutput();
+    expect(await run(['show', TEAM], ctx)).toBe(0);
+    expect(text()).toMatch(/Webhooks processed:\s+26\n/);
+    expect(text()).toMatch(/Last delivery:\s+2099-01-01T00:00:00.000Z/);
+    expect(ddbMock.commandCalls(QueryCommand)[0]!.args[0].input).toMatchObject({
+      TableName: resources.integrationLogTable,
+      ExpressionAttributeValues: { ':pk': TEAM, ':after': '2026-11-01T00:00:00.000Z#r0' },
+    });
+    const updates = ddbMock.commandCalls(UpdateCommand);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]!.args[0].input.ExpressionAttributeValues).toMatchObject({
+      ':n': 10,
+      ':through': '2026-11-21T09:00:00.000Z#r1',
+      ':prev': '2026-11-01T00:00:00.000Z#r0',
+      ':last': '2026-11-21T08:59:59.000Z',
+    });
+  });
+
   it('prints status, counters, connection and token expiry, and never a token', async () => {
     ddbMock.on(GetCommand, { Key: { pk: TEAM, sk: 'TEAM' } }).resolves({ Item: teamItem });
     ddbMock.on(GetCommand, { Key: { pk: TEAM, sk: 'BACKFILL' } }).resolves({});

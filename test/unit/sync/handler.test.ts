@@ -96,3 +96,31 @@ it('redelivers the messages of a batch whose log write failed, and only those: t
   const second = await handler({ Records: [record('logged', message('TASK_CREATE', { id: 4 }))] }, context);
   expect(second).toEqual({ batchItemFailures: [] });
 });
+
+it('prints one line per invocation for a batch that syncs cleanly: the metrics line with the batch counts, no per-delivery line', async () => {
+  ddbMock.reset();
+  ddbMock.on(GetCommand).resolves({});
+  ddbMock.on(GetCommand, { TableName: 'teams' }).resolves({ Item: teamItem() });
+  ddbMock.on(UpdateCommand).resolves({});
+  ddbMock.on(PutCommand).resolves({});
+  const written: string[] = [];
+  const capture = (chunk: string | Uint8Array): boolean => {
+    written.push(String(chunk));
+    return true;
+  };
+  const out = jest.spyOn(process.stdout, 'write').mockImplementation(capture);
+  const err = jest.spyOn(process.stderr, 'write').mockImplementation(capture);
+  try {
+    const { handler } = await import('../../../functions/sync/handler');
+    await handler(
+      { Records: [record('a', message('TASK_CREATE', { id: 5 })), record('b', message('APPOINTMENT_DELETE', { id: '98' })), record('c', message('TASK_CREATE', { id: 6 }))] },
+      context,
+    );
+  } finally {
+    out.mockRestore();
+    err.mockRestore();
+  }
+  const lines = written.flatMap((w) => w.split('\n')).filter((l) => l.trim() !== '');
+  expect(lines).toHaveLength(1);
+  expect(JSON.parse(lines[0]!)).toMatchObject({ DeliveriesFailed: 0, service: 'sync', messages: 3, outcomes: { ignored: 2, deleted: 1 } });
+});

@@ -41,7 +41,6 @@ function batch(process: SyncBatchDeps['process'], over: Partial<SyncBatchDeps> =
     ...over,
     ddb,
     sqs,
-    teamsTable: 'teams',
     integrationLogTable: 'log',
     ingestQueueUrl: 'queue-url',
     maxReceiveCount: 5,
@@ -60,16 +59,41 @@ function loggedEntries(): Record<string, unknown>[] {
 }
 
 describe('SyncBatch', () => {
-  it('acknowledges a processed message and writes its entries and counters once per team per batch', async () => {
+  it('acknowledges processed messages and writes their entries with the team\'s webhook counts in one log write, and no team item write', async () => {
     const b = batch(async () => ({ status: 'done', entries: [{ ...entry, outcome: 'updated' }] }));
     await b.handleRecord(sqsRecord(msg, 1, 'a'));
     await b.handleRecord(sqsRecord({ ...msg, receivedAt: '2026-11-21T10:14:30.000Z' }, 1, 'b'));
     await b.flush('req-1');
-    expect(ddbMock.commandCalls(PutCommand, { TableName: 'log' })).toHaveLength(1);
+    const puts = ddbMock.commandCalls(PutCommand, { TableName: 'log' });
+    expect(puts).toHaveLength(1);
+    expect(puts[0]!.args[0].input.Item).toMatchObject({ wn: 2, wl: '2026-11-21T10:14:30.000Z' });
     expect(loggedEntries()).toHaveLength(2);
-    const counters = ddbMock.commandCalls(UpdateCommand, { TableName: 'teams' });
-    expect(counters).toHaveLength(1);
-    expect(counters[0]!.args[0].input.ExpressionAttributeValues).toMatchObject({ ':processed': 2, ':ld': '2026-11-21T10:14:30.000Z' });
+    expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(0);
+  });
+
+  it('sums what the batch did for the invocation\'s summary line', async () => {
+    const results: ProcessResult[] = [
+      { status: 'done', entries: [{ ...entry, outcome: 'updated' }, { ...entry, entity: 'employee', outcome: 'created' }] },
+      { status: 'defer', delaySeconds: 60, entry: { ...entry, outcome: 'deferred' } },
+      { status: 'retry', entry: { ...entry, outcome: 'failed' }, error: new Error('502') },
+      { status: 'retry', entry: { ...entry, outcome: 'failed' }, error: new Error('502') },
+    ];
+    const b = batch(async () => results.shift()!);
+    await b.handleRecord(sqsRecord(msg, 1, 'a'));
+    await expect(b.handleRecord(sqsRecord(msg, 1, 'b'))).rejects.toThrow('deferred');
+    await expect(b.handleRecord(sqsRecord(msg, 2, 'c'))).rejects.toThrow('failed');
+    await expect(b.handleRecord(sqsRecord(msg, 5, 'd'))).rejects.toThrow('failed');
+    await b.flush('req');
+    expect(b.summary()).toEqual({
+      messages: 4,
+      teams: 1,
+      done: 1,
+      deferred: 1,
+      retried: 1,
+      failed: 1,
+      unlogged: 0,
+      outcomes: { updated: 1, created: 1, deferred: 1, failed: 1 },
+    });
   });
 
   it('fails a message whose body is not an ingest message, and logs it as failed on the last receive', async () => {
@@ -169,6 +193,7 @@ describe('SyncBatch', () => {
     await b.handleRecord(sqsRecord(msg, 1, 'b'));
     expect(await b.flush('req')).toEqual(['a', 'b']);
     expect(ddbMock.commandCalls(UpdateCommand, { TableName: 'teams' })).toHaveLength(0);
+    expect(b.summary()).toMatchObject({ done: 2, teams: 0, unlogged: 2, outcomes: {} });
   });
 
   it('acknowledges another team\'s messages whose log write succeeded', async () => {
@@ -188,6 +213,8 @@ it('does not count backfill messages as webhook deliveries', async () => {
   const b = batch(async () => ({ status: 'done', entries: [{ ...entry, outcome: 'created' }] }));
   await b.handleRecord(sqsRecord({ ...msg, source: 'backfill' }));
   await b.flush('req');
-  expect(ddbMock.commandCalls(PutCommand, { TableName: 'log' })).toHaveLength(1);
+  const puts = ddbMock.commandCalls(PutCommand, { TableName: 'log' });
+  expect(puts).toHaveLength(1);
+  expect(puts[0]!.args[0].input.Item).not.toHaveProperty('wn');
   expect(ddbMock.commandCalls(UpdateCommand, { TableName: 'teams' })).toHaveLength(0);
 });

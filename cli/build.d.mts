@@ -1,0 +1,11 @@
+// Types for cli/build.mjs (plain JS so the bin shim and `npm install` can run it without a TypeScript loader).
+export declare const ROOT: string;
+export declare const BUILD_DIR: string;
+export declare const MANIFEST_FILE: string;
+/**
+ * The built CLI's entry if the build exists and none of its recorded inputs changed; undefined if it must be rebuilt
+ * (`why` hears the first reason).
+ */
+export declare function freshBuild(root?: string, why?: (reason: string) => void): string | undefined;
+/** Builds the CLI into a new build directory and makes it current. */
+export declare function buildCli(root?: string): Promise<{ entry: string; inputs: number; bytes: number }>;
