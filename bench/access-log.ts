@@ -17,6 +17,8 @@ const SAMPLE: Record<string, (r: AccessLogRequest) => string> = {
   '$context.requestId': () => 'Jx1B2gQwoAMEVxw=',
   // CLF format, always 26 characters.
   '$context.requestTime': () => '30/Nov/2026:11:36:42 +0000',
+  // Epoch milliseconds, 13 digits.
+  '$context.requestTimeEpoch': () => '1796038602123',
   // A public IPv4 address at its usual length.
   '$context.identity.sourceIp': () => '54.208.112.197',
   '$context.routeKey': (r) => r.routeKey,

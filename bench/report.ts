@@ -119,6 +119,34 @@ export function writeBackTable(w: WriteBackSection): string {
   return parts.join('\n\n');
 }
 
+/**
+ * Bundles against issue #14's targets, and what each bundle carries: its largest packages and what it has beyond
+ * the SDK-clients-only floor, in KB and as a share of the floor's size.
+ */
+export function coldStartTable(c: ColdStartSection): string {
+  const share = (bytes: number, floor: number): string => `${fmt(bytes / 1024, 0)} KB (${fmt((bytes / floor) * 100, 0)} %)`;
+  const against = (ratio: number, target: number | undefined): string =>
+    target === undefined ? `×${fmt(ratio, 2)}` : `×${fmt(ratio, 2)} / ≤ ${fmt(target, 1)} ${ratio <= target ? 'met' : '**over**'}`;
+  const targets = c.functions.map((f) => [
+    `\`${f.fn}\``,
+    kb(f.bundle.bytes),
+    kb(f.floor.bytes),
+    against(f.sizeRatio, f.target?.size),
+    `${fmt(f.bundle.initMs.median, 0)} ms / ${fmt(f.floor.initMs.median, 0)} ms`,
+    against(f.initRatio, f.target?.init),
+  ]);
+  const analysis = c.functions.map((f) => [
+    `\`${f.fn}\``,
+    f.topPackages.map((p) => `${p.pkg} ${share(p.bytes, f.floor.bytes)}`).join(', '),
+    // Under half a KB over the floor is the same package, differently tree-shaken: not worth a line.
+    (f.overFloor ?? []).filter((p) => p.bytes >= 512).map((p) => `${p.pkg} ${share(p.bytes, f.floor.bytes)}`).join(', ') || '–',
+  ]);
+  return [
+    table(['Function', 'Bundle', 'Floor', 'Size ratio / target', 'Module init (median) / floor', 'Init ratio / target'], targets),
+    table(['Bundle', 'Largest packages (KB, share of the floor)', 'Beyond the floor, by package (KB, share of the floor)'], analysis),
+  ].join('\n\n');
+}
+
 /** Every CLI start case beside `node -e 0`, and what the shim's staleness check and a rebuild cost. */
 export function cliStartTable(c: CliStartSection): string {
   const rows = [
@@ -236,6 +264,7 @@ export function markdown(r: BenchResults, sectionRuns: Partial<Record<keyof Benc
     if (r.cost.writesByTable) parts.push(writesByTableTable('event', r.cost.writesByTable));
     if (r.cost.logBytesPerEvent) parts.push(logBytesTable('event', r.cost.logBytesPerEvent));
   }
+  if (r.coldStart) parts.push(coldStartTable(r.coldStart));
   if (r.writeBack) parts.push(writeBackTable(r.writeBack));
   if (r.cliStart) parts.push(cliStartTable(r.cliStart));
   const fixed = r.cost?.fixedMonthly ?? r.writeBack?.fixedMonthly;

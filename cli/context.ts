@@ -4,7 +4,7 @@ import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import { SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { CliError } from './cli-error';
 import { resourceNames } from '../shared/config/resource-names';
 import { oauthRedirectUri, webhookUrl } from '../shared/http/routes';
@@ -67,18 +67,18 @@ const PlatformInfoSchema = z.looseObject({
   stage: z.string(),
   region: z.string(),
   apiBaseUrl: z.string(),
-  webhookUrlTemplate: z.string().optional(),
-  oauthRedirectUri: z.string().optional(),
-  sandboxUrl: z.string().nullish(),
+  webhookUrlTemplate: z.optional(z.string()),
+  oauthRedirectUri: z.optional(z.string()),
+  sandboxUrl: z.nullish(z.string()),
   endpoints: z.looseObject({ dynamodb: z.string(), sqs: z.string(), secretsManager: z.string() }),
   resources: z.looseObject({
     teamsTable: z.string(),
     recordsTable: z.string(),
     integrationLogTable: z.string(),
     teamSecretPrefix: z.string(),
-    connectLinkKeySecret: z.string().optional(),
+    connectLinkKeySecret: z.optional(z.string()),
   }),
-  queueUrls: z.looseObject({ ingest: z.string(), backfill: z.string(), writeBack: z.string().optional(), ingestDlq: z.string().optional(), backfillDlq: z.string().optional() }),
+  queueUrls: z.looseObject({ ingest: z.string(), backfill: z.string(), writeBack: z.optional(z.string()), ingestDlq: z.optional(z.string()), backfillDlq: z.optional(z.string()) }),
 });
 type PlatformInfo = z.infer<typeof PlatformInfoSchema>;
 

@@ -78,6 +78,16 @@ export const LAMBDA_RUNTIME = Runtime.NODEJS_24_X;
 /** Graviton: ~20 % cheaper per GB-s for the same code. */
 export const LAMBDA_ARCHITECTURE = Architecture.ARM_64;
 
+/**
+ * esbuild aliases for every Lambda bundle, as `package → module` (paths relative to the repo root, esbuild's working
+ * directory in NodejsFunction bundling). axios's Node build imports `form-data` (with mime-types, mime-db,
+ * combined-stream, get-intrinsic...: ~160 KB of the sync/oauth/backfill bundles) only to build multipart bodies,
+ * which no DrChrono call sends; the stand-in throws if axios ever constructs one.
+ */
+export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
+  'form-data': './shared/http/form-data-unavailable.ts',
+};
+
 export const BUNDLING: BundlingOptions = {
   format: OutputFormat.CJS,
   target: 'node22',
@@ -89,6 +99,8 @@ export const BUNDLING: BundlingOptions = {
   sourcesContent: false,
   // Bundle SDK v3 instead of the runtime copy: pinned versions and ~25-50 % faster INIT.
   bundleAwsSDK: true,
+  // NodejsFunction passes each entry as `--alias:<package>=<module>`.
+  esbuildArgs: { '--alias': Object.entries(BUNDLE_ALIASES).map(([pkg, to]) => `${pkg}=${to}`) },
 };
 
 export type FunctionName = LambdaFunctionName;

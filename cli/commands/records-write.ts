@@ -1,5 +1,5 @@
 import { parseArgs } from 'node:util';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { LOCAL_CREDENTIALS, signRequest, type SigV4CredentialSource } from '../../shared/http/sigv4';
 import { ChangeIdSchema } from '../../shared/write-back/change';
 import { ChangeItemSchema, type ChangeItem } from '../../shared/write-back/change-store';
@@ -39,11 +39,11 @@ const MAX_POLL_MS = 2_000;
 const REQUEST_TIMEOUT_MS = 30_000;
 
 /** What the write API answers (interfaces: "Write API"). Unknown keys are kept out of the output, not refused. */
-const AcceptedSchema = z.looseObject({ changeId: z.string(), status: z.string().optional() });
+const AcceptedSchema = z.looseObject({ changeId: z.string(), status: z.optional(z.string()) });
 const ErrorBodySchema = z.looseObject({
-  message: z.string().optional(),
-  hint: z.string().optional(),
-  problems: z.array(z.looseObject({ field: z.string(), problem: z.string() })).optional(),
+  message: z.optional(z.string()),
+  hint: z.optional(z.string()),
+  problems: z.optional(z.array(z.looseObject({ field: z.string(), problem: z.string() }))),
 });
 
 export interface WriteRequest {

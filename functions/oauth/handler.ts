@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { DrChronoClient } from '../../shared/drchrono/client';
 import { exchangeAuthorizationCode } from '../../shared/drchrono/token-client';
@@ -16,13 +16,13 @@ import { connectionUserFromProfile } from '../../shared/oauth/team-connection';
 import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
 
 const EnvSchema = z.object({
-  TEAMS_TABLE: z.string().min(1),
-  TEAM_SECRET_PREFIX: z.string().min(1),
-  DRCHRONO_BASE_URL: z.string().url().default('https://drchrono.com'),
-  OAUTH_REDIRECT_URI: z.string().url(),
-  BACKFILL_QUEUE_URL: z.string().min(1).optional(),
+  TEAMS_TABLE: z.string().check(z.minLength(1)),
+  TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
+  DRCHRONO_BASE_URL: z._default(z.string().check(z.url()), 'https://drchrono.com'),
+  OAUTH_REDIRECT_URI: z.string().check(z.url()),
+  BACKFILL_QUEUE_URL: z.optional(z.string().check(z.minLength(1))),
   /** The connect-link signing keys' secret (shared/oauth/connect-link-key.ts). */
-  CONNECT_LINK_KEY_SECRET_ID: z.string().min(1),
+  CONNECT_LINK_KEY_SECRET_ID: z.string().check(z.minLength(1)),
 });
 
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DrChronoSync', serviceName: 'oauth' });

@@ -1,15 +1,15 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context, ScheduledEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { documentClient, sqsClient } from '../../shared/aws/clients';
 import { logger } from '../../shared/logging/logger';
 import { scheduleReconcile, type ScheduleReconcileResult } from '../../shared/reconcile/schedule-reconcile';
 
 const EnvSchema = z.object({
-  TEAMS_TABLE: z.string().min(1),
-  BACKFILL_QUEUE_URL: z.string().min(1),
-  INTEGRATION_LOG_TABLE: z.string().min(1),
+  TEAMS_TABLE: z.string().check(z.minLength(1)),
+  BACKFILL_QUEUE_URL: z.string().check(z.minLength(1)),
+  INTEGRATION_LOG_TABLE: z.string().check(z.minLength(1)),
 });
 
 let env: z.infer<typeof EnvSchema> | undefined;

@@ -4,7 +4,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { INGEST_QUEUE } from '../../shared/config/queue-settings';
 import { DrChronoClient } from '../../shared/drchrono/client';
@@ -19,13 +19,13 @@ import { TeamLimiter } from '../../shared/sync/team-limiter';
 import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
 
 const EnvSchema = z.object({
-  TEAMS_TABLE: z.string().min(1),
-  RECORDS_TABLE: z.string().min(1),
-  INTEGRATION_LOG_TABLE: z.string().min(1),
-  TEAM_SECRET_PREFIX: z.string().min(1),
-  INGEST_QUEUE_URL: z.string().min(1),
-  DRCHRONO_BASE_URL: z.string().url().optional(),
-  INTEGRATION_LOG_TTL_DAYS: z.coerce.number().positive().default(DEFAULT_INTEGRATION_LOG_TTL_DAYS),
+  TEAMS_TABLE: z.string().check(z.minLength(1)),
+  RECORDS_TABLE: z.string().check(z.minLength(1)),
+  INTEGRATION_LOG_TABLE: z.string().check(z.minLength(1)),
+  TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
+  INGEST_QUEUE_URL: z.string().check(z.minLength(1)),
+  DRCHRONO_BASE_URL: z.optional(z.string().check(z.url())),
+  INTEGRATION_LOG_TTL_DAYS: z._default(z.coerce.number().check(z.positive()), DEFAULT_INTEGRATION_LOG_TTL_DAYS),
 });
 type Env = z.infer<typeof EnvSchema>;
 

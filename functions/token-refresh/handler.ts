@@ -3,7 +3,7 @@ import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import { logMetrics } from '@aws-lambda-powertools/metrics/middleware';
 import type { Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { documentClient, secretsClient } from '../../shared/aws/clients';
 import { refreshAccessToken } from '../../shared/drchrono/token-client';
 import { logger } from '../../shared/logging/logger';
@@ -12,14 +12,14 @@ import { runRefreshSweep, type RefreshSweepSummary } from '../../shared/oauth/re
 import { writeIntegrationLog } from '../../shared/store/integration-log';
 
 const EnvSchema = z.object({
-  TEAMS_TABLE: z.string().min(1),
-  TEAM_SECRET_PREFIX: z.string().min(1),
-  DRCHRONO_BASE_URL: z.string().url().default('https://drchrono.com'),
-  INTEGRATION_LOG_TABLE: z.string().min(1),
-  INTEGRATION_LOG_TTL_DAYS: z.coerce.number().positive().optional(),
+  TEAMS_TABLE: z.string().check(z.minLength(1)),
+  TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
+  DRCHRONO_BASE_URL: z._default(z.string().check(z.url()), 'https://drchrono.com'),
+  INTEGRATION_LOG_TABLE: z.string().check(z.minLength(1)),
+  INTEGRATION_LOG_TTL_DAYS: z.optional(z.coerce.number().check(z.positive())),
   // Well inside DrChrono's 48 h token life: a team gets many sweeps (and backoffs) before its token expires.
-  TOKEN_REFRESH_WINDOW_MINUTES: z.coerce.number().int().min(1).max(47 * 60).default(DEFAULT_REFRESH_WINDOW_MINUTES),
-  TOKEN_REFRESH_CONCURRENCY: z.coerce.number().int().min(1).max(500).default(DEFAULT_REFRESH_CONCURRENCY),
+  TOKEN_REFRESH_WINDOW_MINUTES: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(47 * 60)), DEFAULT_REFRESH_WINDOW_MINUTES),
+  TOKEN_REFRESH_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(500)), DEFAULT_REFRESH_CONCURRENCY),
 });
 
 /** A token request is given this long; the lease (2 min) always outlives it. */

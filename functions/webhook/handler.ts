@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { Metrics, MetricUnit } from '@aws-lambda-powertools/metrics';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { enqueueIngestMessage } from '../../shared/ingest/ingest-queue';
 import { errorFields, logger } from '../../shared/logging/logger';
@@ -11,9 +11,9 @@ import { receiveWebhook, SILENT_OUTCOMES, type WebhookDeps } from '../../shared/
 import { WebhookTeamStateCache } from '../../shared/webhook/team-state-cache';
 
 const EnvSchema = z.object({
-  TEAMS_TABLE: z.string().min(1),
-  INGEST_QUEUE_URL: z.string().min(1),
-  TEAM_SECRET_PREFIX: z.string().min(1),
+  TEAMS_TABLE: z.string().check(z.minLength(1)),
+  INGEST_QUEUE_URL: z.string().check(z.minLength(1)),
+  TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
 });
 
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DrChronoSync', serviceName: 'webhook' });

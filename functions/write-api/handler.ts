@@ -1,7 +1,7 @@
 import middy from '@middy/core';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { DrChronoClient } from '../../shared/drchrono/client';
 import { errorFields, logger } from '../../shared/logging/logger';
@@ -12,11 +12,11 @@ import { handleWriteApi, type WriteApiDeps } from '../../shared/write-back/write
 import { OfficeCache, WRITE_LOOKUP_CLIENT, writeLookups } from '../../shared/write-back/write-lookups';
 
 const EnvSchema = z.object({
-  TEAMS_TABLE: z.string().min(1),
-  RECORDS_TABLE: z.string().min(1),
-  WRITE_BACK_QUEUE_URL: z.string().min(1),
-  TEAM_SECRET_PREFIX: z.string().min(1),
-  DRCHRONO_BASE_URL: z.string().url().optional(),
+  TEAMS_TABLE: z.string().check(z.minLength(1)),
+  RECORDS_TABLE: z.string().check(z.minLength(1)),
+  WRITE_BACK_QUEUE_URL: z.string().check(z.minLength(1)),
+  TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
+  DRCHRONO_BASE_URL: z.optional(z.string().check(z.url())),
 });
 
 /** Built on first use and kept for the container's life: secrets, name lists and office lists are cached in it. */

@@ -2,7 +2,7 @@ import middy from '@middy/core';
 import { processPartialResponse, SqsFifoPartialProcessorAsync } from '@aws-lambda-powertools/batch';
 import { injectLambdaContext } from '@aws-lambda-powertools/logger/middleware';
 import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { WRITE_BACK_QUEUE } from '../../shared/config/queue-settings';
 import { DrChronoClient } from '../../shared/drchrono/client';
@@ -20,13 +20,13 @@ import {
 import { WriteBackBatch } from '../../shared/write-back/write-back-batch';
 
 const EnvSchema = z.object({
-  TEAMS_TABLE: z.string().min(1),
-  RECORDS_TABLE: z.string().min(1),
-  INTEGRATION_LOG_TABLE: z.string().min(1),
-  TEAM_SECRET_PREFIX: z.string().min(1),
-  WRITE_BACK_QUEUE_URL: z.string().min(1),
-  DRCHRONO_BASE_URL: z.string().url().optional(),
-  INTEGRATION_LOG_TTL_DAYS: z.coerce.number().positive().default(DEFAULT_INTEGRATION_LOG_TTL_DAYS),
+  TEAMS_TABLE: z.string().check(z.minLength(1)),
+  RECORDS_TABLE: z.string().check(z.minLength(1)),
+  INTEGRATION_LOG_TABLE: z.string().check(z.minLength(1)),
+  TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
+  WRITE_BACK_QUEUE_URL: z.string().check(z.minLength(1)),
+  DRCHRONO_BASE_URL: z.optional(z.string().check(z.url())),
+  INTEGRATION_LOG_TTL_DAYS: z._default(z.coerce.number().check(z.positive()), DEFAULT_INTEGRATION_LOG_TTL_DAYS),
 });
 type Env = z.infer<typeof EnvSchema>;
 

@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../../shared/validation/english-messages';
 import { AwsFaultRuleSchema, type AwsFaults } from '../emulators/fault-proxy';
 import type { SqsPoller } from '../poller/sqs-poller';
 import { advanceClock, clockOffsetMs, resetClock } from '../time-control';
@@ -18,7 +19,7 @@ export interface ControlDeps {
   health(): unknown;
 }
 
-const ClockSchema = z.union([z.strictObject({ advanceSeconds: z.number().min(0).max(4000 * 86_400) }), z.strictObject({ reset: z.literal(true) })]);
+const ClockSchema = z.union([z.strictObject({ advanceSeconds: z.number().check(z.minimum(0), z.maximum(4000 * 86_400)) }), z.strictObject({ reset: z.literal(true) })]);
 
 function parseJson(body: Buffer): unknown {
   try {
@@ -28,7 +29,7 @@ function parseJson(body: Buffer): unknown {
   }
 }
 
-function badRequest(error: z.ZodError | undefined): HttpResponse {
+function badRequest(error: z.core.$ZodError | undefined): HttpResponse {
   return jsonResponse(400, { message: 'Bad Request', issues: error?.issues.map((i) => ({ path: i.path.join('.'), message: i.message })) ?? [{ path: '', message: 'body is not JSON' }] });
 }
 

@@ -1,5 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import { $ZodError } from 'zod/v4/core';
+import '../../shared/validation/english-messages';
 import { readRequestBody } from '../http/read-body';
 import { bulkList, clearBulkLists, isBulkArea } from './bulk';
 import { SandboxHttpError, type SandboxEngine } from './engine';
@@ -90,7 +92,7 @@ export class SandboxRouter {
       send(res, 404, { detail: 'Not found.' });
     } catch (err) {
       if (err instanceof SandboxHttpError) return send(res, err.status, err.body);
-      if (err instanceof z.ZodError) return send(res, 400, { detail: 'invalid request', issues: err.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
+      if (err instanceof $ZodError) return send(res, 400, { detail: 'invalid request', issues: err.issues.map((i) => `${i.path.join('.')}: ${i.message}`) });
       const status = (err as { status?: number }).status;
       if (status && status < 500) return send(res, status, { detail: (err as Error).message });
       // A sandbox bug, not an injected fault: show it to the developer (the sandbox holds synthetic data only).
@@ -355,7 +357,7 @@ export class SandboxRouter {
     const [a, b, c, d] = seg;
     if (a === 'health' && method === 'GET') return r(200, { ok: true, url: this.baseUrl() });
     if (a === 'reset' && method === 'POST') {
-      const o = z.object({ seed: z.boolean().default(true) }).parse(json());
+      const o = z.object({ seed: z._default(z.boolean(), true) }).parse(json());
       this.hooks.cancelScheduled();
       await this.hooks.idle();
       e.reset(o.seed);
@@ -388,7 +390,7 @@ export class SandboxRouter {
     if (a === 'apps') {
       if (b === undefined && method === 'GET') return r(200, Object.values(e.state.apps).map(appView));
       if (b === undefined && method === 'POST') {
-        const o = AppInput.extend({ clientId: z.string().min(1) }).parse(json());
+        const o = z.extend(AppInput, { clientId: z.string().check(z.minLength(1)) }).parse(json());
         return r(201, appView(e.upsertApp(o.clientId, o)));
       }
       if (b !== undefined && c === undefined) {
@@ -423,7 +425,7 @@ export class SandboxRouter {
           return r(200, app.quirks);
         }
         if (d === 'release' && method === 'POST') {
-          const o = z.object({ order: z.enum(['reverse', 'fifo']).default('reverse') }).parse(json());
+          const o = z.object({ order: z._default(z.enum(['reverse', 'fifo']), 'reverse') }).parse(json());
           return r(200, (await this.hooks.release(b, o.order)).map(deliveryView));
         }
       }
@@ -441,17 +443,17 @@ export class SandboxRouter {
     // The practice revokes the app's access (DrChrono's "revoke" in the account's connected apps): every access
     // and refresh token of the app dies, so the next refresh answers invalid_grant.
     if (a === 'tokens' && b === 'revoke' && method === 'POST') {
-      const o = z.object({ clientId: z.string().min(1) }).parse(json());
+      const o = z.object({ clientId: z.string().check(z.minLength(1)) }).parse(json());
       return r(200, { revoked: e.revokeTokens(o.clientId) });
     }
     if (a === 'tokens' && b === 'expire' && method === 'POST') {
-      const o = z.object({ clientId: z.string().optional(), accessToken: z.string().optional() }).parse(json());
+      const o = z.object({ clientId: z.optional(z.string()), accessToken: z.optional(z.string()) }).parse(json());
       return r(200, { expired: e.expireTokens(o) });
     }
     if (a === 'patients' && b !== undefined && c === 'flags') {
       const patientId = numericId(b);
       if (d === undefined && method === 'POST') return r(201, e.attachFlag(patientId, FlagInput.parse(json())));
-      if (d !== undefined && method === 'PATCH') return r(200, e.modifyFlag(patientId, numericId(d), FlagInput.partial().parse(json())));
+      if (d !== undefined && method === 'PATCH') return r(200, e.modifyFlag(patientId, numericId(d), z.partial(FlagInput).parse(json())));
       if (d !== undefined && method === 'DELETE') return r(200, e.removeFlag(patientId, numericId(d)));
     }
     if (a === 'patients' || a === 'appointments') {
@@ -502,56 +504,48 @@ export class SandboxRouter {
 
 // ---------------------------------------------------------------- control inputs
 
-const FlagInput = z.object({ flag_type: z.number().int().nonnegative(), flag_text: z.string().max(2000).optional() }).strict();
+const FlagInput = z.strictObject({ flag_type: z.number().check(z.int(), z.nonnegative()), flag_text: z.optional(z.string().check(z.maxLength(2000))) });
 
-const AppInput = z
-  .object({
-    clientSecret: z.string().min(1),
+const AppInput = z.partial(z.strictObject({
+    clientSecret: z.string().check(z.minLength(1)),
     redirectUris: z.array(z.url()),
     rotateRefreshTokens: z.boolean(),
     invalidClient: z.boolean(),
-    latencyMs: z.number().int().min(0).max(120_000),
-    hourlyBudget: z.number().int().min(0),
+    latencyMs: z.number().check(z.int(), z.minimum(0), z.maximum(120_000)),
+    hourlyBudget: z.number().check(z.int(), z.minimum(0)),
     sendRetryAfter: z.boolean(),
-    defaultUserId: z.number().int(),
-  })
-  .partial()
-  .strict();
+    defaultUserId: z.number().check(z.int()),
+  }));
 
-const WebhookInput = z
-  .object({
-    callbackUrl: z.url().nullable(),
-    secretToken: z.string().min(1),
-    events: z.array(z.string().regex(/^[A-Z_]+$/)),
+const WebhookInput = z.partial(z.strictObject({
+    callbackUrl: z.nullable(z.url()),
+    secretToken: z.string().check(z.minLength(1)),
+    events: z.array(z.string().check(z.regex(/^[A-Z_]+$/))),
     active: z.boolean(),
     signatureMode: z.enum(['token', 'hmac-sha256']),
     verboseObjects: z.boolean(),
-  })
-  .partial()
-  .strict();
+  }));
 
-const QuirksInput = z.object({ duplicateNext: z.number().int().min(0), delayMs: z.number().int().min(0), holding: z.boolean() }).partial().strict();
+const QuirksInput = z.partial(z.strictObject({ duplicateNext: z.number().check(z.int(), z.minimum(0)), delayMs: z.number().check(z.int(), z.minimum(0)), holding: z.boolean() }));
 
 const ApproveInput = z.object({
-  url: z.url().optional(),
-  client_id: z.string().optional(),
-  redirect_uri: z.string().optional(),
-  scope: z.string().optional(),
-  state: z.string().optional(),
-  user_id: z.number().int().optional(),
-  decision: z.enum(['approve', 'deny']).default('approve'),
+  url: z.optional(z.url()),
+  client_id: z.optional(z.string()),
+  redirect_uri: z.optional(z.string()),
+  scope: z.optional(z.string()),
+  state: z.optional(z.string()),
+  user_id: z.optional(z.number().check(z.int())),
+  decision: z._default(z.enum(['approve', 'deny']), 'approve'),
 });
 
-const FaultInput = z
-  .object({
-    path: z.string().startsWith('/'),
-    method: z.string().optional(),
+const FaultInput = z.strictObject({
+    path: z.string().check(z.startsWith('/')),
+    method: z.optional(z.string()),
     kind: z.enum(['500', '502', '503', 'timeout', 'reset', '429', '401']),
-    count: z.number().int().min(1).default(1),
-    retryAfterSeconds: z.number().int().min(0).optional(),
-    retryAfterHeader: z.boolean().optional(),
-  })
-  .strict();
+    count: z._default(z.number().check(z.int(), z.minimum(1)), 1),
+    retryAfterSeconds: z.optional(z.number().check(z.int(), z.minimum(0))),
+    retryAfterHeader: z.optional(z.boolean()),
+  });
 
 const Fields = z.record(z.string(), z.unknown());
 

@@ -1,5 +1,5 @@
 import { createServer, request as httpRequest } from 'node:http';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { listen, type ListeningServer } from '../http/listen';
 import { readRequestBody } from '../http/read-body';
 
@@ -20,13 +20,13 @@ export type AwsFaultKind = (typeof AWS_FAULT_KINDS)[number];
 export const AwsFaultRuleSchema = z.strictObject({
   service: z.enum(['dynamodb', 'sqs']),
   /** Operation names without the target prefix, e.g. ["PutItem", "UpdateItem"]. */
-  operations: z.array(z.string().min(1)).min(1),
+  operations: z.array(z.string().check(z.minLength(1))).check(z.minLength(1)),
   /** A table name (DynamoDB) or queue name (SQS); omitted matches every resource. */
-  resource: z.string().min(1).optional(),
+  resource: z.optional(z.string().check(z.minLength(1))),
   /** Only requests whose body contains this text (e.g. a team id), so a test's fault is not taken by another team's request. */
-  bodyContains: z.string().min(1).optional(),
+  bodyContains: z.optional(z.string().check(z.minLength(1))),
   kind: z.enum(AWS_FAULT_KINDS),
-  count: z.number().int().min(1).max(10_000).default(1),
+  count: z._default(z.number().check(z.int(), z.minimum(1), z.maximum(10_000)), 1),
 });
 export type AwsFaultRule = z.input<typeof AwsFaultRuleSchema>;
 

@@ -1,5 +1,5 @@
 import type { OutcomeTally } from '../team-job/import-objects';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * A team's backfill job: the state machine behind the backfill work items, as plain data and pure functions.
@@ -33,7 +33,7 @@ export const DEFAULT_BULK_PAGE_SIZE = 1000;
 /** Progress weights for `percent`: lists of doctors/profiles are tiny, patients and appointments are the work. */
 const WEIGHTS: Record<Exclude<Phase, 'done'>, number> = { doctors: 5, profiles: 5, patients: 45, appointments: 45 };
 
-const DateOnly = z.string().regex(/^\d{4}-\d{2}-\d{2}$/);
+const DateOnly = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/));
 
 export const DateRangeSchema = z.object({ start: DateOnly, end: DateOnly });
 export type DateRange = z.infer<typeof DateRangeSchema>;
@@ -41,14 +41,14 @@ export type DateRange = z.infer<typeof DateRangeSchema>;
 export const CursorSchema = z.object({
   phase: z.enum(PHASES),
   /** Bulk page, 1-based. */
-  page: z.number().int().min(1),
+  page: z.number().check(z.int(), z.minimum(1)),
   /** Appointments: index into `chunks`. */
-  chunk: z.number().int().min(0),
+  chunk: z.number().check(z.int(), z.minimum(0)),
   /** Pages of the current list, once the first page told us. */
-  pages: z.number().int().min(0).optional(),
+  pages: z.optional(z.number().check(z.int(), z.minimum(0))),
   /** A generated bulk page not yet collected (DrChrono keeps it 1 h). */
-  uuid: z.string().optional(),
-  uuidCreatedAt: z.string().optional(),
+  uuid: z.optional(z.string()),
+  uuidCreatedAt: z.optional(z.string()),
 });
 export type BackfillCursor = z.infer<typeof CursorSchema>;
 
@@ -57,36 +57,36 @@ export const BackfillJobSchema = z.looseObject({
   jobId: z.string(),
   status: z.enum(JOB_STATUSES),
   reason: z.enum(['connect', 'operator']),
-  step: z.number().int().min(0),
+  step: z.number().check(z.int(), z.minimum(0)),
   /** Highest step whose work item is known to be on the queue. */
-  enqueuedStep: z.number().int().min(-1),
+  enqueuedStep: z.number().check(z.int(), z.minimum(-1)),
   cursor: CursorSchema,
   /** cursor.phase, top-level so `team show` (which prints scalar attributes) shows it. */
   phase: z.enum(PHASES),
   /** Only objects updated since (operator `--since`); appointments then use `since` instead of date chunks. */
-  since: z.string().optional(),
-  pageSize: z.number().int().min(1).max(1000),
+  since: z.optional(z.string()),
+  pageSize: z.number().check(z.int(), z.minimum(1), z.maximum(1000)),
   chunks: z.array(DateRangeSchema),
-  doctors: z.number().int().min(0),
-  profiles: z.number().int().min(0),
-  patients: z.number().int().min(0),
-  appointments: z.number().int().min(0),
-  patientsTotal: z.number().int().min(0).optional(),
+  doctors: z.number().check(z.int(), z.minimum(0)),
+  profiles: z.number().check(z.int(), z.minimum(0)),
+  patients: z.number().check(z.int(), z.minimum(0)),
+  appointments: z.number().check(z.int(), z.minimum(0)),
+  patientsTotal: z.optional(z.number().check(z.int(), z.minimum(0))),
   /** Sum of the counts of the appointment chunks seen so far. */
-  appointmentsSeenTotal: z.number().int().min(0).optional(),
-  created: z.number().int().min(0),
-  updated: z.number().int().min(0),
-  unchanged: z.number().int().min(0),
-  failed: z.number().int().min(0),
-  percent: z.number().min(0).max(100),
+  appointmentsSeenTotal: z.optional(z.number().check(z.int(), z.minimum(0))),
+  created: z.number().check(z.int(), z.minimum(0)),
+  updated: z.number().check(z.int(), z.minimum(0)),
+  unchanged: z.number().check(z.int(), z.minimum(0)),
+  failed: z.number().check(z.int(), z.minimum(0)),
+  percent: z.number().check(z.minimum(0), z.maximum(100)),
   startedAt: z.string(),
   updatedAt: z.string(),
-  finishedAt: z.string().optional(),
-  pausedUntil: z.string().optional(),
-  pauseReason: z.string().optional(),
-  errorClass: z.string().optional(),
+  finishedAt: z.optional(z.string()),
+  pausedUntil: z.optional(z.string()),
+  pauseReason: z.optional(z.string()),
+  errorClass: z.optional(z.string()),
   /** From the doctors list (e.g. "US/Pacific"); reconcile needs it to express `since` in practice time. */
-  practiceTimeZone: z.string().optional(),
+  practiceTimeZone: z.optional(z.string()),
 });
 export type BackfillJob = z.infer<typeof BackfillJobSchema>;
 

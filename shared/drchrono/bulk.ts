@@ -1,5 +1,5 @@
 import type { AxiosResponse } from 'axios';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import type { DrChronoClientOptions } from './client';
 import { DrChronoError } from './errors';
 import { checkSince, dateRangeValue } from './list-filters';
@@ -30,15 +30,14 @@ export interface BulkListRequest {
   dateRange?: { start: string; end: string };
 }
 
-const CreatedSchema = z.looseObject({ uuid: z.string().min(1), status: z.string().optional() });
+const CreatedSchema = z.looseObject({ uuid: z.string().check(z.minLength(1)), status: z.optional(z.string()) });
 
 const PollSchema = z.looseObject({
   status: z.string(),
-  uuid: z.string().optional(),
-  pagination: z
-    .looseObject({ count: z.number().int().min(0), pages: z.number().int().min(0), page_size: z.number().int().optional(), page: z.number().int().optional() })
-    .optional(),
-  results: z.array(z.looseObject({ id: z.union([z.string(), z.number()]) })).optional(),
+  uuid: z.optional(z.string()),
+  pagination: z.optional(
+    z.looseObject({ count: z.number().check(z.int(), z.minimum(0)), pages: z.number().check(z.int(), z.minimum(0)), page_size: z.optional(z.number().check(z.int())), page: z.optional(z.number().check(z.int())) })),
+  results: z.optional(z.array(z.looseObject({ id: z.union([z.string(), z.number()]) }))),
 });
 
 export type BulkPoll =

@@ -1,5 +1,5 @@
 import type { AxiosResponse } from 'axios';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { DrChronoConflictError, DrChronoError, DrChronoValidationError, parseFieldErrors } from './errors';
 import { checkSince, dateRangeValue } from './list-filters';
 import {
@@ -194,7 +194,7 @@ export class DrChronoClient {
     await this.requester.write('DELETE', `${this.baseUrl}/api/appointments/${encodeId(id)}`, info, undefined, writeErrors(info));
   }
 
-  private async getOne<S extends z.ZodType>(path: string, template: string, schema: S, q?: URLSearchParams): Promise<z.infer<S>> {
+  private async getOne<S extends z.ZodMiniType>(path: string, template: string, schema: S, q?: URLSearchParams): Promise<z.infer<S>> {
     const info = { method: 'GET', path: template };
     const qs = q && q.size > 0 ? `?${q.toString()}` : '';
     const res = await this.send(`${this.baseUrl}${path}${qs}`, info);
@@ -202,7 +202,7 @@ export class DrChronoClient {
   }
 
   /** Follows `next` until it is null. Each item is validated; a bad item fails the iteration with its index path. */
-  private list<S extends z.ZodType>(path: string, schema: S, q: URLSearchParams): AsyncIterable<z.infer<S>> {
+  private list<S extends z.ZodMiniType>(path: string, schema: S, q: URLSearchParams): AsyncIterable<z.infer<S>> {
     const info = { method: 'GET', path };
     const first = `${this.baseUrl}${path}?${q.toString()}`;
     return {
@@ -223,7 +223,7 @@ export class DrChronoClient {
     };
   }
 
-  private async onePage<S extends z.ZodType>(path: string, schema: S, q: URLSearchParams, cursor?: string | null): Promise<ListPage<z.infer<S>>> {
+  private async onePage<S extends z.ZodMiniType>(path: string, schema: S, q: URLSearchParams, cursor?: string | null): Promise<ListPage<z.infer<S>>> {
     const info = { method: 'GET', path };
     const first = `${this.baseUrl}${path}?${q.toString()}`;
     // A stored cursor is only ever followed to DrChrono's own origin, like a `next` link.

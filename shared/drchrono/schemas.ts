@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * zod schemas for the DrChrono responses the product reads. Objects are loose (unknown fields pass through
@@ -17,13 +17,13 @@ import { z } from 'zod';
 /** DrChrono "timestamp": date and time, optional fraction, optional UTC offset (Z, ±HH:MM, ±HHMM, ±HH). */
 export const Timestamp = z
   .string()
-  .regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-](0\d|1\d|2[0-3])(:?[0-5]\d)?)?$/i, 'ISO 8601 timestamp, optional offset');
+  .check(z.regex(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?(Z|[+-](0\d|1\d|2[0-3])(:?[0-5]\d)?)?$/i, 'ISO 8601 timestamp, optional offset'));
 /** DrChrono "date": YYYY-MM-DD. */
-export const DateString = z.string().regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD date');
+export const DateString = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}$/, 'YYYY-MM-DD date'));
 
-const text = z.string().nullish();
-const flag = z.boolean().nullish();
-const int = z.number().int();
+const text = z.nullish(z.string());
+const flag = z.nullish(z.boolean());
+const int = z.number().check(z.int());
 
 export const InsuranceSchema = z.looseObject({
   insurance_company: text,
@@ -35,23 +35,23 @@ export type Insurance = z.infer<typeof InsuranceSchema>;
 export const PatientFlagTypeSchema = z.looseObject({
   id: int,
   name: z.string(),
-  doctor: int.nullish(),
+  doctor: z.nullish(int),
   color: text,
-  priority: int.nullish(),
+  priority: z.nullish(int),
   archived: flag,
-  created_at: Timestamp.nullish(),
-  updated_at: Timestamp.nullish(),
+  created_at: z.nullish(Timestamp),
+  updated_at: z.nullish(Timestamp),
 });
 export type PatientFlagType = z.infer<typeof PatientFlagTypeSchema>;
 
 /** One flag attached to a patient: `flag_type` is a PatientFlagType id, `flag_text` its description. */
 export const PatientFlagSchema = z.looseObject({
-  id: int.nullish(),
+  id: z.nullish(int),
   flag_type: int,
   flag_text: text,
   archived: flag,
-  created_at: Timestamp.nullish(),
-  updated_at: Timestamp.nullish(),
+  created_at: z.nullish(Timestamp),
+  updated_at: z.nullish(Timestamp),
 });
 export type PatientFlag = z.infer<typeof PatientFlagSchema>;
 
@@ -61,7 +61,7 @@ export const PatientSchema = z.looseObject({
   first_name: text,
   middle_name: text,
   last_name: text,
-  date_of_birth: DateString.nullish(),
+  date_of_birth: z.nullish(DateString),
   /** "", Male, Female, Other, UNK, ASKU (kept a string: DrChrono extends enums without notice). */
   gender: text,
   social_security_number: text,
@@ -81,37 +81,37 @@ export const PatientSchema = z.looseObject({
   emergency_contact_phone: text,
   emergency_contact_relation: text,
   doctor: int,
-  date_of_last_appointment: DateString.nullish(),
+  date_of_last_appointment: z.nullish(DateString),
   responsible_party_name: text,
   responsible_party_relation: text,
   responsible_party_email: text,
   responsible_party_phone: text,
   updated_at: Timestamp,
   // verbose=true only:
-  patient_flags: z.array(PatientFlagTypeSchema).optional(),
-  patient_flags_attached: z.array(PatientFlagSchema).optional(),
-  primary_insurance: InsuranceSchema.nullish(),
-  secondary_insurance: InsuranceSchema.nullish(),
+  patient_flags: z.optional(z.array(PatientFlagTypeSchema)),
+  patient_flags_attached: z.optional(z.array(PatientFlagSchema)),
+  primary_insurance: z.nullish(InsuranceSchema),
+  secondary_insurance: z.nullish(InsuranceSchema),
 });
 export type Patient = z.infer<typeof PatientSchema>;
 
 /** Appointment ids are strings in DrChrono's schema ("usually numeric, but not always"); normalised to string. */
-const AppointmentId = z.union([z.string().min(1), int]).transform((v) => String(v));
+const AppointmentId = z.pipe(z.union([z.string().check(z.minLength(1)), int]), z.transform((v) => String(v)));
 
 export const AppointmentSchema = z.looseObject({
   id: AppointmentId,
   /** null for breaks (`appt_is_break`). */
-  patient: int.nullable(),
+  patient: z.nullable(int),
   doctor: int,
   /** An /api/appointment_profiles id, or null. */
-  profile: int.nullish(),
+  profile: z.nullish(int),
   /** Standard statuses plus practice-defined custom ones, so any string. */
   status: text,
   /** Start, practice-local wall time. */
   scheduled_time: Timestamp,
   reason: text,
   /** Minutes. */
-  duration: int.nullish(),
+  duration: z.nullish(int),
   appt_is_break: flag,
   deleted_flag: flag,
   updated_at: Timestamp,
@@ -135,9 +135,9 @@ export type Doctor = z.infer<typeof DoctorSchema>;
 export const AppointmentProfileSchema = z.looseObject({
   id: int,
   name: z.string(),
-  doctor: int.nullish(),
+  doctor: z.nullish(int),
   color: text,
-  duration: int.nullish(),
+  duration: z.nullish(int),
   reason: text,
   archived: flag,
 });
@@ -147,42 +147,42 @@ export type AppointmentProfile = z.infer<typeof AppointmentProfileSchema>;
 export const OfficeSchema = z.looseObject({
   id: int,
   name: text,
-  doctor: int.nullish(),
+  doctor: z.nullish(int),
   archived: flag,
-  exam_rooms: z.array(z.looseObject({ index: int, name: text })).nullish(),
+  exam_rooms: z.nullish(z.array(z.looseObject({ index: int, name: text }))),
 });
 export type Office = z.infer<typeof OfficeSchema>;
 
 /** `/api/users/{id}`. DrChrono's schema types every field as string; the live API sends numbers and booleans. */
 export const UserProfileSchema = z.looseObject({
-  id: z.union([int, z.string().min(1)]).transform((v) => String(v)),
+  id: z.pipe(z.union([int, z.string().check(z.minLength(1))]), z.transform((v) => String(v))),
   username: z.string(),
-  doctor: z.union([int, z.string()]).nullish(),
-  practice_group: z.union([int, z.string()]).nullish(),
-  is_doctor: z.union([z.boolean(), z.string()]).nullish(),
-  is_staff: z.union([z.boolean(), z.string()]).nullish(),
+  doctor: z.nullish(z.union([int, z.string()])),
+  practice_group: z.nullish(z.union([int, z.string()])),
+  is_doctor: z.nullish(z.union([z.boolean(), z.string()])),
+  is_staff: z.nullish(z.union([z.boolean(), z.string()])),
 });
 export type UserProfile = z.infer<typeof UserProfileSchema>;
 
 /** A page of a list endpoint. DrChrono's published schema calls the array `data`; the live API uses `results`. */
 export const PageSchema = z.looseObject({
   results: z.array(z.unknown()),
-  next: z.string().nullish(),
-  previous: z.string().nullish(),
+  next: z.nullish(z.string()),
+  previous: z.nullish(z.string()),
 });
 export type Page = z.infer<typeof PageSchema>;
 
-export function paginated<T extends z.ZodType>(item: T) {
-  return z.looseObject({ results: z.array(item), next: z.string().nullish(), previous: z.string().nullish() });
+export function paginated<T extends z.ZodMiniType>(item: T) {
+  return z.looseObject({ results: z.array(item), next: z.nullish(z.string()), previous: z.nullish(z.string()) });
 }
 
 /** Token endpoint success body. */
 export const TokenResponseBodySchema = z.looseObject({
-  access_token: z.string().min(1),
-  refresh_token: z.string().min(1),
-  expires_in: z.number().positive(),
-  scope: z.string().optional(),
-  token_type: z.string().optional(),
+  access_token: z.string().check(z.minLength(1)),
+  refresh_token: z.string().check(z.minLength(1)),
+  expires_in: z.number().check(z.positive()),
+  scope: z.optional(z.string()),
+  token_type: z.optional(z.string()),
 });
 
 /** Token endpoint error body (RFC 6749 §5.2). */

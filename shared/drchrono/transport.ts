@@ -1,7 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 import { logger } from '../logging/logger';
 import {
   DrChronoError,
@@ -127,7 +127,7 @@ export function sleep(ms: number): Promise<void> {
 }
 
 /** Validate a 2xx body; on failure report field paths and issue codes only (values may be PHI). */
-export function parseBody<S extends z.ZodType>(schema: S, body: unknown, details: DrChronoErrorDetails): z.infer<S> {
+export function parseBody<S extends z.ZodMiniType>(schema: S, body: unknown, details: DrChronoErrorDetails): z.infer<S> {
   const r = schema.safeParse(body);
   if (r.success) return r.data;
   const issues = r.error.issues.map((i) => `${i.path.join('.') || '(root)'}:${i.code}`);

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * What the webhook receiver puts on the ingest queue: one message per verified delivery.
@@ -14,7 +14,7 @@ export const IngestMessageSchema = z.object({
   /** ISO time the receiver accepted the delivery. */
   receivedAt: z.string(),
   /** Where the message came from: a webhook, or a backfill/reconcile fetch. */
-  source: z.enum(['webhook', 'backfill', 'reconcile']).default('webhook'),
+  source: z._default(z.enum(['webhook', 'backfill', 'reconcile']), 'webhook'),
   object: z.looseObject({ id: z.union([z.string(), z.number()]) }),
 });
 export type IngestMessage = z.infer<typeof IngestMessageSchema>;

@@ -1,5 +1,5 @@
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { TeamIdSchema } from '../teams/team-id';
 import { IngestMessageSchema, type IngestMessage } from './ingest-message';
 import { encodeSqsMessageBody, MAX_SQS_MESSAGE_BYTES, sqsMessageBytes, SqsMessageTooLargeError } from './sqs-message-body';
@@ -10,7 +10,7 @@ export type IngestMessageInput = z.input<typeof IngestMessageSchema>;
  * Everything but `object`, checked on every send; stricter than the consumer's schema where the producer can
  * be: the team id is a UUID and receivedAt an ISO UTC time.
  */
-const IngestHeaderSchema = IngestMessageSchema.omit({ object: true }).extend({
+const IngestHeaderSchema = z.extend(z.omit(IngestMessageSchema, { object: true }), {
   teamId: TeamIdSchema,
   receivedAt: z.iso.datetime(),
 });

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { AppointmentSchema, Timestamp, type Appointment } from '../drchrono/schemas';
 import { recordVersion } from '../store/record-version';
 import { apptProfileLabel, apptStatusLabel } from './choice-labels';
@@ -16,13 +16,13 @@ import {
 export const APPOINTMENT_DELETE_EVENT = 'APPOINTMENT_DELETE';
 
 /** A missing updated_at is versioned by observation time instead of failing the delivery. */
-const MappableAppointmentSchema = AppointmentSchema.extend({ updated_at: Timestamp.nullish() });
+const MappableAppointmentSchema = z.extend(AppointmentSchema, { updated_at: z.nullish(Timestamp) });
 
 /** What a deletion needs: DrChrono has not documented the APPOINTMENT_DELETE body, so a stub must do. */
 const AppointmentDeletionSchema = z.looseObject({
-  id: z.union([z.string().min(1), z.number().int()]).transform((v) => String(v)),
-  appt_is_break: z.boolean().nullish(),
-  updated_at: Timestamp.nullish(),
+  id: z.pipe(z.union([z.string().check(z.minLength(1)), z.number().check(z.int())]), z.transform((v) => String(v))),
+  appt_is_break: z.nullish(z.boolean()),
+  updated_at: z.nullish(Timestamp),
 });
 
 function isDeletion(obj: Record<string, unknown>, ctx: MappingContext): boolean {

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { DateString, PatientSchema, Timestamp, type Insurance, type Patient, type PatientFlag } from '../drchrono/schemas';
 import { recordVersion } from '../store/record-version';
 import { languageLabel, sexLabel, statusLabel } from './choice-labels';
@@ -15,9 +15,9 @@ import {
 import type { TeamSyncConfig } from './team-sync-config';
 
 /** Lenient where DrChrono is: "" dates, and a missing updated_at (versioned by observation time instead). */
-const optionalDate = z.union([DateString, z.literal('')]).nullish();
-const MappablePatientSchema = PatientSchema.extend({
-  updated_at: Timestamp.nullish(),
+const optionalDate = z.nullish(z.union([DateString, z.literal('')]));
+const MappablePatientSchema = z.extend(PatientSchema, {
+  updated_at: z.nullish(Timestamp),
   date_of_birth: optionalDate,
   date_of_last_appointment: optionalDate,
 });

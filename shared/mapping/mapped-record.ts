@@ -1,4 +1,5 @@
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
+import '../validation/english-messages';
 import type { RecordVersion, VersionAuthority } from '../store/record-version';
 import type { Entity } from './field-names';
 import type { TeamSyncConfig } from './team-sync-config';
@@ -61,7 +62,7 @@ export interface MappingContext {
 /** The DrChrono object does not have the shape we map. The message names paths and rules, never values. */
 export class MappingValidationError extends Error {
   override name = 'MappingValidationError';
-  constructor(entity: Entity, error: z.ZodError) {
+  constructor(entity: Entity, error: z.core.$ZodError) {
     super(`invalid DrChrono ${entity}: ${error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ')}`);
   }
 }

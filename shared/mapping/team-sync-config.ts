@@ -1,4 +1,5 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
+import '../validation/english-messages';
 import { APPOINTMENT_FIELDS, EMPLOYEE_FIELDS, PATIENT_FIELDS } from './field-names';
 
 /**
@@ -35,24 +36,24 @@ export const DEFAULT_TEAM_SYNC_CONFIG: TeamSyncConfig = {
 };
 
 const fieldList = <T extends readonly [string, ...string[]]>(names: T) =>
-  z.array(z.enum(names)).refine((list) => new Set(list).size === list.length, 'duplicate field name');
+  z.array(z.enum(names)).check(z.refine((list) => new Set(list).size === list.length, 'duplicate field name'));
 
 /** What `drchrono-sync team fields` stores: any entity left out keeps the default (all fields). */
 export const TeamSyncFieldsSchema = z.strictObject({
-  patient: fieldList(PATIENT_FIELDS).optional(),
-  appointment: fieldList(APPOINTMENT_FIELDS).optional(),
-  employee: fieldList(EMPLOYEE_FIELDS).optional(),
+  patient: z.optional(fieldList(PATIENT_FIELDS)),
+  appointment: z.optional(fieldList(APPOINTMENT_FIELDS)),
+  employee: z.optional(fieldList(EMPLOYEE_FIELDS)),
 });
 export type TeamSyncFields = z.infer<typeof TeamSyncFieldsSchema>;
 
-const choiceMap = z.record(z.string().min(1), z.string());
+const choiceMap = z.record(z.string().check(z.minLength(1)), z.string());
 /** What `drchrono-sync team choices` stores: entries override the defaults of the same list, key by key. */
 export const TeamSyncChoicesSchema = z.strictObject({
-  status: choiceMap.optional(),
-  language: choiceMap.optional(),
-  sex: choiceMap.optional(),
-  apptProfile: choiceMap.optional(),
-  apptStatus: choiceMap.optional(),
+  status: z.optional(choiceMap),
+  language: z.optional(choiceMap),
+  sex: z.optional(choiceMap),
+  apptProfile: z.optional(choiceMap),
+  apptStatus: z.optional(choiceMap),
 });
 export type TeamSyncChoices = z.infer<typeof TeamSyncChoicesSchema>;
 
@@ -76,7 +77,7 @@ export class TeamSyncConfigError extends Error {
 }
 
 /** Messages name the offending path and rule only; config holds no PHI, but keep the habit. */
-function describeIssues(error: z.ZodError): string {
+function describeIssues(error: z.core.$ZodError): string {
   return error.issues.map((i) => `${i.path.join('.') || '(root)'}: ${i.message}`).join('; ');
 }
 

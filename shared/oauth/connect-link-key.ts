@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { GetSecretValueCommand, PutSecretValueCommand, type SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { connectLinkUrl, DEFAULT_CONNECT_LINK_TTL_SECONDS, KeyIdSchema, signConnectLink, type SigningKey } from './connect-link';
 
 /**
@@ -14,10 +14,10 @@ import { connectLinkUrl, DEFAULT_CONNECT_LINK_TTL_SECONDS, KeyIdSchema, signConn
  */
 export const INITIAL_KEY_ID = 'initial';
 
-const KeySchema = z.object({ id: KeyIdSchema, secret: z.string().min(32), createdAt: z.string().optional() });
+const KeySchema = z.object({ id: KeyIdSchema, secret: z.string().check(z.minLength(32)), createdAt: z.optional(z.string()) });
 const KeySecretSchema = z.object({
-  keys: z.array(KeySchema).optional(),
-  initialKey: z.string().min(32).optional(),
+  keys: z.optional(z.array(KeySchema)),
+  initialKey: z.optional(z.string().check(z.minLength(32))),
 });
 
 export type StoredKey = z.infer<typeof KeySchema>;

@@ -1,5 +1,5 @@
 import { createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /**
  * Signed, expiring connect links: `GET /integration-oauth/authorize/{teamId}?exp=&acc=&lid=&kid=&sig=`.
@@ -33,14 +33,14 @@ export interface SigningKey {
   secret: string;
 }
 
-export const KeyIdSchema = z.string().regex(/^[A-Za-z0-9_-]{1,64}$/);
-const LinkIdSchema = z.string().regex(/^[A-Za-z0-9_-]{22}$/);
-const SignatureSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+export const KeyIdSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{1,64}$/));
+const LinkIdSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{22}$/));
+const SignatureSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/));
 
 const LinkQuerySchema = z.object({
-  exp: z.string().regex(/^\d{1,12}$/),
-  acc: z.enum(['0', '1']).optional(),
-  lid: LinkIdSchema.optional(),
+  exp: z.string().check(z.regex(/^\d{1,12}$/)),
+  acc: z.optional(z.enum(['0', '1'])),
+  lid: z.optional(LinkIdSchema),
   kid: KeyIdSchema,
   sig: SignatureSchema,
 });

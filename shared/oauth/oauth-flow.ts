@@ -2,7 +2,7 @@ import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { InvalidGrantError } from '../drchrono/errors';
 import { errorFields, logger } from '../logging/logger';
 import { parseTeamId } from '../teams/team-id';
@@ -107,9 +107,9 @@ export async function startAuthorization(deps: OAuthFlowDeps, rawTeamId: unknown
 }
 
 const CallbackQuerySchema = z.object({
-  code: z.string().min(1).max(2048).optional(),
-  state: z.string().max(512).optional(),
-  error: z.string().max(256).optional(),
+  code: z.optional(z.string().check(z.minLength(1), z.maxLength(2048))),
+  state: z.optional(z.string().check(z.maxLength(512))),
+  error: z.optional(z.string().check(z.maxLength(256))),
 });
 
 /**

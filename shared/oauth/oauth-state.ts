@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { DeleteCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { parseTeamId } from '../teams/team-id';
 
 /**
@@ -12,7 +12,7 @@ export const STATE_SK = 'STATE' as const;
 export const STATE_TTL_SECONDS = 10 * 60;
 
 /** 32 random bytes, base64url without padding: 43 characters. */
-export const StateNonceSchema = z.string().regex(/^[A-Za-z0-9_-]{43}$/);
+export const StateNonceSchema = z.string().check(z.regex(/^[A-Za-z0-9_-]{43}$/));
 
 /**
  * `accountChangeLinkId`: the flow started from a link allowing an account change once (account-binding.ts).

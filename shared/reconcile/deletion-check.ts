@@ -1,5 +1,5 @@
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { getBackfillJob } from '../backfill/job-store';
 import type { ListPage } from '../drchrono/client';
 import { ApiBudgetExhaustedError, DrChronoNotFoundError } from '../drchrono/errors';
@@ -84,7 +84,7 @@ export function breakerLimit(livePatients: number): number {
 }
 
 /** The DrChrono account a listing is read with: user id and practice group, as the OAuth callback stores them. */
-const AccountSchema = z.object({ userId: z.number().nullable(), practiceGroup: z.union([z.number(), z.string()]).nullable() });
+const AccountSchema = z.object({ userId: z.nullable(z.number()), practiceGroup: z.nullable(z.union([z.number(), z.string()])) });
 type Account = z.infer<typeof AccountSchema>;
 
 function accountOf(team: TeamItem): Account {
@@ -98,31 +98,30 @@ function sameAccount(a: Account | undefined, b: Account): boolean {
 
 export const DeletionCheckStateSchema = z.looseObject({
   /** The running check, absent when idle. */
-  check: z
-    .object({
+  check: z.optional(
+    z.object({
       id: z.string(),
       /** ISO UTC: when the listing started. Patients written after it are never candidates. */
       startedAt: z.string(),
       phase: z.enum(['listing', 'confirming']),
       /** listing: the next page's link (null = first page). */
-      cursor: z.string().nullable(),
+      cursor: z.nullable(z.string()),
       pages: z.number(),
       listed: z.number(),
       /** confirming: candidates are confirmed in id order; the last one done. */
-      confirmedThrough: z.string().optional(),
+      confirmedThrough: z.optional(z.string()),
       candidates: z.number(),
       deleted: z.number(),
       /** The DrChrono account the listing was read with. */
-      account: AccountSchema.optional(),
-    })
-    .optional(),
+      account: z.optional(AccountSchema),
+    })),
   /** Set while the circuit breaker holds: the last check's candidates were too many to tombstone. */
-  blocked: z.object({ since: z.string(), candidates: z.number(), livePatients: z.number(), limit: z.number() }).optional(),
+  blocked: z.optional(z.object({ since: z.string(), candidates: z.number(), livePatients: z.number(), limit: z.number() })),
   /** Operator override, used once: a check may confirm up to this many candidates despite the breaker. */
-  allowCandidates: z.number().int().nonnegative().optional(),
-  lastCompletedAt: z.string().optional(),
-  lastListed: z.number().optional(),
-  lastDeleted: z.number().optional(),
+  allowCandidates: z.optional(z.number().check(z.int(), z.nonnegative())),
+  lastCompletedAt: z.optional(z.string()),
+  lastListed: z.optional(z.number()),
+  lastDeleted: z.optional(z.number()),
 });
 export type DeletionCheckState = z.infer<typeof DeletionCheckStateSchema>;
 

@@ -1,5 +1,5 @@
 import { GetCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { getBackfillJob } from '../backfill/job-store';
 import { ApiBudgetExhaustedError } from '../drchrono/errors';
 import type { ListPage } from '../drchrono/client';
@@ -55,7 +55,7 @@ const WindowSchema = z.object({
   since: z.string(),
   entity: z.enum(['patient', 'appointment']),
   /** The next page's link; null = the entity's first page. */
-  cursor: z.string().nullable(),
+  cursor: z.nullable(z.string()),
   pages: z.number(),
   patients: z.number(),
   appointments: z.number(),
@@ -66,18 +66,18 @@ export type ReconcileWindow = z.infer<typeof WindowSchema>;
 
 export const ReconcileStateSchema = z.looseObject({
   /** ISO UTC instant the last completed window was opened: everything changed before it (minus overlap) is in. */
-  watermark: z.string().optional(),
-  lastRunAt: z.string().optional(),
-  lastRunId: z.string().optional(),
-  doctorsRefreshedAt: z.string().optional(),
-  practiceTimeZone: z.string().optional(),
-  lastPatients: z.number().optional(),
-  lastAppointments: z.number().optional(),
-  lastChanged: z.number().optional(),
-  window: WindowSchema.optional(),
+  watermark: z.optional(z.string()),
+  lastRunAt: z.optional(z.string()),
+  lastRunId: z.optional(z.string()),
+  doctorsRefreshedAt: z.optional(z.string()),
+  practiceTimeZone: z.optional(z.string()),
+  lastPatients: z.optional(z.number()),
+  lastAppointments: z.optional(z.number()),
+  lastChanged: z.optional(z.number()),
+  window: z.optional(WindowSchema),
   /** Appointment profile and flag type names, and relabelling after a rename (renamed-names.ts). */
-  names: NameStateSchema.optional(),
-  rev: z.number().optional(),
+  names: z.optional(NameStateSchema),
+  rev: z.optional(z.number()),
 });
 export type ReconcileState = z.infer<typeof ReconcileStateSchema>;
 

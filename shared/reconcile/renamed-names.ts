@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, QueryCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { logger } from '../logging/logger';
 import { apptProfileLabel } from '../mapping/choice-labels';
 import { PATIENT_FLAG_FIELDS } from '../mapping/field-names';
@@ -57,25 +57,25 @@ const NameFanOutSchema = z.object({
   /** When the new names were in the cache + NAME_SETTLE_MINUTES: a sweep started after it is the last. */
   settleAt: z.string(),
   /** The sweep under way: when it started, which partition, where (null: the partition's first page). */
-  sweep: z.object({ startedAt: z.string(), entity: z.enum(['appointment', 'patient']), startKey: z.record(z.string(), z.unknown()).nullable() }).optional(),
+  sweep: z.optional(z.object({ startedAt: z.string(), entity: z.enum(['appointment', 'patient']), startKey: z.nullable(z.record(z.string(), z.unknown())) })),
   updated: z.number(),
   /**
    * A profile name changed: appointments that store the profile id (`profileId`) are relabelled from the current
    * names by id, which needs no guess from the old label (a rename whose old label is another profile's name).
    */
-  appointmentById: z.boolean().optional(),
+  appointmentById: z.optional(z.boolean()),
   /** Old names to drop from the seen-names history (profile-cache.ts) once the last sweep is done. */
-  forget: z.object({ profiles: z.array(NamePairSchema), flagTypes: z.array(NamePairSchema) }).optional(),
+  forget: z.optional(z.object({ profiles: z.array(NamePairSchema), flagTypes: z.array(NamePairSchema) })),
 });
 export type NameFanOut = z.infer<typeof NameFanOutSchema>;
 
 export const NameStateSchema = z.object({
   /** When the lists were last read from DrChrono. */
-  checkedAt: z.string().optional(),
+  checkedAt: z.optional(z.string()),
   /** id → name as read then: what records were written with, the baseline for the next comparison. */
-  profiles: z.record(z.string(), z.string()).optional(),
-  flagTypes: z.record(z.string(), z.string()).optional(),
-  fanOut: NameFanOutSchema.optional(),
+  profiles: z.optional(z.record(z.string(), z.string())),
+  flagTypes: z.optional(z.record(z.string(), z.string())),
+  fanOut: z.optional(NameFanOutSchema),
 });
 export type NameState = z.infer<typeof NameStateSchema>;
 

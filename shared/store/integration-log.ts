@@ -1,5 +1,5 @@
 import { randomUUID } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { FIELDS_BY_ENTITY, FIELD_POSITIONS_BY_ENTITY } from '../mapping/field-names';
 
@@ -48,22 +48,22 @@ type LogEntity = (typeof LOG_ENTITIES)[number];
 export const IntegrationLogEntrySchema = z.object({
   at: z.string(),
   event: z.string(),
-  deliveryId: z.string().optional(),
-  entity: z.enum(LOG_ENTITIES).optional(),
-  drchronoId: z.string().optional(),
+  deliveryId: z.optional(z.string()),
+  entity: z.optional(z.enum(LOG_ENTITIES)),
+  drchronoId: z.optional(z.string()),
   outcome: z.enum(INTEGRATION_LOG_OUTCOMES),
-  fieldsWritten: z.array(z.string()).optional(),
-  fieldsSkipped: z.array(z.string()).optional(),
-  errorClass: z.string().optional(),
-  errorMessage: z.string().optional(),
+  fieldsWritten: z.optional(z.array(z.string())),
+  fieldsSkipped: z.optional(z.array(z.string())),
+  errorClass: z.optional(z.string()),
+  errorMessage: z.optional(z.string()),
   /** Free text for operators; never PHI. */
-  detail: z.string().optional(),
+  detail: z.optional(z.string()),
   /** 'outbound' for a change written back to DrChrono (docs/write-back.md); absent = inbound (a delivery or a job). */
-  direction: z.literal('outbound').optional(),
+  direction: z.optional(z.literal('outbound')),
   /** Outbound only: the change id the write API answered with. */
-  changeId: z.string().optional(),
+  changeId: z.optional(z.string()),
   /** Outbound only: the record's key as the app named it (Chart ID or Claim ID). */
-  key: z.string().optional(),
+  key: z.optional(z.string()),
 });
 export type IntegrationLogEntry = z.infer<typeof IntegrationLogEntrySchema>;
 
@@ -75,22 +75,22 @@ const MAX_MESSAGE_CHARS = 500;
 export const INTEGRATION_LOG_ITEM_VERSION = 2;
 
 const StoredFieldsSchema = z.union([z.string(), z.array(z.string())]);
-const IndexSchema = z.number().int().nonnegative();
+const IndexSchema = z.number().check(z.int(), z.nonnegative());
 const StoredEntrySchema = z.object({
   t: z.union([z.number(), z.string()]),
   e: IndexSchema,
-  d: z.string().optional(),
-  k: IndexSchema.optional(),
-  i: z.string().optional(),
+  d: z.optional(z.string()),
+  k: z.optional(IndexSchema),
+  i: z.optional(z.string()),
   o: IndexSchema,
-  w: StoredFieldsSchema.optional(),
-  s: StoredFieldsSchema.optional(),
-  c: z.string().optional(),
-  m: z.string().optional(),
-  x: z.string().optional(),
-  r: z.literal('outbound').optional(),
-  g: z.string().optional(),
-  y: z.string().optional(),
+  w: z.optional(StoredFieldsSchema),
+  s: z.optional(StoredFieldsSchema),
+  c: z.optional(z.string()),
+  m: z.optional(z.string()),
+  x: z.optional(z.string()),
+  r: z.optional(z.literal('outbound')),
+  g: z.optional(z.string()),
+  y: z.optional(z.string()),
 });
 type StoredEntry = z.infer<typeof StoredEntrySchema>;
 const StoredGroupSchema = z.object({ sk: z.string(), v: z.literal(INTEGRATION_LOG_ITEM_VERSION), ev: z.array(z.string()), e: z.array(StoredEntrySchema) });

@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import type { z } from 'zod';
+import type * as z from 'zod/mini';
 
 /**
  * Where a schedule keeps its place between runs: one teams-table item per team (pk teamId, sk e.g.
@@ -32,7 +32,7 @@ export class ProgressItem<S extends Record<string, unknown>> {
   }
 
   /** Reads the item (consistent); an absent or unreadable item starts empty at revision 0. */
-  static async load<T extends z.ZodType<Record<string, unknown>>>(
+  static async load<T extends z.ZodMiniType<Record<string, unknown>>>(
     ddb: DynamoDBDocumentClient,
     table: string,
     teamId: string,

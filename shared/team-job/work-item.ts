@@ -1,5 +1,5 @@
 import { SendMessageBatchCommand, SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { TeamIdSchema } from '../teams/team-id';
 
 /**
@@ -10,22 +10,22 @@ import { TeamIdSchema } from '../teams/team-id';
  *   deletion-check  compare the team's patients with DrChrono's, in budgeted, resumable slices (enqueued
  *                   hourly by `reconcile`; the check itself decides whether it is due)
  */
-const DateOrTimestamp = z.string().regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$/, 'YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]');
+const DateOrTimestamp = z.string().check(z.regex(/^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2})?)?$/, 'YYYY-MM-DD or YYYY-MM-DDTHH:MM[:SS]'));
 
 export const StartItemSchema = z.object({
   type: z.literal('start'),
   teamId: TeamIdSchema,
   /** Set by the CLI: an operator start always replaces a running job. Absent: a connect, which never does. */
-  jobId: z.string().min(1).max(100).optional(),
-  since: DateOrTimestamp.optional(),
-  pageSize: z.number().int().min(1).max(1000).optional(),
+  jobId: z.optional(z.string().check(z.minLength(1), z.maxLength(100))),
+  since: z.optional(DateOrTimestamp),
+  pageSize: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(1000))),
 });
 
 export const StepItemSchema = z.object({
   type: z.literal('step'),
   teamId: TeamIdSchema,
-  jobId: z.string().min(1).max(100),
-  step: z.number().int().min(0),
+  jobId: z.string().check(z.minLength(1), z.maxLength(100)),
+  step: z.number().check(z.int(), z.minimum(0)),
 });
 
 export const ReconcileItemSchema = z.object({

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import {
   CreateSecretCommand,
   GetSecretValueCommand,
@@ -12,24 +12,22 @@ import {
  * Stored as JSON in one Secrets Manager secret named `${prefix}${teamId}`.
  */
 export const TeamSecretSchema = z.object({
-  clientId: z.string().min(1),
-  clientSecret: z.string().min(1),
-  webhookSecret: z.string().min(1),
-  accessToken: z.string().min(1).optional(),
-  refreshToken: z.string().min(1).optional(),
+  clientId: z.string().check(z.minLength(1)),
+  clientSecret: z.string().check(z.minLength(1)),
+  webhookSecret: z.string().check(z.minLength(1)),
+  accessToken: z.optional(z.string().check(z.minLength(1))),
+  refreshToken: z.optional(z.string().check(z.minLength(1))),
   /** Absolute expiry of the access token, epoch milliseconds. */
-  accessTokenExpiresAt: z.number().int().optional(),
+  accessTokenExpiresAt: z.optional(z.number().check(z.int())),
   /** Bumped on every token write, so readers can tell a newer token from the one they hold. */
-  tokenVersion: z.number().int().nonnegative().optional(),
+  tokenVersion: z.optional(z.number().check(z.int(), z.nonnegative())),
   /**
    * Webhook secret tokens replaced by `team rotate-webhook-secret`, each still accepted until its own
    * `acceptedUntil` (epoch ms) so DrChrono can keep signing with it while the operator pastes the new one
    * (shared/teams/webhook-secret-rotation.ts). Every writer of the secret must keep this field.
    */
-  previousWebhookSecrets: z
-    .array(z.object({ token: z.string().min(1), acceptedUntil: z.number().int() }))
-    .max(5)
-    .optional(),
+  previousWebhookSecrets: z.optional(
+    z.array(z.object({ token: z.string().check(z.minLength(1)), acceptedUntil: z.number().check(z.int()) })).check(z.maxLength(5))),
 });
 export type TeamSecret = z.infer<typeof TeamSecretSchema>;
 

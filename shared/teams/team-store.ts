@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { GetCommand, PutCommand, ScanCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 
@@ -19,12 +19,11 @@ export type TeamStatus = (typeof TEAM_STATUSES)[number];
 /** What the team's workers may do: only an `active` team is synced, backfilled or reconciled. */
 export type TeamLifecycle = 'active' | 'disabled' | 'removing' | 'removed';
 
-export const TeamItemSchema = z
-  .object({
+export const TeamItemSchema = z.looseObject({
     pk: z.string(),
     sk: z.literal(TEAM_SK),
     teamId: z.string(),
-    name: z.string().optional(),
+    name: z.optional(z.string()),
     status: z.enum(TEAM_STATUSES),
     createdAt: z.string(),
     updatedAt: z.string(),
@@ -33,29 +32,28 @@ export const TeamItemSchema = z
      * (unsynced) events. Processed deliveries ride on the integration log write; `webhooksProcessed` is their
      * rolled-up total (shared/teams/webhook-counts.ts computes the current value).
      */
-    webhooksProcessed: z.number().optional(),
-    webhooksIgnored: z.number().optional(),
-    lastDeliveryAt: z.string().optional(),
+    webhooksProcessed: z.optional(z.number()),
+    webhooksIgnored: z.optional(z.number()),
+    lastDeliveryAt: z.optional(z.string()),
     /** Connection, written by the OAuth callback and the refresher. Never tokens. */
-    connectedAt: z.string().optional(),
-    drchronoUserId: z.number().optional(),
-    drchronoUsername: z.string().optional(),
-    drchronoDoctorId: z.number().optional(),
-    drchronoPracticeGroup: z.union([z.number(), z.string()]).optional(),
-    tokenExpiresAt: z.number().optional(),
-    lastRefreshAt: z.string().optional(),
-    lastRefreshOutcome: z.string().optional(),
+    connectedAt: z.optional(z.string()),
+    drchronoUserId: z.optional(z.number()),
+    drchronoUsername: z.optional(z.string()),
+    drchronoDoctorId: z.optional(z.number()),
+    drchronoPracticeGroup: z.optional(z.union([z.number(), z.string()])),
+    tokenExpiresAt: z.optional(z.number()),
+    lastRefreshAt: z.optional(z.string()),
+    lastRefreshOutcome: z.optional(z.string()),
     /** The last token version claimed by a token writer (refresh-lease.ts claimTokenVersion); only ever grows. */
-    tokenVersion: z.number().int().nonnegative().optional(),
+    tokenVersion: z.optional(z.number().check(z.int(), z.nonnegative())),
     /** Set by `team disable` (ISO time), removed by `team enable`: deliveries are answered but nothing is synced. */
-    disabledAt: z.string().optional(),
+    disabledAt: z.optional(z.string()),
     /** Set once when `team remove --erase` fences the team (ISO time); kept on the audit item. */
-    removalStartedAt: z.string().optional(),
-    removedAt: z.string().optional(),
+    removalStartedAt: z.optional(z.string()),
+    removedAt: z.optional(z.string()),
     /** Items deleted so far by `team remove --erase`, by kind (team-removal.ts REMOVAL_COUNT_KINDS). */
-    removalCounts: z.record(z.string(), z.number()).optional(),
-  })
-  .passthrough();
+    removalCounts: z.optional(z.record(z.string(), z.number())),
+  });
 export type TeamItem = z.infer<typeof TeamItemSchema>;
 
 /** The team's lifecycle; undefined for an unknown team. */

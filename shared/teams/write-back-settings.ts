@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { getTeamItem, LIVE_TEAM_CONDITION, LIVE_TEAM_VALUES, teamKey, TeamRemovedError, TeamItemSchema, type TeamItem } from './team-store';
 
 /**
@@ -14,9 +14,9 @@ import { getTeamItem, LIVE_TEAM_CONDITION, LIVE_TEAM_VALUES, teamKey, TeamRemove
  */
 export const WriteBackDefaultsSchema = z.strictObject({
   /** A DrChrono office id. */
-  office: z.number().int().positive().optional(),
+  office: z.optional(z.number().check(z.int(), z.positive())),
   /** An exam room index within the office (Office `exam_rooms[].index`, 1-based), the range the reverse mapping accepts. */
-  examRoom: z.number().int().min(1).max(999).optional(),
+  examRoom: z.optional(z.number().check(z.int(), z.minimum(1), z.maximum(999))),
 });
 export type WriteBackDefaults = z.infer<typeof WriteBackDefaultsSchema>;
 

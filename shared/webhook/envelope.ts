@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 
 /** Longest string id accepted, in characters (code points): at most 512 UTF-8 bytes, half a DynamoDB sort key. */
 export const MAX_OBJECT_ID_CHARS = 128;
@@ -21,8 +21,8 @@ export function isPrintableObjectId(id: string): boolean {
  * always". Bounded here so that whatever is queued can become a record sort key and a DrChrono URL segment.
  */
 export const DrChronoObjectIdSchema = z.union([
-  z.string().refine(isPrintableObjectId, `printable text of 1-${MAX_OBJECT_ID_CHARS} characters`),
-  z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER),
+  z.string().check(z.refine(isPrintableObjectId, `printable text of 1-${MAX_OBJECT_ID_CHARS} characters`)),
+  z.number().check(z.int(), z.nonnegative(), z.maximum(Number.MAX_SAFE_INTEGER)),
 ]);
 
 /**
@@ -34,10 +34,10 @@ export const DrChronoObjectIdSchema = z.union([
  * pass here on their `id` like any object, and the sync worker finds the patient (mapping/references.ts).
  */
 export const WebhookEnvelopeSchema = z.object({
-  receiver: z.unknown().refine((v) => v !== null && v !== undefined, 'receiver is required'),
+  receiver: z.unknown().check(z.refine((v) => v !== null && v !== undefined, 'receiver is required')),
   object: z.object({ id: DrChronoObjectIdSchema }),
   /** Reported by one third-party adapter on live deliveries; optional. */
-  practice_group_id: z.union([z.number(), z.string()]).optional(),
+  practice_group_id: z.optional(z.union([z.number(), z.string()])),
 });
 export type WebhookEnvelope = z.infer<typeof WebhookEnvelopeSchema> & {
   object: z.infer<typeof WebhookEnvelopeSchema>['object'] & Record<string, unknown>;

@@ -1,4 +1,4 @@
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { errorFields, logger } from '../logging/logger';
 import { WEBHOOK_METHODS } from '../http/routes';
 import { isSyncedEvent } from '../ingest/ingest-message';
@@ -120,15 +120,15 @@ export interface WebhookResponse {
 }
 
 /** Events are upper-case names such as PATIENT_MODIFY; anything else is not a DrChrono event. */
-const EventSchema = z.string().regex(/^[A-Z][A-Z0-9_]{0,63}$/);
+const EventSchema = z.string().check(z.regex(/^[A-Z][A-Z0-9_]{0,63}$/));
 /**
  * The handshake challenge. Deliveries may be signed with the hex HMAC of the body under the same key the handshake
  * uses, so the handshake must never sign something that could be a body: every accepted body is a JSON object and
  * contains '{', so a msg with '{' is refused. Without this, GET ?msg=<forged body> would mint a valid signature.
  */
-const HandshakeMsgSchema = z.string().regex(/^[^{]{1,1024}$/);
+const HandshakeMsgSchema = z.string().check(z.regex(/^[^{]{1,1024}$/));
 /** Delivery ids are opaque; accept printable ASCII so they are safe to log and to store. */
-const DeliveryIdSchema = z.string().regex(/^[\x21-\x7e]{1,200}$/);
+const DeliveryIdSchema = z.string().check(z.regex(/^[\x21-\x7e]{1,200}$/));
 
 type RequestLog = { teamId?: string; event?: string; deliveryId?: string; method: string };
 

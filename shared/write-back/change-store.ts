@@ -1,6 +1,6 @@
 import { ConditionalCheckFailedException } from '@aws-sdk/client-dynamodb';
 import { GetCommand, PutCommand, UpdateCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { writeIfCondition } from '../aws/conditional-write';
 import { CHANGE_OPS, CHANGE_STATUSES, WRITE_ENTITIES, type ChangeMessage, type FinalChangeStatus } from './change';
 
@@ -21,21 +21,21 @@ export const ChangeItemSchema = z.looseObject({
   teamId: z.string(),
   entity: z.enum(WRITE_ENTITIES),
   op: z.enum(CHANGE_OPS),
-  key: z.string().nullable(),
-  drchronoId: z.string().nullable().optional(),
+  key: z.nullable(z.string()),
+  drchronoId: z.optional(z.nullable(z.string())),
   fieldsWritten: z.array(z.string()),
-  baseVersion: z.string().nullable(),
+  baseVersion: z.nullable(z.string()),
   requestedAt: z.string(),
   status: z.enum(CHANGE_STATUSES),
-  completedAt: z.string().optional(),
+  completedAt: z.optional(z.string()),
   /** rejected / conflict / failed: why, as DrChrono or the worker said it (field names, never values). */
-  reason: z.string().optional(),
+  reason: z.optional(z.string()),
   /** DrChrono's field messages of a 400, by DrChrono field name. */
-  fieldErrors: z.record(z.string(), z.array(z.string())).optional(),
+  fieldErrors: z.optional(z.record(z.string(), z.array(z.string()))),
   /** conflict: the version DrChrono's copy has now; applied: the version the record holds after the write. */
-  currentVersion: z.string().optional(),
+  currentVersion: z.optional(z.string()),
   /** Retryable failures so far (5xx, network); the worker ends the change as failed past its bound. */
-  attempts: z.number().int().nonnegative().optional(),
+  attempts: z.optional(z.number().check(z.int(), z.nonnegative())),
 });
 export type ChangeItem = z.infer<typeof ChangeItemSchema>;
 

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { TeamIdSchema } from '../teams/team-id';
 
 /**
@@ -32,15 +32,15 @@ export const ChangeMessageSchema = z.strictObject({
   entity: z.enum(WRITE_ENTITIES),
   op: z.enum(CHANGE_OPS),
   /** The record's key as the app named it: Chart ID (patient) or Claim ID (appointment); null for an appointment create. */
-  key: z.string().min(1).max(128).nullable(),
+  key: z.nullable(z.string().check(z.minLength(1), z.maxLength(128))),
   /** DrChrono id when the write API knew it (a synced record); the worker resolves it otherwise. */
-  drchronoId: z.string().min(1).max(128).nullable(),
+  drchronoId: z.nullable(z.string().check(z.minLength(1), z.maxLength(128))),
   /** Record field names the change writes (for the log and the outcome; never values). */
   fieldsWritten: z.array(z.string()),
   /** DrChrono request body (its field names and codes), from the reverse mapping. Empty for a delete. */
   payload: z.record(z.string(), z.unknown()),
   /** The record version (versionKey, shared/store/record-version.ts) the app based the change on; null: last writer wins. */
-  baseVersion: z.string().min(1).max(200).nullable(),
+  baseVersion: z.nullable(z.string().check(z.minLength(1), z.maxLength(200))),
   requestedAt: z.iso.datetime(),
 });
 export type ChangeMessage = z.infer<typeof ChangeMessageSchema>;

@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { SendMessageCommand, type SQSClient } from '@aws-sdk/client-sqs';
 import type { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
-import { z } from 'zod';
+import * as z from 'zod/mini';
 import { WRITE_API_PATHS, type RouteMethod } from '../http/routes';
 import { encodeSqsMessageBody } from '../ingest/sqs-message-body';
 import { logger } from '../logging/logger';
@@ -68,8 +68,8 @@ const ambiguous = (): WriteApiResponse => json(409, { message: 'several patients
 const invalid = (problems: FieldProblem[]): WriteApiResponse => json(400, { message: 'invalid change', problems });
 
 /** Path keys: a Chart ID as the app names it (the change message allows 128 characters), a Claim ID is DrChrono's numeric id. */
-const ChartIdSchema = z.string().min(1).max(128);
-const ClaimIdSchema = z.string().regex(/^\d{1,20}$/);
+const ChartIdSchema = z.string().check(z.minLength(1), z.maxLength(128));
+const ClaimIdSchema = z.string().check(z.regex(/^\d{1,20}$/));
 const BodySchema = z.record(z.string(), z.unknown());
 
 type Route = keyof typeof WRITE_API_PATHS;

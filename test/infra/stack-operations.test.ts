@@ -98,7 +98,7 @@ describe.each(['dev', 'prod'] as const)('operations (%s)', (stage) => {
     });
     const format = ACCESS_LOG_FIELDS;
     expect(Object.keys(format)).toEqual(
-      expect.arrayContaining(['requestId', 'ip', 'routeKey', 'status', 'latency', 'integrationError', 'responseLength']),
+      expect.arrayContaining(['requestId', 'time', 'ip', 'routeKey', 'status', 'latency', 'integrationError']),
     );
     // Nothing that could carry PHI or secrets: bodies, headers, query strings, raw paths.
     expect(Object.values(format).join(' ')).not.toMatch(/body|header|querystring|\.path\b|authorizer/i);

@@ -32,6 +32,11 @@ describe('readTeamSyncConfig', () => {
     expect(() => readTeamSyncConfig({ syncChoices: { race: { white: 'White' } } })).toThrow(TeamSyncConfigError);
   });
 
+  it('names the rule each problem breaks, in English (zod/mini has no messages unless a locale is loaded)', () => {
+    expect(() => readTeamSyncConfig({ syncChoices: { race: { white: 'White' } } })).toThrow('invalid syncChoices: (root): Unrecognized key: "race"');
+    expect(() => readTeamSyncConfig({ syncFields: { patient: 'Email' } })).toThrow('invalid syncFields: patient: Invalid input: expected array, received string');
+  });
+
   it('produces configs its own schema accepts', () => {
     expect(TeamSyncConfigSchema.safeParse(readTeamSyncConfig({ syncFields: { patient: ['Email'] } })).success).toBe(true);
   });

@@ -1,0 +1,94 @@
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { bundle } from '../../bench/sections/cold-start';
+import { BUNDLE_ALIASES, BUNDLING } from '../../lib/secure-defaults';
+import type * as Transport from '../../shared/drchrono/transport';
+import { REPO_ROOT } from './synth-stack';
+
+/**
+ * The Lambda bundles leave axios's multipart dependencies out (BUNDLING's esbuild alias), and the DrChrono HTTP
+ * client built from such a bundle still sends JSON, query strings and form-urlencoded bodies.
+ */
+const LEFT_OUT = ['form-data', 'mime-types', 'mime-db', 'combined-stream', 'asynckit'];
+
+let dir: string;
+const cwd = process.cwd();
+beforeAll(() => {
+  dir = mkdtempSync(join(tmpdir(), 'drchrono-bundling-'));
+  // esbuild resolves the alias targets from the working directory, as NodejsFunction runs it from the repo root.
+  process.chdir(REPO_ROOT);
+});
+afterAll(() => {
+  process.chdir(cwd);
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe('BUNDLING', () => {
+  it('passes NodejsFunction one --alias per left-out package, pointing form-data at the stand-in that throws', () => {
+    expect(BUNDLING.esbuildArgs).toEqual({ '--alias': ['form-data=./shared/http/form-data-unavailable.ts'] });
+    expect(BUNDLE_ALIASES).toEqual({ 'form-data': './shared/http/form-data-unavailable.ts' });
+  });
+
+  it.each(['sync', 'oauth', 'backfill', 'token-refresh'])('keeps form-data and mime-db out of the %s bundle (the bench builds it the same way)', async (fn) => {
+    const meta = await bundle(join('functions', fn, 'handler.ts'), join(dir, fn, 'index.js'));
+    const inputs = Object.keys(meta.inputs);
+    expect(inputs.some((f) => f.includes('node_modules/axios/'))).toBe(true);
+    for (const pkg of LEFT_OUT) expect(inputs.filter((f) => f.includes(`node_modules/${pkg}/`))).toEqual([]);
+    expect(inputs).toContain('shared/http/form-data-unavailable.ts');
+  });
+});
+
+describe('the DrChrono HTTP client built with BUNDLING', () => {
+  let server: Server;
+  let baseUrl: string;
+  let client: typeof Transport;
+
+  beforeAll(async () => {
+    server = createServer((req, res) => {
+      let body = '';
+      req.on('data', (c: Buffer) => (body += c.toString()));
+      req.on('end', () => {
+        res.setHeader('content-type', 'application/json');
+        res.end(JSON.stringify({ method: req.method, url: req.url, contentType: req.headers['content-type'] ?? null, body }));
+      });
+    });
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    baseUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+    const entry = join(dir, 'transport-entry.ts');
+    writeFileSync(entry, `export { createHttp } from ${JSON.stringify(join(REPO_ROOT, 'shared/drchrono/transport.ts'))};\n`);
+    const outfile = join(dir, 'transport', 'index.js');
+    const meta = await bundle(entry, outfile);
+    expect(Object.keys(meta.inputs).filter((f) => f.includes('node_modules/form-data/'))).toEqual([]);
+    // eslint-disable-next-line @typescript-eslint/no-require-imports
+    client = require(outfile) as typeof Transport;
+  });
+  afterAll(async () => {
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  });
+
+  it('sends a GET with query parameters and parses the JSON answer', async () => {
+    const res = await client.createHttp(5_000).get(`${baseUrl}/api/patients`, { params: { page_size: 2, since: '2026-01-01' } });
+    expect(res.status).toBe(200);
+    expect(res.data).toEqual({ method: 'GET', url: '/api/patients?page_size=2&since=2026-01-01', contentType: null, body: '' });
+  });
+
+  it('sends JSON and form-urlencoded bodies (the API writes and the token exchange)', async () => {
+    const http = client.createHttp(5_000);
+    const json = await http.patch(`${baseUrl}/api/patients/1`, { first_name: 'X' });
+    expect(json.data).toEqual({ method: 'PATCH', url: '/api/patients/1', contentType: 'application/json', body: '{"first_name":"X"}' });
+    const form = await http.post(`${baseUrl}/o/token/`, new URLSearchParams({ grant_type: 'refresh_token' }).toString(), {
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    });
+    expect(form.data).toEqual({ method: 'POST', url: '/o/token/', contentType: 'application/x-www-form-urlencoded', body: 'grant_type=refresh_token' });
+  });
+
+  it('refuses a multipart body with the stand-in error instead of sending it', async () => {
+    const http = client.createHttp(5_000);
+    await expect(http.post(`${baseUrl}/upload`, { a: '1' }, { headers: { 'content-type': 'multipart/form-data' } })).rejects.toThrow(
+      /multipart\/form-data bodies are not supported/,
+    );
+  });
+});

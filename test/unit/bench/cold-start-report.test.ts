@@ -1,0 +1,60 @@
+import { coldStartTable, markdown } from '../../../bench/report';
+import { bytesOverFloor, COLD_START_TARGETS, DEFAULT_COLD_START_TARGET, type ColdStartFunction, type ColdStartSection } from '../../../bench/sections/cold-start';
+
+const s = (median: number) => ({ median, min: median, max: median, runs: 1 });
+const KB = 1024;
+
+function fn(over: Partial<ColdStartFunction> & { fn: string }): ColdStartFunction {
+  return {
+    sdkPackages: ['@aws-sdk/client-sqs'],
+    bundle: { bytes: 650 * KB, deflatedBytes: 200 * KB, initMs: s(110) },
+    floor: { bytes: 500 * KB, deflatedBytes: 150 * KB, initMs: s(100) },
+    sizeRatio: 1.3,
+    initRatio: 1.1,
+    topPackages: [{ pkg: '@smithy/core', bytes: 200 * KB }, { pkg: 'zod', bytes: 50 * KB }],
+    overFloor: [{ pkg: 'zod', bytes: 50 * KB }, { pkg: '(project)', bytes: 25 * KB }],
+    ...over,
+  };
+}
+
+describe('cold-start targets', () => {
+  it('holds the hot paths (webhook, sync) to 1.3x size and 1.2x init, every other function to 1.6x', () => {
+    expect(COLD_START_TARGETS).toEqual({ webhook: { size: 1.3, init: 1.2 }, sync: { size: 1.3, init: 1.2 } });
+    expect(DEFAULT_COLD_START_TARGET).toEqual({ size: 1.6, init: 1.6 });
+  });
+});
+
+describe('bytesOverFloor', () => {
+  it('lists what the bundle has beyond the floor per package, largest first, leaving out packages the floor has as much of', () => {
+    const bundle = new Map([['@smithy/core', 200], ['zod', 30], ['axios', 80], ['(project)', 40], ['@aws-sdk/core', 50]]);
+    const floor = new Map([['@smithy/core', 190], ['@aws-sdk/core', 50]]);
+    expect(bytesOverFloor(bundle, floor, 3)).toEqual([{ pkg: 'axios', bytes: 80 }, { pkg: '(project)', bytes: 40 }, { pkg: 'zod', bytes: 30 }]);
+  });
+});
+
+describe('coldStartTable', () => {
+  const section: ColdStartSection = {
+    samples: 5,
+    nodeVersion: 'v22.0.0',
+    functions: [
+      fn({ fn: 'webhook', target: { size: 1.3, init: 1.2 } }),
+      fn({ fn: 'sync', sizeRatio: 1.45, initRatio: 1.25, target: { size: 1.3, init: 1.2 } }),
+    ],
+  };
+
+  it('states each ratio against its target, and which are over', () => {
+    const md = coldStartTable(section);
+    expect(md).toContain('| `webhook` | 650 KB | 500 KB | ×1.30 / ≤ 1.3 met | 110 ms / 100 ms | ×1.10 / ≤ 1.2 met |');
+    expect(md).toContain('| `sync` | 650 KB | 500 KB | ×1.45 / ≤ 1.3 **over** | 110 ms / 100 ms | ×1.25 / ≤ 1.2 **over** |');
+  });
+
+  it('lists the largest packages and what is beyond the floor, in KB and as a share of the floor', () => {
+    expect(coldStartTable(section)).toContain('| `webhook` | @smithy/core 200 KB (40 %), zod 50 KB (10 %) | zod 50 KB (10 %), (project) 25 KB (5 %) |');
+  });
+
+  it('renders a section from an older results file without targets or the floor comparison', () => {
+    const old = { ...section, functions: [fn({ fn: 'oauth', target: undefined, overFloor: undefined })] };
+    expect(coldStartTable(old)).toContain('| `oauth` | 650 KB | 500 KB | ×1.30 | 110 ms / 100 ms | ×1.10 |');
+    expect(markdown({ coldStart: old })).toContain('| `oauth` | @smithy/core 200 KB (40 %), zod 50 KB (10 %) | – |');
+  });
+});
