@@ -271,11 +271,16 @@ export class DrChronoSyncStack extends Stack {
     );
 
     // Reconcile only lists connected teams and enqueues one work item each; the backfill worker does the fetching.
+    // It also rolls up every team's webhook counts from the integration log (shared/teams/webhook-counts.ts).
     const reconcile = make('reconcile', 'Reconcile', SCHEDULED_CONCURRENCY, {
       BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
+      INTEGRATION_LOG_TABLE: this.names.integrationLogTable,
     });
-    // Scan lists the teams; GetItem reads a team's backfill job and API budget. Nothing is written.
-    reconcile.allowTable(this.tables.teams, ['Scan', 'GetItem']);
+    // Scan lists the teams; GetItem reads a team's backfill job and API budget; UpdateItem (conditional on the
+    // roll-up watermark) folds settled webhook counts into a team item.
+    reconcile.allowTable(this.tables.teams, ['Scan', 'GetItem', 'UpdateItem']);
+    // Query reads one team's log items after its watermark, projected to the count attributes (wn, wl).
+    reconcile.allowTable(this.tables.integrationLog, ['Query']);
     reconcile.allowSendTo(this.backfillQueue.queue);
 
     this.schedules = {

@@ -9,14 +9,22 @@ import { scheduleReconcile, type ScheduleReconcileResult } from '../../shared/re
 const EnvSchema = z.object({
   TEAMS_TABLE: z.string().check(z.minLength(1)),
   BACKFILL_QUEUE_URL: z.string().check(z.minLength(1)),
+  INTEGRATION_LOG_TABLE: z.string().check(z.minLength(1)),
 });
 
 let env: z.infer<typeof EnvSchema> | undefined;
 
-/** Hourly: one reconcile work item per connected team on the backfill queue, and the backfill watchdog. */
-async function reconcile(_event: ScheduledEvent, _context: Context): Promise<ScheduleReconcileResult> {
+/** Hourly: one reconcile work item per connected team on the backfill queue, the backfill watchdog, the webhook counts roll-up. */
+async function reconcile(_event: ScheduledEvent, context: Context): Promise<ScheduleReconcileResult> {
   env ??= EnvSchema.parse(process.env);
-  return scheduleReconcile({ ddb: documentClient(), sqs: sqsClient(), teamsTable: env.TEAMS_TABLE, backfillQueueUrl: env.BACKFILL_QUEUE_URL });
+  return scheduleReconcile({
+    ddb: documentClient(),
+    sqs: sqsClient(),
+    teamsTable: env.TEAMS_TABLE,
+    backfillQueueUrl: env.BACKFILL_QUEUE_URL,
+    integrationLogTable: env.INTEGRATION_LOG_TABLE,
+    remainingMs: () => context.getRemainingTimeInMillis(),
+  });
 }
 
 export const handler = middy<ScheduledEvent, ScheduleReconcileResult>().use(injectLambdaContext(logger)).handler(reconcile);

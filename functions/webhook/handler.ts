@@ -18,6 +18,14 @@ const EnvSchema = z.object({
 
 const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPACE ?? 'DrChronoSync', serviceName: 'webhook' });
 
+/**
+ * An hour, not 5 minutes: a quiet team's deliveries (minutes apart) then cost no GetSecretValue + KMS Decrypt each.
+ * Staleness does not depend on it: every secret writer claims the team item's tokenVersion first, and a copy below
+ * it is re-read within the team-state TTL (10 s); the overlap end is checked per request; disable and remove are
+ * team state; a refused signature re-reads (docs/webhook.md "Secret rotation").
+ */
+export const WEBHOOK_SECRET_TTL_MS = 60 * 60_000;
+
 /** Built on first use and kept for the container's life: the secret cache is what makes warm deliveries free. */
 let deps: WebhookDeps | undefined;
 
@@ -27,7 +35,7 @@ function containerDeps(): WebhookDeps {
   const secrets = new TeamSecretCache({
     client: secretsClient,
     prefix: env.TEAM_SECRET_PREFIX,
-    ttlMs: 5 * 60_000,
+    ttlMs: WEBHOOK_SECRET_TTL_MS,
   });
   deps = {
     // Read before the secret, so an unknown team costs no Secrets Manager call either.

@@ -53,7 +53,7 @@ export const FUNCTION_SETTINGS: Record<LambdaFunctionName, FunctionSettings> = {
     memoryMb: 256,
     timeoutSeconds: 120,
     everyMinutes: 60,
-    why: 'lists connected teams, enqueues one reconcile work item each, restarts paused or stalled backfills',
+    why: 'lists connected teams, enqueues one reconcile work item each, restarts paused or stalled backfills, rolls up webhook counts',
   },
   'write-api': {
     memoryMb: 256,

@@ -6,6 +6,7 @@ import { getBackfillJob } from '../backfill/job-store';
 import { sendWorkItem, sendWorkItems, type WorkItem } from '../team-job/work-item';
 import { errorFields, logger } from '../logging/logger';
 import { listTeamItems, teamLifecycle, type TeamItem } from '../teams/team-store';
+import { rollUpWebhookCounts, type RollUpSummary } from '../teams/webhook-counts';
 
 /**
  * The hourly tick (functions/reconcile): one reconcile and one deletion-check work item per connected, enabled team on
@@ -15,6 +16,10 @@ import { listTeamItems, teamLifecycle, type TeamItem } from '../teams/team-store
  * It is also the backfill's watchdog: a paused backfill whose pause is over, or whose team has budget again,
  * and a running backfill that has not moved for STALLED_MINUTES (its work item died in the DLQ), get their
  * current step re-enqueued. A duplicate step item is harmless: only one worker can commit a step.
+ *
+ * Last, it rolls every live team's settled webhook counts into its team item (shared/teams/webhook-counts.ts):
+ * the log items that carry them expire after 90 days, so counts must not wait for an operator's `team list`.
+ * Every team, not only connected ones: a disabled or reauthorising team's deliveries were counted too.
  */
 export const STALLED_MINUTES = 60;
 
@@ -23,14 +28,21 @@ export interface ScheduleReconcileDeps {
   sqs: SQSClient;
   teamsTable: string;
   backfillQueueUrl: string;
+  integrationLogTable: string;
   now?: () => Date;
+  /** The invocation's remaining time (Lambda context); roll-ups stop starting below ROLL_UP_RESERVE_MS. */
+  remainingMs?: () => number;
 }
+
+/** Time kept back at the end of the invocation: a roll-up in flight finishes, and the next hour does the rest. */
+export const ROLL_UP_RESERVE_MS = 20_000;
 
 export interface ScheduleReconcileResult {
   teams: number;
   enqueued: number;
   failedToEnqueue: number;
   backfillsResumed: number;
+  webhookCounts: RollUpSummary;
 }
 
 /** Why a backfill's current step should be put back on the queue now, or undefined. */
@@ -47,7 +59,8 @@ export function backfillNeedsNudge(job: BackfillJob, team: TeamItem, usedThisHou
 
 export async function scheduleReconcile(deps: ScheduleReconcileDeps): Promise<ScheduleReconcileResult> {
   const now = (deps.now ?? (() => new Date()))();
-  const teams = (await listTeamItems(deps.ddb, deps.teamsTable)).filter((t) => t.status === 'connected' && teamLifecycle(t) === 'active');
+  const allTeams = await listTeamItems(deps.ddb, deps.teamsTable);
+  const teams = allTeams.filter((t) => t.status === 'connected' && teamLifecycle(t) === 'active');
   const runAt = now.toISOString();
   // Reconcile and the deletion check of every connected team; the check drops itself unless it is due
   // (daily) or has a listing in progress, which costs one read and no DrChrono call.
@@ -72,6 +85,12 @@ export async function scheduleReconcile(deps: ScheduleReconcileDeps): Promise<Sc
       logger.error('reconcile: backfill check failed', { teamId: team.teamId, ...errorFields(err) });
     }
   }
-  logger.info('reconcile: scheduled', { teams: teams.length, enqueued: items.length - failedToEnqueue, failedToEnqueue, backfillsResumed });
-  return { teams: teams.length, enqueued: items.length - failedToEnqueue, failedToEnqueue, backfillsResumed };
+  const remainingMs = deps.remainingMs;
+  const webhookCounts = await rollUpWebhookCounts(
+    { ddb: deps.ddb, teamsTable: deps.teamsTable, integrationLogTable: deps.integrationLogTable, ...(deps.now ? { now: deps.now } : {}) },
+    allTeams,
+    remainingMs ? { keepGoing: () => remainingMs() > ROLL_UP_RESERVE_MS } : {},
+  );
+  logger.info('reconcile: scheduled', { teams: teams.length, enqueued: items.length - failedToEnqueue, failedToEnqueue, backfillsResumed, webhookCounts });
+  return { teams: teams.length, enqueued: items.length - failedToEnqueue, failedToEnqueue, backfillsResumed, webhookCounts };
 }

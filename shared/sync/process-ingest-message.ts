@@ -30,9 +30,11 @@ import type { IntegrationLogEntry } from '../store/integration-log';
 import type { WriteOutcome } from '../store/record-version';
 import { chartFanOutPending, fanOutPatientChartId, readPatientReference, refreshAppointmentPatient, tombstonePatient } from '../store/patient-references';
 import { getRecord, getRecordState, patientTombstone, writeRecord, writeRecordReportingPrevious } from '../store/records';
-import type { TeamSecret } from '../teams/team-secret';
 import { teamLifecycle, type TeamItem } from '../teams/team-store';
 import { fetchedStateCovers } from './fetched-state-covers';
+import { LazyTeamToken, NoTeamTokenError, SECRET_REREAD_MIN_AGE_MS, type TeamSecretSource } from './team-token';
+
+export { SECRET_REREAD_MIN_AGE_MS } from './team-token';
 import type { SyncContextCache } from './sync-context';
 
 /**
@@ -61,7 +63,8 @@ export interface ProcessDeps {
   ddb: DynamoDBDocumentClient;
   teamsTable: string;
   recordsTable: string;
-  secrets: { get(teamId: string): Promise<TeamSecret | null>; refresh(teamId: string, minAgeMs?: number): Promise<TeamSecret | null> };
+  /** Read only when a message is about to call DrChrono (team-token.ts). */
+  secrets: TeamSecretSource;
   context: SyncContextCache;
   /** Builds a DrChrono client; the worker supplies the token source and the budget hook. */
   drchrono: (o: { accessToken: () => Promise<string>; beforeCall: () => Promise<void> }) => SyncDrChronoApi;
@@ -83,8 +86,6 @@ export class FlagEventObjectError extends Error {
   }
 }
 
-/** Secret re-reads (after a 401, or for a connected team's token-less secret) are bounded to one per this many ms per team. */
-export const SECRET_REREAD_MIN_AGE_MS = 5_000;
 /** Budget deferrals land a little after the top of the hour, spread so deferred messages do not stampede. */
 const BUDGET_RESET_SPREAD_SECONDS = 60;
 
@@ -130,28 +131,18 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
     return { status: 'retry', entry: { ...base(), outcome: 'failed', ...errorFields(err) }, error: err };
   }
 
-  let secret = await deps.secrets.get(msg.teamId);
-  // The callback writes the tokens before it marks the team connected, so a connected team whose cached secret has
-  // no token was cached before the connect (up to the cache TTL): read it again rather than defer an hour. Bounded,
-  // so a team whose secret truly has no token costs one Secrets Manager read per min age, not one per delivery
-  // (a copy read less than the min age ago is the one just read, or read so recently that it is current).
-  if (team.status === 'connected' && !secret?.accessToken) secret = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
-  // A cached secret older than the team's last token write: after a DrChrono account change the previous account's
-  // token still works (no 401 tells us), so compare versions (shared/oauth/account-binding.ts). Same bound.
-  else if (secret && (secret.tokenVersion ?? 0) < (team.tokenVersion ?? 0)) secret = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
-  if (team.status !== 'connected' || !secret?.accessToken) {
-    return {
-      status: 'defer',
-      delaySeconds: NOT_CONNECTED_DEFER_SECONDS,
-      entry: { ...base(), outcome: 'deferred', errorClass: 'TeamNotConnected', errorMessage: `team status is ${team.status}`, detail: 'waiting for the team to connect' },
-    };
-  }
+  // Decided from the team item: a team that is not connected gets nothing written, call or no call.
+  if (team.status !== 'connected') return deferNotConnected(base(), team);
 
-  const attempt = (token: string) => syncObject(msg, entity, team, config, token, deps, now);
+  // The secret is read only when the message is about to call DrChrono (team-token.ts): most deliveries need no call.
+  const token = LazyTeamToken.lazy(msg.teamId, team, deps.secrets);
+  const attempt = (t: LazyTeamToken) => syncObject(msg, entity, team, config, t, deps, now);
   try {
-    return await attempt(secret.accessToken);
+    return await attempt(token);
   } catch (err) {
-    if (!(err instanceof DrChronoUnauthorizedError)) return classify(err, base(), now());
+    if (err instanceof NoTeamTokenError) return deferNotConnected(base(), team);
+    const secret = token.secret;
+    if (!(err instanceof DrChronoUnauthorizedError) || !secret) return classify(err, base(), now());
     // The token may have been refreshed by the refresher since we cached it: re-read once, retry once.
     // Track which token version DrChrono rejected last, so the refresher can ignore a request about a token
     // it has already replaced.
@@ -159,11 +150,11 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
     try {
       const fresh = await deps.secrets.refresh(msg.teamId, SECRET_REREAD_MIN_AGE_MS);
       const freshToken = fresh?.accessToken;
-      const rotated = freshToken !== undefined && freshToken !== secret.accessToken;
+      const rotated = fresh !== null && freshToken !== undefined && freshToken !== secret.accessToken;
       logger.info('sync: DrChrono answered 401, team secret re-read', { teamId: msg.teamId, deliveryId: msg.deliveryId, rotated });
       if (rotated) {
-        rejectedTokenVersion = fresh?.tokenVersion;
-        return await attempt(freshToken);
+        rejectedTokenVersion = fresh.tokenVersion;
+        return await attempt(LazyTeamToken.of(msg.teamId, team, deps.secrets, { ...fresh, accessToken: freshToken }));
       }
       // Same token under a newer version (an operator's secret write claims one without changing tokens): name the
       // version the refresher now sees, or it would take the request for one about a token it already replaced.
@@ -179,6 +170,15 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
       entry: { ...base(), outcome: 'deferred', ...errorFields(err), detail: 'token refresh requested' },
     };
   }
+}
+
+/** Registered / reauthorization required, or connected with no token when a call was needed: wait for the customer. */
+function deferNotConnected(entry: IntegrationLogEntry, team: TeamItem): ProcessResult {
+  return {
+    status: 'defer',
+    delaySeconds: NOT_CONNECTED_DEFER_SECONDS,
+    entry: { ...entry, outcome: 'deferred', errorClass: 'TeamNotConnected', errorMessage: `team status is ${team.status}`, detail: 'waiting for the team to connect' },
+  };
 }
 
 function done(...entries: IntegrationLogEntry[]): ProcessResult {
@@ -205,7 +205,7 @@ async function syncObject(
   entity: Entity,
   team: TeamItem,
   config: TeamSyncConfig,
-  accessToken: string,
+  token: LazyTeamToken,
   deps: ProcessDeps,
   now: () => Date,
 ): Promise<ProcessResult> {
@@ -213,8 +213,10 @@ async function syncObject(
   const priority = msg.source === 'webhook' ? 'webhook' : 'backfill';
   const limit = budgetLimitOf(team);
   const client = deps.drchrono({
-    accessToken: async () => accessToken,
+    accessToken: () => token.accessToken(),
     beforeCall: async () => {
+      // The secret first: a team with no token spends no budget.
+      await token.accessToken();
       await consumeApiBudget(deps.ddb, deps.teamsTable, teamId, { limit, priority, now: now() });
     },
   });

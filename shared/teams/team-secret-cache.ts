@@ -18,7 +18,16 @@ export interface TeamSecretCacheOptions {
    * call) instead of a Secrets Manager call.
    */
   teamExists?: (teamId: string) => Promise<boolean>;
+  /** At most this many teams are kept; the least recently used is dropped first. Default TEAM_SECRET_CACHE_MAX_ENTRIES. */
+  maxEntries?: number;
 }
+
+/**
+ * A container serving thousands of teams keeps memory bounded (a secret is about 1 KB with its previous webhook
+ * tokens): entries are otherwise dropped only when a stale one is read again, so teams that stop delivering would
+ * stay for the container's life.
+ */
+export const TEAM_SECRET_CACHE_MAX_ENTRIES = 5_000;
 
 /** `reReadFor`: the highest team tokenVersion this copy was read for (atLeastVersion). */
 type Entry = { secret: TeamSecret | null; fetchedAt: number; reReadFor?: number };
@@ -29,16 +38,19 @@ export class TeamSecretCache {
   private readonly ttlMs: number;
   private readonly notFoundTtlMs: number;
   private readonly now: () => number;
+  private readonly maxEntries: number;
 
   constructor(private readonly opts: TeamSecretCacheOptions) {
+    this.maxEntries = Math.max(1, opts.maxEntries ?? TEAM_SECRET_CACHE_MAX_ENTRIES);
     this.ttlMs = opts.ttlMs ?? 5 * 60_000;
     this.notFoundTtlMs = opts.notFoundTtlMs ?? 30_000;
-    this.now = opts.now ?? Date.now;
+    // Looked up per call, not captured: a clock moved under test reaches a cache built earlier (a warm container's).
+    this.now = opts.now ?? (() => Date.now());
   }
 
   /** The team's secret, or null when the team has none (unknown team). */
   async get(teamId: string): Promise<TeamSecret | null> {
-    const cached = this.entries.get(teamId);
+    const cached = this.cached(teamId);
     if (cached && !this.isStale(cached)) return cached.secret;
     return (await this.load(teamId)).secret;
   }
@@ -48,7 +60,7 @@ export class TeamSecretCache {
    * authentication failure, bounded so that repeated failures cost at most one read per minAgeMs.
    */
   async refresh(teamId: string, minAgeMs = 0): Promise<TeamSecret | null> {
-    const cached = this.entries.get(teamId);
+    const cached = this.cached(teamId);
     if (cached && this.now() - cached.fetchedAt < minAgeMs) return cached.secret;
     return (await this.load(teamId)).secret;
   }
@@ -60,7 +72,7 @@ export class TeamSecretCache {
    * write failed) further reads are bounded to one per minAgeMs. Only secret writers move the version.
    */
   async atLeastVersion(teamId: string, version: number, minAgeMs: number): Promise<TeamSecret | null> {
-    const cached = this.entries.get(teamId);
+    const cached = this.cached(teamId);
     if (cached && !this.isStale(cached)) {
       if (cached.secret === null || (cached.secret.tokenVersion ?? 0) >= version) return cached.secret;
       if ((cached.reReadFor ?? -1) >= version && this.now() - cached.fetchedAt < minAgeMs) return cached.secret;
@@ -81,6 +93,26 @@ export class TeamSecretCache {
     else this.entries.delete(teamId);
   }
 
+  /** The entry, moved to the most recently used end (a Map iterates in insertion order). */
+  private cached(teamId: string): Entry | undefined {
+    const e = this.entries.get(teamId);
+    if (e) {
+      this.entries.delete(teamId);
+      this.entries.set(teamId, e);
+    }
+    return e;
+  }
+
+  private store(teamId: string, entry: Entry): void {
+    this.entries.delete(teamId);
+    while (this.entries.size >= this.maxEntries) {
+      const oldest = this.entries.keys().next().value;
+      if (oldest === undefined) break;
+      this.entries.delete(oldest);
+    }
+    this.entries.set(teamId, entry);
+  }
+
   private isStale(e: Entry): boolean {
     const ttl = e.secret === null ? this.notFoundTtlMs : this.ttlMs;
     return this.now() - e.fetchedAt >= ttl;
@@ -93,17 +125,17 @@ export class TeamSecretCache {
       try {
         if (this.opts.teamExists && !(await this.opts.teamExists(teamId))) {
           const entry = { secret: null, fetchedAt: this.now() };
-          this.entries.set(teamId, entry);
+          this.store(teamId, entry);
           return entry;
         }
         const secret = await readTeamSecret(this.opts.client(), this.opts.prefix, teamId);
         const entry = { secret, fetchedAt: this.now() };
-        this.entries.set(teamId, entry);
+        this.store(teamId, entry);
         return entry;
       } catch (err) {
         if (err instanceof TeamSecretNotFoundError) {
           const entry = { secret: null, fetchedAt: this.now() };
-          this.entries.set(teamId, entry);
+          this.store(teamId, entry);
           return entry;
         }
         throw err;

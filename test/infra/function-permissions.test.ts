@@ -60,7 +60,9 @@ const PERMISSIONS: Record<FunctionName, Grants> = {
   },
   reconcile: {
     ...EVERY_FUNCTION,
-    'table:teams': ['dynamodb:GetItem', 'dynamodb:Scan'],
+    'table:teams': ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
+    // The webhook counts roll-up (shared/teams/webhook-counts.ts): one team's log items after its watermark.
+    'table:integrationLog': ['dynamodb:Query'],
     'queue:backfill': ['sqs:SendMessage'],
   },
   // docs/write-back.md "The write API": change items, the budget and lookup caches; records read-only.

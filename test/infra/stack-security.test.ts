@@ -137,12 +137,19 @@ describe.each(['dev', 'prod'] as const)('security properties (%s)', (stage) => {
     expect(secretActions('reconcile')).toEqual([]);
   });
 
-  it('gives reconcile read access to the teams table and send access to the backfill queue, nothing more', () => {
+  it('gives reconcile read access to the teams table, UpdateItem on it only (the webhook counts roll-up), Query only on the integration log and send access to the backfill queue, nothing more', () => {
     const byPolicy = statementsByPolicy(s);
     const policyId = logicalIdOf(s.stack, s.stack.functions.reconcile.role.node.findChild('DefaultPolicy'));
-    const actions = [...new Set((byPolicy[policyId] ?? []).flatMap(actionsOf))];
+    const statements = byPolicy[policyId] ?? [];
+    const actions = [...new Set(statements.flatMap(actionsOf))];
     const dynamoWrites = actions.filter((a) => /^dynamodb:(Put|Update|Delete|BatchWrite)/.test(a));
-    expect(dynamoWrites).toEqual([]);
+    expect(dynamoWrites).toEqual(['dynamodb:UpdateItem']);
+    const tableArn = (t: 'teams' | 'records' | 'integrationLog') => JSON.stringify({ 'Fn::GetAtt': [logicalIdOf(s.stack, s.stack.tables[t].table), 'Arn'] });
+    const on = (t: 'teams' | 'records' | 'integrationLog') =>
+      statements.filter((st) => resourcesOf(st).some((r) => JSON.stringify(r) === tableArn(t))).flatMap(actionsOf).sort();
+    expect(on('teams')).toEqual(['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem']);
+    expect(on('integrationLog')).toEqual(['dynamodb:Query']);
+    expect(on('records')).toEqual([]);
     const sendTargets = (byPolicy[policyId] ?? [])
       .filter((st) => actionsOf(st).includes('sqs:SendMessage'))
       .flatMap(resourcesOf)

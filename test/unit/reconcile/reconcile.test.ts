@@ -8,7 +8,7 @@ import { WORK_RESERVE_MS, type TeamDrChronoApi } from '../../../shared/team-job/
 import type { IngestMessage } from '../../../shared/ingest/ingest-message';
 import { practiceTimeZoneOf, sinceParam, wallClock } from '../../../shared/reconcile/practice-time';
 import { doctorsDue, reconcileFrom, runReconcileItem, type ReconcileDeps } from '../../../shared/reconcile/reconcile-team';
-import { backfillNeedsNudge, scheduleReconcile } from '../../../shared/reconcile/schedule-reconcile';
+import { backfillNeedsNudge, ROLL_UP_RESERVE_MS, scheduleReconcile } from '../../../shared/reconcile/schedule-reconcile';
 import { decodeIntegrationLogItem } from '../../../shared/store/integration-log';
 import { mapAppointment, readTeamSyncConfig } from '../../../shared/mapping';
 import { composeRenames, renamesBetween } from '../../../shared/reconcile/renamed-names';
@@ -363,13 +363,34 @@ describe('hourly schedule', () => {
       singles.push(JSON.parse(i.MessageBody));
       return {};
     });
-    const out = await scheduleReconcile({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), sqs: new SQSClient({ region: 'us-east-1' }), teamsTable: 'teams', backfillQueueUrl: 'q', now: () => NOW });
-    expect(out).toEqual({ teams: 1, enqueued: 2, failedToEnqueue: 0, backfillsResumed: 1 });
+    const out = await scheduleReconcile({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), sqs: new SQSClient({ region: 'us-east-1' }), teamsTable: 'teams', backfillQueueUrl: 'q', integrationLogTable: 'log', now: () => NOW });
+    expect(out).toEqual({ teams: 1, enqueued: 2, failedToEnqueue: 0, backfillsResumed: 1, webhookCounts: { teams: 3, groups: 0, lost: 0, failed: 0, skipped: 0 } });
     expect(batches).toEqual([
       { type: 'reconcile', teamId: TEAM, runAt: NOW.toISOString() },
       { type: 'deletion-check', teamId: TEAM, runAt: NOW.toISOString() },
     ]);
     expect(singles).toEqual([{ type: 'step', teamId: TEAM, jobId: 'j', step: 4 }]);
+  });
+});
+
+describe('the hourly tick rolls up webhook counts', () => {
+  it("rolls up a team's settled log counts whether or not the team is connected, after the work items are sent", async () => {
+    ddbMock.on(ScanCommand).resolves({ Items: [teamItem({ status: 'reauthorization_required' })] });
+    ddbMock.on(QueryCommand, { TableName: 'log' }).resolves({ Items: [{ sk: '2026-11-21T09:00:00.000Z#g', wn: 4, wl: '2026-11-21T08:59:00.000Z' }] });
+    ddbMock.on(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'TEAM' } }).resolves({});
+    const out = await scheduleReconcile({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), sqs: new SQSClient({ region: 'us-east-1' }), teamsTable: 'teams', backfillQueueUrl: 'q', integrationLogTable: 'log', now: () => NOW });
+    expect(out).toMatchObject({ teams: 0, enqueued: 0, webhookCounts: { teams: 1, groups: 1 } });
+    const update = ddbMock.commandCalls(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'TEAM' } })[0]!.args[0].input;
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':n': 4, ':through': '2026-11-21T09:00:00.000Z#g', ':last': '2026-11-21T08:59:00.000Z' });
+  });
+
+  it('starts no roll-up when the invocation is near its end', async () => {
+    ddbMock.on(ScanCommand).resolves({ Items: [teamItem()] });
+    ddbMock.on(QueryCommand, { TableName: 'log' }).resolves({ Items: [{ sk: '2026-11-21T09:00:00.000Z#g', wn: 4 }] });
+    sqsMock.on(SendMessageBatchCommand).resolves({ Successful: [], Failed: [] });
+    const out = await scheduleReconcile({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), sqs: new SQSClient({ region: 'us-east-1' }), teamsTable: 'teams', backfillQueueUrl: 'q', integrationLogTable: 'log', now: () => NOW, remainingMs: () => ROLL_UP_RESERVE_MS });
+    expect(out.webhookCounts).toMatchObject({ teams: 0, skipped: 1 });
+    expect(ddbMock.commandCalls(QueryCommand, { TableName: 'log' })).toHaveLength(0);
   });
 });
 

@@ -404,6 +404,77 @@ describe('processIngestMessage: a secret cached before the connect', () => {
   });
 });
 
+describe('processIngestMessage: the team secret is read only when a DrChrono call is about to be made', () => {
+  const secretJson = JSON.stringify({ clientId: 'c', clientSecret: 's', webhookSecret: 'w'.repeat(40), accessToken: 'token-1', tokenVersion: 7 });
+  function withSecretsManager(h: ReturnType<typeof harness>) {
+    const sm = mockClient(SecretsManagerClient);
+    sm.on(GetSecretValueCommand).resolves({ SecretString: secretJson });
+    h.deps.secrets = new TeamSecretCache({ client: () => new SecretsManagerClient({ region: 'us-east-1' }), prefix: 'p/' });
+    return sm;
+  }
+  const knowsDoctor = (h: ReturnType<typeof harness>) =>
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: { pk: `${TEAM}#employee`, sk: '263812' } }).resolves({ Item: { pk: `${TEAM}#employee`, sk: '263812' } });
+
+  it('makes no Secrets Manager call for a verbose delivery stored without a DrChrono call', async () => {
+    const h = harness();
+    knowsDoctor(h);
+    const sm = withSecretsManager(h);
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(entries(r)[0]).toMatchObject({ outcome: 'created' });
+    expect(h.fake.calls).toEqual([]);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    sm.restore();
+  });
+
+  it('reads the secret once for a delivery that needs a fetch', async () => {
+    const h = harness();
+    knowsDoctor(h);
+    const sm = withSecretsManager(h);
+    const slim = patientObj();
+    delete slim.primary_insurance;
+    delete slim.secondary_insurance;
+    const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
+    expect(r.status).toBe('done');
+    expect(h.fake.calls).toEqual(['getPatient(verbose)']);
+    expect(h.fake.tokens).toEqual(['token-1']);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    sm.restore();
+  });
+
+  it('reads the secret once for a delivery that makes several DrChrono calls', async () => {
+    const h = harness();
+    const sm = withSecretsManager(h);
+    // Unknown profile name, unknown patient and unknown doctor: three calls, one read.
+    const r = await processIngestMessage(message('APPOINTMENT_CREATE', appointmentObj()), h.deps);
+    expect(r.status).toBe('done');
+    expect(h.fake.calls.length).toBeGreaterThan(1);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    sm.restore();
+  });
+
+  it('defers a team that is not connected without reading its secret, even when the delivery needs no call', async () => {
+    const h = harness(teamItem({ status: 'reauthorization_required' }));
+    knowsDoctor(h);
+    const sm = withSecretsManager(h);
+    const r = await processIngestMessage(message('PATIENT_CREATE', patientObj()), h.deps);
+    expect(r).toMatchObject({ status: 'defer', delaySeconds: NOT_CONNECTED_DEFER_SECONDS, entry: { errorClass: 'TeamNotConnected' } });
+    expect(recordWrites(h)).toEqual([]);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(0);
+    sm.restore();
+  });
+
+  it('defers a connected team whose secret has no token before spending budget, when a call is needed', async () => {
+    const h = harness();
+    h.secret.current = { clientId: 'c', clientSecret: 's', webhookSecret: 'w' };
+    const slim = patientObj();
+    delete slim.primary_insurance;
+    const r = await processIngestMessage(message('PATIENT_MODIFY', slim), h.deps);
+    expect(r).toMatchObject({ status: 'defer', delaySeconds: NOT_CONNECTED_DEFER_SECONDS, entry: { errorClass: 'TeamNotConnected' } });
+    expect(h.fake.calls).toEqual([]);
+    expect(h.ddbMock.commandCalls(UpdateCommand, { TableName: 'teams' })).toHaveLength(0);
+  });
+});
+
 describe('processIngestMessage: 401 handling', () => {
   it('re-reads the secret after a 401 and retries once with the newer token', async () => {
     const h = harness();

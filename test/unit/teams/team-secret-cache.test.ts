@@ -123,4 +123,20 @@ describe('TeamSecretCache', () => {
     await expect(cache.get(TEAM)).rejects.toThrow('throttled');
     expect(await cache.get(TEAM)).toEqual(SECRET);
   });
+
+  it('keeps at most maxEntries teams, dropping the least recently used, so thousands of quiet teams cannot grow a container without bound', async () => {
+    const sm = mockClient(SecretsManagerClient);
+    sm.on(GetSecretValueCommand).resolves({ SecretString: JSON.stringify(SECRET) });
+    const client = new SecretsManagerClient({ region: 'us-east-1' });
+    const cache = new TeamSecretCache({ client: () => client, prefix: 'p/', maxEntries: 3 });
+    const ids = Array.from({ length: 4 }, (_, i) => `team-${i}`);
+    for (const id of ids.slice(0, 3)) await cache.get(id);
+    await cache.get('team-0'); // used again: team-1 is now the least recently used
+    await cache.get('team-3');
+    expect(['team-0', 'team-1', 'team-2', 'team-3'].map((id) => cache.ageOf(id) !== undefined)).toEqual([true, false, true, true]);
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(4);
+    await cache.get('team-0');
+    expect(sm.commandCalls(GetSecretValueCommand)).toHaveLength(4);
+    sm.restore();
+  });
 });

@@ -1,7 +1,7 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
-import { COUNTS_SETTLE_MS, webhookCounts } from '../../../shared/teams/webhook-counts';
+import { COUNTS_SETTLE_MS, rollUpWebhookCounts, webhookCounts } from '../../../shared/teams/webhook-counts';
 import { writeIntegrationLog } from '../../../shared/store/integration-log';
 
 const TEAM = '3f1c2b4e-8a7d-4c1e-9b2a-5d6e7f8a9b0c';
@@ -60,5 +60,71 @@ describe('webhook counts', () => {
     expect(items[0]).toMatchObject({ wn: 150, wl: '2026-11-30T11:59:00.000Z' });
     expect(items[1]).not.toHaveProperty('wn');
     expect(items[2]).not.toHaveProperty('wn');
+  });
+});
+
+describe('rollUpWebhookCounts (the hourly reconcile tick)', () => {
+  const T2 = '4a2d3c5f-9b8e-4d2f-8c3b-6e7f8a9b0c1d';
+  const T3 = '5b3e4d6a-0c9f-4e3a-9d4c-7f8a9b0c1d2e';
+  const T4 = '6c4f5e7b-1d0a-4f4b-8e5d-8a9b0c1d2e3f';
+
+  /** A teams table and integration log in memory: the query honours `sk > :after`, the update its watermark condition. */
+  function fakeTables(groupsByTeam: Record<string, { sk: string; wn: number; wl?: string }[]>) {
+    const items = new Map<string, Record<string, unknown>>();
+    ddbMock.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => {
+      const { ':pk': pk, ':after': after } = input.ExpressionAttributeValues;
+      return { Items: (groupsByTeam[pk!] ?? []).filter((g) => after === undefined || g.sk > after) };
+    });
+    ddbMock.on(UpdateCommand).callsFake((input: { Key: { pk: string }; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> }) => {
+      const cur = items.get(input.Key.pk) ?? {};
+      const v = input.ExpressionAttributeValues;
+      const ok = input.ConditionExpression.includes('attribute_not_exists(webhookCountsThrough)') ? cur.webhookCountsThrough === undefined : cur.webhookCountsThrough === v[':prev'];
+      if (!ok) throw new ConditionalCheckFailedException({ message: 'failed', $metadata: {} });
+      items.set(input.Key.pk, { ...cur, webhookCountsThrough: v[':through'], webhooksProcessed: ((cur.webhooksProcessed as number | undefined) ?? 0) + (v[':n'] as number) });
+      return {};
+    });
+    /** The team as a reader would read it now. */
+    const teamOf = (teamId: string, status: 'connected' | 'registered' | 'reauthorization_required' | 'removing' | 'removed' = 'connected') => ({ teamId, status, ...items.get(teamId) });
+    return { items, teamOf };
+  }
+
+  it('rolls up the settled counts of every live team, connected or not, and leaves a team being removed alone', async () => {
+    const { items, teamOf } = fakeTables({
+      [TEAM]: [old(3, '2026-11-29T00:00:00.000Z', 'a'), old(4, '2026-11-29T00:00:01.000Z', 'b')],
+      [T2]: [old(2, '2026-11-29T00:00:00.000Z')],
+      [T3]: [old(5, '2026-11-29T00:00:00.000Z')],
+      [T4]: [old(7, '2026-11-29T00:00:00.000Z')],
+    });
+    const summary = await rollUpWebhookCounts(deps, [teamOf(TEAM), teamOf(T2, 'reauthorization_required'), teamOf(T3, 'registered'), teamOf(T4, 'removing')]);
+    expect(summary).toEqual({ teams: 3, groups: 4, lost: 0, failed: 0, skipped: 0 });
+    expect(items.get(TEAM)).toMatchObject({ webhooksProcessed: 7 });
+    expect(items.get(T2)).toMatchObject({ webhooksProcessed: 2 });
+    expect(items.get(T3)).toMatchObject({ webhooksProcessed: 5 });
+    expect(items.has(T4)).toBe(false);
+  });
+
+  it('adds nothing when run again, late, or while `team list` rolls the same team up', async () => {
+    const { items, teamOf } = fakeTables({ [TEAM]: [old(3, '2026-11-29T00:00:00.000Z', 'a'), old(4, '2026-11-29T00:00:01.000Z', 'b')] });
+    const stale = teamOf(TEAM);
+    // The CLI and the tick read the same team item (no watermark yet) and race: one update wins, the other is dropped.
+    const [cli, tick] = await Promise.all([webhookCounts(deps, stale), rollUpWebhookCounts(deps, [stale])]);
+    expect(cli.processed).toBe(7);
+    expect(tick.teams).toBe(1);
+    expect(items.get(TEAM)).toMatchObject({ webhooksProcessed: 7 });
+    // A late retry of the tick with the item it read before the race: its condition no longer holds.
+    expect(await rollUpWebhookCounts(deps, [stale])).toMatchObject({ lost: 1, groups: 0 });
+    // The next tick reads the item with the watermark: nothing new is settled.
+    expect(await rollUpWebhookCounts(deps, [teamOf(TEAM)])).toMatchObject({ teams: 1, groups: 0, lost: 0 });
+    expect(items.get(TEAM)).toMatchObject({ webhooksProcessed: 7 });
+  });
+
+  it('goes on with the other teams when one team fails, and stops starting teams when told to', async () => {
+    const { items, teamOf } = fakeTables({ [T2]: [old(2, '2026-11-29T00:00:00.000Z')] });
+    ddbMock.on(QueryCommand, { ExpressionAttributeValues: { ':pk': TEAM } }).rejects(new Error('throttled'));
+    expect(await rollUpWebhookCounts(deps, [teamOf(TEAM), teamOf(T2)], { concurrency: 1 })).toEqual({ teams: 1, groups: 1, lost: 0, failed: 1, skipped: 0 });
+    expect(items.get(T2)).toMatchObject({ webhooksProcessed: 2 });
+    let budget = 1;
+    const summary = await rollUpWebhookCounts(deps, [teamOf(T3), teamOf(T4)], { concurrency: 1, keepGoing: () => budget-- > 0 });
+    expect(summary).toMatchObject({ teams: 1, skipped: 1 });
   });
 });

@@ -5,7 +5,7 @@ import { GetSecretValueCommand, ResourceNotFoundException, SecretsManagerClient 
 import { DynamoDBDocumentClient, GetCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from 'aws-lambda';
 import { captureOutput, lambdaContext } from '../helpers/lambda';
-import { handler } from '../../../functions/webhook/handler';
+import { handler, WEBHOOK_SECRET_TTL_MS } from '../../../functions/webhook/handler';
 import { WEBHOOK_TEAM_STATE_TTL_MS } from '../../../shared/webhook/team-state-cache';
 
 // The handler reads its env on first invocation, as a Lambda container does.
@@ -175,6 +175,38 @@ describe('webhook handler', () => {
     const res = await invoke(event(teamId, { headers: { 'X-Drchrono-Delivery': 'dlv-779' } }));
     expect(res.statusCode).toBe(404);
     expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(1);
+  });
+
+  it("serves a quiet team's delivery 30 minutes after its last from the cached secret: no second Secrets Manager call", async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    expect((await invoke(event(teamId))).statusCode).toBe(202);
+    const now = Date.now();
+    jest.spyOn(Date, 'now').mockReturnValue(now + 30 * 60_000);
+    expect((await invoke(event(teamId, { headers: { 'X-Drchrono-Delivery': 'dlv-780' } }))).statusCode).toBe(202);
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(1);
+    // Past the TTL the secret is read again.
+    jest.spyOn(Date, 'now').mockReturnValue(now + WEBHOOK_SECRET_TTL_MS);
+    expect((await invoke(event(teamId, { headers: { 'X-Drchrono-Delivery': 'dlv-781' } }))).statusCode).toBe(202);
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(2);
+  });
+
+  it('refuses the old token within the team-state TTL after `rotate-webhook-secret --overlap 0`, though the secret TTL is an hour', async () => {
+    const teamId = newTeam();
+    const NEW_TOKEN = 'a1b2c3d4e5f60718293a4b5c6d7e8f9012345678';
+    secretsMock
+      .on(GetSecretValueCommand, { SecretId: `drchrono-sync/test/teams/${teamId}` })
+      .resolvesOnce({ SecretString: JSON.stringify({ clientId: 'cid', clientSecret: CLIENT_SECRET, webhookSecret: TOKEN, tokenVersion: 1 }) })
+      .resolves({ SecretString: JSON.stringify({ clientId: 'cid', clientSecret: CLIENT_SECRET, webhookSecret: NEW_TOKEN, tokenVersion: 2 }) });
+    ddbMock.on(GetCommand).resolves({ Item: { status: 'connected', tokenVersion: 1 } });
+    expect((await invoke(event(teamId))).statusCode).toBe(202);
+    // The rotation claims version 2 on the team item, then writes the secret with no previous token kept.
+    ddbMock.on(GetCommand).resolves({ Item: { status: 'connected', tokenVersion: 2 } });
+    const now = Date.now();
+    jest.spyOn(Date, 'now').mockReturnValue(now + WEBHOOK_TEAM_STATE_TTL_MS);
+    expect((await invoke(event(teamId, { headers: { 'X-Drchrono-Delivery': 'dlv-782' } }))).statusCode).toBe(401);
+    expect((await invoke(event(teamId, { headers: { 'X-Drchrono-Delivery': 'dlv-783', 'X-Drchrono-Signature': NEW_TOKEN } }))).statusCode).toBe(202);
+    expect(secretsMock.commandCalls(GetSecretValueCommand)).toHaveLength(2);
   });
 
   it('a removed team costs no Secrets Manager call and, within the TTL, no further team read, even for forged requests', async () => {
