@@ -146,8 +146,9 @@ async function rollUpSettled(
   let lastCommitted = str(team.lastProcessedDeliveryAt);
   let rolledUp = 0;
   let startKey: Record<string, unknown> | undefined;
+  const range = { afterSk: through, throughSk: cutoff }; // one query, paged: the watermark moves, the range does not
   for (;;) {
-    const page = await readWebhookCountPage(deps.ddb, deps.integrationLogTable, team.teamId, { afterSk: through, throughSk: cutoff, limit: ROLL_UP_PAGE_ITEMS, startKey });
+    const page = await readWebhookCountPage(deps.ddb, deps.integrationLogTable, team.teamId, { ...range, limit: ROLL_UP_PAGE_ITEMS, startKey });
     const s = sum(page.groups);
     processed += s.processed;
     lastRead = latest(lastRead, s.lastDeliveryAt);
@@ -166,7 +167,7 @@ async function rollUpSettled(
       }
       if (!committed) {
         // Another reader moved the watermark (or the write failed): read the rest without writing.
-        const rest = page.nextKey ? await readAll(deps, team.teamId, { afterSk: through, throughSk: cutoff, startKey: page.nextKey }) : { processed: 0 };
+        const rest = page.nextKey ? await readAll(deps, team.teamId, { ...range, startKey: page.nextKey }) : { processed: 0 };
         return { processed: processed + rest.processed, ...lastOf(lastRead, rest.lastDeliveryAt), through: cutoff, outcome: 'lost' };
       }
       through = newThrough;
