@@ -374,7 +374,7 @@ export async function readWebhookCountPage(ddb: DynamoDBDocumentClient, table: s
   let lastSk: string | undefined;
   for (const item of out.Items ?? []) {
     const { sk } = item;
-    if (typeof sk !== 'string' || (afterSk !== undefined && sk <= afterSk)) continue;
+    if (typeof sk !== 'string' || (afterSk !== undefined && sk <= afterSk) || (throughSk !== undefined && sk > throughSk)) continue;
     lastSk = sk;
     const n: unknown = item[WEBHOOK_COUNT_ATTR];
     const at: unknown = item[WEBHOOK_LAST_DELIVERY_ATTR];
