@@ -13,7 +13,7 @@ import { LIVE_TEAM_CONDITION, LIVE_TEAM_VALUES, teamKey, type TeamItem } from '.
  * a later read only reads what came since, and counts outlive the log's TTL:
  *
  *   processed     = team.webhooksProcessed (rolled up, plus counts from before this design) + groups after
- *                   team.webhookCountsThrough
+ *                   team.webhookCountsThrough (a log sort key, or the bare ISO cutoff of the last roll-up)
  *   lastDelivery  = the latest of team.lastDeliveryAt (the receiver's ignored deliveries, older counters),
  *                   team.lastProcessedDeliveryAt (rolled up) and those groups' `wl`
  *
