@@ -21,7 +21,7 @@ const metrics = new Metrics({ namespace: process.env.POWERTOOLS_METRICS_NAMESPAC
 /**
  * An hour, not 5 minutes: a quiet team's deliveries (minutes apart) then cost no GetSecretValue + KMS Decrypt each.
  * Staleness does not depend on it: every secret writer claims the team item's tokenVersion first, and a copy below
- * it is re-read within the team-state TTL (10 s); the overlap end is checked per request; disable and remove are
+ * it is re-read within the team-state TTL (1 s); the overlap end is checked per request; disable and remove are
  * team state; a refused signature re-reads (docs/webhook.md "Secret rotation").
  */
 export const WEBHOOK_SECRET_TTL_MS = 60 * 60_000;
@@ -39,7 +39,7 @@ function containerDeps(): WebhookDeps {
   });
   deps = {
     // Read before the secret, so an unknown team costs no Secrets Manager call either.
-    teamState: new WebhookTeamStateCache({ read: (teamId) => webhookTeamState(documentClient(), env.TEAMS_TABLE, teamId) }),
+    teamState: new WebhookTeamStateCache({ read: (teamId, consistent) => webhookTeamState(documentClient(), env.TEAMS_TABLE, teamId, consistent) }),
     secrets,
     enqueue: (msg) => enqueueIngestMessage(sqsClient(), env.INGEST_QUEUE_URL, msg),
     countIgnored: (teamId, receivedAt) => addWebhookCounts(documentClient(), env.TEAMS_TABLE, teamId, { ignored: 1 }, receivedAt),

@@ -134,6 +134,7 @@ export async function webhookTeamState(
   ddb: DynamoDBDocumentClient,
   table: string,
   teamId: string,
+  consistent = false,
 ): Promise<{ state: 'active' | 'disabled' | 'gone'; tokenVersion?: number }> {
   const out = await ddb.send(
     new GetCommand({
@@ -141,6 +142,7 @@ export async function webhookTeamState(
       Key: teamKey(teamId),
       ProjectionExpression: '#status, disabledAt, tokenVersion',
       ExpressionAttributeNames: { '#status': 'status' },
+      ConsistentRead: consistent,
     }),
   );
   if (!out.Item) return { state: 'gone' };

@@ -104,12 +104,12 @@ export type WebhookOutcome =
   | 'queue_unavailable';
 
 /**
- * Outcomes that print nothing (no log line, no metric): deliveries accepted and recorded elsewhere. A queued one
- * is in the API access log, the integration log and the team's `webhooksProcessed`; an ignored or disabled one in
- * the access log and the team's `webhooksIgnored`. Every other outcome (handshake, ping, every refusal and error)
- * logs one line and counts one metric (docs/webhook.md, "Logging and metrics").
+ * Outcomes that print nothing (no log line, no metric): a queued delivery, recorded in the API access log and by
+ * the sync worker's integration log entry (with its delivery id). An ignored or disabled delivery reaches no
+ * integration log, so it prints its one line (its delivery id is recorded nowhere else); so does every other
+ * outcome (handshake, ping, every refusal and error), with one metric (docs/webhook.md, "Logging and metrics").
  */
-export const SILENT_OUTCOMES: ReadonlySet<WebhookOutcome> = new Set<WebhookOutcome>(['queued', 'ignored', 'disabled']);
+export const SILENT_OUTCOMES: ReadonlySet<WebhookOutcome> = new Set<WebhookOutcome>(['queued']);
 
 export interface WebhookResponse {
   statusCode: number;

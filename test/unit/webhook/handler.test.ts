@@ -263,6 +263,17 @@ describe('webhook handler', () => {
     expect(output.join('')).toBe('');
   });
 
+  it('logs one line with the delivery id for an ignored delivery: no integration log entry records it', async () => {
+    const teamId = newTeam();
+    seedSecret(teamId);
+    ddbMock.on(UpdateCommand).resolves({});
+    expect((await invoke(event(teamId, { headers: { 'X-Drchrono-Event': 'TASK_MODIFY' } }))).statusCode).toBe(200);
+    const lines = output.join('').split('\n').filter(Boolean).map((l) => JSON.parse(l) as Record<string, unknown>);
+    expect(lines.filter((l) => l.message === 'webhook request')).toEqual([
+      expect.objectContaining({ teamId, deliveryId: 'dlv-777', event: 'TASK_MODIFY', outcome: 'ignored', statusCode: 200 }),
+    ]);
+  });
+
   it('logs one line and one EMF metric for a refused delivery: team id, delivery id, event and outcome, never the body, headers or secrets', async () => {
     const teamId = newTeam();
     seedSecret(teamId);

@@ -69,11 +69,34 @@ describe('WebhookTeamStateCache', () => {
     expect(t.reads).toEqual([A, A]);
   });
 
-  it('shares one read between concurrent requests for the same team', async () => {
+  it('shares one read between concurrent cache misses for the same team', async () => {
     const t = setup();
     t.table.set(A, { state: 'active' });
-    await Promise.all([t.cache.get(A), t.cache.get(A), t.cache.fresh(A)]);
+    await Promise.all([t.cache.get(A), t.cache.get(A), t.cache.get(A)]);
     expect(t.reads).toEqual([A]);
+  });
+
+  it('fresh() never joins a read already in flight, and reads strongly consistent', async () => {
+    // The in-flight read may have started before the rotation the caller must see (a refused signature re-reads).
+    let release: () => void = () => undefined;
+    const consistency: boolean[] = [];
+    let version = 1;
+    const cache = new WebhookTeamStateCache({
+      read: async (_teamId, consistent) => {
+        consistency.push(consistent);
+        const seen = version;
+        if (!consistent) await new Promise<void>((r) => (release = r));
+        return { state: 'active', tokenVersion: seen };
+      },
+    });
+    const stale = cache.get(A);
+    version = 2; // the rotation lands while the cached read is in flight
+    expect(await cache.fresh(A)).toEqual({ state: 'active', tokenVersion: 2 });
+    release();
+    expect(await stale).toEqual({ state: 'active', tokenVersion: 1 });
+    expect(consistency).toEqual([false, true]);
+    // The older read finished last, but started first: it must not replace the fresh view.
+    expect(await cache.get(A)).toEqual({ state: 'active', tokenVersion: 2 });
   });
 
   it('does not keep a failed read: the next request reads again', async () => {
