@@ -101,9 +101,10 @@ export interface WriteIntegrationLogOptions {
   /** Makes the sort key unique per invocation (e.g. the Lambda awsRequestId); random when omitted. */
   groupId?: string;
   /**
-   * The team's webhook counts for these entries (the sync worker's batch): stored on the first item as
-   * `wn` (deliveries) and `wl` (latest receivedAt), and read back by readWebhookCountGroups. They replace a
-   * counter update of the team item per batch.
+   * The team's webhook counts for these entries (the sync worker's batch): stored on the LAST item written as
+   * `wn` (deliveries) and `wl` (latest receivedAt), and read back by readWebhookCountPage. They replace a
+   * counter update of the team item per batch. Items are written in order, so counts exist only once the whole
+   * group is written: a group cut short by a failed put counts nothing, and its redelivered messages count once.
    */
   webhookCounts?: { processed: number; lastDeliveryAt?: string };
 }
@@ -251,7 +252,7 @@ export async function writeIntegrationLog(
   for (let i = 0; i < clean.length; i += MAX_ENTRIES_PER_ITEM) {
     const chunk = clean.slice(i, i + MAX_ENTRIES_PER_ITEM);
     const suffix = clean.length > MAX_ENTRIES_PER_ITEM ? `#${i / MAX_ENTRIES_PER_ITEM}` : '';
-    const counts = i === 0 && opts.webhookCounts && opts.webhookCounts.processed > 0 ? opts.webhookCounts : undefined;
+    const counts = i + MAX_ENTRIES_PER_ITEM >= clean.length && opts.webhookCounts && opts.webhookCounts.processed > 0 ? opts.webhookCounts : undefined;
     await ddb.send(
       new PutCommand({
         TableName: table,
@@ -318,39 +319,67 @@ export interface WebhookCountGroup {
   lastDeliveryAt?: string;
 }
 
+export interface WebhookCountPageQuery {
+  /** Only items with a sort key after this one (exclusive). */
+  afterSk?: string;
+  /** Only items with a sort key at or before this one (a bare ISO time sorts below every `<iso>#id` of that time). */
+  throughSk?: string;
+  /** Items read per page (DynamoDB's Limit, counted before any filter). */
+  limit?: number;
+  startKey?: Record<string, unknown>;
+}
+
+export interface WebhookCountPage {
+  /** The items read that carry counts, oldest first. */
+  groups: WebhookCountGroup[];
+  /** The sort key of the last item read (with or without counts), if any. */
+  lastSk?: string;
+  /** Set when the range has more items. */
+  nextKey?: Record<string, unknown>;
+}
+
 /**
- * The webhook counts of a team's log groups with a sort key after `afterSk` (all when omitted), oldest first.
- * Only the count attributes are returned, but DynamoDB bills a query by the size of the items it reads, so
- * callers keep the range short (shared/teams/webhook-counts.ts rolls up what it has read).
+ * One page of a team's log items in a sort-key range, oldest first, with only their count attributes.
+ * The range is a key condition, not a filter: DynamoDB bills a query by the size of the items it reads, so a
+ * roll-up reads only the items since its watermark (shared/teams/webhook-counts.ts moves it on every roll-up).
  */
-export async function readWebhookCountGroups(
-  ddb: DynamoDBDocumentClient,
-  table: string,
-  teamId: string,
-  afterSk?: string,
-): Promise<WebhookCountGroup[]> {
+export async function readWebhookCountPage(ddb: DynamoDBDocumentClient, table: string, teamId: string, q: WebhookCountPageQuery = {}): Promise<WebhookCountPage> {
+  const { afterSk, throughSk } = q;
+  // One condition per sort key: BETWEEN is inclusive, so the item at afterSk itself (a per-page watermark)
+  // is read again and dropped below.
+  const key =
+    afterSk !== undefined && throughSk !== undefined
+      ? 'pk = :pk AND sk BETWEEN :after AND :through'
+      : afterSk !== undefined
+        ? 'pk = :pk AND sk > :after'
+        : throughSk !== undefined
+          ? 'pk = :pk AND sk <= :through'
+          : 'pk = :pk';
+  const out = await ddb.send(
+    new QueryCommand({
+      TableName: table,
+      KeyConditionExpression: key,
+      ProjectionExpression: 'sk, #n, #l',
+      ExpressionAttributeNames: { '#n': WEBHOOK_COUNT_ATTR, '#l': WEBHOOK_LAST_DELIVERY_ATTR },
+      ExpressionAttributeValues: {
+        ':pk': teamId,
+        ...(afterSk !== undefined ? { ':after': afterSk } : {}),
+        ...(throughSk !== undefined ? { ':through': throughSk } : {}),
+      },
+      ...(q.limit !== undefined ? { Limit: q.limit } : {}),
+      ExclusiveStartKey: q.startKey,
+    }),
+  );
   const groups: WebhookCountGroup[] = [];
-  let start: Record<string, unknown> | undefined;
-  do {
-    const out = await ddb.send(
-      new QueryCommand({
-        TableName: table,
-        KeyConditionExpression: afterSk === undefined ? 'pk = :pk' : 'pk = :pk AND sk > :after',
-        FilterExpression: 'attribute_exists(#n)',
-        ProjectionExpression: 'sk, #n, #l',
-        ExpressionAttributeNames: { '#n': WEBHOOK_COUNT_ATTR, '#l': WEBHOOK_LAST_DELIVERY_ATTR },
-        ExpressionAttributeValues: afterSk === undefined ? { ':pk': teamId } : { ':pk': teamId, ':after': afterSk },
-        ExclusiveStartKey: start,
-      }),
-    );
-    for (const item of out.Items ?? []) {
-      const { sk } = item;
-      const n: unknown = item[WEBHOOK_COUNT_ATTR];
-      const at: unknown = item[WEBHOOK_LAST_DELIVERY_ATTR];
-      if (typeof sk !== 'string' || typeof n !== 'number' || !Number.isInteger(n) || n < 0) continue;
-      groups.push(typeof at === 'string' ? { sk, processed: n, lastDeliveryAt: at } : { sk, processed: n });
-    }
-    start = out.LastEvaluatedKey;
-  } while (start);
-  return groups;
+  let lastSk: string | undefined;
+  for (const item of out.Items ?? []) {
+    const { sk } = item;
+    if (typeof sk !== 'string' || (afterSk !== undefined && sk <= afterSk) || (throughSk !== undefined && sk > throughSk)) continue;
+    lastSk = sk;
+    const n: unknown = item[WEBHOOK_COUNT_ATTR];
+    const at: unknown = item[WEBHOOK_LAST_DELIVERY_ATTR];
+    if (typeof n !== 'number' || !Number.isInteger(n) || n < 0) continue;
+    groups.push(typeof at === 'string' ? { sk, processed: n, lastDeliveryAt: at } : { sk, processed: n });
+  }
+  return { groups, ...(lastSk !== undefined ? { lastSk } : {}), ...(out.LastEvaluatedKey ? { nextKey: out.LastEvaluatedKey } : {}) };
 }

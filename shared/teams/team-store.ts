@@ -175,36 +175,27 @@ export const LIVE_TEAM_CONDITION = 'attribute_exists(pk) AND #status <> :removin
 export const LIVE_TEAM_VALUES = { ':removingStatus': 'removing', ':removedStatus': 'removed' } as const;
 
 /**
- * Add to the webhook counters and move lastDeliveryAt forward, never back. One UpdateItem in the common
- * case; a second, counters-only update when a newer lastDeliveryAt is already stored.
+ * Count deliveries the webhook receiver ignored (e.g. a disabled team) and move lastDeliveryAt forward, never
+ * back. One UpdateItem in the common case; a second, counter-only update when a newer lastDeliveryAt is
+ * already stored. Processed deliveries are not counted here: they ride on the sync worker's integration log
+ * items and are rolled up by shared/teams/webhook-counts.ts.
  */
 export async function addWebhookCounts(
   ddb: DynamoDBDocumentClient,
   table: string,
   teamId: string,
-  counts: { processed?: number; ignored?: number },
+  counts: { ignored: number },
   lastDeliveryAt?: string,
 ): Promise<void> {
-  const adds: string[] = [];
-  const values: Record<string, unknown> = {};
-  const counters: [keyof typeof counts, string][] = [
-    ['processed', 'webhooksProcessed'],
-    ['ignored', 'webhooksIgnored'],
-  ];
-  for (const [key, attr] of counters) {
-    const n = counts[key];
-    if (!n) continue;
-    adds.push(`${attr} :${key}`);
-    values[`:${key}`] = n;
-  }
-  const add = adds.length ? `ADD ${adds.join(', ')}` : '';
+  const add = counts.ignored > 0 ? 'ADD webhooksIgnored :ignored' : '';
+  const values: Record<string, unknown> = add ? { ':ignored': counts.ignored } : {};
   const update = async (withDelivery: boolean): Promise<void> => {
     if (!withDelivery && !add) return;
     await ddb.send(
       new UpdateCommand({
         TableName: table,
         Key: teamKey(teamId),
-        UpdateExpression: withDelivery ? `SET lastDeliveryAt = :ld ${add}` : add,
+        UpdateExpression: withDelivery ? `SET lastDeliveryAt = :ld ${add}`.trimEnd() : add,
         // A removed (or being removed) team's audit item is never written by the pipeline.
         ConditionExpression: withDelivery
           ? `${LIVE_TEAM_CONDITION} AND (attribute_not_exists(lastDeliveryAt) OR lastDeliveryAt < :ld)`

@@ -40,7 +40,10 @@ describe('webhook counts roll-up by the hourly reconcile tick', () => {
     expect(first.webhookCounts.failed).toBe(0);
     const rolled = await getTeamItem(ddb(), tables().teamsTable, teamId, true);
     expect(rolled).toMatchObject({ webhooksProcessed: 5, lastProcessedDeliveryAt: new Date(settledAt.getTime() + 1000).toISOString() });
-    expect(String(rolled?.webhookCountsThrough)).toMatch(new RegExp(`^${new Date(settledAt.getTime() + 1000).toISOString()}#`));
+    // The watermark is the settle cutoff of that tick: past every settled item, behind the young one.
+    const through = String(rolled?.webhookCountsThrough);
+    expect(through > new Date(settledAt.getTime() + 1000).toISOString()).toBe(true);
+    expect(through < new Date(now - 60_000).toISOString()).toBe(true);
 
     await runScheduled('reconcile');
     expect((await getTeamItem(ddb(), tables().teamsTable, teamId, true))?.webhooksProcessed).toBe(5);
@@ -49,5 +52,26 @@ describe('webhook counts roll-up by the hourly reconcile tick', () => {
     const code = await main(['--platform-file', process.env[PLATFORM_INFO_ENV]!, 'team', 'show', teamId, '--json'], { out: (l) => out.push(l), err: (l) => out.push(l) });
     expect(code).toBe(0);
     expect((JSON.parse(out.join('\n')) as { team: { webhooksProcessed: number } }).team.webhooksProcessed).toBe(9);
+  });
+
+  it('moves the watermark of a team whose log carries no webhook counts, so the next tick does not re-read its log', async () => {
+    const teamId = randomUUID();
+    const now = Date.now();
+    await ddb().send(
+      new PutCommand({
+        TableName: tables().teamsTable,
+        Item: { pk: teamId, sk: 'TEAM', teamId, status: 'registered', createdAt: new Date(now).toISOString(), updatedAt: new Date(now).toISOString() },
+      }),
+    );
+    // A backfill's log entries: no webhook counts.
+    const at = new Date(now - COUNTS_SETTLE_MS - 3_600_000);
+    await writeIntegrationLog(ddb(), tables().integrationLogTable, teamId, [{ at: at.toISOString(), event: 'backfill', outcome: 'unchanged' as const }], { now: at, groupId: 'b1' });
+
+    const tick = await runScheduled<{ webhookCounts: { failed: number } }>('reconcile');
+    expect(tick.webhookCounts.failed).toBe(0);
+    const item = await getTeamItem(ddb(), tables().teamsTable, teamId, true);
+    expect(item?.webhooksProcessed ?? 0).toBe(0);
+    expect(typeof item?.webhookCountsThrough).toBe('string');
+    expect(String(item?.webhookCountsThrough) > at.toISOString()).toBe(true);
   });
 });

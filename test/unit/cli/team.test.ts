@@ -227,7 +227,8 @@ describe('team show', () => {
     expect(updates).toHaveLength(1);
     expect(updates[0]!.args[0].input.ExpressionAttributeValues).toMatchObject({
       ':n': 10,
-      ':through': '2026-11-21T09:00:00.000Z#r1',
+      // The settle cutoff (now - 1 h): everything up to it is rolled up, whether or not an item carried counts.
+      ':through': expect.stringMatching(/^\d{4}-\d\d-\d\dT[\d:.]+Z$/),
       ':prev': '2026-11-01T00:00:00.000Z#r0',
       ':last': '2026-11-21T08:59:59.000Z',
     });

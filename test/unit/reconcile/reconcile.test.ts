@@ -16,6 +16,7 @@ import { readNameCache, readSeenNames, writeNameCache } from '../../../shared/st
 import { contentHash } from '../../../shared/store/record-version';
 import type { TeamItem } from '../../../shared/teams/team-store';
 import { FakeTeamsTable } from '../team-job/fake-teams-table';
+import { COUNTS_SETTLE_MS } from '../../../shared/teams/webhook-counts';
 
 const TEAM = '6f1c2b1e-0d55-4b43-9d2a-1f0b7a1c0e11';
 const TEAM2 = '7a2d3c2f-1e66-4c54-8e3b-2a1c8b2d1f22';
@@ -363,8 +364,10 @@ describe('hourly schedule', () => {
       singles.push(JSON.parse(i.MessageBody));
       return {};
     });
+    // Every live team's roll-up moves its watermark (nothing in its log): answered here, not by the fake table.
+    for (const t of [TEAM, TEAM2, TEAM3]) ddbMock.on(UpdateCommand, { TableName: 'teams', Key: { pk: t, sk: 'TEAM' } }).resolves({});
     const out = await scheduleReconcile({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), sqs: new SQSClient({ region: 'us-east-1' }), teamsTable: 'teams', backfillQueueUrl: 'q', integrationLogTable: 'log', now: () => NOW });
-    expect(out).toEqual({ teams: 1, enqueued: 2, failedToEnqueue: 0, backfillsResumed: 1, webhookCounts: { teams: 3, groups: 0, lost: 0, failed: 0, skipped: 0 } });
+    expect(out).toEqual({ teams: 1, enqueued: 2, failedToEnqueue: 0, backfillsResumed: 1, webhookCounts: { teams: 3, groups: 0, lost: 0, failed: 0, skipped: 0, stopped: 0 } });
     expect(batches).toEqual([
       { type: 'reconcile', teamId: TEAM, runAt: NOW.toISOString() },
       { type: 'deletion-check', teamId: TEAM, runAt: NOW.toISOString() },
@@ -381,7 +384,8 @@ describe('the hourly tick rolls up webhook counts', () => {
     const out = await scheduleReconcile({ ddb: DynamoDBDocumentClient.from(new DynamoDBClient({ region: 'us-east-1' })), sqs: new SQSClient({ region: 'us-east-1' }), teamsTable: 'teams', backfillQueueUrl: 'q', integrationLogTable: 'log', now: () => NOW });
     expect(out).toMatchObject({ teams: 0, enqueued: 0, webhookCounts: { teams: 1, groups: 1 } });
     const update = ddbMock.commandCalls(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'TEAM' } })[0]!.args[0].input;
-    expect(update.ExpressionAttributeValues).toMatchObject({ ':n': 4, ':through': '2026-11-21T09:00:00.000Z#g', ':last': '2026-11-21T08:59:00.000Z' });
+    // Up to the settle cutoff, not just the last item with counts, so the next tick reads from there.
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':n': 4, ':through': new Date(NOW.getTime() - COUNTS_SETTLE_MS).toISOString(), ':last': '2026-11-21T08:59:00.000Z' });
   });
 
   it('starts no roll-up when the invocation is near its end', async () => {

@@ -43,10 +43,17 @@ describe('team store', () => {
 
   it('adds counters and moves lastDeliveryAt forward in one update', async () => {
     ddbMock.on(UpdateCommand).resolves({});
-    await addWebhookCounts(ddb, 'teams', TEAM, { processed: 3 }, '2026-11-21T10:00:00.000Z');
+    await addWebhookCounts(ddb, 'teams', TEAM, { ignored: 1 }, '2026-11-21T10:00:00.000Z');
     const calls = ddbMock.commandCalls(UpdateCommand);
     expect(calls).toHaveLength(1);
-    expect(calls[0]!.args[0].input.UpdateExpression).toBe('SET lastDeliveryAt = :ld ADD webhooksProcessed :processed');
+    expect(calls[0]!.args[0].input.UpdateExpression).toBe('SET lastDeliveryAt = :ld ADD webhooksIgnored :ignored');
+  });
+
+  it('never adds to webhooksProcessed: processed deliveries are counted from the integration log (webhook-counts.ts)', async () => {
+    ddbMock.on(UpdateCommand).resolves({});
+    // A caller still passing the removed `processed` count (only a cast gets it past the type).
+    await addWebhookCounts(ddb, 'teams', TEAM, { ignored: 1, processed: 3 } as { ignored: number }, '2026-11-21T10:00:00.000Z');
+    expect(ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input.UpdateExpression).not.toContain('webhooksProcessed');
   });
 
   it('still adds the counters when a newer lastDeliveryAt is already stored', async () => {
@@ -59,6 +66,6 @@ describe('team store', () => {
 
   it('does nothing for a team that was removed meanwhile', async () => {
     ddbMock.on(UpdateCommand).rejects(ccf());
-    await expect(addWebhookCounts(ddb, 'teams', TEAM, { processed: 1 })).resolves.toBeUndefined();
+    await expect(addWebhookCounts(ddb, 'teams', TEAM, { ignored: 1 })).resolves.toBeUndefined();
   });
 });

@@ -1,6 +1,7 @@
 import { mockClient } from 'aws-sdk-client-mock';
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, PutCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
+import { logger } from '../../../shared/logging/logger';
 import { COUNTS_SETTLE_MS, rollUpWebhookCounts, webhookCounts } from '../../../shared/teams/webhook-counts';
 import { writeIntegrationLog } from '../../../shared/store/integration-log';
 
@@ -14,13 +15,28 @@ const old = (n: number, at: string, id = 'a') => ({ sk: `2026-11-29T00:00:00.000
 
 afterEach(() => ddbMock.reset());
 
+/** A team's integration log in memory: each query gets the items its sort-key condition selects. */
+function fakeLog(items: Record<string, unknown>[]): void {
+  ddbMock.on(QueryCommand).callsFake((input: { KeyConditionExpression: string; ExpressionAttributeValues: Record<string, string> }) => {
+    const { ':after': after, ':through': through } = input.ExpressionAttributeValues;
+    const inclusive = input.KeyConditionExpression.includes('BETWEEN');
+    return {
+      Items: items.filter((i) => {
+        const sk = i.sk as string;
+        return (after === undefined || sk > after || (inclusive && sk === after)) && (through === undefined || sk <= through);
+      }),
+    };
+  });
+}
+
 describe('webhook counts', () => {
   it('first rollup: counts every group carrying counts, and rolls up only while no other rollup has set a watermark', async () => {
-    ddbMock.on(QueryCommand).resolves({ Items: [old(3, '2026-11-29T00:00:00.000Z')] });
+    fakeLog([old(3, '2026-11-29T00:00:00.000Z')]);
     ddbMock.on(UpdateCommand).resolves({});
     expect(await webhookCounts(deps, team)).toEqual({ processed: 8, ignored: 2, lastDeliveryAt: '2026-11-29T00:00:00.000Z' });
     const query = ddbMock.commandCalls(QueryCommand)[0]!.args[0].input;
-    expect(query.KeyConditionExpression).toBe('pk = :pk');
+    expect(query.KeyConditionExpression).toBe('pk = :pk AND sk <= :through');
+    expect(query.FilterExpression).toBeUndefined();
     const update = ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input;
     expect(update.ConditionExpression).toContain('attribute_not_exists(webhookCountsThrough)');
     expect(update.ConditionExpression).toContain('#status <> :removingStatus');
@@ -30,36 +46,94 @@ describe('webhook counts', () => {
     ddbMock
       .on(QueryCommand)
       .resolvesOnce({ Items: [old(3, '2026-11-29T00:00:00.000Z', 'a'), { sk: '2026-11-29T01:00:00.000Z#b', wn: 'x' }], LastEvaluatedKey: { pk: TEAM } })
-      .resolvesOnce({ Items: [old(4, '2026-11-29T02:00:00.000Z', 'c'), { sk: '2026-11-29T03:00:00.000Z#d', wn: -1 }] });
+      .resolvesOnce({ Items: [old(4, '2026-11-29T02:00:00.000Z', 'c'), { sk: '2026-11-29T03:00:00.000Z#d', wn: -1 }] })
+      .resolves({ Items: [] });
     ddbMock.on(UpdateCommand).resolves({});
     expect((await webhookCounts(deps, team)).processed).toBe(12);
   });
 
   it('keeps the answer when another reader rolled up first (the conditional update fails)', async () => {
-    ddbMock.on(QueryCommand).resolves({ Items: [old(3, '2026-11-29T00:00:00.000Z')] });
+    fakeLog([old(3, '2026-11-29T00:00:00.000Z')]);
     ddbMock.on(UpdateCommand).rejects(new ConditionalCheckFailedException({ message: 'failed', $metadata: {} }));
     expect((await webhookCounts(deps, team)).processed).toBe(8);
   });
 
   it('does not roll up groups younger than the settle time, nor write a removed team\'s item', async () => {
     const young = { sk: `${new Date(NOW.getTime() - COUNTS_SETTLE_MS + 1000).toISOString()}#y`, wn: 2 };
-    ddbMock.on(QueryCommand).resolves({ Items: [young] });
+    fakeLog([young]);
     expect((await webhookCounts(deps, team)).processed).toBe(7);
-    ddbMock.on(QueryCommand).resolves({ Items: [old(3, '2026-11-29T00:00:00.000Z')] });
+    expect(ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input.ExpressionAttributeValues).toMatchObject({ ':n': 0 });
+    ddbMock.reset();
+    fakeLog([old(3, '2026-11-29T00:00:00.000Z')]);
     expect((await webhookCounts(deps, { ...team, status: 'removed' })).processed).toBe(8);
     expect(ddbMock.commandCalls(UpdateCommand)).toHaveLength(0);
   });
 
-  it('stores the counts on the first item of a log write only, and not at all for a write without webhook deliveries', async () => {
+  it('stores the counts on the last item of a log write only, and not at all for a write without webhook deliveries', async () => {
     ddbMock.on(PutCommand).resolves({});
     const entries = Array.from({ length: 150 }, (_, i) => ({ at: NOW.toISOString(), event: 'PATIENT_MODIFY', deliveryId: `d${i}`, outcome: 'updated' as const }));
     await writeIntegrationLog(ddb, 'log', TEAM, entries, { now: NOW, groupId: 'g', webhookCounts: { processed: 150, lastDeliveryAt: '2026-11-30T11:59:00.000Z' } });
     await writeIntegrationLog(ddb, 'log', TEAM, entries.slice(0, 1), { now: NOW, groupId: 'h', webhookCounts: { processed: 0 } });
     const items = ddbMock.commandCalls(PutCommand).map((c) => c.args[0].input.Item!);
     expect(items).toHaveLength(3);
-    expect(items[0]).toMatchObject({ wn: 150, wl: '2026-11-30T11:59:00.000Z' });
-    expect(items[1]).not.toHaveProperty('wn');
+    expect(items[0]).not.toHaveProperty('wn');
+    expect(items[1]).toMatchObject({ wn: 150, wl: '2026-11-30T11:59:00.000Z' });
     expect(items[2]).not.toHaveProperty('wn');
+  });
+
+  it('counts nothing for a log group cut short by a failed write (its redelivered messages are counted once)', async () => {
+    ddbMock.on(PutCommand).resolvesOnce({}).rejects(new Error('throttled'));
+    const entries = Array.from({ length: 150 }, (_, i) => ({ at: NOW.toISOString(), event: 'PATIENT_MODIFY', deliveryId: `d${i}`, outcome: 'updated' as const }));
+    await expect(writeIntegrationLog(ddb, 'log', TEAM, entries, { now: NOW, groupId: 'g', webhookCounts: { processed: 150 } })).rejects.toThrow('throttled');
+    const written = ddbMock.commandCalls(PutCommand).slice(0, 1).map((c) => c.args[0].input.Item!);
+    expect(written[0]).not.toHaveProperty('wn');
+  });
+
+  it('still answers team show / team list when the roll-up write is denied or throttled, and warns with the team id and error class only', async () => {
+    const warn = jest.spyOn(logger, 'warn').mockImplementation(() => undefined);
+    try {
+      fakeLog([old(3, '2026-11-29T00:00:00.000Z')]);
+      const denied = Object.assign(new Error('User: arn:aws:sts::1:assumed-role/ops is not authorized'), { name: 'AccessDeniedException' });
+      ddbMock.on(UpdateCommand).rejects(denied);
+      expect(await webhookCounts(deps, team)).toEqual({ processed: 8, ignored: 2, lastDeliveryAt: '2026-11-29T00:00:00.000Z' });
+      expect(warn).toHaveBeenCalledWith(expect.any(String), { teamId: TEAM, errorClass: 'AccessDeniedException' });
+    } finally {
+      warn.mockRestore();
+    }
+  });
+
+  it('moves the watermark to the settle cutoff even when no settled item carried counts, and reads only after it next time', async () => {
+    const cutoff = new Date(NOW.getTime() - COUNTS_SETTLE_MS).toISOString();
+    fakeLog([{ sk: '2026-11-01T00:00:00.000Z#backfill' }, { sk: '2026-11-29T00:00:00.000Z#reconcile' }]);
+    ddbMock.on(UpdateCommand).resolves({});
+    const watermarked = { ...team, webhookCountsThrough: '2026-10-01T00:00:00.000Z#x' };
+    expect((await webhookCounts(deps, watermarked)).processed).toBe(5);
+    const settledQuery = ddbMock.commandCalls(QueryCommand)[0]!.args[0].input;
+    expect(settledQuery.KeyConditionExpression).toBe('pk = :pk AND sk BETWEEN :after AND :through');
+    expect(settledQuery.ExpressionAttributeValues).toMatchObject({ ':after': '2026-10-01T00:00:00.000Z#x', ':through': cutoff });
+    const update = ddbMock.commandCalls(UpdateCommand)[0]!.args[0].input;
+    expect(update.ExpressionAttributeValues).toMatchObject({ ':through': cutoff, ':prev': '2026-10-01T00:00:00.000Z#x', ':n': 0 });
+    // Read again an hour later with that watermark: the settled query starts at the cutoff.
+    ddbMock.resetHistory();
+    await webhookCounts({ ...deps, now: () => new Date(NOW.getTime() + 3_600_000) }, { ...team, webhookCountsThrough: cutoff });
+    expect(ddbMock.commandCalls(QueryCommand)[0]!.args[0].input.ExpressionAttributeValues).toMatchObject({ ':after': cutoff });
+  });
+
+  it('commits the watermark per page, each conditional on the previous one, so a roll-up cut short keeps its progress', async () => {
+    const cutoff = new Date(NOW.getTime() - COUNTS_SETTLE_MS).toISOString();
+    ddbMock
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [old(3, '2026-11-29T00:00:00.000Z', 'a')], LastEvaluatedKey: { pk: TEAM, sk: '2026-11-29T00:00:00.000Z#a' } })
+      .resolvesOnce({ Items: [old(4, '2026-11-29T00:00:00.000Z', 'b')] })
+      .resolves({ Items: [] });
+    ddbMock.on(UpdateCommand).resolves({});
+    expect((await webhookCounts(deps, team)).processed).toBe(12);
+    const updates = ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(updates).toHaveLength(2);
+    expect(updates[0]!.ExpressionAttributeValues).toMatchObject({ ':through': '2026-11-29T00:00:00.000Z#a', ':n': 3 });
+    expect(updates[0]!.ConditionExpression).toContain('attribute_not_exists(webhookCountsThrough)');
+    expect(updates[1]!.ExpressionAttributeValues).toMatchObject({ ':prev': '2026-11-29T00:00:00.000Z#a', ':through': cutoff, ':n': 4 });
+    expect(ddbMock.commandCalls(QueryCommand)[0]!.args[0].input.Limit).toBeGreaterThan(0);
   });
 });
 
@@ -71,9 +145,13 @@ describe('rollUpWebhookCounts (the hourly reconcile tick)', () => {
   /** A teams table and integration log in memory: the query honours `sk > :after`, the update its watermark condition. */
   function fakeTables(groupsByTeam: Record<string, { sk: string; wn: number; wl?: string }[]>) {
     const items = new Map<string, Record<string, unknown>>();
-    ddbMock.on(QueryCommand).callsFake((input: { ExpressionAttributeValues: Record<string, string> }) => {
-      const { ':pk': pk, ':after': after } = input.ExpressionAttributeValues;
-      return { Items: (groupsByTeam[pk!] ?? []).filter((g) => after === undefined || g.sk > after) };
+    ddbMock.on(QueryCommand).callsFake((input: { KeyConditionExpression: string; ExpressionAttributeValues: Record<string, string> }) => {
+      const { ':pk': pk, ':after': after, ':through': through } = input.ExpressionAttributeValues;
+      const inclusive = input.KeyConditionExpression.includes('BETWEEN');
+      const items = (groupsByTeam[pk!] ?? []).filter(
+        (g) => (after === undefined || g.sk > after || (inclusive && g.sk === after)) && (through === undefined || g.sk <= through),
+      );
+      return { Items: items };
     });
     ddbMock.on(UpdateCommand).callsFake((input: { Key: { pk: string }; ConditionExpression: string; ExpressionAttributeValues: Record<string, unknown> }) => {
       const cur = items.get(input.Key.pk) ?? {};
@@ -96,7 +174,7 @@ describe('rollUpWebhookCounts (the hourly reconcile tick)', () => {
       [T4]: [old(7, '2026-11-29T00:00:00.000Z')],
     });
     const summary = await rollUpWebhookCounts(deps, [teamOf(TEAM), teamOf(T2, 'reauthorization_required'), teamOf(T3, 'registered'), teamOf(T4, 'removing')]);
-    expect(summary).toEqual({ teams: 3, groups: 4, lost: 0, failed: 0, skipped: 0 });
+    expect(summary).toEqual({ teams: 3, groups: 4, lost: 0, failed: 0, skipped: 0, stopped: 0 });
     expect(items.get(TEAM)).toMatchObject({ webhooksProcessed: 7 });
     expect(items.get(T2)).toMatchObject({ webhooksProcessed: 2 });
     expect(items.get(T3)).toMatchObject({ webhooksProcessed: 5 });
@@ -118,10 +196,24 @@ describe('rollUpWebhookCounts (the hourly reconcile tick)', () => {
     expect(items.get(TEAM)).toMatchObject({ webhooksProcessed: 7 });
   });
 
+  it('stops a long roll-up between pages when the deadline nears, keeping the watermark of the pages it committed', async () => {
+    ddbMock
+      .on(QueryCommand)
+      .resolvesOnce({ Items: [old(3, '2026-11-29T00:00:00.000Z', 'a')], LastEvaluatedKey: { pk: TEAM, sk: '2026-11-29T00:00:00.000Z#a' } })
+      .rejects(new Error('must not read a second page'));
+    ddbMock.on(UpdateCommand).resolves({});
+    let budget = 1;
+    const summary = await rollUpWebhookCounts(deps, [{ teamId: TEAM, status: 'connected' }], { keepGoing: () => budget-- > 0 });
+    expect(summary).toMatchObject({ teams: 1, groups: 1, failed: 0, stopped: 1 });
+    const updates = ddbMock.commandCalls(UpdateCommand).map((c) => c.args[0].input);
+    expect(updates).toHaveLength(1);
+    expect(updates[0]!.ExpressionAttributeValues).toMatchObject({ ':through': '2026-11-29T00:00:00.000Z#a', ':n': 3 });
+  });
+
   it('goes on with the other teams when one team fails, and stops starting teams when told to', async () => {
     const { items, teamOf } = fakeTables({ [T2]: [old(2, '2026-11-29T00:00:00.000Z')] });
     ddbMock.on(QueryCommand, { ExpressionAttributeValues: { ':pk': TEAM } }).rejects(new Error('throttled'));
-    expect(await rollUpWebhookCounts(deps, [teamOf(TEAM), teamOf(T2)], { concurrency: 1 })).toEqual({ teams: 1, groups: 1, lost: 0, failed: 1, skipped: 0 });
+    expect(await rollUpWebhookCounts(deps, [teamOf(TEAM), teamOf(T2)], { concurrency: 1 })).toEqual({ teams: 1, groups: 1, lost: 0, failed: 1, skipped: 0, stopped: 0 });
     expect(items.get(T2)).toMatchObject({ webhooksProcessed: 2 });
     let budget = 1;
     const summary = await rollUpWebhookCounts(deps, [teamOf(T3), teamOf(T4)], { concurrency: 1, keepGoing: () => budget-- > 0 });
