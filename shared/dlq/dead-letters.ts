@@ -16,8 +16,7 @@ import { DEFERRALS_ATTRIBUTE } from '../sync/deferral';
 import { parseTeamId } from '../teams/team-id';
 import { isPrintableObjectId } from '../webhook/envelope';
 import { parseWorkItem } from '../team-job/work-item';
-import { changeEvent } from '../write-back/apply-change';
-import { ChangeIdSchema, ChangeMessageSchema } from '../write-back/change';
+import { ChangeIdSchema, ChangeMessageSchema, type ChangeMessage } from '../write-back/change';
 
 /**
  * Seeing and replaying dead letters (the ingest and backfill DLQs, and the write-back FIFO DLQ) without consuming
@@ -135,6 +134,14 @@ export function describeDeadLetter(queue: DeadLetterQueue, m: Message): DeadLett
   return { ...base, ...(teamId ? { teamId } : {}), ...(event ? { event } : {}), ...(deliveryId ? { deliveryId } : {}), ...(drchronoId ? { drchronoId } : {}) };
 }
 
+/**
+ * The write-back worker's log event of a change (shared/write-back/apply-change.ts changeEvent, which the unit test
+ * compares with this), written out here so the CLI's dlq chunk does not load the worker and its mapping.
+ */
+export function changeLogEvent(m: Pick<ChangeMessage, 'entity' | 'op'>): string {
+  return `WRITE_BACK_${m.entity.toUpperCase()}_${m.op.toUpperCase()}`;
+}
+
 /** A write-back dead letter's ids: from the change message, or from whatever ids still validate in a bad body. */
 function describeChange(m: Message, attrTeam: string | undefined): Partial<DeadLetter> {
   let body: unknown;
@@ -149,7 +156,7 @@ function describeChange(m: Message, attrTeam: string | undefined): Partial<DeadL
     const teamId = attrTeam ?? parseTeamId(c.teamId);
     return {
       ...(teamId ? { teamId } : {}),
-      event: changeEvent(c),
+      event: changeLogEvent(c),
       changeId: c.changeId,
       ...(c.drchronoId !== null && isPrintableObjectId(c.drchronoId) ? { drchronoId: c.drchronoId } : {}),
     };

@@ -10,7 +10,9 @@ import {
   StartMessageMoveTaskCommand,
   type Message,
 } from '@aws-sdk/client-sqs';
-import { describeDeadLetter, listDeadLetters, redriveDeadLetters, startMoveTask } from '../../../shared/dlq/dead-letters';
+import { changeLogEvent, describeDeadLetter, listDeadLetters, redriveDeadLetters, startMoveTask } from '../../../shared/dlq/dead-letters';
+import { changeEvent } from '../../../shared/write-back/apply-change';
+import { CHANGE_OPS, WRITE_ENTITIES } from '../../../shared/write-back/change';
 
 const sqs = new SQSClient({ region: 'us-east-1' });
 const sqsMock = mockClient(sqs);
@@ -246,6 +248,10 @@ describe('the write-back FIFO DLQ', () => {
       receiveCount: 101,
     });
     expect(JSON.stringify(l)).not.toMatch(/Secretname|Secretchart/);
+  });
+
+  it('names a change by the event the write-back worker logs it under', () => {
+    for (const entity of WRITE_ENTITIES) for (const op of CHANGE_OPS) expect(changeLogEvent({ entity, op })).toBe(changeEvent({ entity, op }));
   });
 
   it('names a body that is not a change message WRITE_BACK_INVALID_MESSAGE, with the ids that still validate, never echoing it', () => {
