@@ -22,6 +22,7 @@ export const DLQ_USAGE = `Usage:
       write-back is FIFO: each record's first dead letter is listed, the count behind them is printed on stderr.
   drchrono-sync dlq redrive [--queue ingest|backfill|write-back] [--team <teamId>] [--max N]
       move dead letters back to their work queue, where they are processed (and logged) as usual.
+      Without --queue: ingest and backfill; write-back only when named (a redriven change is applied to DrChrono).
       In AWS without --team/--max: SQS's message move task (ingest, backfill); otherwise, and always for
       write-back, each message is copied back (write-back: same message group, in order) and deleted.`;
 
@@ -50,7 +51,14 @@ export async function run(argv: string[], ctx: CliContext, opts: DlqOptions = {}
 
 const OPTIONS = { queue: { type: 'string' }, team: { type: 'string' }, json: { type: 'boolean' }, max: { type: 'string' } } as const;
 
-function parse(args: string[], allowed: ReadonlyArray<keyof typeof OPTIONS>) {
+/**
+ * What `dlq redrive` moves without --queue: not the write-back DLQ. A write-back dead letter whose change still reads
+ * pending would be applied to DrChrono when redriven, possibly days after the app sent it (over newer edits when it has
+ * no base version): that takes an operator naming the queue.
+ */
+const REDRIVE_DEFAULT_QUEUES: readonly DeadLetterQueue[] = ['ingest', 'backfill'];
+
+function parse(args: string[], allowed: ReadonlyArray<keyof typeof OPTIONS>, defaultQueues: readonly DeadLetterQueue[] = DEAD_LETTER_QUEUES) {
   let parsed;
   try {
     parsed = parseArgs({ args, options: Object.fromEntries(allowed.map((k) => [k, OPTIONS[k]])), allowPositionals: false });
@@ -59,7 +67,7 @@ function parse(args: string[], allowed: ReadonlyArray<keyof typeof OPTIONS>) {
   }
   const v = parsed.values as { queue?: string; team?: string; json?: boolean; max?: string };
   if (v.queue !== undefined && !(DEAD_LETTER_QUEUES as readonly string[]).includes(v.queue)) throw new CliError('--queue must be ingest, backfill or write-back', 2);
-  const queues: DeadLetterQueue[] = v.queue ? [v.queue as DeadLetterQueue] : [...DEAD_LETTER_QUEUES];
+  const queues: DeadLetterQueue[] = v.queue ? [v.queue as DeadLetterQueue] : [...defaultQueues];
   const teamId = v.team === undefined ? undefined : parseTeamId(v.team);
   if (v.team !== undefined && teamId === undefined) throw new CliError(`--team must be a team id (UUID), got "${terminalText(v.team)}"`, 2);
   const max = v.max === undefined ? undefined : Number(v.max);
@@ -150,7 +158,7 @@ async function list(args: string[], ctx: CliContext, opts: DlqOptions): Promise<
 }
 
 async function redrive(args: string[], ctx: CliContext, opts: DlqOptions): Promise<number> {
-  const { queues, teamId, max } = parse(args, ['queue', 'team', 'max']);
+  const { queues, teamId, max } = parse(args, ['queue', 'team', 'max'], REDRIVE_DEFAULT_QUEUES);
   let remaining = max ?? Number.POSITIVE_INFINITY;
   let total = 0;
   let copied = false;

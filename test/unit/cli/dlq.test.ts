@@ -67,6 +67,26 @@ describe('drchrono-sync dlq redrive --target aws', () => {
     expect(out).toEqual(['write-back DLQ: 0 moved back to the write-back queue, 0 left in the DLQ', '0 dead letters redriven']);
   });
 
+  it('redrive without --queue moves the ingest and backfill DLQs only: write-back must be named', async () => {
+    const sqs = new SQSClient({ region: 'us-east-1' });
+    const mock = mockClient(sqs);
+    mock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0' } });
+    mock.on(ReceiveMessageCommand).resolves({});
+    const local: CliContext = {
+      ...ctx,
+      sqs,
+      resources: {
+        ...ctx.resources,
+        backfillQueueUrl: 'b',
+        backfillDlqUrl: 'b-dlq',
+        writeBackQueueUrl: 'https://sqs/1/x-write-back.fifo',
+        writeBackDlqUrl: 'https://sqs/1/x-write-back-dlq.fifo',
+      },
+    };
+    expect(await run(['redrive'], local)).toBe(0);
+    expect(mock.commandCalls(ReceiveMessageCommand).map((c) => c.args[0].input.QueueUrl)).toEqual(['q-dlq', 'b-dlq']);
+  });
+
   it('names what is missing when the target has no write-back queue URL', async () => {
     await expect(run(['list', '--queue', 'write-back'], ctx)).rejects.toThrow(/write-back queue \(stack output WriteBackQueueUrl, or WRITE_BACK_QUEUE_URL without --stack\)/);
   });
