@@ -162,7 +162,6 @@ async function redrive(args: string[], ctx: CliContext, opts: DlqOptions): Promi
   let remaining = max ?? Number.POSITIVE_INFINITY;
   let total = 0;
   let copied = false;
-  let moveTasks = 0;
   for (const queue of queues) {
     const { dlqUrl, sourceUrl } = urls(ctx, queue);
     // Never a move task for the FIFO write-back DLQ: the copy path sets each copy's group and a fresh deduplication
@@ -170,7 +169,6 @@ async function redrive(args: string[], ctx: CliContext, opts: DlqOptions): Promi
     if (ctx.target === 'aws' && teamId === undefined && max === undefined && queue !== 'write-back') {
       // SQS's own redrive: fast and server-side, but all-or-nothing (no filter, no count).
       const task = await startMoveTask(ctx.sqs, dlqUrl, sourceUrl);
-      moveTasks += 1;
       ctx.out(
         `${queue} DLQ: SQS message move task started (${task.approximateNumberOfMessagesToMove ?? 'an unknown number of'} messages to move; handle ${task.taskHandle}).`,
       );
@@ -206,6 +204,7 @@ async function redrive(args: string[], ctx: CliContext, opts: DlqOptions): Promi
       return 1;
     }
   }
-  if (copied || Number.isFinite(remaining)) ctx.out(`${total} dead letter${total === 1 ? '' : 's'} redriven${moveTasks > 0 ? ' by copy (the move tasks above move the rest)' : ''}`);
+  // The move tasks report their own counts; a total is printed when messages were copied.
+  if (copied) ctx.out(`${total} dead letter${total === 1 ? '' : 's'} redriven`);
   return 0;
 }
