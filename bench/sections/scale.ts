@@ -46,6 +46,12 @@ export interface DurationFigures {
   count: number;
 }
 
+export interface EntityLatency {
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
+}
+
 export interface DlqCounts {
   ingest: number;
   backfill: number;
@@ -71,6 +77,8 @@ export interface ScaleSection {
    * rate; well below when a backlog grew (the run then measured an overload, not a sustained load).
    */
   keptUpShare: number;
+  /** Landing times pooled by group and entity: busy and quiet teams differ in their mix (a quiet team's first delivery is a patient). */
+  byEntity: Record<'busy' | 'quiet', Record<'patient' | 'appointment', EntityLatency>>;
   /** The five teams with the highest p99. */
   slowestTeams: TeamLatency[];
   budget: {
@@ -109,6 +117,10 @@ const BASELINE_SEED = 14_031;
 function durations(ms: readonly number[] | undefined): DurationFigures {
   if (!ms || ms.length === 0) return { median: 0, p95: 0, mean: 0, count: 0 };
   return { median: median(ms), p95: percentile(ms, 95), mean: ms.reduce((s, v) => s + v, 0) / ms.length, count: ms.length };
+}
+
+function entityLatency(ms: readonly number[]): EntityLatency {
+  return ms.length === 0 ? { samples: 0, p50Ms: 0, p99Ms: 0 } : { samples: ms.length, p50Ms: percentile(ms, 50), p99Ms: percentile(ms, 99) };
 }
 
 async function queueDepth(queueUrl: string): Promise<number> {
@@ -184,6 +196,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
 
     const statuses: Record<number, number> = {};
     const samples = new Map<number, number[]>();
+    const entitySamples = { busy: { patient: [] as number[], appointment: [] as number[] }, quiet: { patient: [] as number[], appointment: [] as number[] } };
     const landedAt: number[] = [];
     let notLanded = 0;
     for (const r of records) {
@@ -200,6 +213,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
       const list = samples.get(team) ?? [];
       list.push(at - r.sentAt);
       samples.set(team, list);
+      entitySamples[team < o.busyTeams ? 'busy' : 'quiet'][d.entity].push(at - r.sentAt);
     }
     const landed = [...samples.values()].reduce((s, l) => s + l.length, 0);
     const firstSent = Math.min(...records.map((r) => r.sentAt));
@@ -242,6 +256,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
       actualRate: records.length / runSeconds,
       fairness,
       fairBaseline: baseline,
+      byEntity: { busy: { patient: entityLatency(entitySamples.busy.patient), appointment: entityLatency(entitySamples.busy.appointment) }, quiet: { patient: entityLatency(entitySamples.quiet.patient), appointment: entityLatency(entitySamples.quiet.appointment) } },
       keptUpShare,
       slowestTeams: [...perTeam].sort((a, b) => b.p99Ms - a.p99Ms).slice(0, 5),
       budget: {

@@ -52,6 +52,10 @@ describe('scaleTable', () => {
     writeUnitsPerEventByTable: { records: 2 },
     dynamoDbReadUnitsPerEvent: 1.5,
     secretsManagerCallsPerEvent: 1,
+    byEntity: {
+      busy: { patient: { samples: 560, p50Ms: 400, p99Ms: 900 }, appointment: { samples: 565, p50Ms: 450, p99Ms: 1000 } },
+      quiet: { patient: { samples: 990, p50Ms: 380, p99Ms: 880 }, appointment: { samples: 0, p50Ms: 0, p99Ms: 0 } },
+    },
     fairBaseline: { seed: 1, rounds: 200, medianRatio: 2.4, p95Ratio: 2.9, medianTeamsOver2x: 2 },
     setupSeconds: { seed: 20, backfillState: 5, materialise: 10 },
   });
@@ -69,6 +73,12 @@ describe('scaleTable', () => {
     const unfair = section(0.98);
     unfair.fairBaseline = { ...unfair.fairBaseline, p95Ratio: 2.2 };
     expect(scaleTable(unfair)).toContain('measured above: some teams fared worse than chance');
+  });
+
+  it('breaks the landing times down by entity for busy and quiet teams, saying when a group had none', () => {
+    const md = scaleTable(section(0.98));
+    expect(md).toContain('| Patients / appointments, pooled (busy teams) | 560: p50 400 ms, p99 900 ms / 565: p50 450 ms, p99 1,000 ms |');
+    expect(md).toContain('| Patients / appointments, pooled (quiet teams) | 990: p50 380 ms, p99 880 ms / none |');
   });
 
   it('says when the pipeline fell behind the rate, and not when it kept up', () => {
