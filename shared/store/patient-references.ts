@@ -128,6 +128,62 @@ export async function refreshAppointmentPatient(
 }
 
 /**
+ * What an appointment write that set "Patient" of patient `patientId` from patient state `usedVersion` still owes
+ * (undefined: the Chart ID came from DrChrono, or no patient was stored). The rule, given the appointment item as
+ * the write found it (`found`: ALL_OLD when applied, the stored item when the condition refused it):
+ *  - 'none' when that item already named this patient with this very stamp: an applied write left "Patient" and
+ *    its stamp as they were, so it cannot have undone a fan-out (whoever wrote that pair owes its own re-check);
+ *    a refused one finds the item at the state our strongly consistent read just saw. The common case, an
+ *    appointment modified with its patient unchanged, so it saves the second read of the patient.
+ *  - 'refresh' (read the patient again, update if it moved) after any other applied write: the patient may have
+ *    fanned out a new Chart ID between our read and our write, before the appointment held the reference.
+ *  - a refused write (duplicate, stale, unresolved tie) changed nothing, but the stored appointment may be one
+ *    whose writer stopped between its write and its re-check (crash, timeout) while a newer delivery skipped its
+ *    own by the first rule. When it names this patient with an older stamp than our read: 'set' it from our
+ *    read (conditional, monotone; no read needed), or 'refresh' when we have no stamp. Any other patient's
+ *    reference is that patient's writers' business: 'none'.
+ */
+export type AppointmentPatientCheck = 'none' | 'set' | 'refresh';
+
+export function appointmentPatientCheck(
+  written: { applied: boolean; found?: Pick<PreviousRecordState, 'patientDrchronoId' | 'patientVersion'> },
+  patientId: string,
+  usedVersion: string | undefined,
+): AppointmentPatientCheck {
+  const { applied, found } = written;
+  const namesPatient = found?.patientDrchronoId === patientId;
+  if (namesPatient && usedVersion !== undefined && found.patientVersion === usedVersion) return 'none';
+  if (applied) return 'refresh';
+  if (!namesPatient) return 'none';
+  if (usedVersion === undefined) return 'refresh';
+  return found.patientVersion === undefined || found.patientVersion < usedVersion ? 'set' : 'none';
+}
+
+/**
+ * After an appointment write (applied or refused) that carried "Patient" for `patientId`: does what
+ * appointmentPatientCheck says. `used` is the reference the write carried (its stamp undefined when it came
+ * from DrChrono). Returns whether "Patient" was updated.
+ */
+export async function settleAppointmentPatient(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  input: {
+    appointmentId: string;
+    patientId: string;
+    used: { chartId: string; version: string | undefined };
+    applied: boolean;
+    found?: Pick<PreviousRecordState, 'patientDrchronoId' | 'patientVersion'>;
+  },
+): Promise<boolean> {
+  const { appointmentId, patientId, used } = input;
+  const check = appointmentPatientCheck(input, patientId, used.version);
+  if (check === 'refresh') return refreshAppointmentPatient(ddb, table, teamId, appointmentId, patientId, input.applied ? used.version : input.found?.patientVersion);
+  if (check === 'set' && used.version !== undefined) return setAppointmentPatient(ddb, table, teamId, appointmentId, patientId, { chartId: used.chartId, version: used.version });
+  return false;
+}
+
+/**
  * Give every appointment of a patient the patient's current Chart ID. Reads the team's appointments with a
  * strongly consistent Query (only the reference attributes are returned; a Chart ID change is rare, so the
  * read of the partition is paid rarely, and there is no index to keep on every appointment write). The
