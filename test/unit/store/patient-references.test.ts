@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { fanOutPatientChartId, readPatientReference, tombstonePatient } from '../../../shared/store/patient-references';
+import { appointmentPatientCheck, fanOutPatientChartId, readPatientReference, tombstonePatient } from '../../../shared/store/patient-references';
 import { chartKey } from '../../../shared/store/records';
 
 const TABLE = 'records';
@@ -84,5 +84,28 @@ describe('fanOutPatientChartId: resumable on a large appointment partition', () 
     ddbMock.on(UpdateCommand, { TableName: TABLE, Key: PATIENT_KEY }).resolves({ Attributes: { chartFanOut: true, chartFanOutVersion: 'u#older', chartFanOutFrom: { pk: `${TEAM}#appointment`, sk: 'A5000' } } });
     await fanOutPatientChartId(ddb, TABLE, TEAM, '104857601');
     expect(queries()[0]!.ExclusiveStartKey).toBeUndefined();
+  });
+});
+
+describe('appointmentPatientCheck: what an appointment write still owes "Patient"', () => {
+  const P = '104857601';
+  const [V1, V2, V3] = ['u#2024-01-10T08:00:00.000000000#0#x', 'u#2024-01-12T08:00:00.000000000#0#x', 'u#2024-01-14T08:00:00.000000000#0#x'];
+
+  it.each([
+    ['an applied write that left the pair as it was', 'none', true, { patientDrchronoId: P, patientVersion: V2 }, V2],
+    ['an applied create (no old item)', 'refresh', true, undefined, V2],
+    ['an applied write over an older stamp', 'refresh', true, { patientDrchronoId: P, patientVersion: V1 }, V2],
+    ['an applied write over a newer stamp (a fan-out landed after the read)', 'refresh', true, { patientDrchronoId: P, patientVersion: V3 }, V2],
+    ['an applied write that moved the appointment to this patient', 'refresh', true, { patientDrchronoId: '7', patientVersion: V2 }, V2],
+    ['an applied write whose Chart ID came from DrChrono (no stamp)', 'refresh', true, { patientDrchronoId: P, patientVersion: V2 }, undefined],
+    ['a refused write finding the stamp just read', 'none', false, { patientDrchronoId: P, patientVersion: V2 }, V2],
+    ['a refused write finding an older stamp of the same patient', 'set', false, { patientDrchronoId: P, patientVersion: V1 }, V2],
+    ['a refused write finding the same patient with no stamp', 'set', false, { patientDrchronoId: P }, V2],
+    ['a refused write finding a newer stamp', 'none', false, { patientDrchronoId: P, patientVersion: V3 }, V2],
+    ['a refused write finding another patient', 'none', false, { patientDrchronoId: '7', patientVersion: V1 }, V2],
+    ['a refused write finding a tombstone (no patient)', 'none', false, {}, V2],
+    ['a refused write without a stamp finding the same patient', 'refresh', false, { patientDrchronoId: P, patientVersion: V1 }, undefined],
+  ] as const)('%s: %s', (_what, expected, applied, found, used) => {
+    expect(appointmentPatientCheck({ applied, ...(found ? { found } : {}) }, P, used)).toBe(expected);
   });
 });
