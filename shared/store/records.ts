@@ -137,6 +137,8 @@ export interface PreviousRecordState {
    */
   patientDrchronoId?: string;
   patientVersion?: string;
+  /** Appointments: the "Patient" it held ('' when empty). */
+  patientChartId?: string;
 }
 
 /** writeRecord, plus what the record held before (undefined when there was no record). */
@@ -207,8 +209,9 @@ async function writeRecordInternal(
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
     if (err.Item) {
-      const { chartKey: ck, chartFanOut, patientDrchronoId, patientVersion } = err.Item;
-      onPrevious?.(previousState(false, { chartKey: ck?.S, chartFanOut: chartFanOut?.BOOL, patientDrchronoId: patientDrchronoId?.S, patientVersion: patientVersion?.S }, teamId));
+      const { chartKey: ck, chartFanOut, patientDrchronoId, patientVersion, Patient } = err.Item;
+      const unwrapped = { chartKey: ck?.S, chartFanOut: chartFanOut?.BOOL, patientDrchronoId: patientDrchronoId?.S, patientVersion: patientVersion?.S, Patient: Patient?.S };
+      onPrevious?.(previousState(false, unwrapped, teamId));
     }
     return decideWrite(storedStateFromAttributeValues(err.Item), incoming).outcome;
   }
@@ -275,7 +278,7 @@ function previousState(replaced: boolean, item: Record<string, unknown>, teamId:
     replaced,
     chartId: chartIdOf(item.chartKey, teamId) ?? '',
     chartFanOutPending: item.chartFanOut === true,
-    ...(typeof patientDrchronoId === 'string' ? { patientDrchronoId } : {}),
+    ...(typeof patientDrchronoId === 'string' ? { patientDrchronoId, patientChartId: typeof item.Patient === 'string' ? item.Patient : '' } : {}),
     ...(typeof patientVersion === 'string' ? { patientVersion } : {}),
   };
 }

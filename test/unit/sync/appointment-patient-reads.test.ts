@@ -64,6 +64,18 @@ describe('appointment deliveries: reads of the patient reference', () => {
     expect(appointmentUpdates(h)).toHaveLength(1);
   });
 
+  it('reads the patient once when its state moved on but its Chart ID did not (a modify after a patient modify)', async () => {
+    const h = setup();
+    h.ddbMock
+      .on(UpdateCommand, { TableName: 'records', Key: APPOINTMENT_KEY })
+      .resolves({ Attributes: { ...APPOINTMENT_KEY, version: 'u#2024-01-15T09:00:00.000000000#0#2026-11-21T10:00:00.000Z', contentHash: 'older', patientDrchronoId: '104857601', patientVersion: P0, Patient: 'DOJA000001' } });
+
+    await processIngestMessage(message('APPOINTMENT_MODIFY', appointmentObj()), h.deps);
+
+    expect(patientReads(h)).toBe(1);
+    expect(appointmentUpdates(h)).toEqual([expect.objectContaining({ ExpressionAttributeValues: expect.objectContaining({ ':patientVersion': P1 }) })]);
+  });
+
   it('reads the patient again after creating an appointment (a Chart ID fan-out may have run before it existed)', async () => {
     const h = setup();
     h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolvesOnce(patientItem('DOJA000001', P1)).resolves(patientItem('NEWCHART', P2));
