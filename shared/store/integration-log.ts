@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { FIELDS_BY_ENTITY, FIELD_POSITIONS_BY_ENTITY } from '../mapping/field-names';
+import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../config/integration-log-ttl';
 import { WEBHOOK_COUNT_ATTR, WEBHOOK_LAST_DELIVERY_ATTR } from '../config/webhook-count-attributes';
 
 /**
@@ -68,7 +69,7 @@ export const IntegrationLogEntrySchema = z.object({
 });
 export type IntegrationLogEntry = z.infer<typeof IntegrationLogEntrySchema>;
 
-export const DEFAULT_INTEGRATION_LOG_TTL_DAYS = 90;
+export { DEFAULT_INTEGRATION_LOG_TTL_DAYS };
 /** Keeps a group item far below DynamoDB's 400 KB item limit even with long field lists. */
 export const MAX_ENTRIES_PER_ITEM = 100;
 /** Error messages are ours (DrChrono error classes never carry bodies), but cap them anyway. */
