@@ -140,7 +140,7 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
   try {
     return await attempt(token);
   } catch (err) {
-    if (err instanceof NoTeamTokenError) return deferNotConnected(base(), team);
+    if (err instanceof NoTeamTokenError) return deferNotConnected(base(), team, err.writtenBefore);
     const secret = token.secret;
     if (!(err instanceof DrChronoUnauthorizedError) || !secret) return classify(err, base(), now());
     // The token may have been refreshed by the refresher since we cached it: re-read once, retry once.
@@ -172,12 +172,16 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
   }
 }
 
-/** Registered / reauthorization required, or connected with no token when a call was needed: wait for the customer. */
-function deferNotConnected(entry: IntegrationLogEntry, team: TeamItem): ProcessResult {
+/**
+ * Registered / reauthorization required, or connected with no token when a call was needed: wait for the customer.
+ * `writtenBefore`: what the message wrote before that call (NoTeamTokenError.writtenBefore), said in the entry.
+ */
+function deferNotConnected(entry: IntegrationLogEntry, team: TeamItem, writtenBefore: readonly string[] = []): ProcessResult {
+  const detail = writtenBefore.length > 0 ? `written, then deferred for the DrChrono look-up: ${writtenBefore.join('; ')}; waiting for the team to connect` : 'waiting for the team to connect';
   return {
     status: 'defer',
     delaySeconds: NOT_CONNECTED_DEFER_SECONDS,
-    entry: { ...entry, outcome: 'deferred', errorClass: 'TeamNotConnected', errorMessage: `team status is ${team.status}`, detail: 'waiting for the team to connect' },
+    entry: { ...entry, outcome: 'deferred', errorClass: 'TeamNotConnected', errorMessage: `team status is ${team.status}`, detail },
   };
 }
 
@@ -279,7 +283,16 @@ async function syncObject(
     record = tombstone;
   }
 
-  const settled = await writeSettlingTies(msg, entity, objectId, record, ctx, client, deps, now, entries, notes);
+  const notesBeforeWrite = notes.length;
+  let settled: Awaited<ReturnType<typeof writeSettlingTies>>;
+  try {
+    settled = await writeSettlingTies(msg, entity, objectId, record, ctx, client, deps, now, entries, notes);
+  } catch (err) {
+    // A tie's look-up can be the message's first DrChrono call, after the delivered state's write fanned a Chart
+    // ID out to the patient's appointments: the notes that write added are what is already stored.
+    if (err instanceof NoTeamTokenError) err.writtenBefore = notes.slice(notesBeforeWrite);
+    throw err;
+  }
   if (settled === 'patient-gone') return deletePatient(msg, objectId, now().toISOString(), config, deps, now, 'version tie: patient not found in DrChrono (404)');
   ({ record } = settled);
   const { outcome } = settled;
