@@ -3,6 +3,7 @@ import { Architecture, Runtime, Tracing } from 'aws-cdk-lib/aws-lambda';
 import { OutputFormat, type BundlingOptions } from 'aws-cdk-lib/aws-lambda-nodejs';
 import { RetentionDays } from 'aws-cdk-lib/aws-logs';
 import { INGEST_QUEUE } from '../shared/config/queue-settings';
+import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../shared/config/integration-log-ttl';
 import { FUNCTION_NAMES, FUNCTION_SETTINGS, type LambdaFunctionName } from '../shared/config/function-settings';
 import type { RefreshMetricName } from '../shared/oauth/refresh-team';
 import { DELIVERIES_FAILED_METRIC } from '../shared/sync/sync-metrics';
@@ -168,4 +169,5 @@ export const WRITE_BACK_MAX_AGE = Duration.minutes(30);
 
 export const DRCHRONO_BASE_URL = 'https://drchrono.com';
 export const TOKEN_REFRESH_WINDOW_MINUTES = 1440;
-export const INTEGRATION_LOG_TTL_DAYS = 90;
+/** What the stack stamps into INTEGRATION_LOG_TTL_DAYS: the functions' own default, so it always passes their bound. */
+export const INTEGRATION_LOG_TTL_DAYS = DEFAULT_INTEGRATION_LOG_TTL_DAYS;

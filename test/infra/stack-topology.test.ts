@@ -7,6 +7,8 @@ import {
   SYNC_CONCURRENCY,
   type FunctionName,
 } from '../../lib/secure-defaults';
+import * as z from 'zod/mini';
+import { IntegrationLogTtlDaysSchema } from '../../shared/config/integration-log-ttl';
 import { BACKFILL_QUEUE, INGEST_QUEUE, WRITE_BACK_QUEUE } from '../../shared/config/queue-settings';
 import { resourceNames } from '../../shared/config/resource-names';
 import { ROUTES } from '../../shared/http/routes';
@@ -208,6 +210,14 @@ describe.each(['dev', 'prod'] as const)('topology (%s)', (stage) => {
       if ('TEAM_SECRET_PREFIX' in vars) expect(vars.TEAM_SECRET_PREFIX).toBe(names.teamSecretPrefix);
     }
     expect(s.template.toJSON().Resources[fnId('reconcile')].Properties.Environment.Variables.TEAM_SECRET_PREFIX).toBeUndefined();
+  });
+
+  it('stamps an INTEGRATION_LOG_TTL_DAYS every function accepts (at least the bound its env schema enforces)', () => {
+    for (const name of Object.keys(ENV_CONTRACT) as FunctionName[]) {
+      const vars = s.template.toJSON().Resources[fnId(name)].Properties.Environment.Variables as Record<string, unknown>;
+      if (!('INTEGRATION_LOG_TTL_DAYS' in vars)) continue;
+      expect([name, z.safeParse(IntegrationLogTtlDaysSchema, vars.INTEGRATION_LOG_TTL_DAYS).success]).toEqual([name, true]);
+    }
   });
 
   it('points the OAuth redirect URI at the callback route of this API', () => {
