@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { BUNDLE_ALIASES, BUNDLING } from '../../lib/secure-defaults';
 import { summarize, type Summary } from '../stats';
 
@@ -58,8 +58,11 @@ const SDK_CLIENTS: Record<string, string> = {
   '@aws-sdk/client-secrets-manager': 'SecretsManagerClient',
 };
 
-/** Same arguments NodejsFunction passes to esbuild (aws-cdk-lib/aws-lambda-nodejs bundling.js) for our BUNDLING. */
-export async function bundle(entry: string, outfile: string): Promise<Metafile> {
+/**
+ * Same arguments NodejsFunction passes to esbuild (aws-cdk-lib/aws-lambda-nodejs bundling.js) for our BUNDLING.
+ * `plugins` is for tests that mark modules to see when they are evaluated; the stack passes none.
+ */
+export async function bundle(entry: string, outfile: string, plugins: Plugin[] = []): Promise<Metafile> {
   const out = await build({
     entryPoints: [entry],
     bundle: true,
@@ -75,6 +78,7 @@ export async function bundle(entry: string, outfile: string): Promise<Metafile> 
     outfile,
     metafile: true,
     logLevel: 'silent',
+    plugins,
   });
   return out.metafile;
 }
