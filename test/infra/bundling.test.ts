@@ -11,10 +11,10 @@ import type * as Transport from '../../shared/drchrono/transport';
 import { REPO_ROOT } from './synth-stack';
 
 /**
- * The Lambda bundles leave axios's multipart dependencies out (BUNDLING's esbuild alias), and the DrChrono HTTP
- * client built from such a bundle still sends JSON, query strings and form-urlencoded bodies.
+ * The Lambda bundles leave axios's multipart dependencies and `debug` out (BUNDLING's esbuild aliases), and the
+ * DrChrono HTTP client built from such a bundle still sends JSON, query strings and form-urlencoded bodies.
  */
-const LEFT_OUT = ['form-data', 'mime-types', 'mime-db', 'combined-stream', 'asynckit'];
+const LEFT_OUT = ['form-data', 'mime-types', 'mime-db', 'combined-stream', 'asynckit', 'debug', 'ms'];
 
 let dir: string;
 const cwd = process.cwd();
@@ -29,17 +29,17 @@ afterAll(() => {
 });
 
 describe('BUNDLING', () => {
-  it('passes NodejsFunction one --alias per left-out package, pointing form-data at the stand-in that throws', () => {
-    expect(BUNDLING.esbuildArgs).toEqual({ '--alias': ['form-data=./shared/http/form-data-unavailable.ts'] });
-    expect(BUNDLE_ALIASES).toEqual({ 'form-data': './shared/http/form-data-unavailable.ts' });
+  it('passes NodejsFunction one --alias per left-out package: form-data to the stand-in that throws, debug to the silent one', () => {
+    expect(BUNDLING.esbuildArgs).toEqual({ '--alias': ['form-data=./shared/http/form-data-unavailable.ts', 'debug=./shared/http/debug-silent.cjs'] });
+    expect(BUNDLE_ALIASES).toEqual({ 'form-data': './shared/http/form-data-unavailable.ts', debug: './shared/http/debug-silent.cjs' });
   });
 
-  it.each(['sync', 'oauth', 'backfill', 'token-refresh'])('keeps form-data and mime-db out of the %s bundle (the bench builds it the same way)', async (fn) => {
+  it.each(['sync', 'oauth', 'backfill', 'token-refresh'])('keeps form-data, mime-db and debug out of the %s bundle (the bench builds it the same way)', async (fn) => {
     const meta = await bundle(join('functions', fn, 'handler.ts'), join(dir, fn, 'index.js'));
     const inputs = Object.keys(meta.inputs);
     expect(inputs.some((f) => f.includes('node_modules/axios/'))).toBe(true);
     for (const pkg of LEFT_OUT) expect(inputs.filter((f) => f.includes(`node_modules/${pkg}/`))).toEqual([]);
-    expect(inputs).toContain('shared/http/form-data-unavailable.ts');
+    expect(inputs).toEqual(expect.arrayContaining(['shared/http/form-data-unavailable.ts', 'shared/http/debug-silent.cjs']));
   });
 });
 
