@@ -3,16 +3,17 @@ import type { Appointment, AppointmentProfile, Doctor, Patient, PatientFlagType 
 
 /**
  * Loads the DrChrono client (and axios under it) on the first DrChrono call in a container instead of at module
- * init. The sync worker calls DrChrono for about 1 event in 100 (most objects arrive whole in the webhook), so
- * most sync containers never need that code. In esbuild's single-file bundle a module reached only through
- * `import()` is still in the file but wrapped, and runs on first use; that holds only while nothing on the
- * function's path imports `./client`, `./bulk`, `./transport` or `axios` statically (type-only imports are fine),
- * which test/infra/bundling.test.ts checks. docs/performance.md "Cold start" has the cost this moves.
+ * init. The sync worker calls DrChrono for about 1 event in 100 (most objects arrive whole in the webhook), so a
+ * cold start no longer waits for that code, and a container that never calls DrChrono never runs it. In esbuild's
+ * single-file bundle a module reached only through `import()` is still in the file but wrapped, and runs on first
+ * use; that holds only while nothing on the function's path imports `./client`, `./bulk`, `./transport` or
+ * `axios` statically (type-only imports are fine), which test/infra/bundling.test.ts checks. What this moves is
+ * in docs/performance.md ("Where figures are far from their floor", bundles).
  */
 
 /**
  * `load` runs once per container and its result is kept. Calls made while it runs share it. A failed load is
- * not kept: the next call tries again (a module that failed to evaluate once must not fail every later message).
+ * not kept: the next call runs `load` again instead of replaying the old rejection for the container's life.
  */
 export function loadOnce<T>(load: () => Promise<T>): () => Promise<T> {
   let pending: Promise<T> | undefined;
