@@ -304,9 +304,18 @@ export function scaleTable(s: ScaleSection): string {
     ['Median team’s p99 landing time', ms(f.medianTeamP99Ms)],
     ['Worst team’s p99 landing time', `${ms(f.worstTeamP99Ms)} (${f.worstTeamBusy ? 'a busy' : 'a quiet'} team)`],
     ['Worst ÷ median team p99 (target ≤ 2)', `×${fmt(f.worstToMedianRatio, 2)}; ${f.teamsOver2xMedian} of ${f.teams} teams above ×2`],
+    [
+      'Same landing times dealt to the teams at random (a fair pipeline’s score)',
+      `×${fmt(s.fairBaseline.medianRatio, 2)} (p95 of ${s.fairBaseline.rounds} deals ×${fmt(s.fairBaseline.p95Ratio, 2)}), ${fmt(s.fairBaseline.medianTeamsOver2x, 0)} teams above ×2; measured ${
+        f.worstToMedianRatio > s.fairBaseline.p95Ratio ? 'above: some teams fared worse than chance' : 'within: no team fared worse than chance'
+      }`,
+    ],
   ];
   if (f.busy) rows.push([`Busy teams (${f.busy.teams}, ${fmt(f.busy.samples, 0)} deliveries)`, `p50 ${ms(f.busy.pooledP50Ms)}, p99 ${ms(f.busy.pooledP99Ms)} pooled; median team p99 ${ms(f.busy.medianTeamP99Ms)}`]);
   if (f.quiet) rows.push([`Quiet teams (${f.quiet.teams}, ${fmt(f.quiet.samples, 0)} deliveries)`, `p50 ${ms(f.quiet.pooledP50Ms)}, p99 ${ms(f.quiet.pooledP99Ms)} pooled; median team p99 ${ms(f.quiet.medianTeamP99Ms)}`]);
+  const ent = (e: { samples: number; p50Ms: number; p99Ms: number }): string => (e.samples === 0 ? 'none' : `${fmt(e.samples, 0)}: p50 ${ms(e.p50Ms)}, p99 ${ms(e.p99Ms)}`);
+  rows.push(['Patients / appointments, pooled (busy teams)', `${ent(s.byEntity.busy.patient)} / ${ent(s.byEntity.busy.appointment)}`]);
+  rows.push(['Patients / appointments, pooled (quiet teams)', `${ent(s.byEntity.quiet.patient)} / ${ent(s.byEntity.quiet.appointment)}`]);
   rows.push(
     ['DrChrono budget share per team (run)', `median ${pct(s.budget.medianShare)}, max ${pct(s.budget.maxShare)} of ${s.budget.perTeamHour} calls/hour (max ${fmt(s.budget.maxCalls, 0)} calls; median busy team ${fmt(s.budget.busyMedianCalls, 0)}, quiet team ${fmt(s.budget.quietMedianCalls, 0)})`],
     ['DrChrono calls per event', `${fmt(s.drchronoCallsPerEvent, 3)} (quiet teams: ${byPath(s.drchronoCallsByPath.quiet)}; busy teams: ${byPath(s.drchronoCallsByPath.busy)})`],

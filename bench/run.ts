@@ -56,9 +56,11 @@ const settings = {
   // One team: the sandbox's apps share a practice, so a second team would receive the first one's echoes as changes.
   writeback: quick ? { changes: 40, teams: 1, runs: 1, inFlight: 2 } : { changes: 200, teams: 1, runs: 3, inFlight: 4 },
   // 10 busy clinics take half the deliveries, the other 990 share the rest (one or two each in the full run).
-  scale: quick
-    ? { teams: 100, busyTeams: 5, busyShare: 0.5, seconds: 20, eventsPerSecond: 10 }
-    : { teams: 1000, busyTeams: 10, busyShare: 0.5, seconds: 90, eventsPerSecond: 25 },
+  // Teams hold what their connect backfill stores; BENCH_SCALE_FRESH=1 measures clinics whose backfill has not run.
+  scale: {
+    ...(quick ? { teams: 100, busyTeams: 5, busyShare: 0.5, seconds: 20, eventsPerSecond: 10 } : { teams: 1000, busyTeams: 10, busyShare: 0.5, seconds: 90, eventsPerSecond: 25 }),
+    teamState: process.env.BENCH_SCALE_FRESH === '1' ? ('fresh' as const) : ('backfilled' as const),
+  },
 };
 
 // This process's own logs (team set-up, the sweep run in-process) are not what is measured.

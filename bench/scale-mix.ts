@@ -123,3 +123,48 @@ export function budgetShares(calls: readonly number[], budgetPerHour: number): {
   if (calls.length === 0) throw new RangeError('no teams');
   return { median: median(calls) / budgetPerHour, max: Math.max(...calls) / budgetPerHour };
 }
+
+/**
+ * What a perfectly fair pipeline would score on the same landing times: every sample is dealt out again at random
+ * among the teams (each team keeps its sample count), the worst ÷ median team p99 recomputed, `rounds` times with a
+ * seeded PRNG. Teams with one or two deliveries have a "p99" that is one draw from the pooled distribution, so
+ * with ~1,000 of them the worst team is about the pool's p99.9 and the median team about its p50: the ratio then
+ * measures the distribution's tail and the sample counts, not how teams are treated. A measured ratio close to
+ * this baseline means no team was treated worse than chance; well above it means some were.
+ */
+export interface FairBaseline {
+  seed: number;
+  rounds: number;
+  /** Median over the rounds of the worst ÷ median team p99, and of the teams above 2x the median. */
+  medianRatio: number;
+  /** 95th percentile of the rounds' ratios: a measured ratio above it is unlikely under fair treatment. */
+  p95Ratio: number;
+  medianTeamsOver2x: number;
+}
+
+export function fairBaseline(samples: ReadonlyMap<number, readonly number[]>, seed: number, rounds = 200): FairBaseline {
+  if (!(Number.isInteger(rounds) && rounds > 0)) throw new RangeError('rounds must be a positive integer');
+  const counts = [...samples.values()].map((s) => s.length).filter((n) => n > 0);
+  const pool = [...samples.values()].flat();
+  if (pool.length === 0) throw new RangeError('no team has a landed delivery');
+  const rnd = prng(seed);
+  const ratios: number[] = [];
+  const over: number[] = [];
+  for (let r = 0; r < rounds; r++) {
+    const deck = [...pool];
+    for (let i = deck.length - 1; i > 0; i--) {
+      const j = Math.floor(rnd() * (i + 1));
+      [deck[i], deck[j]] = [deck[j]!, deck[i]!];
+    }
+    let at = 0;
+    const p99s = counts.map((n) => {
+      const p = percentile(deck.slice(at, at + n), 99);
+      at += n;
+      return p;
+    });
+    const med = median(p99s);
+    ratios.push(med > 0 ? Math.max(...p99s) / med : Number.POSITIVE_INFINITY);
+    over.push(p99s.filter((p) => p > 2 * med).length);
+  }
+  return { seed, rounds, medianRatio: median(ratios), p95Ratio: percentile(ratios, 95), medianTeamsOver2x: median(over) };
+}

@@ -9,3 +9,11 @@ export declare const MANIFEST_FILE: string;
 export declare function freshBuild(root?: string, why?: (reason: string) => void): string | undefined;
 /** Builds the CLI into a new build directory and makes it current. */
 export declare function buildCli(root?: string): Promise<{ entry: string; inputs: number; bytes: number }>;
+/** A superseded build is removed only this long after it stopped being current (its marker's mtime). */
+export declare const SUPERSEDED_GRACE_MS: number;
+/** The file that marks a build directory superseded; its mtime is when it stopped being current. */
+export declare const SUPERSEDED_MARKER: string;
+/** Removes builds superseded more than SUPERSEDED_GRACE_MS ago (marking unmarked non-current ones) and stale tmp- dirs. */
+export declare function pruneBuilds(root: string, keep?: string, now?: number): void;
+/** Why a build failed, in one line. */
+export declare function buildFailure(err: unknown): string;

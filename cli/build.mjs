@@ -6,8 +6,10 @@
 // Layout: each build goes to its own directory .build/cli/<build id>/ (entry main.mjs plus chunks); the manifest
 // .build/cli/manifest.json, replaced atomically last, names the current one and records every input (path, mtime,
 // size). The shim stats those inputs before each run and rebuilds if any differs, so an edit to cli/ or shared/ is
-// never run from a stale build. A CLI still running from an older build keeps its directory for BUILD_RETENTION_MS.
-import { existsSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
+// never run from a stale build. A CLI still running from an older build loads its command chunks lazily (a long
+// `backfill --wait` or `dlq redrive` too), so a superseded build is kept SUPERSEDED_GRACE_MS after it stopped being
+// current, whatever its age.
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
@@ -15,8 +17,15 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..');
 export const BUILD_DIR = join('.build', 'cli');
 export const MANIFEST_FILE = join(BUILD_DIR, 'manifest.json');
 const MANIFEST_VERSION = 2;
-/** Older build directories are removed by a later build once they are this old (commands load their chunks at start). */
-const BUILD_RETENTION_MS = 10 * 60_000;
+/**
+ * A build that is no longer current is removed by a later build only once this long has passed since it was
+ * superseded (its `.superseded` marker's mtime): a command started from it may still be running and loading chunks.
+ */
+export const SUPERSEDED_GRACE_MS = 24 * 3600_000;
+/** Marks a superseded build directory; its mtime is when the build stopped being current (as far as we know). */
+export const SUPERSEDED_MARKER = '.superseded';
+/** A build esbuild is writing lives in tmp-<id>/ until complete; one left by a crashed build goes after this. */
+const UNFINISHED_GRACE_MS = 3600_000;
 
 /**
  * Files that change the build without being bundled sources: the build itself, compiler settings, and the lockfile
@@ -64,17 +73,51 @@ export function freshBuild(root = ROOT, why = () => {}) {
   return entry;
 }
 
-/** Remove build directories other than `keep` that are older than BUILD_RETENTION_MS. */
-function pruneBuilds(root, keep) {
+/** The build directory a manifest names (`b-<id>`), or undefined. */
+function buildIdOf(manifest) {
+  return typeof manifest?.entry === 'string' ? manifest.entry.split('/')[0] : undefined;
+}
+
+/** Record that a build stopped being current now (a newer mark wins: the grace period counts from the last one). */
+function markSuperseded(root, id, now = Date.now()) {
+  try {
+    writeFileSync(join(root, BUILD_DIR, id, SUPERSEDED_MARKER), `${new Date(now).toISOString()}\n`);
+  } catch {
+    // Pruned meanwhile, or the directory is not writable: nothing to protect there.
+  }
+}
+
+/**
+ * Remove builds superseded more than SUPERSEDED_GRACE_MS ago and unfinished ones older than UNFINISHED_GRACE_MS.
+ * The current build (the manifest's, read again here: another process may have replaced it) and `keep` stay. A
+ * non-current build with no marker (it lost a race between two builders, or predates the markers) is marked now:
+ * whoever runs from it has the whole grace period from the moment it was first seen superseded.
+ */
+export function pruneBuilds(root, keep, now = Date.now()) {
   const dir = join(root, BUILD_DIR);
+  const current = buildIdOf(readManifest(root));
   for (const name of readdirSync(dir)) {
-    if (!name.startsWith('b-') || name === keep) continue;
+    const path = join(dir, name);
     try {
-      if (Date.now() - statSync(join(dir, name)).mtimeMs > BUILD_RETENTION_MS) rmSync(join(dir, name), { recursive: true, force: true });
+      if (name.startsWith('tmp-')) {
+        if (now - statSync(path).mtimeMs > UNFINISHED_GRACE_MS) rmSync(path, { recursive: true, force: true });
+        continue;
+      }
+      if (!name.startsWith('b-') || name === keep || name === current) continue;
+      const marker = join(path, SUPERSEDED_MARKER);
+      if (!existsSync(marker)) markSuperseded(root, name, now);
+      else if (now - statSync(marker).mtimeMs > SUPERSEDED_GRACE_MS) rmSync(path, { recursive: true, force: true });
     } catch {
       // Another build pruned it first.
     }
   }
+}
+
+/** Why a build failed, in one line (esbuild's first error; a missing esbuild said plainly). */
+export function buildFailure(err) {
+  if (err?.code === 'ERR_MODULE_NOT_FOUND' && String(err.message).includes("'esbuild'")) return 'esbuild is not installed (dev dependencies omitted)';
+  const first = err?.errors?.[0]?.text ?? (err instanceof Error ? err.message : String(err));
+  return String(first).split('\n')[0];
 }
 
 /** Build the CLI into a new build directory and make it current. Resolves with its entry and what went into it. */
@@ -82,26 +125,36 @@ export async function buildCli(root = ROOT) {
   const { build } = await import('esbuild');
   // Stat margin: an input modified after this instant may have been read by esbuild before or after the change.
   const started = Date.now() - 50;
-  const id = `b-${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const suffix = `${Date.now().toString(36)}-${process.pid}-${Math.random().toString(36).slice(2, 8)}`;
+  const id = `b-${suffix}`;
+  // Written under tmp-<id>/ and renamed once complete: a b-<id>/ directory is always a whole build.
+  const workdir = join(root, BUILD_DIR, `tmp-${suffix}`);
   const outdir = join(root, BUILD_DIR, id);
-  const result = await build({
-    absWorkingDir: root,
-    entryPoints: { main: join(root, 'cli', 'main.ts') },
-    bundle: true,
-    // One chunk per command module (and per shared dependency): `--help` loads main.mjs only, a command its own.
-    splitting: true,
-    platform: 'node',
-    format: 'esm',
-    target: 'node20',
-    outdir,
-    outExtension: { '.js': '.mjs' },
-    chunkNames: '[name]-[hash]',
-    metafile: true,
-    legalComments: 'none',
-    logLevel: 'silent',
-    // Bundled CommonJS packages (the AWS SDK) call require(); an ES module has none of its own.
-    banner: { js: "import { createRequire as __drchronoSyncRequire } from 'node:module'; const require = __drchronoSyncRequire(import.meta.url);" },
-  });
+  mkdirSync(join(root, BUILD_DIR), { recursive: true });
+  let result;
+  try {
+    result = await build({
+      absWorkingDir: root,
+      entryPoints: { main: join(root, 'cli', 'main.ts') },
+      bundle: true,
+      // One chunk per command module (and per shared dependency): `--help` loads main.mjs only, a command its own.
+      splitting: true,
+      platform: 'node',
+      format: 'esm',
+      target: 'node20',
+      outdir: workdir,
+      outExtension: { '.js': '.mjs' },
+      chunkNames: '[name]-[hash]',
+      metafile: true,
+      legalComments: 'none',
+      logLevel: 'silent',
+      // Bundled CommonJS packages (the AWS SDK) call require(); an ES module has none of its own.
+      banner: { js: "import { createRequire as __drchronoSyncRequire } from 'node:module'; const require = __drchronoSyncRequire(import.meta.url);" },
+    });
+  } catch (err) {
+    rmSync(workdir, { recursive: true, force: true });
+    throw err;
+  }
   const sources = Object.keys(result.metafile.inputs)
     .map((p) => relative(root, join(root, p)).split('\\').join('/'))
     .filter((p) => !p.startsWith('node_modules/'));
@@ -110,27 +163,32 @@ export async function buildCli(root = ROOT) {
     // Changed while building: record it as unknown, so the next start rebuilds.
     return s === null ? { path, mtimeMs: -1, size: -1 } : { path, ...s };
   });
+  if (!existsSync(join(workdir, 'main.mjs'))) throw new Error(`esbuild wrote no ${relative(root, join(workdir, 'main.mjs'))}`);
+  renameSync(workdir, outdir);
   const entry = join(outdir, 'main.mjs');
-  if (!existsSync(entry)) throw new Error(`esbuild wrote no ${relative(root, entry)}`);
   // Another CLI process may be building at the same moment: each writes its own temp file and renames it in place.
   const manifest = join(root, MANIFEST_FILE);
   const tmp = `${manifest}.${id}.tmp`;
+  const previous = buildIdOf(readManifest(root));
   writeFileSync(tmp, `${JSON.stringify({ version: MANIFEST_VERSION, entry: `${id}/main.mjs`, inputs }, null, 1)}\n`);
   renameSync(tmp, manifest);
+  // The build this one replaces may still be running a command: its grace period starts now.
+  if (previous && previous !== id) markSuperseded(root, previous);
   pruneBuilds(root, id);
   const bytes = Object.keys(result.metafile.outputs).reduce((sum, p) => sum + result.metafile.outputs[p].bytes, 0);
   return { entry, inputs: inputs.length, bytes };
 }
 
-// `node cli/build.mjs` (the `prepare` script): build and say so in one line. npm runs `prepare` even with
-// --omit=dev, where esbuild (a devDependency) is absent: that install still succeeds, and the shim falls back to tsx.
+// `node cli/build.mjs` (the `prepare` script): build and say so in one line. It never fails the install: with
+// `npm ci --omit=dev` esbuild (a devDependency) is absent, and a read-only checkout (a container image) cannot be
+// written; either way the CLI is then not built, the shim tries again at its first run and, if it still cannot build,
+// runs the sources through tsx (a devDependency too) or says what to do.
 if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) {
   const t0 = Date.now();
   try {
     const built = await buildCli();
     console.log(`drchrono-sync CLI built: ${relative(process.cwd(), built.entry)} (${Math.round(built.bytes / 1024)} KB, ${built.inputs} inputs, ${Date.now() - t0} ms)`);
   } catch (err) {
-    if (err?.code !== 'ERR_MODULE_NOT_FOUND' || !String(err.message).includes("'esbuild'")) throw err;
-    console.log('drchrono-sync CLI not built: esbuild is not installed (dev dependencies omitted)');
+    console.error(`drchrono-sync CLI not built: ${buildFailure(err)}; \`npx drchrono-sync\` tries again at its first run (docs/cli.md)`);
   }
 }

@@ -28,6 +28,7 @@ export interface CliResources {
   /** The work queues' DLQs (`dlq list|redrive`). */
   ingestDlqUrl?: string;
   backfillDlqUrl?: string;
+  writeBackDlqUrl?: string;
   apiBaseUrl?: string;
   oauthRedirectUri?: string;
   /** Webhook URL with a `{teamId}` placeholder. */
@@ -78,7 +79,7 @@ const PlatformInfoSchema = z.looseObject({
     teamSecretPrefix: z.string(),
     connectLinkKeySecret: z.optional(z.string()),
   }),
-  queueUrls: z.looseObject({ ingest: z.string(), backfill: z.string(), writeBack: z.optional(z.string()), ingestDlq: z.optional(z.string()), backfillDlq: z.optional(z.string()) }),
+  queueUrls: z.looseObject({ ingest: z.string(), backfill: z.string(), writeBack: z.optional(z.string()), ingestDlq: z.optional(z.string()), backfillDlq: z.optional(z.string()), writeBackDlq: z.optional(z.string()) }),
 });
 type PlatformInfo = z.infer<typeof PlatformInfoSchema>;
 
@@ -106,6 +107,7 @@ export function resourcesFromPlatformInfo(raw: unknown): { info: PlatformInfo; r
       writeBackQueueUrl: info.queueUrls.writeBack,
       ingestDlqUrl: info.queueUrls.ingestDlq ?? dlqUrlOf(info.queueUrls.ingest),
       backfillDlqUrl: info.queueUrls.backfillDlq ?? dlqUrlOf(info.queueUrls.backfill),
+      writeBackDlqUrl: info.queueUrls.writeBackDlq ?? dlqUrlOf(info.queueUrls.writeBack),
       apiBaseUrl: info.apiBaseUrl,
       oauthRedirectUri: info.oauthRedirectUri,
       webhookUrlTemplate: info.webhookUrlTemplate,
@@ -135,6 +137,7 @@ export function resourcesFromStackOutputs(outputs: Record<string, string>, stage
     writeBackQueueUrl: outputs.WriteBackQueueUrl,
     ingestDlqUrl: outputs.IngestDlqUrl ?? dlqUrlOf(outputs.IngestQueueUrl),
     backfillDlqUrl: outputs.BackfillDlqUrl ?? dlqUrlOf(outputs.BackfillQueueUrl),
+    writeBackDlqUrl: outputs.WriteBackDlqUrl ?? dlqUrlOf(outputs.WriteBackQueueUrl),
     apiBaseUrl: outputs.ApiBaseUrl,
     oauthRedirectUri: outputs.OAuthRedirectUri,
     webhookUrlTemplate: outputs.WebhookUrlTemplate,
@@ -163,6 +166,7 @@ export function resourcesFromEnv(env: NodeJS.ProcessEnv): CliResources {
     writeBackQueueUrl: env.WRITE_BACK_QUEUE_URL,
     ingestDlqUrl: env.INGEST_DLQ_URL ?? dlqUrlOf(env.INGEST_QUEUE_URL),
     backfillDlqUrl: env.BACKFILL_DLQ_URL ?? dlqUrlOf(env.BACKFILL_QUEUE_URL),
+    writeBackDlqUrl: env.WRITE_BACK_DLQ_URL ?? dlqUrlOf(env.WRITE_BACK_QUEUE_URL),
     apiBaseUrl: env.API_BASE_URL,
     oauthRedirectUri: env.OAUTH_REDIRECT_URI,
     webhookUrlTemplate: env.WEBHOOK_URL_TEMPLATE,
@@ -256,11 +260,13 @@ function documentClientFor(client: DynamoDBClient): DynamoDBDocumentClient {
 }
 
 /**
- * A work queue's DLQ URL: the same URL with `-dlq` appended to the queue name, the naming contract of
- * shared/config/resource-names.ts that the stack and the local platform both follow.
+ * A work queue's DLQ URL: the same URL with `-dlq` appended to the queue name (before `.fifo` for a FIFO queue),
+ * the naming contract of shared/config/resource-names.ts that the stack and the local platform both follow.
  */
 export function dlqUrlOf(queueUrl: string | undefined): string | undefined {
-  return queueUrl ? `${queueUrl.replace(/\/+$/, '')}-dlq` : undefined;
+  if (!queueUrl) return undefined;
+  const url = queueUrl.replace(/\/+$/, '');
+  return url.endsWith('.fifo') ? `${url.slice(0, -'.fifo'.length)}-dlq.fifo` : `${url}-dlq`;
 }
 
 /** The region in an API Gateway default endpoint (`https://<id>.execute-api.<region>.amazonaws.com`); undefined for a custom domain. */

@@ -56,9 +56,9 @@ Commands:
   records change <teamId> <changeId>
                                a change's outcome
   backfill ...                 start or inspect a backfill
-  dlq list [--queue ingest|backfill] [--team T] [--json]
+  dlq list [--queue ingest|backfill|write-back] [--team T] [--json]
                                dead letters with their failure reason (ids only; nothing consumed)
-  dlq redrive [--queue ingest|backfill] [--team T] [--max N]
+  dlq redrive [--queue ingest|backfill|write-back] [--team T] [--max N]
                                move dead letters back to their work queue
 
 Target: local by default (reads .local/platform.json, written by \`npm start\`).

@@ -157,6 +157,46 @@ export class AppFunction extends Construct {
     );
   }
 
+  /**
+   * UpdateItem on the table's items that reads, writes and checks only `attributes` (and the key), returning
+   * nothing: `dynamodb:Attributes` names every attribute a request's expressions touch, and `dynamodb:ReturnValues`
+   * NONE keeps an update from returning the rest of the item. For a function that folds a few counters into an
+   * item it otherwise never writes (reconcile's webhook counts roll-up).
+   */
+  allowUpdateAttributes(table: SchemaTable, attributes: readonly string[]): void {
+    if (attributes.length === 0) throw new Error('allowUpdateAttributes needs at least one attribute');
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:UpdateItem'],
+        resources: [table.table.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...table.keyAttributes, ...attributes] },
+          // UpdateItem always carries ReturnValues (NONE unless set), so StringEquals, not ...IfExists.
+          StringEquals: { 'dynamodb:ReturnValues': ['NONE'] },
+        },
+      }),
+    );
+  }
+
+  /**
+   * Query on the table itself (no index) that returns only `attributes` (and the key): the request must say
+   * `Select: SPECIFIC_ATTRIBUTES` and project nothing else, so the function reads no other attribute of an item.
+   */
+  allowQueryAttributes(table: SchemaTable, attributes: readonly string[]): void {
+    if (attributes.length === 0) throw new Error('allowQueryAttributes needs at least one attribute');
+    this.role.addToPrincipalPolicy(
+      new PolicyStatement({
+        actions: ['dynamodb:Query'],
+        resources: [table.table.tableArn],
+        conditions: {
+          'ForAllValues:StringEquals': { 'dynamodb:Attributes': [...table.keyAttributes, ...attributes] },
+          // Query always carries Select (ALL_ATTRIBUTES unless set), so StringEquals, not ...IfExists.
+          StringEquals: { 'dynamodb:Select': 'SPECIFIC_ATTRIBUTES' },
+        },
+      }),
+    );
+  }
+
   /** Team secrets are created at run time by the CLI, so the grant is the name prefix, never `*`. */
   allowTeamSecrets(prefix: string, actions: readonly TeamSecretAction[]): void {
     if (actions.length === 0) throw new Error('allowTeamSecrets needs at least one action');

@@ -22,6 +22,8 @@ export interface DataTablesProps {
 export interface SchemaTable {
   table: Table;
   indexNames: string[];
+  /** The table's key attribute names (partition, sort): an attribute-scoped grant must name them. */
+  keyAttributes: string[];
 }
 
 /** The three tables: on-demand, point-in-time recovery, encrypted with the CMK, retained in prod. */
@@ -62,7 +64,7 @@ export class DataTables extends Construct {
         projectionType: index.projection === 'KEYS_ONLY' ? ProjectionType.KEYS_ONLY : ProjectionType.ALL,
       });
     }
-    return { table, indexNames: schema.globalIndexes.map((i) => i.name) };
+    return { table, indexNames: schema.globalIndexes.map((i) => i.name), keyAttributes: [schema.partitionKey.name, schema.sortKey.name] };
   }
 }
 

@@ -6,6 +6,7 @@ import type { Construct } from 'constructs';
 import * as path from 'node:path';
 import { BACKFILL_QUEUE, INGEST_QUEUE, WRITE_BACK_QUEUE } from '../shared/config/queue-settings';
 import { RECORDS_CHART_ID_INDEX, resourceNames, TEAMS_TOKEN_EXPIRY_INDEX, type ResourceNames } from '../shared/config/resource-names';
+import { WEBHOOK_COUNT_LOG_ATTRIBUTES, WEBHOOK_ROLL_UP_TEAM_ATTRIBUTES } from '../shared/config/webhook-count-attributes';
 import { oauthRedirectUri, WEBHOOK_PATH_TEMPLATE } from '../shared/http/routes';
 import { PipelineAlarms } from './alarms';
 import { AppFunction } from './app-function';
@@ -276,11 +277,14 @@ export class DrChronoSyncStack extends Stack {
       BACKFILL_QUEUE_URL: this.backfillQueue.queue.queueUrl,
       INTEGRATION_LOG_TABLE: this.names.integrationLogTable,
     });
-    // Scan lists the teams; GetItem reads a team's backfill job and API budget; UpdateItem (conditional on the
-    // roll-up watermark) folds settled webhook counts into a team item.
-    reconcile.allowTable(this.tables.teams, ['Scan', 'GetItem', 'UpdateItem']);
-    // Query reads one team's log items after its watermark, projected to the count attributes (wn, wl).
-    reconcile.allowTable(this.tables.integrationLog, ['Query']);
+    // Scan lists the teams; GetItem reads a team's backfill job and API budget.
+    reconcile.allowTable(this.tables.teams, ['Scan', 'GetItem']);
+    // UpdateItem (conditional on the roll-up watermark) folds settled webhook counts into a team item: only the
+    // roll-up's attributes, returning nothing, so reconcile cannot rewrite a team's status, connection or settings.
+    reconcile.allowUpdateAttributes(this.tables.teams, WEBHOOK_ROLL_UP_TEAM_ATTRIBUTES);
+    // Query reads one team's log items after its watermark, and only the count attributes (wn, wl): never an
+    // entry, a field list or an error message of the log. The table itself, no index.
+    reconcile.allowQueryAttributes(this.tables.integrationLog, WEBHOOK_COUNT_LOG_ATTRIBUTES);
     reconcile.allowSendTo(this.backfillQueue.queue);
 
     this.schedules = {

@@ -8,17 +8,20 @@ import type { PlatformInfo } from '../../local/platform-info';
 import { EMPTY_RECEIVE } from '../aws-request-counter';
 import type { BenchPlatform } from '../platform-process';
 import { httpJson, rateLimit, resetRateLimit, type BenchTeam } from '../sandbox';
-import { budgetShares, planSkewedMix, teamFairness, type Fairness, type TeamLatency } from '../scale-mix';
+import { budgetShares, fairBaseline, planSkewedMix, teamFairness, type FairBaseline, type Fairness, type TeamLatency } from '../scale-mix';
 import { writeUnitsByTable } from '../sizing';
 import { median, percentile } from '../stats';
 import { materialise } from '../workload';
 import { waitForDrain } from './cost';
 import { runGenerator, syncedAtOf } from './e2e-latency';
 import { forEachLimit, seedConnectedTeamWithRetry } from './refresh-sweep';
+import { readPracticeLists, seedBackfilledState } from './scale-seed';
 
 /**
  * Issue 14 §3: many teams through the local pipeline at once, with a skewed mix (bench/scale-mix.ts: a few busy
- * clinics, many quiet ones). Teams are seeded directly (as the refresh sweep does), every delivery is a real
+ * clinics, many quiet ones). Teams are seeded directly (as the refresh sweep does), by default with what the
+ * connect backfill stores for the sync path (scale-seed.ts: a connected clinic's steady state; `fresh` leaves
+ * it out, as for a clinic whose backfill has not run yet), every delivery is a real
  * signed webhook POST sent open loop at a fixed rate by the load generator process, and every object exists in
  * the DrChrono sandbox. Reported: each team's p99 landing time (POST -> record's syncedAt) against the median
  * team's, each team's DrChrono calls as a share of its hourly budget, and the DLQs (which must stay empty).
@@ -29,6 +32,11 @@ export interface ScaleOptions {
   busyShare: number;
   seconds: number;
   eventsPerSecond: number;
+  /**
+   * 'backfilled': each team also holds what its connect backfill stores for the sync path (doctors, profile
+   * names), as a connected clinic does; 'fresh': nothing, as right after connect before the backfill ran.
+   */
+  teamState: 'backfilled' | 'fresh';
 }
 
 export interface DurationFigures {
@@ -36,6 +44,12 @@ export interface DurationFigures {
   p95: number;
   mean: number;
   count: number;
+}
+
+export interface EntityLatency {
+  samples: number;
+  p50Ms: number;
+  p99Ms: number;
 }
 
 export interface DlqCounts {
@@ -55,12 +69,16 @@ export interface ScaleSection {
   drained: boolean;
   actualRate: number;
   fairness: Fairness;
+  /** The worst ÷ median ratio the same landing times give when dealt out to the teams at random (scale-mix.ts). */
+  fairBaseline: FairBaseline;
   /**
    * Landing throughput ÷ sending throughput: deliveries landed per second from the first send to the last landing,
    * over deliveries sent per second from the first send to the last. Close to 1 when the pipeline kept up with the
    * rate; well below when a backlog grew (the run then measured an overload, not a sustained load).
    */
   keptUpShare: number;
+  /** Landing times pooled by group and entity: busy and quiet teams differ in their mix (a quiet team's first delivery is a patient). */
+  byEntity: Record<'busy' | 'quiet', Record<'patient' | 'appointment', EntityLatency>>;
   /** The five teams with the highest p99. */
   slowestTeams: TeamLatency[];
   budget: {
@@ -88,16 +106,21 @@ export interface ScaleSection {
   writeUnitsPerEventByTable: Record<string, number>;
   dynamoDbReadUnitsPerEvent: number;
   secretsManagerCallsPerEvent: number;
-  setupSeconds: { seed: number; materialise: number };
+  setupSeconds: { seed: number; backfillState: number; materialise: number };
 }
 
 const SEED_CONCURRENCY = 48;
 const COUNTER_CONCURRENCY = 16;
 const DRAIN_TIMEOUT_MS = 120_000;
+const BASELINE_SEED = 14_031;
 
 function durations(ms: readonly number[] | undefined): DurationFigures {
   if (!ms || ms.length === 0) return { median: 0, p95: 0, mean: 0, count: 0 };
   return { median: median(ms), p95: percentile(ms, 95), mean: ms.reduce((s, v) => s + v, 0) / ms.length, count: ms.length };
+}
+
+function entityLatency(ms: readonly number[]): EntityLatency {
+  return ms.length === 0 ? { samples: 0, p50Ms: 0, p99Ms: 0 } : { samples: ms.length, p50Ms: percentile(ms, 50), p99Ms: percentile(ms, 99) };
 }
 
 async function queueDepth(queueUrl: string): Promise<number> {
@@ -137,13 +160,19 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
     async (i) => void (teams[i] = await seedConnectedTeamWithRetry(info)),
   );
   const seedSeconds = (performance.now() - s0) / 1000;
+  const b0 = performance.now();
+  if (o.teamState === 'backfilled') {
+    const lists = await readPracticeLists(info, teams[0]!);
+    await forEachLimit(teams, SEED_CONCURRENCY, (t) => seedBackfilledState(info, t.teamId, lists));
+  }
+  const backfillSeconds = (performance.now() - b0) / 1000;
 
   const events = Math.round(o.seconds * o.eventsPerSecond);
   const plan = planSkewedMix({ teams: o.teams, busyTeams: o.busyTeams, busyShare: o.busyShare, events, seed: 14_003 });
   const m0 = performance.now();
   const deliveries = await materialise(info, teams, plan, `bench-scale-${Date.now()}`);
   const materialiseSeconds = (performance.now() - m0) / 1000;
-  log(`  scale: ${o.teams} teams seeded in ${seedSeconds.toFixed(1)} s, ${events} objects created in ${materialiseSeconds.toFixed(1)} s`);
+  log(`  scale: ${o.teams} teams seeded in ${seedSeconds.toFixed(1)} s (${o.teamState}${o.teamState === 'backfilled' ? `, backfill state ${backfillSeconds.toFixed(1)} s` : ''}), ${events} objects created in ${materialiseSeconds.toFixed(1)} s`);
   // The seeding's token exchanges are not what is measured.
   await forEachLimit(teams, COUNTER_CONCURRENCY, (t) => resetRateLimit(info, t.clientId));
 
@@ -167,6 +196,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
 
     const statuses: Record<number, number> = {};
     const samples = new Map<number, number[]>();
+    const entitySamples = { busy: { patient: [] as number[], appointment: [] as number[] }, quiet: { patient: [] as number[], appointment: [] as number[] } };
     const landedAt: number[] = [];
     let notLanded = 0;
     for (const r of records) {
@@ -183,6 +213,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
       const list = samples.get(team) ?? [];
       list.push(at - r.sentAt);
       samples.set(team, list);
+      entitySamples[team < o.busyTeams ? 'busy' : 'quiet'][d.entity].push(at - r.sentAt);
     }
     const landed = [...samples.values()].reduce((s, l) => s + l.length, 0);
     const firstSent = Math.min(...records.map((r) => r.sentAt));
@@ -190,6 +221,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
     const landSpan = Math.max(1, ...landedAt.map((at) => at - firstSent));
     const keptUpShare = landed / landSpan / (records.length / sendSpan);
     const { fairness, teams: perTeam } = teamFairness(samples, (team) => team < o.busyTeams);
+    const baseline = fairBaseline(samples, BASELINE_SEED);
 
     const calls: number[] = new Array<number>(o.teams).fill(0);
     const byPath = { busy: {} as Record<string, number>, quiet: {} as Record<string, number> };
@@ -211,7 +243,11 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
     const syncInvocations = (byFn.get('sync') ?? []).length;
     return {
       options: o,
-      distribution: `${o.busyTeams} busy teams share ${Math.round(o.busyShare * 100)} % of deliveries evenly; the other ${o.teams - o.busyTeams} share the rest evenly; creates only, posting order a seeded shuffle`,
+      distribution: `${o.busyTeams} busy teams share ${Math.round(o.busyShare * 100)} % of deliveries evenly; the other ${o.teams - o.busyTeams} share the rest evenly; creates only, posting order a seeded shuffle; ${
+        o.teamState === 'backfilled'
+          ? "teams hold what the connect backfill stores (doctors, appointment profile names): a connected clinic's steady state"
+          : 'teams hold nothing the backfill stores (fresh: first deliveries fetch doctors and profiles)'
+      }`,
       events: records.length,
       statuses,
       landed,
@@ -219,6 +255,8 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
       drained,
       actualRate: records.length / runSeconds,
       fairness,
+      fairBaseline: baseline,
+      byEntity: { busy: { patient: entityLatency(entitySamples.busy.patient), appointment: entityLatency(entitySamples.busy.appointment) }, quiet: { patient: entityLatency(entitySamples.quiet.patient), appointment: entityLatency(entitySamples.quiet.appointment) } },
       keptUpShare,
       slowestTeams: [...perTeam].sort((a, b) => b.p99Ms - a.p99Ms).slice(0, 5),
       budget: {
@@ -242,7 +280,7 @@ export async function runScaleSection(p: BenchPlatform, o: ScaleOptions, log: (l
       writeUnitsPerEventByTable: writeUnitsByTable(Object.fromEntries(ops.map((c) => [`${c.service}.${c.operation}`, c.writeUnits / records.length]))),
       dynamoDbReadUnitsPerEvent: ops.reduce((s, c) => s + c.readUnits, 0) / records.length,
       secretsManagerCallsPerEvent: ops.filter((c) => c.service === 'secretsmanager').reduce((s, c) => s + c.requests, 0) / records.length,
-      setupSeconds: { seed: seedSeconds, materialise: materialiseSeconds },
+      setupSeconds: { seed: seedSeconds, backfillState: backfillSeconds, materialise: materialiseSeconds },
     };
   } finally {
     rmSync(dir, { recursive: true, force: true });

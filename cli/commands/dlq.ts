@@ -16,12 +16,15 @@ import { CliError, type CliContext } from '../context';
 import { terminalText } from '../terminal-text';
 
 export const DLQ_USAGE = `Usage:
-  drchrono-sync dlq list [--queue ingest|backfill] [--team <teamId>] [--json]
-      every dead letter (both DLQs by default): team, event, delivery id, DrChrono id, age and the failure
-      reason from the integration log. Never a body or a field value. Nothing is consumed.
-  drchrono-sync dlq redrive [--queue ingest|backfill] [--team <teamId>] [--max N]
+  drchrono-sync dlq list [--queue ingest|backfill|write-back] [--team <teamId>] [--json]
+      every dead letter (all three DLQs by default): team, event, delivery or change id, DrChrono id, age and the
+      failure reason from the integration log. Never a body or a field value. Nothing is consumed.
+      write-back is FIFO: each record's first dead letter is listed, the count behind them is printed on stderr.
+  drchrono-sync dlq redrive [--queue ingest|backfill|write-back] [--team <teamId>] [--max N]
       move dead letters back to their work queue, where they are processed (and logged) as usual.
-      In AWS without --team/--max: SQS's message move task; otherwise each message is copied back and deleted.`;
+      Without --queue: ingest and backfill; write-back only when named (a redriven change is applied to DrChrono).
+      In AWS without --team/--max: SQS's message move task (ingest, backfill); otherwise, and always for
+      write-back, each message is copied back (write-back: same message group, in order) and deleted.`;
 
 /** For tests: a hook between a redriven message's send and its delete (a crash there), and the clock. */
 export interface DlqOptions {
@@ -48,7 +51,14 @@ export async function run(argv: string[], ctx: CliContext, opts: DlqOptions = {}
 
 const OPTIONS = { queue: { type: 'string' }, team: { type: 'string' }, json: { type: 'boolean' }, max: { type: 'string' } } as const;
 
-function parse(args: string[], allowed: ReadonlyArray<keyof typeof OPTIONS>) {
+/**
+ * What `dlq redrive` moves without --queue: not the write-back DLQ. A write-back dead letter whose change still reads
+ * pending would be applied to DrChrono when redriven, possibly days after the app sent it (over newer edits when it has
+ * no base version): that takes an operator naming the queue.
+ */
+const REDRIVE_DEFAULT_QUEUES: readonly DeadLetterQueue[] = ['ingest', 'backfill'];
+
+function parse(args: string[], allowed: ReadonlyArray<keyof typeof OPTIONS>, defaultQueues: readonly DeadLetterQueue[] = DEAD_LETTER_QUEUES) {
   let parsed;
   try {
     parsed = parseArgs({ args, options: Object.fromEntries(allowed.map((k) => [k, OPTIONS[k]])), allowPositionals: false });
@@ -56,8 +66,8 @@ function parse(args: string[], allowed: ReadonlyArray<keyof typeof OPTIONS>) {
     throw new CliError(`${err instanceof Error ? err.message : String(err)}\n\n${DLQ_USAGE}`, 2);
   }
   const v = parsed.values as { queue?: string; team?: string; json?: boolean; max?: string };
-  if (v.queue !== undefined && !(DEAD_LETTER_QUEUES as readonly string[]).includes(v.queue)) throw new CliError('--queue must be ingest or backfill', 2);
-  const queues: DeadLetterQueue[] = v.queue ? [v.queue as DeadLetterQueue] : [...DEAD_LETTER_QUEUES];
+  if (v.queue !== undefined && !(DEAD_LETTER_QUEUES as readonly string[]).includes(v.queue)) throw new CliError('--queue must be ingest, backfill or write-back', 2);
+  const queues: DeadLetterQueue[] = v.queue ? [v.queue as DeadLetterQueue] : [...defaultQueues];
   const teamId = v.team === undefined ? undefined : parseTeamId(v.team);
   if (v.team !== undefined && teamId === undefined) throw new CliError(`--team must be a team id (UUID), got "${terminalText(v.team)}"`, 2);
   const max = v.max === undefined ? undefined : Number(v.max);
@@ -65,12 +75,23 @@ function parse(args: string[], allowed: ReadonlyArray<keyof typeof OPTIONS>) {
   return { queues, teamId, json: v.json === true, max };
 }
 
+const QUEUE_URLS = {
+  ingest: { queue: 'ingestQueueUrl', dlq: 'ingestDlqUrl', output: 'IngestQueueUrl', env: 'INGEST_QUEUE_URL' },
+  backfill: { queue: 'backfillQueueUrl', dlq: 'backfillDlqUrl', output: 'BackfillQueueUrl', env: 'BACKFILL_QUEUE_URL' },
+  'write-back': { queue: 'writeBackQueueUrl', dlq: 'writeBackDlqUrl', output: 'WriteBackQueueUrl', env: 'WRITE_BACK_QUEUE_URL' },
+} as const satisfies Record<DeadLetterQueue, { queue: keyof CliContext['resources']; dlq: keyof CliContext['resources']; output: string; env: string }>;
+
 function urls(ctx: CliContext, queue: DeadLetterQueue): { dlqUrl: string; sourceUrl: string } {
-  const r = ctx.resources;
-  const dlqUrl = queue === 'ingest' ? r.ingestDlqUrl : r.backfillDlqUrl;
-  const sourceUrl = queue === 'ingest' ? r.ingestQueueUrl : r.backfillQueueUrl;
-  if (!dlqUrl || !sourceUrl) throw new CliError(`the target does not name the ${queue} queue (stack output ${queue === 'ingest' ? 'IngestQueueUrl' : 'BackfillQueueUrl'})`);
+  const names = QUEUE_URLS[queue];
+  const dlqUrl = ctx.resources[names.dlq];
+  const sourceUrl = ctx.resources[names.queue];
+  if (!dlqUrl || !sourceUrl) throw new CliError(`the target does not name the ${queue} queue (stack output ${names.output}, or ${names.env} without --stack)`);
   return { dlqUrl, sourceUrl };
+}
+
+/** `ingest`, `ingest and backfill`, `ingest, backfill and write-back`. */
+function listText(items: readonly string[]): string {
+  return items.length <= 1 ? items.join('') : `${items.slice(0, -1).join(', ')} and ${items.at(-1)}`;
 }
 
 /** `42s`, `17m`, `3h05m`, `2d04h`. */
@@ -95,6 +116,12 @@ async function list(args: string[], ctx: CliContext, opts: DlqOptions): Promise<
     const { dlqUrl } = urls(ctx, queue);
     const listed = await listDeadLetters(ctx.sqs, queue, dlqUrl);
     if (listed.notReleased > 0) ctx.err(`warning: ${listed.notReleased} ${queue} dead letters could not be made visible again at once; they reappear within 2 minutes`);
+    if (listed.behindInGroups > 0) {
+      ctx.err(
+        `note: about ${listed.behindInGroups} more ${queue} dead letter${listed.behindInGroups === 1 ? '' : 's'} wait behind the listed ones in their message groups ` +
+          `(FIFO: SQS hands out the rest of a group only once the earlier messages are deleted); \`dlq redrive --queue ${queue}\` moves them too, in order`,
+      );
+    }
     letters.push(...listed.letters.filter((l) => teamId === undefined || l.teamId === teamId));
   }
   letters.sort((a, b) => (a.sentAt ?? '').localeCompare(b.sentAt ?? ''));
@@ -107,7 +134,7 @@ async function list(args: string[], ctx: CliContext, opts: DlqOptions): Promise<
     return 0;
   }
   if (letters.length === 0) {
-    ctx.out(`no dead letters${teamId ? ` for team ${teamId}` : ''} in the ${queues.join(' and ')} DLQ${queues.length > 1 ? 's' : ''}`);
+    ctx.out(`no dead letters${teamId ? ` for team ${teamId}` : ''} in the ${listText(queues)} DLQ${queues.length > 1 ? 's' : ''}`);
     return 0;
   }
   const header = ['QUEUE', 'TEAM', 'EVENT', 'DELIVERY', 'DRCHRONO ID', 'AGE', 'RECEIVES', 'REASON'];
@@ -115,7 +142,8 @@ async function list(args: string[], ctx: CliContext, opts: DlqOptions): Promise<
     l.queue,
     l.teamId ?? '-',
     l.event ?? '-',
-    l.deliveryId ?? '-',
+    // Write-back: the change id (`records change <teamId> <changeId>` shows the change).
+    l.deliveryId ?? l.changeId ?? '-',
     l.drchronoId ?? '-',
     ageOf(l) === undefined ? '-' : formatAge(ageOf(l)!),
     String(l.receiveCount ?? '-'),
@@ -130,12 +158,15 @@ async function list(args: string[], ctx: CliContext, opts: DlqOptions): Promise<
 }
 
 async function redrive(args: string[], ctx: CliContext, opts: DlqOptions): Promise<number> {
-  const { queues, teamId, max } = parse(args, ['queue', 'team', 'max']);
+  const { queues, teamId, max } = parse(args, ['queue', 'team', 'max'], REDRIVE_DEFAULT_QUEUES);
   let remaining = max ?? Number.POSITIVE_INFINITY;
   let total = 0;
+  let copied = false;
   for (const queue of queues) {
     const { dlqUrl, sourceUrl } = urls(ctx, queue);
-    if (ctx.target === 'aws' && teamId === undefined && max === undefined) {
+    // Never a move task for the FIFO write-back DLQ: the copy path sets each copy's group and a fresh deduplication
+    // id (shared/dlq/dead-letters.ts redriveDeduplicationId) and keeps each group's order.
+    if (ctx.target === 'aws' && teamId === undefined && max === undefined && queue !== 'write-back') {
       // SQS's own redrive: fast and server-side, but all-or-nothing (no filter, no count).
       const task = await startMoveTask(ctx.sqs, dlqUrl, sourceUrl);
       ctx.out(
@@ -145,6 +176,7 @@ async function redrive(args: string[], ctx: CliContext, opts: DlqOptions): Promi
       continue;
     }
     if (remaining <= 0) break;
+    copied = true;
     const result = await redriveDeadLetters(ctx.sqs, {
       queue,
       dlqUrl,
@@ -156,7 +188,7 @@ async function redrive(args: string[], ctx: CliContext, opts: DlqOptions): Promi
     remaining -= result.moved.length;
     total += result.moved.length;
     for (const l of result.moved) {
-      ctx.out(terminalText(`moved  ${queue}  ${l.teamId ?? '-'}  ${l.event ?? '-'}  ${l.deliveryId ?? '-'}  ${l.drchronoId ?? '-'}`));
+      ctx.out(terminalText(`moved  ${queue}  ${l.teamId ?? '-'}  ${l.event ?? '-'}  ${l.deliveryId ?? l.changeId ?? '-'}  ${l.drchronoId ?? '-'}`));
     }
     ctx.out(`${queue} DLQ: ${result.moved.length} moved back to the ${queue} queue, ${result.left} left in the DLQ`);
     if (result.notReleased > 0) ctx.err(`warning: ${result.notReleased} ${queue} dead letters could not be made visible again at once; they reappear within a minute`);
@@ -172,6 +204,7 @@ async function redrive(args: string[], ctx: CliContext, opts: DlqOptions): Promi
       return 1;
     }
   }
-  if (Number.isFinite(remaining) || teamId !== undefined || ctx.target !== 'aws') ctx.out(`${total} dead letter${total === 1 ? '' : 's'} redriven`);
+  // The move tasks report their own counts; a total is printed when messages were copied.
+  if (copied) ctx.out(`${total} dead letter${total === 1 ? '' : 's'} redriven`);
   return 0;
 }

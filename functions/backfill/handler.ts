@@ -14,7 +14,7 @@ import { DrChronoClient } from '../../shared/drchrono/client';
 import { logger } from '../../shared/logging/logger';
 import { runDeletionCheckItem } from '../../shared/reconcile/deletion-check';
 import { runReconcileItem } from '../../shared/reconcile/reconcile-team';
-import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../../shared/store/integration-log';
+import { IntegrationLogTtlDaysSchema } from '../../shared/config/integration-log-ttl';
 import { applyDeferral, deferralsOf, planDeferral, receiveCountOf } from '../../shared/sync/deferral';
 import { processIngestMessage, type ProcessDeps } from '../../shared/sync/process-ingest-message';
 import { SyncContextCache } from '../../shared/sync/sync-context';
@@ -27,7 +27,7 @@ const EnvSchema = z.object({
   TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
   BACKFILL_QUEUE_URL: z.string().check(z.minLength(1)),
   DRCHRONO_BASE_URL: z.optional(z.string().check(z.url())),
-  INTEGRATION_LOG_TTL_DAYS: z._default(z.coerce.number().check(z.positive()), DEFAULT_INTEGRATION_LOG_TTL_DAYS),
+  INTEGRATION_LOG_TTL_DAYS: IntegrationLogTtlDaysSchema,
 });
 
 /** Thrown to make Powertools report a record as a batch item failure; carries no PHI. */
@@ -103,6 +103,7 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<void> 
 }
 
 async function backfill(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
+  containerDeps(); // a bad configuration fails the invocation with its message, not each record into the DLQ
   const processor = new BatchProcessor(EventType.SQS);
   return processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), processor, {
     context,

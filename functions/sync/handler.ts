@@ -9,7 +9,7 @@ import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clien
 import { INGEST_QUEUE } from '../../shared/config/queue-settings';
 import { DeferredDrChronoClient } from '../../shared/drchrono/deferred-client';
 import { logger } from '../../shared/logging/logger';
-import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../../shared/store/integration-log';
+import { IntegrationLogTtlDaysSchema } from '../../shared/config/integration-log-ttl';
 import { processIngestMessage, type ProcessDeps } from '../../shared/sync/process-ingest-message';
 import { InvocationDeadlineExceededError } from '../../shared/sync/invocation-deadline';
 import { SyncBatch, type SyncBatchSummary } from '../../shared/sync/sync-batch';
@@ -25,7 +25,7 @@ const EnvSchema = z.object({
   TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
   INGEST_QUEUE_URL: z.string().check(z.minLength(1)),
   DRCHRONO_BASE_URL: z.optional(z.string().check(z.url())),
-  INTEGRATION_LOG_TTL_DAYS: z._default(z.coerce.number().check(z.positive()), DEFAULT_INTEGRATION_LOG_TTL_DAYS),
+  INTEGRATION_LOG_TTL_DAYS: IntegrationLogTtlDaysSchema,
 });
 type Env = z.infer<typeof EnvSchema>;
 

@@ -10,13 +10,14 @@ import { logger } from '../../shared/logging/logger';
 import { DEFAULT_REFRESH_CONCURRENCY, DEFAULT_REFRESH_WINDOW_MINUTES, MINUTE_MS } from '../../shared/oauth/refresh-index';
 import { runRefreshSweep, type RefreshSweepSummary } from '../../shared/oauth/refresh-sweep';
 import { writeIntegrationLog } from '../../shared/store/integration-log';
+import { IntegrationLogTtlDaysSchema } from '../../shared/config/integration-log-ttl';
 
 const EnvSchema = z.object({
   TEAMS_TABLE: z.string().check(z.minLength(1)),
   TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
   DRCHRONO_BASE_URL: z._default(z.string().check(z.url()), 'https://drchrono.com'),
   INTEGRATION_LOG_TABLE: z.string().check(z.minLength(1)),
-  INTEGRATION_LOG_TTL_DAYS: z.optional(z.coerce.number().check(z.positive())),
+  INTEGRATION_LOG_TTL_DAYS: IntegrationLogTtlDaysSchema,
   // Well inside DrChrono's 48 h token life: a team gets many sweeps (and backoffs) before its token expires.
   TOKEN_REFRESH_WINDOW_MINUTES: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(47 * 60)), DEFAULT_REFRESH_WINDOW_MINUTES),
   TOKEN_REFRESH_CONCURRENCY: z._default(z.coerce.number().check(z.int(), z.minimum(1), z.maximum(500)), DEFAULT_REFRESH_CONCURRENCY),

@@ -7,7 +7,7 @@ import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clien
 import { WRITE_BACK_QUEUE } from '../../shared/config/queue-settings';
 import { DrChronoClient } from '../../shared/drchrono/client';
 import { logger } from '../../shared/logging/logger';
-import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../../shared/store/integration-log';
+import { IntegrationLogTtlDaysSchema } from '../../shared/config/integration-log-ttl';
 import { SyncContextCache } from '../../shared/sync/sync-context';
 import { TeamSecretCache } from '../../shared/teams/team-secret-cache';
 import {
@@ -26,7 +26,7 @@ const EnvSchema = z.object({
   TEAM_SECRET_PREFIX: z.string().check(z.minLength(1)),
   WRITE_BACK_QUEUE_URL: z.string().check(z.minLength(1)),
   DRCHRONO_BASE_URL: z.optional(z.string().check(z.url())),
-  INTEGRATION_LOG_TTL_DAYS: z._default(z.coerce.number().check(z.positive()), DEFAULT_INTEGRATION_LOG_TTL_DAYS),
+  INTEGRATION_LOG_TTL_DAYS: IntegrationLogTtlDaysSchema,
 });
 type Env = z.infer<typeof EnvSchema>;
 

@@ -2,6 +2,8 @@ import { randomUUID } from 'node:crypto';
 import * as z from 'zod/mini';
 import { PutCommand, QueryCommand, type DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { FIELDS_BY_ENTITY, FIELD_POSITIONS_BY_ENTITY } from '../mapping/field-names';
+import { DEFAULT_INTEGRATION_LOG_TTL_DAYS } from '../config/integration-log-ttl';
+import { WEBHOOK_COUNT_ATTR, WEBHOOK_LAST_DELIVERY_ATTR } from '../config/webhook-count-attributes';
 
 /**
  * The "DrChrono Integration Log": one entry per processed delivery, with ids, the outcome, field NAMES and
@@ -67,7 +69,7 @@ export const IntegrationLogEntrySchema = z.object({
 });
 export type IntegrationLogEntry = z.infer<typeof IntegrationLogEntrySchema>;
 
-export const DEFAULT_INTEGRATION_LOG_TTL_DAYS = 90;
+export { DEFAULT_INTEGRATION_LOG_TTL_DAYS };
 /** Keeps a group item far below DynamoDB's 400 KB item limit even with long field lists. */
 export const MAX_ENTRIES_PER_ITEM = 100;
 /** Error messages are ours (DrChrono error classes never carry bodies), but cap them anyway. */
@@ -110,8 +112,7 @@ export interface WriteIntegrationLogOptions {
 }
 
 /** Item attributes of the webhook counts a group carries (WriteIntegrationLogOptions.webhookCounts). */
-export const WEBHOOK_COUNT_ATTR = 'wn';
-export const WEBHOOK_LAST_DELIVERY_ATTR = 'wl';
+export { WEBHOOK_COUNT_ATTR, WEBHOOK_LAST_DELIVERY_ATTR };
 
 function clampEntry(entry: IntegrationLogEntry): IntegrationLogEntry {
   const out = IntegrationLogEntrySchema.parse(entry);
@@ -359,6 +360,8 @@ export async function readWebhookCountPage(ddb: DynamoDBDocumentClient, table: s
     new QueryCommand({
       TableName: table,
       KeyConditionExpression: key,
+      // Explicit: the reconcile role may Query the log only for these attributes (Select SPECIFIC_ATTRIBUTES, lib/).
+      Select: 'SPECIFIC_ATTRIBUTES',
       ProjectionExpression: 'sk, #n, #l',
       ExpressionAttributeNames: { '#n': WEBHOOK_COUNT_ATTR, '#l': WEBHOOK_LAST_DELIVERY_ATTR },
       ExpressionAttributeValues: {

@@ -128,6 +128,67 @@ export async function refreshAppointmentPatient(
 }
 
 /**
+ * What an appointment write that set "Patient" of patient `patientId` to `used` (the Chart ID and the stamp of
+ * the patient state it was read from; no stamp: it came from DrChrono, the patient was not stored) still owes.
+ * The rule, given the appointment item as the write found it (`found`: ALL_OLD when applied, the stored item
+ * when the condition refused it). "Holds ours": it named this patient with the same "Patient", from a state no
+ * newer than ours.
+ *  - applied and holds ours: 'none'. The write left "Patient" as it was and at most raised its stamp to the
+ *    state it read; a fan-out of a newer state either landed before the write (the item would not hold ours)
+ *    or still applies over it (conditional on an older stamp), and whoever stored that "Patient" owes its own
+ *    re-check. The common case, an appointment modified with its patient and Chart ID unchanged: one read of
+ *    the patient instead of two.
+ *  - applied otherwise: 'refresh' (read the patient again, update if it moved): a Chart ID change may have
+ *    fanned out between our read and our write, before the appointment held the reference.
+ *  - refused (duplicate, stale, unresolved tie): nothing was written, but the stored appointment may be one
+ *    whose writer stopped between its write and its re-check (crash, timeout) while a newer write skipped its
+ *    own by the first rule. When it names this patient with another "Patient" from an older state than our
+ *    strongly consistent read (made after that write): 'set' it from our read (conditional, monotone, no read),
+ *    or 'refresh' when we have no stamp. Another patient's reference is that patient's writers' business.
+ */
+export type AppointmentPatientCheck = 'none' | 'set' | 'refresh';
+
+export function appointmentPatientCheck(
+  written: { applied: boolean; found?: Pick<PreviousRecordState, 'patientDrchronoId' | 'patientVersion' | 'patientChartId'> },
+  patientId: string,
+  used: { chartId: string; version: string | undefined },
+): AppointmentPatientCheck {
+  const { applied, found } = written;
+  const namesPatient = found?.patientDrchronoId === patientId;
+  const stamp = found?.patientVersion;
+  const holdsOurs =
+    namesPatient && used.version !== undefined && stamp !== undefined && stamp <= used.version && (found.patientChartId ?? '') === used.chartId;
+  if (holdsOurs) return 'none';
+  if (applied) return 'refresh';
+  if (!namesPatient) return 'none';
+  if (used.version === undefined) return 'refresh';
+  return stamp === undefined || stamp < used.version ? 'set' : 'none';
+}
+
+/**
+ * After an appointment write (applied or refused) that carried "Patient" for `patientId`: does what
+ * appointmentPatientCheck says. Returns whether "Patient" was updated.
+ */
+export async function settleAppointmentPatient(
+  ddb: DynamoDBDocumentClient,
+  table: string,
+  teamId: string,
+  input: {
+    appointmentId: string;
+    patientId: string;
+    used: { chartId: string; version: string | undefined };
+    applied: boolean;
+    found?: Pick<PreviousRecordState, 'patientDrchronoId' | 'patientVersion' | 'patientChartId'>;
+  },
+): Promise<boolean> {
+  const { appointmentId, patientId, used } = input;
+  const check = appointmentPatientCheck(input, patientId, used);
+  if (check === 'refresh') return refreshAppointmentPatient(ddb, table, teamId, appointmentId, patientId, input.applied ? used.version : input.found?.patientVersion);
+  if (check === 'set' && used.version !== undefined) return setAppointmentPatient(ddb, table, teamId, appointmentId, patientId, { chartId: used.chartId, version: used.version });
+  return false;
+}
+
+/**
  * Give every appointment of a patient the patient's current Chart ID. Reads the team's appointments with a
  * strongly consistent Query (only the reference attributes are returned; a Chart ID change is rare, so the
  * read of the partition is paid rarely, and there is no index to keep on every appointment write). The

@@ -131,6 +131,14 @@ export interface PreviousRecordState {
   chartId: string;
   /** Patients: a Chart ID fan-out to the appointments was started and not finished (`chartFanOut`). */
   chartFanOutPending: boolean;
+  /**
+   * Appointments: the patient the record named and the patient version its "Patient" came from (absent when
+   * none): tells the writer whether its write changed "Patient" at all (patient-references.ts).
+   */
+  patientDrchronoId?: string;
+  patientVersion?: string;
+  /** Appointments: the "Patient" it held ('' when empty). */
+  patientChartId?: string;
 }
 
 /** writeRecord, plus what the record held before (undefined when there was no record). */
@@ -168,7 +176,7 @@ async function writeRecordInternal(
   try {
     if (incoming.deleted && record.entity === 'patient') {
       const out = await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...patientTombstoneExpression(incoming.contentHash, record, deliveryId, syncedAt) }));
-      if (out.Attributes) onPrevious?.(previousState(true, out.Attributes.chartKey, out.Attributes.chartFanOut === true, teamId));
+      if (out.Attributes) onPrevious?.(previousState(true, out.Attributes, teamId));
       return 'deleted';
     }
     if (incoming.deleted) {
@@ -196,11 +204,15 @@ async function writeRecordInternal(
     const out = await ddb.send(new UpdateCommand({ TableName: table, Key: key, ...upsertExpression(teamId, record, incoming.contentHash, deliveryId, syncedAt) }));
     // The condition held, so this is a write whatever the old version was.
     if (!out.Attributes) return 'created';
-    onPrevious?.(previousState(true, out.Attributes.chartKey, out.Attributes.chartFanOut === true, teamId));
+    onPrevious?.(previousState(true, out.Attributes, teamId));
     return storedState(out.Attributes)?.contentHash === incoming.contentHash ? 'unchanged' : 'updated';
   } catch (err) {
     if (!(err instanceof ConditionalCheckFailedException)) throw err;
-    if (err.Item) onPrevious?.(previousState(false, err.Item.chartKey?.S, err.Item.chartFanOut?.BOOL === true, teamId));
+    if (err.Item) {
+      const { chartKey: ck, chartFanOut, patientDrchronoId, patientVersion, Patient } = err.Item;
+      const unwrapped = { chartKey: ck?.S, chartFanOut: chartFanOut?.BOOL, patientDrchronoId: patientDrchronoId?.S, patientVersion: patientVersion?.S, Patient: Patient?.S };
+      onPrevious?.(previousState(false, unwrapped, teamId));
+    }
     return decideWrite(storedStateFromAttributeValues(err.Item), incoming).outcome;
   }
 }
@@ -259,8 +271,16 @@ export async function listRecordStates(
   return out.LastEvaluatedKey ? { records, nextKey: out.LastEvaluatedKey } : { records };
 }
 
-function previousState(replaced: boolean, storedChartKey: unknown, chartFanOutPending: boolean, teamId: string): PreviousRecordState {
-  return { replaced, chartId: chartIdOf(storedChartKey, teamId) ?? '', chartFanOutPending };
+/** From the old item as a document (ReturnValues) or with its AttributeValues unwrapped (failed condition). */
+function previousState(replaced: boolean, item: Record<string, unknown>, teamId: string): PreviousRecordState {
+  const { patientDrchronoId, patientVersion } = item;
+  return {
+    replaced,
+    chartId: chartIdOf(item.chartKey, teamId) ?? '',
+    chartFanOutPending: item.chartFanOut === true,
+    ...(typeof patientDrchronoId === 'string' ? { patientDrchronoId, patientChartId: typeof item.Patient === 'string' ? item.Patient : '' } : {}),
+    ...(typeof patientVersion === 'string' ? { patientVersion } : {}),
+  };
 }
 
 /** Empty fields are not stored: absent reads as empty (toStoredRecord). */

@@ -28,8 +28,8 @@ import {
 import { requestTokenRefresh } from '../oauth/refresh-request';
 import type { IntegrationLogEntry } from '../store/integration-log';
 import type { WriteOutcome } from '../store/record-version';
-import { chartFanOutPending, fanOutPatientChartId, readPatientReference, refreshAppointmentPatient, tombstonePatient } from '../store/patient-references';
-import { getRecord, getRecordState, patientTombstone, writeRecord, writeRecordReportingPrevious } from '../store/records';
+import { chartFanOutPending, fanOutPatientChartId, readPatientReference, settleAppointmentPatient, tombstonePatient } from '../store/patient-references';
+import { getRecord, getRecordState, patientTombstone, writeRecord, writeRecordReportingPrevious, type PreviousRecordState } from '../store/records';
 import { teamLifecycle, type TeamItem } from '../teams/team-store';
 import { fetchedStateCovers } from './fetched-state-covers';
 import { LazyTeamToken, NoTeamTokenError, SECRET_REREAD_MIN_AGE_MS, type TeamSecretSource } from './team-token';
@@ -140,7 +140,7 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
   try {
     return await attempt(token);
   } catch (err) {
-    if (err instanceof NoTeamTokenError) return deferNotConnected(base(), team);
+    if (err instanceof NoTeamTokenError) return deferNotConnected(base(), team, err.writtenBefore);
     const secret = token.secret;
     if (!(err instanceof DrChronoUnauthorizedError) || !secret) return classify(err, base(), now());
     // The token may have been refreshed by the refresher since we cached it: re-read once, retry once.
@@ -172,12 +172,16 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
   }
 }
 
-/** Registered / reauthorization required, or connected with no token when a call was needed: wait for the customer. */
-function deferNotConnected(entry: IntegrationLogEntry, team: TeamItem): ProcessResult {
+/**
+ * Registered / reauthorization required, or connected with no token when a call was needed: wait for the customer.
+ * `writtenBefore`: what the message wrote before that call (NoTeamTokenError.writtenBefore), said in the entry.
+ */
+function deferNotConnected(entry: IntegrationLogEntry, team: TeamItem, writtenBefore: readonly string[] = []): ProcessResult {
+  const detail = writtenBefore.length > 0 ? `written, then deferred for the DrChrono look-up: ${writtenBefore.join('; ')}; waiting for the team to connect` : 'waiting for the team to connect';
   return {
     status: 'defer',
     delaySeconds: NOT_CONNECTED_DEFER_SECONDS,
-    entry: { ...entry, outcome: 'deferred', errorClass: 'TeamNotConnected', errorMessage: `team status is ${team.status}`, detail: 'waiting for the team to connect' },
+    entry: { ...entry, outcome: 'deferred', errorClass: 'TeamNotConnected', errorMessage: `team status is ${team.status}`, detail },
   };
 }
 
@@ -279,7 +283,16 @@ async function syncObject(
     record = tombstone;
   }
 
-  const settled = await writeSettlingTies(msg, entity, objectId, record, ctx, client, deps, now, entries, notes);
+  const notesBeforeWrite = notes.length;
+  let settled: Awaited<ReturnType<typeof writeSettlingTies>>;
+  try {
+    settled = await writeSettlingTies(msg, entity, objectId, record, ctx, client, deps, now, entries, notes);
+  } catch (err) {
+    // A tie's look-up can be the message's first DrChrono call, after the delivered state's write fanned a Chart
+    // ID out to the patient's appointments: the notes that write added are what is already stored.
+    if (err instanceof NoTeamTokenError) err.writtenBefore = notes.slice(notesBeforeWrite);
+    throw err;
+  }
   if (settled === 'patient-gone') return deletePatient(msg, objectId, now().toISOString(), config, deps, now, 'version tie: patient not found in DrChrono (404)');
   ({ record } = settled);
   const { outcome } = settled;
@@ -368,7 +381,8 @@ async function writeSettlingTies(
 ): Promise<{ record: MappedRecord; outcome: Exclude<WriteOutcome, 'tie'> } | 'patient-gone'> {
   const { config } = ctx;
   let record = first;
-  let outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+  let written = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+  let outcome: WriteOutcome = written.outcome;
   for (let fetches = 1; outcome === 'tie'; fetches++) {
     if (fetches > MAX_TIE_FETCHES) {
       notes.push(`version tie still open after ${MAX_TIE_FETCHES} fetches: stored state kept`);
@@ -391,10 +405,19 @@ async function writeSettlingTies(
     }
     record = fetched;
     notes.push('version tie resolved by fetching the current state');
-    outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+    written = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+    outcome = written.outcome;
   }
-  if (entity === 'appointment' && record.patientDrchronoId && record.fieldsWritten.includes('Patient') && wroteState(outcome)) {
-    const refreshed = await refreshAppointmentPatient(deps.ddb, deps.recordsTable, msg.teamId, record.drchronoId, record.patientDrchronoId, record.patientVersion);
+  if (entity === 'appointment' && !record.deleted && record.patientDrchronoId && record.fieldsWritten.includes('Patient')) {
+    // Re-check "Patient" only when this write may have left it behind (patient-references.ts appointmentPatientCheck).
+    const { previous } = written;
+    const refreshed = await settleAppointmentPatient(deps.ddb, deps.recordsTable, msg.teamId, {
+      appointmentId: record.drchronoId,
+      patientId: record.patientDrchronoId,
+      used: { chartId: typeof record.fields.Patient === 'string' ? record.fields.Patient : '', version: record.patientVersion },
+      applied: written.outcome === 'created' || previous?.replaced === true,
+      ...(previous ? { found: previous } : {}),
+    });
     if (refreshed) notes.push("Patient brought up to the patient's current Chart ID");
   }
   return { record, outcome };
@@ -480,7 +503,7 @@ async function writeMapped(
   now: () => Date,
   entries: IntegrationLogEntry[],
   notes: string[],
-): Promise<WriteOutcome> {
+): Promise<{ outcome: WriteOutcome; previous?: PreviousRecordState }> {
   if (!record.deleted) {
     for (const doctorId of referencedDoctorIds(record, config)) {
       const e = await ensureDoctor(msg, doctorId, config, client, deps, now);
@@ -488,14 +511,16 @@ async function writeMapped(
     }
   }
   const input = { teamId: msg.teamId, record, deliveryId: msg.deliveryId, syncedAt: now().toISOString() };
-  if (record.entity !== 'patient') return writeRecord(deps.ddb, deps.recordsTable, input);
-  const { outcome, previous } = await writeRecordReportingPrevious(deps.ddb, deps.recordsTable, input);
+  // The old item (ALL_OLD, no extra read): an appointment's tells whether "Patient" needs a re-check.
+  const written = await writeRecordReportingPrevious(deps.ddb, deps.recordsTable, input);
+  if (record.entity !== 'patient') return written;
+  const { previous } = written;
   // A changed Chart ID (or a fan-out an earlier attempt did not finish) reaches the patient's appointments.
   if (config.fields.appointment.includes('Patient') && chartFanOutPending(previous, record.key)) {
     const fanned = await fanOutPatientChartId(deps.ddb, deps.recordsTable, msg.teamId, record.drchronoId);
     if (fanned) notes.push(`Chart ID change: ${fanned.updated} appointment(s) updated`);
   }
-  return outcome;
+  return written;
 }
 
 /** The delivered patient as mapped without names or fetches; undefined when it does not map (the fetch may). */
@@ -505,11 +530,6 @@ function mapDeliveredPatient(obj: Record<string, unknown>, ctx: MappingContext):
   } catch {
     return undefined;
   }
-}
-
-/** Outcomes after which the record holds this state (an 'unchanged' may have been a duplicate: harmless). */
-function wroteState(outcome: WriteOutcome): boolean {
-  return outcome === 'created' || outcome === 'updated' || outcome === 'unchanged';
 }
 
 /**
@@ -579,7 +599,7 @@ async function patientReference(
   }
   const pctx: MappingContext = { config, profileNames: new Map(), flagTypeNames: new Map(), observedAt: sentAt, authority: 'fetched' };
   const record = await mapState(msg, 'patient', obj, pctx, client, deps, notes, entries, now);
-  const outcome = await writeMapped(msg, record, config, client, deps, now, entries, notes);
+  const { outcome } = await writeMapped(msg, record, config, client, deps, now, entries, notes);
   entries.push(entryFor(msg, record, outcome === 'tie' ? 'stale-skipped' : outcome, now(), 'referenced patient fetched'));
   const chartId = typeof obj.chart_id === 'string' && obj.chart_id ? obj.chart_id : undefined;
   // No version: the appointment's post-write check reads the stored patient and stamps it.

@@ -80,6 +80,8 @@ export interface SyncBatchSummary {
 
 export class SyncBatch {
   private readonly teams = new Map<string, TeamTally>();
+  /** Work of this batch's patient deliveries so far, by `teamId#patientId` (see patientFirst). */
+  private readonly patientWork = new Map<string, Promise<unknown>[]>();
   private readonly now: () => Date;
   private readonly deadline: InvocationDeadline;
   private failed = 0;
@@ -117,7 +119,7 @@ export class SyncBatch {
 
     let result: ProcessResult;
     try {
-      result = await this.deadline.race(this.deps.process(msg, this.deadline.signal), () => new InvocationDeadlineExceededError());
+      result = await this.deadline.race(this.patientFirst(msg), () => new InvocationDeadlineExceededError());
     } catch (err) {
       // Anything process() did not classify (DynamoDB errors, bugs): retry, DLQ after maxReceiveCount.
       result = { status: 'retry', entry: failedEntry(msg, this.now(), err), error: err };
@@ -199,6 +201,35 @@ export class SyncBatch {
     return { ...this.counts, failed: this.failed, outcomes: { ...this.counts.outcomes } };
   }
 
+  /**
+   * Runs the message, but an appointment whose patient has a delivery EARLIER in this batch (a new patient and
+   * their first appointment, booked seconds apart) first waits for that delivery to finish, whatever its outcome:
+   * run side by side, the appointment finds no stored patient and fetches it from DrChrono (a call of the team's
+   * budget, a secret read, DrChrono's latency) while the patient's own delivery is about to store it. Only earlier
+   * records are waited for and patient deliveries never wait, so nothing can wait in a cycle, in parallel or in
+   * sequential processing. Across batches (other containers) the two still race; the appointment then fetches.
+   */
+  private patientFirst(msg: IngestMessage): Promise<ProcessResult> {
+    const signal = this.deadline.signal;
+    const run = (): Promise<ProcessResult> => this.deps.process(msg, signal);
+    const patient = deliveredPatientKey(msg);
+    if (patient) {
+      const work = run();
+      const list = this.patientWork.get(patient) ?? [];
+      list.push(work);
+      this.patientWork.set(patient, list);
+      return work;
+    }
+    const waitFor = referencedPatientKey(msg);
+    const earlier = waitFor ? this.patientWork.get(waitFor) : undefined;
+    if (!earlier) return run();
+    return Promise.allSettled([...earlier]).then(() => {
+      // The deadline passed while waiting: the race has answered for this message; it must not start now.
+      if (signal.aborted) throw new InvocationDeadlineExceededError();
+      return run();
+    });
+  }
+
   /** Deliveries given up on in this batch (logged as failed, on their way to the DLQ). */
   get failedDeliveries(): number {
     return this.failed;
@@ -238,6 +269,18 @@ export class SyncBatch {
     t.processed += 1;
     if (!t.lastReceivedAt || t.lastReceivedAt < msg.receivedAt) t.lastReceivedAt = msg.receivedAt;
   }
+}
+
+/** `teamId#patientId` of a delivery that stores a patient's state (flag events fetch the patient instead). */
+function deliveredPatientKey(msg: IngestMessage): string | undefined {
+  return msg.event === 'PATIENT_CREATE' || msg.event === 'PATIENT_MODIFY' ? `${msg.teamId}#${String(msg.object.id)}` : undefined;
+}
+
+/** `teamId#patientId` of the patient an appointment delivery names (a deletion reads no patient). */
+function referencedPatientKey(msg: IngestMessage): string | undefined {
+  if (msg.event !== 'APPOINTMENT_CREATE' && msg.event !== 'APPOINTMENT_MODIFY') return undefined;
+  const patient = msg.object.patient;
+  return typeof patient === 'number' || (typeof patient === 'string' && patient !== '') ? `${msg.teamId}#${String(patient)}` : undefined;
 }
 
 function describePlan(plan: ReturnType<typeof planDeferral>): string {

@@ -8,7 +8,6 @@ import type { TeamSecret } from '../teams/team-secret';
 import { parseTeamId } from '../teams/team-id';
 import { parseWebhookEnvelope } from './envelope';
 import { handshakeToken } from './handshake';
-import { acceptedWebhookSecrets } from '../teams/webhook-secret-rotation';
 import { isAcceptedDeliverySignature } from './signature';
 
 /**
@@ -193,7 +192,7 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
 
   const signature = req.headers['x-drchrono-signature'];
   const nowMs = deps.now().getTime();
-  if (!isAcceptedDeliverySignature(signature, acceptedWebhookSecrets(secret, nowMs), req.rawBody)) {
+  if (!isAcceptedDeliverySignature(signature, secret, nowMs, req.rawBody)) {
     // The cached team view may predate a rotation or a reconnect (its tokenVersion), or a removal: read it again,
     // bypassing the cache, before refusing a delivery that may be good.
     try {
@@ -210,7 +209,7 @@ export async function receiveWebhook(req: WebhookRequest, deps: WebhookDeps): Pr
       logger.error('team secret unavailable', { teamId, ...errorFields(err) });
       return done('secret_unavailable', 503, { error: 'temporarily unavailable' });
     }
-    const matchesCurrent = current !== null && current !== secret && isAcceptedDeliverySignature(signature, acceptedWebhookSecrets(current, nowMs), req.rawBody);
+    const matchesCurrent = current !== null && current !== secret && isAcceptedDeliverySignature(signature, current, nowMs, req.rawBody);
     if (!matchesCurrent && !(await signatureMatchesRefreshedSecret(teamId, current ?? secret, signature, req.rawBody, nowMs, deps))) {
       return done('unauthorized', 401, { error: 'invalid signature' });
     }
@@ -295,5 +294,5 @@ async function signatureMatchesRefreshedSecret(
   }
   // Only a rotation (a new current token) can make a refused signature valid; previous tokens never come back.
   if (fresh === null || fresh.webhookSecret === cached.webhookSecret) return false;
-  return isAcceptedDeliverySignature(signature, acceptedWebhookSecrets(fresh, nowMs), rawBody);
+  return isAcceptedDeliverySignature(signature, fresh, nowMs, rawBody);
 }

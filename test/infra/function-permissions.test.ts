@@ -60,9 +60,14 @@ const PERMISSIONS: Record<FunctionName, Grants> = {
   },
   reconcile: {
     ...EVERY_FUNCTION,
-    'table:teams': ['dynamodb:GetItem', 'dynamodb:Scan', 'dynamodb:UpdateItem'],
-    // The webhook counts roll-up (shared/teams/webhook-counts.ts): one team's log items after its watermark.
-    'table:integrationLog': ['dynamodb:Query'],
+    'table:teams': ['dynamodb:GetItem', 'dynamodb:Scan'],
+    // The webhook counts roll-up (shared/teams/webhook-counts.ts, shared/config/webhook-count-attributes.ts): the
+    // watermark, the rolled-up count and last delivery, the live-team check; nothing returned.
+    'table:teams [Attributes only: pk, sk, webhookCountsThrough, lastProcessedDeliveryAt, webhooksProcessed, status; ReturnValues = NONE]': [
+      'dynamodb:UpdateItem',
+    ],
+    // One team's log items after its watermark, the count attributes only (never an entry of the log).
+    'table:integrationLog [Attributes only: pk, sk, wn, wl; Select = SPECIFIC_ATTRIBUTES]': ['dynamodb:Query'],
     'queue:backfill': ['sqs:SendMessage'],
   },
   // docs/write-back.md "The write API": change items, the budget and lookup caches; records read-only.

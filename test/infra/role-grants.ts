@@ -34,11 +34,23 @@ function resourceLabels(s: SynthesizedStack, fn: FunctionName): Map<string, stri
   return labels;
 }
 
-/** `[LeadingKeys: *#appointment, *#patient]` for the partition condition of `allowQueryPartitions`, JSON otherwise. */
+/**
+ * A readable label for a statement's condition: `[LeadingKeys: *#appointment, *#patient]` for the partition
+ * condition of `allowQueryPartitions`, `[Attributes only: pk, sk, wn; Select = SPECIFIC_ATTRIBUTES]` for the
+ * attribute-scoped grants (`allowUpdateAttributes`, `allowQueryAttributes`), JSON for anything else.
+ */
 function conditionLabel(condition: unknown): string {
-  const keys = (condition as { 'ForAllValues:StringLike'?: { 'dynamodb:LeadingKeys'?: string[] } })['ForAllValues:StringLike']?.['dynamodb:LeadingKeys'];
-  if (keys && Object.keys(condition as object).length === 1) return `[LeadingKeys: ${keys.join(', ')}]`;
-  return `[${JSON.stringify(condition)}]`;
+  const parts: string[] = [];
+  for (const [op, keys] of Object.entries(condition as Record<string, Record<string, unknown>>)) {
+    for (const [key, value] of Object.entries(keys)) {
+      const values = list(value as string | string[]).join(', ');
+      if (op === 'ForAllValues:StringLike' && key === 'dynamodb:LeadingKeys') parts.push(`LeadingKeys: ${values}`);
+      else if (op === 'ForAllValues:StringEquals' && key === 'dynamodb:Attributes') parts.push(`Attributes only: ${values}`);
+      else if (op === 'StringEquals' && (key === 'dynamodb:Select' || key === 'dynamodb:ReturnValues')) parts.push(`${key.slice('dynamodb:'.length)} = ${values}`);
+      else return `[${JSON.stringify(condition)}]`;
+    }
+  }
+  return `[${parts.join('; ')}]`;
 }
 
 /** Every Allow of a function's role policy, by resource label, actions sorted and de-duplicated. */
@@ -69,4 +81,26 @@ export function allActionsOf(grants: Grants): Set<string> {
 /** Roles in the template other than the functions' own (custom resources and the like). */
 export function roleIds(s: SynthesizedStack): string[] {
   return Object.keys(resourcesOfType(s.template, 'AWS::IAM::Role'));
+}
+
+/** One Allow statement of a function's role, its resources named as in `grantsOf`, its condition as synthesized. */
+export interface LabelledStatement {
+  actions: string[];
+  resources: string[];
+  condition?: Record<string, Record<string, string | string[]>>;
+}
+
+/** Every Allow statement of a function's role policy, with resource labels (for evaluating requests against it). */
+export function statementsOf(s: SynthesizedStack, fn: FunctionName): LabelledStatement[] {
+  const policyId = logicalIdOf(s.stack, s.stack.functions[fn].role.node.findChild('DefaultPolicy'));
+  const policy = resourcesOfType(s.template, 'AWS::IAM::Policy')[policyId];
+  const statements = (policy?.Properties as { PolicyDocument: { Statement: Statement[] } } | undefined)?.PolicyDocument.Statement ?? [];
+  const labels = resourceLabels(s, fn);
+  return statements.map((st) => {
+    if (st.Effect !== 'Allow') throw new Error(`unexpected ${st.Effect} statement in ${fn}'s policy`);
+    const resources = list(st.Resource).map((r) => labels.get(JSON.stringify(r)) ?? `UNKNOWN ${JSON.stringify(r)}`);
+    const out: LabelledStatement = { actions: list(st.Action), resources };
+    if (st.Condition !== undefined) out.condition = st.Condition as LabelledStatement['condition'];
+    return out;
+  });
 }

@@ -198,6 +198,6 @@ describe('drchrono-sync dlq', () => {
     }
     const info = (await logOf(teamB.teamId)).filter((e) => e.outcome === 'info' && e.detail === 'redriven from the ingest DLQ by an operator');
     expect(info).toHaveLength(2);
-    expect((await cli('dlq', 'list', '--team', teamB.teamId)).out).toBe(`no dead letters for team ${teamB.teamId} in the ingest and backfill DLQs`);
+    expect((await cli('dlq', 'list', '--team', teamB.teamId)).out).toBe(`no dead letters for team ${teamB.teamId} in the ingest, backfill and write-back DLQs`);
   });
 });

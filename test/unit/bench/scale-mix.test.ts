@@ -1,4 +1,4 @@
-import { budgetShares, planSkewedMix, teamFairness } from '../../../bench/scale-mix';
+import { budgetShares, fairBaseline, planSkewedMix, teamFairness } from '../../../bench/scale-mix';
 
 describe('planSkewedMix', () => {
   const plan = planSkewedMix({ teams: 100, busyTeams: 5, busyShare: 0.5, events: 1000, seed: 7 });
@@ -75,5 +75,37 @@ describe('teamFairness', () => {
 describe('budgetShares', () => {
   it("gives the median and the largest team's calls as shares of the hourly budget", () => {
     expect(budgetShares([0, 5, 10, 50], 500)).toEqual({ median: 0.015, max: 0.1 });
+  });
+});
+
+describe('fairBaseline', () => {
+  it('scores exactly the measured ratio when every team has one delivery: dealing single samples changes nothing', () => {
+    const samples = new Map(Array.from({ length: 101 }, (_, t) => [t, [100 + t * t]] as [number, number[]]));
+    const measured = teamFairness(samples, () => false).fairness;
+    const base = fairBaseline(samples, 3, 50);
+    expect(measured.worstToMedianRatio).toBeGreaterThan(2);
+    expect(base.medianRatio).toBeCloseTo(measured.worstToMedianRatio, 9);
+    expect(base.p95Ratio).toBeCloseTo(measured.worstToMedianRatio, 9);
+    expect(base.medianTeamsOver2x).toBe(measured.teamsOver2xMedian);
+  });
+
+  it('scores well below the measured ratio when one team with many deliveries is slower than the rest', () => {
+    const samples = new Map(Array.from({ length: 20 }, (_, t) => [t, new Array<number>(200).fill(t === 7 ? 300 : 100)] as [number, number[]]));
+    const measured = teamFairness(samples, () => false).fairness;
+    const base = fairBaseline(samples, 3, 50);
+    expect(measured.worstToMedianRatio).toBe(3);
+    expect(base.p95Ratio).toBeLessThan(1.5);
+    expect(base.medianTeamsOver2x).toBe(0);
+  });
+
+  it('is the same for the same seed and says which seed and how many rounds', () => {
+    const samples = new Map([[0, [1, 5, 9, 30]], [1, [2]], [2, [40, 3]], [3, [7]]]);
+    expect(fairBaseline(samples, 11, 40)).toEqual(fairBaseline(samples, 11, 40));
+    expect(fairBaseline(samples, 11, 40)).toMatchObject({ seed: 11, rounds: 40 });
+  });
+
+  it('refuses no samples and a non-positive round count', () => {
+    expect(() => fairBaseline(new Map([[0, []]]), 1)).toThrow(RangeError);
+    expect(() => fairBaseline(new Map([[0, [1]]]), 1, 0)).toThrow(RangeError);
   });
 });

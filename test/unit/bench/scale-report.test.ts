@@ -17,7 +17,7 @@ describe('sizingTable', () => {
 
 describe('scaleTable', () => {
   const section = (keptUpShare: number): ScaleSection => ({
-    options: { teams: 1000, busyTeams: 10, busyShare: 0.5, seconds: 90, eventsPerSecond: 25 },
+    options: { teams: 1000, busyTeams: 10, busyShare: 0.5, seconds: 90, eventsPerSecond: 25, teamState: 'backfilled' },
     distribution: '10 busy teams share 50 %',
     events: 2250,
     statuses: { 202: 2250 },
@@ -52,7 +52,12 @@ describe('scaleTable', () => {
     writeUnitsPerEventByTable: { records: 2 },
     dynamoDbReadUnitsPerEvent: 1.5,
     secretsManagerCallsPerEvent: 1,
-    setupSeconds: { seed: 20, materialise: 10 },
+    byEntity: {
+      busy: { patient: { samples: 560, p50Ms: 400, p99Ms: 900 }, appointment: { samples: 565, p50Ms: 450, p99Ms: 1000 } },
+      quiet: { patient: { samples: 990, p50Ms: 380, p99Ms: 880 }, appointment: { samples: 0, p50Ms: 0, p99Ms: 0 } },
+    },
+    fairBaseline: { seed: 1, rounds: 200, medianRatio: 2.4, p95Ratio: 2.9, medianTeamsOver2x: 2 },
+    setupSeconds: { seed: 20, backfillState: 5, materialise: 10 },
   });
 
   it('states the worst-to-median ratio against its target and how many teams exceed it', () => {
@@ -63,8 +68,22 @@ describe('scaleTable', () => {
     expect(scaleTable(section(0.98))).toContain('(quiet teams: none; busy teams: /api/doctors 10)');
   });
 
+  it("prints a fair pipeline's score on the same landing times and whether the measured ratio is above it", () => {
+    expect(scaleTable(section(0.98))).toContain('| ×2.40 (p95 of 200 deals ×2.90), 2 teams above ×2; measured within: no team fared worse than chance |');
+    const unfair = section(0.98);
+    unfair.fairBaseline = { ...unfair.fairBaseline, p95Ratio: 2.2 };
+    expect(scaleTable(unfair)).toContain('measured above: some teams fared worse than chance');
+  });
+
+  it('breaks the landing times down by entity for busy and quiet teams, saying when a group had none', () => {
+    const md = scaleTable(section(0.98));
+    expect(md).toContain('| Patients / appointments, pooled (busy teams) | 560: p50 400 ms, p99 900 ms / 565: p50 450 ms, p99 1,000 ms |');
+    expect(md).toContain('| Patients / appointments, pooled (quiet teams) | 990: p50 380 ms, p99 880 ms / none |');
+  });
+
   it('says when the pipeline fell behind the rate, and not when it kept up', () => {
     expect(scaleTable(section(0.4))).toContain('an overload, not a sustained load');
     expect(scaleTable(section(0.98))).not.toContain('overload');
   });
 });
+

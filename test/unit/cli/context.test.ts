@@ -53,6 +53,7 @@ describe('resourcesFromPlatformInfo', () => {
       ingestQueueUrl: platformInfo.queueUrls.ingest,
       backfillQueueUrl: platformInfo.queueUrls.backfill,
       writeBackQueueUrl: platformInfo.queueUrls.writeBack,
+      writeBackDlqUrl: 'http://127.0.0.1:4566/000000000000/drchrono-sync-local-write-back-dlq.fifo',
       ingestDlqUrl: `${platformInfo.queueUrls.ingest}-dlq`,
       backfillDlqUrl: `${platformInfo.queueUrls.backfill}-dlq`,
       apiBaseUrl: 'http://127.0.0.1:3000',
@@ -105,6 +106,7 @@ describe('resourcesFromStackOutputs', () => {
       ingestQueueUrl: outputs.IngestQueueUrl,
       backfillQueueUrl: outputs.BackfillQueueUrl,
       writeBackQueueUrl: outputs.WriteBackQueueUrl,
+      writeBackDlqUrl: 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-write-back-dlq.fifo',
       // The DLQs follow the resource-names contract: the work queue's name plus `-dlq`.
       ingestDlqUrl: 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-ingest-dlq',
       backfillDlqUrl: 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-backfill-dlq',
@@ -134,6 +136,12 @@ describe('resourcesFromEnv', () => {
       ingestQueueUrl: 'q',
       writeBackQueueUrl: 'w',
     });
+  });
+
+  it('derives each DLQ URL from its queue URL, the FIFO write-back one as <name>-dlq.fifo; WRITE_BACK_DLQ_URL overrides', () => {
+    const r = resourcesFromEnv({ STAGE: 'dev', INGEST_QUEUE_URL: 'https://sqs/1/x-ingest', WRITE_BACK_QUEUE_URL: 'https://sqs/1/x-write-back.fifo' });
+    expect(r).toMatchObject({ ingestDlqUrl: 'https://sqs/1/x-ingest-dlq', writeBackDlqUrl: 'https://sqs/1/x-write-back-dlq.fifo' });
+    expect(resourcesFromEnv({ STAGE: 'dev', WRITE_BACK_QUEUE_URL: 'w.fifo', WRITE_BACK_DLQ_URL: 'd.fifo' }).writeBackDlqUrl).toBe('d.fifo');
   });
 
   it('explains what is missing when neither STAGE nor names are set', () => {

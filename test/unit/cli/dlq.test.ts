@@ -1,6 +1,7 @@
 import { DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { SecretsManagerClient } from '@aws-sdk/client-secrets-manager';
-import { SQSClient } from '@aws-sdk/client-sqs';
+import { ChangeMessageVisibilityBatchCommand, GetQueueAttributesCommand, ReceiveMessageCommand, SQSClient, StartMessageMoveTaskCommand } from '@aws-sdk/client-sqs';
+import { mockClient } from 'aws-sdk-client-mock';
 import { DynamoDBDocumentClient } from '@aws-sdk/lib-dynamodb';
 import { formatAge, run } from '../../../cli/commands/dlq';
 import { CliError, type CliContext } from '../../../cli/context';
@@ -18,6 +19,7 @@ const ctx: CliContext = {
 describe('drchrono-sync dlq: usage errors exit 2 before touching a queue', () => {
   it.each([
     [['list', '--queue', 'sync']],
+    [['redrive', '--queue', 'write-back.fifo']],
     [['list', '--team', 'not-a-uuid']],
     [['redrive', '--max', '0']],
     [['redrive', '--max', '2.5']],
@@ -41,4 +43,51 @@ describe('formatAge', () => {
     [3 * 3_600_000 + 5 * 60_000, '3h05m'],
     [2 * 86_400_000 + 4 * 3_600_000, '2d04h'],
   ])('%d ms → %s', (ms, text) => expect(formatAge(ms)).toBe(text));
+});
+
+describe('drchrono-sync dlq redrive --target aws', () => {
+  it('copies the FIFO write-back DLQ back message by message, never through a message move task', async () => {
+    const sqs = new SQSClient({ region: 'us-east-1' });
+    const mock = mockClient(sqs);
+    mock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0', QueueArn: 'arn:aws:sqs:us-east-1:1:q' } });
+    mock.on(ReceiveMessageCommand).resolves({});
+    mock.on(ChangeMessageVisibilityBatchCommand).resolves({});
+    mock.on(StartMessageMoveTaskCommand).rejects(new Error('no move task for FIFO'));
+    const out: string[] = [];
+    const aws: CliContext = {
+      ...ctx,
+      target: 'aws',
+      sqs,
+      resources: { ...ctx.resources, writeBackQueueUrl: 'https://sqs/1/x-write-back.fifo', writeBackDlqUrl: 'https://sqs/1/x-write-back-dlq.fifo' },
+      out: (l) => out.push(l),
+    };
+    expect(await run(['redrive', '--queue', 'write-back'], aws)).toBe(0);
+    expect(mock.commandCalls(StartMessageMoveTaskCommand)).toHaveLength(0);
+    expect(mock.commandCalls(ReceiveMessageCommand)[0]!.args[0].input.QueueUrl).toBe('https://sqs/1/x-write-back-dlq.fifo');
+    expect(out).toEqual(['write-back DLQ: 0 moved back to the write-back queue, 0 left in the DLQ', '0 dead letters redriven']);
+  });
+
+  it('redrive without --queue moves the ingest and backfill DLQs only: write-back must be named', async () => {
+    const sqs = new SQSClient({ region: 'us-east-1' });
+    const mock = mockClient(sqs);
+    mock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0' } });
+    mock.on(ReceiveMessageCommand).resolves({});
+    const local: CliContext = {
+      ...ctx,
+      sqs,
+      resources: {
+        ...ctx.resources,
+        backfillQueueUrl: 'b',
+        backfillDlqUrl: 'b-dlq',
+        writeBackQueueUrl: 'https://sqs/1/x-write-back.fifo',
+        writeBackDlqUrl: 'https://sqs/1/x-write-back-dlq.fifo',
+      },
+    };
+    expect(await run(['redrive'], local)).toBe(0);
+    expect(mock.commandCalls(ReceiveMessageCommand).map((c) => c.args[0].input.QueueUrl)).toEqual(['q-dlq', 'b-dlq']);
+  });
+
+  it('names what is missing when the target has no write-back queue URL', async () => {
+    await expect(run(['list', '--queue', 'write-back'], ctx)).rejects.toThrow(/write-back queue \(stack output WriteBackQueueUrl, or WRITE_BACK_QUEUE_URL without --stack\)/);
+  });
 });

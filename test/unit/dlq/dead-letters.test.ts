@@ -10,7 +10,9 @@ import {
   StartMessageMoveTaskCommand,
   type Message,
 } from '@aws-sdk/client-sqs';
-import { describeDeadLetter, listDeadLetters, redriveDeadLetters, startMoveTask } from '../../../shared/dlq/dead-letters';
+import { changeLogEvent, describeDeadLetter, listDeadLetters, redriveDeadLetters, startMoveTask } from '../../../shared/dlq/dead-letters';
+import { changeEvent } from '../../../shared/write-back/apply-change';
+import { CHANGE_OPS, WRITE_ENTITIES } from '../../../shared/write-back/change';
 
 const sqs = new SQSClient({ region: 'us-east-1' });
 const sqsMock = mockClient(sqs);
@@ -173,5 +175,147 @@ describe('startMoveTask', () => {
     sqsMock.on(ListMessageMoveTasksCommand).resolves({ Results: [{ TaskHandle: 'h1', Status: 'RUNNING', ApproximateNumberOfMessagesToMove: 7 }] });
     expect(await startMoveTask(sqs, DLQ, SRC)).toEqual({ taskHandle: 'h1', sourceArn: 'arn:dlq', approximateNumberOfMessagesToMove: 7 });
     expect(sqsMock.commandCalls(StartMessageMoveTaskCommand)[0]!.args[0].input).toEqual({ SourceArn: 'arn:dlq', DestinationArn: 'arn:src' });
+  });
+});
+
+describe('the write-back FIFO DLQ', () => {
+  const WB_DLQ = 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-write-back-dlq.fifo';
+  const WB_SRC = 'https://sqs.us-east-1.amazonaws.com/1/drchrono-sync-dev-write-back.fifo';
+  const changeId = (n: number) => `5b0c1e2d-3f4a-4b5c-8d6e-${String(n).padStart(12, '0')}`;
+  const group = (teamId: string, record: string) => `${teamId}:patient:${record}`;
+
+  function change(n: number, teamId = TEAM_A, record = 'rec1'): Message {
+    const body = {
+      v: 1,
+      changeId: changeId(n),
+      teamId,
+      entity: 'patient',
+      op: 'update',
+      key: 'CHART-Secretchart',
+      drchronoId: String(5000 + n),
+      fieldsWritten: ['First Name'],
+      payload: { first_name: 'Secretname' },
+      baseVersion: null,
+      requestedAt: '2026-11-30T05:00:00.000Z',
+    };
+    return {
+      MessageId: `wb-${n}`,
+      ReceiptHandle: `rh-wb-${n}`,
+      Body: JSON.stringify(body),
+      Attributes: { SentTimestamp: String(SENT), ApproximateReceiveCount: '101', MessageGroupId: group(teamId, record) },
+      MessageAttributes: { teamId: { DataType: 'String', StringValue: teamId }, entity: { DataType: 'String', StringValue: 'patient' } },
+    };
+  }
+
+  /**
+   * A FIFO DLQ as SQS serves it: groups in order, one group's messages only while none of them is in flight
+   * (fauxqs hands out one per group per receive; SQS may hand out more, never out of order).
+   */
+  function serveFifo(messages: Message[]): void {
+    const queue = [...messages];
+    const inFlight = new Map<string, Message>();
+    sqsMock.on(ReceiveMessageCommand).callsFake((input: { MaxNumberOfMessages?: number }) => {
+      const locked = new Set([...inFlight.values()].map((m) => m.Attributes!.MessageGroupId));
+      const out: Message[] = [];
+      for (const m of queue) {
+        const g = m.Attributes!.MessageGroupId!;
+        if (out.length >= (input.MaxNumberOfMessages ?? 1) || locked.has(g)) continue;
+        locked.add(g);
+        out.push(m);
+      }
+      for (const m of out) {
+        queue.splice(queue.indexOf(m), 1);
+        inFlight.set(m.ReceiptHandle!, m);
+      }
+      return { Messages: out };
+    });
+    sqsMock.on(DeleteMessageCommand).callsFake((input: { ReceiptHandle: string }) => {
+      inFlight.delete(input.ReceiptHandle);
+      return {};
+    });
+  }
+
+  it('describes a change by ids only: team, change event, change id, DrChrono id; never the payload or the key', () => {
+    const l = describeDeadLetter('write-back', change(1));
+    expect(l).toEqual({
+      queue: 'write-back',
+      messageId: 'wb-1',
+      teamId: TEAM_A,
+      event: 'WRITE_BACK_PATIENT_UPDATE',
+      changeId: changeId(1),
+      drchronoId: '5001',
+      sentAt: new Date(SENT).toISOString(),
+      receiveCount: 101,
+    });
+    expect(JSON.stringify(l)).not.toMatch(/Secretname|Secretchart/);
+  });
+
+  it('names a change by the event the write-back worker logs it under', () => {
+    for (const entity of WRITE_ENTITIES) for (const op of CHANGE_OPS) expect(changeLogEvent({ entity, op })).toBe(changeEvent({ entity, op }));
+  });
+
+  it('names a body that is not a change message WRITE_BACK_INVALID_MESSAGE, with the ids that still validate, never echoing it', () => {
+    const bad = { ...change(2), Body: JSON.stringify({ teamId: TEAM_A, changeId: changeId(2), payload: 'Secretname' }), MessageAttributes: {} };
+    expect(describeDeadLetter('write-back', bad)).toMatchObject({ teamId: TEAM_A, event: 'WRITE_BACK_INVALID_MESSAGE', changeId: changeId(2) });
+    const notJson = describeDeadLetter('write-back', { ...bad, Body: 'Secretname' });
+    expect(notJson).toMatchObject({ event: 'WRITE_BACK_INVALID_MESSAGE' });
+    expect(JSON.stringify(notJson)).not.toContain('Secretname');
+  });
+
+  it('redrives each copy into its own message group with a fresh deduplication id, in the order of each group', async () => {
+    // Two records of team A (three changes, then one) and one of team B, interleaved as SQS keeps them.
+    serveFifo([change(1, TEAM_A, 'r1'), change(2, TEAM_A, 'r2'), change(3, TEAM_A, 'r1'), change(4, TEAM_B, 'r3'), change(5, TEAM_A, 'r1')]);
+    const r = await redriveDeadLetters(sqs, { queue: 'write-back', dlqUrl: WB_DLQ, sourceUrl: WB_SRC });
+    expect(r.error).toBeUndefined();
+    expect(r.left).toBe(0);
+    for (const c of sqsMock.commandCalls(ReceiveMessageCommand)) expect(c.args[0].input.MessageSystemAttributeNames).toContain('MessageGroupId');
+    const sent = sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input);
+    expect(sent).toHaveLength(5);
+    for (const s of sent) {
+      const original = [1, 2, 3, 4, 5].map((n) => change(n, n === 4 ? TEAM_B : TEAM_A, n === 2 ? 'r2' : n === 4 ? 'r3' : 'r1')).find((m) => m.Body === s.MessageBody)!;
+      expect(s).toEqual({
+        QueueUrl: WB_SRC,
+        MessageBody: original.Body,
+        MessageAttributes: original.MessageAttributes,
+        MessageGroupId: original.Attributes!.MessageGroupId,
+        MessageDeduplicationId: `redrive-${original.MessageId}`,
+      });
+    }
+    const orderOf = (g: string) => sent.filter((s) => s.MessageGroupId === g).map((s) => (JSON.parse(s.MessageBody!) as { changeId: string }).changeId);
+    expect(orderOf(group(TEAM_A, 'r1'))).toEqual([changeId(1), changeId(3), changeId(5)]);
+    expect(orderOf(group(TEAM_A, 'r2'))).toEqual([changeId(2)]);
+    // Each copy is sent before its dead letter is deleted, and the next of the group only after that delete.
+    expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(5);
+  });
+
+  it('--max and --team move a prefix of each group, in order; the rest stays in the DLQ', async () => {
+    serveFifo([change(1, TEAM_A, 'r1'), change(2, TEAM_B, 'r3'), change(3, TEAM_A, 'r1'), change(4, TEAM_A, 'r1')]);
+    const r = await redriveDeadLetters(sqs, { queue: 'write-back', dlqUrl: WB_DLQ, sourceUrl: WB_SRC, teamId: TEAM_A, max: 2 });
+    expect(r.moved.map((l) => l.changeId)).toEqual([changeId(1), changeId(3)]);
+    expect(sqsMock.commandCalls(SendMessageCommand).map((c) => c.args[0].input.MessageDeduplicationId)).toEqual(['redrive-wb-1', 'redrive-wb-3']);
+  });
+
+  it('stops, sending nothing, on a FIFO dead letter without a message group id', async () => {
+    const m = change(1);
+    sqsMock.on(ReceiveMessageCommand).resolvesOnce({ Messages: [{ ...m, Attributes: { SentTimestamp: String(SENT) } }] }).resolves({});
+    const r = await redriveDeadLetters(sqs, { queue: 'write-back', dlqUrl: WB_DLQ, sourceUrl: WB_SRC });
+    expect(String(r.error)).toContain('no message group id');
+    expect(sqsMock.commandCalls(SendMessageCommand)).toHaveLength(0);
+    expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+  });
+
+  it('lists the head of each group without consuming, and says how many wait behind them', async () => {
+    serveFifo([change(1, TEAM_A, 'r1'), change(2, TEAM_A, 'r2'), change(3, TEAM_A, 'r1'), change(4, TEAM_A, 'r1')]);
+    sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '4' } });
+    const r = await listDeadLetters(sqs, 'write-back', WB_DLQ);
+    expect(r.letters.map((l) => l.changeId)).toEqual([changeId(1), changeId(2)]);
+    expect(r.behindInGroups).toBe(2);
+    expect(sqsMock.commandCalls(DeleteMessageCommand)).toHaveLength(0);
+  });
+
+  it('says nothing waits behind for a standard queue', async () => {
+    serve([ingest(1)]);
+    sqsMock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '3' } });
+    expect((await listDeadLetters(sqs, 'ingest', DLQ)).behindInGroups).toBe(0);
   });
 });

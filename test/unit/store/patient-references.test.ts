@@ -1,7 +1,7 @@
 import { ConditionalCheckFailedException, DynamoDBClient } from '@aws-sdk/client-dynamodb';
 import { DynamoDBDocumentClient, GetCommand, QueryCommand, UpdateCommand } from '@aws-sdk/lib-dynamodb';
 import { mockClient } from 'aws-sdk-client-mock';
-import { fanOutPatientChartId, readPatientReference, tombstonePatient } from '../../../shared/store/patient-references';
+import { appointmentPatientCheck, fanOutPatientChartId, readPatientReference, tombstonePatient } from '../../../shared/store/patient-references';
 import { chartKey } from '../../../shared/store/records';
 
 const TABLE = 'records';
@@ -84,5 +84,33 @@ describe('fanOutPatientChartId: resumable on a large appointment partition', () 
     ddbMock.on(UpdateCommand, { TableName: TABLE, Key: PATIENT_KEY }).resolves({ Attributes: { chartFanOut: true, chartFanOutVersion: 'u#older', chartFanOutFrom: { pk: `${TEAM}#appointment`, sk: 'A5000' } } });
     await fanOutPatientChartId(ddb, TABLE, TEAM, '104857601');
     expect(queries()[0]!.ExclusiveStartKey).toBeUndefined();
+  });
+});
+
+describe('appointmentPatientCheck: what an appointment write still owes "Patient"', () => {
+  const P = '104857601';
+  const [V1, V2, V3] = ['u#2024-01-10T08:00:00.000000000#0#x', 'u#2024-01-12T08:00:00.000000000#0#x', 'u#2024-01-14T08:00:00.000000000#0#x'];
+  const ours = { chartId: 'A', version: V2 };
+  const held = (patientVersion: string | undefined, patientChartId = 'A', patientDrchronoId = P) => ({ patientDrchronoId, patientChartId, ...(patientVersion ? { patientVersion } : {}) });
+
+  it.each([
+    ['an applied write that left the pair as it was', 'none', true, held(V2), ours],
+    ['an applied write that only raised the stamp (the patient changed, not its Chart ID)', 'none', true, held(V1), ours],
+    ['an applied write that cleared an empty "Patient" again', 'none', true, held(V1, ''), { chartId: '', version: V2 }],
+    ['an applied create (no old item)', 'refresh', true, undefined, ours],
+    ['an applied write over another Chart ID of an older state', 'refresh', true, held(V1, 'OLD'), ours],
+    ['an applied write over a newer stamp (a fan-out landed after the read)', 'refresh', true, held(V3, 'NEW'), ours],
+    ['an applied write over a newer stamp with the same Chart ID', 'refresh', true, held(V3), ours],
+    ['an applied write that moved the appointment to this patient', 'refresh', true, held(V2, 'A', '7'), ours],
+    ['an applied write whose Chart ID came from DrChrono (no stamp)', 'refresh', true, held(V2), { chartId: 'A', version: undefined }],
+    ['a refused write finding our Chart ID', 'none', false, held(V1), ours],
+    ['a refused write finding another Chart ID of an older state', 'set', false, held(V1, 'OLD'), ours],
+    ['a refused write finding the same patient with no stamp', 'set', false, held(undefined, 'OLD'), ours],
+    ['a refused write finding a newer stamp', 'none', false, held(V3, 'NEW'), ours],
+    ['a refused write finding another patient', 'none', false, held(V1, 'OLD', '7'), ours],
+    ['a refused write finding a tombstone (no patient)', 'none', false, {}, ours],
+    ['a refused write without a stamp finding the same patient', 'refresh', false, held(V1, 'OLD'), { chartId: 'A', version: undefined }],
+  ] as const)('%s: %s', (_what, expected, applied, found, used) => {
+    expect(appointmentPatientCheck({ applied, ...(found ? { found } : {}) }, P, used)).toBe(expected);
   });
 });

@@ -609,6 +609,44 @@ describe('processIngestMessage: a version tie (two DrChrono states in one update
     expect(recordUpdates(h, PATIENT_KEY)).toHaveLength(1);
   });
 
+  it('says what it wrote (a Chart ID fan-out) when the tie fetch then finds no access token: written, then deferred', async () => {
+    const h = tieHarness(PATIENT_KEY);
+    // Connected, but the secret holds no token: the tie's fetch is this message's first DrChrono call.
+    h.secret.current = { clientId: 'c', clientSecret: 's', webhookSecret: 'w' };
+    const storedVersion = 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:13:00.000Z';
+    // The stored same-second state's Chart ID fan-out never finished (chartFanOut): the delivered write, a tie,
+    // carries it on before the tie's look-up.
+    h.ddbMock
+      .on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY })
+      .rejectsOnce(
+        new ConditionalCheckFailedException({
+          message: 'The conditional request failed',
+          $metadata: {},
+          Item: { version: { S: storedVersion }, contentHash: { S: 'other' }, chartKey: { S: chartKey(TEAM, 'NEW0001') }, chartFanOut: { BOOL: true } },
+        }),
+      )
+      .resolves({ Attributes: {} });
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'NEW0001'), version: storedVersion } });
+    h.ddbMock.on(QueryCommand, { TableName: 'records' }).resolves({ Items: [{ sk: 'A1', Patient: 'OLD0001', patientVersion: 'u#2024-01-01T00:00:00.000000000#0#2026-11-01T00:00:00.000Z' }] });
+
+    const r = await processIngestMessage(message('PATIENT_MODIFY', patientObj()), h.deps);
+
+    expect(h.fake.calls).toEqual([]);
+    const appointmentWrites = h.ddbMock.commandCalls(UpdateCommand, { TableName: 'records', Key: { pk: `${TEAM}#appointment`, sk: 'A1' } });
+    expect(appointmentWrites).toHaveLength(1);
+    expect(r).toMatchObject({
+      status: 'defer',
+      delaySeconds: NOT_CONNECTED_DEFER_SECONDS,
+      entry: {
+        outcome: 'deferred',
+        errorClass: 'TeamNotConnected',
+        detail: 'written, then deferred for the DrChrono look-up: Chart ID change: 1 appointment(s) updated; waiting for the team to connect',
+      },
+    });
+    // Ids and counts only: no Chart ID or other field value in the entry.
+    expect(JSON.stringify(r)).not.toMatch(/NEW0001|OLD0001/);
+  });
+
   it('gives up after a bounded number of fetches while newer same-second states keep landing', async () => {
     const h = tieHarness(PATIENT_KEY);
     // Stored: a state of that second received after any fetch this worker sends (NOW), so no fetch settles it.

@@ -218,3 +218,89 @@ it('does not count backfill messages as webhook deliveries', async () => {
   expect(puts[0]!.args[0].input.Item).not.toHaveProperty('wn');
   expect(ddbMock.commandCalls(UpdateCommand, { TableName: 'teams' })).toHaveLength(0);
 });
+
+describe('SyncBatch: an appointment after its patient in one batch', () => {
+  const OTHER = '9a1c2b1e-0d55-4b43-9d2a-1f0b7a1c0e22';
+  const done: ProcessResult = { status: 'done', entries: [{ ...entry, outcome: 'created' }] };
+  const patient = message('PATIENT_CREATE', { id: '71' }, { deliveryId: 'p' });
+  const appointment = (o: Record<string, unknown> = {}, d: Partial<typeof msg> = {}) => message('APPOINTMENT_CREATE', { id: '90', patient: 71, ...o }, { deliveryId: 'a', ...d });
+
+  /** process() double: a patient delivery runs until released; records which deliveries started. */
+  function gated() {
+    const started: string[] = [];
+    const release = new Map<string, () => void>();
+    const process: SyncBatchDeps['process'] = (m) => {
+      started.push(m.deliveryId);
+      if (!m.event.startsWith('PATIENT_')) return Promise.resolve(done);
+      return new Promise((resolve) => release.set(m.deliveryId, () => resolve(done)));
+    };
+    return { started, release, process };
+  }
+  const tick = () => new Promise((r) => setImmediate(r));
+
+  it('starts the appointment only once the earlier delivery of its patient has finished, so it reads the stored patient instead of fetching it', async () => {
+    const g = gated();
+    const b = batch(g.process);
+    const work = [b.handleRecord(sqsRecord(patient, 1, 'mp')), b.handleRecord(sqsRecord(appointment(), 1, 'ma'))];
+    await tick();
+    expect(g.started).toEqual(['p']);
+    g.release.get('p')!();
+    await Promise.all(work);
+    expect(g.started).toEqual(['p', 'a']);
+  });
+
+  it('still runs the appointment when its patient delivery failed (it then fetches the patient itself)', async () => {
+    const started: string[] = [];
+    const b = batch(async (m) => {
+      started.push(m.deliveryId);
+      if (m.deliveryId === 'p') throw new Error('throttled');
+      return done;
+    });
+    const [p, a] = await Promise.allSettled([b.handleRecord(sqsRecord(patient, 1, 'mp')), b.handleRecord(sqsRecord(appointment(), 1, 'ma'))]);
+    expect(p.status).toBe('rejected');
+    expect(a.status).toBe('fulfilled');
+    expect(started).toEqual(['p', 'a']);
+  });
+
+  it("does not hold an appointment for another patient, another team's patient, or a patient delivered after it", async () => {
+    const g = gated();
+    const b = batch(g.process);
+    const work = [
+      b.handleRecord(sqsRecord(patient, 1, 'mp')),
+      b.handleRecord(sqsRecord(appointment({ patient: 72 }, { deliveryId: 'other-patient' }), 1, 'm1')),
+      b.handleRecord(sqsRecord(appointment({}, { deliveryId: 'other-team', teamId: OTHER }), 1, 'm2')),
+      b.handleRecord(sqsRecord(appointment({ patient: 73 }, { deliveryId: 'before-its-patient' }), 1, 'm3')),
+      b.handleRecord(sqsRecord(message('PATIENT_MODIFY', { id: '73' }, { deliveryId: 'p73' }), 1, 'm4')),
+    ];
+    await tick();
+    expect(g.started).toEqual(['p', 'other-patient', 'other-team', 'before-its-patient', 'p73']);
+    g.release.get('p')!();
+    g.release.get('p73')!();
+    await Promise.all(work);
+  });
+
+  it('never holds a patient delivery or an appointment deletion', async () => {
+    const g = gated();
+    const b = batch(g.process);
+    const work = [
+      b.handleRecord(sqsRecord(patient, 1, 'mp')),
+      b.handleRecord(sqsRecord(message('PATIENT_MODIFY', { id: '71' }, { deliveryId: 'p2' }), 1, 'mp2')),
+      b.handleRecord(sqsRecord(message('APPOINTMENT_DELETE', { id: '90', patient: 71 }, { deliveryId: 'del' }), 1, 'md')),
+    ];
+    await tick();
+    expect(g.started).toEqual(['p', 'p2', 'del']);
+    g.release.get('p')!();
+    g.release.get('p2')!();
+    await Promise.all(work);
+  });
+
+  it('fails an appointment still waiting for its patient at the invocation deadline without starting it', async () => {
+    const g = gated();
+    const b = batch(g.process, { remainingMs: () => FLUSH_RESERVE_MS + 50 });
+    const [, a] = await Promise.allSettled([b.handleRecord(sqsRecord(patient, 1, 'mp')), b.handleRecord(sqsRecord(appointment(), 5, 'ma'))]);
+    expect(a.status).toBe('rejected');
+    g.release.get('p')!();
+    await tick();
+    expect(g.started).toEqual(['p']);
+  });
+});

@@ -52,28 +52,40 @@ describe('isValidDeliverySignature', () => {
 
 describe('isAcceptedDeliverySignature', () => {
   const body = Buffer.from('{"receiver":{},"object":{"id":1}}');
+  const NOW = Date.parse('2026-11-30T12:00:00.000Z');
   const tokens = ['current-token-aaaaaaaaaaaaaaaaaaaa', 'previous-token-bbbbbbbbbbbbbbbbbbb'];
+  const secret = { webhookSecret: tokens[0]!, previousWebhookSecrets: [{ token: tokens[1]!, acceptedUntil: NOW + 1 }] };
 
-  it('accepts any of the tokens, as the token itself or as the HMAC of the body', () => {
+  it('accepts the current token and a previous one in its overlap, as the token itself or as the HMAC of the body', () => {
     for (const t of tokens) {
-      expect(isAcceptedDeliverySignature(t, tokens, body)).toBe(true);
-      expect(isAcceptedDeliverySignature(createHmac('sha256', t).update(body).digest('hex').toUpperCase(), tokens, body)).toBe(true);
+      expect(isAcceptedDeliverySignature(t, secret, NOW, body)).toBe(true);
+      expect(isAcceptedDeliverySignature(createHmac('sha256', t).update(body).digest('hex').toUpperCase(), secret, NOW, body)).toBe(true);
     }
   });
 
-  it('refuses a token that is not in the list, and everything when the list is empty', () => {
-    expect(isAcceptedDeliverySignature('retired-token-ccccccccccccccccccc', tokens, body)).toBe(false);
-    expect(isAcceptedDeliverySignature(tokens[0], [], body)).toBe(false);
+  it('refuses a token that is not the secret\'s, and a previous token once its overlap has ended', () => {
+    expect(isAcceptedDeliverySignature('retired-token-ccccccccccccccccccc', secret, NOW, body)).toBe(false);
+    expect(isAcceptedDeliverySignature(tokens[1], secret, NOW + 1, body)).toBe(false);
+    expect(isAcceptedDeliverySignature(hmacHex(tokens[1]!, body), secret, NOW + 1, body)).toBe(false);
+    expect(isAcceptedDeliverySignature(tokens[0], { webhookSecret: '' }, NOW, body)).toBe(false);
+  });
+
+  it('checks the tokens the secret object holds now, when the same object was changed in place', () => {
+    const mutable = { webhookSecret: 'first-token-dddddddddddddddddddddd' };
+    expect(isAcceptedDeliverySignature('first-token-dddddddddddddddddddddd', mutable, NOW, body)).toBe(true);
+    mutable.webhookSecret = 'second-token-eeeeeeeeeeeeeeeeeeeee';
+    expect(isAcceptedDeliverySignature('first-token-dddddddddddddddddddddd', mutable, NOW, body)).toBe(false);
+    expect(isAcceptedDeliverySignature('second-token-eeeeeeeeeeeeeeeeeeeee', mutable, NOW, body)).toBe(true);
   });
 
   it('computes the body HMAC only for a header shaped like one (64 hex digits), once per token, whatever matches', () => {
     const spy = jest.spyOn(nodeCrypto, 'createHmac');
     try {
-      expect(isAcceptedDeliverySignature(tokens[0], tokens, body)).toBe(true);
-      expect(isAcceptedDeliverySignature('forged', tokens, body)).toBe(false);
+      expect(isAcceptedDeliverySignature(tokens[0], secret, NOW, body)).toBe(true);
+      expect(isAcceptedDeliverySignature('forged', secret, NOW, body)).toBe(false);
       expect(spy).not.toHaveBeenCalled();
-      expect(isAcceptedDeliverySignature(` ${hmacHex(tokens[1]!, body)} `, tokens, body)).toBe(true);
-      expect(isAcceptedDeliverySignature('f'.repeat(64), tokens, body)).toBe(false);
+      expect(isAcceptedDeliverySignature(` ${hmacHex(tokens[1]!, body)} `, secret, NOW, body)).toBe(true);
+      expect(isAcceptedDeliverySignature('f'.repeat(64), secret, NOW, body)).toBe(false);
       expect(spy).toHaveBeenCalledTimes(2 * tokens.length + 1);
     } finally {
       spy.mockRestore();
