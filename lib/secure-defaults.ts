@@ -83,10 +83,13 @@ export const LAMBDA_ARCHITECTURE = Architecture.ARM_64;
  * esbuild aliases for every Lambda bundle, as `package → module` (paths relative to the repo root, esbuild's working
  * directory in NodejsFunction bundling). axios's Node build imports `form-data` (with mime-types, mime-db,
  * combined-stream, get-intrinsic...: ~160 KB of the sync/oauth/backfill bundles) only to build multipart bodies,
- * which no DrChrono call sends; the stand-in throws if axios ever constructs one.
+ * which no DrChrono call sends; the stand-in throws if axios ever constructs one. `debug` (with `ms`, ~3 KB), pulled
+ * in by axios's redirect and proxy packages, would print request URLs and proxy options if DEBUG were set on a
+ * function: its stand-in is silent. The proxy support itself stays (HTTPS_PROXY keeps working).
  */
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
   'form-data': './shared/http/form-data-unavailable.ts',
+  debug: './shared/http/debug-silent.cjs',
 };
 
 export const BUNDLING: BundlingOptions = {

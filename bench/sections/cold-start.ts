@@ -3,7 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { deflateRawSync } from 'node:zlib';
-import { build, type Metafile } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { BUNDLE_ALIASES, BUNDLING } from '../../lib/secure-defaults';
 import { summarize, type Summary } from '../stats';
 
@@ -34,7 +34,25 @@ export interface ColdStartFunction {
    * package), largest first; `(project)` is our own code.
    */
   overFloor?: { pkg: string; bytes: number }[];
+  /** Code in the bundle that module init leaves unevaluated: what its first use costs a container, in ms. */
+  deferred?: { label: string; ms: Summary }[];
 }
+
+/**
+ * Code a function's bundle carries but evaluates on first use (a dynamic `import()` behind a load-once loader)
+ * rather than at module init. Timed on its own, so that the init figure does not hide the cost it moved.
+ */
+export interface DeferredLoad {
+  label: string;
+  /** The module that exports the loader, from the repo root. */
+  module: string;
+  /** The loader: `() => Promise<unknown>`, run once per container. */
+  loader: string;
+}
+
+export const DEFERRED_LOADS: Record<string, DeferredLoad[]> = {
+  sync: [{ label: 'DrChrono client + axios (first DrChrono call in a container)', module: 'shared/drchrono/deferred-client.ts', loader: 'loadDrChronoClientModule' }],
+};
 
 /** Hot paths (every webhook event) get the tight targets; the rest run rarely or in the background. */
 export const COLD_START_TARGETS: Record<string, { size: number; init: number }> = {
@@ -58,8 +76,11 @@ const SDK_CLIENTS: Record<string, string> = {
   '@aws-sdk/client-secrets-manager': 'SecretsManagerClient',
 };
 
-/** Same arguments NodejsFunction passes to esbuild (aws-cdk-lib/aws-lambda-nodejs bundling.js) for our BUNDLING. */
-export async function bundle(entry: string, outfile: string): Promise<Metafile> {
+/**
+ * Same arguments NodejsFunction passes to esbuild (aws-cdk-lib/aws-lambda-nodejs bundling.js) for our BUNDLING.
+ * `plugins` is for tests that mark modules to see when they are evaluated; the stack passes none.
+ */
+export async function bundle(entry: string, outfile: string, plugins: Plugin[] = []): Promise<Metafile> {
   const out = await build({
     entryPoints: [entry],
     bundle: true,
@@ -75,6 +96,7 @@ export async function bundle(entry: string, outfile: string): Promise<Metafile> 
     outfile,
     metafile: true,
     logLevel: 'silent',
+    plugins,
   });
   return out.metafile;
 }
@@ -112,10 +134,9 @@ export function bytesOverFloor(bundle: Map<string, number>, floor: Map<string, n
     .slice(0, n);
 }
 
-/** Module init: require() of the bundle in a fresh node process, in ms. */
-function initTime(file: string): number {
-  const script = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`;
-  const env = {
+/** The environment a function's module init sees (names only; nothing is called). */
+function benchEnv(): Record<string, string> {
+  return {
     PATH: process.env.PATH ?? '',
     AWS_REGION: 'us-east-1',
     STAGE: 'bench',
@@ -128,7 +149,12 @@ function initTime(file: string): number {
     POWERTOOLS_SERVICE_NAME: 'bench',
     POWERTOOLS_LOG_LEVEL: 'INFO',
   };
-  return Number(execFileSync(process.execPath, ['-e', script], { env, encoding: 'utf8' }));
+}
+
+/** Module init: require() of the bundle in a fresh node process, in ms. */
+function initTime(file: string): number {
+  const script = `const t=performance.now();require(${JSON.stringify(file)});process.stdout.write(String(performance.now()-t))`;
+  return Number(execFileSync(process.execPath, ['-e', script], { env: benchEnv(), encoding: 'utf8' }));
 }
 
 /**
@@ -142,6 +168,33 @@ function interleavedInitTimes(bundleFile: string, floorFile: string, samples: nu
     out.floor.push(initTime(floorFile));
   }
   return out;
+}
+
+/**
+ * Each deferred load's time in fresh processes: the bundle (the handler and its loaders, one module graph) is
+ * required, then each loader awaited in turn, as a container's first uses would.
+ */
+async function deferredLoadTimes(fn: string, loads: DeferredLoad[], dir: string, samples: number): Promise<{ label: string; ms: Summary }[]> {
+  const entry = join(dir, `${fn}-deferred.ts`);
+  writeFileSync(
+    entry,
+    [
+      `export { handler } from ${JSON.stringify(resolve(FUNCTIONS_DIR, fn, 'handler.ts'))};`,
+      ...loads.map((l, i) => `export { ${l.loader} as load${i} } from ${JSON.stringify(resolve(l.module))};`),
+    ].join('\n') + '\n',
+  );
+  const outfile = join(dir, `${fn}-deferred`, 'index.js');
+  await bundle(entry, outfile);
+  const script =
+    `(async()=>{const m=require(${JSON.stringify(outfile)});const out=[];` +
+    `for(let i=0;i<${loads.length};i++){const t=performance.now();await m['load'+i]();out.push(performance.now()-t)}` +
+    `process.stdout.write(JSON.stringify(out))})()`;
+  const times: number[][] = loads.map(() => []);
+  for (let i = 0; i < samples; i++) {
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { env: benchEnv(), encoding: 'utf8' })) as number[];
+    out.forEach((ms, j) => times[j]!.push(ms));
+  }
+  return loads.map((l, j) => ({ label: l.label, ms: summarize(times[j]!) }));
 }
 
 function figures(file: string, initMs: number[]): BundleFigures {
@@ -182,6 +235,7 @@ export async function runColdStartSection(opts: { samples: number }): Promise<Co
         logLevel: 'silent',
       });
       const init = interleavedInitTimes(outfile, floorOut, opts.samples);
+      const deferred = DEFERRED_LOADS[fn] ? await deferredLoadTimes(fn, DEFERRED_LOADS[fn], dir, opts.samples) : undefined;
       const b = figures(outfile, init.bundle);
       const f = figures(floorOut, init.floor);
       out.push({
@@ -194,6 +248,7 @@ export async function runColdStartSection(opts: { samples: number }): Promise<Co
         topPackages: topPackages(meta, outfile, 8),
         target: COLD_START_TARGETS[fn] ?? DEFAULT_COLD_START_TARGET,
         overFloor: bytesOverFloor(inOutput, outputBytesByPackage(floorBuild.metafile, floorOut), 8),
+        ...(deferred ? { deferred } : {}),
       });
     }
     return { samples: opts.samples, nodeVersion: process.version, functions: out };

@@ -7,7 +7,7 @@ import type { Context, SQSBatchResponse, SQSEvent } from 'aws-lambda';
 import * as z from 'zod/mini';
 import { documentClient, secretsClient, sqsClient } from '../../shared/aws/clients';
 import { INGEST_QUEUE } from '../../shared/config/queue-settings';
-import { DrChronoClient } from '../../shared/drchrono/client';
+import { DeferredDrChronoClient } from '../../shared/drchrono/deferred-client';
 import { logger } from '../../shared/logging/logger';
 import { IntegrationLogTtlDaysSchema } from '../../shared/config/integration-log-ttl';
 import { processIngestMessage, type ProcessDeps } from '../../shared/sync/process-ingest-message';
@@ -44,7 +44,8 @@ function containerState(): NonNullable<typeof container> {
     recordsTable: env.RECORDS_TABLE,
     secrets,
     context: new SyncContextCache({ ddb: documentClient, teamsTable: env.TEAMS_TABLE }),
-    drchrono: (o) => new DrChronoClient({ baseUrl: env.DRCHRONO_BASE_URL, accessToken: o.accessToken, beforeCall: o.beforeCall }),
+    // Most messages never call DrChrono: the client and axios load on the first call (deferred-client.ts).
+    drchrono: (o) => new DeferredDrChronoClient({ baseUrl: env.DRCHRONO_BASE_URL, accessToken: o.accessToken, beforeCall: o.beforeCall }),
   };
   container = { env, deps, limiter: new TeamLimiter() };
   return container;

@@ -1,18 +1,20 @@
+import { execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
+import type { Plugin } from 'esbuild';
 import { bundle } from '../../bench/sections/cold-start';
 import { BUNDLE_ALIASES, BUNDLING } from '../../lib/secure-defaults';
 import type * as Transport from '../../shared/drchrono/transport';
 import { REPO_ROOT } from './synth-stack';
 
 /**
- * The Lambda bundles leave axios's multipart dependencies out (BUNDLING's esbuild alias), and the DrChrono HTTP
- * client built from such a bundle still sends JSON, query strings and form-urlencoded bodies.
+ * The Lambda bundles leave axios's multipart dependencies and `debug` out (BUNDLING's esbuild aliases), and the
+ * DrChrono HTTP client built from such a bundle still sends JSON, query strings and form-urlencoded bodies.
  */
-const LEFT_OUT = ['form-data', 'mime-types', 'mime-db', 'combined-stream', 'asynckit'];
+const LEFT_OUT = ['form-data', 'mime-types', 'mime-db', 'combined-stream', 'asynckit', 'debug', 'ms'];
 
 let dir: string;
 const cwd = process.cwd();
@@ -27,17 +29,66 @@ afterAll(() => {
 });
 
 describe('BUNDLING', () => {
-  it('passes NodejsFunction one --alias per left-out package, pointing form-data at the stand-in that throws', () => {
-    expect(BUNDLING.esbuildArgs).toEqual({ '--alias': ['form-data=./shared/http/form-data-unavailable.ts'] });
-    expect(BUNDLE_ALIASES).toEqual({ 'form-data': './shared/http/form-data-unavailable.ts' });
+  it('passes NodejsFunction one --alias per left-out package: form-data to the stand-in that throws, debug to the silent one', () => {
+    expect(BUNDLING.esbuildArgs).toEqual({ '--alias': ['form-data=./shared/http/form-data-unavailable.ts', 'debug=./shared/http/debug-silent.cjs'] });
+    expect(BUNDLE_ALIASES).toEqual({ 'form-data': './shared/http/form-data-unavailable.ts', debug: './shared/http/debug-silent.cjs' });
   });
 
-  it.each(['sync', 'oauth', 'backfill', 'token-refresh'])('keeps form-data and mime-db out of the %s bundle (the bench builds it the same way)', async (fn) => {
+  it.each(['sync', 'oauth', 'backfill', 'token-refresh'])('keeps form-data, mime-db and debug out of the %s bundle (the bench builds it the same way)', async (fn) => {
     const meta = await bundle(join('functions', fn, 'handler.ts'), join(dir, fn, 'index.js'));
     const inputs = Object.keys(meta.inputs);
     expect(inputs.some((f) => f.includes('node_modules/axios/'))).toBe(true);
     for (const pkg of LEFT_OUT) expect(inputs.filter((f) => f.includes(`node_modules/${pkg}/`))).toEqual([]);
-    expect(inputs).toContain('shared/http/form-data-unavailable.ts');
+    expect(inputs).toEqual(expect.arrayContaining(['shared/http/form-data-unavailable.ts', 'shared/http/debug-silent.cjs']));
+  });
+});
+
+/**
+ * Marks modules so that a bundle records when each is evaluated: the marked file's first statement appends its
+ * label to globalThis.__evaluated (imports are hoisted, so it runs as the module's body starts).
+ */
+function evaluationMarker(labels: Record<string, RegExp>): Plugin {
+  return {
+    name: 'evaluation-marker',
+    setup(b) {
+      for (const [label, filter] of Object.entries(labels)) {
+        b.onLoad({ filter }, (args) => ({
+          contents: `(globalThis.__evaluated ??= []).push(${JSON.stringify(label)});\n${readFileSync(args.path, 'utf8')}`,
+          loader: args.path.endsWith('.ts') ? 'ts' : 'js',
+          resolveDir: dirname(args.path),
+        }));
+      }
+    },
+  };
+}
+
+describe('the sync bundle', () => {
+  it('carries axios and the DrChrono client but evaluates them on the first DrChrono call, not at module init', async () => {
+    const entry = join(dir, 'sync-deferred-entry.ts');
+    // The deployed handler, plus the loader its first DrChrono call goes through (the same module instance).
+    writeFileSync(
+      entry,
+      `export { handler } from ${JSON.stringify(join(REPO_ROOT, 'functions/sync/handler.ts'))};\n` +
+        `export { loadDrChronoClientModule } from ${JSON.stringify(join(REPO_ROOT, 'shared/drchrono/deferred-client.ts'))};\n`,
+    );
+    const outfile = join(dir, 'sync-deferred', 'index.js');
+    const meta = await bundle(
+      entry,
+      outfile,
+      [evaluationMarker({ axios: /node_modules[\\/]axios[\\/]index\.js$/, client: /shared[\\/]drchrono[\\/]client\.ts$/ })],
+    );
+    expect(Object.keys(meta.inputs)).toEqual(expect.arrayContaining(['node_modules/axios/index.js', 'shared/drchrono/client.ts']));
+    // A fresh process, as a Lambda container: what ran at init, then after the first load.
+    const script = `const m=require(${JSON.stringify(outfile)});const atInit=[...(globalThis.__evaluated??[])];` +
+      `m.loadDrChronoClientModule().then((c)=>process.stdout.write(JSON.stringify({atInit,afterLoad:globalThis.__evaluated,client:typeof c.DrChronoClient})))`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' } })) as {
+      atInit: string[];
+      afterLoad: string[];
+      client: string;
+    };
+    expect(out.atInit).toEqual([]);
+    expect(out.afterLoad.sort()).toEqual(['axios', 'client']);
+    expect(out.client).toBe('function');
   });
 });
 

@@ -52,6 +52,17 @@ describe('coldStartTable', () => {
     expect(coldStartTable(section)).toContain('| `webhook` | @smithy/core 200 KB (40 %), zod 50 KB (10 %) | zod 50 KB (10 %), (project) 25 KB (5 %) |');
   });
 
+  it('shows what module init defers to first use, and init plus that load against the floor', () => {
+    const withDeferred = { ...section, functions: [fn({ fn: 'sync', deferred: [{ label: 'DrChrono client + axios', ms: { median: 40, min: 35, max: 60, runs: 5 } }] })] };
+    const md = coldStartTable(withDeferred);
+    expect(md).toContain('| `sync` | DrChrono client + axios | 40 ms (35 – 60) | ×1.50 |');
+    expect(markdown({ coldStart: withDeferred })).toContain('| Deferred past init `sync`: DrChrono client + axios | 40 ms |');
+  });
+
+  it('leaves the deferred table out when nothing is deferred', () => {
+    expect(coldStartTable(section)).not.toContain('Deferred past module init');
+  });
+
   it('renders a section from an older results file without targets or the floor comparison', () => {
     const old = { ...section, functions: [fn({ fn: 'oauth', target: undefined, overFloor: undefined })] };
     expect(coldStartTable(old)).toContain('| `oauth` | 650 KB | 500 KB | ×1.30 | 110 ms / 100 ms | ×1.10 |');
