@@ -15,5 +15,7 @@ export declare const SUPERSEDED_GRACE_MS: number;
 export declare const SUPERSEDED_MARKER: string;
 /** Removes builds superseded more than SUPERSEDED_GRACE_MS ago (marking unmarked non-current ones) and stale tmp- dirs. */
 export declare function pruneBuilds(root: string, keep?: string, now?: number): void;
+/** Points the manifest at build `id`, clears a superseded marker a racing pruner may have left on it; returns the build it replaced. */
+export declare function makeCurrent(root: string, id: string, inputs: { path: string; mtimeMs: number; size: number }[]): string | undefined;
 /** Why a build failed, in one line. */
 export declare function buildFailure(err: unknown): string;

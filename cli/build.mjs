@@ -88,6 +88,22 @@ function markSuperseded(root, id, now = Date.now()) {
 }
 
 /**
+ * Points the manifest at build `id` (a temp file renamed in place: another CLI process may build at the same moment)
+ * and returns the build it replaced. A pruner that saw `id` between its rename into b- and this manifest write took
+ * it for a superseded build and marked it: the marker goes, or a later pruner would delete the current build once
+ * the marker is a day old.
+ */
+export function makeCurrent(root, id, inputs) {
+  const manifest = join(root, MANIFEST_FILE);
+  const tmp = `${manifest}.${id}.tmp`;
+  const previous = buildIdOf(readManifest(root));
+  writeFileSync(tmp, `${JSON.stringify({ version: MANIFEST_VERSION, entry: `${id}/main.mjs`, inputs }, null, 1)}\n`);
+  renameSync(tmp, manifest);
+  rmSync(join(root, BUILD_DIR, id, SUPERSEDED_MARKER), { force: true });
+  return previous;
+}
+
+/**
  * Remove builds superseded more than SUPERSEDED_GRACE_MS ago and unfinished ones older than UNFINISHED_GRACE_MS.
  * The current build (the manifest's, read again here: another process may have replaced it) and `keep` stay. A
  * non-current build with no marker (it lost a race between two builders, or predates the markers) is marked now:
@@ -167,11 +183,7 @@ export async function buildCli(root = ROOT) {
   renameSync(workdir, outdir);
   const entry = join(outdir, 'main.mjs');
   // Another CLI process may be building at the same moment: each writes its own temp file and renames it in place.
-  const manifest = join(root, MANIFEST_FILE);
-  const tmp = `${manifest}.${id}.tmp`;
-  const previous = buildIdOf(readManifest(root));
-  writeFileSync(tmp, `${JSON.stringify({ version: MANIFEST_VERSION, entry: `${id}/main.mjs`, inputs }, null, 1)}\n`);
-  renameSync(tmp, manifest);
+  const previous = makeCurrent(root, id, inputs);
   // The build this one replaces may still be running a command: its grace period starts now.
   if (previous && previous !== id) markSuperseded(root, previous);
   pruneBuilds(root, id);

@@ -186,6 +186,29 @@ describe('drchrono-sync bin shim', () => {
     expect(Date.now() - statSync(join(unmarked, '.superseded')).mtimeMs).toBeLessThan(HOUR);
   }, 120_000);
 
+  it('a build that becomes current loses a superseded marker a racing pruner left on it, so no later prune deletes it', () => {
+    // Pruner P saw b-x between its rename into b- and its manifest write, took it for superseded and marked it; a
+    // day later builder C makes itself current and, before C marks b-x afresh, another pruner runs.
+    const root = mkdtempSync(join(tmpdir(), 'cli-prune-'));
+    const x = join(root, BUILD_DIR, 'b-x');
+    mkdirSync(x, { recursive: true });
+    mkdirSync(join(root, BUILD_DIR, 'b-c'));
+    writeFileSync(join(x, '.superseded'), '');
+    setMtime(join(x, '.superseded'), new Date(Date.now() - 25 * HOUR));
+    const script = `
+      import { makeCurrent, pruneBuilds } from ${JSON.stringify(join(ROOT, 'cli', 'build.mjs'))};
+      const [root, step] = process.argv.slice(1);
+      if (step === 'x') makeCurrent(root, 'b-x', []);
+      else { makeCurrent(root, 'b-c', []); pruneBuilds(root, 'b-c'); }
+    `;
+    const node = (step: string) => spawnSync(process.execPath, ['--input-type=module', '-e', script, root, step], { encoding: 'utf8' });
+    expect(node('x').status).toBe(0);
+    expect(existsSync(join(x, '.superseded'))).toBe(false);
+    expect(node('c').status).toBe(0);
+    expect(existsSync(x)).toBe(true);
+    rmSync(root, { recursive: true, force: true });
+  });
+
   it('runs the sources through tsx when it cannot build', () => {
     const copy = copyOfProject();
     try {
