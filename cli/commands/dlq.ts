@@ -72,7 +72,7 @@ function parse(args: string[], allowed: ReadonlyArray<keyof typeof OPTIONS>, def
   if (v.team !== undefined && teamId === undefined) throw new CliError(`--team must be a team id (UUID), got "${terminalText(v.team)}"`, 2);
   const max = v.max === undefined ? undefined : Number(v.max);
   if (max !== undefined && (!Number.isInteger(max) || max < 1 || max > 1_000_000)) throw new CliError('--max must be a whole number from 1 to 1000000', 2);
-  return { queues, teamId, json: v.json === true, max };
+  return { queues, named: v.queue !== undefined, teamId, json: v.json === true, max };
 }
 
 const QUEUE_URLS = {
@@ -80,6 +80,10 @@ const QUEUE_URLS = {
   backfill: { queue: 'backfillQueueUrl', dlq: 'backfillDlqUrl', output: 'BackfillQueueUrl', env: 'BACKFILL_QUEUE_URL' },
   'write-back': { queue: 'writeBackQueueUrl', dlq: 'writeBackDlqUrl', output: 'WriteBackQueueUrl', env: 'WRITE_BACK_QUEUE_URL' },
 } as const satisfies Record<DeadLetterQueue, { queue: keyof CliContext['resources']; dlq: keyof CliContext['resources']; output: string; env: string }>;
+
+function hasUrls(ctx: CliContext, queue: DeadLetterQueue): boolean {
+  return Boolean(ctx.resources[QUEUE_URLS[queue].dlq] && ctx.resources[QUEUE_URLS[queue].queue]);
+}
 
 function urls(ctx: CliContext, queue: DeadLetterQueue): { dlqUrl: string; sourceUrl: string } {
   const names = QUEUE_URLS[queue];
@@ -109,11 +113,19 @@ function reasonText(r: FailureReason | undefined): string {
 }
 
 async function list(args: string[], ctx: CliContext, opts: DlqOptions): Promise<number> {
-  const { queues, teamId, json } = parse(args, ['queue', 'team', 'json']);
+  const parsed = parse(args, ['queue', 'team', 'json']);
+  const { teamId, json } = parsed;
+  // Every URL is resolved before any receive (a receive holds messages). A queue named with --queue must exist; by
+  // default a queue the target does not name (e.g. env vars without WRITE_BACK_QUEUE_URL) is skipped with a note.
+  const queues = parsed.named ? parsed.queues : parsed.queues.filter((q) => hasUrls(ctx, q));
+  for (const skipped of parsed.queues.filter((q) => !queues.includes(q))) {
+    ctx.err(`note: the target does not name the ${skipped} queue (stack output ${QUEUE_URLS[skipped].output}, or ${QUEUE_URLS[skipped].env} without --stack): its DLQ is not listed`);
+  }
+  const dlqUrls = new Map(queues.map((q) => [q, urls(ctx, q).dlqUrl]));
   const now = (opts.now ?? Date.now)();
   const letters: DeadLetter[] = [];
   for (const queue of queues) {
-    const { dlqUrl } = urls(ctx, queue);
+    const dlqUrl = dlqUrls.get(queue)!;
     const listed = await listDeadLetters(ctx.sqs, queue, dlqUrl);
     if (listed.notReleased > 0) ctx.err(`warning: ${listed.notReleased} ${queue} dead letters could not be made visible again at once; they reappear within 2 minutes`);
     if (listed.behindInGroups > 0) {

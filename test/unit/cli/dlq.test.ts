@@ -87,6 +87,28 @@ describe('drchrono-sync dlq redrive --target aws', () => {
     expect(mock.commandCalls(ReceiveMessageCommand).map((c) => c.args[0].input.QueueUrl)).toEqual(['q-dlq', 'b-dlq']);
   });
 
+  it('list without --queue skips, with a note, a DLQ the target does not name, and still lists the others', async () => {
+    const sqs = new SQSClient({ region: 'us-east-1' });
+    const mock = mockClient(sqs);
+    mock.on(GetQueueAttributesCommand).resolves({ Attributes: { ApproximateNumberOfMessages: '0' } });
+    mock.on(ReceiveMessageCommand).resolves({});
+    const out: string[] = [];
+    const err: string[] = [];
+    const envTarget: CliContext = { ...ctx, sqs, resources: { ...ctx.resources, backfillQueueUrl: 'b', backfillDlqUrl: 'b-dlq' }, out: (l) => void out.push(l), err: (l) => void err.push(l) };
+    expect(await run(['list'], envTarget)).toBe(0);
+    expect(mock.commandCalls(ReceiveMessageCommand).map((c) => c.args[0].input.QueueUrl)).toEqual(['q-dlq', 'b-dlq']);
+    expect(out).toEqual(['no dead letters in the ingest and backfill DLQs']);
+    expect(err.join('\n')).toMatch(/does not name the write-back queue .*WRITE_BACK_QUEUE_URL.*not listed/);
+  });
+
+  it('list --queue write-back fails before receiving anything when the target does not name that queue', async () => {
+    const sqs = new SQSClient({ region: 'us-east-1' });
+    const mock = mockClient(sqs);
+    mock.on(ReceiveMessageCommand).resolves({});
+    await expect(run(['list', '--queue', 'write-back'], { ...ctx, sqs })).rejects.toThrow(/write-back queue/);
+    expect(mock.commandCalls(ReceiveMessageCommand)).toHaveLength(0);
+  });
+
   it('names what is missing when the target has no write-back queue URL', async () => {
     await expect(run(['list', '--queue', 'write-back'], ctx)).rejects.toThrow(/write-back queue \(stack output WriteBackQueueUrl, or WRITE_BACK_QUEUE_URL without --stack\)/);
   });
