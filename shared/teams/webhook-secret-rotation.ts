@@ -28,9 +28,9 @@ export function parseOverlap(text: string): number | undefined {
   return Number(m[1]) * UNIT_MS[m[2]!]!;
 }
 
-/** The tokens a delivery may be signed with at `nowMs`: the current one first, then unexpired previous ones. */
-export function acceptedWebhookSecrets(secret: Pick<TeamSecret, 'webhookSecret' | 'previousWebhookSecrets'>, nowMs: number): string[] {
-  return [secret.webhookSecret, ...(secret.previousWebhookSecrets ?? []).filter((p) => p.acceptedUntil > nowMs).map((p) => p.token)];
+/** Whether a replaced token is still accepted at `nowMs`: until its overlap ends, exclusive (the current token always is). */
+export function previousTokenAccepted(previous: { acceptedUntil: number }, nowMs: number): boolean {
+  return previous.acceptedUntil > nowMs;
 }
 
 /**

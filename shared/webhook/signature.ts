@@ -1,5 +1,6 @@
 import { createHash, createHmac, timingSafeEqual } from 'node:crypto';
 import type { TeamSecret } from '../teams/team-secret';
+import { previousTokenAccepted } from '../teams/webhook-secret-rotation';
 
 /**
  * Checks `X-drchrono-signature`. DrChrono documents it as the webhook's secret token itself; some receivers
@@ -23,7 +24,7 @@ const HEX_SHA256 = /^[0-9a-fA-F]{64}$/;
 
 /**
  * The signature check during a secret rotation: true when the header matches the current token or a previous one
- * still accepted at `nowMs` (webhook-secret-rotation.ts acceptedWebhookSecrets), in either form. Every accepted
+ * still accepted at `nowMs` (webhook-secret-rotation.ts previousTokenAccepted), in either form. Every accepted
  * token is compared, whichever matches, so the time taken depends only on how many tokens the team has, never on
  * which one (or how much of one) matched.
  *
@@ -42,7 +43,7 @@ export function isAcceptedDeliverySignature(signature: string | undefined, secre
   for (let i = 0; i < tokens.length; i++) {
     const token = tokens[i]!;
     // Index 0 is the current token; a previous one only until its overlap ends.
-    if (token.length === 0 || (i > 0 && !(previous[i - 1]!.acceptedUntil > nowMs))) continue;
+    if (token.length === 0 || (i > 0 && !previousTokenAccepted(previous[i - 1]!, nowMs))) continue;
     const matchesToken = timingSafeEqual(given, digests[i]!);
     const matchesHmac = givenHmac !== undefined && timingSafeEqual(givenHmac, digest(createHmac('sha256', token).update(rawBody).digest('hex')));
     ok = matchesToken || matchesHmac || ok;

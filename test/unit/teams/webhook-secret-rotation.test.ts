@@ -1,7 +1,7 @@
 import type { TeamSecret } from '../../../shared/teams/team-secret';
 import { TeamSecretSchema } from '../../../shared/teams/team-secret';
+import { isAcceptedDeliverySignature } from '../../../shared/webhook/signature';
 import {
-  acceptedWebhookSecrets,
   MAX_PREVIOUS_WEBHOOK_SECRETS,
   parseOverlap,
   rotateWebhookSecret,
@@ -9,6 +9,12 @@ import {
 } from '../../../shared/teams/webhook-secret-rotation';
 
 const H = 3_600_000;
+
+/** The tokens a delivery may be signed with at `nowMs`, as the webhook's signature check decides: current first. */
+function acceptedWebhookSecrets(secret: Pick<TeamSecret, 'webhookSecret' | 'previousWebhookSecrets'>, nowMs: number): string[] {
+  const candidates = [secret.webhookSecret, ...(secret.previousWebhookSecrets ?? []).map((p) => p.token)];
+  return candidates.filter((token) => isAcceptedDeliverySignature(token, { ...secret }, nowMs, ''));
+}
 const T0 = Date.parse('2026-11-30T06:00:00Z');
 const base: TeamSecret = { clientId: 'cid', clientSecret: 'cs', webhookSecret: 'token-A', accessToken: 'at', refreshToken: 'rt', tokenVersion: 3 };
 
