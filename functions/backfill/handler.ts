@@ -103,7 +103,9 @@ async function handleRecord(record: SQSRecord, context: Context): Promise<void> 
 }
 
 async function backfill(event: SQSEvent, context: Context): Promise<SQSBatchResponse> {
-  containerDeps(); // a bad configuration fails the invocation with its message, not each record into the DLQ
+  // A bad configuration fails the whole invocation with its message once, instead of a failure per record; the
+  // records still come back and reach the DLQ after maxReceiveCount if the configuration is not fixed.
+  containerDeps();
   const processor = new BatchProcessor(EventType.SQS);
   return processPartialResponse(event, (record: SQSRecord) => handleRecord(record, context), processor, {
     context,

@@ -14,8 +14,9 @@ import { chartIdOf, patientTombstone, recordPk, writeRecordReportingPrevious, ty
  *
  * Two writers keep it current:
  *  - a patient write that changes the Chart ID fans out to the patient's appointments (fanOutPatientChartId);
- *  - an appointment write re-reads its patient afterwards (refreshAppointmentPatient), which closes the
- *    window between the appointment's own read of the patient and its write.
+ *  - an appointment write re-reads its patient afterwards when it may have left "Patient" behind
+ *    (settleAppointmentPatient, by appointmentPatientCheck), which closes the window between the appointment's
+ *    own read of the patient and its write.
  * While a fan-out is under way the patient item carries `chartFanOut: true` (set before it starts, removed when
  * it ends), so one cut short (crash, timeout) is picked up by the next write of that patient, the retried
  * delivery included, and continues after the last page it saved (`chartFanOutFrom`, for the patient version
@@ -143,7 +144,7 @@ export async function refreshAppointmentPatient(
  *  - refused (duplicate, stale, unresolved tie): nothing was written, but the stored appointment may be one
  *    whose writer stopped between its write and its re-check (crash, timeout) while a newer write skipped its
  *    own by the first rule. When it names this patient with another "Patient" from an older state than our
- *    strongly consistent read (made after that write): 'set' it from our read (conditional, monotone, no read),
+ *    strongly consistent read: 'set' it from our read (conditional on an older stamp, so monotone; no read),
  *    or 'refresh' when we have no stamp. Another patient's reference is that patient's writers' business.
  */
 export type AppointmentPatientCheck = 'none' | 'set' | 'refresh';
