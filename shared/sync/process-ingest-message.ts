@@ -140,9 +140,9 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
   try {
     return await attempt(token);
   } catch (err) {
-    if (err instanceof NoTeamTokenError) return deferNotConnected(base(), team, err.writtenBefore);
+    if (err instanceof NoTeamTokenError) return deferNotConnected(base(), team, writtenBefore(err));
     const secret = token.secret;
-    if (!(err instanceof DrChronoUnauthorizedError) || !secret) return classify(err, base(), now());
+    if (!(err instanceof DrChronoUnauthorizedError) || !secret) return sayWrittenBefore(classify(err, base(), now()), err);
     // The token may have been refreshed by the refresher since we cached it: re-read once, retry once.
     // Track which token version DrChrono rejected last, so the refresher can ignore a request about a token
     // it has already replaced.
@@ -160,21 +160,43 @@ export async function processIngestMessage(msg: IngestMessage, deps: ProcessDeps
       // version the refresher now sees, or it would take the request for one about a token it already replaced.
       if (freshToken !== undefined && fresh?.tokenVersion !== undefined) rejectedTokenVersion = fresh.tokenVersion;
     } catch (err2) {
-      if (!(err2 instanceof DrChronoUnauthorizedError)) return classify(err2, base(), now());
+      if (!(err2 instanceof DrChronoUnauthorizedError)) return sayWrittenBefore(classify(err2, base(), now()), err2);
     }
     // Never refresh inline: ask the refresher, and come back once it has had a chance to run.
     await requestTokenRefresh(deps.ddb, deps.teamsTable, msg.teamId, 'sync: DrChrono answered 401', now(), rejectedTokenVersion);
-    return {
-      status: 'defer',
-      delaySeconds: TOKEN_REFRESH_DEFER_SECONDS,
-      entry: { ...base(), outcome: 'deferred', ...errorFields(err), detail: 'token refresh requested' },
-    };
+    return sayWrittenBefore(
+      {
+        status: 'defer',
+        delaySeconds: TOKEN_REFRESH_DEFER_SECONDS,
+        entry: { ...base(), outcome: 'deferred', ...errorFields(err), detail: 'token refresh requested' },
+      },
+      err,
+    );
   }
 }
 
 /**
+ * What a message had already written when a later DrChrono call of it failed, as log notes (counts, no values),
+ * by the error that stopped it. A version tie's look-up can come after the delivered state's write moved a Chart
+ * ID to the patient's appointments: whatever stops it then (no token, budget, 429, 401, 5xx), the entry says what
+ * is already stored.
+ */
+const writtenBeforeErrors = new WeakMap<object, readonly string[]>();
+
+function writtenBefore(err: unknown): readonly string[] {
+  return (typeof err === 'object' && err !== null && writtenBeforeErrors.get(err)) || [];
+}
+
+function sayWrittenBefore(result: ProcessResult, err: unknown): ProcessResult {
+  const written = writtenBefore(err);
+  if (written.length === 0 || result.status === 'done') return result;
+  const { entry } = result;
+  return { ...result, entry: { ...entry, detail: `written, then ${entry.outcome} at the DrChrono look-up: ${written.join('; ')}${entry.detail ? `; ${entry.detail}` : ''}` } };
+}
+
+/**
  * Registered / reauthorization required, or connected with no token when a call was needed: wait for the customer.
- * `writtenBefore`: what the message wrote before that call (NoTeamTokenError.writtenBefore), said in the entry.
+ * `writtenBefore`: what the message wrote before that call (writtenBeforeErrors), said in the entry.
  */
 function deferNotConnected(entry: IntegrationLogEntry, team: TeamItem, writtenBefore: readonly string[] = []): ProcessResult {
   const detail = writtenBefore.length > 0 ? `written, then deferred for the DrChrono look-up: ${writtenBefore.join('; ')}; waiting for the team to connect` : 'waiting for the team to connect';
@@ -290,7 +312,7 @@ async function syncObject(
   } catch (err) {
     // A tie's look-up can be the message's first DrChrono call, after the delivered state's write fanned a Chart
     // ID out to the patient's appointments: the notes that write added are what is already stored.
-    if (err instanceof NoTeamTokenError) err.writtenBefore = notes.slice(notesBeforeWrite);
+    if (typeof err === 'object' && err !== null && notes.length > notesBeforeWrite) writtenBeforeErrors.set(err, notes.slice(notesBeforeWrite));
     throw err;
   }
   if (settled === 'patient-gone') return deletePatient(msg, objectId, now().toISOString(), config, deps, now, 'version tie: patient not found in DrChrono (404)');

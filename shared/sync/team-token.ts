@@ -12,12 +12,6 @@ export interface TeamSecretSource {
 /** A connected team whose secret holds no access token even after the bounded re-read: the message waits. */
 export class NoTeamTokenError extends Error {
   override name = 'NoTeamTokenError';
-  /**
-   * What the message had already written when its first DrChrono call found no token, as log notes (counts, no
-   * values). The version tie's look-up can be that first call, after the delivered state's write moved a Chart ID
-   * to the patient's appointments (process-ingest-message.ts); the deferred entry says so.
-   */
-  writtenBefore: readonly string[] = [];
   constructor() {
     super('team secret holds no access token');
   }

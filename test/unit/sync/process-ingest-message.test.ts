@@ -647,6 +647,39 @@ describe('processIngestMessage: a version tie (two DrChrono states in one update
     expect(JSON.stringify(r)).not.toMatch(/NEW0001|OLD0001/);
   });
 
+  it('says what it wrote (a Chart ID fan-out) when the tie fetch is then stopped by the spent team budget: written, then deferred', async () => {
+    const h = tieHarness(PATIENT_KEY);
+    h.ddbMock.on(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'BUDGET#2026-11-21T10' } }).rejects(
+      new ConditionalCheckFailedException({ message: 'spent', $metadata: {} }),
+    );
+    const storedVersion = 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:13:00.000Z';
+    h.ddbMock
+      .on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY })
+      .rejectsOnce(
+        new ConditionalCheckFailedException({
+          message: 'The conditional request failed',
+          $metadata: {},
+          Item: { version: { S: storedVersion }, contentHash: { S: 'other' }, chartKey: { S: chartKey(TEAM, 'NEW0001') }, chartFanOut: { BOOL: true } },
+        }),
+      )
+      .resolves({ Attributes: {} });
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'NEW0001'), version: storedVersion } });
+    h.ddbMock.on(QueryCommand, { TableName: 'records' }).resolves({ Items: [{ sk: 'A1', Patient: 'OLD0001', patientVersion: 'u#2024-01-01T00:00:00.000000000#0#2026-11-01T00:00:00.000Z' }] });
+
+    const r = await processIngestMessage(message('PATIENT_MODIFY', patientObj()), h.deps);
+
+    expect(h.fake.calls).toEqual([]);
+    expect(r).toMatchObject({
+      status: 'defer',
+      entry: {
+        outcome: 'deferred',
+        errorClass: 'ApiBudgetExhaustedError',
+        detail: 'written, then deferred at the DrChrono look-up: Chart ID change: 1 appointment(s) updated; team API budget exhausted',
+      },
+    });
+    expect(JSON.stringify(r)).not.toMatch(/NEW0001|OLD0001/);
+  });
+
   it('gives up after a bounded number of fetches while newer same-second states keep landing', async () => {
     const h = tieHarness(PATIENT_KEY);
     // Stored: a state of that second received after any fetch this worker sends (NOW), so no fetch settles it.
