@@ -10,8 +10,8 @@ import { lambdaContext } from '../local/lambda-context';
  * Section 3, run in a fresh process (stdout discarded, result over IPC): CPU per webhook delivery of the real
  * handler, with the real SDK clients (serialise, sign, parse, MD5 check) but SQS, Secrets Manager and DynamoDB
  * answered in memory at the HTTP handler, so no socket is involved: SendMessage lands in an array. The team secret and
- * the team's state are cached after the warm-up, as in a warm container; the state's 10 s TTL expires during a run
- * (about 1 GetItem per 10 s is measured, as in Lambda). The floor: checking the signature header and parsing the body,
+ * the team's state are cached after the warm-up, as in a warm container; the state's 1 s TTL expires during a run
+ * (about 1 GetItem per second is measured, as in Lambda). The floor: checking the signature header and parsing the body,
  * nothing else.
  */
 export interface WebhookCpuRun {
