@@ -558,6 +558,26 @@ describe('processIngestMessage: a version tie (two DrChrono states in one update
     return h;
   }
 
+  /**
+   * The stored same-second state of the patient has a Chart ID fan-out that never finished (chartFanOut): the
+   * delivered write, a tie, carries it on (appointment A1, OLD0001 -> NEW0001) before the tie's look-up.
+   */
+  function storeTieWithUnfinishedFanOut(h: ReturnType<typeof harness>): void {
+    const storedVersion = 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:13:00.000Z';
+    h.ddbMock
+      .on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY })
+      .rejectsOnce(
+        new ConditionalCheckFailedException({
+          message: 'The conditional request failed',
+          $metadata: {},
+          Item: { version: { S: storedVersion }, contentHash: { S: 'other' }, chartKey: { S: chartKey(TEAM, 'NEW0001') }, chartFanOut: { BOOL: true } },
+        }),
+      )
+      .resolves({ Attributes: {} });
+    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'NEW0001'), version: storedVersion } });
+    h.ddbMock.on(QueryCommand, { TableName: 'records' }).resolves({ Items: [{ sk: 'A1', Patient: 'OLD0001', patientVersion: 'u#2024-01-01T00:00:00.000000000#0#2026-11-01T00:00:00.000Z' }] });
+  }
+
   const recordUpdates = (h: ReturnType<typeof harness>, key: { pk: string; sk: string }) =>
     h.ddbMock.commandCalls(UpdateCommand, { TableName: 'records', Key: key }).map((c) => c.args[0].input);
 
@@ -613,21 +633,7 @@ describe('processIngestMessage: a version tie (two DrChrono states in one update
     const h = tieHarness(PATIENT_KEY);
     // Connected, but the secret holds no token: the tie's fetch is this message's first DrChrono call.
     h.secret.current = { clientId: 'c', clientSecret: 's', webhookSecret: 'w' };
-    const storedVersion = 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:13:00.000Z';
-    // The stored same-second state's Chart ID fan-out never finished (chartFanOut): the delivered write, a tie,
-    // carries it on before the tie's look-up.
-    h.ddbMock
-      .on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY })
-      .rejectsOnce(
-        new ConditionalCheckFailedException({
-          message: 'The conditional request failed',
-          $metadata: {},
-          Item: { version: { S: storedVersion }, contentHash: { S: 'other' }, chartKey: { S: chartKey(TEAM, 'NEW0001') }, chartFanOut: { BOOL: true } },
-        }),
-      )
-      .resolves({ Attributes: {} });
-    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'NEW0001'), version: storedVersion } });
-    h.ddbMock.on(QueryCommand, { TableName: 'records' }).resolves({ Items: [{ sk: 'A1', Patient: 'OLD0001', patientVersion: 'u#2024-01-01T00:00:00.000000000#0#2026-11-01T00:00:00.000Z' }] });
+    storeTieWithUnfinishedFanOut(h);
 
     const r = await processIngestMessage(message('PATIENT_MODIFY', patientObj()), h.deps);
 
@@ -652,19 +658,7 @@ describe('processIngestMessage: a version tie (two DrChrono states in one update
     h.ddbMock.on(UpdateCommand, { TableName: 'teams', Key: { pk: TEAM, sk: 'BUDGET#2026-11-21T10' } }).rejects(
       new ConditionalCheckFailedException({ message: 'spent', $metadata: {} }),
     );
-    const storedVersion = 'u#2024-01-15T10:30:00.000000000#0#2026-11-21T10:13:00.000Z';
-    h.ddbMock
-      .on(UpdateCommand, { TableName: 'records', Key: PATIENT_KEY })
-      .rejectsOnce(
-        new ConditionalCheckFailedException({
-          message: 'The conditional request failed',
-          $metadata: {},
-          Item: { version: { S: storedVersion }, contentHash: { S: 'other' }, chartKey: { S: chartKey(TEAM, 'NEW0001') }, chartFanOut: { BOOL: true } },
-        }),
-      )
-      .resolves({ Attributes: {} });
-    h.ddbMock.on(GetCommand, { TableName: 'records', Key: PATIENT_KEY }).resolves({ Item: { chartKey: chartKey(TEAM, 'NEW0001'), version: storedVersion } });
-    h.ddbMock.on(QueryCommand, { TableName: 'records' }).resolves({ Items: [{ sk: 'A1', Patient: 'OLD0001', patientVersion: 'u#2024-01-01T00:00:00.000000000#0#2026-11-01T00:00:00.000Z' }] });
+    storeTieWithUnfinishedFanOut(h);
 
     const r = await processIngestMessage(message('PATIENT_MODIFY', patientObj()), h.deps);
 
