@@ -1,4 +1,5 @@
 import type { LabelledStatement } from './role-grants';
+import { iamActionOf } from './handler-commands';
 
 /**
  * What IAM sees of one DynamoDB request, for evaluating it against a role's statements the way the DynamoDB
@@ -47,19 +48,9 @@ type Input = Record<string, unknown> & {
   ExpressionAttributeValues?: Record<string, unknown>;
 };
 
-const ACTION_OF_COMMAND: Record<string, string> = {
-  GetCommand: 'dynamodb:GetItem',
-  PutCommand: 'dynamodb:PutItem',
-  UpdateCommand: 'dynamodb:UpdateItem',
-  DeleteCommand: 'dynamodb:DeleteItem',
-  QueryCommand: 'dynamodb:Query',
-  ScanCommand: 'dynamodb:Scan',
-};
-
 /** The request a lib-dynamodb command input makes, given the table names' labels (`{ teams: 'table:teams' }`). */
 export function requestOf(command: string, input: Input, tableLabels: Record<string, string>, partitionKey = 'pk'): DynamoRequest {
-  const action = ACTION_OF_COMMAND[command];
-  if (!action) throw new Error(`no IAM action known for ${command}`);
+  const action = iamActionOf(`lib-dynamodb:${command}`);
   const resource = tableLabels[String(input.TableName)] ?? `UNKNOWN table ${String(input.TableName)}`;
   const names = input.ExpressionAttributeNames ?? {};
   const attributes = new Set<string>([
