@@ -37,7 +37,7 @@ function banner(info: PlatformInfo): string {
     `  DrChrono sandbox     ${info.sandboxUrl ?? '(not available)'}`,
     '',
     `  DynamoDB             ${info.endpoints.dynamodb}   tables: ${r.teamsTable}, ${r.recordsTable}, ${r.integrationLogTable}`,
-    `  SQS                  ${info.endpoints.sqs}   queues: ${r.ingestQueue} (+ ${r.ingestDlq}), ${r.backfillQueue} (+ ${r.backfillDlq})`,
+    `  SQS                  ${info.endpoints.sqs}   queues: ${r.ingestQueue} (+ ${r.ingestDlq}), ${r.backfillQueue} (+ ${r.backfillDlq}), ${r.writeBackQueue} (+ ${r.writeBackDlq})`,
     `  Secrets Manager      ${info.endpoints.secretsManager}   team secrets: ${r.teamSecretPrefix}<teamId>`,
     `  Region               ${info.region} (credentials: local / local)`,
     '',
