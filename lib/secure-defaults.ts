@@ -88,7 +88,7 @@ export const LAMBDA_ARCHITECTURE = Architecture.ARM_64;
  * function: its stand-in is silent. The proxy support itself stays (HTTPS_PROXY keeps working).
  */
 export const BUNDLE_ALIASES: Readonly<Record<string, string>> = {
-  'form-data': './shared/http/form-data-unavailable.ts',
+  'form-data': './shared/http/form-data-unavailable.cjs',
   debug: './shared/http/debug-silent.cjs',
 };
 

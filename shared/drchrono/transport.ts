@@ -1,6 +1,7 @@
 import http from 'node:http';
 import https from 'node:https';
-import axios, { type AxiosInstance, type AxiosResponse } from 'axios';
+import type { AxiosInstance, AxiosResponse } from 'axios';
+import { axios } from '../http/axios-without-fetch-probe';
 import type * as z from 'zod/mini';
 import { logger } from '../logging/logger';
 import {
@@ -41,6 +42,8 @@ export function resolveBaseUrl(baseUrl?: string): string {
 export function createHttp(timeoutMs: number): AxiosInstance {
   return axios.create({
     timeout: timeoutMs,
+    // Node's http adapter only: the fetch adapter's feature probe was skipped at load (shared/http/axios-without-fetch-probe.ts).
+    adapter: 'http',
     maxRedirects: 0,
     validateStatus: () => true,
     httpAgent: new http.Agent({ keepAlive: true }),

@@ -1,9 +1,10 @@
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
+import { promisify } from 'node:util';
 import type { Plugin } from 'esbuild';
 import { bundle } from '../../bench/sections/cold-start';
 import { BUNDLE_ALIASES, BUNDLING } from '../../lib/secure-defaults';
@@ -30,8 +31,8 @@ afterAll(() => {
 
 describe('BUNDLING', () => {
   it('passes NodejsFunction one --alias per left-out package: form-data to the stand-in that throws, debug to the silent one', () => {
-    expect(BUNDLING.esbuildArgs).toEqual({ '--alias': ['form-data=./shared/http/form-data-unavailable.ts', 'debug=./shared/http/debug-silent.cjs'] });
-    expect(BUNDLE_ALIASES).toEqual({ 'form-data': './shared/http/form-data-unavailable.ts', debug: './shared/http/debug-silent.cjs' });
+    expect(BUNDLING.esbuildArgs).toEqual({ '--alias': ['form-data=./shared/http/form-data-unavailable.cjs', 'debug=./shared/http/debug-silent.cjs'] });
+    expect(BUNDLE_ALIASES).toEqual({ 'form-data': './shared/http/form-data-unavailable.cjs', debug: './shared/http/debug-silent.cjs' });
   });
 
   it.each(['sync', 'oauth', 'backfill', 'token-refresh'])('keeps form-data, mime-db and debug out of the %s bundle (the bench builds it the same way)', async (fn) => {
@@ -39,7 +40,7 @@ describe('BUNDLING', () => {
     const inputs = Object.keys(meta.inputs);
     expect(inputs.some((f) => f.includes('node_modules/axios/'))).toBe(true);
     for (const pkg of LEFT_OUT) expect(inputs.filter((f) => f.includes(`node_modules/${pkg}/`))).toEqual([]);
-    expect(inputs).toEqual(expect.arrayContaining(['shared/http/form-data-unavailable.ts', 'shared/http/debug-silent.cjs']));
+    expect(inputs).toEqual(expect.arrayContaining(['shared/http/form-data-unavailable.cjs', 'shared/http/debug-silent.cjs']));
   });
 });
 
@@ -75,9 +76,9 @@ describe('the sync bundle', () => {
     const meta = await bundle(
       entry,
       outfile,
-      [evaluationMarker({ axios: /node_modules[\\/]axios[\\/]index\.js$/, client: /shared[\\/]drchrono[\\/]client\.ts$/ })],
+      [evaluationMarker({ axios: /node_modules[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/, client: /shared[\\/]drchrono[\\/]client\.ts$/ })],
     );
-    expect(Object.keys(meta.inputs)).toEqual(expect.arrayContaining(['node_modules/axios/index.js', 'shared/drchrono/client.ts']));
+    expect(Object.keys(meta.inputs)).toEqual(expect.arrayContaining(['node_modules/axios/dist/node/axios.cjs', 'shared/drchrono/client.ts']));
     // A fresh process, as a Lambda container: what ran at init, then after the first load.
     const script = `const m=require(${JSON.stringify(outfile)});const atInit=[...(globalThis.__evaluated??[])];` +
       `m.loadDrChronoClientModule().then((c)=>process.stdout.write(JSON.stringify({atInit,afterLoad:globalThis.__evaluated,client:typeof c.DrChronoClient})))`;
@@ -89,6 +90,27 @@ describe('the sync bundle', () => {
     expect(out.atInit).toEqual([]);
     expect(out.afterLoad.sort()).toEqual(['axios', 'client']);
     expect(out.client).toBe('function');
+  });
+});
+
+/** What a fresh process (a Lambda container) has loaded of undici, Node's fetch implementation. */
+const UNDICI_LOADED = "process.moduleLoadList.filter((m)=>m.includes('undici'))";
+const FUNCTIONS = ['webhook', 'sync', 'oauth', 'backfill', 'token-refresh', 'reconcile', 'write-api', 'write-back'];
+
+describe("undici (Node's fetch) in the bundles", () => {
+  it.each(FUNCTIONS)('is not loaded by the %s bundle at module init, and fetch, Request and Response still work after it', async (fn) => {
+    const outfile = join(dir, `${fn}-undici`, 'index.js');
+    await bundle(join('functions', fn, 'handler.ts'), outfile);
+    const script =
+      `require(${JSON.stringify(outfile)});const atInit=${UNDICI_LOADED};` +
+      `const usable=[typeof fetch,typeof Request,typeof Response,typeof FormData,new Request('http://x/').method];` +
+      `process.stdout.write(JSON.stringify({atInit,usable}))`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' } })) as {
+      atInit: string[];
+      usable: string[];
+    };
+    expect(out.atInit).toEqual([]);
+    expect(out.usable).toEqual(['function', 'function', 'function', 'function', 'GET']);
   });
 });
 
@@ -141,5 +163,18 @@ describe('the DrChrono HTTP client built with BUNDLING', () => {
     await expect(http.post(`${baseUrl}/upload`, { a: '1' }, { headers: { 'content-type': 'multipart/form-data' } })).rejects.toThrow(
       /multipart\/form-data bodies are not supported/,
     );
+  });
+
+  it('sends GET, JSON and form-urlencoded requests in a fresh process without loading undici', async () => {
+    const outfile = join(dir, 'transport', 'index.js');
+    const script =
+      `const {createHttp}=require(${JSON.stringify(outfile)});const http=createHttp(5000);(async()=>{` +
+      `const a=await http.get(${JSON.stringify(baseUrl)}+'/api/patients',{params:{page_size:1}});` +
+      `const b=await http.patch(${JSON.stringify(baseUrl)}+'/api/patients/1',{first_name:'X'});` +
+      `const c=await http.post(${JSON.stringify(baseUrl)}+'/o/token/','grant_type=refresh_token',{headers:{'content-type':'application/x-www-form-urlencoded'}});` +
+      `process.stdout.write(JSON.stringify({statuses:[a.status,b.status,c.status],patch:b.data.body,undici:${UNDICI_LOADED}}))})()`;
+    // Asynchronous: the test server answers from this process's event loop.
+    const { stdout } = await promisify(execFile)(process.execPath, ['-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '' } });
+    expect(JSON.parse(stdout)).toEqual({ statuses: [200, 200, 200], patch: '{"first_name":"X"}', undici: [] });
   });
 });
