@@ -76,9 +76,9 @@ describe('the sync bundle', () => {
     const meta = await bundle(
       entry,
       outfile,
-      [evaluationMarker({ axios: /node_modules[\\/]axios[\\/]dist[\\/]node[\\/]axios\.cjs$/, client: /shared[\\/]drchrono[\\/]client\.ts$/ })],
+      [evaluationMarker({ axios: /node_modules[\\/]axios[\\/]index\.js$/, client: /shared[\\/]drchrono[\\/]client\.ts$/ })],
     );
-    expect(Object.keys(meta.inputs)).toEqual(expect.arrayContaining(['node_modules/axios/dist/node/axios.cjs', 'shared/drchrono/client.ts']));
+    expect(Object.keys(meta.inputs)).toEqual(expect.arrayContaining(['node_modules/axios/index.js', 'shared/drchrono/client.ts']));
     // A fresh process, as a Lambda container: what ran at init, then after the first load.
     const script = `const m=require(${JSON.stringify(outfile)});const atInit=[...(globalThis.__evaluated??[])];` +
       `m.loadDrChronoClientModule().then((c)=>process.stdout.write(JSON.stringify({atInit,afterLoad:globalThis.__evaluated,client:typeof c.DrChronoClient})))`;
@@ -111,6 +111,33 @@ describe("undici (Node's fetch) in the bundles", () => {
     };
     expect(out.atInit).toEqual([]);
     expect(out.usable).toEqual(['function', 'function', 'function', 'function', 'GET']);
+  });
+
+  it('is not loaded when the sync bundle loads the DrChrono client on its first DrChrono call, and the fetch globals are back after it', async () => {
+    const entry = join(dir, 'sync-undici-entry.ts');
+    writeFileSync(
+      entry,
+      `export { handler } from ${JSON.stringify(join(REPO_ROOT, 'functions/sync/handler.ts'))};\n` +
+        `export { loadDrChronoClientModule } from ${JSON.stringify(join(REPO_ROOT, 'shared/drchrono/deferred-client.ts'))};\n`,
+    );
+    const outfile = join(dir, 'sync-undici', 'index.js');
+    await bundle(entry, outfile);
+    const script =
+      `const m=require(${JSON.stringify(outfile)});m.loadDrChronoClientModule().then(()=>{const afterLoad=${UNDICI_LOADED};` +
+      `process.stdout.write(JSON.stringify({afterLoad,usable:[typeof Request,typeof Response,typeof FormData]}))})`;
+    const out = JSON.parse(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8', env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1' } })) as unknown;
+    expect(out).toEqual({ afterLoad: [], usable: ['function', 'function', 'function'] });
+  });
+
+  it.each(['oauth', 'write-back'])('does not stop the %s handler from loading as an ES module under tsx, as the local platform loads it', async (fn) => {
+    // package.json has "type": "module": tsx runs each .ts file as an ES module, where `require` does not exist.
+    const script = `import(${JSON.stringify(join(REPO_ROOT, 'functions', fn, 'handler.ts'))}).then((m)=>process.stdout.write(typeof m.handler))`;
+    const { stdout } = await promisify(execFile)(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', script], {
+      cwd: REPO_ROOT,
+      encoding: 'utf8',
+      env: { PATH: process.env.PATH ?? '', AWS_REGION: 'us-east-1', NODE_NO_WARNINGS: '1' },
+    });
+    expect(stdout).toBe('function');
   });
 });
 
