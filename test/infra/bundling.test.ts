@@ -63,21 +63,26 @@ function evaluationMarker(labels: Record<string, RegExp>): Plugin {
   };
 }
 
+/**
+ * The deployed sync handler, plus the loader its first DrChrono call goes through (the same module instance),
+ * bundled as `<dir>/<name>/index.js`.
+ */
+async function bundleSyncWithLoader(name: string, plugins: Plugin[] = []): Promise<{ outfile: string; meta: Awaited<ReturnType<typeof bundle>> }> {
+  const entry = join(dir, `${name}-entry.ts`);
+  writeFileSync(
+    entry,
+    `export { handler } from ${JSON.stringify(join(REPO_ROOT, 'functions/sync/handler.ts'))};\n` +
+      `export { loadDrChronoClientModule } from ${JSON.stringify(join(REPO_ROOT, 'shared/drchrono/deferred-client.ts'))};\n`,
+  );
+  const outfile = join(dir, name, 'index.js');
+  return { outfile, meta: await bundle(entry, outfile, plugins) };
+}
+
 describe('the sync bundle', () => {
   it('carries axios and the DrChrono client but evaluates them on the first DrChrono call, not at module init', async () => {
-    const entry = join(dir, 'sync-deferred-entry.ts');
-    // The deployed handler, plus the loader its first DrChrono call goes through (the same module instance).
-    writeFileSync(
-      entry,
-      `export { handler } from ${JSON.stringify(join(REPO_ROOT, 'functions/sync/handler.ts'))};\n` +
-        `export { loadDrChronoClientModule } from ${JSON.stringify(join(REPO_ROOT, 'shared/drchrono/deferred-client.ts'))};\n`,
-    );
-    const outfile = join(dir, 'sync-deferred', 'index.js');
-    const meta = await bundle(
-      entry,
-      outfile,
-      [evaluationMarker({ axios: /node_modules[\\/]axios[\\/]index\.js$/, client: /shared[\\/]drchrono[\\/]client\.ts$/ })],
-    );
+    const { outfile, meta } = await bundleSyncWithLoader('sync-deferred', [
+      evaluationMarker({ axios: /node_modules[\\/]axios[\\/]index\.js$/, client: /shared[\\/]drchrono[\\/]client\.ts$/ }),
+    ]);
     expect(Object.keys(meta.inputs)).toEqual(expect.arrayContaining(['node_modules/axios/index.js', 'shared/drchrono/client.ts']));
     // A fresh process, as a Lambda container: what ran at init, then after the first load.
     const script = `const m=require(${JSON.stringify(outfile)});const atInit=[...(globalThis.__evaluated??[])];` +
@@ -114,14 +119,7 @@ describe("undici (Node's fetch) in the bundles", () => {
   });
 
   it('is not loaded when the sync bundle loads the DrChrono client on its first DrChrono call, and the fetch globals are back after it', async () => {
-    const entry = join(dir, 'sync-undici-entry.ts');
-    writeFileSync(
-      entry,
-      `export { handler } from ${JSON.stringify(join(REPO_ROOT, 'functions/sync/handler.ts'))};\n` +
-        `export { loadDrChronoClientModule } from ${JSON.stringify(join(REPO_ROOT, 'shared/drchrono/deferred-client.ts'))};\n`,
-    );
-    const outfile = join(dir, 'sync-undici', 'index.js');
-    await bundle(entry, outfile);
+    const { outfile } = await bundleSyncWithLoader('sync-undici');
     const script =
       `const m=require(${JSON.stringify(outfile)});m.loadDrChronoClientModule().then(()=>{const afterLoad=${UNDICI_LOADED};` +
       `process.stdout.write(JSON.stringify({afterLoad,usable:[typeof Request,typeof Response,typeof FormData]}))})`;
