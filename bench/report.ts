@@ -62,6 +62,11 @@ export function summaryTable(r: BenchResults): string {
     const w = r.webhookCpu;
     rows.push(['Webhook handler CPU per event', ...mmm(w.handlerCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorCpuUsPerEvent.median, 1)} µs`, `×${fmt(w.ratioToFloor.median, 1)}`]);
     rows.push(['Webhook handler CPU vs floor + one SDK SendMessage', ...mmm(w.handlerCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorWithSendCpuUsPerEvent.median, 0)} µs`, `×${fmt(w.ratioToFloorWithSend.median, 2)}`]);
+    if (w.floorWithEnqueueCpuUsPerEvent && w.receiveCpuUsPerEvent) {
+      const vsSend = (s: Summary): string => `×${fmt(s.median / w.floorWithSendCpuUsPerEvent.median, 2)}`;
+      rows.push(['… of it: floor + our enqueue (ingest message checks, re-encoded body, attributes)', ...mmm(w.floorWithEnqueueCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorWithSendCpuUsPerEvent.median, 0)} µs`, vsSend(w.floorWithEnqueueCpuUsPerEvent)]);
+      rows.push(['… of it: receiveWebhook without the handler (every check, then the enqueue)', ...mmm(w.receiveCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorWithSendCpuUsPerEvent.median, 0)} µs`, vsSend(w.receiveCpuUsPerEvent)]);
+    }
     rows.push(['Webhook events/s, one core, in process', ...mmm(w.handlerEventsPerSecond, 0), '–', '–']);
   }
   if (r.coldStart) {
@@ -151,11 +156,24 @@ export function coldStartTable(c: ColdStartSection): string {
       `×${fmt((f.bundle.initMs.median + d.ms.median) / f.floor.initMs.median, 2)}`,
     ]),
   );
+  // Each part alone on top of the floor: what the init target leaves for the rest.
+  const parts = c.functions.flatMap((f) =>
+    (f.initParts ?? []).map((p) => [
+      `\`${f.fn}\``,
+      `${p.label}: ${p.modules.length} module${p.modules.length === 1 ? '' : 's'}`,
+      `+${kb(p.bytesOverFloor)}`,
+      `${fmt(p.initMs.median, 0)} ms / ${fmt(f.floor.initMs.median, 0)} ms`,
+      f.target ? `×${fmt(p.initRatio, 2)} (target ×${fmt(f.target.init, 1)} for the whole bundle)` : `×${fmt(p.initRatio, 2)}`,
+    ]),
+  );
   return [
     table(['Function', 'Bundle', 'Floor', 'Size ratio / target', 'Module init (median) / floor', 'Init ratio / target'], targets),
     table(['Bundle', 'Largest packages (KB, share of the floor)', 'Beyond the floor, by package (KB, share of the floor)'], analysis),
     ...(deferred.length > 0
       ? [table(['Function', 'Deferred past module init, loaded on first use', 'Load (median, min – max)', 'Init + load vs floor init'], deferred)]
+      : []),
+    ...(parts.length > 0
+      ? [table(['Function', 'Part of the bundle, added alone to the floor', 'Size', 'Module init (median) / floor', 'Init ratio'], parts)]
       : []),
   ].join('\n\n');
 }

@@ -36,7 +36,27 @@ export interface ColdStartFunction {
   overFloor?: { pkg: string; bytes: number }[];
   /** Code in the bundle that module init leaves unevaluated: what its first use costs a container, in ms. */
   deferred?: { label: string; ms: Summary }[];
+  /** INIT_BREAKDOWN functions: parts of the bundle, each added alone to the floor, and the init ratio it gives. */
+  initParts?: InitPart[];
 }
+
+/** One part of a function's bundle, bundled with the floor's SDK clients and nothing else. */
+export interface InitPart {
+  label: string;
+  /** Project modules in the part. */
+  modules: string[];
+  /** Bytes the part adds to the floor's bundle. */
+  bytesOverFloor: number;
+  initMs: Summary;
+  /** Its init against the floor's, sampled alternately with it. */
+  initRatio: number;
+}
+
+/**
+ * Functions whose init the section takes apart (issue #14 gives the hot ones ×1.2): what the validation the
+ * first message needs costs alone, and what code carried but evaluated only on first use costs alone.
+ */
+export const INIT_BREAKDOWN = ['sync'];
 
 /**
  * Code a function's bundle carries but evaluates on first use (a dynamic `import()` behind a load-once loader)
@@ -93,6 +113,8 @@ export async function bundle(entry: string, outfile: string, plugins: Plugin[] =
     external: BUNDLING.bundleAwsSDK ? [] : ['@aws-sdk/*'],
     // BUNDLING.esbuildArgs['--alias'], as NodejsFunction passes it.
     alias: { ...BUNDLE_ALIASES },
+    // Only a fallback: lets an entry written outside the repo (the bench's parts) import packages by name.
+    nodePaths: [join(process.cwd(), 'node_modules')],
     outfile,
     metafile: true,
     logLevel: 'silent',
@@ -202,6 +224,53 @@ function figures(file: string, initMs: number[]): BundleFigures {
   return { bytes: code.length, deflatedBytes: deflateRawSync(code, { level: 9 }).length, initMs: summarize(initMs) };
 }
 
+/** A module that imports zod's runtime (not only its types): it builds schemas when it is evaluated. */
+const BUILDS_SCHEMAS = /^import (?!type\b)[^;]*from 'zod\/mini';/m;
+
+/**
+ * From the bundle's metafile: the project modules evaluated at init (reached from the handler without a dynamic
+ * `import()`) that build zod schemas, and the modules reached only through `import()` (carried, evaluated on
+ * first use).
+ */
+export function initPartModules(meta: Metafile, handler: string): { schemas: string[]; dynamicTargets: string[] } {
+  const atInit = new Set<string>([handler]);
+  const dynamicTargets = new Set<string>();
+  const queue = [handler];
+  while (queue.length > 0) {
+    const file = queue.pop()!;
+    for (const imp of meta.inputs[file]?.imports ?? []) {
+      if (imp.external || !meta.inputs[imp.path]) continue;
+      if (imp.kind === 'dynamic-import') dynamicTargets.add(imp.path);
+      else if (!atInit.has(imp.path)) {
+        atInit.add(imp.path);
+        queue.push(imp.path);
+      }
+    }
+  }
+  const schemas = [...atInit].filter((f) => f !== handler && !f.includes('node_modules/') && BUILDS_SCHEMAS.test(readFileSync(f, 'utf8'))).sort();
+  return { schemas, dynamicTargets: [...dynamicTargets].filter((f) => !atInit.has(f)).sort() };
+}
+
+async function initParts(fn: string, meta: Metafile, floorLines: string, floorOut: string, dir: string, samples: number): Promise<InitPart[]> {
+  const { schemas, dynamicTargets } = initPartModules(meta, join(FUNCTIONS_DIR, fn, 'handler.ts'));
+  const parts = [
+    { label: 'the schemas and mapping its first message needs (project modules evaluated at init that build zod schemas)', modules: schemas, lines: schemas.map((m, i) => `export * as p${i} from ${JSON.stringify(resolve(m))};`) },
+    { label: 'code carried but evaluated only on first use (behind `import()`), never evaluated here', modules: dynamicTargets, lines: [`export const later = [${dynamicTargets.map((m) => `() => import(${JSON.stringify(resolve(m))})`).join(', ')}];`] },
+  ].filter((p) => p.modules.length > 0);
+  const floorBytes = readFileSync(floorOut).length;
+  const out: InitPart[] = [];
+  for (const [i, part] of parts.entries()) {
+    const entry = join(dir, `${fn}-part${i}.ts`);
+    writeFileSync(entry, `${floorLines}\n${part.lines.join('\n')}\n`);
+    const outfile = join(dir, `${fn}-part${i}`, 'index.js');
+    await bundle(entry, outfile);
+    const init = interleavedInitTimes(outfile, floorOut, samples);
+    const initMs = summarize(init.bundle);
+    out.push({ label: part.label, modules: part.modules, bytesOverFloor: readFileSync(outfile).length - floorBytes, initMs, initRatio: initMs.median / summarize(init.floor).median });
+  }
+  return out;
+}
+
 export async function runColdStartSection(opts: { samples: number }): Promise<ColdStartSection> {
   const dir = mkdtempSync(join(tmpdir(), 'drchrono-bench-bundles-'));
   try {
@@ -215,11 +284,10 @@ export async function runColdStartSection(opts: { samples: number }): Promise<Co
       const sdkPackages = Object.keys(SDK_CLIENTS).filter((pkg) => (inOutput.get(pkg) ?? 0) > 0);
       // The floor: the same SDK clients, nothing else.
       const floorEntry = join(dir, `${fn}-floor.ts`);
-      writeFileSync(
-        floorEntry,
+      const floorLines =
         sdkPackages.map((pkg, i) => `import { ${SDK_CLIENTS[pkg]} as C${i} } from '${pkg}';`).join('\n') +
-          `\nexport const clients = [${sdkPackages.map((_, i) => `C${i}`).join(', ')}];\nexport const handler = async () => clients.length;\n`,
-      );
+        `\nexport const clients = [${sdkPackages.map((_, i) => `C${i}`).join(', ')}];\nexport const handler = async () => clients.length;\n`;
+      writeFileSync(floorEntry, floorLines);
       const floorOut = join(dir, `${fn}-floor`, 'index.js');
       const floorBuild = await build({
         entryPoints: [floorEntry],
@@ -236,6 +304,7 @@ export async function runColdStartSection(opts: { samples: number }): Promise<Co
       });
       const init = interleavedInitTimes(outfile, floorOut, opts.samples);
       const deferred = DEFERRED_LOADS[fn] ? await deferredLoadTimes(fn, DEFERRED_LOADS[fn], dir, opts.samples) : undefined;
+      const parts = INIT_BREAKDOWN.includes(fn) ? await initParts(fn, meta, floorLines, floorOut, dir, opts.samples) : undefined;
       const b = figures(outfile, init.bundle);
       const f = figures(floorOut, init.floor);
       out.push({
@@ -249,6 +318,7 @@ export async function runColdStartSection(opts: { samples: number }): Promise<Co
         target: COLD_START_TARGETS[fn] ?? DEFAULT_COLD_START_TARGET,
         overFloor: bytesOverFloor(inOutput, outputBytesByPackage(floorBuild.metafile, floorOut), 8),
         ...(deferred ? { deferred } : {}),
+        ...(parts ? { initParts: parts } : {}),
       });
     }
     return { samples: opts.samples, nodeVersion: process.version, functions: out };

@@ -8,6 +8,9 @@ export interface WebhookCpuSection {
   handlerCpuUsPerEvent: Summary;
   floorCpuUsPerEvent: Summary;
   floorWithSendCpuUsPerEvent: Summary;
+  /** The handler's CPU above floor + send, taken apart (WebhookCpuRun); absent from results before 2026-11-30. */
+  floorWithEnqueueCpuUsPerEvent?: Summary;
+  receiveCpuUsPerEvent?: Summary;
   ratioToFloor: Summary;
   ratioToFloorWithSend: Summary;
   handlerEventsPerSecond: Summary;
@@ -31,6 +34,8 @@ export async function runWebhookCpuSection(opts: { events: number; runs: number 
     floorCpuUsPerEvent: summarizeBy(runs, (r) => r.floorCpuUs),
     ratioToFloor: summarizeBy(runs, (r) => r.ratio),
     floorWithSendCpuUsPerEvent: summarizeBy(runs, (r) => r.floorWithSendCpuUs),
+    floorWithEnqueueCpuUsPerEvent: summarizeBy(runs, (r) => r.floorWithEnqueueCpuUs),
+    receiveCpuUsPerEvent: summarizeBy(runs, (r) => r.receiveCpuUs),
     ratioToFloorWithSend: summarizeBy(runs, (r) => r.ratioToFloorWithSend),
     handlerEventsPerSecond: summarizeBy(runs, (r) => r.handlerEventsPerSecond),
     runs,

@@ -29,7 +29,8 @@ export const WEBHOOK_SECRET_TTL_MS = 60 * 60_000;
 /** Built on first use and kept for the container's life: the secret cache is what makes warm deliveries free. */
 let deps: WebhookDeps | undefined;
 
-function containerDeps(): WebhookDeps {
+/** Exported for the bench, which times receiveWebhook with these deps apart from the handler around it. */
+export function containerDeps(): WebhookDeps {
   if (deps) return deps;
   const env = EnvSchema.parse(process.env);
   const secrets = new TeamSecretCache({

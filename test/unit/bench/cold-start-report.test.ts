@@ -1,5 +1,6 @@
 import { coldStartTable, markdown } from '../../../bench/report';
-import { bytesOverFloor, COLD_START_TARGETS, DEFAULT_COLD_START_TARGET, type ColdStartFunction, type ColdStartSection } from '../../../bench/sections/cold-start';
+import type { Metafile } from 'esbuild';
+import { bytesOverFloor, COLD_START_TARGETS, DEFAULT_COLD_START_TARGET, initPartModules, type ColdStartFunction, type ColdStartSection } from '../../../bench/sections/cold-start';
 
 const s = (median: number) => ({ median, min: median, max: median, runs: 1 });
 const KB = 1024;
@@ -32,6 +33,36 @@ describe('bytesOverFloor', () => {
   });
 });
 
+describe('initPartModules', () => {
+  // Real files (their text decides whether they build zod schemas); the import graph is made up.
+  const input = (imports: { path: string; kind: string }[]) => ({ bytes: 1, imports: imports.map((i) => ({ ...i, original: i.path })) });
+  const meta = {
+    inputs: {
+      'functions/sync/handler.ts': input([
+        { path: 'shared/ingest/ingest-message.ts', kind: 'import-statement' },
+        { path: 'shared/logging/logger.ts', kind: 'import-statement' },
+        { path: 'shared/drchrono/client.ts', kind: 'dynamic-import' },
+        { path: 'shared/teams/team-id.ts', kind: 'dynamic-import' },
+      ]),
+      'shared/ingest/ingest-message.ts': input([{ path: 'shared/teams/team-id.ts', kind: 'import-statement' }]),
+      'shared/logging/logger.ts': input([{ path: 'node_modules/zod/mini/index.js', kind: 'import-statement' }]),
+      'shared/teams/team-id.ts': input([]),
+      'shared/drchrono/client.ts': input([{ path: 'shared/drchrono/transport.ts', kind: 'import-statement' }]),
+      'shared/drchrono/transport.ts': input([]),
+      'node_modules/zod/mini/index.js': input([]),
+    },
+    outputs: {},
+  } as unknown as Metafile;
+
+  it('finds the modules evaluated at init that build zod schemas, and the dynamic import targets not also reached statically', () => {
+    expect(initPartModules(meta, 'functions/sync/handler.ts')).toEqual({
+      // transport.ts imports zod only as a type, and only behind the dynamic import anyway.
+      schemas: ['shared/ingest/ingest-message.ts', 'shared/teams/team-id.ts'],
+      dynamicTargets: ['shared/drchrono/client.ts'],
+    });
+  });
+});
+
 describe('coldStartTable', () => {
   const section: ColdStartSection = {
     samples: 5,
@@ -61,6 +92,17 @@ describe('coldStartTable', () => {
 
   it('leaves the deferred table out when nothing is deferred', () => {
     expect(coldStartTable(section)).not.toContain('Deferred past module init');
+  });
+
+  it('shows each part of a bundle added alone to the floor, against the whole bundle\'s init target', () => {
+    const parts = [
+      { label: 'the schemas', modules: ['a.ts', 'b.ts'], bytesOverFloor: 60 * KB, initMs: s(118), initRatio: 1.18 },
+      { label: 'carried code', modules: ['c.ts'], bytesOverFloor: 160 * KB, initMs: s(113), initRatio: 1.13 },
+    ];
+    const md = coldStartTable({ ...section, functions: [fn({ fn: 'sync', target: { size: 1.3, init: 1.2 }, initParts: parts })] });
+    expect(md).toContain('| `sync` | the schemas: 2 modules | +60 KB | 118 ms / 100 ms | ×1.18 (target ×1.2 for the whole bundle) |');
+    expect(md).toContain('| `sync` | carried code: 1 module | +160 KB | 113 ms / 100 ms | ×1.13 (target ×1.2 for the whole bundle) |');
+    expect(coldStartTable(section)).not.toContain('added alone to the floor');
   });
 
   it('renders a section from an older results file without targets or the floor comparison', () => {

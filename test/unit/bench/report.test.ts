@@ -73,3 +73,15 @@ describe('the whole bill tables', () => {
     expect(md).toContain('$0.2550');
   });
 });
+
+describe('the webhook CPU rows', () => {
+  it('take the handler apart against floor + send: our enqueue, then receiveWebhook without the handler', () => {
+    const md = markdown({ webhookCpu: { ...cpu, floorWithEnqueueCpuUsPerEvent: s(990), receiveCpuUsPerEvent: s(1350) } });
+    expect(md).toContain('| … of it: floor + our enqueue (ingest message checks, re-encoded body, attributes) | 990 µs | 990 – 990 µs | 900 µs | ×1.10 |');
+    expect(md).toContain('| … of it: receiveWebhook without the handler (every check, then the enqueue) | 1,350 µs | 1,350 – 1,350 µs | 900 µs | ×1.50 |');
+  });
+
+  it('leave the breakdown out for results measured before it existed', () => {
+    expect(markdown({ webhookCpu: cpu })).not.toContain('… of it');
+  });
+});
