@@ -48,7 +48,8 @@ export interface InitPart {
   /** Bytes the part adds to the floor's bundle. */
   bytesOverFloor: number;
   initMs: Summary;
-  /** Its init against the floor's, sampled alternately with it. */
+  /** The floor's init, sampled alternately with the part's (its own samples, not the function's). */
+  floorInitMs: Summary;
   initRatio: number;
 }
 
@@ -266,7 +267,8 @@ async function initParts(fn: string, meta: Metafile, floorLines: string, floorOu
     await bundle(entry, outfile);
     const init = interleavedInitTimes(outfile, floorOut, samples);
     const initMs = summarize(init.bundle);
-    out.push({ label: part.label, modules: part.modules, bytesOverFloor: readFileSync(outfile).length - floorBytes, initMs, initRatio: initMs.median / summarize(init.floor).median });
+    const floorInitMs = summarize(init.floor);
+    out.push({ label: part.label, modules: part.modules, bytesOverFloor: readFileSync(outfile).length - floorBytes, initMs, floorInitMs, initRatio: initMs.median / floorInitMs.median });
   }
   return out;
 }
