@@ -2,7 +2,7 @@ import type { CliStartSection } from './sections/cli-start';
 import { FLOOR_ACCESS_LOG_BYTES, type CostLine } from './cost-model';
 import { CLOUDWATCH_EVENT_OVERHEAD_BYTES } from './log-counter';
 import type { CostSection, FixedMonthly, TableWrites } from './sections/cost';
-import type { ColdStartSection } from './sections/cold-start';
+import type { ColdStartFunction, ColdStartSection } from './sections/cold-start';
 import type { E2eSection } from './sections/e2e-latency';
 import type { RefreshSweepSection } from './sections/refresh-sweep';
 import type { ScaleSection } from './sections/scale';
@@ -62,10 +62,10 @@ export function summaryTable(r: BenchResults): string {
     const w = r.webhookCpu;
     rows.push(['Webhook handler CPU per event', ...mmm(w.handlerCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorCpuUsPerEvent.median, 1)} µs`, `×${fmt(w.ratioToFloor.median, 1)}`]);
     rows.push(['Webhook handler CPU vs floor + one SDK SendMessage', ...mmm(w.handlerCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorWithSendCpuUsPerEvent.median, 0)} µs`, `×${fmt(w.ratioToFloorWithSend.median, 2)}`]);
-    if (w.floorWithEnqueueCpuUsPerEvent && w.receiveCpuUsPerEvent) {
-      const vsSend = (s: Summary): string => `×${fmt(s.median / w.floorWithSendCpuUsPerEvent.median, 2)}`;
-      rows.push(['… of it: floor + our enqueue (ingest message checks, re-encoded body, attributes)', ...mmm(w.floorWithEnqueueCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorWithSendCpuUsPerEvent.median, 0)} µs`, vsSend(w.floorWithEnqueueCpuUsPerEvent)]);
-      rows.push(['… of it: receiveWebhook without the handler (every check, then the enqueue)', ...mmm(w.receiveCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorWithSendCpuUsPerEvent.median, 0)} µs`, vsSend(w.receiveCpuUsPerEvent)]);
+    // Ratios are medians of each run's own ratio, as for the handler: the rungs share each run's chunks.
+    if (w.floorWithEnqueueCpuUsPerEvent && w.receiveCpuUsPerEvent && w.enqueueRatioToFloorWithSend && w.receiveRatioToFloorWithSend) {
+      rows.push(['… of it: floor + our enqueue (ingest message checks, re-encoded body, attributes)', ...mmm(w.floorWithEnqueueCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorWithSendCpuUsPerEvent.median, 0)} µs`, `×${fmt(w.enqueueRatioToFloorWithSend.median, 2)}`]);
+      rows.push(['… of it: receiveWebhook without the handler (every check, then the enqueue)', ...mmm(w.receiveCpuUsPerEvent, 0, ' µs'), `${fmt(w.floorWithSendCpuUsPerEvent.median, 0)} µs`, `×${fmt(w.receiveRatioToFloorWithSend.median, 2)}`]);
     }
     rows.push(['Webhook events/s, one core, in process', ...mmm(w.handlerEventsPerSecond, 0), '–', '–']);
   }
@@ -161,13 +161,15 @@ export function coldStartTable(c: ColdStartSection): string {
     (f.initParts ?? []).map((p) => [
       `\`${f.fn}\``,
       `${p.label}: ${p.modules.length} module${p.modules.length === 1 ? '' : 's'}`,
-      `+${kb(p.bytesOverFloor)}`,
+      // Older results have no per-module bytes.
+      p.bytesInPart === undefined || p.bytesInFunction === undefined ? `+${kb(p.bytesOverFloor)}` : `+${kb(p.bytesOverFloor)}; the modules ${kb(p.bytesInPart)} here, ${kb(p.bytesInFunction)} in \`${f.fn}\``,
       `${fmt(p.initMs.median, 0)} ms / ${fmt(p.floorInitMs.median, 0)} ms`,
       f.target ? `×${fmt(p.initRatio, 2)} (target ×${fmt(f.target.init, 1)} for the whole bundle)` : `×${fmt(p.initRatio, 2)}`,
     ]),
   );
   return [
     table(['Function', 'Bundle', 'Floor', 'Size ratio / target', 'Module init (median) / floor', 'Init ratio / target'], targets),
+    ...floorSpreadLines(c),
     table(['Bundle', 'Largest packages (KB, share of the floor)', 'Beyond the floor, by package (KB, share of the floor)'], analysis),
     ...(deferred.length > 0
       ? [table(['Function', 'Deferred past module init, loaded on first use', 'Load (median, min – max)', 'Init + load vs floor init'], deferred)]
@@ -176,6 +178,23 @@ export function coldStartTable(c: ColdStartSection): string {
       ? [table(['Function', 'Part of the bundle, added alone to the floor', 'Size', 'Module init (median) / floor', 'Init ratio'], parts)]
       : []),
   ].join('\n\n');
+}
+
+/**
+ * Functions whose floor is the very same bundle (the same SDK clients) measure it again and again: how far its
+ * medians spread in one run says how far any init ratio of that run can be trusted.
+ */
+function floorSpreadLines(c: ColdStartSection): string[] {
+  const byBytes = new Map<number, ColdStartFunction[]>();
+  for (const f of c.functions) byBytes.set(f.floor.bytes, [...(byBytes.get(f.floor.bytes) ?? []), f]);
+  return [...byBytes]
+    .filter(([, fns]) => fns.length > 1)
+    .map(([bytes, fns]) => {
+      const medians = fns.map((f) => f.floor.initMs.median);
+      const lo = Math.min(...medians);
+      const hi = Math.max(...medians);
+      return `The same floor bundle (${kb(bytes)}) was timed for ${fns.length} functions (${fns.map((f) => `\`${f.fn}\``).join(', ')}): its init medians ranged ${fmt(lo, 0)}–${fmt(hi, 0)} ms in this run (×${fmt(hi / lo, 2)}), which bounds how far one init ratio here can be trusted.`;
+    });
 }
 
 /** Every CLI start case beside `node -e 0`, and what the shim's staleness check and a rebuild cost. */

@@ -28,9 +28,13 @@ export interface WebhookCpuRun {
    */
   floorWithEnqueueCpuUs: number;
   receiveCpuUs: number;
+  /** The two rungs against floor + send, taken per run like ratioToFloorWithSend. */
+  enqueueRatioToFloorWithSend: number;
+  receiveRatioToFloorWithSend: number;
   ratio: number;
   ratioToFloorWithSend: number;
   handlerEventsPerSecond: number;
+  /** Messages the handler queued (one per delivery). */
   queued: number;
 }
 
@@ -49,13 +53,14 @@ Object.assign(process.env, {
   TEAM_SECRET_PREFIX: 'drchrono-sync/bench/teams/',
 });
 
-const sink: string[] = [];
+/** Messages SendMessage accepted (counted, not kept: keeping every body would add collection work to whichever loop triggers it). */
+let sent = 0;
 const secretString = JSON.stringify({ clientId: 'bench', clientSecret: 'bench-secret', webhookSecret, accessToken: 'x', refreshToken: 'y', accessTokenExpiresAt: Date.now() + 3_600_000, tokenVersion: 1 });
 
 function answer(target: string, body: string): unknown {
   if (target === 'AmazonSQS.SendMessage') {
     const msg = JSON.parse(body) as { MessageBody: string };
-    sink.push(msg.MessageBody);
+    sent++;
     return { MessageId: randomUUID(), MD5OfMessageBody: createHash('md5').update(msg.MessageBody).digest('hex') };
   }
   if (target === 'secretsmanager.GetSecretValue') return { Name: 'bench', SecretString: secretString, VersionId: 'v1' };
@@ -78,8 +83,8 @@ function answer(target: string, body: string): unknown {
 const { SQSClient, SendMessageCommand } = await import('@aws-sdk/client-sqs');
 const floorSqs = new SQSClient({ useQueueUrlAsEndpoint: false });
 const webhookModule = await import('../functions/webhook/handler');
+const { containerDeps } = await import('../functions/webhook/deps');
 const handler = webhookModule.handler as unknown as (e: APIGatewayProxyEventV2, c: unknown) => Promise<{ statusCode: number }>;
-const { containerDeps } = webhookModule;
 const { receiveWebhook } = await import('../shared/webhook/receive-webhook');
 const { enqueueIngestMessage } = await import('../shared/ingest/ingest-queue');
 
@@ -136,77 +141,82 @@ const cpuUs = (u: NodeJS.CpuUsage): number => u.user + u.system;
  */
 const CHUNK = 50;
 
+type Variant = (e: APIGatewayProxyEventV2, expected: Buffer) => unknown;
+
+const context = lambdaContext({ functionName: 'drchrono-sync-bench-webhook', timeoutSeconds: 10 });
+
+/** What is timed, in this order within each chunk: the handler and the rungs from the floor up to it. */
+const VARIANTS: Record<'handler' | 'floor' | 'floorWithSend' | 'floorWithEnqueue' | 'receive', Variant> = {
+  handler: async (e) => {
+    const res = await handler(e, context);
+    if (res.statusCode !== 202) throw new Error(`handler answered ${res.statusCode}`);
+  },
+  floor: (e, expected) => floor(e, expected),
+  floorWithSend: async (e, expected) => {
+    floor(e, expected);
+    await floorSqs.send(new SendMessageCommand({ QueueUrl: process.env.INGEST_QUEUE_URL, MessageBody: e.body ?? '' }));
+  },
+  floorWithEnqueue: async (e, expected) => {
+    const { object } = floor(e, expected);
+    await enqueueIngestMessage(floorSqs, process.env.INGEST_QUEUE_URL ?? '', {
+      v: 1,
+      teamId,
+      event: e.headers['x-drchrono-event'] ?? '',
+      deliveryId: e.headers['x-drchrono-delivery'] ?? '',
+      receivedAt: new Date().toISOString(),
+      source: 'webhook',
+      object,
+    });
+  },
+  receive: async (e) => {
+    // The bench's header names are lower-case already, as the handler passes them.
+    const res = await receiveWebhook({ teamId, method: 'POST', query: {}, headers: e.headers, rawBody: e.body ?? '' }, containerDeps());
+    if (res.statusCode !== 202) throw new Error(`receiveWebhook answered ${res.statusCode}`);
+  },
+};
+
 async function measure(): Promise<WebhookCpuRun> {
   const list = events(EVENTS);
-  const context = lambdaContext({ functionName: 'drchrono-sync-bench-webhook', timeoutSeconds: 10 });
   const expected = Buffer.from(webhookSecret);
-  sink.length = 0;
-  let handlerUs = 0;
-  let floorUs = 0;
-  let floorWithSendUs = 0;
-  let floorWithEnqueueUs = 0;
-  let receiveUs = 0;
+  const us = { handler: 0, floor: 0, floorWithSend: 0, floorWithEnqueue: 0, receive: 0 };
   let wallMs = 0;
+  let queued = 0;
   for (let i = 0; i < list.length; i += CHUNK) {
     const chunk = list.slice(i, i + CHUNK);
-    const c0 = process.cpuUsage();
-    const t0 = performance.now();
-    for (const e of chunk) {
-      const res = await handler(e, context);
-      if (res.statusCode !== 202) throw new Error(`handler answered ${res.statusCode}`);
+    for (const [name, variant] of Object.entries(VARIANTS) as [keyof typeof us, Variant][]) {
+      const sentBefore = sent;
+      const c0 = process.cpuUsage();
+      const t0 = performance.now();
+      for (const e of chunk) await variant(e, expected);
+      us[name] += cpuUs(process.cpuUsage(c0));
+      if (name === 'handler') {
+        wallMs += performance.now() - t0;
+        queued += sent - sentBefore;
+      }
     }
-    wallMs += performance.now() - t0;
-    handlerUs += cpuUs(process.cpuUsage(c0));
-    const f0 = process.cpuUsage();
-    for (const e of chunk) floor(e, expected);
-    floorUs += cpuUs(process.cpuUsage(f0));
-    const s0 = process.cpuUsage();
-    for (const e of chunk) {
-      floor(e, expected);
-      await floorSqs.send(new SendMessageCommand({ QueueUrl: process.env.INGEST_QUEUE_URL, MessageBody: e.body ?? '' }));
-    }
-    floorWithSendUs += cpuUs(process.cpuUsage(s0));
-    const q0 = process.cpuUsage();
-    for (const e of chunk) {
-      const { object } = floor(e, expected);
-      await enqueueIngestMessage(floorSqs, process.env.INGEST_QUEUE_URL ?? '', {
-        v: 1,
-        teamId,
-        event: e.headers['x-drchrono-event'] ?? '',
-        deliveryId: e.headers['x-drchrono-delivery'] ?? '',
-        receivedAt: new Date().toISOString(),
-        source: 'webhook',
-        object,
-      });
-    }
-    floorWithEnqueueUs += cpuUs(process.cpuUsage(q0));
-    const r0 = process.cpuUsage();
-    for (const e of chunk) {
-      // The bench's header names are lower-case already, as the handler passes them.
-      const res = await receiveWebhook({ teamId, method: 'POST', query: {}, headers: e.headers, rawBody: e.body ?? '' }, containerDeps());
-      if (res.statusCode !== 202) throw new Error(`receiveWebhook answered ${res.statusCode}`);
-    }
-    receiveUs += cpuUs(process.cpuUsage(r0));
   }
-  const handlerCpu = handlerUs / list.length;
-  const floorCpu = floorUs / list.length;
-  const floorWithSend = floorWithSendUs / list.length;
+  const per = (total: number): number => total / list.length;
   return {
     events: list.length,
-    handlerCpuUs: handlerCpu,
-    floorCpuUs: floorCpu,
-    floorWithSendCpuUs: floorWithSend,
-    floorWithEnqueueCpuUs: floorWithEnqueueUs / list.length,
-    receiveCpuUs: receiveUs / list.length,
-    ratio: handlerCpu / floorCpu,
-    ratioToFloorWithSend: handlerCpu / floorWithSend,
+    handlerCpuUs: per(us.handler),
+    floorCpuUs: per(us.floor),
+    floorWithSendCpuUs: per(us.floorWithSend),
+    floorWithEnqueueCpuUs: per(us.floorWithEnqueue),
+    receiveCpuUs: per(us.receive),
+    ratio: us.handler / us.floor,
+    ratioToFloorWithSend: us.handler / us.floorWithSend,
+    enqueueRatioToFloorWithSend: us.floorWithEnqueue / us.floorWithSend,
+    receiveRatioToFloorWithSend: us.receive / us.floorWithSend,
     handlerEventsPerSecond: list.length / (wallMs / 1000),
-    queued: sink.length,
+    queued,
   };
 }
 
-const context = lambdaContext({ functionName: 'drchrono-sync-bench-webhook', timeoutSeconds: 10 });
-for (const e of events(WARMUP)) await handler(e, context);
+// Every variant warmed, not only the handler: each has code of its own to compile and caches to fill.
+{
+  const expected = Buffer.from(webhookSecret);
+  for (const e of events(WARMUP)) for (const variant of Object.values(VARIANTS)) await variant(e, expected);
+}
 const runs: WebhookCpuRun[] = [];
 for (let r = 0; r < RUNS; r++) runs.push(await measure());
 process.send?.({ runs }, () => process.exit(0));

@@ -11,6 +11,8 @@ export interface WebhookCpuSection {
   /** The handler's CPU above floor + send, taken apart (WebhookCpuRun); absent from results before 2026-11-30. */
   floorWithEnqueueCpuUsPerEvent?: Summary;
   receiveCpuUsPerEvent?: Summary;
+  enqueueRatioToFloorWithSend?: Summary;
+  receiveRatioToFloorWithSend?: Summary;
   ratioToFloor: Summary;
   ratioToFloorWithSend: Summary;
   handlerEventsPerSecond: Summary;
@@ -36,6 +38,8 @@ export async function runWebhookCpuSection(opts: { events: number; runs: number 
     floorWithSendCpuUsPerEvent: summarizeBy(runs, (r) => r.floorWithSendCpuUs),
     floorWithEnqueueCpuUsPerEvent: summarizeBy(runs, (r) => r.floorWithEnqueueCpuUs),
     receiveCpuUsPerEvent: summarizeBy(runs, (r) => r.receiveCpuUs),
+    enqueueRatioToFloorWithSend: summarizeBy(runs, (r) => r.enqueueRatioToFloorWithSend),
+    receiveRatioToFloorWithSend: summarizeBy(runs, (r) => r.receiveRatioToFloorWithSend),
     ratioToFloorWithSend: summarizeBy(runs, (r) => r.ratioToFloorWithSend),
     handlerEventsPerSecond: summarizeBy(runs, (r) => r.handlerEventsPerSecond),
     runs,

@@ -75,8 +75,8 @@ describe('the whole bill tables', () => {
 });
 
 describe('the webhook CPU rows', () => {
-  it('take the handler apart against floor + send: our enqueue, then receiveWebhook without the handler', () => {
-    const md = markdown({ webhookCpu: { ...cpu, floorWithEnqueueCpuUsPerEvent: s(990), receiveCpuUsPerEvent: s(1350) } });
+  it('take the handler apart against floor + send (each run\'s own ratio): our enqueue, then receiveWebhook without the handler', () => {
+    const md = markdown({ webhookCpu: { ...cpu, floorWithEnqueueCpuUsPerEvent: s(990), receiveCpuUsPerEvent: s(1350), enqueueRatioToFloorWithSend: s(1.1), receiveRatioToFloorWithSend: s(1.5) } });
     expect(md).toContain('| … of it: floor + our enqueue (ingest message checks, re-encoded body, attributes) | 990 µs | 990 – 990 µs | 900 µs | ×1.10 |');
     expect(md).toContain('| … of it: receiveWebhook without the handler (every check, then the enqueue) | 1,350 µs | 1,350 – 1,350 µs | 900 µs | ×1.50 |');
   });
