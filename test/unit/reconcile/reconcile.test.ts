@@ -142,6 +142,8 @@ describe('practice time', () => {
   it('without a known zone reaches 12 h further back so no practice zone misses a change', () => {
     expect(sinceParam(new Date('2026-11-21T12:20:00Z'), undefined)).toBe('2026-11-21T00:20:00');
     expect(sinceParam(new Date('2026-11-21T12:20:00Z'), 'Not/AZone')).toBe('2026-11-21T00:20:00');
+    // An invalid zone is not kept: asked again, it is still invalid.
+    expect(sinceParam(new Date('2026-11-21T12:20:00Z'), 'Not/AZone')).toBe('2026-11-21T00:20:00');
   });
 
   it("prefers the connected user's doctor's zone", () => {
@@ -149,6 +151,27 @@ describe('practice time', () => {
     expect(practiceTimeZoneOf(doctors, 2)).toBe('US/Pacific');
     expect(practiceTimeZoneOf(doctors, 3)).toBe('US/Eastern');
     expect(practiceTimeZoneOf([{ id: 1 }])).toBeUndefined();
+  });
+});
+
+describe('practice time across many zones', () => {
+  it('gives each zone its own wall clock when zones interleave (formatters are kept per zone)', () => {
+    const at = new Date('2026-07-01T12:00:00Z');
+    const zones: [string, string][] = [
+      ['US/Pacific', '2026-07-01T05:00:00'],
+      ['America/New_York', '2026-07-01T08:00:00'],
+      ['UTC', '2026-07-01T12:00:00'],
+      ['Asia/Kolkata', '2026-07-01T17:30:00'],
+    ];
+    for (let round = 0; round < 3; round++) for (const [zone, wall] of zones) expect(wallClock(at, zone)).toBe(wall);
+  });
+
+  it('still answers after more distinct zones than it keeps', () => {
+    const zones = Intl.supportedValuesOf('timeZone');
+    expect(zones.length).toBeGreaterThan(100);
+    const at = new Date('2026-01-15T00:00:00Z');
+    for (const zone of zones) expect(wallClock(at, zone)).toMatch(/^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}$/);
+    expect(wallClock(at, 'US/Pacific')).toBe('2026-01-14T16:00:00');
   });
 });
 
